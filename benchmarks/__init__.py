@@ -1,0 +1,1 @@
+"""Performance benchmarks for Pocketstack (not part of the installed package)."""

@@ -1,0 +1,146 @@
+"""The ``pocketstack`` command: ``up``, ``db upgrade``, ``fernet rotate``, ``config-doc``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from pocketstack import __version__
+from pocketstack.config import Settings, describe_options, load_settings
+
+LOG = logging.getLogger("pocketstack")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pocketstack", description=__doc__)
+    p.add_argument("--version", action="version", version=f"pocketstack {__version__}")
+    p.add_argument("--config", help="TOML settings file (see `pocketstack config-doc`)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run a whole cloud in the foreground")
+    up.add_argument("--state-dir", dest="state_dir")
+    up.add_argument("--host")
+    up.add_argument("--port", type=int)
+    up.add_argument("--public-url", dest="public_url")
+    up.add_argument("--database-url", dest="database_url")
+    up.add_argument("--admin-password", dest="admin_password")
+    up.add_argument("--compute-hosts", dest="compute_hosts", type=int)
+    up.add_argument("--policy-file", dest="policy_file")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upg = db_sub.add_parser("upgrade", help="apply migrations")
+    upg.add_argument("--state-dir", dest="state_dir")
+    upg.add_argument("--database-url", dest="database_url")
+    upg.add_argument("revision", nargs="?", default="head")
+
+    fernet = sub.add_parser("fernet", help="token keys")
+    f_sub = fernet.add_subparsers(dest="fernet_command", required=True)
+    rot = f_sub.add_parser("rotate", help="promote the staged key, stage a new one")
+    rot.add_argument("--state-dir", dest="state_dir")
+
+    sub.add_parser("config-doc", help="print every option with its documentation")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
+                "compute_hosts", "policy_file"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    return load_settings(args.config, overrides=overrides)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def cmd_up(settings: Settings, started: float) -> int:
+    import uvicorn
+
+    from pocketstack.cloud import Cloud
+
+    cloud = Cloud(settings)
+    cloud.prepare()
+    config = uvicorn.Config(
+        cloud.app(),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=settings.access_log,
+        lifespan="on",
+        server_header=False,
+        date_header=True,
+    )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            elapsed = time.monotonic() - started
+            url = settings.effective_public_url
+            print(f"Pocketstack {__version__} is ready at {url} ({elapsed:.2f}s)\n"
+                  f"  clouds.yaml: {settings.state_path / 'clouds.yaml'}\n"
+                  f"  try: OS_CLIENT_CONFIG_FILE={settings.state_path / 'clouds.yaml'} "
+                  f"openstack --os-cloud pocketstack-admin token issue", flush=True)
+        await task
+
+    try:
+        asyncio.run(serve())
+    finally:
+        cloud.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    args = _parser().parse_args(argv)
+    if args.command == "config-doc":
+        print(describe_options())
+        return 0
+    try:
+        settings = _settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"pocketstack: {exc}", file=sys.stderr)
+        return 2
+    _logging(settings)
+    if args.command == "up":
+        return cmd_up(settings, started)
+    if args.command == "db":
+        from pocketstack.common import migrate
+        from pocketstack.common.db import Database
+
+        settings.state_path.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.effective_database_url)
+        migrate.upgrade(db, args.revision)
+        print(f"database at revision {migrate.current_revision(db)}")
+        db.dispose()
+        return 0
+    if args.command == "fernet":
+        from pocketstack.identity.fernet import KeyRepository
+
+        repo = KeyRepository(settings.state_path / "fernet-keys", settings.fernet_max_active_keys)
+        primary = repo.rotate()
+        print(f"rotated: key {primary} is now primary")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

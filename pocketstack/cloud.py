@@ -1,0 +1,182 @@
+"""A whole cloud in one process: database, bus, services, bootstrap, and the path-routed app.
+
+``Cloud`` is built from :class:`Settings` and owns everything the services share. Each service
+is mounted at devstack's path on the one port; a service that is not built yet is absent from
+the catalog and its path answers 404, as a cloud without that service would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pocketstack.common import migrate
+from pocketstack.common.bus import InProcessBus
+from pocketstack.common.db import Database
+from pocketstack.config import Settings
+from pocketstack.identity.domain import bootstrap as identity_bootstrap
+from pocketstack.identity.service import IdentityService
+
+LOG = logging.getLogger(__name__)
+
+CATALOG = [
+    identity_bootstrap.CatalogEntry("identity", "keystone", "/identity",
+                                    "Keystone Identity Service"),
+]
+
+ACCOUNTS = (
+    ("admin", "admin", "admin", "admin"),
+    ("demo", "demo", "member", None),
+    ("alt_demo", "alt_demo", "member", None),
+)
+
+
+@dataclass(frozen=True)
+class Mount:
+    prefix: str
+    app: ASGIApp
+
+
+class RootApp:
+    """Routes by path prefix to each service's app; answers the lifespan protocol."""
+
+    def __init__(self, mounts: list[Mount], public_url: str) -> None:
+        self.mounts = sorted(mounts, key=lambda m: -len(m.prefix))
+        self.public_url = public_url.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        for mount in self.mounts:
+            if path == mount.prefix or path.startswith(mount.prefix + "/"):
+                sub = dict(scope)
+                sub["pocketstack.subpath"] = path[len(mount.prefix):] or "/"
+                sub["pocketstack.base_url"] = self.public_url + mount.prefix
+                await mount.app(sub, receive, send)
+                return
+        body = json.dumps({"error": {"code": 404, "title": "Not Found",
+                                     "message": f"No service at {path}."}}).encode()
+        await send({"type": "http.response.start", "status": 404,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class Cloud:
+    """Everything one Pocketstack process serves."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = settings.state_path
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.effective_database_url)
+        self.bus = InProcessBus()
+        self.identity = IdentityService(self.db, settings)
+
+    # -- setup --------------------------------------------------------------------------------
+    def prepare(self) -> dict[str, Any]:
+        """Migrate, create keys, bootstrap; returns the bootstrap credentials."""
+        migrate.upgrade(self.db)
+        self.identity.keys.setup()
+        creds = self._credentials()
+        rules = self.identity.rules
+        accounts = [
+            identity_bootstrap.Account(
+                user=user, project=project, role=role, password=creds["passwords"][user],
+                system_role=system_role)
+            for user, project, role, system_role in ACCOUNTS
+        ]
+        reset = ("admin",) if self.settings.admin_password else ()
+        self.db.write(identity_bootstrap.bootstrap, accounts, self.settings.region,
+                      self.settings.effective_public_url, CATALOG, rules, reset)
+        self.write_clouds_yaml(creds)
+        return creds
+
+    def _credentials(self) -> dict[str, Any]:
+        path = self.state / "credentials.json"
+        creds: dict[str, Any] = {"passwords": {}}
+        if path.exists():
+            creds = json.loads(path.read_text())
+        changed = False
+        for user, *_ in ACCOUNTS:
+            if user not in creds["passwords"]:
+                creds["passwords"][user] = secrets.token_urlsafe(12)
+                changed = True
+        if self.settings.admin_password and \
+                creds["passwords"]["admin"] != self.settings.admin_password:
+            creds["passwords"]["admin"] = self.settings.admin_password
+            changed = True
+        if changed or not path.exists():
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(creds, fh, indent=2)
+            os.replace(tmp, path)
+        return creds
+
+    def write_clouds_yaml(self, creds: dict[str, Any]) -> Path:
+        auth_url = self.settings.effective_public_url + "/identity"
+        pw = creds["passwords"]
+
+        def cloud(user: str, project: str | None) -> dict[str, Any]:
+            auth: dict[str, Any] = {"auth_url": auth_url, "username": user,
+                                    "password": pw[user], "user_domain_name": "Default"}
+            if project:
+                auth["project_name"] = project
+                auth["project_domain_name"] = "Default"
+            else:
+                auth["system_scope"] = "all"
+            return {"auth": auth, "region_name": self.settings.region,
+                    "identity_api_version": 3, "interface": "public"}
+
+        doc = {"clouds": {
+            "pocketstack-admin": cloud("admin", "admin"),
+            "pocketstack": cloud("demo", "demo"),
+            "pocketstack-alt": cloud("alt_demo", "alt_demo"),
+            "pocketstack-system-admin": cloud("admin", None),
+        }}
+        path = self.state / "clouds.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            yaml.safe_dump(doc, fh, sort_keys=False)
+        openrc = self.state / "openrc"
+        lines = [
+            f"export OS_AUTH_URL={auth_url}",
+            "export OS_IDENTITY_API_VERSION=3",
+            f"export OS_REGION_NAME={self.settings.region}",
+            "export OS_USERNAME=${OS_USERNAME:-admin}",
+            "export OS_PROJECT_NAME=${OS_PROJECT_NAME:-admin}",
+            "export OS_USER_DOMAIN_NAME=Default",
+            "export OS_PROJECT_DOMAIN_NAME=Default",
+            f"export OS_PASSWORD=${{OS_PASSWORD:-{pw['admin']}}}",
+            "",
+        ]
+        fd = os.open(openrc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines))
+        return path
+
+    # -- serving ------------------------------------------------------------------------------
+    def app(self) -> RootApp:
+        mounts = [Mount("/identity", self.identity.app())]
+        return RootApp(mounts, self.settings.effective_public_url)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,155 @@
+"""Database access: one engine per cloud, explicit reader and writer transactions.
+
+The same SQLAlchemy Core code runs on SQLite (default, WAL), PostgreSQL and MariaDB. Writers on
+SQLite take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue on the busy
+timeout instead of failing half-way with "database is locked". Optimistic concurrency on mutable
+rows uses their ``generation`` column (see :func:`update_generation`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from pocketstack.common import exceptions
+
+LOG = logging.getLogger(__name__)
+
+_RETRYABLE_MARKERS = (
+    "database is locked",
+    "deadlock",
+    "lock wait timeout",
+    "could not serialize",
+    "serialization failure",
+)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _RETRYABLE_MARKERS)
+
+
+class Database:
+    """Owns the engine and hands out transactions."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = 16
+            kwargs["max_overflow"] = 16
+        else:
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_recycle"] = 3600
+        if url.startswith("mysql"):
+            kwargs["isolation_level"] = "READ COMMITTED"
+        self.engine: Engine = sa.create_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(self.engine)
+
+    @staticmethod
+    def _configure_sqlite(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("pocketstack_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A write transaction: all or nothing."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(pocketstack_write=True)
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Any, *args: Any, attempts: int = 5, **kwargs: Any) -> Any:
+        """Run ``fn(conn, *args, **kwargs)`` in a write transaction, retrying lock conflicts.
+
+        ``fn`` must be idempotent up to its own transaction (it is re-run from scratch).
+        """
+        delay = 0.01
+        for attempt in range(attempts):
+            try:
+                with self.writer() as conn:
+                    return fn(conn, *args, **kwargs)
+            except (OperationalError, DBAPIError) as exc:
+                if attempt + 1 < attempts and _is_retryable(exc):
+                    LOG.debug("retrying write after %s", exc)
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.reader() as conn:
+            return fn(conn, *args, **kwargs)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def update_generation(
+    conn: Connection,
+    table: sa.Table,
+    row_id: Any,
+    generation: int,
+    values: dict[str, Any],
+    id_column: str = "id",
+) -> int:
+    """Update a row only if its generation is unchanged; returns the new generation.
+
+    Raises :class:`exceptions.Conflict` when another writer got there first.
+    """
+    new_generation = generation + 1
+    result = conn.execute(
+        sa.update(table)
+        .where(table.c[id_column] == row_id, table.c.generation == generation)
+        .values(generation=new_generation, **values)
+    )
+    if result.rowcount != 1:
+        raise exceptions.ConcurrentUpdate(
+            f"{table.name} {row_id} was changed by another request; retry."
+        )
+    return new_generation
+
+
+def is_duplicate_error(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return (
+        "unique constraint" in text
+        or "duplicate entry" in text
+        or "duplicate key" in text
+        or "unique violation" in text
+    )

@@ -1,0 +1,154 @@
+"""One typed settings object for the whole cloud.
+
+Built once in ``main`` from (lowest to highest precedence) the defaults below, a TOML settings
+file (``--config FILE`` or ``POCKETSTACK_CONFIG``), environment variables ``POCKETSTACK_<NAME>``
+and command-line flags, then passed down explicitly. There is no global configuration.
+
+Every option is documented where it is declared; ``pocketstack config-doc`` prints them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _opt(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option of a Pocketstack process."""
+
+    state_dir: str = _opt(
+        "./state",
+        "Directory holding the SQLite database, Fernet keys, image store and clouds.yaml.",
+    )
+    host: str = _opt("127.0.0.1", "Address the API listens on.")
+    port: int = _opt(8080, "Port the API listens on (all services share it, path-routed).")
+    public_url: str = _opt(
+        "",
+        "Base URL published in the service catalog; default http://HOST:PORT.",
+    )
+    database_url: str = _opt(
+        "",
+        "SQLAlchemy URL of the database (sqlite:///..., postgresql+psycopg://..., "
+        "mysql+pymysql://...). Default: SQLite file STATE_DIR/pocketstack.db.",
+    )
+    region: str = _opt("RegionOne", "Region name used by bootstrap and the catalog.")
+    admin_password: str = _opt(
+        "", "Password for the bootstrap admin user; generated (and saved) when empty."
+    )
+    password_hash_rounds: int = _opt(
+        12, "bcrypt cost factor for user passwords and application-credential secrets."
+    )
+    token_expiration: int = _opt(3600, "Lifetime of issued tokens, in seconds.")
+    allow_expired_window: int = _opt(
+        172800, "How long after expiry a token may still be validated with allow_expired=1."
+    )
+    fernet_max_active_keys: int = _opt(3, "Number of Fernet keys kept by rotation.")
+    lockout_failure_attempts: int = _opt(
+        0, "Lock a user after this many consecutive failed logins (0 disables lockout)."
+    )
+    lockout_duration: int = _opt(1800, "Seconds a locked-out user stays locked.")
+    unique_last_password_count: int = _opt(
+        0, "How many previous passwords a user may not reuse (0 or 1 disables the check)."
+    )
+    minimum_password_age: int = _opt(
+        0, "Days a password must be kept before its owner may change it again."
+    )
+    password_expires_days: int = _opt(0, "Days until a password expires (0: never).")
+    password_regex: str = _opt("", "Regular expression every new password must match.")
+    password_regex_description: str = _opt(
+        "", "Human description of password_regex, shown when a password is refused."
+    )
+    policy_file: str = _opt(
+        "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
+    )
+    compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
+    log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
+    access_log: bool = _opt(False, "Log every HTTP request.")
+    workers_threads: int = _opt(32, "Threads available to request handlers.")
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_path / 'pocketstack.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(kind: Any, value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        if kind in (bool, "bool"):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"option {name}: not a boolean: {value!r}")
+        if kind in (int, "int"):
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"option {name}: not an integer: {value!r}") from None
+    return value
+
+
+def load_settings(
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from defaults, a TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    path = config_file or env.get("POCKETSTACK_CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        section = data.get("pocketstack", data)
+        for key, value in section.items():
+            if key not in known:
+                raise ValueError(f"{path}: unknown option {key!r}")
+            values[key] = value
+    for name in known:
+        env_value = env.get(f"POCKETSTACK_{name.upper()}")
+        if env_value is not None:
+            values[name] = env_value
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    return Settings(**coerced)
+
+
+def describe_options() -> str:
+    """Render every option with its default and documentation (for `pocketstack config-doc`)."""
+    lines = ["[pocketstack]"]
+    for f in fields(Settings):
+        lines.append(f"# {f.metadata['doc']}")
+        lines.append(f"# env: POCKETSTACK_{f.name.upper()}")
+        lines.append(f"# {f.name} = {f.default!r}".replace("'", '"'))
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Keystone v3 HTTP handlers, one module per noun (thin: context, policy, validate, domain)."""

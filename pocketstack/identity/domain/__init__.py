@@ -1,0 +1,1 @@
+"""Identity domain logic: one module per noun, each with its SQL (SQLAlchemy Core)."""

@@ -1,0 +1,66 @@
+"""Helpers shared by the identity domain modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.common import exceptions
+from pocketstack.identity import tables as t
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def isotime(value: dt.datetime | None, subsecond: bool = True) -> str | None:
+    if value is None:
+        return None
+    if subsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_isotime(value: str) -> dt.datetime:
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise exceptions.ValidationError(f"Invalid timestamp: {value!r}") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def get_row(conn: Connection, table: sa.Table, row_id: str, kind: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(table).where(table.c.id == row_id)).mappings().first()
+    if row is None:
+        raise exceptions.NotFound(f"Could not find {kind}: {row_id}.")
+    return dict(row)
+
+
+def bump_revision(conn: Connection) -> None:
+    """Record that something affecting token validity changed."""
+    result = conn.execute(
+        sa.update(t.identity_revision).where(t.identity_revision.c.id == 1)
+        .values(revision=t.identity_revision.c.revision + 1)
+    )
+    if result.rowcount == 0:
+        conn.execute(sa.insert(t.identity_revision).values(id=1, revision=1))
+
+
+def read_revision(conn: Connection) -> int:
+    value = conn.execute(
+        sa.select(t.identity_revision.c.revision).where(t.identity_revision.c.id == 1)
+    ).scalar()
+    return int(value or 0)

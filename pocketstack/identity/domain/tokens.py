@@ -1,0 +1,388 @@
+"""Authentication and tokens: verify methods, resolve scope, issue, validate and render.
+
+Issuing never holds a write transaction across the password hash: the user is read, the hash is
+checked outside any transaction, and only failure counters are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from pocketstack.common import exceptions
+from pocketstack.common.context import RequestContext
+from pocketstack.common.db import Database
+from pocketstack.identity import fernet, passwords
+from pocketstack.identity.domain import (
+    app_creds,
+    assignments,
+    catalog,
+    domains,
+    projects,
+    revocations,
+    roles,
+    users,
+)
+from pocketstack.identity.domain.common import isotime, utcnow
+
+AUTH_FAILED = "The request you have made requires authentication."
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    expiration: int = 3600
+    allow_expired_window: int = 172800
+
+
+@dataclass
+class TokenInfo:
+    """A validated token with everything needed to render it or build a request context."""
+
+    token: str
+    payload: fernet.TokenPayload
+    user: dict[str, Any]
+    user_domain: dict[str, Any]
+    project: dict[str, Any] | None = None
+    project_domain: dict[str, Any] | None = None
+    domain: dict[str, Any] | None = None
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    app_cred: dict[str, Any] | None = None
+
+    def context(self) -> RequestContext:
+        p = self.payload
+        return RequestContext(
+            user_id=p.user_id,
+            user_name=self.user["name"],
+            user_domain_id=self.user["domain_id"],
+            project_id=p.project_id,
+            project_name=self.project["name"] if self.project else None,
+            project_domain_id=self.project["domain_id"] if self.project else None,
+            domain_id=p.domain_id,
+            domain_name=self.domain["name"] if self.domain else None,
+            system_scope=p.system,
+            roles=[r["name"] for r in self.roles],
+            role_ids=[r["id"] for r in self.roles],
+            auth_token=self.token,
+            audit_ids=list(p.audit_ids),
+            application_credential_id=p.app_cred_id,
+            application_credential_restricted=bool(
+                self.app_cred and not self.app_cred["unrestricted"]),
+        )
+
+
+class Authenticator:
+    """Issues and validates tokens against one database and key repository."""
+
+    def __init__(self, db: Database, keys: fernet.KeyRepository, rules: users.PasswordRules,
+                 settings: TokenSettings) -> None:
+        self.db = db
+        self.keys = keys
+        self.rules = rules
+        self.settings = settings
+
+    # -- issue ----------------------------------------------------------------------------------
+    def issue(self, auth: dict[str, Any], caller_token: str | None = None) -> TokenInfo:
+        identity = auth["identity"]
+        methods: list[str] = list(dict.fromkeys(identity["methods"]))
+        if not methods:
+            raise exceptions.ValidationError("Invalid input for field 'identity/methods'.")
+        user_id: str | None = None
+        audit_chain: list[str] = []
+        app_cred: dict[str, Any] | None = None
+        expires_cap: float | None = None
+        for method in methods:
+            if method not in identity:
+                raise exceptions.ValidationError(
+                    f"Invalid input for field 'identity': '{method}' is a required property")
+            if method == "password":
+                found = self._password(identity["password"])
+            elif method == "token":
+                prior = self.validate(identity["token"].get("id", ""))
+                if prior.payload.app_cred_id:
+                    raise exceptions.Forbidden(
+                        "Cannot rescope a token issued for an application credential.")
+                found = prior.payload.user_id
+                audit_chain = prior.payload.audit_ids[-1:]
+                expires_cap = prior.payload.expires_at
+                methods = list(dict.fromkeys(prior.payload.methods + methods))
+            elif method == "application_credential":
+                app_cred = self._app_cred(identity["application_credential"])
+                found = app_cred["user_id"]
+            else:
+                raise exceptions.Unauthorized(f"Attempted to authenticate with an unsupported "
+                                              f"method: {method}.")
+            if user_id is not None and found != user_id:
+                raise exceptions.Unauthorized(AUTH_FAILED)
+            user_id = found
+        assert user_id is not None
+        scope = auth.get("scope")
+        now = time.time()
+        expires = now + self.settings.expiration
+        if expires_cap is not None:
+            expires = min(expires, expires_cap)
+        if app_cred and app_cred["expires_at"] is not None:
+            expires = min(expires, app_cred["expires_at"].replace(tzinfo=dt.UTC).timestamp())
+        payload = fernet.TokenPayload(
+            user_id=user_id, methods=methods, issued_at=now, expires_at=int(expires),
+            audit_ids=[fernet.new_audit_id(), *audit_chain],
+            app_cred_id=app_cred["id"] if app_cred else None,
+        )
+        with self.db.reader() as conn:
+            self._resolve_scope(conn, payload, scope, app_cred)
+            token = fernet.encode(self.keys, payload)
+            return self._load(conn, token, payload, for_issue=True)
+
+    def _lookup_user(self, conn: Connection, spec: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if "id" in spec:
+                return users.get(conn, spec["id"])
+            if "name" not in spec:
+                raise exceptions.ValidationError(
+                    "Invalid input for field 'identity/password/user': either 'id' or 'name' "
+                    "with 'domain' is required.")
+            domain = spec.get("domain")
+            if not domain:
+                raise exceptions.ValidationError(
+                    "Invalid input for field 'user/domain': a user name needs its domain.")
+            if "id" in domain:
+                domain_id = domain["id"]
+            else:
+                domain_id = domains.get_by_name(conn, domain["name"])["id"]
+            return users.get_by_name(conn, spec["name"], domain_id)
+        except exceptions.NotFound:
+            raise exceptions.Unauthorized(AUTH_FAILED) from None
+
+    def _password(self, section: dict[str, Any]) -> str:
+        spec = section["user"]
+        with self.db.reader() as conn:
+            user = self._lookup_user(conn, spec)
+            domain = domains.get(conn, user["domain_id"])
+        now = utcnow()
+        if not user["enabled"] or not domain["enabled"]:
+            raise exceptions.Unauthorized(AUTH_FAILED)
+        if users.is_locked(user, self.rules, now):
+            raise exceptions.Unauthorized(
+                f"The account is locked for user: {user['id']}.")
+        if not passwords.check_password(spec.get("password", ""), user["password_hash"]):
+            if self.rules.lockout_failure_attempts:
+                self.db.write(users.record_failure, user["id"], now)
+            raise exceptions.Unauthorized(AUTH_FAILED)
+        if user["password_expires_at"] is not None and user["password_expires_at"] <= now \
+                and not user["options"].get("ignore_password_expiry"):
+            raise exceptions.Unauthorized(
+                f"The password is expired and needs to be changed for user: {user['id']}.")
+        if user["failed_auth_count"]:
+            self.db.write(users.record_success, user, now)
+        return str(user["id"])
+
+    def _app_cred(self, section: dict[str, Any]) -> dict[str, Any]:
+        with self.db.reader() as conn:
+            if "id" in section:
+                try:
+                    cred = app_creds.get(conn, section["id"])
+                except exceptions.NotFound:
+                    raise exceptions.Unauthorized(AUTH_FAILED) from None
+            else:
+                user = self._lookup_user(conn, section.get("user") or {})
+                try:
+                    cred = app_creds.get_by_name(conn, user["id"], section.get("name", ""))
+                except exceptions.NotFound:
+                    raise exceptions.Unauthorized(AUTH_FAILED) from None
+            user = users.get(conn, cred["user_id"])
+        if not passwords.check_password(section.get("secret", ""), cred["secret_hash"]):
+            raise exceptions.Unauthorized(AUTH_FAILED)
+        if cred["expires_at"] is not None and cred["expires_at"] <= utcnow():
+            raise exceptions.Unauthorized(AUTH_FAILED)
+        if not user["enabled"]:
+            raise exceptions.Unauthorized(AUTH_FAILED)
+        return cred
+
+    def _resolve_scope(self, conn: Connection, payload: fernet.TokenPayload,
+                       scope: Any, app_cred: dict[str, Any] | None) -> None:
+        if app_cred is not None:
+            if scope not in (None, "unscoped") and not (
+                    isinstance(scope, dict) and scope.get("project", {}).get("id")
+                    == app_cred["project_id"]):
+                raise exceptions.Unauthorized(
+                    "Application credentials cannot request a scope.")
+            payload.project_id = app_cred["project_id"]
+            return
+        if scope is None:
+            user = users.get(conn, payload.user_id)
+            default = user["default_project_id"]
+            if default:
+                try:
+                    project = projects.get(conn, default)
+                    if project["enabled"] and assignments.effective_project_role_ids(
+                            conn, payload.user_id, project):
+                        payload.project_id = default
+                except exceptions.NotFound:
+                    pass
+            return
+        if scope == "unscoped":
+            return
+        if not isinstance(scope, dict) or len(scope) != 1:
+            raise exceptions.ValidationError(
+                "Invalid input for field 'scope': specify exactly one of project, domain, "
+                "system.")
+        if "project" in scope:
+            spec = scope["project"]
+            try:
+                if "id" in spec:
+                    project = projects.get(conn, spec["id"])
+                else:
+                    dspec = spec.get("domain") or {}
+                    if "id" in dspec:
+                        domain_id = dspec["id"]
+                    elif "name" in dspec:
+                        domain_id = domains.get_by_name(conn, dspec["name"])["id"]
+                    else:
+                        raise exceptions.ValidationError(
+                            "Invalid input for field 'scope/project': a project name needs its "
+                            "domain.")
+                    project = projects.get_by_name(conn, spec.get("name", ""), domain_id)
+            except exceptions.NotFound:
+                raise exceptions.Unauthorized(AUTH_FAILED) from None
+            payload.project_id = project["id"]
+        elif "domain" in scope:
+            spec = scope["domain"]
+            try:
+                domain = (domains.get(conn, spec["id"]) if "id" in spec
+                          else domains.get_by_name(conn, spec.get("name", "")))
+            except exceptions.NotFound:
+                raise exceptions.Unauthorized(AUTH_FAILED) from None
+            payload.domain_id = domain["id"]
+        elif "system" in scope:
+            if scope["system"] != {"all": True}:
+                raise exceptions.ValidationError(
+                    "Invalid input for field 'scope/system': only {\"all\": true} is valid.")
+            payload.system = "all"
+        elif "OS-TRUST:trust" in scope:
+            raise exceptions.Forbidden("Trusts are not supported by this cloud.")
+        else:
+            raise exceptions.ValidationError("Invalid input for field 'scope'.")
+
+    # -- validate -------------------------------------------------------------------------------
+    def validate(self, token: str, allow_expired: bool = False) -> TokenInfo:
+        payload = fernet.decode(self.keys, token)
+        now = time.time()
+        if payload.expires_at <= now:
+            if not allow_expired or payload.expires_at + self.settings.allow_expired_window <= now:
+                raise exceptions.NotFound("Could not find token.")
+        with self.db.reader() as conn:
+            issued = dt.datetime.fromtimestamp(payload.issued_at, dt.UTC).replace(tzinfo=None)
+            if revocations.is_revoked(conn, user_id=payload.user_id,
+                                      project_id=payload.project_id,
+                                      audit_ids=payload.audit_ids, issued_at=issued):
+                raise exceptions.NotFound("Token has been revoked.")
+            return self._load(conn, token, payload, for_issue=False)
+
+    def _load(self, conn: Connection, token: str, payload: fernet.TokenPayload,
+              for_issue: bool) -> TokenInfo:
+        """Read what the token refers to; refuse if any of it is gone or disabled."""
+        failure: type[exceptions.PocketstackError] = (
+            exceptions.Unauthorized if for_issue else exceptions.NotFound)
+        message = AUTH_FAILED if for_issue else "Could not find token."
+        try:
+            user = users.get(conn, payload.user_id)
+            user_domain = domains.get(conn, user["domain_id"])
+        except exceptions.NotFound:
+            raise failure(message) from None
+        if not user["enabled"] or not user_domain["enabled"]:
+            raise failure(message)
+        info = TokenInfo(token=token, payload=payload, user=user, user_domain=user_domain)
+        role_ids: set[str] = set()
+        if payload.app_cred_id:
+            try:
+                info.app_cred = app_creds.get(conn, payload.app_cred_id)
+            except exceptions.NotFound:
+                raise failure(message) from None
+        if payload.project_id:
+            try:
+                project = projects.get(conn, payload.project_id)
+                project_domain = domains.get(conn, project["domain_id"])
+            except exceptions.NotFound:
+                raise failure(message) from None
+            if not project["enabled"] or not project_domain["enabled"]:
+                raise failure(message)
+            info.project, info.project_domain = project, project_domain
+            role_ids = assignments.effective_project_role_ids(conn, user["id"], project)
+            if info.app_cred is not None:
+                delegated = roles.expand({r["id"] for r in info.app_cred["roles"]},
+                                         roles.implication_map(conn))
+                role_ids &= delegated
+        elif payload.domain_id:
+            try:
+                domain = domains.get(conn, payload.domain_id)
+            except exceptions.NotFound:
+                raise failure(message) from None
+            if not domain["enabled"]:
+                raise failure(message)
+            info.domain = domain
+            role_ids = assignments.effective_domain_role_ids(conn, user["id"], domain["id"])
+        elif payload.system:
+            role_ids = assignments.effective_system_role_ids(conn, user["id"])
+        if payload.scope_kind != "unscoped":
+            if not role_ids:
+                raise failure(message)
+            info.roles = sorted(
+                ({"id": r["id"], "name": r["name"]} for r in roles.by_ids(conn, role_ids).values()),
+                key=lambda r: r["name"])
+        return info
+
+    def revoke(self, token: str) -> None:
+        info = self.validate(token)
+        self.db.write(lambda conn: revocations.add_event(
+            conn, audit_id=info.payload.audit_ids[0]))
+
+    def context_for(self, token: str) -> RequestContext:
+        """What another service's API uses to authenticate a request."""
+        try:
+            return self.validate(token).context()
+        except exceptions.NotFound:
+            raise exceptions.Unauthorized(AUTH_FAILED) from None
+
+    # -- render ---------------------------------------------------------------------------------
+    def render(self, info: TokenInfo, include_catalog: bool = True) -> dict[str, Any]:
+        p = info.payload
+        body: dict[str, Any] = {
+            "methods": p.methods,
+            "user": {
+                "id": info.user["id"],
+                "name": info.user["name"],
+                "domain": {"id": info.user_domain["id"], "name": info.user_domain["name"]},
+                "password_expires_at": isotime(info.user["password_expires_at"]),
+            },
+            "audit_ids": p.audit_ids,
+            "expires_at": isotime(
+                dt.datetime.fromtimestamp(p.expires_at, dt.UTC).replace(tzinfo=None)),
+            "issued_at": isotime(
+                dt.datetime.fromtimestamp(p.issued_at, dt.UTC).replace(tzinfo=None)),
+        }
+        if info.project is not None and info.project_domain is not None:
+            body["project"] = {
+                "id": info.project["id"],
+                "name": info.project["name"],
+                "domain": {"id": info.project_domain["id"], "name": info.project_domain["name"]},
+            }
+            body["is_domain"] = False
+        elif info.domain is not None:
+            body["domain"] = {"id": info.domain["id"], "name": info.domain["name"]}
+        elif p.system:
+            body["system"] = {"all": True}
+        if p.scope_kind != "unscoped":
+            body["roles"] = info.roles
+            if include_catalog:
+                with self.db.reader() as conn:
+                    body["catalog"] = catalog.token_catalog(conn)
+        if info.app_cred is not None:
+            body["application_credential"] = {
+                "id": info.app_cred["id"],
+                "name": info.app_cred["name"],
+                "restricted": not info.app_cred["unrestricted"],
+            }
+        return body

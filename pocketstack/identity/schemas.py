@@ -1,0 +1,162 @@
+"""JSON schemas of Keystone v3 request bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 255}
+ID = {"type": "string", "minLength": 1, "maxLength": 64}
+DESCRIPTION = {"type": ["string", "null"]}
+ENABLED = {"type": "boolean"}
+TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
+TAGS = {"type": "array", "items": TAG, "maxItems": 80, "uniqueItems": True}
+OPTIONS = {"type": "object"}
+
+
+def _wrap(key: str, props: dict[str, Any], required: list[str] | None = None,
+          extra: bool = True) -> dict[str, Any]:
+    inner: dict[str, Any] = {"type": "object", "properties": props,
+                             "additionalProperties": extra}
+    if required:
+        inner["required"] = required
+    else:
+        inner["minProperties"] = 1
+    return {"type": "object", "properties": {key: inner}, "required": [key]}
+
+
+DOMAIN_CREATE = _wrap("domain", {"name": NAME, "description": DESCRIPTION, "enabled": ENABLED,
+                                 "tags": TAGS, "options": OPTIONS, "explicit_domain_id": ID},
+                      ["name"])
+DOMAIN_UPDATE = _wrap("domain", {"name": NAME, "description": DESCRIPTION, "enabled": ENABLED,
+                                 "tags": TAGS, "options": OPTIONS})
+
+PROJECT_CREATE = _wrap("project", {
+    "name": NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
+    "parent_id": {"type": ["string", "null"]}, "is_domain": {"type": "boolean"},
+    "tags": TAGS, "options": OPTIONS}, ["name"])
+PROJECT_UPDATE = _wrap("project", {
+    "name": NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
+    "tags": TAGS, "options": OPTIONS, "is_domain": {"type": "boolean"}})
+
+PASSWORD = {"type": ["string", "null"], "maxLength": 4096}
+USER_PROPS = {
+    "name": NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
+    "default_project_id": {"type": ["string", "null"]}, "password": PASSWORD,
+    "email": {"type": ["string", "null"]},
+    "options": {"type": "object", "properties": {
+        "ignore_lockout_failure_attempts": {"type": "boolean"},
+        "ignore_password_expiry": {"type": "boolean"},
+        "ignore_change_password_upon_first_use": {"type": "boolean"},
+        "lock_password": {"type": "boolean"},
+        "multi_factor_auth_enabled": {"type": "boolean"},
+        "multi_factor_auth_rules": {"type": "array"},
+    }, "additionalProperties": False},
+}
+USER_CREATE = _wrap("user", USER_PROPS, ["name"])
+USER_UPDATE = _wrap("user", USER_PROPS)
+PASSWORD_CHANGE = _wrap("user", {"password": {"type": "string", "maxLength": 4096},
+                                 "original_password": {"type": "string", "maxLength": 4096}},
+                        ["password", "original_password"])
+
+GROUP_CREATE = _wrap("group", {"name": NAME, "description": DESCRIPTION, "domain_id": ID},
+                     ["name"])
+GROUP_UPDATE = _wrap("group", {"name": NAME, "description": DESCRIPTION, "domain_id": ID})
+
+ROLE_CREATE = _wrap("role", {"name": NAME, "description": DESCRIPTION, "domain_id":
+                             {"type": ["string", "null"]}, "options": OPTIONS}, ["name"])
+ROLE_UPDATE = _wrap("role", {"name": NAME, "description": DESCRIPTION, "options": OPTIONS,
+                             "domain_id": {"type": ["string", "null"]}})
+
+SERVICE_CREATE = _wrap("service", {"type": NAME, "name": {"type": ["string", "null"]},
+                                   "description": DESCRIPTION, "enabled": ENABLED}, ["type"])
+SERVICE_UPDATE = _wrap("service", {"type": NAME, "name": {"type": ["string", "null"]},
+                                   "description": DESCRIPTION, "enabled": ENABLED})
+INTERFACE = {"type": "string", "enum": ["public", "internal", "admin"]}
+URL = {"type": "string", "minLength": 1, "maxLength": 225,
+       "pattern": "^[a-zA-Z0-9+.-]+:.+"}
+ENDPOINT_CREATE = _wrap("endpoint", {"service_id": ID, "interface": INTERFACE, "url": URL,
+                                     "region_id": {"type": ["string", "null"]},
+                                     "region": {"type": ["string", "null"]},
+                                     "enabled": ENABLED},
+                        ["service_id", "interface", "url"])
+ENDPOINT_UPDATE = _wrap("endpoint", {"service_id": ID, "interface": INTERFACE, "url": URL,
+                                     "region_id": {"type": ["string", "null"]},
+                                     "region": {"type": ["string", "null"]},
+                                     "enabled": ENABLED})
+REGION_CREATE = {"type": "object", "properties": {"region": {
+    "type": "object", "properties": {"id": {"type": "string", "minLength": 1,
+                                            "maxLength": 255},
+                                     "description": DESCRIPTION,
+                                     "parent_region_id": {"type": ["string", "null"]}}}},
+    "required": ["region"]}
+REGION_UPDATE = _wrap("region", {"description": DESCRIPTION,
+                                 "parent_region_id": {"type": ["string", "null"]}})
+
+ROLE_REF = {"type": "object", "properties": {"id": ID, "name": NAME,
+                                             "domain_id": {"type": ["string", "null"]}},
+            "minProperties": 1}
+APP_CRED_CREATE = _wrap("application_credential", {
+    "name": NAME, "description": DESCRIPTION,
+    "secret": {"type": ["string", "null"], "minLength": 1},
+    "expires_at": {"type": ["string", "null"]},
+    "roles": {"type": "array", "items": ROLE_REF},
+    "unrestricted": {"type": ["boolean", "null"]},
+    "access_rules": {"type": "array", "items": {"type": "object"}},
+}, ["name"], extra=False)
+
+CREDENTIAL_CREATE = _wrap("credential", {"type": NAME, "blob": {"type": "string"},
+                                         "user_id": ID, "project_id": {"type": ["string",
+                                                                                "null"]}},
+                          ["type", "blob", "user_id"])
+CREDENTIAL_UPDATE = _wrap("credential", {"type": NAME, "blob": {"type": "string"},
+                                         "user_id": ID, "project_id": {"type": ["string",
+                                                                                "null"]}})
+
+_SCOPE = {
+    "oneOf": [
+        {"type": "string", "enum": ["unscoped"]},
+        {"type": "object", "properties": {
+            "project": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "domain": {"type": "object"}}},
+            "domain": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}}},
+            "system": {"type": "object"},
+            "OS-TRUST:trust": {"type": "object"},
+        }},
+    ]
+}
+
+AUTH = {
+    "type": "object",
+    "properties": {
+        "auth": {
+            "type": "object",
+            "properties": {
+                "identity": {
+                    "type": "object",
+                    "properties": {
+                        "methods": {"type": "array", "items": {"type": "string"},
+                                    "minItems": 1},
+                        "password": {"type": "object", "properties": {
+                            "user": {"type": "object", "properties": {
+                                "id": {"type": "string"}, "name": {"type": "string"},
+                                "password": {"type": "string"},
+                                "domain": {"type": "object"}}}},
+                            "required": ["user"]},
+                        "token": {"type": "object", "properties": {
+                            "id": {"type": "string"}}, "required": ["id"]},
+                        "application_credential": {"type": "object", "properties": {
+                            "id": {"type": "string"}, "name": {"type": "string"},
+                            "secret": {"type": "string"}, "user": {"type": "object"}},
+                            "required": ["secret"]},
+                    },
+                    "required": ["methods"],
+                },
+                "scope": _SCOPE,
+            },
+            "required": ["identity"],
+        }
+    },
+    "required": ["auth"],
+}

@@ -1,0 +1,222 @@
+"""Keystone's tables: domains, projects, users, groups, roles, assignments, catalog, app creds."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pocketstack.common.schema import metadata
+
+ID = sa.String(64)
+NAME = sa.String(255)
+# Keystone keeps global (domain-less) roles unique by storing a sentinel instead of NULL.
+NULL_DOMAIN = "<<null>>"
+
+domains = sa.Table(
+    "identity_domains",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("tags", sa.JSON, nullable=False, default=list),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+projects = sa.Table(
+    "identity_projects",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id"), nullable=False, index=True),
+    sa.Column("parent_id", ID, sa.ForeignKey("identity_projects.id"), nullable=True, index=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("tags", sa.JSON, nullable=False, default=list),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("domain_id", "name"),
+)
+
+users = sa.Table(
+    "identity_users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id"), nullable=False, index=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("default_project_id", ID, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("email", NAME, nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("password_created_at", sa.DateTime, nullable=True),
+    sa.Column("password_expires_at", sa.DateTime, nullable=True),
+    sa.Column("failed_auth_count", sa.Integer, nullable=False, default=0),
+    sa.Column("failed_auth_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_active_at", sa.DateTime, nullable=True),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("domain_id", "name"),
+)
+
+password_history = sa.Table(
+    "identity_password_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+groups = sa.Table(
+    "identity_groups",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id"), nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("domain_id", "name"),
+)
+
+group_members = sa.Table(
+    "identity_group_members",
+    metadata,
+    sa.Column("group_id", ID, sa.ForeignKey("identity_groups.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+)
+
+roles = sa.Table(
+    "identity_roles",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("domain_id", ID, nullable=False, default=NULL_DOMAIN),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("name", "domain_id"),
+)
+
+implied_roles = sa.Table(
+    "identity_implied_roles",
+    metadata,
+    sa.Column("prior_role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("implied_role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
+              primary_key=True),
+)
+
+# type: UserProject, GroupProject, UserDomain, GroupDomain, UserSystem, GroupSystem
+assignments = sa.Table(
+    "identity_assignments",
+    metadata,
+    sa.Column("type", sa.String(16), primary_key=True),
+    sa.Column("actor_id", ID, primary_key=True),
+    sa.Column("target_id", ID, primary_key=True),
+    sa.Column("role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("inherited", sa.Boolean, primary_key=True, default=False),
+    sa.Index("ix_identity_assignments_target", "target_id"),
+    sa.Index("ix_identity_assignments_actor", "actor_id"),
+)
+
+regions = sa.Table(
+    "identity_regions",
+    metadata,
+    sa.Column("id", NAME, primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("parent_region_id", NAME, nullable=True),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+services = sa.Table(
+    "identity_services",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("type", NAME, nullable=False),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+endpoints = sa.Table(
+    "identity_endpoints",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("service_id", ID, sa.ForeignKey("identity_services.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("interface", sa.String(8), nullable=False),
+    sa.Column("region_id", NAME, nullable=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+application_credentials = sa.Table(
+    "identity_application_credentials",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("project_id", ID, nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("expires_at", sa.DateTime, nullable=True),
+    sa.Column("unrestricted", sa.Boolean, nullable=False, default=False),
+    sa.Column("roles", sa.JSON, nullable=False, default=list),
+    sa.Column("access_rules", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "name"),
+)
+
+credentials = sa.Table(
+    "identity_credentials",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("project_id", ID, nullable=True),
+    sa.Column("type", NAME, nullable=False),
+    sa.Column("blob", sa.Text, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+revocation_events = sa.Table(
+    "identity_revocation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("audit_id", sa.String(32), nullable=True, index=True),
+    sa.Column("audit_chain_id", sa.String(32), nullable=True, index=True),
+    sa.Column("user_id", ID, nullable=True, index=True),
+    sa.Column("project_id", ID, nullable=True),
+    sa.Column("domain_id", ID, nullable=True),
+    sa.Column("role_id", ID, nullable=True),
+    sa.Column("application_credential_id", ID, nullable=True),
+    sa.Column("issued_before", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime, nullable=False, index=True),
+)
+
+# A single row counting changes that affect token validity (roles, assignments, revocations),
+# so caches in any API process can tell when to drop what they hold.
+identity_revision = sa.Table(
+    "identity_revision",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False, default=0),
+)
