@@ -63,10 +63,11 @@ class PolicyEngine:
         self._message = message
 
     def allowed(self, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> bool:
-        creds = ctx.policy_creds()
-        full_target = dict(target or {})
-        full_target.setdefault("project_id", ctx.project_id)
-        full_target.setdefault("user_id", ctx.user_id)
+        # oslo.policy renders a missing value as the string "None", which would match another
+        # missing value: drop them so an absent attribute never matches anything.
+        creds = {k: v for k, v in ctx.policy_creds().items() if v is not None}
+        # The target is always explicit: a handler names the project/user a resource belongs to.
+        full_target = {k: v for k, v in (target or {}).items() if v is not None}
         return bool(self._enforcer.enforce(rule, full_target, creds))
 
     def enforce(self, ctx: RequestContext, rule: str, target: dict[str, Any] | None = None) -> None:

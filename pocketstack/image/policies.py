@@ -1,0 +1,51 @@
+"""Glance policy rule names and defaults (Glance's secure-RBAC defaults, project scope).
+
+Targets carry ``project_id`` (the image owner), ``member_id`` (the caller's project when it is a
+member of the image) and ``visibility``. Visibility itself (who may even see an image) is
+enforced by the domain layer, which answers 404 for images the caller may not see, as Glance
+does; the rules below decide what a caller who can see an image may do with it.
+"""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+ADMIN = "role:admin"
+PROJECT_MEMBER = "role:member and project_id:%(project_id)s"
+PROJECT_READER = "role:reader and project_id:%(project_id)s"
+ADMIN_OR_MEMBER = f"{ADMIN} or ({PROJECT_MEMBER})"
+ADMIN_OR_READER = f"{ADMIN} or ({PROJECT_READER})"
+_SEES = ("project_id:%(project_id)s or project_id:%(member_id)s or "
+         "'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s")
+READ_IMAGE = f"{ADMIN} or (role:reader and ({_SEES}))"
+DOWNLOAD_IMAGE = f"{ADMIN} or (role:member and ({_SEES}))"
+READ_MEMBER = f"{ADMIN} or (role:reader and (project_id:%(project_id)s or "\
+    "project_id:%(member_id)s))"
+MODIFY_MEMBER = f"{ADMIN} or (role:member and project_id:%(member_id)s)"
+
+
+def _r(name: str, check: str, doc: str) -> policy.RuleDefault:
+    return policy.RuleDefault(name, check, doc)
+
+
+RULES: list[policy.RuleDefault] = [
+    _r("add_image", ADMIN_OR_MEMBER, "Create an image (owned by the target project)."),
+    _r("get_image", READ_IMAGE, "Show an image."),
+    _r("get_images", ADMIN_OR_READER, "List images."),
+    _r("modify_image", ADMIN_OR_MEMBER, "Update an image, its tags and properties."),
+    _r("delete_image", ADMIN_OR_MEMBER, "Delete an image."),
+    _r("publicize_image", ADMIN, "Make an image public."),
+    _r("communitize_image", ADMIN_OR_MEMBER, "Make an image community-visible."),
+    _r("upload_image", ADMIN_OR_MEMBER, "Upload or stage image data."),
+    _r("download_image", DOWNLOAD_IMAGE, "Download image data."),
+    _r("import_image", ADMIN_OR_MEMBER, "Import staged data into an image."),
+    _r("deactivate", ADMIN_OR_MEMBER, "Deactivate an image."),
+    _r("reactivate", ADMIN_OR_MEMBER, "Reactivate an image."),
+    _r("set_image_owner", ADMIN, "Give an image to another project."),
+    _r("get_image_tasks", READ_IMAGE, "List the import tasks of an image."),
+    _r("add_member", ADMIN_OR_MEMBER, "Share an image with a project."),
+    _r("delete_member", ADMIN_OR_MEMBER, "Stop sharing an image with a project."),
+    _r("get_member", READ_MEMBER, "Show an image membership."),
+    _r("get_members", READ_MEMBER, "List image memberships."),
+    _r("modify_member", MODIFY_MEMBER, "Accept or reject an image shared with the project."),
+]

@@ -1,0 +1,89 @@
+"""Glance's tables: images, their custom properties, tags, members and import tasks."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pocketstack.common.schema import metadata
+
+ID = sa.String(64)
+NAME = sa.String(255)
+
+images = sa.Table(
+    "image_images",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", NAME, nullable=True, index=True),
+    sa.Column("status", sa.String(30), nullable=False, index=True),
+    sa.Column("visibility", sa.String(20), nullable=False, index=True),
+    sa.Column("protected", sa.Boolean, nullable=False, default=False),
+    sa.Column("os_hidden", sa.Boolean, nullable=False, default=False),
+    sa.Column("disk_format", sa.String(20), nullable=True),
+    sa.Column("container_format", sa.String(20), nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("virtual_size", sa.BigInteger, nullable=True),
+    sa.Column("checksum", sa.String(32), nullable=True),
+    sa.Column("os_hash_algo", sa.String(64), nullable=True),
+    sa.Column("os_hash_value", sa.String(128), nullable=True, index=True),
+    sa.Column("owner", NAME, nullable=True, index=True),
+    sa.Column("min_disk", sa.Integer, nullable=False, default=0),
+    sa.Column("min_ram", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False, index=True),
+    # Where the data is (a store location URL); NULL until an upload or import finishes.
+    sa.Column("location", sa.Text, nullable=True),
+    # The upload or stage in progress (so only its owner may finish or roll it back).
+    sa.Column("upload_id", sa.String(36), nullable=True),
+    # Staged data waiting for an import: location, size, hashes, inspection result.
+    sa.Column("staged", sa.JSON, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+properties = sa.Table(
+    "image_properties",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("image_images.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index("ix_image_properties_name", "name"),
+)
+
+tags = sa.Table(
+    "image_tags",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("image_images.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("value", NAME, primary_key=True),
+    sa.Index("ix_image_tags_value", "value"),
+)
+
+members = sa.Table(
+    "image_members",
+    metadata,
+    sa.Column("image_id", sa.String(36), sa.ForeignKey("image_images.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("member", NAME, primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_image_members_member", "member"),
+)
+
+tasks = sa.Table(
+    "image_tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("image_id", sa.String(36), nullable=False, index=True),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("owner", NAME, nullable=True),
+    sa.Column("user_id", ID, nullable=True),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("input", sa.JSON, nullable=False),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=True),
+)

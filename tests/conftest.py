@@ -1,0 +1,214 @@
+"""Shared fixtures: a live `pocketstack up` per session, the stock CLI, database backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+REQUIRE_DBS = os.environ.get("POCKETSTACK_REQUIRE_DBS") == "1"
+
+BACKENDS = {
+    "postgresql": os.environ.get("POCKETSTACK_TEST_POSTGRESQL",
+                                 "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "mysql": os.environ.get("POCKETSTACK_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveCloud:
+    """A running `pocketstack up` and how to talk to it."""
+
+    url: str
+    state_dir: Path
+    process: subprocess.Popen[bytes]
+    admin_password: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.state_dir / "clouds.yaml"
+
+    @property
+    def identity(self) -> str:
+        return self.url + "/identity/v3"
+
+    def osc(self, *args: str, cloud: str = "pocketstack-admin", check: bool = True,
+            as_json: bool = True) -> Any:
+        """Run the stock `openstack` CLI against this cloud."""
+        cmd = [str(BIN / "openstack"), "--os-cloud", cloud, *args]
+        if as_json:
+            cmd += ["-f", "json"]
+        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(self.clouds_yaml))
+        for key in list(env):
+            if key.startswith("OS_") and key != "OS_CLIENT_CONFIG_FILE":
+                env.pop(key)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        if not check:
+            return proc
+        if as_json and proc.stdout.strip():
+            return json.loads(proc.stdout)
+        return proc.stdout
+
+    def token(self, user: str = "admin", password: str | None = None,
+              project: str | None = "admin", domain: str = "Default",
+              scope: Any = None) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": user, "domain": {"name": domain},
+                     "password": password or self.password(user)}}}}}
+        if scope is not None:
+            body["auth"]["scope"] = scope
+        elif project:
+            body["auth"]["scope"] = {"project": {"name": project, "domain": {"name": domain}}}
+        r = httpx.post(self.identity + "/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"], r.json()["token"]
+
+    def password(self, user: str) -> str:
+        creds = json.loads((self.state_dir / "credentials.json").read_text())
+        return str(creds["passwords"][user])
+
+    def client(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"X-Auth-Token": token}, timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_cloud(state_dir: Path, extra_env: dict[str, str] | None = None,
+                database_url: str | None = None, port: int | None = None,
+                admin_password: str = "admin-secret") -> LiveCloud:
+    port = port or free_port()
+    env = dict(os.environ)
+    env.update({"POCKETSTACK_PASSWORD_HASH_ROUNDS": "4", "POCKETSTACK_LOG_LEVEL": "warning"})
+    env.update(extra_env or {})
+    cmd = [str(BIN / "pocketstack"), "up", "--state-dir", str(state_dir), "--port", str(port),
+           "--admin-password", admin_password]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    log = open(state_dir.parent / f"{state_dir.name}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"pocketstack up exited {proc.returncode}: "
+                               f"{(state_dir.parent / f'{state_dir.name}.log').read_text()}")
+        try:
+            if httpx.get(url + "/identity", timeout=1).status_code == 300:
+                return LiveCloud(url, state_dir, proc, admin_password, env)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("pocketstack up did not become ready in 60 s")
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    state = tmp_path_factory.mktemp("cloud") / "state"
+    state.mkdir()
+    live = start_cloud(state, {"POCKETSTACK_LOCKOUT_FAILURE_ATTEMPTS": "3",
+                               "POCKETSTACK_LOCKOUT_DURATION": "5",
+                               "POCKETSTACK_UNIQUE_LAST_PASSWORD_COUNT": "2"})
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(cloud: LiveCloud) -> Iterator[httpx.Client]:
+    token, _ = cloud.token()
+    with cloud.client(token) as client:
+        yield client
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- database backends ------------------------------------------------------------------------
+def _server_url(kind: str) -> str | None:
+    url = BACKENDS[kind]
+    try:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return url
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        if REQUIRE_DBS:
+            pytest.fail(f"{kind} is required (POCKETSTACK_REQUIRE_DBS=1) but unreachable: {exc}")
+        return None
+
+
+def fresh_database(kind: str) -> tuple[str, Any]:
+    """Create an empty database on the local server; returns (url, dropper)."""
+    if kind == "sqlite":
+        raise ValueError("use a file path for sqlite")
+    server = _server_url(kind)
+    if server is None:
+        pytest.skip(f"{kind} server not reachable on loopback; skipping its backend tests")
+    name = f"pocketstack_test_{uuid.uuid4().hex[:8]}"
+    admin_engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        if kind == "mysql":
+            conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+        else:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    base = server.rsplit("/", 1)[0]
+    url = f"{base}/{name}" + ("?charset=utf8mb4" if kind == "mysql" else "")
+
+    def drop() -> None:
+        with admin_engine.connect() as conn:
+            if kind == "postgresql":
+                conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{name}'"))
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin_engine.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind (PostgreSQL/MariaDB skipped when unreachable)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    url, drop = fresh_database(request.param)
+    try:
+        yield url
+    finally:
+        drop()
