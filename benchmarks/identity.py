@@ -19,6 +19,7 @@ Only loopback traffic; every loop is bounded by a request count and a time limit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -264,12 +265,10 @@ def auth_body(password: str) -> dict:
     }
 
 
-def bench_target(
-    target, conc_list: list[int], n: int, issue_n: int, max_s: float, label: str
-) -> dict:
+def prepare_ops(target, label: str) -> tuple[dict, dict]:
+    """Check the target answers as Keystone does; return (info, {op: request function})."""
     v3 = target.v3
     body = auth_body(target.password)
-    pid = target.server_pid
     with httpx.Client(timeout=60) as c:
         r = c.post(f"{v3}/auth/tokens", json=body)
         if r.status_code != 201:
@@ -284,7 +283,9 @@ def bench_target(
             "token_bytes": len(admin),
             "roles": [x.get("name") for x in tok.get("roles", [])],
             "project": (tok.get("project") or {}).get("name"),
+            "catalog_entries": len(tok.get("catalog", [])),
             "validate_status": vr.status_code,
+            "validate_bytes": len(vr.content),
             "projects_status": pr.status_code,
             "projects_count": len(pr.json().get("projects", [])) if pr.status_code == 200 else None,
         }
@@ -302,6 +303,7 @@ def bench_target(
         return resp.status_code
 
     def req_validate(client, i):
+        # round-robin over the tokens issued in the issue phase (all valid, distinct)
         subject = pool[i % len(pool)] if pool else admin
         return client.get(
             f"{v3}/auth/tokens", headers={"X-Auth-Token": admin, "X-Subject-Token": subject}
@@ -316,27 +318,34 @@ def bench_target(
         "validate": req_validate,
         "projects": req_projects,
     }
-    out: dict = {"info": info, "ops": {}}
+    return info, fns
+
+
+def load_phase(targets: list[tuple[dict, object]], conc_list: list[int], a) -> None:
+    """Every point runs on each target back to back (both servers are up, the idle one costs
+    nothing), so drifting background load hits both sides alike."""
+    prepared = []
+    for res, srv in targets:
+        info, fns = prepare_ops(srv, res["name"])
+        res["info"], res["ops"] = info, {}
+        prepared.append((res, srv, fns))
     for op in OPS:
-        out["ops"][op] = {}
         for conc in conc_list:
-            count = issue_n if op == "issue" else n
+            count = a.issue_n if op == "issue" else a.n
             warm = 1 if op == "issue" else 5
             if op == "issue" and conc > 1:
-                count = max(issue_n, 3 * conc)
-            res = run_point(fns[op], count, conc, warm, pid, max_s)
-            out["ops"][op][str(conc)] = res
-            log(
-                f"{label:11s} {op:9s} c={conc}: p50 {res['p50_ms']:8.2f} ms  "
-                f"p95 {res['p95_ms']:8.2f} ms  "
-                f"{res['rps']:8.1f} req/s  ok {res['ok']}/{res['n']}"
-                + (
-                    f"  cpu {res['server_cpu_ms_per_req']:.2f} ms/req"
-                    if res["server_cpu_ms_per_req"] is not None
-                    else ""
+                count = max(a.issue_n, 3 * conc)
+            for res, srv, fns in prepared:
+                load0 = os.getloadavg()[0]
+                r = run_point(fns[op], count, conc, warm, srv.server_pid, a.max_seconds)
+                r["loadavg_1m_before"] = load0
+                res["ops"].setdefault(op, {})[str(conc)] = r
+                cpu = r["server_cpu_ms_per_req"]
+                log(
+                    f"{res['name']:11s} {op:9s} c={conc}: p50 {r['p50_ms']:8.2f} ms  "
+                    f"p95 {r['p95_ms']:8.2f} ms  {r['rps']:8.1f} req/s  ok {r['ok']}/{r['n']}"
+                    + (f"  cpu {cpu:.2f} ms/req" if cpu is not None else "")
                 )
-            )
-    return out
 
 
 CANNED_SERVER = r"""
@@ -429,59 +438,51 @@ def median(xs):
 # ---------------------------------------------------------------- the two sides
 
 
-def run_pocketstack(a, conc_list) -> dict:
+def start_pocketstack(a, stack: contextlib.ExitStack) -> tuple[dict, object]:
+    """Cold starts (fresh dir, then restart on it); leaves the last restart running."""
     res: dict = {"name": "pocketstack"}
     if a.pocketstack_attach:
-        tgt = AttachedServer(a.pocketstack_attach, a.password, a.pocketstack_pid)
         res["cold_start"] = None
-        res.update(bench_target(tgt, conc_list, a.n, a.issue_n, a.max_seconds, "pocketstack"))
-        return res
+        return res, AttachedServer(a.pocketstack_attach, a.password, a.pocketstack_pid)
     exe = a.pocketstack_bin
     if not os.path.exists(exe):
         raise RuntimeError(f"{exe} not found (is the package installed in the venv?)")
     tmp = Path(tempfile.mkdtemp(prefix="pocketstack-bench-"))
+    if not a.keep:
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
     firsts, restarts, ready_lines, stops = [], [], [], []
     srv = None
-    try:
-        for i in range(a.cold_runs):
-            d = tmp / f"state-{i}"
-            srv = PocketstackServer(exe, d, a.password)
-            firsts.append(srv.start())
-            ready_lines.append(srv.ready_line_s)
+    for i in range(a.cold_runs):
+        d = tmp / f"state-{i}"
+        srv = PocketstackServer(exe, d, a.password)
+        firsts.append(srv.start())
+        ready_lines.append(srv.ready_line_s)
+        stops.append(srv.stop())
+        srv = PocketstackServer(exe, d, a.password)
+        restarts.append(srv.start())
+        if i < a.cold_runs - 1:
             stops.append(srv.stop())
-            srv = PocketstackServer(exe, d, a.password)
-            restarts.append(srv.start())
-            log(
-                f"pocketstack cold start #{i + 1}: first {firsts[-1]:.3f} s, "
-                f"restart {restarts[-1]:.3f} s (ready line {fmt(ready_lines[-1], 3)} s,"
-                f" stop {stops[-1]:.2f} s)"
-            )
-            if i < a.cold_runs - 1:
-                stops.append(srv.stop())
-        res["cold_start"] = {
-            "first_s": firsts,
-            "restart_s": restarts,
-            "ready_line_s": ready_lines,
-            "stop_s": stops,
-            "first_median_s": median(firsts),
-            "restart_median_s": median(restarts),
-        }
-        res["hash_rounds"] = hash_rounds(srv.hash_files())
-        res["state_dir_bytes"] = sum(p.stat().st_size for p in srv.hash_files())
-        res.update(bench_target(srv, conc_list, a.n, a.issue_n, a.max_seconds, "pocketstack"))
-        if a.hold:
-            log(f"holding pocketstack at {srv.base} (pid {srv.server_pid}) for {a.hold:.0f} s")
-            time.sleep(min(a.hold, 3600))
-        res["server_output_tail"] = srv.output[-10:]
-    finally:
-        if srv is not None:
-            srv.stop()
-        if not a.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return res
+        log(
+            f"pocketstack cold start #{i + 1}: first {firsts[-1]:.3f} s, "
+            f"restart {restarts[-1]:.3f} s (ready line {fmt(ready_lines[-1], 3)} s,"
+            f" stop {stops[-1]:.2f} s)"
+        )
+    stack.callback(srv.stop)
+    res["cold_start"] = {
+        "first_s": firsts,
+        "restart_s": restarts,
+        "ready_line_s": ready_lines,
+        "stop_s": stops,
+        "first_median_s": median(firsts),
+        "restart_median_s": median(restarts),
+    }
+    res["hash_rounds"] = hash_rounds(srv.hash_files())
+    res["state_dir_bytes"] = sum(p.stat().st_size for p in srv.hash_files())
+    return res, srv
 
 
-def run_keystone(a, conc_list) -> dict:
+def start_keystone(a, stack: contextlib.ExitStack) -> tuple[dict, object]:
+    """Fresh setup (timed, unless --peer-reuse) and restarts; leaves the last one running."""
     from benchmarks.peers.keystone import Keystone, ensure_venv, keystone_version
 
     ensure_venv()
@@ -496,28 +497,22 @@ def run_keystone(a, conc_list) -> dict:
         with Keystone(admin_password=a.password) as ks:
             restarts.append(ks.ready_s)
         log(f"keystone restart #{i + 1}: {restarts[-1]:.3f} s")
-    with Keystone(admin_password=a.password) as ks:
-        restarts.append(ks.ready_s)
-        if ks.setup_s is not None:  # --peer-reuse with no usable cache: it had to set up anyway
-            fresh_setup, fresh_ready = ks.setup_s, ks.ready_s
-        log(f"keystone restart #{len(restarts)}: {restarts[-1]:.3f} s")
-        res["cold_start"] = {
-            "fresh_setup_s": fresh_setup,
-            "fresh_serve_s": fresh_ready,
-            "first_s": [fresh_setup + fresh_ready] if fresh_setup is not None else [],
-            "first_median_s": (fresh_setup + fresh_ready) if fresh_setup is not None else None,
-            "restart_s": restarts,
-            "restart_median_s": median(restarts),
-        }
-        res["hash_rounds"] = hash_rounds([ks.state / "keystone.db"])
-        res["workers"] = ks.workers
-        mc0 = ks.memcached.stats()
-        res.update(bench_target(ks, conc_list, a.n, a.issue_n, a.max_seconds, "keystone"))
-        mc1 = ks.memcached.stats()
-        res["memcached"] = {
-            k: mc1.get(k, 0) - mc0.get(k, 0) for k in ("get_hits", "get_misses", "cmd_set")
-        }
-    return res
+    ks = stack.enter_context(Keystone(admin_password=a.password))
+    restarts.append(ks.ready_s)
+    if ks.setup_s is not None:  # --peer-reuse with no usable cache: it had to set up anyway
+        fresh_setup, fresh_ready = ks.setup_s, ks.ready_s
+    log(f"keystone restart #{len(restarts)}: {restarts[-1]:.3f} s")
+    res["cold_start"] = {
+        "fresh_setup_s": fresh_setup,
+        "fresh_serve_s": fresh_ready,
+        "first_s": [fresh_setup + fresh_ready] if fresh_setup is not None else [],
+        "first_median_s": (fresh_setup + fresh_ready) if fresh_setup is not None else None,
+        "restart_s": restarts,
+        "restart_median_s": median(restarts),
+    }
+    res["hash_rounds"] = hash_rounds([ks.state / "keystone.db"])
+    res["workers"] = ks.workers
+    return res, ks
 
 
 # ---------------------------------------------------------------- report
@@ -618,6 +613,17 @@ def report(result: dict) -> str:
                 f"server CPU {fmt(b['cpu_ms'])} ms/req, latency p50 {fmt(b['latency_ms'])} ms "
                 f"(minus the version-doc floor: {fmt(b['latency_minus_floor_ms'])} ms)"
             )
+    for t in (ps, ks):
+        if t and t.get("info"):
+            i = t["info"]
+            w(
+                f"{t['name']}: token {i['token_bytes']} bytes, roles {i['roles']}, catalog "
+                f"{i['catalog_entries']} services, validate body {i['validate_bytes']} bytes, "
+                f"{i['projects_count']} project(s) listed"
+            )
+    if result.get("loadavg_before_load"):
+        la0, la1 = result["loadavg_before_load"], result.get("loadavg_after_load") or ["?"]
+        w(f"load average (1 min) before the load phase {la0[0]:.2f}, after {la1[0]:.2f}")
     if ks and ks.get("memcached"):
         w(f"keystone memcached during the load phase: {ks['memcached']}")
     if result.get("targets"):
@@ -760,6 +766,12 @@ def main(argv: list[str] | None = None) -> int:
         "--hold", type=float, default=0, help="keep Pocketstack up this long after the load"
     )
     ap.add_argument("--keep", action="store_true", help="keep Pocketstack's temporary state dirs")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        help="before the load phase, wait up to this many seconds for the 1-min load average < 0.8",
+    )
     a = ap.parse_args(argv)
     if a.quick:
         a.n, a.issue_n, a.cold_runs = 30, 4, 1
@@ -780,15 +792,41 @@ def main(argv: list[str] | None = None) -> int:
     log(f"bcrypt 12 rounds in-process: {result['bcrypt'].get('median_ms')} ms")
     result["client_floor"] = client_floor(conc_list, a.n, a.max_seconds)
     rc = 0
-    if not a.only_peer:
-        try:
-            result["pocketstack"] = run_pocketstack(a, conc_list)
-        except Exception as e:  # noqa: BLE001 - report and still run the peer
-            log(f"pocketstack side failed: {e}")
-            result["pocketstack"] = {"name": "pocketstack", "error": str(e)}
-            rc = 1
-    if not a.no_peer:
-        result["keystone"] = run_keystone(a, conc_list)
+    with contextlib.ExitStack() as stack:
+        targets = []
+        if not a.only_peer:
+            try:
+                targets.append(start_pocketstack(a, stack))
+            except Exception as e:  # noqa: BLE001 - report and still run the peer
+                log(f"pocketstack side failed: {e}")
+                result["pocketstack"] = {"name": "pocketstack", "error": str(e)}
+                rc = 1
+        ks_srv = None
+        if not a.no_peer:
+            targets.append(start_keystone(a, stack))
+            ks_srv = targets[-1][1]
+        for res, _ in targets:
+            result[res["name"]] = res
+        mc0 = ks_srv.memcached.stats() if ks_srv else None
+        result["loadavg_before_load"] = os.getloadavg()
+        if a.wait_quiet > 0:
+            end = time.time() + a.wait_quiet
+            while os.getloadavg()[0] > 0.8 and time.time() < end:
+                time.sleep(5)
+            result["loadavg_before_load"] = os.getloadavg()
+        if result["loadavg_before_load"][0] > 1.0:
+            log(f"warning: load average {result['loadavg_before_load']} -- other work is running")
+        load_phase(targets, conc_list, a)
+        result["loadavg_after_load"] = os.getloadavg()
+        if ks_srv:
+            mc1 = ks_srv.memcached.stats()
+            result["keystone"]["memcached"] = {
+                k: mc1.get(k, 0) - mc0.get(k, 0) for k in ("get_hits", "get_misses", "cmd_set")
+            }
+        if a.hold and targets and targets[0][0]["name"] == "pocketstack":
+            srv = targets[0][1]
+            log(f"holding pocketstack at {srv.base} (pid {srv.server_pid}) for {a.hold:.0f} s")
+            time.sleep(min(a.hold, 3600))
     b2 = bcrypt_cost(12)
     result["bcrypt_before"] = dict(result["bcrypt"])
     result["bcrypt_after"] = b2

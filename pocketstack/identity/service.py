@@ -53,16 +53,12 @@ class IdentityService:
         from pocketstack.identity.routes import ROUTES
 
         public_url = self.settings.effective_public_url
-
-        def www_authenticate(req: ApiRequest) -> dict[str, str]:
-            return {"WWW-Authenticate": f'Keystone uri="{public_url}/identity"'}
-
         return ServiceApp(
             "identity",
             ROUTES,
             keystone_error,
             authenticate=self.authenticate_request,
             request_id_headers=("X-Openstack-Request-Id",),
-            on_unauthorized=www_authenticate,
+            unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{public_url}/identity"'},
             state={"identity": self},
         )

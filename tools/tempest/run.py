@@ -615,9 +615,13 @@ def summarise(tests, selected, outdir, tempest_log, header):
             callers = [cls + ":" + meth]
             if is_fixture:
                 callers = [c for c in reqs if c.startswith(cls + ":")]
-            bad = [r for c in callers for r in reqs.get(c, []) if r[0] >= 400]
+            mine = [r for c in callers for r in reqs.get(c, [])]
+            bad = [r for r in mine if r[0] >= 400]
             for st, method, url, body in bad[-5:]:
                 f.write("    request: %s %s -> %s %s\n" % (method, url, st, body))
+            if not bad and mine:
+                st, method, url, body = mine[-1]
+                f.write("    last request: %s %s -> %s %s\n" % (method, url, st, body))
         f.write("")
     # full tracebacks for reference
     with open(os.path.join(outdir, "failures-full.txt"), "w") as f:

@@ -122,7 +122,7 @@ class ServiceApp:
         authenticate: Authenticator | None = None,
         microversions: MicroversionSpec | None = None,
         request_id_headers: tuple[str, ...] = ("X-Openstack-Request-Id",),
-        on_unauthorized: Callable[[ApiRequest], dict[str, str]] | None = None,
+        unauthorized_headers: dict[str, str] | None = None,
         state: dict[str, Any] | None = None,
         thread_limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -131,7 +131,7 @@ class ServiceApp:
         self.authenticate = authenticate
         self.microversions = microversions
         self.request_id_headers = request_id_headers
-        self.on_unauthorized = on_unauthorized
+        self.unauthorized_headers = unauthorized_headers or {}
         self.state = state or {}
         self.thread_limiter = thread_limiter
         self._paths: list[tuple[re.Pattern[str], str, dict[str, Route]]] = []
@@ -174,6 +174,8 @@ class ServiceApp:
         try:
             response = await self._handle(scope, receive, request_id, extra_headers)
         except exceptions.PocketstackError as exc:
+            if exc.status == 401:
+                exc.headers.update(self.unauthorized_headers)
             response = self._error_response(exc, request_id)
         except Exception:  # the one catch-all: a bug
             LOG.exception("%s: unhandled error in %s %s [%s]", self.name, scope.get("method"),
@@ -241,12 +243,7 @@ class ServiceApp:
     def _authenticate(self, req: ApiRequest) -> RequestContext:
         if self.authenticate is None:
             return RequestContext(request_id=req.request_id)
-        try:
-            ctx = self.authenticate(req)
-        except exceptions.Unauthorized as exc:
-            if self.on_unauthorized is not None:
-                exc.headers.update(self.on_unauthorized(req))
-            raise
+        ctx = self.authenticate(req)
         ctx.request_id = req.request_id
         return ctx
 
