@@ -297,9 +297,10 @@ def create(conn: Connection, values: dict[str, Any], properties: dict[str, str],
         "staged": None,
         "generation": 0,
     }
+    if conn.execute(sa.select(t.images.c.id).where(t.images.c.id == row["id"])).first():
+        raise exceptions.Conflict(f"Image with identifier {row['id']} already exists!")
     try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(t.images).values(**row))
+        conn.execute(sa.insert(t.images).values(**row))
     except IntegrityError as exc:
         if is_duplicate_error(exc):
             raise exceptions.Conflict(f"Image with identifier {row['id']} already exists!"
