@@ -1,0 +1,1 @@
+"""Glance v2 request handlers (thin: context → policy → validate → domain → serialise)."""
