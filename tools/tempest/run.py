@@ -573,7 +573,8 @@ def parse_tempest_log(path):
         if last is not None and "Response - Headers" in rec:
             m2 = re.search(r"Response - Headers:.*?\n\s*Body: (.*)", rec, re.S)
             if m2:
-                last[3] = " ".join(m2.group(1).split())[:400]
+                body = re.sub(r"\s*_log_request_full \S+\s*$", "", m2.group(1))
+                last[3] = " ".join(body.split())[:400]
             last = None
     return reqs
 

@@ -36,7 +36,8 @@ def revoke_user(conn: Connection, user_id: str) -> None:
 def is_revoked(conn: Connection, *, user_id: str, project_id: str | None,
                audit_ids: list[str], issued_at: dt.datetime) -> bool:
     e = t.revocation_events
-    conditions = [e.c.audit_id.in_(audit_ids), e.c.audit_chain_id.in_(audit_ids)]
+    conditions: list[sa.ColumnElement[bool]] = [
+        e.c.audit_id.in_(audit_ids), e.c.audit_chain_id.in_(audit_ids)]
     user_match = sa.and_(e.c.user_id == user_id, e.c.issued_before >= issued_at)
     if project_id:
         user_match = sa.and_(user_match, sa.or_(e.c.project_id.is_(None),

@@ -1,0 +1,30 @@
+# The two commands of the README: `make up` (install + start a cloud) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+STATE ?= state
+BIN = $(VENV)/bin
+
+.PHONY: setup up test lint typecheck clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+up: setup
+	$(BIN)/pocketstack up --state-dir $(STATE) $(ARGS)
+
+test: setup
+	$(BIN)/pytest -q $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check pocketstack tests
+
+typecheck: setup
+	$(BIN)/mypy pocketstack
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
