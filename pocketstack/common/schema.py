@@ -18,5 +18,6 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 def load_all_tables() -> sa.MetaData:
     """Import every service's table module so the MetaData is complete."""
     from pocketstack.identity import tables as _identity  # noqa: F401
+    from pocketstack.image import tables as _image  # noqa: F401
 
     return metadata

@@ -229,14 +229,12 @@ MEMBER_CREATE: dict[str, Any] = {
     "type": "object",
     "properties": {"member": {"type": "string", "minLength": 1, "maxLength": 255}},
     "required": ["member"],
-    "additionalProperties": False,
 }
 
 MEMBER_UPDATE: dict[str, Any] = {
     "type": "object",
     "properties": {"status": {"type": "string", "enum": list(MEMBER_STATUSES)}},
     "required": ["status"],
-    "additionalProperties": False,
 }
 
 IMPORT_REQUEST: dict[str, Any] = {

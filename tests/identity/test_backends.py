@@ -47,8 +47,10 @@ def test_concurrent_creates_on_backend(backend_cloud: LiveCloud) -> None:
     assert codes.count(201) == 1 and codes.count(409) == 19, codes
 
 
-def test_restart_on_backend(backend_cloud: LiveCloud, tmp_path: Path) -> None:
-    # a second cloud process on the same database sees the same users (scaled-out API)
+def test_second_api_process_on_backend(backend_cloud: LiveCloud, tmp_path: Path) -> None:
+    """A second API process on the same database and keys (scaled out): it validates the
+    first one's tokens, and a revocation on one is honoured at once by the other, even for a
+    token the other has already validated (and cached)."""
     url = backend_cloud.process.args[-1]  # type: ignore[index]
     state = tmp_path / "second"
     state.mkdir()
@@ -59,8 +61,13 @@ def test_restart_on_backend(backend_cloud: LiveCloud, tmp_path: Path) -> None:
     second = start_cloud(state, database_url=url)
     try:
         token, _ = backend_cloud.token()
-        r = httpx.get(second.identity + "/auth/tokens",
-                      headers={"X-Auth-Token": token, "X-Subject-Token": token})
-        assert r.status_code == 200
+        victim, _ = backend_cloud.token("demo", project="demo")
+        h = {"X-Auth-Token": token, "X-Subject-Token": victim}
+        assert httpx.get(second.identity + "/auth/tokens", headers=h).status_code == 200
+        assert httpx.delete(backend_cloud.identity + "/auth/tokens", headers=h).status_code \
+            == 204
+        assert httpx.get(second.identity + "/auth/tokens", headers=h).status_code == 404
+        assert httpx.get(second.identity + "/auth/projects",
+                         headers={"X-Auth-Token": victim}).status_code == 401
     finally:
         second.stop()

@@ -588,12 +588,46 @@ def class_and_method(test_id):
     return parts[-2], parts[-1], False
 
 
+def test_class(test_id):
+    """'pkg.mod.Class' of a test id or of a 'setUpClass (pkg.mod.Class)' id."""
+    m = re.match(r"^(setUpClass|tearDownClass) \((.*)\)$", test_id)
+    if m:
+        return m.group(2)
+    return test_id.split("[", 1)[0].rsplit(".", 1)[0]
+
+
 def summarise(tests, selected, outdir, tempest_log, header):
-    passed = sorted(i for i, t in tests.items() if t["status"] in ("success", "xfail"))
-    failed = sorted(i for i, t in tests.items() if t["status"] in ("fail", "uxsuccess"))
-    skipped = sorted(i for i, t in tests.items() if t["status"] == "skip")
-    ran_ids = {i for i in tests}
-    not_run = sorted(set(selected) - ran_ids)
+    """Account for every selected test: a test of a class whose setUpClass
+    was skipped counts as skipped, one whose setUpClass failed as failed."""
+    fixtures = {i: t for i, t in tests.items() if re.match(r"^(setUpClass|tearDownClass) \(", i)}
+    class_skip = {test_class(i): t for i, t in fixtures.items()
+                  if i.startswith("setUpClass") and t["status"] == "skip"}
+    class_fail = {test_class(i): i for i, t in fixtures.items()
+                  if i.startswith("setUpClass") and t["status"] in ("fail", "uxsuccess")}
+    status, reason = {}, {}
+    for i in selected:
+        t = tests.get(i)
+        cls = test_class(i)
+        if t is not None:
+            st = t["status"]
+            status[i] = ("passed" if st in ("success", "xfail") else
+                         "failed" if st in ("fail", "uxsuccess") else
+                         "skipped" if st == "skip" else "not-run")
+            if st == "skip":
+                reason[i] = detail_text(t, "reason")
+        elif cls in class_skip:
+            status[i] = "skipped"
+            reason[i] = detail_text(class_skip[cls], "reason")
+        elif cls in class_fail:
+            status[i] = "failed"
+            reason[i] = "class setup failed: " + class_fail[cls]
+        else:
+            status[i] = "not-run"
+    by = {k: sorted(i for i in selected if status[i] == k)
+          for k in ("passed", "failed", "skipped", "not-run")}
+    # failure records: failed tests that ran, plus each failed class fixture
+    records = sorted(i for i, t in tests.items()
+                     if t["status"] in ("fail", "uxsuccess"))
     reqs = parse_tempest_log(tempest_log)
 
     def write_list(name, items):
@@ -601,21 +635,23 @@ def summarise(tests, selected, outdir, tempest_log, header):
             for i in items:
                 f.write(i + "\n")
 
-    write_list("passed.txt", passed)
-    write_list("not-run.txt", not_run)
+    write_list("passed.txt", by["passed"])
+    write_list("not-run.txt", by["not-run"])
     with open(os.path.join(outdir, "skipped.txt"), "w") as f:
-        for i in skipped:
-            reason = detail_text(tests[i], "reason").strip().replace("\n", " ")
-            f.write("%s  -- %s\n" % (i, reason))
+        for i in by["skipped"]:
+            f.write("%s  -- %s\n" % (i, " ".join(reason.get(i, "").split())))
     with open(os.path.join(outdir, "failures.txt"), "w") as f:
-        for i in failed:
+        for i in records:
             t = tests[i]
             tb = detail_text(t, "traceback")
             f.write("%s\n    error: %s\n" % (i, first_error_line(tb)))
             cls, meth, is_fixture = class_and_method(i)
-            callers = [cls + ":" + meth]
             if is_fixture:
+                affected = [x for x in selected if test_class(x) == test_class(i)]
+                f.write("    (%d selected tests of this class did not run)\n" % len(affected))
                 callers = [c for c in reqs if c.startswith(cls + ":")]
+            else:
+                callers = [cls + ":" + meth]
             mine = [r for c in callers for r in reqs.get(c, [])]
             bad = [r for r in mine if r[0] >= 400]
             for st, method, url, body in bad[-5:]:
@@ -623,41 +659,44 @@ def summarise(tests, selected, outdir, tempest_log, header):
             if not bad and mine:
                 st, method, url, body = mine[-1]
                 f.write("    last request: %s %s -> %s %s\n" % (method, url, st, body))
-        f.write("")
-    # full tracebacks for reference
     with open(os.path.join(outdir, "failures-full.txt"), "w") as f:
-        for i in failed:
+        for i in records:
             f.write("=" * 78 + "\n%s\n" % i + "-" * 78 + "\n")
             f.write(detail_text(tests[i], "traceback") + "\n")
 
-    # junit
-    suite = ET.Element("testsuite", name="tempest", tests=str(len(tests)),
-                       failures=str(len(failed)), skipped=str(len(skipped)), errors="0")
-    for i in sorted(tests):
-        t = tests[i]
-        fx = re.match(r"^(setUpClass|tearDownClass) \((.*)\)$", i)
-        if fx:
-            cls, name = fx.group(2), fx.group(1)
-        else:
-            cls = i.split("[", 1)[0].rsplit(".", 1)[0]
-            name = i[len(cls) + 1:]
-        ts = t.get("timestamps") or [None, None]
-        dur = (ts[1] - ts[0]).total_seconds() if ts[0] and ts[1] else 0.0
+    # junit: one testcase per selected test, plus failed class fixtures
+    suite = ET.Element("testsuite", name="tempest", tests=str(len(selected)),
+                       failures=str(len(by["failed"])), skipped=str(len(by["skipped"])),
+                       errors="0")
+    for i in sorted(selected) + sorted(x for x in records if x in fixtures):
+        t = tests.get(i)
+        cls = test_class(i)
+        name = i[len(cls) + 1:] if i.startswith(cls) else i.split(" ", 1)[0]
+        dur = 0.0
+        if t is not None:
+            ts = t.get("timestamps") or [None, None]
+            dur = (ts[1] - ts[0]).total_seconds() if ts[0] and ts[1] else 0.0
         tc = ET.SubElement(suite, "testcase", classname=cls, name=name, time="%.3f" % dur)
-        if t["status"] in ("fail", "uxsuccess"):
-            tb = detail_text(t, "traceback")
-            ET.SubElement(tc, "failure", message=first_error_line(tb)).text = tb
-        elif t["status"] == "skip":
-            ET.SubElement(tc, "skipped", message=detail_text(t, "reason").strip())
+        st = status.get(i, "failed")
+        if st == "failed":
+            tb = detail_text(t, "traceback") if t is not None else reason.get(i, "")
+            ET.SubElement(tc, "failure", message=first_error_line(tb) if t is not None
+                          else reason.get(i, "")).text = tb
+        elif st == "skipped":
+            ET.SubElement(tc, "skipped", message=" ".join(reason.get(i, "").split()))
+        elif st == "not-run":
+            ET.SubElement(tc, "skipped", message="not run")
     ET.ElementTree(suite).write(os.path.join(outdir, "junit.xml"), encoding="utf-8",
                                 xml_declaration=True)
 
     summary = dict(header)
-    summary.update({"selected": len(selected), "passed": len(passed), "failed": len(failed),
-                    "skipped": len(skipped), "not_run": len(not_run)})
+    summary.update({"selected": len(selected), "passed": len(by["passed"]),
+                    "failed": len(by["failed"]), "skipped": len(by["skipped"]),
+                    "not_run": len(by["not-run"]),
+                    "failed_class_setups": sorted(class_fail.values())})
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    return summary, failed
+    return summary, records
 
 
 # --------------------------------------------------------------------------
@@ -792,15 +831,18 @@ def main():
             print("Failures (first error line; requests that got >=400 in %s/failures.txt):" % outdir)
             for i in failed:
                 print("  FAIL %s\n       %s" % (i, first_error_line(detail_text(tests[i], "traceback"))[:300]))
+        if summary["failed_class_setups"]:
+            print("%d failed class setups; their tests count as failed"
+                  % len(summary["failed_class_setups"]))
         if summary["not_run"]:
-            print("%d selected tests did not run (class setup failed?): %s/not-run.txt"
+            print("%d selected tests did not run at all: %s/not-run.txt"
                   % (summary["not_run"], outdir))
         print("Results in %s (summary.json, failures.txt, junit.xml, results.subunit, tempest.log)" % outdir)
         # The plain closing line CI and humans read.
         print("%d passed, %d failed, %d skipped" % (summary["passed"], summary["failed"],
                                                     summary["skipped"]))
-        rc = 0 if (not failed and summary["passed"] + summary["skipped"] > 0
-                   and trc == 0) else 1
+        rc = 0 if (not failed and not summary["failed"] and not summary["not_run"]
+                   and summary["passed"] + summary["skipped"] > 0 and trc == 0) else 1
         return rc
     finally:
         if cloud:

@@ -10,7 +10,7 @@ from pocketstack.common.api.validation import validate
 from pocketstack.identity import schemas
 from pocketstack.identity.api.common import collection, enforce, flag, svc
 from pocketstack.identity.api.serializers import domain_view, project_view
-from pocketstack.identity.domain import assignments, catalog, domains, projects
+from pocketstack.identity.domain import assignments, domains, projects
 
 
 def issue_token(req: ApiRequest) -> Response:
@@ -56,7 +56,7 @@ def auth_catalog(req: ApiRequest) -> Response:
     ctx = req.ctx
     if not (ctx.project_id or ctx.domain_id or ctx.system_scope):
         raise exceptions.Forbidden("A scoped token is required to get a service catalog.")
-    entries = svc(req).db.read(catalog.token_catalog)
+    entries = svc(req).auth.catalog()
     return json_response({"catalog": entries,
                           "links": {"self": req.url_for(req.path), "previous": None,
                                     "next": None}})

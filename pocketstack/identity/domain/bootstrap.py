@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
 from pocketstack.identity import passwords
-from pocketstack.identity import tables as t
 from pocketstack.identity.domain import (
     assignments,
     catalog,
@@ -127,5 +125,4 @@ def _ensure_service(conn: Connection, entry: CatalogEntry, region: str, public_u
         return
     for ep in endpoints:
         if ep["url"] != url and ep["extra"].get("managed_by") != "operator":
-            conn.execute(sa.update(t.endpoints).where(t.endpoints.c.id == ep["id"])
-                         .values(url=url, generation=ep["generation"] + 1))
+            catalog.update_endpoint(conn, ep["id"], {"url": url})

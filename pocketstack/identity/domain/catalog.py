@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error, update_generation
 from pocketstack.identity import tables as t
-from pocketstack.identity.domain.common import get_row, new_id
+from pocketstack.identity.domain.common import bump_revision, get_row, new_id
 
 SERVICE_FIELDS = ("type", "name", "description", "enabled")
 ENDPOINT_FIELDS = ("service_id", "interface", "region_id", "url", "enabled")
@@ -45,6 +45,7 @@ def create_service(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
         "generation": 0,
     }
     conn.execute(sa.insert(t.services).values(**row))
+    bump_revision(conn)
     return row
 
 
@@ -55,6 +56,7 @@ def update_service(conn: Connection, service_id: str, changes: dict[str, Any]) -
     extra.update({k: v for k, v in changes.items() if k not in SERVICE_FIELDS and k != "id"})
     values["extra"] = extra
     update_generation(conn, t.services, service_id, current["generation"], values)
+    bump_revision(conn)
     return get_service(conn, service_id)
 
 
@@ -62,6 +64,7 @@ def delete_service(conn: Connection, service_id: str) -> None:
     get_service(conn, service_id)
     conn.execute(sa.delete(t.endpoints).where(t.endpoints.c.service_id == service_id))
     conn.execute(sa.delete(t.services).where(t.services.c.id == service_id))
+    bump_revision(conn)
 
 
 # -- endpoints --------------------------------------------------------------------------------
@@ -111,6 +114,7 @@ def create_endpoint(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
         "generation": 0,
     }
     conn.execute(sa.insert(t.endpoints).values(**row))
+    bump_revision(conn)
     return row
 
 
@@ -123,12 +127,14 @@ def update_endpoint(conn: Connection, endpoint_id: str, changes: dict[str, Any])
                   if k not in ENDPOINT_FIELDS and k not in ("id", "region")})
     values["extra"] = extra
     update_generation(conn, t.endpoints, endpoint_id, current["generation"], values)
+    bump_revision(conn)
     return get_endpoint(conn, endpoint_id)
 
 
 def delete_endpoint(conn: Connection, endpoint_id: str) -> None:
     get_endpoint(conn, endpoint_id)
     conn.execute(sa.delete(t.endpoints).where(t.endpoints.c.id == endpoint_id))
+    bump_revision(conn)
 
 
 # -- regions ----------------------------------------------------------------------------------
@@ -201,6 +207,7 @@ def delete_region(conn: Connection, region_id: str) -> None:
         raise exceptions.Forbidden("Unable to delete region because it has child regions.")
     conn.execute(sa.update(t.endpoints).where(t.endpoints.c.region_id == region_id)
                  .values(region_id=None))
+    bump_revision(conn)
     conn.execute(sa.delete(t.regions).where(t.regions.c.id == region_id))
 
 

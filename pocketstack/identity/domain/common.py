@@ -59,6 +59,9 @@ def bump_revision(conn: Connection) -> None:
         conn.execute(sa.insert(t.identity_revision).values(id=1, revision=1))
 
 
+REVISION_SQL = "SELECT revision FROM identity_revision WHERE id = 1"
+
+
 def read_revision(conn: Connection) -> int:
     value = conn.execute(
         sa.select(t.identity_revision.c.revision).where(t.identity_revision.c.id == 1)

@@ -81,8 +81,7 @@ def update(conn: Connection, domain_id: str, changes: dict[str, Any]) -> dict[st
                 f"name {changes.get('name')}."
             ) from None
         raise
-    if "enabled" in values and not values["enabled"]:
-        bump_revision(conn)
+    bump_revision(conn)  # cached tokens re-read names and enabled state
     return get(conn, domain_id)
 
 

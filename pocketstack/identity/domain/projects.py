@@ -134,8 +134,7 @@ def update(conn: Connection, project_id: str, changes: dict[str, Any]) -> dict[s
                 f"two projects with the same name in the same domain : {changes.get('name')}."
             ) from None
         raise
-    if values.get("enabled") is False:
-        bump_revision(conn)
+    bump_revision(conn)  # cached tokens re-read names and enabled state
     return get(conn, project_id)
 
 

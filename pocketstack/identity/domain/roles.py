@@ -94,6 +94,7 @@ def update(conn: Connection, role_id: str, changes: dict[str, Any]) -> dict[str,
                 f"{changes.get('name')}."
             ) from None
         raise
+    bump_revision(conn)
     return get(conn, role_id)
 
 

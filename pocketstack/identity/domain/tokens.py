@@ -7,7 +7,9 @@ checked outside any transaction, and only failure counters are written.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,7 @@ from pocketstack.identity.domain import (
     roles,
     users,
 )
-from pocketstack.identity.domain.common import isotime, utcnow
+from pocketstack.identity.domain.common import REVISION_SQL, isotime, utcnow
 
 AUTH_FAILED = "The request you have made requires authentication."
 
@@ -74,6 +76,35 @@ class TokenInfo:
         )
 
 
+class RevisionCache:
+    """A bounded LRU whose entries hold only while the identity revision is unchanged.
+
+    Every write that can change what a token means (roles, assignments, enabled flags,
+    revocations, names, the catalog) bumps the revision in the database, so a cached
+    validation is never served after such a change — in this process or any other.
+    """
+
+    def __init__(self, size: int = 10000) -> None:
+        self._data: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str, revision: int) -> Any:
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[0] != revision:
+                return None
+            self._data.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, revision: int, value: Any) -> None:
+        with self._lock:
+            self._data[key] = (revision, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
 class Authenticator:
     """Issues and validates tokens against one database and key repository."""
 
@@ -83,6 +114,8 @@ class Authenticator:
         self.keys = keys
         self.rules = rules
         self.settings = settings
+        self._validated = RevisionCache()
+        self._catalog = RevisionCache(size=1)
 
     # -- issue ----------------------------------------------------------------------------------
     def issue(self, auth: dict[str, Any], caller_token: str | None = None) -> TokenInfo:
@@ -267,19 +300,32 @@ class Authenticator:
             raise exceptions.ValidationError("Invalid input for field 'scope'.")
 
     # -- validate -------------------------------------------------------------------------------
-    def validate(self, token: str, allow_expired: bool = False) -> TokenInfo:
-        payload = fernet.decode(self.keys, token)
+    def _check_expiry(self, payload: fernet.TokenPayload, allow_expired: bool) -> None:
         now = time.time()
         if payload.expires_at <= now:
             if not allow_expired or payload.expires_at + self.settings.allow_expired_window <= now:
                 raise exceptions.NotFound("Could not find token.")
+
+    def revision(self) -> int:
+        return int(self.db.scalar_fast(REVISION_SQL) or 0)
+
+    def validate(self, token: str, allow_expired: bool = False) -> TokenInfo:
+        revision = self.revision()
+        cached: TokenInfo | None = self._validated.get(token, revision)
+        if cached is not None:
+            self._check_expiry(cached.payload, allow_expired)
+            return cached
         with self.db.reader() as conn:
+            payload = fernet.decode(self.keys, token)
+            self._check_expiry(payload, allow_expired)
             issued = dt.datetime.fromtimestamp(payload.issued_at, dt.UTC).replace(tzinfo=None)
             if revocations.is_revoked(conn, user_id=payload.user_id,
                                       project_id=payload.project_id,
                                       audit_ids=payload.audit_ids, issued_at=issued):
                 raise exceptions.NotFound("Token has been revoked.")
-            return self._load(conn, token, payload, for_issue=False)
+            info = self._load(conn, token, payload, for_issue=False)
+        self._validated.put(token, revision, info)
+        return info
 
     def _load(self, conn: Connection, token: str, payload: fernet.TokenPayload,
               for_issue: bool) -> TokenInfo:
@@ -334,6 +380,14 @@ class Authenticator:
                 key=lambda r: r["name"])
         return info
 
+    def catalog(self) -> list[dict[str, Any]]:
+        revision = self.revision()
+        found: list[dict[str, Any]] | None = self._catalog.get("catalog", revision)
+        if found is None:
+            found = self.db.read(catalog.token_catalog)
+            self._catalog.put("catalog", revision, found)
+        return found
+
     def revoke(self, token: str) -> None:
         info = self.validate(token)
         self.db.write(lambda conn: revocations.add_event(
@@ -377,8 +431,7 @@ class Authenticator:
         if p.scope_kind != "unscoped":
             body["roles"] = info.roles
             if include_catalog:
-                with self.db.reader() as conn:
-                    body["catalog"] = catalog.token_catalog(conn)
+                body["catalog"] = self.catalog()
         if info.app_cred is not None:
             body["application_credential"] = {
                 "id": info.app_cred["id"],

@@ -196,6 +196,7 @@ def update(conn: Connection, user_id: str, changes: dict[str, Any],
         from pocketstack.identity.domain import revocations
 
         revocations.revoke_user(conn, user_id)
+    bump_revision(conn)  # cached tokens re-read names and enabled state
     return get(conn, user_id)
 
 

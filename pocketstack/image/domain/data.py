@@ -45,13 +45,13 @@ class UploadPipeline:
         self._inspector.feed(data)
         self.writer.write(data)
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self, enforce: bool = True) -> dict[str, Any]:
         """Inspect, enforce the declared format, and return what the image row records."""
         result = self._inspector.result()
         declared = self.grant.disk_format
         # Only a bare container holds the disk image itself (ova/ovf/docker are archives).
         checked = declared not in UNCHECKED_FORMATS and self.grant.container_format == "bare"
-        if checked:
+        if checked and enforce:
             try:
                 inspect.check(declared, result)
             except inspect.FormatMismatchError as exc:

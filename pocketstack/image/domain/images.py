@@ -19,7 +19,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database, is_duplicate_error, update_generation
 from pocketstack.image import tables as t
-from pocketstack.image.domain.common import QuotaExceeded, new_id, parse_isotime, utcnow
+from pocketstack.image.domain.common import QuotaExceeded, new_id, utcnow
 
 #: statuses in which the image has (or is getting) data in the store
 IN_PROGRESS = ("saving", "uploading", "importing")
@@ -225,8 +225,9 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if not any(key == "id" for key, _ in sort):
         sort.append(("id", sort[-1][1]))
     if q.marker is not None:
-        marker = conn.execute(sa.select(t.images).where(img.id == q.marker)).mappings().first()
-        if marker is None or not can_see(ctx, dict(marker),
+        found = conn.execute(sa.select(t.images).where(img.id == q.marker)).mappings().first()
+        marker = dict(found) if found is not None else None
+        if marker is None or not can_see(ctx, marker,
                                          member_status(conn, q.marker, ctx.project_id)):
             raise exceptions.BadRequest(f"marker not found: {q.marker}")
         ors = []
@@ -311,7 +312,7 @@ def create(conn: Connection, values: dict[str, Any], properties: dict[str, str],
             {"image_id": row["id"], "name": k, "value": v} for k, v in properties.items()])
     if tags:
         conn.execute(sa.insert(t.tags), [{"image_id": row["id"], "value": v} for v in tags])
-    return get(conn, row["id"])
+    return get(conn, str(row["id"]))
 
 
 def update(conn: Connection, image_id: str, generation: int, columns: dict[str, Any],
