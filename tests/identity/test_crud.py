@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from tests.conftest import LiveCloud, unique
@@ -116,7 +118,7 @@ def test_regions_services_endpoints(admin: httpx.Client) -> None:
 def test_credentials(admin: httpx.Client, cloud: LiveCloud) -> None:
     _, body = cloud.token()
     uid, pid = body["user"]["id"], body["project"]["id"]
-    blob = '{"access": "%s", "secret": "s"}' % unique("ak")
+    blob = json.dumps({"access": unique("ak"), "secret": "s"})
     r = admin.post(f"{V3}/credentials", json={"credential": {
         "type": "ec2", "blob": blob, "user_id": uid, "project_id": pid}})
     assert r.status_code == 201
