@@ -7,10 +7,12 @@ the catalog and its path answers 404, as a cloud without that service would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,20 @@ from typing import Any
 import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
+from pocketstack.agents.compute.drivers.fake import FakeDriver
 from pocketstack.common import migrate
-from pocketstack.common.bus import InProcessBus
+from pocketstack.common.bus import make_bus
 from pocketstack.common.db import Database
+from pocketstack.compute.conductor.conductor import Conductor
+from pocketstack.compute.domain import flavors
+from pocketstack.compute.service import ComputeService
 from pocketstack.config import Settings
 from pocketstack.identity.domain import bootstrap as identity_bootstrap
 from pocketstack.identity.service import IdentityService
 from pocketstack.image.service import ImageService
+from pocketstack.placement.service import PlacementService
+from pocketstack.placement.client import PlacementClient
 
 LOG = logging.getLogger(__name__)
 
@@ -32,6 +41,9 @@ CATALOG = [
     identity_bootstrap.CatalogEntry("identity", "keystone", "/identity",
                                     "Keystone Identity Service"),
     identity_bootstrap.CatalogEntry("image", "glance", "/image", "Glance Image Service"),
+    identity_bootstrap.CatalogEntry("placement", "placement", "/placement",
+                                    "Placement Service"),
+    identity_bootstrap.CatalogEntry("compute", "nova", "/compute/v2.1", "Nova Compute Service"),
 ]
 
 ACCOUNTS = (
@@ -50,17 +62,25 @@ class Mount:
 class RootApp:
     """Routes by path prefix to each service's app; answers the lifespan protocol."""
 
-    def __init__(self, mounts: list[Mount], public_url: str) -> None:
+    def __init__(self, mounts: list[Mount], public_url: str,
+                 on_startup: Callable[[], Awaitable[None]] | None = None,
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
         self.mounts = sorted(mounts, key=lambda m: -len(m.prefix))
         self.public_url = public_url.rstrip("/")
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if self.on_startup is not None:
+                        await self.on_startup()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if self.on_shutdown is not None:
+                        await self.on_shutdown()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -89,9 +109,16 @@ class Cloud:
         self.state = settings.state_path
         self.state.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url)
-        self.bus = InProcessBus()
+        self.bus = make_bus(settings.transport_url or None)
         self.identity = IdentityService(self.db, settings)
         self.image = ImageService(self.db, settings, self.identity.authenticate_request)
+        self.placement = PlacementService(self.db, settings, self.identity.authenticate_request)
+        self.placement_client = PlacementClient(self.db)
+        self.compute = ComputeService(self.db, settings, self.identity.authenticate_request,
+                                      self.placement_client, self.image)
+        self.conductor = Conductor(self.db, self.bus, settings, self.placement_client,
+                                   self.image)
+        self.agents: list[ComputeAgent] = []
 
     # -- setup --------------------------------------------------------------------------------
     def prepare(self) -> dict[str, Any]:
@@ -110,6 +137,7 @@ class Cloud:
         self.db.write(identity_bootstrap.bootstrap, accounts, self.settings.region,
                       self.settings.effective_public_url, CATALOG, rules, reset)
         self.image.prepare(admin_project="admin")
+        self.db.write(flavors.ensure_defaults)
         self.write_clouds_yaml(creds)
         return creds
 
@@ -179,8 +207,43 @@ class Cloud:
 
     # -- serving ------------------------------------------------------------------------------
     def app(self) -> RootApp:
-        mounts = [Mount("/identity", self.identity.app()), Mount("/image", self.image.app())]
-        return RootApp(mounts, self.settings.effective_public_url)
+        mounts = [Mount("/identity", self.identity.app()), Mount("/image", self.image.app()),
+                  Mount("/compute/v2.1", self.compute.app()),
+                  Mount("/placement", self.placement.app()),
+                  Mount("/compute", self.compute.root_app())]
+        return RootApp(mounts, self.settings.effective_public_url, self.start, self.stop)
+
+    async def start(self) -> None:
+        """Start the roles that run beside the API: bus, conductor, in-process agents."""
+        loop = asyncio.get_running_loop()
+        bus = self.bus
+
+        def notify(topic: str, message: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(lambda: loop.create_task(bus.cast(topic, message)))
+
+        self.compute.notify = notify
+        self.compute.bus_call = bus.call
+        await bus.start()
+        await self.conductor.start()
+        s = self.settings
+        options = AgentOptions(heartbeat_interval=s.heartbeat_interval,
+                               cpu_allocation_ratio=s.cpu_allocation_ratio,
+                               ram_allocation_ratio=s.ram_allocation_ratio,
+                               disk_allocation_ratio=s.disk_allocation_ratio)
+        for index in range(1, s.compute_hosts + 1):
+            host = f"{s.compute_host_prefix}{index}"
+            driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
+                                s.cpu_allocation_ratio, s.ram_allocation_ratio,
+                                s.disk_allocation_ratio)
+            agent = ComputeAgent(host, driver, bus, options)
+            await agent.start()
+            self.agents.append(agent)
+
+    async def stop(self) -> None:
+        for agent in self.agents:
+            await agent.stop()
+        await self.conductor.stop()
+        await self.bus.stop()
 
     def close(self) -> None:
         self.db.dispose()

@@ -72,6 +72,33 @@ class Settings:
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
     )
     compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
+    compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
+    compute_driver: str = _opt("fake", "Hypervisor driver of in-process compute agents.")
+    transport_url: str = _opt(
+        "", "Message bus: empty for in-process, or amqp://user:pass@host:5672/ for RabbitMQ."
+    )
+    fake_vcpus: int = _opt(8, "vCPUs of each fake compute host.")
+    fake_memory_mb: int = _opt(16384, "Memory (MB) of each fake compute host.")
+    fake_disk_gb: int = _opt(200, "Disk (GB) of each fake compute host.")
+    cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
+    ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
+    disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")
+    scheduler_max_attempts: int = _opt(3, "Hosts tried for one boot before it goes to ERROR.")
+    scheduler_filters: str = _opt(
+        "ComputeFilter,AvailabilityZoneFilter,ImagePropertiesFilter,"
+        "ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,AggregateMultiTenancyFilter",
+        "Scheduler filters, in order (resources are filtered by placement first).",
+    )
+    scheduler_weighers: str = _opt(
+        "RAMWeigher,CPUWeigher,DiskWeigher,ServerGroupSoftAffinityWeigher",
+        "Scheduler weighers (each normalised to 0..1, summed with multiplier 1).",
+    )
+    build_timeout: int = _opt(300, "Seconds a build may take before the reconciler acts.")
+    task_timeout: int = _opt(120, "Seconds any other instance task may take.")
+    reconcile_interval: float = _opt(2.0, "Seconds between conductor reconcile passes.")
+    heartbeat_interval: float = _opt(10.0, "Seconds between compute agent heartbeats.")
+    service_down_time: int = _opt(60, "A service silent this long is reported down.")
+    default_availability_zone: str = _opt("nova", "Availability zone of hosts not in one.")
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
     access_log: bool = _opt(False, "Log every HTTP request.")
     workers_threads: int = _opt(32, "Threads available to request handlers.")
@@ -111,6 +138,11 @@ def _coerce(kind: Any, value: Any, name: str) -> Any:
                 return int(value)
             except ValueError:
                 raise ValueError(f"option {name}: not an integer: {value!r}") from None
+        if kind in (float, "float"):
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"option {name}: not a number: {value!r}") from None
     return value
 
 

@@ -97,3 +97,20 @@ class InProcessBus:
             return await asyncio.wait_for(consumer(dict(message)), timeout)
         except TimeoutError:
             raise BusTimeout(f"no reply on {topic} within {timeout}s") from None
+
+
+def make_bus(transport_url: str | None) -> Bus:
+    """The bus for a transport URL: ``None`` or ``inproc://`` → :class:`InProcessBus`;
+    ``amqp://user:password@host:port/vhost`` (or ``amqps://``) → RabbitMQ
+    (:class:`pocketstack.common.bus_amqp.AmqpBus`, imported only then)."""
+    if transport_url is None or transport_url == "inproc://":
+        return InProcessBus()
+    scheme = transport_url.partition("://")[0].lower() if "://" in transport_url else ""
+    if scheme in ("amqp", "amqps"):
+        from pocketstack.common.bus_amqp import AmqpBus
+
+        return AmqpBus(transport_url)
+    head, at, tail = transport_url.rpartition("@")
+    shown = f"{head.partition('://')[0]}://***@{tail}" if at else transport_url
+    raise ValueError(f"unsupported bus transport URL {shown!r}: expected 'inproc://' or "
+                     "'amqp://user:password@host:port/vhost'")

@@ -11,6 +11,8 @@ ENABLED = {"type": "boolean"}
 TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
 TAGS = {"type": "array", "items": TAG, "maxItems": 80, "uniqueItems": True}
 OPTIONS = {"type": "object"}
+# Keystone limits domain and project names to 64 characters (the project table's width).
+RESOURCE_NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[\S]+"}
 
 
 def _wrap(key: str, props: dict[str, Any], required: list[str] | None = None,
@@ -24,18 +26,19 @@ def _wrap(key: str, props: dict[str, Any], required: list[str] | None = None,
     return {"type": "object", "properties": {key: inner}, "required": [key]}
 
 
-DOMAIN_CREATE = _wrap("domain", {"name": NAME, "description": DESCRIPTION, "enabled": ENABLED,
+DOMAIN_CREATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
                                  "tags": TAGS, "options": OPTIONS, "explicit_domain_id": ID},
                       ["name"])
-DOMAIN_UPDATE = _wrap("domain", {"name": NAME, "description": DESCRIPTION, "enabled": ENABLED,
+DOMAIN_UPDATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
                                  "tags": TAGS, "options": OPTIONS})
 
 PROJECT_CREATE = _wrap("project", {
-    "name": NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
+    "name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
+    "domain_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
     "parent_id": {"type": ["string", "null"]}, "is_domain": {"type": "boolean"},
     "tags": TAGS, "options": OPTIONS}, ["name"])
 PROJECT_UPDATE = _wrap("project", {
-    "name": NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
+    "name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED, "domain_id": ID,
     "tags": TAGS, "options": OPTIONS, "is_domain": {"type": "boolean"}})
 
 PASSWORD = {"type": ["string", "null"], "maxLength": 4096}

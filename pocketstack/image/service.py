@@ -30,6 +30,10 @@ Authenticator = Callable[[ApiRequest], RequestContext]
 class ImageOptions:
     """Image service options.
 
+    ``image_require_format_match`` (Glance's ``require_image_format_match``): when false, an
+    upload whose content is not its declared ``disk_format`` is accepted as long as the
+    content is safe (Tempest's ``image_format_enforcement = false`` runs need this).
+
     Each is read from ``Settings`` when it has an attribute of the same name, else from the
     environment as ``POCKETSTACK_<NAME>``, else the default below. Sizes are in bytes;
     negative quotas mean unlimited.
@@ -44,6 +48,7 @@ class ImageOptions:
     image_tag_quota: int = 128
     image_member_quota: int = 128
     image_default: bool = True
+    image_require_format_match: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: dict[str, str] | None = None

@@ -66,3 +66,16 @@ def test_admin_password_reset_revokes_tokens(cloud: LiveCloud, admin: httpx.Clie
     assert admin.get("/identity/v3/auth/tokens",
                      headers={"X-Subject-Token": token}).status_code == 404
     assert _login(cloud, name, "reset-pw-2").status_code == 201
+
+
+def test_admin_reset_ignores_password_history(cloud: LiveCloud, admin: httpx.Client) -> None:
+    """Keystone applies the history to self-service changes only."""
+    name, uid = _user(admin, "hist-pw-1")
+    for password in ("hist-pw-2", "hist-pw-2", "hist-pw-1"):
+        r = admin.patch(f"/identity/v3/users/{uid}", json={"user": {"password": password}})
+        assert r.status_code == 200, r.text
+    assert _login(cloud, name, "hist-pw-1").status_code == 201
+    # ... while the self-service route still refuses a recent password
+    reuse = httpx.post(f"{cloud.identity}/users/{uid}/password", json={"user": {
+        "original_password": "hist-pw-1", "password": "hist-pw-2"}})
+    assert reuse.status_code == 400

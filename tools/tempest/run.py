@@ -30,7 +30,9 @@ import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from typing import NoReturn
 
+CHILDREN: list[subprocess.Popen] = []  # tempest runs to end if we are stopped
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TEMPLATE = os.path.join(HERE, "tempest.conf.in")
@@ -48,10 +50,10 @@ SERVICES = {
 
 
 def log(msg):
-    print("[tempest-harness] %s" % msg, flush=True)
+    print(f"[tempest-harness] {msg}", flush=True)
 
 
-def die(msg, code=2):
+def die(msg, code=2) -> NoReturn:
     log("ERROR: " + msg)
     sys.exit(code)
 
@@ -59,19 +61,20 @@ def die(msg, code=2):
 # --------------------------------------------------------------------------
 # selection
 
+
 def parse_services(value):
     names = [v.strip() for v in value.split(",") if v.strip()]
     if "all" in names:
         return list(SERVICES)
     for n in names:
         if n not in SERVICES:
-            die("unknown service %r (choose from %s, all)" % (n, ", ".join(SERVICES)))
+            die("unknown service {!r} (choose from {}, all)".format(n, ", ".join(SERVICES)))
     return names
 
 
 def service_regex(services):
     pkgs = "|".join(SERVICES[s][0] for s in services)
-    return r"^tempest\.api\.(%s)\." % pkgs
+    return rf"^tempest\.api\.({pkgs})\."
 
 
 def read_id_list(path):
@@ -99,6 +102,7 @@ def read_exclude_regexes(path):
 # --------------------------------------------------------------------------
 # cloud
 
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -116,8 +120,10 @@ def find_pocketstack(explicit):
     found = shutil.which("pocketstack")
     if found:
         return found
-    die("cannot find the pocketstack command (looked in %s and PATH); "
-        "give --pocketstack CMD or --clouds-yaml FILE" % cand)
+    die(
+        f"cannot find the pocketstack command (looked in {cand} and PATH); "
+        "give --pocketstack CMD or --clouds-yaml FILE"
+    )
 
 
 def http_status(url, timeout=5):
@@ -148,33 +154,54 @@ class Cloud:
     def start(self):
         self.state_dir = tempfile.mkdtemp(prefix="pocketstack-tempest-state-")
         self.port = free_port()
-        argv = [self.cmd, "up", "--state-dir", self.state_dir,
-                "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [
+            self.cmd,
+            "up",
+            "--state-dir",
+            self.state_dir,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         logpath = os.path.join(self.outdir, "pocketstack.log")
         self.logf = open(logpath, "wb")
-        log("starting: %s %s  (log: %s)" % (
-            " ".join("%s=%s" % kv for kv in sorted(self.env.items())), " ".join(argv), logpath))
+        log(
+            "starting: {} {}  (log: {})".format(
+                " ".join(f"{k}={v}" for k, v in sorted(self.env.items())), " ".join(argv), logpath
+            )
+        )
         env = dict(os.environ)
         env.update(self.env)
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-        url = "http://127.0.0.1:%d/identity" % self.port
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=self.logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+        url = f"http://127.0.0.1:{self.port}/identity"
         clouds = os.path.join(self.state_dir, "clouds.yaml")
         deadline = time.time() + self.timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                die("pocketstack up exited with %s before becoming ready; see %s"
-                    % (self.proc.returncode, logpath))
+                die(
+                    f"pocketstack up exited with {self.proc.returncode} before becoming "
+                    f"ready; see {logpath}"
+                )
             if http_status(url, timeout=2) == 300 and os.path.exists(clouds):
-                log("cloud ready on port %d (state %s)" % (self.port, self.state_dir))
+                log(f"cloud ready on port {self.port} (state {self.state_dir})")
                 return clouds
             time.sleep(0.5)
-        die("cloud not ready after %ss (GET %s must answer 300 and %s must exist); see %s"
-            % (self.timeout, url, clouds, logpath))
+        die(
+            f"cloud not ready after {self.timeout}s (GET {url} must answer 300 and "
+            f"{clouds} must exist); see {logpath}"
+        )
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            log("stopping cloud (pid %d)" % self.proc.pid)
+            log(f"stopping cloud (pid {self.proc.pid})")
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -192,7 +219,7 @@ class Cloud:
             self.logf = None
         if self.state_dir and os.path.isdir(self.state_dir):
             if self.keep_state:
-                log("kept state dir %s" % self.state_dir)
+                log(f"kept state dir {self.state_dir}")
             else:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
         self.state_dir = None
@@ -200,16 +227,17 @@ class Cloud:
 
 def load_admin_cloud(clouds_yaml, cloud_name):
     import yaml
+
     with open(clouds_yaml) as f:
         data = yaml.safe_load(f) or {}
     clouds = data.get("clouds") or {}
     if cloud_name not in clouds:
-        die("cloud %r not in %s (has: %s)" % (cloud_name, clouds_yaml, ", ".join(clouds)))
+        die("cloud {!r} not in {} (has: {})".format(cloud_name, clouds_yaml, ", ".join(clouds)))
     c = clouds[cloud_name]
     auth = c.get("auth") or {}
     for key in ("auth_url", "username", "password"):
         if not auth.get(key):
-            die("clouds.yaml cloud %r lacks auth.%s" % (cloud_name, key))
+            die(f"clouds.yaml cloud {cloud_name!r} lacks auth.{key}")
     dom = auth.get("user_domain_name") or auth.get("domain_name") or "Default"
     pdom = auth.get("project_domain_name") or auth.get("domain_name") or dom
     return {
@@ -225,6 +253,7 @@ def load_admin_cloud(clouds_yaml, cloud_name):
 
 # --------------------------------------------------------------------------
 # small REST helper for preparing compute/image/network references
+
 
 class Api:
     def __init__(self, admin):
@@ -257,14 +286,29 @@ class Api:
 
     def login(self):
         a = self.admin
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": a["username"], "domain": {"name": a["user_domain_name"]},
-            "password": a["password"]}}},
-            "scope": {"project": {"name": a["project_name"],
-                                  "domain": {"name": a["project_domain_name"]}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": a["username"],
+                            "domain": {"name": a["user_domain_name"]},
+                            "password": a["password"],
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {
+                        "name": a["project_name"],
+                        "domain": {"name": a["project_domain_name"]},
+                    }
+                },
+            }
+        }
         st, hdr, data = self._req("POST", a["auth_url"] + "/v3/auth/tokens", body)
         if st != 201:
-            die("admin login failed: %s %s" % (st, data))
+            die(f"admin login failed: {st} {data}")
         self.token = {k.lower(): v for k, v in hdr.items()}["x-subject-token"]
         self.catalog = data["token"].get("catalog") or []
 
@@ -291,8 +335,13 @@ class Api:
 def prepare_compute_refs(api, conf):
     """Fill [compute] image_ref/flavor_ref and [network] public net when the
     services are available and the values were not given."""
-    avail = lambda s: conf.get("service_available", s, fallback="false").lower() == "true"
-    if avail("glance") and not (conf.get("compute", "image_ref") and conf.get("compute", "image_ref_alt")):
+
+    def avail(s):
+        return conf.get("service_available", s, fallback="false").lower() == "true"
+
+    if avail("glance") and not (
+        conf.get("compute", "image_ref") and conf.get("compute", "image_ref_alt")
+    ):
         url = api.endpoint("image")
         if not url:
             die("glance marked available but no 'image' endpoint in the catalog")
@@ -300,43 +349,65 @@ def prepare_compute_refs(api, conf):
         ids = []
         for name in ("pocketstack-tempest-image-1", "pocketstack-tempest-image-2"):
             st, _, data = api.get(base + "/images?name=" + name)
-            found = [i for i in (data or {}).get("images", []) if i.get("status") == "active"] if st == 200 else []
+            images = (data or {}).get("images", []) if st == 200 else []
+            found = [i for i in images if i.get("status") == "active"]
             if found:
                 ids.append(found[0]["id"])
                 continue
-            st, _, img = api.post(base + "/images", {"name": name, "disk_format": "raw",
-                                                     "container_format": "bare",
-                                                     "visibility": "public"})
+            st, _, img = api.post(
+                base + "/images",
+                {
+                    "name": name,
+                    "disk_format": "raw",
+                    "container_format": "bare",
+                    "visibility": "public",
+                },
+            )
             if st not in (200, 201):
-                die("creating image %s failed: %s %s" % (name, st, img))
-            st, _, out = api._req("PUT", base + "/images/%s/file" % img["id"],
-                                  raw=b"\0" * (1024 * 1024),
-                                  headers={"Content-Type": "application/octet-stream"})
+                die(f"creating image {name} failed: {st} {img}")
+            st, _, out = api._req(
+                "PUT",
+                base + "/images/{}/file".format(img["id"]),
+                raw=b"\0" * (1024 * 1024),
+                headers={"Content-Type": "application/octet-stream"},
+            )
             if st not in (200, 201, 204):
-                die("uploading image %s failed: %s %s" % (name, st, out))
+                die(f"uploading image {name} failed: {st} {out}")
             ids.append(img["id"])
         conf.set("compute", "image_ref", conf.get("compute", "image_ref") or ids[0])
         conf.set("compute", "image_ref_alt", conf.get("compute", "image_ref_alt") or ids[1])
-        log("image_ref=%s image_ref_alt=%s" % (conf.get("compute", "image_ref"),
-                                                conf.get("compute", "image_ref_alt")))
-    if avail("nova") and not (conf.get("compute", "flavor_ref") and conf.get("compute", "flavor_ref_alt")):
+        log(
+            "image_ref={} image_ref_alt={}".format(
+                conf.get("compute", "image_ref"), conf.get("compute", "image_ref_alt")
+            )
+        )
+    if avail("nova") and not (
+        conf.get("compute", "flavor_ref") and conf.get("compute", "flavor_ref_alt")
+    ):
         url = api.endpoint("compute")
         if not url:
             die("nova marked available but no 'compute' endpoint in the catalog")
         st, _, data = api.get(url + "/flavors/detail")
-        flavors = sorted((data or {}).get("flavors", []) if st == 200 else [],
-                         key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f.get("disk", 0)))
+        flavors = sorted(
+            (data or {}).get("flavors", []) if st == 200 else [],
+            key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f.get("disk", 0)),
+        )
         for i in range(len(flavors), 2):
-            name = "pocketstack.tempest%d" % (i + 1)
-            st, _, fl = api.post(url + "/flavors", {"flavor": {
-                "name": name, "ram": 64 * (i + 1), "vcpus": 1, "disk": 1}})
+            name = f"pocketstack.tempest{i + 1}"
+            st, _, fl = api.post(
+                url + "/flavors",
+                {"flavor": {"name": name, "ram": 64 * (i + 1), "vcpus": 1, "disk": 1}},
+            )
             if st not in (200, 201):
-                die("creating flavor %s failed: %s %s" % (name, st, fl))
+                die(f"creating flavor {name} failed: {st} {fl}")
             flavors.append(fl["flavor"])
-        conf.set("compute", "flavor_ref", conf.get("compute", "flavor_ref") or str(flavors[0]["id"]))
-        conf.set("compute", "flavor_ref_alt", conf.get("compute", "flavor_ref_alt") or str(flavors[1]["id"]))
-        log("flavor_ref=%s flavor_ref_alt=%s" % (conf.get("compute", "flavor_ref"),
-                                                  conf.get("compute", "flavor_ref_alt")))
+        for opt, fl in (("flavor_ref", flavors[0]), ("flavor_ref_alt", flavors[1])):
+            conf.set("compute", opt, conf.get("compute", opt) or str(fl["id"]))
+        log(
+            "flavor_ref={} flavor_ref_alt={}".format(
+                conf.get("compute", "flavor_ref"), conf.get("compute", "flavor_ref_alt")
+            )
+        )
     if avail("neutron") and not conf.get("network", "public_network_id"):
         url = api.endpoint("network")
         if not url:
@@ -347,13 +418,14 @@ def prepare_compute_refs(api, conf):
             conf.set("network", "public_network_id", nets[0]["id"])
             if not conf.get("network", "floating_network_name"):
                 conf.set("network", "floating_network_name", nets[0].get("name", ""))
-            log("public_network_id=%s" % nets[0]["id"])
+            log("public_network_id={}".format(nets[0]["id"]))
         else:
             log("WARNING: no router:external network; public_network_id left empty")
 
 
 # --------------------------------------------------------------------------
 # config
+
 
 def oslo_escape(value):
     # oslo.config interpolates $name; a literal $ is written $$.
@@ -363,7 +435,9 @@ def oslo_escape(value):
 def render_conf(admin, workspace, sets, api=None, catalog_types=None):
     with open(TEMPLATE) as f:
         tmpl = string.Template(f.read())
-    uri_v3 = admin["auth_url"] if re.search(r"/v3/?$", admin["auth_url"]) else admin["auth_url"] + "/v3"
+    uri_v3 = admin["auth_url"]
+    if not re.search(r"/v3/?$", uri_v3):
+        uri_v3 += "/v3"
     volume_type = "block-storage"
     for t in ("block-storage", "volumev3", "volume"):
         if catalog_types and t in catalog_types:
@@ -384,21 +458,24 @@ def render_conf(admin, workspace, sets, api=None, catalog_types=None):
     }
     text = tmpl.substitute(values)
     conf = configparser.ConfigParser(interpolation=None)
-    conf.optionxform = str
+    conf.optionxform = str  # type: ignore[assignment,method-assign]
     conf.read_string(text)
     explicit = set()
     for item in sets:
         m = re.match(r"^([^.=]+)\.([^=]+)=(.*)$", item)
         if not m:
-            die("--set wants section.option=value, got %r" % item)
+            die(f"--set wants section.option=value, got {item!r}")
         sec, opt, val = m.groups()
         if not conf.has_section(sec):
             conf.add_section(sec)
         conf.set(sec, opt, val)
         explicit.add((sec, opt))
     if ("auth", "create_isolated_networks") not in explicit:
-        conf.set("auth", "create_isolated_networks",
-                 conf.get("service_available", "neutron", fallback="false"))
+        conf.set(
+            "auth",
+            "create_isolated_networks",
+            conf.get("service_available", "neutron", fallback="false"),
+        )
     if api is not None:
         prepare_compute_refs(api, conf)
     return conf
@@ -415,29 +492,38 @@ def cloud_env_for(conf, extra):
     """Settings for the cloud we start, so that it enforces what tempest.conf
     says it enforces (devstack does the same to keystone.conf for Tempest)."""
     env = {}
-    if conf.get("identity-feature-enabled", "security_compliance", fallback="false").lower() == "true":
-        for opt, setting in (("user_lockout_failure_attempts", "LOCKOUT_FAILURE_ATTEMPTS"),
-                             ("user_lockout_duration", "LOCKOUT_DURATION"),
-                             ("user_unique_last_password_count", "UNIQUE_LAST_PASSWORD_COUNT"),
-                             ("user_minimum_password_age", "MINIMUM_PASSWORD_AGE")):
+    sc = conf.get("identity-feature-enabled", "security_compliance", fallback="false")
+    if sc.lower() == "true":
+        for opt, setting in (
+            ("user_lockout_failure_attempts", "LOCKOUT_FAILURE_ATTEMPTS"),
+            ("user_lockout_duration", "LOCKOUT_DURATION"),
+            ("user_unique_last_password_count", "UNIQUE_LAST_PASSWORD_COUNT"),
+            ("user_minimum_password_age", "MINIMUM_PASSWORD_AGE"),
+        ):
             env["POCKETSTACK_" + setting] = conf.get("identity", opt)
     for item in extra:
         k, sep, v = item.partition("=")
         if not sep:
-            die("--cloud-env wants NAME=VALUE, got %r" % item)
+            die(f"--cloud-env wants NAME=VALUE, got {item!r}")
         env[k] = v
     return env
 
 
 def dummy_admin():
-    return {"auth_url": "http://127.0.0.1:9/identity", "username": "admin",
-            "password": "unused", "project_name": "admin",
-            "user_domain_name": "Default", "project_domain_name": "Default",
-            "region": "RegionOne"}
+    return {
+        "auth_url": "http://127.0.0.1:9/identity",
+        "username": "admin",
+        "password": "unused",
+        "project_name": "admin",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+        "region": "RegionOne",
+    }
 
 
 # --------------------------------------------------------------------------
 # tempest
+
 
 def tempest_bin(name):
     p = os.path.join(os.path.dirname(sys.executable), name)
@@ -447,6 +533,7 @@ def tempest_bin(name):
 def tempest_version():
     try:
         from importlib.metadata import version
+
         return version("tempest")
     except Exception:
         return "unknown"
@@ -456,9 +543,16 @@ def init_workspace(outdir):
     ws = os.path.join(outdir, "workspace")
     if os.path.exists(ws):
         shutil.rmtree(ws)
-    name = "pocketstack-%s" % secrets.token_hex(4)
-    cmd = [tempest_bin("tempest"), "init", "--name", name,
-           "--workspace-path", os.path.join(outdir, "workspace.yaml"), ws]
+    name = f"pocketstack-{secrets.token_hex(4)}"
+    cmd = [
+        tempest_bin("tempest"),
+        "init",
+        "--name",
+        name,
+        "--workspace-path",
+        os.path.join(outdir, "workspace.yaml"),
+        ws,
+    ]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         die("tempest init failed:\n" + r.stdout)
@@ -467,12 +561,19 @@ def init_workspace(outdir):
 
 
 def list_tests(ws, regex, excludes):
-    cmd = [tempest_bin("tempest"), "run", "--list-tests",
-           "--config-file", os.path.join(ws, "etc", "tempest.conf"), "--regex", regex]
-    r = subprocess.run(cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [
+        tempest_bin("tempest"),
+        "run",
+        "--list-tests",
+        "--config-file",
+        os.path.join(ws, "etc", "tempest.conf"),
+        "--regex",
+        regex,
+    ]
+    r = subprocess.run(cmd, cwd=ws, capture_output=True, text=True)
     if r.returncode != 0:
-        die("tempest run --list-tests failed:\n%s\n%s" % (r.stdout[-3000:], r.stderr[-3000:]))
-    ids = [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("tempest.")]
+        die(f"tempest run --list-tests failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    ids = [ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith("tempest.")]
     if excludes:
         rx = [re.compile(e) for e in excludes]
         ids = [i for i in ids if not any(x.search(i) for x in rx)]
@@ -480,13 +581,24 @@ def list_tests(ws, regex, excludes):
 
 
 def run_tempest(ws, load_list, concurrency, outdir):
-    cmd = [tempest_bin("tempest"), "run", "--config-file", os.path.join(ws, "etc", "tempest.conf"),
-           "--load-list", load_list, "--concurrency", str(concurrency)]
-    log("running: %s" % " ".join(cmd))
+    cmd = [
+        tempest_bin("tempest"),
+        "run",
+        "--config-file",
+        os.path.join(ws, "etc", "tempest.conf"),
+        "--load-list",
+        load_list,
+        "--concurrency",
+        str(concurrency),
+    ]
+    log("running: {}".format(" ".join(cmd)))
     console = os.path.join(outdir, "console.txt")
     with open(console, "w") as f:
-        p = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, bufsize=1)
+        p = subprocess.Popen(
+            cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        CHILDREN.append(p)
+        assert p.stdout is not None
         for line in p.stdout:
             f.write(line)
             # show progress lines only
@@ -496,17 +608,23 @@ def run_tempest(ws, load_list, concurrency, outdir):
         p.wait()
     sub = os.path.join(outdir, "results.subunit")
     with open(sub, "wb") as f:
-        subprocess.run([tempest_bin("stestr"), "last", "--subunit"], cwd=ws, stdout=f,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [tempest_bin("stestr"), "last", "--subunit"],
+            cwd=ws,
+            stdout=f,
+            stderr=subprocess.DEVNULL,
+        )
     return p.returncode, sub
 
 
 # --------------------------------------------------------------------------
 # results
 
+
 def parse_subunit(path):
     import subunit
     import testtools
+
     tests = {}
 
     def on_test(t):
@@ -537,24 +655,27 @@ def detail_text(t, key):
 
 def first_error_line(tb):
     """The exception line of a traceback, with tempest's 'Details:' tail."""
-    lines = [l for l in tb.splitlines() if l.strip()]
+    lines = [ln for ln in tb.splitlines() if ln.strip()]
     for i in range(len(lines) - 1, -1, -1):
-        l = lines[i]
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Unauthorized|NotFound|Forbidden|Conflict|"
-                    r"BadRequest|Timeout|Failure|Mismatch\w*|InvalidHTTPResponseBody|"
-                    r"InvalidContentType|ServerFault|UnexpectedResponseCode|[A-Z]\w+)"
-                    r"(:|$)", l) and not l.startswith("Traceback"):
+        ln = lines[i]
+        if re.match(
+            r"^[A-Za-z_][\w.]*(Error|Exception|Unauthorized|NotFound|Forbidden|Conflict|"
+            r"BadRequest|Timeout|Failure|Mismatch\w*|InvalidHTTPResponseBody|"
+            r"InvalidContentType|ServerFault|UnexpectedResponseCode|[A-Z]\w+)"
+            r"(:|$)",
+            ln,
+        ) and not ln.startswith("Traceback"):
             return " ".join(x.strip() for x in lines[i:])[:600]
     return (lines[-1] if lines else "")[:600]
 
 
 def parse_tempest_log(path):
     """caller ('Class:method') -> list of (status, method, url, response body snippet)."""
-    reqs = {}
+    reqs: dict[str, list[list]] = {}
     if not os.path.exists(path):
         return reqs
     rec_start = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-    records = []
+    records: list[str] = []
     with open(path, errors="replace") as f:
         for line in f:
             if rec_start.match(line) or not records:
@@ -600,19 +721,31 @@ def summarise(tests, selected, outdir, tempest_log, header):
     """Account for every selected test: a test of a class whose setUpClass
     was skipped counts as skipped, one whose setUpClass failed as failed."""
     fixtures = {i: t for i, t in tests.items() if re.match(r"^(setUpClass|tearDownClass) \(", i)}
-    class_skip = {test_class(i): t for i, t in fixtures.items()
-                  if i.startswith("setUpClass") and t["status"] == "skip"}
-    class_fail = {test_class(i): i for i, t in fixtures.items()
-                  if i.startswith("setUpClass") and t["status"] in ("fail", "uxsuccess")}
+    class_skip = {
+        test_class(i): t
+        for i, t in fixtures.items()
+        if i.startswith("setUpClass") and t["status"] == "skip"
+    }
+    class_fail = {
+        test_class(i): i
+        for i, t in fixtures.items()
+        if i.startswith("setUpClass") and t["status"] in ("fail", "uxsuccess")
+    }
     status, reason = {}, {}
     for i in selected:
         t = tests.get(i)
         cls = test_class(i)
         if t is not None:
             st = t["status"]
-            status[i] = ("passed" if st in ("success", "xfail") else
-                         "failed" if st in ("fail", "uxsuccess") else
-                         "skipped" if st == "skip" else "not-run")
+            status[i] = (
+                "passed"
+                if st in ("success", "xfail")
+                else "failed"
+                if st in ("fail", "uxsuccess")
+                else "skipped"
+                if st == "skip"
+                else "not-run"
+            )
             if st == "skip":
                 reason[i] = detail_text(t, "reason")
         elif cls in class_skip:
@@ -623,11 +756,12 @@ def summarise(tests, selected, outdir, tempest_log, header):
             reason[i] = "class setup failed: " + class_fail[cls]
         else:
             status[i] = "not-run"
-    by = {k: sorted(i for i in selected if status[i] == k)
-          for k in ("passed", "failed", "skipped", "not-run")}
+    by = {
+        k: sorted(i for i in selected if status[i] == k)
+        for k in ("passed", "failed", "skipped", "not-run")
+    }
     # failure records: failed tests that ran, plus each failed class fixture
-    records = sorted(i for i, t in tests.items()
-                     if t["status"] in ("fail", "uxsuccess"))
+    records = sorted(i for i, t in tests.items() if t["status"] in ("fail", "uxsuccess"))
     reqs = parse_tempest_log(tempest_log)
 
     def write_list(name, items):
@@ -639,61 +773,74 @@ def summarise(tests, selected, outdir, tempest_log, header):
     write_list("not-run.txt", by["not-run"])
     with open(os.path.join(outdir, "skipped.txt"), "w") as f:
         for i in by["skipped"]:
-            f.write("%s  -- %s\n" % (i, " ".join(reason.get(i, "").split())))
+            f.write("{}  -- {}\n".format(i, " ".join(reason.get(i, "").split())))
     with open(os.path.join(outdir, "failures.txt"), "w") as f:
         for i in records:
             t = tests[i]
             tb = detail_text(t, "traceback")
-            f.write("%s\n    error: %s\n" % (i, first_error_line(tb)))
+            f.write(f"{i}\n    error: {first_error_line(tb)}\n")
             cls, meth, is_fixture = class_and_method(i)
             if is_fixture:
                 affected = [x for x in selected if test_class(x) == test_class(i)]
-                f.write("    (%d selected tests of this class did not run)\n" % len(affected))
+                f.write(f"    ({len(affected)} selected tests of this class did not run)\n")
                 callers = [c for c in reqs if c.startswith(cls + ":")]
             else:
                 callers = [cls + ":" + meth]
             mine = [r for c in callers for r in reqs.get(c, [])]
             bad = [r for r in mine if r[0] >= 400]
             for st, method, url, body in bad[-5:]:
-                f.write("    request: %s %s -> %s %s\n" % (method, url, st, body))
+                f.write(f"    request: {method} {url} -> {st} {body}\n")
             if not bad and mine:
                 st, method, url, body = mine[-1]
-                f.write("    last request: %s %s -> %s %s\n" % (method, url, st, body))
+                f.write(f"    last request: {method} {url} -> {st} {body}\n")
     with open(os.path.join(outdir, "failures-full.txt"), "w") as f:
         for i in records:
-            f.write("=" * 78 + "\n%s\n" % i + "-" * 78 + "\n")
+            f.write("=" * 78 + f"\n{i}\n" + "-" * 78 + "\n")
             f.write(detail_text(tests[i], "traceback") + "\n")
 
     # junit: one testcase per selected test, plus failed class fixtures
-    suite = ET.Element("testsuite", name="tempest", tests=str(len(selected)),
-                       failures=str(len(by["failed"])), skipped=str(len(by["skipped"])),
-                       errors="0")
+    suite = ET.Element(
+        "testsuite",
+        name="tempest",
+        tests=str(len(selected)),
+        failures=str(len(by["failed"])),
+        skipped=str(len(by["skipped"])),
+        errors="0",
+    )
     for i in sorted(selected) + sorted(x for x in records if x in fixtures):
         t = tests.get(i)
         cls = test_class(i)
-        name = i[len(cls) + 1:] if i.startswith(cls) else i.split(" ", 1)[0]
+        name = i[len(cls) + 1 :] if i.startswith(cls) else i.split(" ", 1)[0]
         dur = 0.0
         if t is not None:
             ts = t.get("timestamps") or [None, None]
             dur = (ts[1] - ts[0]).total_seconds() if ts[0] and ts[1] else 0.0
-        tc = ET.SubElement(suite, "testcase", classname=cls, name=name, time="%.3f" % dur)
+        tc = ET.SubElement(suite, "testcase", classname=cls, name=name, time=f"{dur:.3f}")
         st = status.get(i, "failed")
         if st == "failed":
             tb = detail_text(t, "traceback") if t is not None else reason.get(i, "")
-            ET.SubElement(tc, "failure", message=first_error_line(tb) if t is not None
-                          else reason.get(i, "")).text = tb
+            ET.SubElement(
+                tc, "failure", message=first_error_line(tb) if t is not None else reason.get(i, "")
+            ).text = tb
         elif st == "skipped":
             ET.SubElement(tc, "skipped", message=" ".join(reason.get(i, "").split()))
         elif st == "not-run":
             ET.SubElement(tc, "skipped", message="not run")
-    ET.ElementTree(suite).write(os.path.join(outdir, "junit.xml"), encoding="utf-8",
-                                xml_declaration=True)
+    ET.ElementTree(suite).write(
+        os.path.join(outdir, "junit.xml"), encoding="utf-8", xml_declaration=True
+    )
 
     summary = dict(header)
-    summary.update({"selected": len(selected), "passed": len(by["passed"]),
-                    "failed": len(by["failed"]), "skipped": len(by["skipped"]),
-                    "not_run": len(by["not-run"]),
-                    "failed_class_setups": sorted(class_fail.values())})
+    summary.update(
+        {
+            "selected": len(selected),
+            "passed": len(by["passed"]),
+            "failed": len(by["failed"]),
+            "skipped": len(by["skipped"]),
+            "not_run": len(by["not-run"]),
+            "failed_class_setups": sorted(class_fail.values()),
+        }
+    )
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary, records
@@ -701,31 +848,67 @@ def summarise(tests, selected, outdir, tempest_log, header):
 
 # --------------------------------------------------------------------------
 
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--service", default="identity",
-                    help="identity|image|compute|network|volume|all, comma separated (default identity)")
-    ap.add_argument("--interop", action="store_true",
-                    help="only the interop 2022.11 compute guideline tests (load list), "
-                         "intersected with --service")
-    ap.add_argument("--regex", help="raw stestr selection regex (replaces the --service regex; "
-                                    "with --interop it filters the load list)")
-    ap.add_argument("--exclude-regex", action="append", default=[],
-                    help="exclude tests matching this regex (repeatable); tools/tempest/exclude.txt "
-                         "is always applied")
-    ap.add_argument("--load-list", default=INTEROP_LIST, help="interop id list (default %(default)s)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--service",
+        default="identity",
+        help="identity|image|compute|network|volume|all, comma separated (default identity)",
+    )
+    ap.add_argument(
+        "--interop",
+        action="store_true",
+        help="only the interop 2022.11 compute guideline tests (load list), "
+        "intersected with --service",
+    )
+    ap.add_argument(
+        "--regex",
+        help="raw stestr selection regex (replaces the --service regex; "
+        "with --interop it filters the load list)",
+    )
+    ap.add_argument(
+        "--exclude-regex",
+        action="append",
+        default=[],
+        help="exclude tests matching this regex (repeatable); "
+        "tools/tempest/exclude.txt "
+        "is always applied",
+    )
+    ap.add_argument(
+        "--load-list", default=INTEROP_LIST, help="interop id list (default %(default)s)"
+    )
     ap.add_argument("--clouds-yaml", help="use an already running cloud described by this file")
     ap.add_argument("--cloud", default="pocketstack-admin", help="admin cloud name in clouds.yaml")
-    ap.add_argument("--pocketstack", help="pocketstack command (default: repo .venv/bin/pocketstack, PATH)")
-    ap.add_argument("--output-dir", help="results dir (default ~/.cache/pocketstack/tempest-results/<stamp>)")
+    ap.add_argument(
+        "--pocketstack", help="pocketstack command (default: repo .venv/bin/pocketstack, PATH)"
+    )
+    ap.add_argument(
+        "--output-dir", help="results dir (default ~/.cache/pocketstack/tempest-results/<stamp>)"
+    )
     ap.add_argument("--concurrency", type=int, default=2, help="tempest workers (default 2)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
-                    help="override a tempest.conf option (repeatable)")
-    ap.add_argument("--cloud-env", action="append", default=[], metavar="NAME=VALUE",
-                    help="extra environment for the pocketstack up we start (repeatable), "
-                         "e.g. POCKETSTACK_LOG_LEVEL=debug")
-    ap.add_argument("--list-only", action="store_true",
-                    help="only count/list the selected tests; no cloud is started")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.OPTION=VALUE",
+        help="override a tempest.conf option (repeatable)",
+    )
+    ap.add_argument(
+        "--cloud-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the pocketstack up we start (repeatable), "
+        "e.g. POCKETSTACK_LOG_LEVEL=debug",
+    )
+    ap.add_argument(
+        "--list-only",
+        action="store_true",
+        help="only count/list the selected tests; no cloud is started",
+    )
     ap.add_argument("--startup-timeout", type=int, default=180)
     ap.add_argument("--keep-state", action="store_true", help="keep the cloud's temp state dir")
     args = ap.parse_args()
@@ -738,14 +921,24 @@ def main():
     elif args.list_only:
         outdir = scratch = tempfile.mkdtemp(prefix="pocketstack-tempest-list-")
     else:
-        outdir = os.path.join(os.path.expanduser("~"), ".cache", "pocketstack",
-                              "tempest-results", stamp)
+        outdir = os.path.join(
+            os.path.expanduser("~"), ".cache", "pocketstack", "tempest-results", stamp
+        )
     os.makedirs(outdir, exist_ok=True)
-    for stale in ("interop-missing.txt", "failures.txt", "failures-full.txt", "summary.json",
-                  "junit.xml", "results.subunit", "not-run.txt", "passed.txt", "skipped.txt"):
+    for stale in (
+        "interop-missing.txt",
+        "failures.txt",
+        "failures-full.txt",
+        "summary.json",
+        "junit.xml",
+        "results.subunit",
+        "not-run.txt",
+        "passed.txt",
+        "skipped.txt",
+    ):
         if os.path.exists(os.path.join(outdir, stale)):
             os.remove(os.path.join(outdir, stale))
-    log("tempest %s; output dir %s" % (tempest_version(), outdir))
+    log(f"tempest {tempest_version()}; output dir {outdir}")
 
     excludes = read_exclude_regexes(EXCLUDE_LIST) + args.exclude_regex
     regex = args.regex if (args.regex and not args.interop) else service_regex(services)
@@ -760,16 +953,21 @@ def main():
                 clouds_yaml = os.path.abspath(args.clouds_yaml)
             else:
                 pre = render_conf(dummy_admin(), outdir, args.set)
-                cloud = Cloud(find_pocketstack(args.pocketstack), outdir,
-                              args.startup_timeout, args.keep_state,
-                              env=cloud_env_for(pre, args.cloud_env))
+                cloud = Cloud(
+                    find_pocketstack(args.pocketstack),
+                    outdir,
+                    args.startup_timeout,
+                    args.keep_state,
+                    env=cloud_env_for(pre, args.cloud_env),
+                )
                 clouds_yaml = cloud.start()
             shutil.copy(clouds_yaml, os.path.join(outdir, "clouds.yaml"))
             admin = load_admin_cloud(clouds_yaml, args.cloud)
             api = Api(admin)
             api.login()
             catalog_types = {s.get("type") for s in api.catalog}
-            log("catalog service types: %s" % ", ".join(sorted(t for t in catalog_types if t)))
+            types = ", ".join(sorted(t for t in catalog_types if t))
+            log(f"catalog service types: {types}")
 
         ws = init_workspace(outdir)
         conf = render_conf(admin, ws, args.set, api=api, catalog_types=catalog_types)
@@ -779,9 +977,11 @@ def main():
         for s in services:
             opt = SERVICES[s][1]
             if opt and conf.get("service_available", opt, fallback="false").lower() != "true":
-                log("WARNING: [service_available] %s = false: %s tests will all be skipped "
-                    "(flip it in tools/tempest/tempest.conf.in or --set service_available.%s=true)"
-                    % (opt, s, opt))
+                log(
+                    f"WARNING: [service_available] {opt} = false: {s} tests will all be skipped "
+                    f"(flip it in tools/tempest/tempest.conf.in or "
+                    f"--set service_available.{opt}=true)"
+                )
 
         selected = list_tests(ws, regex, excludes)
         if args.interop:
@@ -791,26 +991,36 @@ def main():
             # test_attach_detach_volume), the path does not.
             avail = {i.split("[", 1)[0]: i for i in selected}
             rx = re.compile(args.regex) if args.regex else None
-            in_service = [i for i in wanted if re.match(service_regex(services), i)
-                          and (rx is None or rx.search(i))]
+            in_service = [
+                i
+                for i in wanted
+                if re.match(service_regex(services), i) and (rx is None or rx.search(i))
+            ]
             missing = [i for i in in_service if i.split("[", 1)[0] not in avail]
-            selected = [avail[i.split("[", 1)[0]] for i in in_service
-                        if i.split("[", 1)[0] in avail]
+            selected = [
+                avail[i.split("[", 1)[0]] for i in in_service if i.split("[", 1)[0] in avail
+            ]
             if missing:
-                log("WARNING: %d interop ids not found in this tempest (or excluded): see %s"
-                    % (len(missing), os.path.join(outdir, "interop-missing.txt")))
+                miss = os.path.join(outdir, "interop-missing.txt")
+                log(
+                    f"WARNING: {len(missing)} interop ids not found in this tempest "
+                    f"(or excluded): see {miss}"
+                )
                 with open(os.path.join(outdir, "interop-missing.txt"), "w") as f:
                     f.write("\n".join(missing) + "\n")
         load_list = os.path.join(outdir, "selected.load-list")
         with open(load_list, "w") as f:
             f.write("\n".join(selected) + ("\n" if selected else ""))
-        desc = "services=%s%s%s" % (",".join(services), " interop" if args.interop else "",
-                                    (" regex=%s" % args.regex) if args.regex else "")
-        log("selection (%s): %d tests -> %s" % (desc, len(selected), load_list))
+        desc = "services={}{}{}".format(
+            ",".join(services),
+            " interop" if args.interop else "",
+            (f" regex={args.regex}") if args.regex else "",
+        )
+        log(f"selection ({desc}): {len(selected)} tests -> {load_list}")
         if args.list_only:
             for i in sorted(selected):
                 print(i)
-            print("%d tests selected" % len(selected))
+            print(f"{len(selected)} tests selected")
             return 0
         if not selected:
             die("selection is empty")
@@ -818,38 +1028,72 @@ def main():
         t0 = time.time()
         trc, sub = run_tempest(ws, load_list, max(1, args.concurrency), outdir)
         tests = parse_subunit(sub)
-        header = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                  "tempest_version": tempest_version(), "selection": desc,
-                  "duration_s": round(time.time() - t0, 1), "tempest_rc": trc}
-        summary, failed = summarise(tests, selected, outdir,
-                                    os.path.join(ws, "logs", "tempest.log"), header)
-        shutil.copy(os.path.join(ws, "logs", "tempest.log"), os.path.join(outdir, "tempest.log")) \
-            if os.path.exists(os.path.join(ws, "logs", "tempest.log")) else None
+        header = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "tempest_version": tempest_version(),
+            "selection": desc,
+            "duration_s": round(time.time() - t0, 1),
+            "tempest_rc": trc,
+        }
+        summary, failed = summarise(
+            tests, selected, outdir, os.path.join(ws, "logs", "tempest.log"), header
+        )
+        if os.path.exists(os.path.join(ws, "logs", "tempest.log")):
+            shutil.copy(
+                os.path.join(ws, "logs", "tempest.log"), os.path.join(outdir, "tempest.log")
+            )
         print()
-        print("Tempest %s, %s, %s s" % (header["tempest_version"], desc, header["duration_s"]))
+        print("Tempest {}, {}, {} s".format(header["tempest_version"], desc, header["duration_s"]))
         if failed:
-            print("Failures (first error line; requests that got >=400 in %s/failures.txt):" % outdir)
+            print(f"Failures (first error line; requests that got >=400 in {outdir}/failures.txt):")
             for i in failed:
-                print("  FAIL %s\n       %s" % (i, first_error_line(detail_text(tests[i], "traceback"))[:300]))
+                err = first_error_line(detail_text(tests[i], "traceback"))[:300]
+                print(f"  FAIL {i}\n       {err}")
         if summary["failed_class_setups"]:
-            print("%d failed class setups; their tests count as failed"
-                  % len(summary["failed_class_setups"]))
+            n = len(summary["failed_class_setups"])
+            print(f"{n} failed class setups; their tests count as failed")
         if summary["not_run"]:
-            print("%d selected tests did not run at all: %s/not-run.txt"
-                  % (summary["not_run"], outdir))
-        print("Results in %s (summary.json, failures.txt, junit.xml, results.subunit, tempest.log)" % outdir)
+            print(f"{summary['not_run']} selected tests did not run at all: {outdir}/not-run.txt")
+        print(
+            f"Results in {outdir} (summary.json, failures.txt, junit.xml, "
+            "results.subunit, tempest.log)"
+        )
         # The plain closing line CI and humans read.
-        print("%d passed, %d failed, %d skipped" % (summary["passed"], summary["failed"],
-                                                    summary["skipped"]))
-        rc = 0 if (not failed and not summary["failed"] and not summary["not_run"]
-                   and summary["passed"] + summary["skipped"] > 0 and trc == 0) else 1
+        print(
+            f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped"
+        )
+        rc = (
+            0
+            if (
+                not failed
+                and not summary["failed"]
+                and not summary["not_run"]
+                and summary["passed"] + summary["skipped"] > 0
+                and trc == 0
+            )
+            else 1
+        )
         return rc
     finally:
+        for child in CHILDREN:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
         if cloud:
             cloud.stop()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _sigterm(signum, frame):
+    # Turn SIGTERM/SIGHUP into an exception so main()'s finally stops the cloud.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGHUP, _sigterm)
     sys.exit(main())

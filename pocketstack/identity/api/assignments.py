@@ -45,8 +45,10 @@ def _check_refs(conn: Any, actor_kind: str, actor_id: str, target_kind: str,
 
 
 def _rule(target_kind: str, action: str) -> str:
-    return f"identity:{action}_system_grant" if target_kind == "system" \
-        else f"identity:{action}_grant"
+    """Keystone's rule names: ``identity:list_grants`` is plural, the others singular."""
+    suffix = "grants" if action == "list" else "grant"
+    return f"identity:{action}_system_{suffix}" if target_kind == "system" \
+        else f"identity:{action}_{suffix}"
 
 
 def create_grant(req: ApiRequest) -> Response:

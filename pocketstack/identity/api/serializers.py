@@ -110,7 +110,9 @@ def app_cred_view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"], "name": row["name"], "description": row["description"],
         "user_id": row["user_id"], "project_id": row["project_id"],
-        "expires_at": isotime(row["expires_at"]),
+        # Keystone renders it with oslo's default datetime format: microseconds, no zone.
+        "expires_at": (row["expires_at"].strftime("%Y-%m-%dT%H:%M:%S.%f")
+                       if row["expires_at"] is not None else None),
         "unrestricted": row["unrestricted"],
         "roles": [{"id": r["id"], "name": r["name"], "domain_id": r.get("domain_id")}
                   for r in row["roles"]],

@@ -140,7 +140,9 @@ def _set_password(conn: Connection, user: dict[str, Any], password: str,
                 f"to the minimum password age. Once you change your password, it must be used "
                 f"for {rules.minimum_password_age_days} day(s) before it can be changed."
             )
-    if rules.unique_last_password_count > 1:
+    # Like keystone, history is checked on self-service change only: an admin reset may
+    # set any password (it is still recorded in the history).
+    if self_service and rules.unique_last_password_count > 1:
         history = conn.execute(
             sa.select(t.password_history.c.password_hash)
             .where(t.password_history.c.user_id == user["id"])

@@ -79,18 +79,13 @@ async def _pump(req: ApiRequest, pipeline: UploadPipeline, length: int | None) -
             batch.append(chunk)
             pending += len(chunk)
         if pending >= BATCH or (not more and batch):
-            await anyio.to_thread.run_sync(_feed_all, pipeline, batch)
+            await anyio.to_thread.run_sync(pipeline.feed_batch, batch)
             batch, pending = [], 0
         if not more:
             break
     if length is not None and pipeline.size != length:
         raise exceptions.BadRequest(f"Upload truncated: got {pipeline.size} of {length} "
                                     "bytes; the partial data was discarded.")
-
-
-def _feed_all(pipeline: UploadPipeline, chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        pipeline.feed(chunk)
 
 
 async def _receive_data(req: ApiRequest, stage: bool) -> Response:
@@ -107,7 +102,7 @@ async def _receive_data(req: ApiRequest, stage: bool) -> Response:
     location: str | None = None
     try:
         writer = await anyio.to_thread.run_sync(service.store.writer, image_id, stage)
-        pipeline = UploadPipeline(grant, writer)
+        pipeline = UploadPipeline(grant, writer, service.options.image_require_format_match)
         await _pump(req, pipeline, length)
         if stage:
             facts = await anyio.to_thread.run_sync(_stage_facts, pipeline)

@@ -1,0 +1,88 @@
+"""Helpers shared by the flavor/keypair/admin/quota handlers: time parsing, pagination links,
+caller identity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest, json_response
+from pocketstack.common.api.pagination import PageRequest
+
+
+def is_admin(req: ApiRequest) -> bool:
+    return req.ctx.is_admin
+
+
+def parse_time(value: str, name: str) -> dt.datetime:
+    """An ISO 8601 timestamp from a query parameter (naive UTC); 400 when unparsable."""
+    text = value.strip().replace(" ", "+")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise exceptions.BadRequest(f"Invalid input for query parameters {name}. Value: "
+                                    f"{value}. {value} is not a valid date-time") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def int_param(req: ApiRequest, name: str, minimum: int = 0) -> int | None:
+    raw = req.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.BadRequest(f"Invalid input for query parameters {name}. Value: "
+                                    f"{raw}. '{raw}' is not a 'integer'") from None
+    if value < minimum:
+        raise exceptions.BadRequest(f"Invalid input for query parameters {name}. Value: "
+                                    f"{raw}. {raw} is less than the minimum of {minimum}")
+    return value
+
+
+def page_params(req: ApiRequest) -> PageRequest:
+    return PageRequest(limit=int_param(req, "limit"), marker=req.query.get("marker") or None)
+
+
+def paginate(req: ApiRequest, items: list[Any], wanted: PageRequest,
+             id_of: Callable[[Any], str], marker_missing: str | None = None
+             ) -> tuple[list[Any], list[dict[str, str]] | None]:
+    """Apply marker (400 when unknown, as Nova) and limit to a sorted list; return the page
+    and Nova's ``*_links`` list when more remain."""
+    if wanted.marker is not None:
+        for index, item in enumerate(items):
+            if id_of(item) == wanted.marker:
+                items = items[index + 1:]
+                break
+        else:
+            raise exceptions.BadRequest(marker_missing
+                                        or f"Marker {wanted.marker} could not be found.")
+    if wanted.limit is None or len(items) <= wanted.limit:
+        return items, None
+    kept = items[: wanted.limit]
+    if not kept:
+        return kept, None
+    params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
+    params.append(("marker", id_of(kept[-1])))
+    return kept, [{"rel": "next", "href": f"{req.url_for(req.path)}?{urlencode(params)}"}]
+
+
+def host_id(project_id: str | None, host: str | None) -> str:
+    """Nova's opaque per-project host id."""
+    if not host:
+        return ""
+    return hashlib.sha224(((project_id or "") + host).encode()).hexdigest()
+
+
+def reply(key: str, value: Any, status: int = 200) -> Response:
+    return json_response({key: value}, status=status)

@@ -1,0 +1,51 @@
+"""Helpers shared by Nova handlers: the service, policy, bodies, links."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest
+from pocketstack.common.api.validation import query_bool, validate
+
+if TYPE_CHECKING:
+    from pocketstack.compute.service import ComputeService
+
+
+def svc(req: ApiRequest) -> ComputeService:
+    return req.state["compute"]  # type: ignore[no-any-return]
+
+
+def enforce(req: ApiRequest, rule: str, target: dict[str, Any] | None = None) -> None:
+    svc(req).policy.enforce(req.ctx, rule, target)
+
+
+def allowed(req: ApiRequest, rule: str, target: dict[str, Any] | None = None) -> bool:
+    return svc(req).policy.allowed(req.ctx, rule, target)
+
+
+def body(req: ApiRequest, schema: dict[str, Any]) -> dict[str, Any]:
+    data = validate(schema, req.json())
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError("The request body must be a JSON object.")
+    return data
+
+
+def version_at_least(req: ApiRequest, version: str) -> bool:
+    return req.microversion is not None and req.microversion.at_least(version)
+
+
+def link(req: ApiRequest, kind: str, ident: Any) -> list[dict[str, str]]:
+    """Nova's self + bookmark links for /v2.1/{kind}/{id}."""
+    base = req.base_url  # http://h/compute/v2.1
+    root = base[: -len("/v2.1")] if base.endswith("/v2.1") else base
+    return [{"rel": "self", "href": f"{base}/{kind}/{ident}"},
+            {"rel": "bookmark", "href": f"{root}/{kind}/{ident}"}]
+
+
+def bool_query(req: ApiRequest, name: str) -> bool | None:
+    return query_bool(req.query.get(name))
+
+
+def project_target(project_id: str | None) -> dict[str, Any]:
+    return {"project_id": project_id}

@@ -1,0 +1,71 @@
+"""``/os-quota-sets``: a project's (or a user's) limits, with usage in ``/detail``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest, empty_response
+from pocketstack.common.api.validation import query_bool
+from pocketstack.compute.api.admin_common import reply
+from pocketstack.compute.api.common import body, enforce, svc, version_at_least
+from pocketstack.compute.domain import quotas
+from pocketstack.compute.schemas import admin as schemas
+
+
+def _resources(req: ApiRequest) -> list[str]:
+    return quotas.resources_for(lambda v: version_at_least(req, v))
+
+
+def _target(req: ApiRequest) -> tuple[str, str | None, dict[str, Any]]:
+    project_id = req.path_params["project_id"]
+    user_id = req.query.get("user_id") or None
+    return project_id, user_id, {"project_id": project_id, "user_id": user_id}
+
+
+def _filtered(req: ApiRequest, values: dict[str, Any]) -> dict[str, Any]:
+    return {name: values[name] for name in _resources(req) if name in values}
+
+
+def show(req: ApiRequest) -> Response:
+    project_id, user_id, target = _target(req)
+    enforce(req, "os_compute_api:os-quota-sets:show", target)
+    limits = svc(req).db.read(quotas.get_limits, project_id, user_id)
+    return reply("quota_set", {"id": project_id, **_filtered(req, limits)})
+
+
+def detail(req: ApiRequest) -> Response:
+    project_id, user_id, target = _target(req)
+    enforce(req, "os_compute_api:os-quota-sets:detail", target)
+    details = svc(req).db.read(quotas.detail, project_id, user_id)
+    return reply("quota_set", {"id": project_id, **_filtered(req, details)})
+
+
+def defaults(req: ApiRequest) -> Response:
+    project_id = req.path_params["project_id"]
+    enforce(req, "os_compute_api:os-quota-sets:defaults", {"project_id": project_id})
+    return reply("quota_set", {"id": project_id, **_filtered(req, quotas.get_defaults())})
+
+
+def update(req: ApiRequest) -> Response:
+    project_id, user_id, target = _target(req)
+    enforce(req, "os_compute_api:os-quota-sets:update", target)
+    data = body(req, schemas.quota_update(_resources(req)))["quota_set"]
+    force = query_bool(str(data.pop("force", False)), False)
+    values = {name: int(value) for name, value in data.items()}
+    for name, value in values.items():
+        if value < -1:
+            raise exceptions.ValidationError(
+                f"Invalid input for field/attribute {name}. Value: {value}. "
+                f"{value} is less than the minimum of -1")
+    limits = svc(req).db.write(quotas.set_limits, project_id, user_id, values, bool(force))
+    return reply("quota_set", _filtered(req, limits))
+
+
+def delete(req: ApiRequest) -> Response:
+    project_id, user_id, target = _target(req)
+    enforce(req, "os_compute_api:os-quota-sets:delete", target)
+    svc(req).db.write(quotas.delete_limits, project_id, user_id)
+    return empty_response(202)

@@ -1,0 +1,287 @@
+"""``POST /servers/{id}/action``: one small function per action, dispatched by body key.
+
+Hypervisor actions record intent (a task state with a deadline and an instance action) and hint
+the conductor; bookkeeping actions (lock, unlock) are done here and now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio.from_thread
+from starlette.responses import Response
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest, empty_response, json_response
+from pocketstack.common.api.validation import validate
+from pocketstack.compute.api import server_views
+from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
+from pocketstack.compute.api.servers import _ref, load, start_delete
+from pocketstack.compute.domain import flavors, instance_actions, instances, states
+from pocketstack.compute.schemas import servers as schemas
+
+Handler = Callable[[ApiRequest, Any], Response]
+
+
+def _task(req: ApiRequest, action: str, rule: str, name: str,
+          extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+          admin_may_override_lock: bool = True) -> dict[str, Any]:
+    """Start ``action`` on the server (409 if its state forbids it) and hint the conductor."""
+    ctx = req.ctx
+    service = svc(req)
+
+    def write(conn: Any) -> dict[str, Any]:
+        row = load(req, conn)
+        enforce(req, rule, {"project_id": row["project_id"]})
+        if row["locked"] and ctx.is_admin and admin_may_override_lock:
+            row = dict(row, locked=False)
+        values = extra(conn, row) if extra else {}
+        updated = instances.start_task(conn, row, action, service.settings.task_timeout,
+                                       values)
+        record = instance_actions.start(conn, row["uuid"], name, req.request_id,
+                                        ctx.project_id or "", ctx.user_id or "")
+        instance_actions.event_start(conn, record, "compute_" + name.lower(), row["host"])
+        return updated
+
+    row = service.db.write(write)
+    service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
+    return row
+
+
+def stop(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "stop", "os_compute_api:servers:stop", "stop")
+    return empty_response(202)
+
+
+def start(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "start", "os_compute_api:servers:start", "start")
+    return empty_response(202)
+
+
+def reboot(req: ApiRequest, arg: Any) -> Response:
+    kind = validate(schemas.REBOOT, arg)["type"].upper()
+    _task(req, "reboot_hard" if kind == "HARD" else "reboot_soft",
+          "os_compute_api:servers:reboot", "reboot")
+    return empty_response(202)
+
+
+def pause(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "pause", "os_compute_api:os-pause-server:pause", "pause")
+    return empty_response(202)
+
+
+def unpause(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "unpause", "os_compute_api:os-pause-server:unpause", "unpause")
+    return empty_response(202)
+
+
+def suspend(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "suspend", "os_compute_api:os-suspend-server:suspend", "suspend")
+    return empty_response(202)
+
+
+def resume(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "resume", "os_compute_api:os-suspend-server:resume", "resume")
+    return empty_response(202)
+
+
+def _new_flavor(req: ApiRequest, flavor_id: str) -> Callable[[Any, dict[str, Any]],
+                                                           dict[str, Any]]:
+    def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            flavor = flavors.get(conn, flavor_id)
+        except exceptions.NotFound:
+            raise exceptions.BadRequest(f"Flavor {flavor_id} could not be found.") from None
+        if not flavors.accessible(conn, flavor, req.ctx.project_id, req.ctx.is_admin):
+            raise exceptions.BadRequest(f"Flavor {flavor_id} could not be found.")
+        if flavor["flavorid"] == row["flavor"]["id"]:
+            raise exceptions.BadRequest("When resizing, instances must change flavor!")
+        if flavor["root_gb"] < row["flavor"]["disk"]:
+            raise exceptions.BadRequest("Resize error: Unable to resize disk down.")
+        hints = dict(row["scheduler_hints"])
+        hints.pop("_migrate", None)
+        return {"new_flavor": flavors.snapshot(flavor), "scheduler_hints": hints}
+    return extra
+
+
+def resize(req: ApiRequest, arg: Any) -> Response:
+    data = validate(schemas.RESIZE, arg)
+    _task(req, "resize", "os_compute_api:servers:resize", "resize",
+          _new_flavor(req, _ref(data["flavorRef"])))
+    return empty_response(202)
+
+
+def migrate(req: ApiRequest, arg: Any) -> Response:
+    data = validate(schemas.MIGRATE, arg) or {}
+    host = data.get("host")
+
+    def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        hints = dict(row["scheduler_hints"])
+        hints["_migrate"] = True
+        if host:
+            hints["_force_host"] = host
+        return {"new_flavor": None, "scheduler_hints": hints}
+
+    _task(req, "migrate", "os_compute_api:os-migrate-server:migrate", "migrate", extra)
+    return empty_response(202)
+
+
+def confirm_resize(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "confirm_resize", "os_compute_api:servers:confirm_resize", "confirmResize")
+    return empty_response(204)
+
+
+def revert_resize(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "revert_resize", "os_compute_api:servers:revert_resize", "revertResize")
+    return empty_response(202)
+
+
+def rebuild(req: ApiRequest, arg: Any) -> Response:
+    data = validate(schemas.REBUILD, arg)
+    ctx = req.ctx
+    image_id = _ref(data["imageRef"])
+    try:
+        image = svc(req).images.get_image_for_boot(ctx, image_id)
+    except exceptions.NotFound:
+        raise exceptions.BadRequest(f"Image {image_id} could not be found.") from None
+
+    def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        if row["flavor"]["disk"] and image.min_root_gb > row["flavor"]["disk"]:
+            raise exceptions.BadRequest("Flavor's disk is too small for requested image.")
+        values: dict[str, Any] = {"image_ref": image.id}
+        if "name" in data:
+            values["display_name"] = data["name"]
+        if "metadata" in data:
+            values["metadata"] = data["metadata"]
+        if "description" in data and version_at_least(req, "2.19"):
+            values["description"] = data["description"]
+        return values
+
+    row = _task(req, "rebuild", "os_compute_api:servers:rebuild", "rebuild", extra)
+    view = server_views.detail(req, row, ctx.is_admin)
+    view["adminPass"] = data.get("adminPass") or "rebuilt"
+    return json_response({"server": view}, status=202)
+
+
+def shelve(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "shelve", "os_compute_api:os-shelve:shelve", "shelve")
+    return empty_response(202)
+
+
+def unshelve(req: ApiRequest, arg: Any) -> Response:
+    _task(req, "unshelve", "os_compute_api:os-shelve:unshelve", "unshelve")
+    return empty_response(202)
+
+
+def shelve_offload(req: ApiRequest, arg: Any) -> Response:
+    row = svc(req).db.read(lambda conn: load(req, conn))
+    if row["vm_state"] != states.SHELVED_OFFLOADED:
+        raise exceptions.Conflict(f"Cannot 'shelveOffload' instance {row['uuid']} while it is "
+                                  f"in vm_state {row['vm_state']}")
+    return empty_response(202)
+
+
+def lock(req: ApiRequest, arg: Any) -> Response:
+    data = validate(schemas.LOCK, arg) or {}
+    if "locked_reason" in data and not version_at_least(req, "2.73"):
+        raise exceptions.ValidationError("locked_reason is not allowed before 2.73")
+    ctx = req.ctx
+
+    def write(conn: Any) -> None:
+        row = load(req, conn)
+        enforce(req, "os_compute_api:os-lock-server:lock", {"project_id": row["project_id"]})
+        instances.update(conn, row, {
+            "locked": True, "locked_by": "admin" if ctx.is_admin else "owner",
+            "locked_reason": data.get("locked_reason")})
+        record = instance_actions.start(conn, row["uuid"], "lock", req.request_id,
+                                        ctx.project_id or "", ctx.user_id or "")
+        instance_actions.finish(conn, record)
+
+    svc(req).db.write(write)
+    return empty_response(202)
+
+
+def unlock(req: ApiRequest, arg: Any) -> Response:
+    ctx = req.ctx
+
+    def write(conn: Any) -> None:
+        row = load(req, conn)
+        enforce(req, "os_compute_api:os-lock-server:unlock", {"project_id": row["project_id"]})
+        if row["locked_by"] == "admin" and not ctx.is_admin and not allowed(
+                req, "os_compute_api:os-lock-server:unlock:unlock_override"):
+            raise exceptions.Forbidden("Policy doesn't allow os_compute_api:os-lock-server:"
+                                       "unlock:unlock_override to be performed.")
+        instances.update(conn, row, {"locked": False, "locked_by": None,
+                                     "locked_reason": None})
+        record = instance_actions.start(conn, row["uuid"], "unlock", req.request_id,
+                                        ctx.project_id or "", ctx.user_id or "")
+        instance_actions.finish(conn, record)
+
+    svc(req).db.write(write)
+    return empty_response(202)
+
+
+def console_output(req: ApiRequest, arg: Any) -> Response:
+    data = validate(schemas.CONSOLE_OUTPUT, arg) or {}
+    service = svc(req)
+    row = service.db.read(lambda conn: load(req, conn))
+    enforce(req, "os_compute_api:os-console-output", {"project_id": row["project_id"]})
+    if not row["host"] or row["vm_state"] in (states.BUILDING, states.ERROR):
+        raise exceptions.Conflict(f"Cannot 'get_console_output' instance {row['uuid']} while "
+                                  f"it is in vm_state {row['vm_state']}")
+    length = data.get("length")
+    try:
+        length = None if length in (None, "") else int(length)
+    except (TypeError, ValueError):
+        raise exceptions.ValidationError("Invalid input for field/attribute length.") from None
+    if length is not None and length < -1:
+        raise exceptions.ValidationError("length must be -1 or more")
+    if service.bus_call is None:
+        raise exceptions.ServiceUnavailable("The console is not reachable right now.")
+    try:
+        reply = anyio.from_thread.run(service.bus_call, f"compute.{row['host']}",
+                                      {"op": "console_output", "uuid": row["uuid"]}, 10.0)
+    except Exception:
+        raise exceptions.Conflict("The guest's console is not available.") from None
+    output = (reply or {}).get("output", "")
+    if length is not None and length >= 0:
+        lines = output.splitlines(keepends=True)
+        output = "".join(lines[-length:]) if length else ""
+    return json_response({"output": output})
+
+
+def force_delete(req: ApiRequest, arg: Any) -> Response:
+    start_delete(req, "os_compute_api:servers:force_delete")
+    return empty_response(202)
+
+
+def change_password(req: ApiRequest, arg: Any) -> Response:
+    row = svc(req).db.read(lambda conn: load(req, conn))
+    enforce(req, "os_compute_api:os-admin-password", {"project_id": row["project_id"]})
+    if row["vm_state"] != states.ACTIVE:
+        raise exceptions.Conflict(f"Cannot 'changePassword' instance {row['uuid']} while it "
+                                  f"is in vm_state {row['vm_state']}")
+    return empty_response(202)
+
+
+ACTIONS: dict[str, Handler] = {
+    "os-stop": stop, "os-start": start, "reboot": reboot, "pause": pause, "unpause": unpause,
+    "suspend": suspend, "resume": resume, "resize": resize, "migrate": migrate,
+    "confirmResize": confirm_resize, "revertResize": revert_resize, "rebuild": rebuild,
+    "shelve": shelve, "unshelve": unshelve, "shelveOffload": shelve_offload, "lock": lock,
+    "unlock": unlock, "os-getConsoleOutput": console_output, "forceDelete": force_delete,
+    "changePassword": change_password,
+}
+
+
+def server_action(req: ApiRequest) -> Response:
+    data = req.json()
+    if not isinstance(data, dict) or len(data) != 1:
+        raise exceptions.BadRequest("There is either no action or more than one action in "
+                                    "the request body.")
+    (name, arg), = data.items()
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise exceptions.BadRequest(f"There is no such action: {name}")
+    return handler(req, arg)

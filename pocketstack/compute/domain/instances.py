@@ -1,0 +1,202 @@
+"""Instances: intent and observed state, written only with generation checks.
+
+The API records intent here (a new instance in ``building/scheduling``, a task state with a
+deadline for each action); the conductor records what happened. Nothing is ever half-created:
+an instance row, its quota usage and its action record are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid as uuidlib
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.common import exceptions
+from pocketstack.common.db import update_generation
+from pocketstack.compute import tables as t
+from pocketstack.compute.domain import quotas, states
+from pocketstack.compute.domain.common import utcnow
+
+T = t.instances
+
+
+def instance_name(row: dict[str, Any]) -> str:
+    return f"instance-{row['id']:08x}"
+
+
+def get(conn: Connection, uuid: str, include_deleted: bool = False) -> dict[str, Any]:
+    q = sa.select(T).where(T.c.uuid == uuid)
+    if not include_deleted:
+        q = q.where(T.c.deleted.is_(False))
+    row = conn.execute(q).mappings().first()
+    if row is None:
+        raise exceptions.NotFound(f"Instance {uuid} could not be found.")
+    return dict(row)
+
+
+def create(conn: Connection, base: dict[str, Any], count: int,
+           deadline_seconds: int) -> list[dict[str, Any]]:
+    """Insert ``count`` instances built from ``base`` (validated by the caller, quota-checked
+    with :func:`quotas.enforce` in this same transaction, which also serialises the project)."""
+    now = utcnow()
+    reservation = "r-" + secrets.token_hex(4)
+    rows = []
+    for index in range(count):
+        name = base["display_name"]
+        if count > 1:
+            name = f"{name}-{index + 1}"
+        row = dict(base)
+        row.update({
+            "uuid": str(uuidlib.uuid4()), "display_name": name, "vm_state": states.BUILDING,
+            "task_state": states.SCHEDULING, "power_state": 0, "reservation_id": reservation,
+            "launch_index": index, "created_at": now, "updated_at": now, "deleted": False,
+            "hostname": _hostname(name), "task_deadline":
+                now + dt.timedelta(seconds=deadline_seconds), "task_attempts": 0,
+            "generation": 0,
+        })
+        result = conn.execute(sa.insert(T).values(**row))
+        row["id"] = result.inserted_primary_key[0]
+        rows.append(row)
+    return rows
+
+
+def _hostname(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
+    return cleaned[:63] or "server"
+
+
+def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Write ``values`` if nobody changed the row since it was read (else ConcurrentUpdate)."""
+    values = dict(values)
+    values["updated_at"] = utcnow()
+    update_generation(conn, T, row["id"], row["generation"], values)
+    merged = dict(row)
+    merged.update(values)
+    merged["generation"] = row["generation"] + 1
+    return merged
+
+
+def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seconds: int,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Move an instance into the task state of ``action`` (409 when its state forbids it)."""
+    allowed, task_state = states.ACTIONS[action]
+    if row["locked"] and action not in ("unlock",):
+        raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
+    if row["task_state"] is not None or row["vm_state"] not in allowed:
+        where = (f"task_state {row['task_state']}" if row["task_state"]
+                 else f"vm_state {row['vm_state']}")
+        raise exceptions.Conflict(
+            f"Cannot '{action}' instance {row['uuid']} while it is in {where}")
+    values = {"task_state": task_state,
+              "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
+              "task_attempts": 0}
+    values.update(extra or {})
+    return update(conn, row, values)
+
+
+def mark_deleting(conn: Connection, row: dict[str, Any], deadline_seconds: int) -> dict[str, Any]:
+    if row["task_state"] == states.DELETING:
+        return row  # a repeated delete is accepted and changes nothing
+    return update(conn, row, {
+        "task_state": states.DELETING,
+        "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
+        "task_attempts": 0})
+
+
+def finalize_delete(conn: Connection, row: dict[str, Any]) -> None:
+    now = utcnow()
+    update(conn, row, {"deleted": True, "deleted_at": now, "terminated_at": now,
+                       "vm_state": states.DELETED, "task_state": None, "task_deadline": None,
+                       "power_state": 0})
+    conn.execute(sa.delete(t.server_group_members).where(
+        t.server_group_members.c.instance_uuid == row["uuid"]))
+    quotas.lock_project(conn, row["project_id"])
+
+
+def in_flight(conn: Connection) -> list[dict[str, Any]]:
+    """Instances with a task under way (resumed after a restart, checked by the reconciler)."""
+    return [dict(r) for r in conn.execute(sa.select(T).where(
+        T.c.deleted.is_(False), T.c.task_state.is_not(None))).mappings()]
+
+
+def overdue(conn: Connection, now: dt.datetime) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(T).where(
+        T.c.deleted.is_(False), T.c.task_deadline.is_not(None),
+        T.c.task_deadline < now)).mappings()]
+
+
+def on_host(conn: Connection, host: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(T).where(
+        T.c.deleted.is_(False), T.c.host == host)).mappings()]
+
+
+def hosts_of(conn: Connection, uuids: list[str]) -> list[str]:
+    if not uuids:
+        return []
+    return [r[0] for r in conn.execute(sa.select(T.c.host).where(
+        T.c.uuid.in_(uuids), T.c.deleted.is_(False), T.c.host.is_not(None)))]
+
+
+SORT_KEYS = {"created_at", "display_name", "updated_at", "uuid", "vm_state", "task_state",
+             "power_state", "launched_at", "terminated_at", "host", "node", "project_id",
+             "user_id", "availability_zone", "key_name", "image_ref", "hostname", "locked",
+             "launch_index", "id"}
+
+
+def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
+          sort: list[tuple[str, str]], limit: int | None, marker: str | None,
+          deleted: bool = False) -> list[dict[str, Any]]:
+    q = sa.select(T)
+    if project_id is not None:
+        q = q.where(T.c.project_id == project_id)
+    if not deleted:
+        q = q.where(T.c.deleted.is_(False))
+    for key, value in filters.items():
+        if key == "name":
+            q = q.where(T.c.display_name.contains(value))
+        elif key == "changes-since":
+            q = q.where(T.c.updated_at >= value)
+        elif key == "changes-before":
+            q = q.where(T.c.updated_at <= value)
+        elif key == "vm_state":
+            q = q.where(T.c.vm_state.in_(value))
+        elif key == "uuids":
+            q = q.where(T.c.uuid.in_(value))
+        elif key == "locked":
+            q = q.where(T.c.locked.is_(bool(value)))
+        elif key in T.c:
+            q = q.where(T.c[key] == value)
+    order = []
+    for key, direction in sort:
+        column = T.c[key]
+        order.append(column.desc() if direction == "desc" else column.asc())
+    order.append(T.c.id.desc())
+    q = q.order_by(*order)
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    if marker is not None:
+        for index, row in enumerate(rows):
+            if row["uuid"] == marker:
+                rows = rows[index + 1:]
+                break
+        else:
+            raise exceptions.BadRequest(f"marker [{marker}] not found")
+    if limit is not None:
+        rows = rows[: limit + 1]
+    return rows
+
+
+def record_scheduling(conn: Connection, uuid: str, attempt: int, chosen: str | None,
+                      record: dict[str, Any]) -> None:
+    conn.execute(sa.insert(t.scheduling_records).values(
+        instance_uuid=uuid, attempt=attempt, created_at=utcnow(), chosen_host=chosen,
+        record=record))
+
+
+def scheduling_records(conn: Connection, uuid: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(t.scheduling_records).where(
+        t.scheduling_records.c.instance_uuid == uuid).order_by(
+        t.scheduling_records.c.id)).mappings()]

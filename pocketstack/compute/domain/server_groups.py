@@ -1,0 +1,113 @@
+"""Server groups: named sets of servers with an (anti-)affinity policy the scheduler honours."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.common import exceptions
+from pocketstack.compute import tables as t
+from pocketstack.compute.domain import quotas
+from pocketstack.compute.domain.common import utcnow
+
+POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
+
+
+def get(conn: Connection, uuid: str) -> dict[str, Any]:
+    """The group row (``policy``, ``rules``, ``project_id``, ...) or 404."""
+    row = conn.execute(sa.select(t.server_groups).where(t.server_groups.c.uuid == uuid)
+                       ).mappings().first()
+    if row is None:
+        raise exceptions.NotFound(f"Instance group {uuid} could not be found.")
+    return dict(row)
+
+
+def members(conn: Connection, uuid: str) -> list[str]:
+    """Uuids of the group's members that are not deleted, in the order they joined."""
+    m = t.server_group_members
+    i = t.instances
+    q = (sa.select(m.c.instance_uuid)
+         .select_from(m.outerjoin(i, i.c.uuid == m.c.instance_uuid))
+         .where(m.c.group_uuid == uuid, sa.or_(i.c.id.is_(None), i.c.deleted.is_(False)))
+         .order_by(m.c.instance_uuid))
+    return [r[0] for r in conn.execute(q)]
+
+
+def members_by_group(conn: Connection, uuids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {u: [] for u in uuids}
+    if not uuids:
+        return out
+    m = t.server_group_members
+    i = t.instances
+    q = (sa.select(m.c.group_uuid, m.c.instance_uuid)
+         .select_from(m.outerjoin(i, i.c.uuid == m.c.instance_uuid))
+         .where(m.c.group_uuid.in_(uuids), sa.or_(i.c.id.is_(None), i.c.deleted.is_(False)))
+         .order_by(m.c.instance_uuid))
+    for group_uuid, instance_uuid in conn.execute(q):
+        out[group_uuid].append(instance_uuid)
+    return out
+
+
+def add_member(conn: Connection, group_uuid: str, instance_uuid: str) -> None:
+    """Add an instance to a group, within the group's ``server_group_members`` quota
+    (raises ``quotas.QuotaExceeded``, a 403)."""
+    group = get(conn, group_uuid)
+    exists = conn.execute(sa.select(t.server_group_members).where(
+        t.server_group_members.c.group_uuid == group_uuid,
+        t.server_group_members.c.instance_uuid == instance_uuid)).first()
+    if exists is not None:
+        return
+    quotas.check_group_members(conn, group["project_id"], group_uuid)
+    conn.execute(sa.insert(t.server_group_members).values(
+        group_uuid=group_uuid, instance_uuid=instance_uuid))
+
+
+def remove_member(conn: Connection, instance_uuid: str) -> None:
+    """Drop an instance from whatever group it is in (on delete)."""
+    conn.execute(sa.delete(t.server_group_members).where(
+        t.server_group_members.c.instance_uuid == instance_uuid))
+
+
+def group_of(conn: Connection, instance_uuid: str) -> str | None:
+    row = conn.execute(sa.select(t.server_group_members.c.group_uuid).where(
+        t.server_group_members.c.instance_uuid == instance_uuid)).first()
+    return None if row is None else str(row[0])
+
+
+def hosts(conn: Connection, uuid: str) -> list[str]:
+    """Hosts the group's live members run on (for affinity checks)."""
+    m = t.server_group_members
+    i = t.instances
+    q = (sa.select(i.c.host).select_from(m.join(i, i.c.uuid == m.c.instance_uuid))
+         .where(m.c.group_uuid == uuid, i.c.deleted.is_(False), i.c.host.is_not(None)))
+    return sorted({r[0] for r in conn.execute(q)})
+
+
+def create(conn: Connection, project_id: str, user_id: str, name: str, policy: str,
+           rules: dict[str, Any] | None = None) -> dict[str, Any]:
+    if policy not in POLICIES:
+        raise exceptions.ValidationError(f"Invalid policy {policy!r}.")
+    quotas.enforce(conn, project_id, user_id, {"server_groups": 1})
+    uuid = str(uuidlib.uuid4())
+    conn.execute(sa.insert(t.server_groups).values(
+        uuid=uuid, name=name, project_id=project_id, user_id=user_id, policy=policy,
+        rules=rules or {}, created_at=utcnow()))
+    return get(conn, uuid)
+
+
+def delete(conn: Connection, uuid: str) -> None:
+    get(conn, uuid)
+    conn.execute(sa.delete(t.server_group_members).where(
+        t.server_group_members.c.group_uuid == uuid))
+    conn.execute(sa.delete(t.server_groups).where(t.server_groups.c.uuid == uuid))
+
+
+def list_(conn: Connection, project_id: str | None) -> list[dict[str, Any]]:
+    """A project's groups (all projects' with ``project_id=None``), oldest first."""
+    q = sa.select(t.server_groups).order_by(t.server_groups.c.id)
+    if project_id is not None:
+        q = q.where(t.server_groups.c.project_id == project_id)
+    return [dict(r) for r in conn.execute(q).mappings()]

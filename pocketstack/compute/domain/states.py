@@ -1,0 +1,73 @@
+"""Instance state model: vm_state / task_state / power_state, and the API status they show.
+
+Which actions are allowed in which states (Nova's ``check_instance_state``), as data.
+"""
+
+from __future__ import annotations
+
+BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED = "building", "active", "stopped", "paused", \
+    "suspended"
+RESIZED, ERROR, DELETED, SHELVED, SHELVED_OFFLOADED, RESCUED = "resized", "error", "deleted", \
+    "shelved", "shelved_offloaded", "rescued"
+
+# task states
+SCHEDULING, SPAWNING, DELETING = "scheduling", "spawning", "deleting"
+POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD = "powering-off", "powering-on", \
+    "rebooting", "rebooting_hard"
+PAUSING, UNPAUSING, SUSPENDING, RESUMING = "pausing", "unpausing", "suspending", "resuming"
+RESIZE_PREP, RESIZE_FINISH, RESIZE_REVERTING, RESIZE_CONFIRMING = "resize_prep", \
+    "resize_finish", "resize_reverting", "resize_confirming"
+REBUILDING, MIGRATING, SHELVING, UNSHELVING = "rebuilding", "migrating", "shelving", \
+    "unshelving"
+RESCUING, UNRESCUING, IMAGE_SNAPSHOT = "rescuing", "unrescuing", "image_snapshot"
+
+_STATUS = {
+    BUILDING: "BUILD", ACTIVE: "ACTIVE", STOPPED: "SHUTOFF", PAUSED: "PAUSED",
+    SUSPENDED: "SUSPENDED", RESIZED: "VERIFY_RESIZE", ERROR: "ERROR", DELETED: "DELETED",
+    SHELVED: "SHELVED", SHELVED_OFFLOADED: "SHELVED_OFFLOADED", RESCUED: "RESCUE",
+}
+_TASK_STATUS = {
+    REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", RESIZE_PREP: "RESIZE",
+    RESIZE_FINISH: "RESIZE", MIGRATING: "RESIZE", REBUILDING: "REBUILD",
+    RESIZE_REVERTING: "REVERT_RESIZE",
+}
+
+
+def status(vm_state: str, task_state: str | None) -> str:
+    if vm_state in (ACTIVE, STOPPED, RESIZED) and task_state in _TASK_STATUS:
+        if vm_state == RESIZED and task_state != RESIZE_REVERTING:
+            return "VERIFY_RESIZE"
+        return _TASK_STATUS[task_state]
+    return _STATUS.get(vm_state, "UNKNOWN")
+
+
+# action -> (vm_states it may start from, task_state it sets)
+ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "stop": ((ACTIVE, RESCUED, ERROR), POWERING_OFF),
+    "start": ((STOPPED,), POWERING_ON),
+    "reboot_soft": ((ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR), REBOOTING),
+    "reboot_hard": ((ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR), REBOOTING_HARD),
+    "pause": ((ACTIVE, RESCUED), PAUSING),
+    "unpause": ((PAUSED,), UNPAUSING),
+    "suspend": ((ACTIVE,), SUSPENDING),
+    "resume": ((SUSPENDED,), RESUMING),
+    "resize": ((ACTIVE, STOPPED), RESIZE_PREP),
+    "migrate": ((ACTIVE, STOPPED), RESIZE_PREP),
+    "confirm_resize": ((RESIZED,), RESIZE_CONFIRMING),
+    "revert_resize": ((RESIZED,), RESIZE_REVERTING),
+    "rebuild": ((ACTIVE, STOPPED, ERROR), REBUILDING),
+    "shelve": ((ACTIVE, STOPPED, PAUSED, SUSPENDED), SHELVING),
+    "shelve_offload": ((SHELVED,), SHELVING),
+    "unshelve": ((SHELVED, SHELVED_OFFLOADED), UNSHELVING),
+    "rescue": ((ACTIVE, STOPPED, ERROR), RESCUING),
+    "unrescue": ((RESCUED,), UNRESCUING),
+    "create_image": ((ACTIVE, STOPPED, PAUSED, SUSPENDED), IMAGE_SNAPSHOT),
+}
+
+# Actions that run on the hypervisor; their success sets these states.
+RESULTS: dict[str, tuple[str, int]] = {
+    "stop": (STOPPED, 4), "start": (ACTIVE, 1), "reboot_soft": (ACTIVE, 1),
+    "reboot_hard": (ACTIVE, 1), "pause": (PAUSED, 3), "unpause": (ACTIVE, 1),
+    "suspend": (SUSPENDED, 7), "resume": (ACTIVE, 1), "rescue": (RESCUED, 1),
+    "unrescue": (ACTIVE, 1),
+}

@@ -1,0 +1,168 @@
+"""Choose a host for one instance and claim its resources, recording why each host lost.
+
+1. Placement returns the providers with room for the flavor (the resource filter). Hosts it
+   leaves out are explained from the provider summaries ("not enough RAM (1024 MB free, 2048 MB
+   asked)").
+2. Configured filters run on the rest, in order; the first to object names the reason.
+3. Weighers rank what passed; the best host is claimed atomically in placement. A host that
+   lost a race to a concurrent claim is noted and the next one is tried — a host is never
+   over-committed because the claim, not the choice, is authoritative.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pocketstack.common import exceptions
+from pocketstack.common.db import Database
+from pocketstack.compute.domain import aggregates_view, nodes, services
+from pocketstack.compute.domain.common import utcnow
+from pocketstack.compute.scheduler.filters import load_filters
+from pocketstack.compute.scheduler.model import HostState, HostVerdict, NoValidHost, RequestSpec
+from pocketstack.compute.scheduler.weighers import load_weighers
+from pocketstack.config import Settings
+
+LOG = logging.getLogger(__name__)
+
+LABELS = {"VCPU": ("vCPUs", ""), "MEMORY_MB": ("RAM", " MB"), "DISK_GB": ("disk", " GB")}
+
+
+def resource_reason(state: HostState, spec: RequestSpec) -> str:
+    """Why placement had no room on this host, resource by resource."""
+    reasons = []
+    for rc, amount in spec.resources.items():
+        label, unit = LABELS.get(rc, (rc, ""))
+        if rc not in state.resources:
+            reasons.append(f"no {label} inventory")
+            continue
+        free = state.free(rc)
+        if amount > free:
+            reasons.append(f"not enough {label} ({free}{unit} free, {amount}{unit} asked)")
+    if not reasons:
+        return "no allocation candidate (a single resource exceeds the host's max_unit)"
+    return "; ".join(reasons)
+
+
+class Scheduler:
+    """Filters and weighers over placement's candidates; see the module docstring."""
+
+    def __init__(self, db: Database, placement: Any, settings: Settings) -> None:
+        self.db = db
+        self.placement = placement
+        self.settings = settings
+        self.filters = load_filters(settings.scheduler_filters)
+        self.weighers = load_weighers(settings.scheduler_weighers)
+
+    def host_states(self) -> list[HostState]:
+        now = utcnow()
+        with self.db.reader() as conn:
+            node_rows = nodes.list_(conn)
+            by_host = services.compute_services_by_host(conn)
+            host_aggs = aggregates_view.by_host(conn)
+        summaries = self.placement.provider_summaries()
+        default_az = self.settings.default_availability_zone
+        states = []
+        for node in node_rows:
+            svc = by_host.get(node["host"])
+            aggs = host_aggs.get(node["host"], [])
+            az = next((a["metadata"]["availability_zone"] for a in aggs
+                       if a["metadata"].get("availability_zone")), default_az)
+            states.append(HostState(
+                host=node["host"], node_uuid=node["uuid"],
+                hypervisor_hostname=node["hypervisor_hostname"],
+                hypervisor_type=node["hypervisor_type"],
+                enabled=bool(svc and not svc["disabled"]),
+                up=bool(svc and services.is_up(svc, now, self.settings.service_down_time)),
+                disabled_reason=svc["disabled_reason"] if svc else "no nova-compute service",
+                availability_zone=az, aggregates=aggs,
+                resources=summaries.get(node["uuid"], {}),
+                cpu_info=node["cpu_info"] or {}))
+        return states
+
+    def select(self, spec: RequestSpec,
+               states: list[HostState] | None = None) -> tuple[list[HostState],
+                                                                list[HostVerdict]]:
+        """Rank the hosts that can take ``spec``; verdicts explain every host."""
+        states = self.host_states() if states is None else states
+        fitting = {c.provider_uuid for c in self.placement.allocation_candidates(spec.resources)}
+        verdicts: dict[str, HostVerdict] = {}
+        passed: list[HostState] = []
+        for state in states:
+            if state.host in spec.ignore_hosts:
+                verdicts[state.host] = HostVerdict(state.host, False, "retry",
+                                                   "already tried for this instance")
+                continue
+            if spec.force_host and state.host != spec.force_host:
+                verdicts[state.host] = HostVerdict(state.host, False, "force_host",
+                                                   f"not the requested host {spec.force_host}")
+                continue
+            if state.node_uuid not in fitting:
+                verdicts[state.host] = HostVerdict(state.host, False, "placement",
+                                                   resource_reason(state, spec))
+                continue
+            for flt in self.filters:
+                reason = flt.host_passes(state, spec)
+                if reason is not None:
+                    verdicts[state.host] = HostVerdict(state.host, False, flt.name, reason)
+                    break
+            else:
+                passed.append(state)
+        weighed = self._weigh(passed, spec)
+        for state, total, parts in weighed:
+            verdicts[state.host] = HostVerdict(state.host, True, "weighed", weight=total,
+                                               weights=parts)
+        ranked = [state for state, _, _ in weighed]
+        return ranked, [verdicts[s.host] for s in states]
+
+    def _weigh(self, hosts: list[HostState], spec: RequestSpec
+               ) -> list[tuple[HostState, float, dict[str, float]]]:
+        parts: dict[str, dict[str, float]] = {h.host: {} for h in hosts}
+        for weigher in self.weighers:
+            raw = [weigher.weigh(h, spec) for h in hosts]
+            if not raw:
+                continue
+            lo, hi = min(raw), max(raw)
+            for h, value in zip(hosts, raw, strict=True):
+                norm = 0.0 if hi == lo else (value - lo) / (hi - lo)
+                parts[h.host][weigher.name] = weigher.multiplier * norm
+        out = [(h, sum(parts[h.host].values()), parts[h.host]) for h in hosts]
+        out.sort(key=lambda item: (-item[1], item[0].host))
+        return out
+
+    def schedule(self, spec: RequestSpec) -> tuple[HostState, list[HostVerdict], float]:
+        """Select and claim; returns (host, verdicts, seconds taken) or raises NoValidHost."""
+        started = time.perf_counter()
+        ranked, verdicts = self.select(spec)
+        by_host = {v.host: v for v in verdicts}
+        for state in ranked:
+            try:
+                self.placement.claim(spec.instance_uuid, {state.node_uuid: spec.resources},
+                                     spec.project_id, spec.user_id)
+            except exceptions.Conflict as exc:
+                by_host[state.host].passed = False
+                by_host[state.host].stage = "claim"
+                by_host[state.host].reason = f"lost the claim: {exc.message}"
+                continue
+            return state, verdicts, time.perf_counter() - started
+        raise NoValidHost(verdicts, summarise(verdicts))
+
+
+def summarise(verdicts: list[HostVerdict]) -> str:
+    """A member-safe summary: counts by kind of reason, no host names."""
+    if not verdicts:
+        return "There are not enough hosts available: no compute host has reported in."
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        if v.passed:
+            continue
+        if v.stage == "placement":
+            for part in v.reason.split("; "):
+                kind = part.split(" (")[0]
+                counts[kind] = counts.get(kind, 0) + 1
+        else:
+            counts[v.reason.split(":")[0]] = counts.get(v.reason.split(":")[0], 0) + 1
+    detail = ", ".join(f"{reason} on {n} host{'s' if n > 1 else ''}"
+                       for reason, n in sorted(counts.items()))
+    return f"There are not enough hosts available ({len(verdicts)} considered: {detail})."

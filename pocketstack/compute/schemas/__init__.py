@@ -1,0 +1,1 @@
+"""JSON schemas of Nova request bodies (flavors, keypairs, admin APIs, quotas, groups)."""

@@ -1,0 +1,1 @@
+"""Placement's HTTP handlers: thin, one module per noun."""

@@ -1,0 +1,1 @@
+"""Placement's domain layer: SQLAlchemy Core functions taking a connection."""

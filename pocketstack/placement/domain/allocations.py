@@ -1,0 +1,279 @@
+"""Allocations: what each consumer holds, claimed atomically against capacity.
+
+One transaction per request (one or many consumers): lock the consumers, then every provider
+touched (old and new allocations) in id order; check capacity and unit constraints with the
+locked rows; replace the allocation rows; adjust ``inventories.used``; bump every touched
+provider's generation and each consumer's generation. No window in which two claims can both
+see the same free capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from pocketstack.common import exceptions
+from pocketstack.common.db import is_duplicate_error
+from pocketstack.placement import errors
+from pocketstack.placement import tables as t
+from pocketstack.placement.domain import providers
+from pocketstack.placement.domain.inventories import capacity
+from pocketstack.placement.domain.providers import now
+
+A = t.allocations
+C = t.consumers
+I = t.inventories  # noqa: E741
+P = t.providers
+
+UNCHECKED: Any = object()  # consumer generation not checked (before 1.28, in-process client)
+
+
+@dataclass
+class ConsumerAllocations:
+    """The complete new allocations of one consumer (replacing what it holds now)."""
+
+    consumer_uuid: str
+    allocations: dict[str, dict[str, int]]  # provider uuid -> {resource class: amount}
+    project_id: str
+    user_id: str
+    consumer_generation: Any = UNCHECKED  # None: must be a new consumer; int: must match
+    consumer_type: str | None = None
+    provider_generations: dict[str, int] = field(default_factory=dict)  # checked when given
+
+
+def _consumer(conn: Connection, uuid: str, lock: bool) -> dict[str, Any] | None:
+    q = sa.select(C).where(C.c.uuid == uuid)
+    if lock:
+        q = q.with_for_update()
+    row = conn.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _check_consumer_generation(uuid: str, consumer: dict[str, Any] | None,
+                               expected: Any) -> None:
+    if expected is UNCHECKED:
+        return
+    have = None if consumer is None else consumer["generation"]
+    if have != expected:
+        raise errors.ConcurrentUpdate(
+            f"consumer generation conflict - expected {expected!r} but got {have!r} "
+            f"for consumer {uuid}")
+
+
+def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
+    """Replace the allocations of each consumer in ``requests``, all or nothing."""
+    requests = sorted(requests, key=lambda r: r.consumer_uuid)
+    consumers = {}
+    for req in requests:
+        consumer = _consumer(conn, req.consumer_uuid, lock=True)
+        _check_consumer_generation(req.consumer_uuid, consumer, req.consumer_generation)
+        consumers[req.consumer_uuid] = consumer
+    uuids = [r.consumer_uuid for r in requests]
+    old_rows = [dict(r) for r in conn.execute(
+        sa.select(A.c.consumer_uuid, A.c.provider_id, A.c.resource_class, A.c.used)
+        .where(A.c.consumer_uuid.in_(uuids))).mappings()]
+
+    wanted_uuids = {p for r in requests for p in r.allocations}
+    by_uuid = {row[1]: row[0] for row in conn.execute(
+        sa.select(P.c.id, P.c.uuid).where(P.c.uuid.in_(wanted_uuids)))} if wanted_uuids else {}
+    missing = sorted(wanted_uuids - set(by_uuid))
+    if missing:
+        raise exceptions.BadRequest(
+            f"Allocation for resource provider '{missing[0]}' that does not exist.")
+    touched = set(by_uuid.values()) | {r["provider_id"] for r in old_rows}
+    locked = providers.lock(conn, touched)
+    for req in requests:
+        for puuid, gen in req.provider_generations.items():
+            if puuid in by_uuid:
+                providers.check_generation(locked[by_uuid[puuid]], gen)
+    inventory = {(r["provider_id"], r["resource_class"]): dict(r) for r in conn.execute(
+        sa.select(I).where(I.c.provider_id.in_(touched))).mappings()} if touched else {}
+
+    # delta per (provider, class): new amounts minus what these consumers hold now
+    old: dict[tuple[int, str], int] = {}
+    for r in old_rows:
+        key = (r["provider_id"], r["resource_class"])
+        old[key] = old.get(key, 0) + r["used"]
+    new: dict[tuple[int, str], int] = {}
+    new_rows = []
+    stamp = now()
+    for req in requests:
+        for puuid, resources in req.allocations.items():
+            pid = by_uuid[puuid]
+            for rc, amount in resources.items():
+                key = (pid, rc)
+                inv = inventory.get(key)
+                name = locked[pid]["name"]
+                if inv is None:
+                    raise errors.CapacityExceeded(
+                        f"{name}: no inventory of {rc} (provider {puuid})")
+                _check_units(name, rc, amount, inv)
+                new[key] = new.get(key, 0) + amount
+                new_rows.append({"consumer_uuid": req.consumer_uuid, "provider_id": pid,
+                                 "resource_class": rc, "used": amount, "created_at": stamp})
+    for key, amount in sorted(new.items()):
+        inv = inventory[key]
+        delta = amount - old.get(key, 0)
+        if delta > 0 and inv["used"] + delta > capacity(inv):
+            free = max(capacity(inv) - inv["used"] + old.get(key, 0), 0)
+            raise errors.CapacityExceeded(
+                f"{locked[key[0]]['name']}: not enough {key[1]} ({free} free, {amount} asked)")
+
+    if old_rows:
+        conn.execute(sa.delete(A).where(A.c.consumer_uuid.in_(uuids)))
+    if new_rows:
+        conn.execute(sa.insert(A), new_rows)
+    for key in sorted(set(old) | set(new)):
+        delta = new.get(key, 0) - old.get(key, 0)
+        if delta and key in inventory:
+            conn.execute(sa.update(I).where(I.c.provider_id == key[0],
+                                            I.c.resource_class == key[1])
+                         .values(used=I.c.used + delta))
+    for pid in sorted(touched):
+        providers.bump(conn, pid, locked[pid]["generation"])
+    for req in requests:
+        _save_consumer(conn, req, consumers[req.consumer_uuid], stamp)
+
+
+def _check_units(name: str, rc: str, amount: int, inv: dict[str, Any]) -> None:
+    if amount < inv["min_unit"] or amount > inv["max_unit"] or \
+            amount % inv["step_size"] != 0:
+        raise errors.AllocationConstraint(
+            f"Unable to allocate inventory: {name}: {amount} {rc} violates min_unit "
+            f"{inv['min_unit']}, max_unit {inv['max_unit']} or step_size {inv['step_size']}.")
+
+
+def _save_consumer(conn: Connection, req: ConsumerAllocations, consumer: dict[str, Any] | None,
+                   stamp: Any) -> None:
+    empty = not any(req.allocations.values())
+    if consumer is None:
+        if empty:
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(C).values(
+                    uuid=req.consumer_uuid, project_id=req.project_id, user_id=req.user_id,
+                    consumer_type=req.consumer_type, generation=1, created_at=stamp,
+                    updated_at=stamp))
+        except IntegrityError as exc:
+            if is_duplicate_error(exc):
+                raise errors.ConcurrentUpdate(
+                    f"consumer generation conflict: consumer {req.consumer_uuid} was created "
+                    "by another request.") from None
+            raise
+        return
+    if empty:
+        conn.execute(sa.delete(C).where(C.c.uuid == req.consumer_uuid))
+        return
+    values: dict[str, Any] = {"project_id": req.project_id, "user_id": req.user_id,
+                              "generation": consumer["generation"] + 1, "updated_at": stamp}
+    if req.consumer_type is not None:
+        values["consumer_type"] = req.consumer_type
+    result = conn.execute(sa.update(C).where(C.c.uuid == req.consumer_uuid,
+                                             C.c.generation == consumer["generation"])
+                          .values(**values))
+    if result.rowcount != 1:
+        raise errors.ConcurrentUpdate(
+            f"consumer generation conflict for consumer {req.consumer_uuid}")
+
+
+def for_consumer(conn: Connection, uuid: str
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """({provider uuid: {"generation", "resources"}}, consumer row or None)."""
+    out: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(
+        sa.select(P.c.uuid, P.c.generation, A.c.resource_class, A.c.used)
+        .select_from(A.join(P, A.c.provider_id == P.c.id))
+        .where(A.c.consumer_uuid == uuid)).all()
+    for puuid, gen, rc, used in rows:
+        entry = out.setdefault(puuid, {"generation": gen, "resources": {}})
+        entry["resources"][rc] = used
+    return out, _consumer(conn, uuid, lock=False)
+
+
+def for_provider(conn: Connection, provider_id: int) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for consumer, rc, used in conn.execute(
+            sa.select(A.c.consumer_uuid, A.c.resource_class, A.c.used)
+            .where(A.c.provider_id == provider_id)):
+        out.setdefault(consumer, {})[rc] = used
+    return out
+
+
+def delete_consumer(conn: Connection, uuid: str) -> None:
+    """Drop all of a consumer's allocations; NotFound when it has none."""
+    consumer = _consumer(conn, uuid, lock=True)
+    has = conn.execute(sa.select(A.c.provider_id).where(A.c.consumer_uuid == uuid)
+                       .limit(1)).first()
+    if not has:
+        raise exceptions.NotFound(f"No allocations for consumer '{uuid}'")
+    replace(conn, [ConsumerAllocations(uuid, {}, consumer["project_id"] if consumer else "",
+                                       consumer["user_id"] if consumer else "")])
+
+
+def provider_usages(conn: Connection, provider_id: int) -> dict[str, int]:
+    return {rc: used for rc, used in conn.execute(
+        sa.select(I.c.resource_class, I.c.used).where(I.c.provider_id == provider_id))}
+
+
+def project_usages(conn: Connection, project_id: str, user_id: str | None = None,
+                   consumer_type: str | None = None) -> dict[str, int]:
+    q = (sa.select(A.c.resource_class, sa.func.sum(A.c.used))
+         .select_from(A.join(C, A.c.consumer_uuid == C.c.uuid))
+         .where(C.c.project_id == project_id).group_by(A.c.resource_class))
+    if user_id is not None:
+        q = q.where(C.c.user_id == user_id)
+    if consumer_type is not None:
+        q = _type_filter(q, consumer_type)
+    return {rc: int(total) for rc, total in conn.execute(q)}
+
+
+def _type_filter(q: Any, consumer_type: str) -> Any:
+    if consumer_type == "unknown":
+        return q.where(C.c.consumer_type.is_(None))
+    return q.where(C.c.consumer_type == consumer_type)
+
+
+def project_usages_by_type(conn: Connection, project_id: str, user_id: str | None = None,
+                           consumer_type: str | None = None) -> dict[str, dict[str, int]]:
+    """1.38 shape: {consumer_type or "unknown": {"consumer_count": n, rc: amount}}."""
+    q = (sa.select(C.c.consumer_type, A.c.resource_class, sa.func.sum(A.c.used),
+                   sa.func.count(sa.distinct(C.c.uuid)))
+         .select_from(A.join(C, A.c.consumer_uuid == C.c.uuid))
+         .where(C.c.project_id == project_id)
+         .group_by(C.c.consumer_type, A.c.resource_class))
+    if user_id is not None:
+        q = q.where(C.c.user_id == user_id)
+    if consumer_type is not None and consumer_type != "all":
+        q = _type_filter(q, consumer_type)
+    out: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
+    for ctype, rc, total, count in conn.execute(q):
+        key = ctype or "unknown"
+        out.setdefault(key, {})[rc] = int(total)
+        counts[key] = max(counts.get(key, 0), int(count))
+    cq = (sa.select(C.c.consumer_type, sa.func.count()).where(C.c.project_id == project_id)
+          .group_by(C.c.consumer_type))
+    if user_id is not None:
+        cq = cq.where(C.c.user_id == user_id)
+    for ctype, count in conn.execute(cq):
+        key = ctype or "unknown"
+        if key in out:
+            out[key]["consumer_count"] = int(count)
+    if consumer_type == "all" and out:
+        merged: dict[str, int] = {"consumer_count": 0}
+        for per in out.values():
+            for k, v in per.items():
+                merged[k] = merged.get(k, 0) + v
+        return {"all": merged}
+    return out
+
+
+def consumers_of(conn: Connection, uuids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {r["uuid"]: dict(r) for r in conn.execute(
+        sa.select(C).where(C.c.uuid.in_(list(uuids)))).mappings()}
