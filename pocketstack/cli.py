@@ -31,6 +31,25 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--admin-password", dest="admin_password")
     up.add_argument("--compute-hosts", dest="compute_hosts", type=int)
     up.add_argument("--policy-file", dest="policy_file")
+    up.add_argument("--transport-url", dest="transport_url",
+                    help="amqp://user:pass@host:5672/ to let agents on other hosts join")
+
+    agent = sub.add_parser("agent", help="run an agent that joins a cloud over the bus")
+    agent_sub = agent.add_subparsers(dest="agent_kind", required=True)
+    compute = agent_sub.add_parser("compute", help="a compute host (hypervisor driver)")
+    compute.add_argument("--host", required=True, help="this compute host's name")
+    compute.add_argument("--transport-url", dest="transport_url", required=True)
+    compute.add_argument("--driver", dest="compute_driver", choices=["fake"])
+    compute.add_argument("--vcpus", dest="fake_vcpus", type=int)
+    compute.add_argument("--memory-mb", dest="fake_memory_mb", type=int)
+    compute.add_argument("--disk-gb", dest="fake_disk_gb", type=int)
+
+    explain = sub.add_parser("explain", help="why the scheduler placed (or refused) a server")
+    explain.add_argument("kind", choices=["server"])
+    explain.add_argument("server_id")
+    explain.add_argument("--state-dir", dest="state_dir")
+    explain.add_argument("--database-url", dest="database_url")
+    explain.add_argument("--json", action="store_true", help="print the raw records")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -51,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
-                "compute_hosts", "policy_file"):
+                "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
+                "fake_memory_mb", "fake_disk_gb"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -122,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     _logging(settings)
     if args.command == "up":
         return cmd_up(settings, started)
+    if args.command == "agent":
+        from pocketstack.agents.compute.runner import run_compute_agent
+
+        return run_compute_agent(settings, args.host)
+    if args.command == "explain":
+        from pocketstack.compute.explain import explain_server
+
+        return explain_server(settings, args.server_id, as_json=args.json)
     if args.command == "db":
         from pocketstack.common import migrate
         from pocketstack.common.db import Database

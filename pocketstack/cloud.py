@@ -32,8 +32,8 @@ from pocketstack.config import Settings
 from pocketstack.identity.domain import bootstrap as identity_bootstrap
 from pocketstack.identity.service import IdentityService
 from pocketstack.image.service import ImageService
-from pocketstack.placement.service import PlacementService
 from pocketstack.placement.client import PlacementClient
+from pocketstack.placement.service import PlacementService
 
 LOG = logging.getLogger(__name__)
 

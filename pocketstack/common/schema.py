@@ -17,10 +17,9 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 def load_all_tables() -> sa.MetaData:
     """Import every service's table module so the MetaData is complete."""
+    from pocketstack.compute import tables as _compute  # noqa: F401
     from pocketstack.identity import tables as _identity  # noqa: F401
     from pocketstack.image import tables as _image  # noqa: F401
     from pocketstack.placement import tables as _placement  # noqa: F401
-
-    from pocketstack.compute import tables as _compute  # noqa: F401
 
     return metadata

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from pocketstack.common.api.app import Route
-from pocketstack.compute.api import server_actions, servers, versions
-from pocketstack.compute.api import (  # noqa: I001 - the API engineer's handlers
-    aggregates, availability_zones, flavor_access, flavors, hypervisors, instance_actions,
-    keypairs, limits, quotas, server_groups, server_metadata, server_tags, services, usage)
+from pocketstack.compute.api import (
+    aggregates,
+    availability_zones,
+    flavor_access,
+    flavors,
+    hypervisors,
+    instance_actions,
+    keypairs,
+    limits,
+    quotas,
+    server_actions,
+    server_groups,
+    server_metadata,
+    server_tags,
+    servers,
+    services,
+    usage,
+    versions,
+)
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.show_version, public=True),

@@ -152,6 +152,7 @@ class TokenPayload:
     domain_id: str | None = None
     system: str | None = None
     app_cred_id: str | None = None
+    trust_id: str | None = None
 
     @property
     def scope_kind(self) -> str:
@@ -184,6 +185,7 @@ def encode(repo: KeyRepository, payload: TokenPayload) -> str:
             payload.expires_at,
             [_pack_audit(a) for a in payload.audit_ids],
             _pack_id(payload.app_cred_id),
+            _pack_id(payload.trust_id),
         )
     )
     token = repo.fernet().encrypt(packed)
@@ -196,7 +198,11 @@ def decode(repo: KeyRepository, token: str) -> TokenPayload:
         raw = token.encode("ascii")
         raw += b"=" * (-len(raw) % 4)
         data = msgpack.unpackb(repo.fernet().decrypt(raw))
-        version, user, methods, scope, issued, expires, audit, app_cred = data
+        # tokens issued before trusts existed have no trust field
+        version, user, methods, scope, issued, expires, audit, app_cred, *rest = data
+        if len(rest) > 1:
+            raise ValueError("unknown payload shape")
+        trust = rest[0] if rest else None
         if version != PAYLOAD_VERSION:
             raise ValueError("unknown payload version")
     except (InvalidToken, ValueError, TypeError, UnicodeEncodeError,
@@ -213,4 +219,5 @@ def decode(repo: KeyRepository, token: str) -> TokenPayload:
         domain_id=_unpack_id(scope_value) if kind == 2 else None,
         system=scope_value if kind == 3 else None,
         app_cred_id=_unpack_id(app_cred),
+        trust_id=_unpack_id(trust),
     )

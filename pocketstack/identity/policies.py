@@ -10,6 +10,8 @@ DOMAIN_READER = "(role:reader and domain_id:%(target.domain_id)s)"
 DOMAIN_ADMIN = "(role:admin and domain_id:%(target.domain_id)s)"
 TOKEN_SUBJECT = "user_id:%(target.token.user_id)s"
 OWNER = "user_id:%(target.user_id)s"
+TRUSTOR = "user_id:%(target.trust.trustor_user_id)s"
+TRUSTEE = "user_id:%(target.trust.trustee_user_id)s"
 
 
 def _r(name: str, check: str, doc: str = "") -> policy.RuleDefault:
@@ -37,6 +39,12 @@ RULES: list[policy.RuleDefault] = [
     _r("identity:create_domain", ADMIN),
     _r("identity:update_domain", ADMIN),
     _r("identity:delete_domain", ADMIN),
+    _r("identity:create_domain_config", ADMIN),
+    _r("identity:get_domain_config", ADMIN_OR_SYSTEM_READER),
+    _r("identity:update_domain_config", ADMIN),
+    _r("identity:delete_domain_config", ADMIN),
+    _r("identity:get_domain_config_default", ADMIN_OR_SYSTEM_READER),
+    _r("identity:get_security_compliance_domain_config", ""),
     _r("identity:get_project", f"{READ_OR_DOMAIN} or project_id:%(target.project_id)s"),
     _r("identity:list_projects", READ_OR_DOMAIN),
     _r("identity:list_user_projects", f"{READ_OR_DOMAIN} or {OWNER}"),
@@ -80,6 +88,20 @@ RULES: list[policy.RuleDefault] = [
     _r("identity:revoke_system_grant", ADMIN),
     *_crud("service", ADMIN_OR_SYSTEM_READER, ADMIN),
     *_crud("endpoint", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("policy", ADMIN_OR_SYSTEM_READER, ADMIN, plural="policies"),
+    *_crud("consumer", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("endpoint_group", ADMIN_OR_SYSTEM_READER, ADMIN),
+    _r("identity:list_projects_for_endpoint", ADMIN_OR_SYSTEM_READER),
+    _r("identity:check_endpoint_in_project", ADMIN_OR_SYSTEM_READER),
+    _r("identity:list_endpoints_for_project", ADMIN_OR_SYSTEM_READER),
+    _r("identity:add_endpoint_to_project", ADMIN),
+    _r("identity:remove_endpoint_from_project", ADMIN),
+    _r("identity:list_endpoint_groups_for_project", ADMIN_OR_SYSTEM_READER),
+    _r("identity:list_projects_associated_with_endpoint_group", ADMIN_OR_SYSTEM_READER),
+    _r("identity:list_endpoints_associated_with_endpoint_group", ADMIN_OR_SYSTEM_READER),
+    _r("identity:get_endpoint_group_in_project", ADMIN_OR_SYSTEM_READER),
+    _r("identity:add_endpoint_group_to_project", ADMIN),
+    _r("identity:remove_endpoint_group_from_project", ADMIN),
     _r("identity:get_region", ""),
     _r("identity:list_regions", ""),
     _r("identity:create_region", ADMIN),
@@ -89,11 +111,26 @@ RULES: list[policy.RuleDefault] = [
     _r("identity:list_application_credentials", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
     _r("identity:create_application_credential", OWNER),
     _r("identity:delete_application_credential", f"{ADMIN} or {OWNER}"),
+    _r("identity:get_access_rule", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
+    _r("identity:list_access_rules", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
+    _r("identity:delete_access_rule", f"{ADMIN} or {OWNER}"),
+    _r("identity:ec2_get_credential", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
+    _r("identity:ec2_list_credentials", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
+    _r("identity:ec2_create_credential", f"{ADMIN} or {OWNER}"),
+    _r("identity:ec2_delete_credential", f"{ADMIN} or {OWNER}"),
     _r("identity:get_credential", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
     _r("identity:list_credentials", f"{ADMIN_OR_SYSTEM_READER} or {OWNER}"),
     _r("identity:create_credential", f"{ADMIN} or {OWNER}"),
     _r("identity:update_credential", f"{ADMIN} or {OWNER}"),
     _r("identity:delete_credential", f"{ADMIN} or {OWNER}"),
+    _r("identity:create_trust", TRUSTOR),
+    _r("identity:list_trusts", ADMIN_OR_SYSTEM_READER),
+    _r("identity:list_trusts_for_trustor", f"{ADMIN_OR_SYSTEM_READER} or {TRUSTOR}"),
+    _r("identity:list_trusts_for_trustee", f"{ADMIN_OR_SYSTEM_READER} or {TRUSTEE}"),
+    _r("identity:get_trust", f"{ADMIN_OR_SYSTEM_READER} or {TRUSTOR} or {TRUSTEE}"),
+    _r("identity:list_roles_for_trust", f"{ADMIN_OR_SYSTEM_READER} or {TRUSTOR} or {TRUSTEE}"),
+    _r("identity:get_role_for_trust", f"{ADMIN_OR_SYSTEM_READER} or {TRUSTOR} or {TRUSTEE}"),
+    _r("identity:delete_trust", f"{ADMIN} or {TRUSTOR}"),
     _r("identity:validate_token", f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or "
        f"{TOKEN_SUBJECT}"),
     _r("identity:check_token", f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or "

@@ -26,11 +26,11 @@ def _wrap(key: str, props: dict[str, Any], required: list[str] | None = None,
     return {"type": "object", "properties": {key: inner}, "required": [key]}
 
 
-DOMAIN_CREATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
-                                 "tags": TAGS, "options": OPTIONS, "explicit_domain_id": ID},
-                      ["name"])
-DOMAIN_UPDATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
-                                 "tags": TAGS, "options": OPTIONS})
+DOMAIN_CREATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION,
+                                 "enabled": ENABLED, "tags": TAGS, "options": OPTIONS,
+                                 "explicit_domain_id": ID}, ["name"])
+DOMAIN_UPDATE = _wrap("domain", {"name": RESOURCE_NAME, "description": DESCRIPTION,
+                                 "enabled": ENABLED, "tags": TAGS, "options": OPTIONS})
 
 PROJECT_CREATE = _wrap("project", {
     "name": RESOURCE_NAME, "description": DESCRIPTION, "enabled": ENABLED,
@@ -98,13 +98,19 @@ REGION_UPDATE = _wrap("region", {"description": DESCRIPTION,
 ROLE_REF = {"type": "object", "properties": {"id": ID, "name": NAME,
                                              "domain_id": {"type": ["string", "null"]}},
             "minProperties": 1}
+ACCESS_RULE = {"type": "object", "properties": {
+    "id": ID,
+    "service": {"type": "string", "minLength": 1, "maxLength": 64},
+    "path": {"type": "string", "minLength": 1, "maxLength": 225, "pattern": "^/"},
+    "method": {"type": "string", "enum": ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"]},
+}, "additionalProperties": False, "minProperties": 1}
 APP_CRED_CREATE = _wrap("application_credential", {
     "name": NAME, "description": DESCRIPTION,
     "secret": {"type": ["string", "null"], "minLength": 1},
     "expires_at": {"type": ["string", "null"]},
     "roles": {"type": "array", "items": ROLE_REF},
     "unrestricted": {"type": ["boolean", "null"]},
-    "access_rules": {"type": "array", "items": {"type": "object"}},
+    "access_rules": {"type": "array", "items": ACCESS_RULE},
 }, ["name"], extra=False)
 
 CREDENTIAL_CREATE = _wrap("credential", {"type": NAME, "blob": {"type": "string"},
@@ -163,3 +169,32 @@ AUTH = {
     },
     "required": ["auth"],
 }
+
+CONSUMER_CREATE = {"type": "object", "properties": {"consumer": {
+    "type": "object", "properties": {"description": DESCRIPTION}}}, "required": ["consumer"]}
+CONSUMER_UPDATE = _wrap("consumer", {"description": DESCRIPTION})
+CONSUMER_UPDATE["properties"]["consumer"]["not"] = {"required": ["secret"]}
+
+POLICY_CREATE = _wrap("policy", {"type": {"type": "string", "minLength": 1, "maxLength": 255},
+                                 "blob": {"type": "string"}}, ["type", "blob"])
+POLICY_UPDATE = _wrap("policy", {"type": {"type": "string", "minLength": 1, "maxLength": 255},
+                                 "blob": {"type": "string"}})
+
+ENDPOINT_GROUP_FILTERS = {"type": "object", "properties": {
+    "interface": INTERFACE, "service_id": {"type": "string"}, "region_id": {"type": "string"},
+}, "additionalProperties": False, "minProperties": 1}
+ENDPOINT_GROUP_CREATE = _wrap("endpoint_group", {
+    "name": NAME, "description": DESCRIPTION, "filters": ENDPOINT_GROUP_FILTERS},
+    ["name", "filters"], extra=False)
+ENDPOINT_GROUP_UPDATE = _wrap("endpoint_group", {
+    "name": NAME, "description": DESCRIPTION, "filters": ENDPOINT_GROUP_FILTERS}, extra=False)
+
+TRUST_CREATE = _wrap("trust", {
+    "trustor_user_id": ID, "trustee_user_id": ID, "impersonation": {"type": "boolean"},
+    "project_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
+    "roles": {"type": "array", "items": ROLE_REF},
+    "expires_at": {"type": ["string", "null"]},
+    "remaining_uses": {"type": ["integer", "null"], "minimum": 1},
+    "allow_redelegation": {"type": ["boolean", "null"]},
+    "redelegation_count": {"type": ["integer", "null"], "minimum": 0},
+}, ["trustor_user_id", "trustee_user_id", "impersonation"])

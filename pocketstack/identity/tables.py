@@ -1,8 +1,10 @@
-"""Keystone's tables: domains, projects, users, groups, roles, assignments, catalog, app creds."""
+"""Keystone's tables: domains, projects, users, groups, roles, assignments, catalog, app creds,
+access rules, domain configs, OAuth1 consumers, policies, endpoint groups."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from pocketstack.common.schema import metadata
 
@@ -176,9 +178,12 @@ application_credentials = sa.Table(
     sa.Column("project_id", ID, nullable=False),
     sa.Column("secret_hash", sa.String(255), nullable=False),
     sa.Column("description", sa.Text, nullable=True),
-    sa.Column("expires_at", sa.DateTime, nullable=True),
+    # Echoed back exactly as given, so microseconds must survive (MySQL's DATETIME drops them).
+    sa.Column("expires_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"),
+              nullable=True),
     sa.Column("unrestricted", sa.Boolean, nullable=False, default=False),
     sa.Column("roles", sa.JSON, nullable=False, default=list),
+    # Unused since 0005 (rules live in identity_access_rules); kept empty.
     sa.Column("access_rules", sa.JSON, nullable=False, default=list),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("user_id", "name"),
@@ -219,4 +224,127 @@ identity_revision = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("revision", sa.Integer, nullable=False, default=0),
+)
+
+
+# -- 0005: application credential access rules ------------------------------------------------
+# A user's access rules are shared by their application credentials (an identical rule is
+# reused) and outlive them; one in use cannot be deleted.
+access_rules = sa.Table(
+    "identity_access_rules",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("service", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(225), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("user_id", "service", "path", "method"),
+)
+
+app_cred_access_rules = sa.Table(
+    "identity_app_cred_access_rules",
+    metadata,
+    sa.Column("application_credential_id", ID,
+              sa.ForeignKey("identity_application_credentials.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("access_rule_id", ID, sa.ForeignKey("identity_access_rules.id"),
+              primary_key=True, index=True),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+)
+
+# -- 0005: domain-specific configuration (/v3/domains/{id}/config) ----------------------------
+domain_configs = sa.Table(
+    "identity_domain_configs",
+    metadata,
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_name", sa.String(255), primary_key=True),
+    sa.Column("option_name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("sensitive", sa.Boolean, nullable=False, default=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+# -- 0005: OS-OAUTH1 consumers ----------------------------------------------------------------
+# The secret is kept as is: OAuth1 signatures are verified with the shared secret itself.
+oauth1_consumers = sa.Table(
+    "identity_oauth1_consumers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+# -- 0005: /v3/policies (opaque policy blobs stored for other services) -----------------------
+policies = sa.Table(
+    "identity_policies",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("type", NAME, nullable=False),
+    sa.Column("blob", sa.Text, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+# -- 0005: OS-EP-FILTER -----------------------------------------------------------------------
+endpoint_groups = sa.Table(
+    "identity_endpoint_groups",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("filters", sa.JSON, nullable=False, default=dict),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+project_endpoint_groups = sa.Table(
+    "identity_project_endpoint_groups",
+    metadata,
+    sa.Column("endpoint_group_id", ID,
+              sa.ForeignKey("identity_endpoint_groups.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+)
+
+project_endpoints = sa.Table(
+    "identity_project_endpoints",
+    metadata,
+    sa.Column("endpoint_id", ID, sa.ForeignKey("identity_endpoints.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+)
+
+# -- 0005: OS-TRUST ---------------------------------------------------------------------------
+trusts = sa.Table(
+    "identity_trusts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("trustor_user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("trustee_user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("project_id", ID, sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+              nullable=True),
+    sa.Column("impersonation", sa.Boolean, nullable=False),
+    sa.Column("expires_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"),
+              nullable=True),
+    sa.Column("remaining_uses", sa.Integer, nullable=True),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+trust_roles = sa.Table(
+    "identity_trust_roles",
+    metadata,
+    sa.Column("trust_id", ID, sa.ForeignKey("identity_trusts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
 )

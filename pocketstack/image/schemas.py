@@ -223,6 +223,7 @@ IMAGE_VALUES: dict[str, Any] = {
     "properties": {k: v for k, v in _IMAGE_PROPERTIES.items()
                    if k not in READ_ONLY and k != "locations"},
     "additionalProperties": {"type": "string", "maxLength": 65535},
+    "patternProperties": {"^.{256,}$": {"not": {}}},
 }
 
 MEMBER_CREATE: dict[str, Any] = {

@@ -104,8 +104,13 @@ class ImageService:
         from pocketstack.image import default_image
 
         started = time.monotonic()
+        # One process serves every upload (all-in-one): one cut short by a restart cannot
+        # resume, so the image goes back to queued and its partial file is scrubbed.
+        interrupted = self.db.write(images.reset_interrupted)
+        if interrupted:
+            LOG.warning("image service: %d interrupted upload(s) reset to queued", interrupted)
         if isinstance(self.store, FileStore):
-            self.store.scrub(self.db.read(images.all_ids))
+            self.store.scrub(self.db.read(images.all_ids), self.db.read(images.staged_ids))
         registered = None
         if self.options.image_default:
             registered = default_image.register(self, admin_project)
@@ -120,12 +125,14 @@ class ImageService:
     def app(self) -> _GlancePaths:
         from pocketstack.image.routes import ROUTES
 
+        identity_uri = self.settings.effective_public_url + "/identity"
         inner = ServiceApp(
             "image",
             ROUTES,
             glance_error,
             authenticate=self.authenticate,
             request_id_headers=("X-Openstack-Request-Id",),
+            unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"image": self},
         )
         return _GlancePaths(inner)

@@ -156,7 +156,10 @@ class FileStore:
                 yield block
 
     def size(self, location: str) -> int:
-        return self._path(location).stat().st_size
+        try:
+            return self._path(location).stat().st_size
+        except FileNotFoundError:
+            raise exceptions.NotFound("Image data is missing from the store.") from None
 
     def delete(self, location: str) -> None:
         try:
@@ -172,14 +175,14 @@ class FileStore:
         return dst.as_uri()
 
     # -- housekeeping ------------------------------------------------------------------------
-    def scrub(self, known_ids: set[str]) -> int:
+    def scrub(self, known_ids: set[str], staged_ids: set[str] | None = None) -> int:
         """Remove partial writes and files no image row points at; returns how many."""
         removed = 0
-        for folder in (self.root, self.staging):
+        for folder, known in ((self.root, known_ids), (self.staging, staged_ids or set())):
             for entry in os.scandir(folder):
                 if not entry.is_file():
                     continue
-                if entry.name.endswith(".part") or entry.name not in known_ids:
+                if entry.name.endswith(".part") or entry.name not in known:
                     try:
                         os.unlink(entry.path)
                         removed += 1

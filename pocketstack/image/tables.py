@@ -35,8 +35,10 @@ images = sa.Table(
     # The upload or stage in progress (so only its owner may finish or roll it back).
     sa.Column("upload_id", sa.String(36), nullable=True),
     # Staged data waiting for an import: location, size, hashes, inspection result.
-    sa.Column("staged", sa.JSON, nullable=True),
+    sa.Column("staged", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("generation", sa.Integer, nullable=False, default=0),
+    # the default list order (created_at desc, id desc) walks this index
+    sa.Index("ix_image_images_created_at_id", "created_at", "id"),
 )
 
 properties = sa.Table(

@@ -146,7 +146,7 @@ class PlacementClient:
             for r in conn.execute(q).mappings():
                 entry = out.setdefault(r["uuid"], {})
                 if r["resource_class"] is not None:
-                    entry[r["resource_class"]] = {"capacity": inventories.capacity(r),
+                    entry[r["resource_class"]] = {"capacity": inventories.capacity(dict(r)),
                                                   "used": int(r["used"])}
             return out
 

@@ -94,11 +94,9 @@ PUT_AGGREGATES_V1_19: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_RESOURCES = {"type": "object", "minProperties": 1,
+_RESOURCES: dict[str, Any] = {"type": "object", "minProperties": 1,
               "patternProperties": {"^[A-Z0-9_]+$": {**INT, "minimum": 1}},
               "additionalProperties": False}
-_RESOURCES_0 = copy.deepcopy(_RESOURCES)
-_RESOURCES_0["patternProperties"]["^[A-Z0-9_]+$"]["minimum"] = 0  # allowed, dropped (1.x)
 
 PUT_ALLOCATIONS_V1_0: dict[str, Any] = {
     "type": "object",
@@ -122,10 +120,9 @@ PUT_ALLOCATIONS_V1_0: dict[str, Any] = {
     "additionalProperties": False,
 }
 PUT_ALLOCATIONS_V1_8 = copy.deepcopy(PUT_ALLOCATIONS_V1_0)
-PUT_ALLOCATIONS_V1_8["properties"]["project_id"] = {"type": "string", "minLength": 1,
-                                                    "maxLength": 255}
-PUT_ALLOCATIONS_V1_8["properties"]["user_id"] = {"type": "string", "minLength": 1,
-                                                 "maxLength": 255}
+_ID = {"type": "string", "minLength": 1, "maxLength": 255}
+PUT_ALLOCATIONS_V1_8["properties"]["project_id"] = _ID
+PUT_ALLOCATIONS_V1_8["properties"]["user_id"] = _ID
 PUT_ALLOCATIONS_V1_8["required"] += ["project_id", "user_id"]
 
 _ALLOC_DICT = {

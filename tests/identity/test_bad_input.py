@@ -121,3 +121,13 @@ def test_project_with_children_cannot_be_deleted(admin: httpx.Client) -> None:
     assert admin.delete(f"/identity/v3/projects/{child.json()['project']['id']}").status_code \
         == 204
     assert admin.delete(f"/identity/v3/projects/{pid}").status_code == 204
+
+
+def test_domain_and_project_names_are_at_most_64(admin: httpx.Client) -> None:
+    for path, key in (("/identity/v3/domains", "domain"), ("/identity/v3/projects", "project")):
+        _error(admin.post(path, json={key: {"name": "n" * 65}}), 400)
+        _error(admin.post(path, json={key: {"name": "   "}}), 400)
+        ok = admin.post(path, json={key: {"name": unique()[:10] + "n" * 54}})
+        assert ok.status_code == 201, ok.text
+        _error(admin.patch(f"{path}/{ok.json()[key]['id']}", json={key: {"name": "n" * 65}}),
+               400)

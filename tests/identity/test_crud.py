@@ -128,3 +128,81 @@ def test_credentials(admin: httpx.Client, cloud: LiveCloud) -> None:
         "type": "ec2", "blob": "not json", "user_id": uid, "project_id": pid}}).status_code == 400
     assert admin.get(f"{V3}/credentials/{cid}").json()["credential"]["blob"] == blob
     assert admin.delete(f"{V3}/credentials/{cid}").status_code == 204
+
+
+def test_grant_listing_on_every_target(cloud: LiveCloud, admin: httpx.Client) -> None:
+    """GET .../roles on project, domain, system and OS-INHERIT grants (identity:list_grants)."""
+    _, tok = cloud.token()
+    pid = tok["project"]["id"]
+    user = admin.post(f"{V3}/users", json={"user": {"name": unique("gl")}}).json()["user"]
+    group = admin.post(f"{V3}/groups", json={"group": {"name": unique("gl")}}).json()["group"]
+    role = admin.post(f"{V3}/roles", json={"role": {"name": unique("gl")}}).json()["role"]
+    bases = [f"{V3}/projects/{pid}/users/{user['id']}",
+             f"{V3}/projects/{pid}/groups/{group['id']}",
+             f"{V3}/domains/default/users/{user['id']}",
+             f"{V3}/domains/default/groups/{group['id']}",
+             f"{V3}/system/users/{user['id']}",
+             f"{V3}/system/groups/{group['id']}"]
+    for base in bases:
+        assert admin.put(f"{base}/roles/{role['id']}").status_code == 204, base
+        listed = admin.get(f"{base}/roles")
+        assert listed.status_code == 200, (base, listed.text)
+        assert [r["id"] for r in listed.json()["roles"]] == [role["id"]]
+    inh = f"{V3}/OS-INHERIT/domains/default/users/{user['id']}/roles"
+    assert admin.put(f"{inh}/{role['id']}/inherited_to_projects").status_code == 204
+    listed = admin.get(f"{inh}/inherited_to_projects")
+    assert listed.status_code == 200 and listed.json()["roles"][0]["id"] == role["id"]
+
+
+def test_every_enforced_grant_rule_is_registered() -> None:
+    from pocketstack.identity.api.assignments import _rule
+    from pocketstack.identity.policies import RULES
+
+    names = {r.name for r in RULES}
+    for kind in ("project", "domain", "system"):
+        for action in ("list", "check", "create", "revoke"):
+            assert _rule(kind, action) in names
+
+
+def test_legacy_endpoint_region_is_created(admin: httpx.Client) -> None:
+    """Keystone auto-creates the region named by the v2-style ``region`` field."""
+    sid = admin.post(f"{V3}/services", json={"service": {"type": unique("leg")}}).json()[
+        "service"]["id"]
+    region = unique("legreg")
+    ep = admin.post(f"{V3}/endpoints", json={"endpoint": {
+        "service_id": sid, "interface": "public", "url": "http://leg.example/",
+        "region": region}})
+    assert ep.status_code == 201, ep.text
+    assert ep.json()["endpoint"]["region_id"] == region
+    assert ep.json()["endpoint"]["region"] == region
+    assert admin.get(f"{V3}/regions/{region}").status_code == 200
+    other = unique("legreg2")
+    upd = admin.patch(f"{V3}/endpoints/{ep.json()['endpoint']['id']}",
+                      json={"endpoint": {"region": other, "enabled": False}})
+    assert upd.status_code == 200, upd.text
+    assert upd.json()["endpoint"]["region_id"] == other
+    # region_id, unlike region, must name an existing region
+    bad = admin.post(f"{V3}/endpoints", json={"endpoint": {
+        "service_id": sid, "interface": "public", "url": "http://leg.example/",
+        "region_id": unique("missing")}})
+    assert bad.status_code == 400
+    assert admin.delete(f"{V3}/services/{sid}").status_code == 204
+
+
+def test_effective_assignments_hide_domain_specific_roles(admin: httpx.Client) -> None:
+    dom = admin.post(f"{V3}/domains", json={"domain": {"name": unique("dsr")}}).json()["domain"]
+    proj = admin.post(f"{V3}/projects", json={"project": {
+        "name": unique("dsr"), "domain_id": dom["id"]}}).json()["project"]
+    user = admin.post(f"{V3}/users", json={"user": {
+        "name": unique("dsr"), "domain_id": dom["id"]}}).json()["user"]
+    dsr = admin.post(f"{V3}/roles", json={"role": {
+        "name": unique("dsr"), "domain_id": dom["id"]}}).json()["role"]
+    glob = admin.post(f"{V3}/roles", json={"role": {"name": unique("glob")}}).json()["role"]
+    assert admin.put(f"{V3}/roles/{dsr['id']}/implies/{glob['id']}").status_code == 201
+    assert admin.put(f"{V3}/projects/{proj['id']}/users/{user['id']}/roles/"
+                     f"{dsr['id']}").status_code == 204
+    params = {"scope.project.id": proj["id"], "user.id": user["id"]}
+    direct = admin.get(f"{V3}/role_assignments", params=params).json()["role_assignments"]
+    assert [a["role"]["id"] for a in direct] == [dsr["id"]]
+    eff = admin.get(f"{V3}/role_assignments", params={**params, "effective": ""})
+    assert [a["role"]["id"] for a in eff.json()["role_assignments"]] == [glob["id"]]

@@ -53,8 +53,11 @@ def test_stage_promote_and_scrub(tmp_path: Path) -> None:
     assert b"".join(store.get(final)) == b"abc"
     (tmp_path / "images" / ".img-5.1234.part").write_bytes(b"left by a crash")
     (tmp_path / "images" / "orphan").write_bytes(b"no row")
-    assert store.scrub({"img-4"}) == 2
+    store.put("img-6", [b"staged"], staging=True)
+    store.put("img-7", [b"staged, import cut short"], staging=True)
+    assert store.scrub({"img-4", "img-6", "img-7"}, {"img-6"}) == 3
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["img-4", "staging"]
+    assert [p.name for p in (tmp_path / "images" / "staging").iterdir()] == ["img-6"]
 
 
 def test_locations_outside_the_store_are_refused(tmp_path: Path) -> None:

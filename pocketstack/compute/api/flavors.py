@@ -116,7 +116,7 @@ def list_flavors_detail(req: ApiRequest) -> Response:
     return _list(req, True)
 
 
-def load_visible(req: ApiRequest, conn: Any, flavorid: str) -> dict[str, Any]:
+def load_visible(conn: Any, req: ApiRequest, flavorid: str) -> dict[str, Any]:
     """The flavor, or 404 when it is private and the caller's project has no access."""
     flavor = flavors.get(conn, flavorid)
     if not flavors.accessible(conn, flavor, req.ctx.project_id, is_admin(req)):

@@ -15,8 +15,6 @@ from pocketstack.compute.api.common import enforce, svc, version_at_least
 from pocketstack.compute.domain import nodes, services
 from pocketstack.compute.domain.common import utcnow
 
-_LEGACY_STATS = ("2.88",)
-
 
 class _Snapshot:
     """Everything the views need, read in one transaction."""

@@ -28,8 +28,7 @@ def ssh_fingerprint(public_key: str) -> str:
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.strip().split()[1], validate=True)
-    except (ValueError, IndexError, binascii.Error, TypeError,
-            exceptions.PocketstackError) as exc:
+    except (ValueError, IndexError, binascii.Error, TypeError) as exc:
         raise exceptions.BadRequest(
             "Keypair data is invalid: failed to generate fingerprint") from exc
     except Exception as exc:  # noqa: BLE001 - cryptography raises UnsupportedAlgorithm too

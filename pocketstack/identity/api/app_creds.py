@@ -12,6 +12,7 @@ from pocketstack.identity import passwords, schemas
 from pocketstack.identity import tables as t
 from pocketstack.identity.api.common import body, collection, enforce, one, svc
 from pocketstack.identity.api.serializers import app_cred_view
+from pocketstack.identity.api.trusts import is_trust_token
 from pocketstack.identity.domain import app_creds, roles
 from pocketstack.identity.domain.common import parse_isotime, utcnow
 
@@ -45,6 +46,9 @@ def create_app_cred(req: ApiRequest) -> Response:
         raise exceptions.Forbidden(
             "Using method 'application_credential' is not allowed for managing additional "
             "application credentials.")
+    if is_trust_token(req):
+        raise exceptions.Forbidden("Cannot manage application credentials with a token "
+                                   "issued via delegation.")
     if not ctx.project_id:
         raise exceptions.Forbidden("A project-scoped token is required to create an "
                                    "application credential.")

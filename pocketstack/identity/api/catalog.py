@@ -47,9 +47,6 @@ def delete_service(req: ApiRequest) -> Response:
 
 def _endpoint_values(req: ApiRequest, schema: dict) -> dict:
     values = body(req, schema, "endpoint")
-    region = values.pop("region", None)
-    if region and not values.get("region_id"):
-        values["region_id"] = region
     values["managed_by"] = "operator"
     return values
 

@@ -10,6 +10,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.identity import schemas
+from pocketstack.identity.api import domain_projects
 from pocketstack.identity.api.common import (
     body,
     bool_param,
@@ -43,7 +44,8 @@ def list_projects(req: ApiRequest) -> Response:
     domain_id = req.query.get("domain_id")
     enforce(req, "identity:list_projects", {"target.domain_id": domain_id or req.ctx.domain_id})
     if bool_param(req, "is_domain"):
-        return collection(req, "projects", [])
+        items = domain_projects.list_(req)
+        return collection(req, "projects", _tag_filter(req, string_filters(req, items, ("name",))))
     filters = {"name": req.query.get("name"), "domain_id": domain_id,
                "parent_id": req.query.get("parent_id"), "enabled": bool_param(req, "enabled")}
     rows = svc(req).db.read(projects.list_, filters)
@@ -76,6 +78,9 @@ def _with_hierarchy(req: ApiRequest, conn: Any, row: dict[str, Any]) -> dict[str
 
 def get_project(req: ApiRequest) -> Response:
     project_id = req.path_params["project_id"]
+    as_domain = _as_domain(req, project_id)
+    if as_domain is not None:
+        return domain_projects.get(req, as_domain)
 
     def read(conn):  # type: ignore[no-untyped-def]
         row = projects.get(conn, project_id)
@@ -89,14 +94,22 @@ def get_project(req: ApiRequest) -> Response:
 def create_project(req: ApiRequest) -> Response:
     values = body(req, schemas.PROJECT_CREATE, "project")
     if values.pop("is_domain", False):
-        raise exceptions.ValidationError("Projects acting as domains are not supported; "
-                                         "create a domain instead.")
+        return domain_projects.create(req, values)
     if not values.get("domain_id"):
         values["domain_id"] = (req.ctx.domain_id or req.ctx.project_domain_id
                                or domains.DEFAULT_DOMAIN_ID)
     enforce(req, "identity:create_project", {"target.domain_id": values["domain_id"]})
     row = svc(req).db.write(projects.create, values)
     return one("project", project_view(req, row), 201)
+
+
+def _as_domain(req: ApiRequest, project_id: str) -> dict[str, Any] | None:
+    """The domain a project id names, if it is not a project's (projects acting as domains)."""
+    try:
+        svc(req).db.read(projects.get, project_id)
+        return None
+    except exceptions.NotFound:
+        return domain_projects.lookup(req, project_id)
 
 
 def _target(req: ApiRequest, project_id: str) -> dict[str, Any]:
@@ -106,6 +119,10 @@ def _target(req: ApiRequest, project_id: str) -> dict[str, Any]:
 
 def update_project(req: ApiRequest) -> Response:
     project_id = req.path_params["project_id"]
+    as_domain = _as_domain(req, project_id)
+    if as_domain is not None:
+        return domain_projects.update(req, as_domain,
+                                      body(req, schemas.PROJECT_UPDATE, "project"))
     enforce(req, "identity:update_project", _target(req, project_id))
     values = body(req, schemas.PROJECT_UPDATE, "project")
     row = svc(req).db.write(projects.update, project_id, values)
@@ -114,6 +131,9 @@ def update_project(req: ApiRequest) -> Response:
 
 def delete_project(req: ApiRequest) -> Response:
     project_id = req.path_params["project_id"]
+    as_domain = _as_domain(req, project_id)
+    if as_domain is not None:
+        return domain_projects.delete(req, as_domain)
     enforce(req, "identity:delete_project", _target(req, project_id))
     svc(req).db.write(projects.delete, project_id)
     return empty_response()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.identity import tables as t
-from pocketstack.identity.domain import revocations
+from pocketstack.identity.domain import access_rules, revocations
 from pocketstack.identity.domain.common import get_row, new_id, utcnow
 
 
@@ -21,8 +21,16 @@ def new_secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(64)).decode().rstrip("=")
 
 
+def _with_rules(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rules = access_rules.for_credentials(conn, (r["id"] for r in rows))
+    for row in rows:
+        row["access_rules"] = rules[row["id"]]
+    return rows
+
+
 def get(conn: Connection, cred_id: str) -> dict[str, Any]:
-    return get_row(conn, t.application_credentials, cred_id, "application credential")
+    row = get_row(conn, t.application_credentials, cred_id, "application credential")
+    return _with_rules(conn, [row])[0]
 
 
 def get_for_user(conn: Connection, user_id: str, cred_id: str) -> dict[str, Any]:
@@ -38,7 +46,7 @@ def get_by_name(conn: Connection, user_id: str, name: str) -> dict[str, Any]:
         t.application_credentials.c.name == name)).mappings().first()
     if row is None:
         raise exceptions.NotFound(f"Could not find Application Credential: {name}.")
-    return dict(row)
+    return _with_rules(conn, [dict(row)])[0]
 
 
 def list_(conn: Connection, user_id: str, name: str | None = None) -> list[dict[str, Any]]:
@@ -47,7 +55,7 @@ def list_(conn: Connection, user_id: str, name: str | None = None) -> list[dict[
         t.application_credentials.c.name)
     if name is not None:
         q = q.where(t.application_credentials.c.name == name)
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return _with_rules(conn, [dict(r) for r in conn.execute(q).mappings()])
 
 
 def create(conn: Connection, values: dict[str, Any], secret_hash: str) -> dict[str, Any]:
@@ -62,7 +70,7 @@ def create(conn: Connection, values: dict[str, Any], secret_hash: str) -> dict[s
         "expires_at": values.get("expires_at"),
         "unrestricted": values.get("unrestricted", False),
         "roles": values["roles"],
-        "access_rules": values.get("access_rules", []),
+        "access_rules": [],
         "created_at": utcnow(),
     }
     try:
@@ -74,7 +82,9 @@ def create(conn: Connection, values: dict[str, Any], secret_hash: str) -> dict[s
                 "Conflict occurred attempting to store application_credential - Duplicate "
                 f"entry found with name {values['name']}.") from None
         raise
-    return row
+    rule_ids = access_rules.resolve(conn, values["user_id"], values.get("access_rules") or [])
+    access_rules.link(conn, row["id"], rule_ids)
+    return get(conn, row["id"])
 
 
 def delete(conn: Connection, user_id: str, cred_id: str) -> None:

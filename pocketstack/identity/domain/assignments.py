@@ -269,12 +269,16 @@ def _expand_effective(conn: Connection, rows: list[Assignment]) -> list[Assignme
         for pid in targets:
             step2.append(Assignment(USER_PROJECT, a.actor_id, pid, a.role_id, False,
                                     via_group=a.via_group, origin=a.origin or a))
-    # 3. implied roles
+    # 3. implied roles; domain-specific roles themselves drop out (only what they imply stays)
     implications = roles.implication_map(conn)
+    domain_specific = {r[0] for r in conn.execute(
+        sa.select(t.roles.c.id).where(t.roles.c.domain_id != t.NULL_DOMAIN))}
     out: list[Assignment] = []
     seen: set[tuple[str, str, str, str, bool, str | None]] = set()
     for a in step2:
         for rid in roles.expand({a.role_id}, implications):
+            if rid in domain_specific:
+                continue
             key = (a.type, a.actor_id, a.target_id, rid, a.inherited, a.via_group)
             if key in seen:
                 continue

@@ -100,7 +100,21 @@ def _check_endpoint_refs(conn: Connection, values: dict[str, Any]) -> None:
                 f"Could not find region: {values['region_id']}.") from None
 
 
+def _legacy_region(conn: Connection, values: dict[str, Any]) -> None:
+    """The v2-style ``region`` field names a region that is created when missing (keystone
+    keeps this for old clients); ``region_id`` must name an existing one."""
+    region = values.pop("region", None)
+    if values.get("region_id") is not None or region is None:
+        return
+    values["region_id"] = region
+    try:
+        get_region(conn, region)
+    except exceptions.NotFound:
+        create_region(conn, {"id": region})
+
+
 def create_endpoint(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    _legacy_region(conn, values)
     _check_endpoint_refs(conn, values)
     row = {
         "id": values.get("id") or new_id(),
@@ -120,6 +134,7 @@ def create_endpoint(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
 
 def update_endpoint(conn: Connection, endpoint_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     current = get_endpoint(conn, endpoint_id)
+    _legacy_region(conn, changes)
     _check_endpoint_refs(conn, changes)
     values = {k: v for k, v in changes.items() if k in ENDPOINT_FIELDS}
     extra = dict(current["extra"])

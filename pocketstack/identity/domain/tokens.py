@@ -27,6 +27,7 @@ from pocketstack.identity.domain import (
     projects,
     revocations,
     roles,
+    trusts,
     users,
 )
 from pocketstack.identity.domain.common import REVISION_SQL, isotime, utcnow
@@ -53,6 +54,7 @@ class TokenInfo:
     domain: dict[str, Any] | None = None
     roles: list[dict[str, Any]] = field(default_factory=list)
     app_cred: dict[str, Any] | None = None
+    trust: dict[str, Any] | None = None
 
     def context(self) -> RequestContext:
         p = self.payload
@@ -138,6 +140,8 @@ class Authenticator:
                 if prior.payload.app_cred_id:
                     raise exceptions.Forbidden(
                         "Cannot rescope a token issued for an application credential.")
+                if prior.payload.trust_id:
+                    raise exceptions.Forbidden("Cannot rescope a trust-scoped token.")
                 found = prior.payload.user_id
                 audit_chain = prior.payload.audit_ids[-1:]
                 expires_cap = prior.payload.expires_at
@@ -165,7 +169,13 @@ class Authenticator:
             app_cred_id=app_cred["id"] if app_cred else None,
         )
         with self.db.reader() as conn:
-            self._resolve_scope(conn, payload, scope, app_cred)
+            trust = self._resolve_scope(conn, payload, scope, app_cred)
+        if trust is not None:
+            if trust["expires_at"] is not None:
+                payload.expires_at = min(payload.expires_at, int(
+                    trust["expires_at"].replace(tzinfo=dt.UTC).timestamp()))
+            self.db.write(trusts.consume, trust["id"])
+        with self.db.reader() as conn:
             token = fernet.encode(self.keys, payload)
             return self._load(conn, token, payload, for_issue=True)
 
@@ -235,7 +245,8 @@ class Authenticator:
         return cred
 
     def _resolve_scope(self, conn: Connection, payload: fernet.TokenPayload,
-                       scope: Any, app_cred: dict[str, Any] | None) -> None:
+                       scope: Any, app_cred: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Set the payload's scope; returns the trust when the scope is one."""
         if app_cred is not None:
             if scope not in (None, "unscoped") and not (
                     isinstance(scope, dict) and scope.get("project", {}).get("id")
@@ -243,7 +254,7 @@ class Authenticator:
                 raise exceptions.Unauthorized(
                     "Application credentials cannot request a scope.")
             payload.project_id = app_cred["project_id"]
-            return
+            return None
         if scope is None:
             user = users.get(conn, payload.user_id)
             default = user["default_project_id"]
@@ -255,9 +266,9 @@ class Authenticator:
                         payload.project_id = default
                 except exceptions.NotFound:
                     pass
-            return
+            return None
         if scope == "unscoped":
-            return
+            return None
         if not isinstance(scope, dict) or len(scope) != 1:
             raise exceptions.ValidationError(
                 "Invalid input for field 'scope': specify exactly one of project, domain, "
@@ -295,9 +306,31 @@ class Authenticator:
                     "Invalid input for field 'scope/system': only {\"all\": true} is valid.")
             payload.system = "all"
         elif "OS-TRUST:trust" in scope:
-            raise exceptions.Forbidden("Trusts are not supported by this cloud.")
+            return self._trust_scope(conn, payload, scope["OS-TRUST:trust"])
         else:
             raise exceptions.ValidationError("Invalid input for field 'scope'.")
+        return None
+
+    def _trust_scope(self, conn: Connection, payload: fernet.TokenPayload,
+                     spec: Any) -> dict[str, Any]:
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            raise exceptions.ValidationError(
+                "Invalid input for field 'scope/OS-TRUST:trust': 'id' is a required property.")
+        try:
+            trust = trusts.get(conn, spec["id"])
+        except exceptions.NotFound:
+            raise exceptions.NotFound(f"Could not find trust: {spec['id']}.") from None
+        if trust["trustee_user_id"] != payload.user_id:
+            raise exceptions.Forbidden("User is not a trustee.")
+        if trusts.is_expired(trust):
+            raise exceptions.NotFound(f"Could not find trust: {trust['id']}.")
+        if trust["remaining_uses"] is not None and trust["remaining_uses"] <= 0:
+            raise exceptions.Forbidden("The trust has no remaining uses.")
+        payload.trust_id = trust["id"]
+        payload.project_id = trust["project_id"]
+        if trust["impersonation"]:
+            payload.user_id = trust["trustor_user_id"]
+        return trust
 
     # -- validate -------------------------------------------------------------------------------
     def _check_expiry(self, payload: fernet.TokenPayload, allow_expired: bool) -> None:
@@ -347,6 +380,10 @@ class Authenticator:
                 info.app_cred = app_creds.get(conn, payload.app_cred_id)
             except exceptions.NotFound:
                 raise failure(message) from None
+        role_user = user["id"]
+        if payload.trust_id:
+            info.trust = self._load_trust(conn, payload.trust_id, failure, message)
+            role_user = info.trust["trustor_user_id"]
         if payload.project_id:
             try:
                 project = projects.get(conn, payload.project_id)
@@ -356,7 +393,12 @@ class Authenticator:
             if not project["enabled"] or not project_domain["enabled"]:
                 raise failure(message)
             info.project, info.project_domain = project, project_domain
-            role_ids = assignments.effective_project_role_ids(conn, user["id"], project)
+            role_ids = assignments.effective_project_role_ids(conn, role_user, project)
+            if info.trust is not None:
+                delegated_ids = {r["id"] for r in info.trust["roles"]}
+                if not delegated_ids <= role_ids:
+                    raise failure(message)  # the trustor lost a delegated role
+                role_ids &= roles.expand(delegated_ids, roles.implication_map(conn))
             if info.app_cred is not None:
                 delegated = roles.expand({r["id"] for r in info.app_cred["roles"]},
                                          roles.implication_map(conn))
@@ -379,6 +421,19 @@ class Authenticator:
                 ({"id": r["id"], "name": r["name"]} for r in roles.by_ids(conn, role_ids).values()),
                 key=lambda r: r["name"])
         return info
+
+    @staticmethod
+    def _load_trust(conn: Connection, trust_id: str,
+                    failure: type[exceptions.PocketstackError], message: str) -> dict[str, Any]:
+        try:
+            trust = trusts.get(conn, trust_id)
+            trustor = users.get(conn, trust["trustor_user_id"])
+            trustee = users.get(conn, trust["trustee_user_id"])
+        except exceptions.NotFound:
+            raise failure(message) from None
+        if trusts.is_expired(trust) or not trustor["enabled"] or not trustee["enabled"]:
+            raise failure(message)
+        return trust
 
     def catalog(self) -> list[dict[str, Any]]:
         revision = self.revision()
@@ -432,10 +487,19 @@ class Authenticator:
             body["roles"] = info.roles
             if include_catalog:
                 body["catalog"] = self.catalog()
+        if info.trust is not None:
+            body["OS-TRUST:trust"] = {
+                "id": info.trust["id"],
+                "impersonation": info.trust["impersonation"],
+                "trustee_user": {"id": info.trust["trustee_user_id"]},
+                "trustor_user": {"id": info.trust["trustor_user_id"]},
+            }
         if info.app_cred is not None:
             body["application_credential"] = {
                 "id": info.app_cred["id"],
                 "name": info.app_cred["name"],
                 "restricted": not info.app_cred["unrestricted"],
             }
+            if info.app_cred["access_rules"]:
+                body["application_credential"]["access_rules"] = info.app_cred["access_rules"]
         return body

@@ -184,12 +184,15 @@ def _visibility_clause(ctx: RequestContext, q: ListQuery) -> Any:
     if ctx.is_admin:
         return sa.true() if vis in (None, "all") else img.visibility == vis
     own = img.owner == proj
-    if vis is None:
-        return sa.or_(own, img.visibility == "public",
-                      sa.and_(img.visibility == "shared", is_member))
-    if vis == "all":
-        return sa.or_(own, img.visibility.in_(("public", "community")),
-                      sa.and_(img.visibility == "shared", is_member))
+    if vis in (None, "all"):
+        # The terms are wrapped in coalesce() on purpose: that keeps SQLite from answering
+        # the OR with a union of index lookups (which then sorts every match); instead it
+        # walks the (created_at, id) index in page order and stops after one page.
+        owner_ = sa.func.coalesce(img.owner, "")
+        vis_ = sa.func.coalesce(img.visibility, "")
+        visible = ("public", "community") if vis == "all" else ("public",)
+        return sa.or_(owner_ == proj, vis_.in_(visible),
+                      sa.and_(vis_ == "shared", is_member))
     if vis in ("public", "community"):
         return img.visibility == vis
     if vis == "private":
@@ -389,8 +392,25 @@ def set_status(conn: Connection, image_id: str, allowed_from: Sequence[str], to:
                       {"status": to, "updated_at": utcnow()})
 
 
+def reset_interrupted(conn: Connection) -> int:
+    """Put uploads, stages and imports that a restart cut short back to ``queued``."""
+    img = t.images.c
+    done = conn.execute(sa.update(t.images).where(sa.or_(
+        img.status.in_(("saving", "importing")),
+        sa.and_(img.status == "uploading", img.upload_id.is_not(None)),
+    )).values(status="queued", upload_id=None, staged=None, updated_at=utcnow(),
+              generation=img.generation + 1))
+    return int(done.rowcount or 0)
+
+
 def all_ids(conn: Connection) -> set[str]:
     return {str(i) for i in conn.execute(sa.select(t.images.c.id)).scalars()}
+
+
+def staged_ids(conn: Connection) -> set[str]:
+    """Images whose staged data waits for an import."""
+    return {str(i) for i in conn.execute(sa.select(t.images.c.id).where(
+        t.images.c.staged.is_not(None))).scalars()}
 
 
 # -- data uploads ------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('image_images', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_image_images_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_image_images_created_at_id', ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_image_images_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_image_images_os_hash_value'), ['os_hash_value'], unique=False)
         batch_op.create_index(batch_op.f('ix_image_images_owner'), ['owner'], unique=False)
@@ -130,6 +131,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_image_images_owner'))
         batch_op.drop_index(batch_op.f('ix_image_images_os_hash_value'))
         batch_op.drop_index(batch_op.f('ix_image_images_name'))
+        batch_op.drop_index('ix_image_images_created_at_id')
         batch_op.drop_index(batch_op.f('ix_image_images_created_at'))
 
     op.drop_table('image_images')

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0004_compute'
 down_revision = '0003_placement'
 branch_labels = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from pocketstack.placement.api.common import (
     check_params,
     check_uuid,
     enforce,
+    http_date,
     parse_member_of,
     parse_required,
     parse_resources,
@@ -144,7 +146,56 @@ def list_candidates(req: ApiRequest) -> Response:
         return candidates.search(conn, query, with_traits)
 
     result: candidates.Result = svc(req).db.read(run)
+    if len(query.groups) == 1 and at_least(req, "1.29"):
+        return _render_fast(req, query, result)
     return respond(req, _render(req, query, result))
+
+
+def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Result
+                 ) -> Response:
+    """The common scheduler request (one group, 1.29+) written straight to JSON text: the
+    same document :func:`_render` builds, without a dict per candidate and provider."""
+    dumps = json.dumps
+    uuid = {pid: row["uuid"] for pid, row in result.providers.items()}
+    with_mappings = at_least(req, "1.34")
+    suffix = dumps(query.groups[0].suffix)
+    res_text: dict[tuple[tuple[str, int], ...], str] = {}
+    parts = []
+    touched: set[int] = set()
+    for cand in result.candidates:
+        allocs = []
+        for pid, res in cand.allocations.items():
+            touched.add(pid)
+            key = tuple(res.items())
+            text = res_text.get(key)
+            if text is None:
+                text = res_text[key] = dumps(res, separators=(",", ":"))
+            allocs.append(f'"{uuid[pid]}":{{"resources":{text}}}')
+        entry = '{"allocations":{' + ",".join(allocs) + "}"
+        if with_mappings:
+            used = cand.mappings[query.groups[0].suffix]
+            touched.update(used)
+            entry += ',"mappings":{' + suffix + ":[" + ",".join(
+                f'"{uuid[p]}"' for p in used) + "]}"
+        parts.append(entry + "}")
+    roots = {result.providers[p]["root_id"] for p in touched}
+    involved = sorted(p for r in roots for p in result.trees.get(r, []))
+    summaries = []
+    for pid in involved:
+        row = result.providers[pid]
+        resources = ",".join(f'"{rc}":{{"capacity":{inv.capacity},"used":{inv.used}}}'
+                             for rc, inv in result.inventories.get(pid, {}).items())
+        traits_text = dumps(sorted(result.traits.get(pid, ())))
+        parent = uuid.get(row["parent_id"])
+        parent_text = f'"{parent}"' if parent else "null"
+        summaries.append(
+            f'"{uuid[pid]}":{{"resources":{{{resources}}},"traits":{traits_text},'
+            f'"parent_provider_uuid":{parent_text},'
+            f'"root_provider_uuid":"{uuid[row["root_id"]]}"}}')
+    text = ('{"allocation_requests":[' + ",".join(parts) + '],"provider_summaries":{'
+            + ",".join(summaries) + "}}")
+    headers = {"Cache-Control": "no-cache", "Last-Modified": http_date(None)}
+    return Response(text.encode(), headers=headers, media_type="application/json")
 
 
 def _render(req: ApiRequest, query: candidates.Query, result: candidates.Result
@@ -153,11 +204,11 @@ def _render(req: ApiRequest, query: candidates.Query, result: candidates.Result
     dict_form = at_least(req, "1.12")
     with_mappings = at_least(req, "1.34")
     requests = []
-    involved: set[int] = set()
+    touched: list[int] = []
     for cand in result.candidates:
-        involved.update(cand.allocations)
+        touched.extend(cand.allocations)
         for used in cand.mappings.values():
-            involved.update(used)
+            touched.extend(used)
         if dict_form:
             entry: dict[str, Any] = {"allocations": {
                 uuid[pid]: {"resources": res} for pid, res in cand.allocations.items()}}
@@ -169,6 +220,7 @@ def _render(req: ApiRequest, query: candidates.Query, result: candidates.Result
                                       "resources": res}
                                      for pid, res in cand.allocations.items()]}
         requests.append(entry)
+    involved = set(touched)
     nested = at_least(req, "1.29")
     if nested:
         roots = {result.providers[p]["root_id"] for p in involved}

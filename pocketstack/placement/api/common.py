@@ -50,7 +50,7 @@ def body(req: ApiRequest, schema: dict[str, Any]) -> Any:
         raise exceptions.BadRequest(f"JSON does not validate: {exc.message}") from None
 
 
-def _http_date(when: dt.datetime | None) -> str:
+def http_date(when: dt.datetime | None) -> str:
     when = when or dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -63,7 +63,7 @@ def respond(req: ApiRequest, data: Any, status: int = 200,
     """JSON response with 1.15's cache headers on GETs."""
     headers = dict(headers or {})
     if req.method in ("GET", "HEAD") and at_least(req, "1.15"):
-        headers["Last-Modified"] = _http_date(last_modified)
+        headers["Last-Modified"] = http_date(last_modified)
         headers["Cache-Control"] = "no-cache"
     return json_response(data, status=status, headers=headers)
 

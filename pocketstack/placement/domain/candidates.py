@@ -48,14 +48,13 @@ class Query:
     single_provider: bool = False  # every group on one provider (the in-process client)
 
 
-@dataclass
+@dataclass(slots=True)
 class Inv:
     capacity: int
     used: int
     min_unit: int
     max_unit: int
     step_size: int
-    row: dict[str, Any]
 
     def fits(self, amount: int, already: int = 0) -> bool:
         return (self.used + already + amount <= self.capacity and
@@ -96,20 +95,23 @@ class _Data:
 
 
 def _load(conn: Connection, query: Query, with_traits: bool) -> _Data:
-    pq = sa.select(P.c.id, P.c.uuid, P.c.name, P.c.generation, P.c.parent_id, P.c.root_id)
+    pq = sa.select(P.c.id, P.c.uuid, P.c.parent_id, P.c.root_id)
     trees = {g.in_tree for g in query.groups if g.in_tree}
     if trees:
         roots = sa.select(P.c.root_id).where(P.c.uuid.in_(trees))
         pq = pq.where(P.c.root_id.in_(roots))
-    provs = {r["id"]: dict(r) for r in conn.execute(pq.order_by(P.c.id)).mappings()}
-    iq = sa.select(I)
+    provs = {pid: {"id": pid, "uuid": uuid, "parent_id": parent, "root_id": root}
+             for pid, uuid, parent, root in conn.execute(pq.order_by(P.c.id)).all()}
+    iq = sa.select(I.c.provider_id, I.c.resource_class, I.c.total, I.c.reserved,
+                   I.c.allocation_ratio, I.c.used, I.c.min_unit, I.c.max_unit, I.c.step_size)
     if trees:
         iq = iq.where(I.c.provider_id.in_(list(provs)))
     invs: dict[int, dict[str, Inv]] = {}
-    for r in conn.execute(iq).mappings():
-        cap = int((r["total"] - r["reserved"]) * r["allocation_ratio"])
-        invs.setdefault(r["provider_id"], {})[r["resource_class"]] = Inv(
-            cap, r["used"], r["min_unit"], r["max_unit"], r["step_size"], dict(r))
+    for pid, rc, total, reserved, ratio, used, lo, hi, step in conn.execute(iq).all():
+        per = invs.get(pid)
+        if per is None:
+            per = invs[pid] = {}
+        per[rc] = Inv(int((total - reserved) * ratio), used, lo, hi, step)
     needs_traits = with_traits or query.root_required or query.root_forbidden or any(
         g.required or g.forbidden for g in query.groups)
     needs_aggs = any(g.member_of or g.forbidden_aggs for g in query.groups)
@@ -128,8 +130,8 @@ def search(conn: Connection, query: Query, with_traits: bool = False) -> Result:
     in_tree_roots: dict[str, int] = {}
     for g in query.groups:
         if g.in_tree:
-            row = next((r for r in data.providers.values() if r["uuid"] == g.in_tree), None)
-            in_tree_roots[g.suffix] = row["root_id"] if row else -1
+            found = [r for r in data.providers.values() if r["uuid"] == g.in_tree]
+            in_tree_roots[g.suffix] = found[0]["root_id"] if found else -1
     out: list[Candidate] = []
     limit = query.limit
     for root, members in trees.items():
@@ -171,7 +173,7 @@ Option = tuple[dict[int, dict[str, int]], list[int]]
 def _group_options(group: RequestGroup, members: list[int], data: _Data,
                    single: bool) -> list[Option]:
     invs = data.inventories
-    if single or group.suffix:
+    if single or group.suffix or len(members) == 1:
         options: list[Option] = []
         for pid in members:
             pinv = invs.get(pid)

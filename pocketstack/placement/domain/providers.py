@@ -130,11 +130,13 @@ def create(conn: Connection, name: str, uuid: str | None = None,
     stamp = now()
     try:
         with conn.begin_nested():
-            new_id = conn.execute(sa.insert(P).values(
+            inserted = conn.execute(sa.insert(P).values(
                 uuid=uuid, name=name, generation=0,
                 parent_id=parent["id"] if parent else None,
                 root_id=parent["root_id"] if parent else None,
-                created_at=stamp, updated_at=stamp)).inserted_primary_key[0]
+                created_at=stamp, updated_at=stamp)).inserted_primary_key
+            assert inserted is not None
+            new_id = inserted[0]
     except IntegrityError as exc:
         if is_duplicate_error(exc):
             raise errors.DuplicateName(
