@@ -13,14 +13,15 @@ from pocketstack.compute.domain import quotas
 
 def show(req: ApiRequest) -> Response:
     project_id = req.ctx.project_id or ""
+    user_id = req.ctx.user_id
     wanted = req.query.get("tenant_id")
     enforce(req, "os_compute_api:limits", {"project_id": project_id})
     if wanted and wanted != project_id:
         enforce(req, "os_compute_api:limits:other_project", {"project_id": wanted})
-        project_id = wanted
+        project_id, user_id = wanted, None
 
     def read(conn: Any) -> tuple[dict[str, int], dict[str, int]]:
-        return (quotas.get_limits(conn, project_id, req.ctx.user_id),
+        return (quotas.get_limits(conn, project_id, user_id),
                 quotas.count_usage(conn, project_id))
 
     limits, usage = svc(req).db.read(read)

@@ -141,9 +141,14 @@ class Scheduler:
                 self.placement.claim(spec.instance_uuid, {state.node_uuid: spec.resources},
                                      spec.project_id, spec.user_id)
             except exceptions.Conflict as exc:
-                by_host[state.host].passed = False
-                by_host[state.host].stage = "claim"
-                by_host[state.host].reason = f"lost the claim: {exc.message}"
+                # another boot took the room first: explain with the host's usage now
+                state.resources = self.placement.provider_summaries(
+                    [state.node_uuid]).get(state.node_uuid, state.resources)
+                verdict = by_host[state.host]
+                verdict.passed, verdict.stage = False, "placement"
+                verdict.reason = resource_reason(state, spec)
+                if verdict.reason.startswith("no allocation candidate"):
+                    verdict.stage, verdict.reason = "claim", f"lost the claim: {exc.message}"
                 continue
             return state, verdicts, time.perf_counter() - started
         raise NoValidHost(verdicts, summarise(verdicts))
