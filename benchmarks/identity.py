@@ -395,16 +395,21 @@ def client_floor(conc_list: list[int], n: int, max_s: float) -> dict:
 
 
 def bcrypt_cost(rounds: int = 12, samples: int = 7) -> dict:
-    """Median wall time of bcrypt.checkpw at `rounds`, in this process."""
+    """bcrypt.checkpw at `rounds` in this process: median wall time and median CPU time.
+
+    The CPU time (this thread's) is what gets subtracted from the server's CPU per issue: both
+    are CPU, so other work on the machine does not skew the difference.
+    """
     try:
         import bcrypt
     except ImportError:
         return {"rounds": rounds, "median_ms": None, "note": "bcrypt not importable here"}
     h = bcrypt.hashpw(b"pocketstack-bench-pw", bcrypt.gensalt(rounds))
-    times = []
+    times, cpu = [], []
     for _ in range(samples):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         bcrypt.checkpw(b"pocketstack-bench-pw", h)
+        cpu.append((time.thread_time() - c) * 1e3)
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
     return {
@@ -412,6 +417,7 @@ def bcrypt_cost(rounds: int = 12, samples: int = 7) -> dict:
         "median_ms": statistics.median(times),
         "min_ms": times[0],
         "max_ms": times[-1],
+        "cpu_median_ms": statistics.median(cpu),
         "bcrypt": getattr(bcrypt, "__version__", "?"),
     }
 
@@ -602,7 +608,7 @@ def report(result: dict) -> str:
     w("")
     w(
         f"bcrypt.checkpw at {bc['rounds']} rounds in-process: "
-        f"median {fmt(bc.get('median_ms'), 1)} ms "
+        f"median {fmt(bc.get('median_ms'), 1)} ms wall, {fmt(bc.get('cpu_median_ms'), 1)} ms CPU "
         f"(min {fmt(bc.get('min_ms'), 1)}, max {fmt(bc.get('max_ms'), 1)})"
     )
     for t in (ps, ks):
@@ -642,8 +648,9 @@ def evaluate(result: dict) -> dict:
         iss = t["ops"]["issue"]["1"]
         ver = t["ops"]["version"]["1"]
         bms = bc.get("median_ms") or 0
+        bcpu = bc.get("cpu_median_ms") or bms
         t["beyond_hash"] = {
-            "cpu_ms": (iss["server_cpu_ms_per_req"] - bms)
+            "cpu_ms": (iss["server_cpu_ms_per_req"] - bcpu)
             if iss["server_cpu_ms_per_req"] is not None
             else None,
             "latency_ms": iss["p50_ms"] - bms,
@@ -667,7 +674,7 @@ def evaluate(result: dict) -> dict:
         # also show I/O or lock waits, but moves by several ms with other work on the machine).
         primary = b["cpu_ms"] if b["cpu_ms"] is not None else b["latency_minus_floor_ms"]
         tg["issue time beyond the hash < 5 ms"] = (
-            primary < 5,
+            (primary < 5) if primary > -3 else None,  # well below 0: the measurement is off
             f"server CPU beyond checkpw {fmt(b['cpu_ms'])} ms; client p50 beyond checkpw "
             f"{fmt(b['latency_ms'])} ms (incl. HTTP+client; {fmt(b['latency_minus_floor_ms'])} ms "
             f"after subtracting the version-doc floor)",
@@ -832,6 +839,9 @@ def main(argv: list[str] | None = None) -> int:
     result["bcrypt_after"] = b2
     if b2.get("median_ms") and result["bcrypt"].get("median_ms"):  # mean of the two medians
         result["bcrypt"]["median_ms"] = (result["bcrypt"]["median_ms"] + b2["median_ms"]) / 2
+        result["bcrypt"]["cpu_median_ms"] = (
+            result["bcrypt"]["cpu_median_ms"] + b2["cpu_median_ms"]
+        ) / 2
         result["bcrypt"]["min_ms"] = min(result["bcrypt"]["min_ms"], b2["min_ms"])
         result["bcrypt"]["max_ms"] = max(result["bcrypt"]["max_ms"], b2["max_ms"])
     evaluate(result)

@@ -84,6 +84,12 @@ class Settings:
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")
     scheduler_max_attempts: int = _opt(3, "Hosts tried for one boot before it goes to ERROR.")
+    scheduler_cache_seconds: float = _opt(
+        1.0, "How long the scheduler reuses its view of hosts before re-reading it (claims in "
+        "placement stay authoritative; a host that lost a race is re-read at once).")
+    scheduler_max_candidates: int = _opt(
+        1000, "Hosts with room that are filtered and weighed per decision (a random sample "
+        "when more fit), as Nova's max_placement_results.")
     scheduler_filters: str = _opt(
         "ComputeFilter,AvailabilityZoneFilter,ImagePropertiesFilter,"
         "ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,AggregateMultiTenancyFilter",

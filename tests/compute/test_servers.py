@@ -52,6 +52,7 @@ def wait_status(cloud: LiveCloud, name: str, status: str, timeout: float = 20) -
 
     token, _ = cloud.token()
     with cloud.client(token) as c:
+        c.headers["OpenStack-API-Version"] = "compute 2.96"
         found = c.get("/compute/v2.1/servers/detail", params={"name": name}).json()["servers"]
         url = f"/compute/v2.1/servers/{found[0]['id']}"
         deadline = time.monotonic() + timeout

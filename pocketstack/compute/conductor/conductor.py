@@ -134,6 +134,7 @@ class Conductor:
             self.placement.ensure_provider(node["uuid"], node["hypervisor_hostname"])
             self.placement.set_inventory(node["uuid"], wanted)
             self._inventories[node["uuid"]] = wanted
+            self.scheduler.invalidate()  # a new or changed host: look again
         return []
 
     # -- reconciliation -------------------------------------------------------------------------

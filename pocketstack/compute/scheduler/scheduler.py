@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import threading
 import time
 from typing import Any
 
@@ -46,7 +48,12 @@ def resource_reason(state: HostState, spec: RequestSpec) -> str:
 
 
 class Scheduler:
-    """Filters and weighers over placement's candidates; see the module docstring."""
+    """Filters and weighers over the hosts with room; see the module docstring.
+
+    The view of hosts (nodes, services, aggregates, placement usage) is cached for
+    ``scheduler_cache_seconds`` and updated in place by this scheduler's own claims, as Nova's
+    HostManager does: a stale view can only cost a lost claim, never an over-commit.
+    """
 
     def __init__(self, db: Database, placement: Any, settings: Settings) -> None:
         self.db = db
@@ -54,8 +61,22 @@ class Scheduler:
         self.settings = settings
         self.filters = load_filters(settings.scheduler_filters)
         self.weighers = load_weighers(settings.scheduler_weighers)
+        self._states: list[HostState] = []
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
 
     def host_states(self) -> list[HostState]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self.settings.scheduler_cache_seconds:
+                self._states = self._load()
+                self._loaded_at = time.monotonic()
+            return self._states
+
+    def _load(self) -> list[HostState]:
         now = utcnow()
         with self.db.reader() as conn:
             node_rows = nodes.list_(conn)
@@ -83,38 +104,55 @@ class Scheduler:
 
     def select(self, spec: RequestSpec,
                states: list[HostState] | None = None) -> tuple[list[HostState],
-                                                                list[HostVerdict]]:
-        """Rank the hosts that can take ``spec``; verdicts explain every host."""
+                                                                list[HostVerdict], int]:
+        """Rank the hosts that can take ``spec``. Returns (ranked, verdicts, not_examined):
+        verdicts explain every host examined. Hosts are examined in random order until
+        ``scheduler_max_candidates`` with room are found (as Nova's max_placement_results),
+        so a large cloud costs the same per decision as a small one; when nothing fits, every
+        host is examined and explained."""
         states = self.host_states() if states is None else states
-        fitting = {c.provider_uuid for c in self.placement.allocation_candidates(spec.resources)}
-        verdicts: dict[str, HostVerdict] = {}
-        passed: list[HostState] = []
-        for state in states:
-            if state.host in spec.ignore_hosts:
-                verdicts[state.host] = HostVerdict(state.host, False, "retry",
-                                                   "already tried for this instance")
-                continue
+        wanted = list(spec.resources.items())
+        verdicts: list[HostVerdict] = []
+        fitting: list[HostState] = []
+        limit = self.settings.scheduler_max_candidates
+        if len(states) > limit:
+            start = self._random.randrange(len(states))
+            order = states[start:] + states[:start]
+        else:
+            order = states
+        examined = 0
+        for state in order:
+            if len(fitting) >= limit:
+                break
+            examined += 1
+            res = state.resources
             if spec.force_host and state.host != spec.force_host:
-                verdicts[state.host] = HostVerdict(state.host, False, "force_host",
-                                                   f"not the requested host {spec.force_host}")
-                continue
-            if state.node_uuid not in fitting:
-                verdicts[state.host] = HostVerdict(state.host, False, "placement",
-                                                   resource_reason(state, spec))
-                continue
+                verdicts.append(HostVerdict(state.host, False, "force_host",
+                                            f"not the requested host {spec.force_host}"))
+            elif state.host in spec.ignore_hosts:
+                verdicts.append(HostVerdict(state.host, False, "retry",
+                                            "already tried for this instance"))
+            elif all(rc in res and res[rc]["capacity"] - res[rc]["used"] >= amount
+                     for rc, amount in wanted):
+                fitting.append(state)
+            else:
+                verdicts.append(HostVerdict(state.host, False, "placement",
+                                            resource_reason(state, spec)))
+        not_sampled = len(states) - examined
+        passed: list[HostState] = []
+        for state in fitting:
             for flt in self.filters:
                 reason = flt.host_passes(state, spec)
                 if reason is not None:
-                    verdicts[state.host] = HostVerdict(state.host, False, flt.name, reason)
+                    verdicts.append(HostVerdict(state.host, False, flt.name, reason))
                     break
             else:
                 passed.append(state)
         weighed = self._weigh(passed, spec)
         for state, total, parts in weighed:
-            verdicts[state.host] = HostVerdict(state.host, True, "weighed", weight=total,
-                                               weights=parts)
-        ranked = [state for state, _, _ in weighed]
-        return ranked, [verdicts[s.host] for s in states]
+            verdicts.append(HostVerdict(state.host, True, "weighed", weight=total,
+                                        weights=parts))
+        return [state for state, _, _ in weighed], verdicts, not_sampled
 
     def _weigh(self, hosts: list[HostState], spec: RequestSpec
                ) -> list[tuple[HostState, float, dict[str, float]]]:
@@ -134,7 +172,7 @@ class Scheduler:
     def schedule(self, spec: RequestSpec) -> tuple[HostState, list[HostVerdict], float]:
         """Select and claim; returns (host, verdicts, seconds taken) or raises NoValidHost."""
         started = time.perf_counter()
-        ranked, verdicts = self.select(spec)
+        ranked, verdicts, not_sampled = self.select(spec)
         by_host = {v.host: v for v in verdicts}
         for state in ranked:
             try:
@@ -150,6 +188,14 @@ class Scheduler:
                 if verdict.reason.startswith("no allocation candidate"):
                     verdict.stage, verdict.reason = "claim", f"lost the claim: {exc.message}"
                 continue
+            with self._lock:  # our own claim: keep the cached view current
+                for rc, amount in spec.resources.items():
+                    if rc in state.resources:
+                        state.resources[rc] = dict(state.resources[rc],
+                                                   used=state.resources[rc]["used"] + amount)
+            if not_sampled:
+                verdicts.append(HostVerdict(f"({not_sampled} more hosts)", False,
+                                            "sample", "not examined: enough candidates found"))
             return state, verdicts, time.perf_counter() - started
         raise NoValidHost(verdicts, summarise(verdicts))
 

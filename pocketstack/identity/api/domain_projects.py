@@ -31,6 +31,7 @@ def view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_(req: ApiRequest) -> list[dict[str, Any]]:
+    enforce(req, "identity:list_domains")  # the domains themselves, whatever the caller's scope
     rows = svc(req).db.read(domains.list_, name=req.query.get("name"),
                             enabled=bool_param(req, "enabled"))
     return [view(req, r) for r in rows]

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response
 from pocketstack.placement import schemas
-from pocketstack.placement.api.common import at_least, body, enforce, link, require, respond, svc
+from pocketstack.placement.api.common import at_least, body, enforce, require, respond, svc
 from pocketstack.placement.domain import inventories, providers
 
 
@@ -57,8 +57,7 @@ def create_inventory(req: ApiRequest) -> Response:
     inv, gen = svc(req).db.write(inventories.set_one, req.path_params["uuid"], rc, data,
                                  data["resource_provider_generation"], True,
                                  at_least(req, "1.26"))
-    location = link(req, "self",
-                    f"/resource_providers/{req.path_params['uuid']}/inventories/{rc}")["href"]
+    location = req.url_for(f"/resource_providers/{req.path_params['uuid']}/inventories/{rc}")
     return respond(req, _one(inv, gen), status=201, headers={"Location": location})
 
 

@@ -26,7 +26,7 @@ def create_class(req: ApiRequest) -> Response:
     enforce(req, "resource_classes:create")
     name = body(req, schemas.POST_RESOURCE_CLASS)["name"]
     svc(req).db.write(resource_classes.create, name)
-    location = link(req, "self", f"/resource_classes/{name}")["href"]
+    location = req.url_for(f"/resource_classes/{name}")
     return empty_response(201, {"Location": location})
 
 
@@ -46,7 +46,7 @@ def update_class(req: ApiRequest) -> Response:
             raise exceptions.BadRequest(
                 f"JSON does not validate: {name!r} does not match '^CUSTOM_[A-Z0-9_]+$'")
         created = svc(req).db.write(resource_classes.ensure, name)
-        location = link(req, "self", f"/resource_classes/{name}")["href"]
+        location = req.url_for(f"/resource_classes/{name}")
         return empty_response(201 if created else 204, {"Location": location})
     new = body(req, schemas.POST_RESOURCE_CLASS)["name"]
     svc(req).db.write(resource_classes.rename, name, new)

@@ -124,7 +124,7 @@ def create_provider(req: ApiRequest) -> Response:
                 else schemas.POST_PROVIDER_V1_0)
     row = svc(req).db.write(providers.create, data["name"], data.get("uuid"),
                             data.get("parent_provider_uuid"))
-    location = link(req, "self", f"/resource_providers/{row['uuid']}")["href"]
+    location = req.url_for(f"/resource_providers/{row['uuid']}")
     if at_least(req, "1.20"):
         return respond(req, view(req, row), headers={"Location": location})
     return empty_response(201, {"Location": location})

@@ -15,7 +15,6 @@ from pocketstack.placement.api.common import (
     body,
     check_params,
     enforce,
-    link,
     require,
     respond,
     single,
@@ -66,7 +65,7 @@ def put_trait(req: ApiRequest) -> Response:
             f"start with the prefix \"CUSTOM_\" and use following characters: \"A\"-\"Z\", "
             f"\"0\"-\"9\" and \"_\". Got: {name}")
     created = svc(req).db.write(traits.ensure, name)
-    location = link(req, "self", f"/traits/{name}")["href"]
+    location = req.url_for(f"/traits/{name}")
     return empty_response(201 if created else 204, {"Location": location})
 
 
