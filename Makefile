@@ -21,7 +21,7 @@ test: setup
 	$(BIN)/pytest -q $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check pocketstack tests
+	$(BIN)/ruff check pocketstack tests benchmarks tools
 
 typecheck: setup
 	$(BIN)/mypy pocketstack

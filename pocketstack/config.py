@@ -71,6 +71,19 @@ class Settings:
     policy_file: str = _opt(
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
     )
+    image_quota_count: int = _opt(-1, "Images a project may own (-1: unlimited).")
+    image_quota_size: int = _opt(-1, "Bytes of image data a project may store (-1: unlimited).")
+    image_quota_stage: int = _opt(
+        -1, "Bytes a project may have staged for import (-1: unlimited).")
+    image_quota_uploading: int = _opt(-1, "Concurrent uploads per project (-1: unlimited).")
+    image_size_cap: int = _opt(1 << 40, "Largest image accepted, in bytes.")
+    image_property_quota: int = _opt(128, "Custom properties per image.")
+    image_tag_quota: int = _opt(128, "Tags per image.")
+    image_member_quota: int = _opt(128, "Members (sharing projects) per image.")
+    image_default: bool = _opt(True, "Register the small default image on first start.")
+    image_require_format_match: bool = _opt(
+        True, "Refuse uploads whose content is not their declared disk_format (Glance's "
+        "require_image_format_match; unsafe images are refused either way).")
     compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
     compute_driver: str = _opt("fake", "Hypervisor driver of in-process compute agents.")

@@ -101,4 +101,5 @@ ROUTES: list[Route] = [
 
 ROOT_ROUTES: list[Route] = [
     Route("GET", "/", versions.list_versions, public=True),
+    Route("GET", "/v2", versions.show_v20, public=True),
 ]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -34,8 +32,7 @@ class ImageOptions:
     upload whose content is not its declared ``disk_format`` is accepted as long as the
     content is safe (Tempest's ``image_format_enforcement = false`` runs need this).
 
-    Each is read from ``Settings`` when it has an attribute of the same name, else from the
-    environment as ``POCKETSTACK_<NAME>``, else the default below. Sizes are in bytes;
+    Each is the ``Settings`` option of the same name (documented there). Sizes are in bytes;
     negative quotas mean unlimited.
     """
 
@@ -51,22 +48,8 @@ class ImageOptions:
     image_require_format_match: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Settings, environ: dict[str, str] | None = None
-                      ) -> ImageOptions:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if hasattr(settings, f.name):
-                values[f.name] = getattr(settings, f.name)
-                continue
-            raw = env.get(f"POCKETSTACK_{f.name.upper()}")
-            if raw is None:
-                continue
-            if f.type in (bool, "bool"):
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            else:
-                values[f.name] = int(raw)
-        return cls(**values)
+    def from_settings(cls, settings: Settings) -> ImageOptions:
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @property
     def quotas(self) -> images.Quotas:

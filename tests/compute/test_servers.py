@@ -148,10 +148,16 @@ def test_invalid_state_transition_is_409(cloud: LiveCloud, admin: httpx.Client) 
 def test_versions(cloud: LiveCloud) -> None:
     r = httpx.get(cloud.url + "/compute/")
     assert r.status_code == 200
-    v = r.json()["versions"][0]
+    v20, v = r.json()["versions"]  # Nova lists the legacy v2.0 first (Tempest checks it)
+    assert v20["id"] == "v2.0" and v20["version"] == ""
     assert v["id"] == "v2.1" and v["version"] == "2.96" and v["min_version"] == "2.1"
     r = httpx.get(cloud.url + "/compute/v2.1")
     assert r.status_code == 200 and r.json()["version"]["status"] == "CURRENT"
+    # every version's self link is followable and answers the same self link
+    for listed in (v20, v):
+        href = listed["links"][0]["href"]
+        shown = httpx.get(href).json()["version"]
+        assert [x for x in shown["links"] if x["rel"] == "self"] == listed["links"]
 
 
 @pytest.mark.parametrize("version,has_embedded", [("2.1", False), ("2.47", True)])

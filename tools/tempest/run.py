@@ -501,6 +501,15 @@ def cloud_env_for(conf, extra):
             ("user_minimum_password_age", "MINIMUM_PASSWORD_AGE"),
         ):
             env["POCKETSTACK_" + setting] = conf.get("identity", opt)
+    if conf.get("service_available", "nova", fallback="false").lower() == "true":
+        # As many in-process compute hosts as tempest.conf says there are.
+        nodes = conf.get("compute", "min_compute_nodes", fallback="1") or "1"
+        env["POCKETSTACK_COMPUTE_HOSTS"] = str(max(1, int(nodes)))
+    if conf.get("service_available", "glance", fallback="false").lower() == "true":
+        enforce = conf.get("image-feature-enabled", "image_format_enforcement", fallback="true")
+        if enforce.lower() == "false":
+            # Glance's require_image_format_match off, as tempest.conf declares.
+            env["POCKETSTACK_IMAGE_REQUIRE_FORMAT_MATCH"] = "0"
     for item in extra:
         k, sep, v = item.partition("=")
         if not sep:

@@ -6,6 +6,7 @@ the conductor; bookkeeping actions (lock, unlock) are done here and now.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,13 @@ from pocketstack.common.api.validation import validate
 from pocketstack.compute.api import server_views
 from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
 from pocketstack.compute.api.servers import _ref, load, start_delete
-from pocketstack.compute.domain import flavors, instance_actions, instances, states
+from pocketstack.compute.domain import (
+    flavors,
+    instance_actions,
+    instances,
+    server_groups,
+    states,
+)
 from pocketstack.compute.schemas import servers as schemas
 
 Handler = Callable[[ApiRequest, Any], Response]
@@ -159,8 +166,11 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
         return values
 
     row = _task(req, "rebuild", "os_compute_api:servers:rebuild", "rebuild", extra)
-    view = server_views.detail(req, row, ctx.is_admin)
-    view["adminPass"] = data.get("adminPass") or "rebuilt"
+    group = svc(req).db.read(server_groups.group_of, row["uuid"])
+    view = server_views.detail(req, row, ctx.is_admin, group=group, view="rebuild")
+    view["adminPass"] = data.get("adminPass") or secrets.token_urlsafe(9)
+    if version_at_least(req, "2.57"):
+        view["user_data"] = row["user_data"]
     return json_response({"server": view}, status=202)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
 from pocketstack.common.api.app import ApiRequest
@@ -30,6 +31,16 @@ def _flavor(req: ApiRequest, flavor: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _ip(value: str | None) -> str:
+    """Nova keeps access IPs as addresses and shows them canonically ('::babe:dc0c:1602')."""
+    if not value:
+        return ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
 def _fault(req: ApiRequest, fault: dict[str, Any], is_admin: bool) -> dict[str, Any]:
     out = {"code": fault.get("code", 500), "created": fault.get("created")}
     if is_admin:
@@ -47,11 +58,15 @@ def summary(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
 
 def detail(req: ApiRequest, row: dict[str, Any], is_admin: bool,
            service: dict[str, Any] | None = None, down_time: int = 60,
-           group: str | None = None) -> dict[str, Any]:
+           group: str | None = None, view: str = "show") -> dict[str, Any]:
+    """A server as Nova shows it. ``view`` is ``show`` (GET one), ``list`` (GET detail) or
+    ``update`` / ``rebuild`` (the PUT and rebuild answers, which before 2.75 leave out the
+    extension attributes and never carry ``OS-EXT-SRV-ATTR:user_data``)."""
     status = states.status(row["vm_state"], row["task_state"])
     image: Any = ""
     if row["image_ref"]:
         image = {"id": row["image_ref"], "links": [link(req, "images", row["image_ref"])[1]]}
+    everything = view in ("show", "list") or version_at_least(req, "2.75")
     out: dict[str, Any] = {
         "id": row["uuid"],
         "name": row["display_name"],
@@ -65,28 +80,32 @@ def detail(req: ApiRequest, row: dict[str, Any], is_admin: bool,
         "created": isotime(row["created_at"]),
         "updated": isotime(row["updated_at"] or row["created_at"]),
         "addresses": dict(row["addresses"] or {}),
-        "accessIPv4": row["access_ip_v4"] or "",
-        "accessIPv6": row["access_ip_v6"] or "",
+        "accessIPv4": _ip(row["access_ip_v4"]),
+        "accessIPv6": _ip(row["access_ip_v6"]),
         "links": link(req, "servers", row["uuid"]),
         "OS-DCF:diskConfig": row["disk_config"],
-        "OS-EXT-AZ:availability_zone": row["availability_zone"] or "",
-        "config_drive": row["config_drive"] or "",
-        "key_name": row["key_name"],
-        "OS-SRV-USG:launched_at": isotime_us(row["launched_at"]),
-        "OS-SRV-USG:terminated_at": isotime_us(row["terminated_at"]),
-        "OS-EXT-STS:task_state": row["task_state"],
-        "OS-EXT-STS:vm_state": row["vm_state"],
-        "OS-EXT-STS:power_state": row["power_state"],
-        "os-extended-volumes:volumes_attached": [],
     }
-    if row["security_groups"]:
-        out["security_groups"] = [{"name": name} for name in row["security_groups"]]
     if status in PROGRESS_STATUSES:
         out["progress"] = row["progress"] or 0
     if row["fault"] and row["vm_state"] in (states.ERROR, states.DELETED) or (
             row["fault"] and status == "ERROR"):
         out["fault"] = _fault(req, row["fault"], is_admin)
-    if is_admin:
+    if everything:
+        out.update({
+            "OS-EXT-AZ:availability_zone": row["availability_zone"] or "",
+            "config_drive": row["config_drive"] or "",
+            "key_name": row["key_name"],
+            "OS-SRV-USG:launched_at": isotime_us(row["launched_at"]),
+            "OS-SRV-USG:terminated_at": isotime_us(row["terminated_at"]),
+            "OS-EXT-STS:task_state": row["task_state"],
+            "OS-EXT-STS:vm_state": row["vm_state"],
+            "OS-EXT-STS:power_state": row["power_state"],
+            "os-extended-volumes:volumes_attached": [],
+        })
+        if row["security_groups"]:
+            out["security_groups"] = [{"name": name} for name in row["security_groups"]]
+    extended = everything and is_admin
+    if extended:
         out["OS-EXT-SRV-ATTR:host"] = row["host"]
         out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = row["node"]
         out["OS-EXT-SRV-ATTR:instance_name"] = instances.instance_name(row)
@@ -98,23 +117,22 @@ def detail(req: ApiRequest, row: dict[str, Any], is_admin: bool,
                 "OS-EXT-SRV-ATTR:kernel_id": "",
                 "OS-EXT-SRV-ATTR:ramdisk_id": "",
                 "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                "OS-EXT-SRV-ATTR:user_data": row["user_data"],
             })
+            if view in ("show", "list"):
+                out["OS-EXT-SRV-ATTR:user_data"] = row["user_data"]
     elif version_at_least(req, "2.90"):
         out["OS-EXT-SRV-ATTR:hostname"] = row["hostname"]
     if version_at_least(req, "2.9"):
         out["locked"] = bool(row["locked"])
-    if version_at_least(req, "2.16") and is_admin:
+    if version_at_least(req, "2.16") and extended:
         out["host_status"] = _host_status(row, service, down_time)
     if version_at_least(req, "2.19"):
         out["description"] = row["description"]
     if version_at_least(req, "2.26"):
         out["tags"] = list(row["tags"] or [])
-    if version_at_least(req, "2.3"):
-        out["os-extended-volumes:volumes_attached"] = []
     if version_at_least(req, "2.63"):
         out["trusted_image_certificates"] = None
-    if version_at_least(req, "2.71"):
+    if version_at_least(req, "2.71") and view != "list":
         out["server_groups"] = [group] if group else []
     if version_at_least(req, "2.73"):
         out["locked_reason"] = row["locked_reason"]

@@ -29,6 +29,8 @@ from pocketstack.compute.domain import (
 from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.schemas import servers as schemas
 
+MAX_LIMIT = 1000
+
 STATUS_TO_VM_STATES = {
     "ACTIVE": [states.ACTIVE], "BUILD": [states.BUILDING], "SHUTOFF": [states.STOPPED],
     "PAUSED": [states.PAUSED], "SUSPENDED": [states.SUSPENDED], "ERROR": [states.ERROR],
@@ -249,9 +251,13 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
         if q.get(key):
             filters[column] = q[key].rsplit("/", 1)[-1]
     if q.get("flavor"):
-        flavor_id = q["flavor"].rsplit("/", 1)[-1]
-    else:
-        flavor_id = None
+        filters["flavor_id"] = q["flavor"].rsplit("/", 1)[-1]
+    tags = [t for v in q.getlist("tags") for t in v.split(",") if t]
+    tags_any = [t for v in q.getlist("tags-any") for t in v.split(",") if t]
+    if tags:
+        filters["tags"] = tags
+    if tags_any:
+        filters["tags_any"] = tags_any
     if ctx.is_admin:
         for key, column in (("host", "host"), ("node", "node"), ("user_id", "user_id")):
             if q.get(key):
@@ -277,7 +283,7 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
         if direction not in ("asc", "desc"):
             raise exceptions.BadRequest(f"Invalid sort direction {direction}.")
         sort.append((column, direction))
-    limit = None
+    limit = MAX_LIMIT  # as Nova's [api] max_limit: big listings come in pages
     if q.get("limit") is not None:
         try:
             limit = int(q["limit"])
@@ -285,32 +291,21 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
             raise exceptions.BadRequest("limit must be an integer") from None
         if limit < 0:
             raise exceptions.BadRequest("limit must be >= 0")
+        limit = min(limit, MAX_LIMIT)
 
-    def read(conn: Any) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
+    def read(conn: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         rows = instances.list_(conn, project_id=project_id, filters=filters, sort=sort,
                                limit=limit, marker=q.get("marker"), deleted=deleted)
         by_host = services.compute_services_by_host(conn) if detailed and ctx.is_admin else {}
-        groups = {}
-        if detailed and version_at_least(req, "2.71"):
-            groups = {r["uuid"]: server_groups.group_of(conn, r["uuid"]) for r in rows}
-        return rows, by_host, groups
+        return rows, by_host  # (Nova lists no server_groups, even at 2.71+)
 
-    rows, by_host, groups = service.db.read(read)
-    if flavor_id:
-        rows = [r for r in rows if r["flavor"]["id"] == flavor_id]
-    tags = [t for v in q.getlist("tags") for t in v.split(",") if t]
-    tags_any = [t for v in q.getlist("tags-any") for t in v.split(",") if t]
-    if tags:
-        rows = [r for r in rows if set(tags) <= set(r["tags"] or [])]
-    if tags_any:
-        rows = [r for r in rows if set(tags_any) & set(r["tags"] or [])]
-    more = limit is not None and len(rows) > limit
-    if limit is not None:
-        rows = rows[:limit]
+    rows, by_host = service.db.read(read)
+    more = len(rows) > limit
+    rows = rows[:limit]
     if detailed:
         items = [server_views.detail(req, r, ctx.is_admin, by_host.get(r["host"] or ""),
-                                     service.settings.service_down_time,
-                                     groups.get(r["uuid"])) for r in rows]
+                                     service.settings.service_down_time, view="list")
+                 for r in rows]
     else:
         items = [server_views.summary(req, r) for r in rows]
     out: dict[str, Any] = {"servers": items}
@@ -367,15 +362,19 @@ def update_server(req: ApiRequest) -> Response:
         if key in data:
             changes[column] = data[key]
 
-    def write(conn: Any) -> dict[str, Any]:
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
         row = load(req, conn)
         enforce(req, "os_compute_api:servers:update", {"project_id": row["project_id"]})
         if row["locked"] and not ctx.is_admin:
             raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
-        return instances.update(conn, row, changes) if changes else row
+        row = instances.update(conn, row, changes) if changes else row
+        svc_row = services.compute_services_by_host(conn).get(row["host"] or "")
+        return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
-    row = service.db.write(write)
-    return json_response({"server": server_views.detail(req, row, ctx.is_admin)})
+    row, svc_row, group = service.db.write(write)
+    return json_response({"server": server_views.detail(
+        req, row, ctx.is_admin, svc_row, service.settings.service_down_time, group,
+        view="update")})
 
 
 def delete_server(req: ApiRequest) -> Response:

@@ -168,25 +168,55 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
             q = q.where(T.c.uuid.in_(value))
         elif key == "locked":
             q = q.where(T.c.locked.is_(bool(value)))
+        elif key == "flavor_id":
+            q = q.where(T.c.flavor["id"].as_string() == value)
+        elif key in ("tags", "tags_any"):
+            continue  # JSON arrays: filtered below, in Python
         elif key in T.c:
             q = q.where(T.c[key] == value)
-    order = []
-    for key, direction in sort:
-        column = T.c[key]
-        order.append(column.desc() if direction == "desc" else column.asc())
-    order.append(T.c.id.desc())
-    q = q.order_by(*order)
-    rows = [dict(r) for r in conn.execute(q).mappings()]
+    keys = [*sort, ("id", "desc")]
+    q = q.order_by(*(T.c[k].desc() if d == "desc" else T.c[k].asc() for k, d in keys))
+    in_python = bool(filters.get("tags") or filters.get("tags_any"))
     if marker is not None:
+        after = _after_marker(conn, marker, keys)
+        if after is None:
+            in_python = True
+        else:
+            q = q.where(after)
+    if limit is not None and not in_python:
+        q = q.limit(limit + 1)
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    if not in_python:
+        return rows
+    wanted_all = set(filters.get("tags") or [])
+    wanted_any = set(filters.get("tags_any") or [])
+    rows = [r for r in rows if wanted_all <= set(r["tags"] or [])
+            and (not wanted_any or wanted_any & set(r["tags"] or []))]
+    if marker is not None and _after_marker(conn, marker, keys) is None:
         for index, row in enumerate(rows):
             if row["uuid"] == marker:
                 rows = rows[index + 1:]
                 break
-        else:
-            raise exceptions.BadRequest(f"marker [{marker}] not found")
-    if limit is not None:
-        rows = rows[: limit + 1]
-    return rows
+    return rows if limit is None else rows[: limit + 1]
+
+
+def _after_marker(conn: Connection, marker: str,
+                  keys: list[tuple[str, str]]) -> sa.ColumnElement[bool] | None:
+    """Keyset condition for "rows after the marker" in this order (None: marker values have
+    NULLs, the caller pages in Python). 400 when the marker does not exist."""
+    row = conn.execute(sa.select(*(T.c[k] for k, _ in keys)).where(
+        T.c.uuid == marker)).first()
+    if row is None:
+        raise exceptions.BadRequest(f"marker [{marker}] not found")
+    values = dict(zip((k for k, _ in keys), row, strict=True))
+    if any(v is None for v in values.values()):
+        return None
+    clauses = []
+    for index, (key, direction) in enumerate(keys):
+        equal = [T.c[k] == values[k] for k, _ in keys[:index]]
+        beyond = T.c[key] < values[key] if direction == "desc" else T.c[key] > values[key]
+        clauses.append(sa.and_(*equal, beyond))
+    return sa.or_(*clauses)
 
 
 def record_scheduling(conn: Connection, uuid: str, attempt: int, chosen: str | None,

@@ -111,3 +111,13 @@ def list_(conn: Connection, project_id: str | None) -> list[dict[str, Any]]:
     if project_id is not None:
         q = q.where(t.server_groups.c.project_id == project_id)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def groups_of(conn: Connection, instance_uuids: list[str]) -> dict[str, str]:
+    """instance uuid → its server group's uuid, for many instances in one query."""
+    if not instance_uuids:
+        return {}
+    m = t.server_group_members
+    return {r.instance_uuid: r.group_uuid for r in conn.execute(
+        sa.select(m.c.instance_uuid, m.c.group_uuid).where(
+            m.c.instance_uuid.in_(instance_uuids)))}

@@ -1,0 +1,190 @@
+"""Compute through the public API with the fake driver: boot latency and boot+delete cycles.
+
+Starts ``pocketstack up`` (fake hosts sized so capacity never runs out, quota raised), then:
+
+* create → ACTIVE latency, one at a time (p50/p95);
+* N concurrent boot+delete cycles (each: POST /servers, poll until ACTIVE, DELETE, poll until
+  gone) at a given concurrency — cycles/s and boot/delete p50, to set beside OpenStack's
+  published Rally figure (1000 fake hosts, concurrency 50: ~5.4 cycles/s, boot p50 6.2 s);
+* ``GET /servers/detail`` latency with many servers (rows inserted through the domain layer).
+
+    python benchmarks/compute.py --cycles 100 --concurrency 50 --list-servers 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import free_port  # noqa: E402
+
+V21 = "/compute/v2.1"
+MV = {"OpenStack-API-Version": "compute 2.96"}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def start(state: Path, hosts: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, POCKETSTACK_PASSWORD_HASH_ROUNDS="4", POCKETSTACK_LOG_LEVEL="warning",
+               POCKETSTACK_COMPUTE_HOSTS=str(hosts), POCKETSTACK_FAKE_MEMORY_MB="1048576",
+               POCKETSTACK_FAKE_VCPUS="1024", POCKETSTACK_FAKE_DISK_GB="100000")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "pocketstack"), "up",
+                             "--state-dir", str(state), "--port", str(port),
+                             "--admin-password", "bench"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/identity", timeout=1).status_code == 300:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("pocketstack up did not start")
+
+
+def admin_token(url: str) -> tuple[str, str]:
+    r = httpx.post(url + "/identity/v3/auth/tokens", json={"auth": {"identity": {
+        "methods": ["password"], "password": {"user": {"name": "admin", "domain": {
+            "id": "default"}, "password": "bench"}}}, "scope": {"project": {
+                "name": "admin", "domain": {"id": "default"}}}}})
+    return r.headers["X-Subject-Token"], r.json()["token"]["project"]["id"]
+
+
+async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False) -> None:
+    while True:
+        r = await client.get(f"{V21}/servers/{server_id}", headers=MV)
+        if gone and r.status_code == 404:
+            return
+        if not gone:
+            status = r.json()["server"]["status"]
+            if status == "ACTIVE":
+                return
+            if status == "ERROR":
+                raise RuntimeError(r.json()["server"].get("fault"))
+        await asyncio.sleep(0.02)
+
+
+async def cycle(client: httpx.AsyncClient, image: str, n: int) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    r = await client.post(f"{V21}/servers", headers=MV, json={"server": {
+        "name": f"bench-{n}", "imageRef": image, "flavorRef": "1", "networks": "none"}})
+    server_id = r.json()["server"]["id"]
+    await until(client, server_id)
+    t1 = time.perf_counter()
+    await client.delete(f"{V21}/servers/{server_id}")
+    await until(client, server_id, gone=True)
+    return t1 - t0, time.perf_counter() - t1
+
+
+async def run_cycles(url: str, token: str, image: str, count: int,
+                     concurrency: int) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers={"X-Auth-Token": token},
+                                 limits=limits, timeout=120) as client:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(n: int) -> tuple[float, float]:
+            async with sem:
+                return await cycle(client, image, n)
+
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(one(n) for n in range(count)))
+        wall = time.perf_counter() - t0
+    boots = [b for b, _ in results]
+    deletes = [d for _, d in results]
+    return {"cycles_per_s": count / wall, "boot_p50": statistics.median(boots),
+            "boot_p95": pct(boots, 0.95), "delete_p50": statistics.median(deletes),
+            "wall_s": wall}
+
+
+def list_bench(url: str, token: str, state: Path, count: int) -> dict[str, float]:
+    """Insert ``count`` ACTIVE servers via the domain layer, then time GET /servers/detail."""
+    from pocketstack.common.db import Database
+    from pocketstack.compute.domain import instances
+
+    db = Database(f"sqlite:///{state / 'pocketstack.db'}")
+    _, project = admin_token(url)
+    base = {"display_name": "listed", "description": None, "project_id": project,
+            "user_id": "bench", "image_ref": None,
+            "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1,
+                       "ephemeral": 0, "swap": 0, "extra_specs": {}},
+            "requested_az": None, "key_name": None, "key_data": None, "user_data": None,
+            "metadata": {}, "tags": [], "locked": False, "config_drive": "",
+            "access_ip_v4": None, "access_ip_v6": None, "disk_config": "MANUAL",
+            "security_groups": [], "networks": [], "addresses": {}, "block_devices": [],
+            "scheduler_hints": {}, "server_group": None, "admin_pass": None, "progress": 0}
+    for offset in range(0, count, 1000):
+        batch = min(1000, count - offset)
+        db.write(lambda conn, n=batch: instances.create(conn, base, n, 300))
+    db.dispose()
+    out: dict[str, float] = {}
+    with httpx.Client(base_url=url, headers={"X-Auth-Token": token, **MV}, timeout=300) as c:
+        for label, params in (("detail_limit_1000", {"limit": "1000"}),
+                              ("detail_all", {}), ("index_all", None)):
+            times = []
+            for _ in range(3 if label != "detail_limit_1000" else 10):
+                t0 = time.perf_counter()
+                path = f"{V21}/servers" if params is None else f"{V21}/servers/detail"
+                r = c.get(path, params=params or {})
+                times.append(time.perf_counter() - t0)
+                assert r.status_code == 200
+            out[label + "_p50_ms"] = statistics.median(times) * 1000
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hosts", type=int, default=4)
+    parser.add_argument("--latency-boots", type=int, default=30)
+    parser.add_argument("--cycles", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--list-servers", type=int, default=10000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state"
+        proc, url = start(state, args.hosts)
+        try:
+            token, project = admin_token(url)
+            with httpx.Client(base_url=url, headers={"X-Auth-Token": token}) as c:
+                c.put(f"{V21}/os-quota-sets/{project}", json={"quota_set": {
+                    "instances": -1, "cores": -1, "ram": -1}})
+                image = c.get("/image/v2/images").json()["images"][0]["id"]
+            time.sleep(1.2)  # let the agents' first heartbeats register the hosts
+            lat = asyncio.run(run_cycles(url, token, image, args.latency_boots, 1))
+            print(f"create->ACTIVE, one at a time ({args.latency_boots}): "
+                  f"p50 {lat['boot_p50'] * 1000:.0f} ms, p95 {lat['boot_p95'] * 1000:.0f} ms; "
+                  f"delete p50 {lat['delete_p50'] * 1000:.0f} ms", flush=True)
+            res = asyncio.run(run_cycles(url, token, image, args.cycles, args.concurrency))
+            print(f"{args.cycles} boot+delete cycles at concurrency {args.concurrency}: "
+                  f"{res['cycles_per_s']:.1f} cycles/s (Rally/Nova fake: ~5.4, ratio "
+                  f"{res['cycles_per_s'] / 5.4:.1f}x); boot p50 {res['boot_p50']:.2f} s, "
+                  f"p95 {res['boot_p95']:.2f} s; delete p50 {res['delete_p50']:.2f} s",
+                  flush=True)
+            if args.list_servers:
+                listed: Any = list_bench(url, token, state, args.list_servers)
+                print(f"servers list with {args.list_servers} servers: " + ", ".join(
+                    f"{k} {v:.0f}" for k, v in listed.items()), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
