@@ -114,3 +114,19 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 2 and "nope" in out.stderr
     json.dumps({})
+
+
+def test_policy_file_overrides_a_default(tmp_path: Path) -> None:
+    """An operator's policy.yaml (OpenStack rule syntax) replaces a default rule."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"identity:list_projects": "role:member"\n')
+    state = tmp_path / "state"
+    state.mkdir()
+    live = start_cloud(state, {"POCKETSTACK_POLICY_FILE": str(policy)})
+    try:
+        token, _ = live.token("demo", project="demo")
+        with live.client(token) as demo:
+            assert demo.get("/identity/v3/projects").status_code == 200  # opened up
+            assert demo.get("/identity/v3/users").status_code == 403  # still the default
+    finally:
+        live.stop()
