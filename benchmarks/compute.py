@@ -67,6 +67,9 @@ def admin_token(url: str) -> tuple[str, str]:
     return r.headers["X-Subject-Token"], r.json()["token"]["project"]["id"]
 
 
+POLL = 0.1  # seconds between status polls (Rally polls every 1 s after a 2-5 s pre-poll delay)
+
+
 async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False) -> None:
     while True:
         r = await client.get(f"{V21}/servers/{server_id}", headers=MV)
@@ -78,7 +81,7 @@ async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False) -
                 return
             if status == "ERROR":
                 raise RuntimeError(r.json()["server"].get("fault"))
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(POLL)
 
 
 async def cycle(client: httpx.AsyncClient, image: str, n: int) -> tuple[float, float]:
@@ -156,7 +159,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--list-servers", type=int, default=10000)
+    parser.add_argument("--poll", type=float, default=POLL)
     args = parser.parse_args()
+    globals()["POLL"] = args.poll
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         proc, url = start(state, args.hosts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +57,10 @@ class Database:
         if url.startswith("mysql"):
             kwargs["isolation_level"] = "READ COMMITTED"
         self.engine: Engine = sa.create_engine(url, **kwargs)
+        # SQLite has one writer at a time, and its busy handler waits in coarse sleeps (up to
+        # 100 ms) instead of being woken when the lock frees: queue this process's writers on
+        # a lock of our own, so a write starts the moment the previous one commits.
+        self._write_lock = threading.RLock() if url.startswith("sqlite") else None
         if self.is_sqlite:
             self._configure_sqlite(self.engine)
 
@@ -88,7 +93,10 @@ class Database:
     @contextlib.contextmanager
     def writer(self) -> Iterator[Connection]:
         """A write transaction: all or nothing."""
-        with self.engine.connect() as conn:
+        with contextlib.ExitStack() as stack:
+            if self._write_lock is not None:
+                stack.enter_context(self._write_lock)
+            conn = stack.enter_context(self.engine.connect())
             conn = conn.execution_options(pocketstack_write=True)
             with conn.begin():
                 yield conn

@@ -54,7 +54,9 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "os-quota-sets:delete", "os-simple-tenant-usage:list", "servers:force_delete",
                "os-instance-actions:events", "os-instance-actions:events:details",
                "servers:allow_all_filters", "os-server-groups:index:all_projects",
-               "limits:other_project", "os-keypairs:other_user", "scheduler:explain")
+               "limits:other_project", "os-keypairs:other_user", "scheduler:explain",
+               "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
+               "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot")
 
 RULES: list[policy.RuleDefault] = [
     *(_r(n, PROJECT_READER_OR_ADMIN) for n in _SERVER_READ),

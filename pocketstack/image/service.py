@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -103,6 +104,17 @@ class ImageService:
     # -- domain API for other services ------------------------------------------------------
     def get_image_for_boot(self, ctx: RequestContext, image_id: str) -> images.BootImage:
         return images.get_image_for_boot(self.db, ctx, image_id)
+
+    def create_snapshot(self, **kw: Any) -> dict[str, Any]:
+        """A queued snapshot image of a server (see :mod:`pocketstack.image.snapshots`)."""
+        from pocketstack.image import snapshots
+
+        return snapshots.register(self, **kw)
+
+    def upload_snapshot(self, image_id: str, source_id: str | None) -> bool:
+        from pocketstack.image import snapshots
+
+        return snapshots.upload(self, image_id, source_id)
 
     # -- serving --------------------------------------------------------------------------------
     def app(self) -> _GlancePaths:

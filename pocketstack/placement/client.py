@@ -26,6 +26,7 @@ from pocketstack.placement.domain import (
     inventories,
     providers,
     resource_classes,
+    snapshot,
     traits,
 )
 from pocketstack.placement.errors import CapacityExceeded, ConcurrentUpdate
@@ -124,7 +125,7 @@ class PlacementClient:
             forbidden=set(forbidden_traits),
             member_of=[frozenset(m) for m in member_of])
         query = candidates.Query([group], limit=limit, single_provider=True)
-        result: candidates.Result = self.db.read(candidates.search, query)
+        result = candidates.search(snapshot.cache_for(self.db).get(), query)
         out = []
         for cand in result.candidates:
             (pid, alloc), = cand.allocations.items() if cand.allocations else \

@@ -103,3 +103,14 @@ provider_aggregates = sa.Table(
     sa.Column("aggregate", UUID, primary_key=True),
     sa.Index("ix_placement_provider_aggregates_aggregate", "aggregate"),
 )
+
+# A single row counting placement writes (providers, inventories, usage, traits, aggregates,
+# resource classes), bumped in the writing transaction, so per-process caches of what
+# allocation candidates read (:mod:`pocketstack.placement.domain.snapshot`) can tell, with one
+# cheap read, whether they are still current -- in this process and in any other.
+revision = sa.Table(
+    "placement_revision",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, default=0),
+)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.compute.api import server_views
+from pocketstack.compute.api import server_rescue, server_snapshot, server_views
 from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
 from pocketstack.compute.api.servers import _ref, load, start_delete
 from pocketstack.compute.domain import (
@@ -275,13 +275,40 @@ def change_password(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
+RESET_STATE = {"type": "object", "properties": {
+    "state": {"type": "string", "enum": ["active", "error"]}},
+    "required": ["state"], "additionalProperties": False}
+
+
+def reset_state(req: ApiRequest, arg: Any) -> Response:
+    """Admin: force vm_state active or error and drop any task (Nova's os-resetState)."""
+    state = validate(RESET_STATE, arg)["state"]
+    ctx = req.ctx
+
+    def write(conn: Any) -> None:
+        row = load(req, conn)
+        enforce(req, "os_compute_api:os-admin-actions:reset_state",
+                {"project_id": row["project_id"]})
+        instances.update(conn, row, {
+            "vm_state": states.ACTIVE if state == "active" else states.ERROR,
+            "task_state": None, "task_deadline": None})
+        record = instance_actions.start(conn, row["uuid"], "resetState", req.request_id,
+                                        ctx.project_id or "", ctx.user_id or "")
+        instance_actions.finish(conn, record)
+
+    svc(req).db.write(write)
+    return empty_response(202)
+
+
 ACTIONS: dict[str, Handler] = {
     "os-stop": stop, "os-start": start, "reboot": reboot, "pause": pause, "unpause": unpause,
     "suspend": suspend, "resume": resume, "resize": resize, "migrate": migrate,
     "confirmResize": confirm_resize, "revertResize": revert_resize, "rebuild": rebuild,
     "shelve": shelve, "unshelve": unshelve, "shelveOffload": shelve_offload, "lock": lock,
     "unlock": unlock, "os-getConsoleOutput": console_output, "forceDelete": force_delete,
-    "changePassword": change_password,
+    "changePassword": change_password, "os-resetState": reset_state,
+    "createImage": server_snapshot.create_image, "rescue": server_rescue.rescue,
+    "unrescue": server_rescue.unrescue,
 }
 
 

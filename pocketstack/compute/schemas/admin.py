@@ -34,7 +34,7 @@ DESCRIPTION = {"type": ["string", "null"], "minLength": 0, "maxLength": 65535,
                "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
 
 # -- flavors ---------------------------------------------------------------------------------
-FLAVOR_ID = {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+FLAVOR_ID = {"type": ["string", "number", "null"], "minLength": 1, "maxLength": 255,
              "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"}
 
 

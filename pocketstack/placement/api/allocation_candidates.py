@@ -6,7 +6,6 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -22,11 +21,10 @@ from pocketstack.placement.api.common import (
     parse_required,
     parse_resources,
     require,
-    respond,
     single,
     svc,
 )
-from pocketstack.placement.domain import candidates, resource_classes, traits
+from pocketstack.placement.domain import candidates, snapshot
 
 _NUMBERED = re.compile(r"^(resources|required|member_of|in_tree)([1-9][0-9]*)$")
 _STRING = re.compile(r"^(resources|required|member_of|in_tree)(_[A-Za-z0-9_-]{1,64})$")
@@ -121,55 +119,47 @@ def _query(req: ApiRequest) -> candidates.Query:
     return query
 
 
-def _check_names(conn: Connection, query: candidates.Query) -> None:
-    for g in query.groups:
-        for rc in g.resources:
-            if not resource_classes.exists(conn, rc):
-                raise errors.bad_query(
-                    f"Invalid resource class in resources parameter: No such resource class "
-                    f"{rc}.")
-    names = {n for g in query.groups for s in g.required for n in s}
-    names |= {n for g in query.groups for n in g.forbidden}
-    names |= {n for s in query.root_required for n in s} | query.root_forbidden
-    if names:
-        traits.check_known(conn, names)
-
-
 def list_candidates(req: ApiRequest) -> Response:
     require(req, "1.10")
     enforce(req, "allocation_candidates:list")
     query = _query(req)
-    with_traits = at_least(req, "1.17")
+    cache = snapshot.cache_for(svc(req).db)
+    snap = cache.get()
+    # The document depends only on the data (the revision), the microversion and the query.
+    key = ("allocation_candidates", str(req.microversion), str(req.query))
 
-    def run(conn: Connection) -> candidates.Result:
-        _check_names(conn, query)
-        return candidates.search(conn, query, with_traits)
+    def build() -> bytes:
+        candidates.check_names(snap, query)
+        result = candidates.search(snap, query)
+        if len(query.groups) == 1 and at_least(req, "1.29"):
+            return _render_fast(req, query, result)
+        return json.dumps(_render(req, query, result), separators=(",", ":")).encode()
 
-    result: candidates.Result = svc(req).db.read(run)
-    if len(query.groups) == 1 and at_least(req, "1.29"):
-        return _render_fast(req, query, result)
-    return respond(req, _render(req, query, result))
+    document = cache.response(snap.revision, key, build)
+    headers = {"Cache-Control": "no-cache", "Last-Modified": http_date(None)} \
+        if at_least(req, "1.15") else None
+    return Response(document, headers=headers, media_type="application/json")
 
 
 def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Result
-                 ) -> Response:
+                 ) -> bytes:
     """The common scheduler request (one group, 1.29+) written straight to JSON text: the
-    same document :func:`_render` builds, without a dict per candidate and provider."""
-    dumps = json.dumps
-    uuid = {pid: row["uuid"] for pid, row in result.providers.items()}
+    same document :func:`_render` builds, without a dict per candidate and provider; each
+    provider's summary text is built once per snapshot."""
+    snap = result.snapshot
+    uuid = snap.uuids
     with_mappings = at_least(req, "1.34")
-    suffix = dumps(query.groups[0].suffix)
-    res_text: dict[tuple[tuple[str, int], ...], str] = {}
+    suffix = json.dumps(query.groups[0].suffix)
+    res_text: dict[int, str] = {}
     parts = []
     touched: set[int] = set()
     for cand in result.candidates:
         allocs = []
         for pid, res in cand.allocations.items():
             touched.add(pid)
-            key = tuple(res.items())
-            text = res_text.get(key)
+            text = res_text.get(id(res))
             if text is None:
-                text = res_text[key] = dumps(res, separators=(",", ":"))
+                text = res_text[id(res)] = json.dumps(res, separators=(",", ":"))
             allocs.append(f'"{uuid[pid]}":{{"resources":{text}}}')
         entry = '{"allocations":{' + ",".join(allocs) + "}"
         if with_mappings:
@@ -178,29 +168,36 @@ def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Re
             entry += ',"mappings":{' + suffix + ":[" + ",".join(
                 f'"{uuid[p]}"' for p in used) + "]}"
         parts.append(entry + "}")
-    roots = {result.providers[p]["root_id"] for p in touched}
-    involved = sorted(p for r in roots for p in result.trees.get(r, []))
-    summaries = []
-    for pid in involved:
-        row = result.providers[pid]
-        resources = ",".join(f'"{rc}":{{"capacity":{inv.capacity},"used":{inv.used}}}'
-                             for rc, inv in result.inventories.get(pid, {}).items())
-        traits_text = dumps(sorted(result.traits.get(pid, ())))
-        parent = uuid.get(row["parent_id"])
-        parent_text = f'"{parent}"' if parent else "null"
-        summaries.append(
-            f'"{uuid[pid]}":{{"resources":{{{resources}}},"traits":{traits_text},'
+    providers = snap.providers
+    trees = snap.trees
+    roots = {providers[p]["root_id"] for p in touched}
+    involved = sorted(p for r in roots for p in trees.get(r, []))
+    summaries = snap.text
+    text = ('{"allocation_requests":[' + ",".join(parts) + '],"provider_summaries":{'
+            + ",".join([summaries.get(("summary", pid)) or _summary_text(snap, pid)
+                        for pid in involved]) + "}}")
+    return text.encode()
+
+
+def _summary_text(snap: snapshot.Snapshot, pid: int) -> str:
+    """``"uuid":{resources, traits, parent and root uuid}`` (1.29+), kept in the snapshot."""
+    uuid = snap.uuids
+    row = snap.providers[pid]
+    resources = ",".join(f'"{rc}":{{"capacity":{inv.capacity},"used":{inv.used}}}'
+                         for rc, inv in snap.inventories.get(pid, {}).items())
+    traits_text = json.dumps(sorted(snap.traits.get(pid, ())))
+    parent = uuid.get(row["parent_id"])
+    parent_text = f'"{parent}"' if parent else "null"
+    text = (f'"{uuid[pid]}":{{"resources":{{{resources}}},"traits":{traits_text},'
             f'"parent_provider_uuid":{parent_text},'
             f'"root_provider_uuid":"{uuid[row["root_id"]]}"}}')
-    text = ('{"allocation_requests":[' + ",".join(parts) + '],"provider_summaries":{'
-            + ",".join(summaries) + "}}")
-    headers = {"Cache-Control": "no-cache", "Last-Modified": http_date(None)}
-    return Response(text.encode(), headers=headers, media_type="application/json")
+    snap.text[("summary", pid)] = text
+    return text
 
 
 def _render(req: ApiRequest, query: candidates.Query, result: candidates.Result
             ) -> dict[str, Any]:
-    uuid = {pid: row["uuid"] for pid, row in result.providers.items()}
+    uuid = result.snapshot.uuids
     dict_form = at_least(req, "1.12")
     with_mappings = at_least(req, "1.34")
     requests = []

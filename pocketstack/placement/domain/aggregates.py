@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.placement import tables as t
-from pocketstack.placement.domain import providers
+from pocketstack.placement.domain import providers, revision
 
 PA = t.provider_aggregates
 
@@ -45,4 +45,5 @@ def set_for_provider(conn: Connection, uuid: str, aggregates: list[str],
     gen = provider["generation"]
     if bump:
         gen = providers.bump(conn, provider["id"], gen)
+    revision.touch(conn)
     return sorted(wanted), gen

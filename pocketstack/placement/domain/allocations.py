@@ -21,7 +21,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import errors
 from pocketstack.placement import tables as t
-from pocketstack.placement.domain import providers
+from pocketstack.placement.domain import providers, revision
 from pocketstack.placement.domain.inventories import capacity
 from pocketstack.placement.domain.providers import now
 
@@ -46,11 +46,37 @@ class ConsumerAllocations:
     provider_generations: dict[str, int] = field(default_factory=dict)  # checked when given
 
 
+# Statements built once (building them per request cost more than running them).
+_CONSUMER = sa.select(C).where(C.c.uuid == sa.bindparam("uuid"))
+_CONSUMER_LOCKED = _CONSUMER.with_for_update()
+_CONSUMERS_LOCKED = (sa.select(C).where(C.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+                     .order_by(C.c.uuid).with_for_update())
+_HELD = sa.select(A.c.consumer_uuid, A.c.provider_id, A.c.resource_class, A.c.used).where(
+    A.c.consumer_uuid.in_(sa.bindparam("uuids", expanding=True)))
+_LOCK_BY_UUID = (sa.select(P.c.id, P.c.uuid, P.c.name, P.c.generation)
+                 .where(P.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+                 .order_by(P.c.id).with_for_update())
+_LOCK_BY_UUID_OR_ID = (sa.select(P.c.id, P.c.uuid, P.c.name, P.c.generation)
+                       .where(sa.or_(P.c.uuid.in_(sa.bindparam("uuids", expanding=True)),
+                                     P.c.id.in_(sa.bindparam("ids", expanding=True))))
+                       .order_by(P.c.id).with_for_update())
+_INVENTORY = (sa.select(I.c.provider_id, I.c.resource_class, I.c.total, I.c.reserved,
+                        I.c.allocation_ratio, I.c.used, I.c.min_unit, I.c.max_unit,
+                        I.c.step_size)
+              .where(I.c.provider_id.in_(sa.bindparam("ids", expanding=True))))
+_DELETE_HELD = sa.delete(A).where(A.c.consumer_uuid.in_(sa.bindparam("uuids", expanding=True)))
+_INSERT = sa.insert(A)
+_ADD_USED = (sa.update(I).where(I.c.provider_id == sa.bindparam("pid"),
+                                I.c.resource_class == sa.bindparam("rc"))
+             .values(used=I.c.used + sa.bindparam("delta")))
+_INSERT_CONSUMER = sa.insert(C)
+_BUMP_PROVIDER = (sa.update(P).where(P.c.id == sa.bindparam("pid"),
+                                     P.c.generation == sa.bindparam("gen"))
+                  .values(generation=sa.bindparam("new_gen"), updated_at=sa.bindparam("stamp")))
+
+
 def _consumer(conn: Connection, uuid: str, lock: bool) -> dict[str, Any] | None:
-    q = sa.select(C).where(C.c.uuid == uuid)
-    if lock:
-        q = q.with_for_update()
-    row = conn.execute(q).mappings().first()
+    row = conn.execute(_CONSUMER_LOCKED if lock else _CONSUMER, {"uuid": uuid}).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -68,37 +94,51 @@ def _check_consumer_generation(uuid: str, consumer: dict[str, Any] | None,
 def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
     """Replace the allocations of each consumer in ``requests``, all or nothing."""
     requests = sorted(requests, key=lambda r: r.consumer_uuid)
+    uuids = [r.consumer_uuid for r in requests]
+    if len(requests) == 1:
+        found = _consumer(conn, uuids[0], lock=True)
+        rows = {uuids[0]: found} if found is not None else {}
+    else:  # one statement, rows locked in uuid order
+        rows = {r["uuid"]: dict(r) for r in conn.execute(
+            _CONSUMERS_LOCKED, {"uuids": uuids}).mappings()}
     consumers = {}
     for req in requests:
-        consumer = _consumer(conn, req.consumer_uuid, lock=True)
+        consumer = rows.get(req.consumer_uuid)
         _check_consumer_generation(req.consumer_uuid, consumer, req.consumer_generation)
         consumers[req.consumer_uuid] = consumer
-    uuids = [r.consumer_uuid for r in requests]
-    old_rows = [dict(r) for r in conn.execute(
-        sa.select(A.c.consumer_uuid, A.c.provider_id, A.c.resource_class, A.c.used)
-        .where(A.c.consumer_uuid.in_(uuids))).mappings()]
+    old_rows = conn.execute(_HELD, {"uuids": uuids}).all()
 
-    wanted_uuids = {p for r in requests for p in r.allocations}
-    by_uuid = {row[1]: row[0] for row in conn.execute(
-        sa.select(P.c.id, P.c.uuid).where(P.c.uuid.in_(wanted_uuids)))} if wanted_uuids else {}
-    missing = sorted(wanted_uuids - set(by_uuid))
+    # lock every provider touched (named now or held now) in id order, in one statement
+    wanted_uuids = sorted({p for r in requests for p in r.allocations})
+    old_ids = sorted({r[1] for r in old_rows})
+    if old_ids:
+        locked_rows = conn.execute(_LOCK_BY_UUID_OR_ID,
+                                   {"uuids": wanted_uuids, "ids": old_ids}).mappings()
+    elif wanted_uuids:
+        locked_rows = conn.execute(_LOCK_BY_UUID, {"uuids": wanted_uuids}).mappings()
+    else:
+        locked_rows = None
+    locked = {r["id"]: dict(r) for r in locked_rows} if locked_rows is not None else {}
+    by_uuid = {row["uuid"]: pid for pid, row in locked.items()}
+    missing = [u for u in wanted_uuids if u not in by_uuid]
     if missing:
         raise exceptions.BadRequest(
             f"Allocation for resource provider '{missing[0]}' that does not exist.")
-    touched = set(by_uuid.values()) | {r["provider_id"] for r in old_rows}
-    locked = providers.lock(conn, touched)
+    touched = set(locked)
     for req in requests:
         for puuid, gen in req.provider_generations.items():
             if puuid in by_uuid:
                 providers.check_generation(locked[by_uuid[puuid]], gen)
-    inventory = {(r["provider_id"], r["resource_class"]): dict(r) for r in conn.execute(
-        sa.select(I).where(I.c.provider_id.in_(touched))).mappings()} if touched else {}
+    inventory = {(r[0], r[1]): {"total": r[2], "reserved": r[3], "allocation_ratio": r[4],
+                                "used": r[5], "min_unit": r[6], "max_unit": r[7],
+                                "step_size": r[8]}
+                 for r in conn.execute(_INVENTORY, {"ids": sorted(touched)})} if touched else {}
 
     # delta per (provider, class): new amounts minus what these consumers hold now
     old: dict[tuple[int, str], int] = {}
     for r in old_rows:
-        key = (r["provider_id"], r["resource_class"])
-        old[key] = old.get(key, 0) + r["used"]
+        key = (r[1], r[2])
+        old[key] = old.get(key, 0) + r[3]
     new: dict[tuple[int, str], int] = {}
     new_rows = []
     stamp = now()
@@ -125,17 +165,21 @@ def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
                 f"{locked[key[0]]['name']}: not enough {key[1]} ({free} free, {amount} asked)")
 
     if old_rows:
-        conn.execute(sa.delete(A).where(A.c.consumer_uuid.in_(uuids)))
+        conn.execute(_DELETE_HELD, {"uuids": uuids})
     if new_rows:
-        conn.execute(sa.insert(A), new_rows)
-    for key in sorted(set(old) | set(new)):
-        delta = new.get(key, 0) - old.get(key, 0)
-        if delta and key in inventory:
-            conn.execute(sa.update(I).where(I.c.provider_id == key[0],
-                                            I.c.resource_class == key[1])
-                         .values(used=I.c.used + delta))
-    for pid in sorted(touched):
-        providers.bump(conn, pid, locked[pid]["generation"])
+        conn.execute(_INSERT, new_rows)
+    deltas = [{"pid": key[0], "rc": key[1], "delta": new.get(key, 0) - old.get(key, 0)}
+              for key in sorted(set(old) | set(new)) if key in inventory]
+    deltas = [d for d in deltas if d["delta"]]
+    if deltas:
+        conn.execute(_ADD_USED, deltas)
+    if touched:
+        # the rows are locked, so the generations read above are still current
+        conn.execute(_BUMP_PROVIDER, [
+            {"pid": pid, "gen": locked[pid]["generation"],
+             "new_gen": locked[pid]["generation"] + 1, "stamp": stamp}
+            for pid in sorted(touched)])
+        revision.touch(conn)
     for req in requests:
         _save_consumer(conn, req, consumers[req.consumer_uuid], stamp)
 
@@ -154,12 +198,11 @@ def _save_consumer(conn: Connection, req: ConsumerAllocations, consumer: dict[st
     if consumer is None:
         if empty:
             return
-        try:
-            with conn.begin_nested():
-                conn.execute(sa.insert(C).values(
-                    uuid=req.consumer_uuid, project_id=req.project_id, user_id=req.user_id,
-                    consumer_type=req.consumer_type, generation=1, created_at=stamp,
-                    updated_at=stamp))
+        try:  # no savepoint needed: a duplicate fails the whole request
+            conn.execute(_INSERT_CONSUMER, {
+                "uuid": req.consumer_uuid, "project_id": req.project_id,
+                "user_id": req.user_id, "consumer_type": req.consumer_type, "generation": 1,
+                "created_at": stamp, "updated_at": stamp})
         except IntegrityError as exc:
             if is_duplicate_error(exc):
                 raise errors.ConcurrentUpdate(

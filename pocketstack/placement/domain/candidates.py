@@ -4,8 +4,10 @@ A request is one or more groups. The unsuffixed group may be spread over several
 one tree (one provider per resource class); each suffixed group (granular, 1.25+) is satisfied
 by a single provider. Groups are then combined per tree, re-checking capacity where several
 groups land on one provider, ``group_policy=isolate`` (suffixed groups on distinct providers),
-``same_subtree`` and ``root_required``. The data comes from one read transaction: providers,
-inventories (with their ``used``), and traits and aggregates only when the request needs them.
+``same_subtree`` and ``root_required``. The data is a :class:`~.snapshot.Snapshot` (one read
+transaction's providers, inventories with their ``used``, traits and aggregates), reused while
+the placement revision stands. A request of one group is answered for one-provider trees (the
+usual compute hosts) by a direct capacity check, without building per-tree option lists.
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from pocketstack.common import exceptions
+from pocketstack.placement import errors, standard
+from pocketstack.placement.domain.snapshot import EMPTY, Inv, Snapshot
 
-from pocketstack.placement import tables as t
-from pocketstack.placement.domain import aggregates as aggs_domain
-from pocketstack.placement.domain import traits as traits_domain
-
-P = t.providers
-I = t.inventories  # noqa: E741
+__all__ = ["Candidate", "Inv", "Query", "RequestGroup", "Result", "check_names", "search"]
 
 
 @dataclass
@@ -48,19 +46,6 @@ class Query:
     single_provider: bool = False  # every group on one provider (the in-process client)
 
 
-@dataclass(slots=True)
-class Inv:
-    capacity: int
-    used: int
-    min_unit: int
-    max_unit: int
-    step_size: int
-
-    def fits(self, amount: int, already: int = 0) -> bool:
-        return (self.used + already + amount <= self.capacity and
-                self.min_unit <= amount <= self.max_unit and amount % self.step_size == 0)
-
-
 @dataclass
 class Candidate:
     allocations: dict[int, dict[str, int]]  # provider id -> {rc: amount}
@@ -70,77 +55,97 @@ class Candidate:
 @dataclass
 class Result:
     candidates: list[Candidate]
-    providers: dict[int, dict[str, Any]]
-    inventories: dict[int, dict[str, Inv]]
-    traits: dict[int, set[str]]
-    trees: dict[int, list[int]]
+    snapshot: Snapshot
+
+    @property
+    def providers(self) -> dict[int, dict[str, Any]]:
+        return self.snapshot.providers
+
+    @property
+    def inventories(self) -> dict[int, dict[str, Inv]]:
+        return self.snapshot.inventories
+
+    @property
+    def traits(self) -> dict[int, frozenset[str]]:
+        return self.snapshot.traits
+
+    @property
+    def trees(self) -> dict[int, list[int]]:
+        return self.snapshot.trees
 
     def uuid(self, pid: int) -> str:
-        return str(self.providers[pid]["uuid"])
+        return self.snapshot.uuids[pid]
 
 
-class _Tree:
-    def __init__(self, root: int, members: list[int], data: _Data) -> None:
-        self.root = root
-        self.members = members
-        self.data = data
+def check_names(snap: Snapshot, query: Query) -> None:
+    """400 for a resource class or trait that does not exist (as of ``snap``)."""
+    for g in query.groups:
+        for rc in g.resources:
+            if rc not in standard.RESOURCE_CLASS_SET and rc not in snap.custom_classes:
+                raise errors.bad_query(
+                    f"Invalid resource class in resources parameter: No such resource class "
+                    f"{rc}.")
+    names = {n for g in query.groups for s in g.required for n in s}
+    names |= {n for g in query.groups for n in g.forbidden}
+    names |= {n for s in query.root_required for n in s} | query.root_forbidden
+    missing = sorted(n for n in names
+                     if n not in standard.TRAIT_SET and n not in snap.custom_traits)
+    if missing:
+        raise exceptions.BadRequest(f"No such trait(s): {', '.join(missing)}")
 
 
-@dataclass
-class _Data:
-    providers: dict[int, dict[str, Any]]
-    inventories: dict[int, dict[str, Inv]]
-    traits: dict[int, set[str]]
-    aggregates: dict[int, set[str]]
-
-
-def _load(conn: Connection, query: Query, with_traits: bool) -> _Data:
-    pq = sa.select(P.c.id, P.c.uuid, P.c.parent_id, P.c.root_id)
-    trees = {g.in_tree for g in query.groups if g.in_tree}
-    if trees:
-        roots = sa.select(P.c.root_id).where(P.c.uuid.in_(trees))
-        pq = pq.where(P.c.root_id.in_(roots))
-    provs = {pid: {"id": pid, "uuid": uuid, "parent_id": parent, "root_id": root}
-             for pid, uuid, parent, root in conn.execute(pq.order_by(P.c.id)).all()}
-    iq = sa.select(I.c.provider_id, I.c.resource_class, I.c.total, I.c.reserved,
-                   I.c.allocation_ratio, I.c.used, I.c.min_unit, I.c.max_unit, I.c.step_size)
-    if trees:
-        iq = iq.where(I.c.provider_id.in_(list(provs)))
-    invs: dict[int, dict[str, Inv]] = {}
-    for pid, rc, total, reserved, ratio, used, lo, hi, step in conn.execute(iq).all():
-        per = invs.get(pid)
-        if per is None:
-            per = invs[pid] = {}
-        per[rc] = Inv(int((total - reserved) * ratio), used, lo, hi, step)
-    needs_traits = with_traits or query.root_required or query.root_forbidden or any(
-        g.required or g.forbidden for g in query.groups)
-    needs_aggs = any(g.member_of or g.forbidden_aggs for g in query.groups)
-    return _Data(
-        provs, invs,
-        traits_domain.by_provider(conn) if needs_traits else {},
-        aggs_domain.by_provider(conn) if needs_aggs else {},
-    )
-
-
-def search(conn: Connection, query: Query, with_traits: bool = False) -> Result:
-    data = _load(conn, query, with_traits)
-    trees: dict[int, list[int]] = {}
-    for pid, row in data.providers.items():
-        trees.setdefault(row["root_id"] or pid, []).append(pid)
+def search(snap: Snapshot, query: Query) -> Result:
+    """Every candidate (up to ``query.limit``), trees in id order of their first provider."""
+    data = snap
     in_tree_roots: dict[str, int] = {}
     for g in query.groups:
         if g.in_tree:
-            found = [r for r in data.providers.values() if r["uuid"] == g.in_tree]
-            in_tree_roots[g.suffix] = found[0]["root_id"] if found else -1
+            found = snap.by_uuid.get(g.in_tree)
+            in_tree_roots[g.suffix] = (snap.providers[found]["root_id"] if found is not None
+                                       else -1)
     out: list[Candidate] = []
     limit = query.limit
-    for root, members in trees.items():
+    root_filter = bool(query.root_required or query.root_forbidden)
+    only = query.groups[0] if len(query.groups) == 1 else None
+    simple = only is not None and not (only.required or only.forbidden or only.member_of
+                                       or only.forbidden_aggs)
+    wanted = list(only.resources.items()) if only is not None else []
+    shared = dict(only.resources) if only is not None else {}
+    invs = data.inventories
+    for root, members in data.trees.items():
         if root not in data.providers:
             continue
-        if not _traits_ok(data.traits.get(root, set()), query.root_required,
-                          query.root_forbidden):
+        if root_filter and not _traits_ok(data.traits.get(root, EMPTY), query.root_required,
+                                          query.root_forbidden):
             continue
-        if any(r != root for s, r in in_tree_roots.items()):
+        if in_tree_roots and any(r != root for r in in_tree_roots.values()):
+            continue
+        if only is not None and len(members) == 1:
+            # one group, one provider in the tree: the provider alone must take it all
+            pid = root
+            if wanted:
+                pinv = invs.get(pid)
+                if pinv is None:
+                    continue
+                ok = True
+                for rc, amount in wanted:
+                    inv = pinv.get(rc)
+                    if inv is None or not (inv.used + amount <= inv.capacity and
+                                           inv.min_unit <= amount <= inv.max_unit and
+                                           amount % inv.step_size == 0):
+                        ok = False
+                        break
+                if not ok:
+                    continue
+            if not simple:
+                if (only.required or only.forbidden) and not _traits_ok(
+                        data.traits.get(pid, EMPTY), only.required, only.forbidden):
+                    continue
+                if not _aggs_ok(pid, only, data):
+                    continue
+            out.append(Candidate({pid: shared} if wanted else {}, {only.suffix: [pid]}))
+            if limit is not None and len(out) >= limit:
+                break
             continue
         for cand in _tree_candidates(query, members, data):
             out.append(cand)
@@ -148,20 +153,21 @@ def search(conn: Connection, query: Query, with_traits: bool = False) -> Result:
                 break
         if limit is not None and len(out) >= limit:
             break
-    return Result(out, data.providers, data.inventories, data.traits, trees)
+    return Result(out, snap)
 
 
-def _traits_ok(have: set[str], required: list[frozenset[str]], forbidden: set[str]) -> bool:
+def _traits_ok(have: frozenset[str] | set[str], required: list[frozenset[str]],
+               forbidden: set[str]) -> bool:
     if forbidden and have & forbidden:
         return False
     return all(have & any_of for any_of in required)
 
 
-def _aggs_ok(pid: int, group: RequestGroup, data: _Data) -> bool:
+def _aggs_ok(pid: int, group: RequestGroup, data: Snapshot) -> bool:
     if not group.member_of and not group.forbidden_aggs:
         return True
-    have = data.aggregates.get(pid, set()) | data.aggregates.get(
-        data.providers[pid]["root_id"], set())
+    have = data.aggregates.get(pid, EMPTY) | data.aggregates.get(
+        data.providers[pid]["root_id"], EMPTY)
     if group.forbidden_aggs and have & group.forbidden_aggs:
         return False
     return all(have & any_of for any_of in group.member_of)
@@ -170,7 +176,7 @@ def _aggs_ok(pid: int, group: RequestGroup, data: _Data) -> bool:
 Option = tuple[dict[int, dict[str, int]], list[int]]
 
 
-def _group_options(group: RequestGroup, members: list[int], data: _Data,
+def _group_options(group: RequestGroup, members: list[int], data: Snapshot,
                    single: bool) -> list[Option]:
     invs = data.inventories
     if single or group.suffix or len(members) == 1:
@@ -189,7 +195,7 @@ def _group_options(group: RequestGroup, members: list[int], data: _Data,
                 if not ok:
                     continue
             if (group.required or group.forbidden) and not _traits_ok(
-                    data.traits.get(pid, set()), group.required, group.forbidden):
+                    data.traits.get(pid, EMPTY), group.required, group.forbidden):
                 continue
             if not _aggs_ok(pid, group, data):
                 continue
@@ -200,7 +206,7 @@ def _group_options(group: RequestGroup, members: list[int], data: _Data,
     for rc, amount in group.resources.items():
         fits = [pid for pid in members
                 if (inv := invs.get(pid, {}).get(rc)) is not None and inv.fits(amount)
-                and not (group.forbidden and data.traits.get(pid, set()) & group.forbidden)
+                and not (group.forbidden and data.traits.get(pid, EMPTY) & group.forbidden)
                 and _aggs_ok(pid, group, data)]
         if not fits:
             return []
@@ -216,7 +222,7 @@ def _group_options(group: RequestGroup, members: list[int], data: _Data,
         if group.required:
             have: set[str] = set()
             for pid in (used or members):
-                have |= data.traits.get(pid, set())
+                have |= data.traits.get(pid, EMPTY)
             if not _traits_ok(have, group.required, set()):
                 continue
         alloc: dict[int, dict[str, int]] = {}
@@ -226,7 +232,7 @@ def _group_options(group: RequestGroup, members: list[int], data: _Data,
     return out
 
 
-def _ancestors(pid: int, data: _Data) -> set[int]:
+def _ancestors(pid: int, data: Snapshot) -> set[int]:
     out = {pid}
     parent = data.providers[pid]["parent_id"]
     while parent is not None:
@@ -235,7 +241,7 @@ def _ancestors(pid: int, data: _Data) -> set[int]:
     return out
 
 
-def _tree_candidates(query: Query, members: list[int], data: _Data) -> Iterator[Candidate]:
+def _tree_candidates(query: Query, members: list[int], data: Snapshot) -> Iterator[Candidate]:
     per_group = []
     for group in query.groups:
         options = _group_options(group, members, data, query.single_provider)
@@ -279,7 +285,7 @@ def _tree_candidates(query: Query, members: list[int], data: _Data) -> Iterator[
         yield Candidate(merged, mappings)
 
 
-def _same_subtree(pids: list[int], data: _Data) -> bool:
+def _same_subtree(pids: list[int], data: Snapshot) -> bool:
     if not pids:
         return True
     chains = [_ancestors(p, data) for p in pids]

@@ -21,6 +21,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import errors
 from pocketstack.placement import tables as t
+from pocketstack.placement.domain import revision
 
 P = t.providers
 _parent = P.alias("parent")
@@ -104,6 +105,7 @@ def bump(conn: Connection, provider_id: int, generation: int) -> int:
         raise errors.ConcurrentUpdate(
             "resource provider generation conflict: another request changed the provider. "
             "Please update the generation and try again.")
+    revision.touch(conn)
     return generation + 1
 
 
@@ -145,6 +147,7 @@ def create(conn: Connection, name: str, uuid: str | None = None,
         raise
     if parent is None:
         conn.execute(sa.update(P).where(P.c.id == new_id).values(root_id=new_id))
+    revision.touch(conn)
     return get(conn, uuid)
 
 
@@ -196,6 +199,8 @@ def update(conn: Connection, uuid: str, name: str | None = None, parent_uuid: An
                 raise errors.DuplicateName(
                     f"Conflicting resource provider name: {name} already exists.") from None
             raise
+    if values:
+        revision.touch(conn)
     return get(conn, uuid)
 
 
@@ -213,3 +218,4 @@ def delete(conn: Connection, uuid: str) -> None:
     for table in (t.inventories, t.provider_traits, t.provider_aggregates):
         conn.execute(sa.delete(table).where(table.c.provider_id == pid))
     conn.execute(sa.delete(P).where(P.c.id == pid))
+    revision.touch(conn)

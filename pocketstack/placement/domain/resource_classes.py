@@ -12,6 +12,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import standard
 from pocketstack.placement import tables as t
+from pocketstack.placement.domain import revision
 from pocketstack.placement.domain.providers import now
 
 RC = t.resource_classes
@@ -69,6 +70,7 @@ def create(conn: Connection, name: str) -> None:
             raise exceptions.Conflict(f"Conflicting resource class already exists: {name}",
                                       code="placement.duplicate_name") from None
         raise
+    revision.touch(conn)
 
 
 def ensure(conn: Connection, name: str) -> bool:
@@ -96,6 +98,7 @@ def rename(conn: Connection, old: str, new: str) -> None:
     if _in_use(conn, old):
         raise exceptions.Conflict(f"Resource class {old} is in use in inventory")
     conn.execute(sa.update(RC).where(RC.c.name == old).values(name=new, updated_at=now()))
+    revision.touch(conn)
 
 
 def delete(conn: Connection, name: str) -> None:
@@ -106,3 +109,4 @@ def delete(conn: Connection, name: str) -> None:
         raise exceptions.Conflict(f"Unable to delete resource class {name}. Resource class is "
                                   "in use in inventory")
     conn.execute(sa.delete(RC).where(RC.c.name == name))
+    revision.touch(conn)

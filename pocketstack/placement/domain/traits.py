@@ -12,7 +12,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import standard
 from pocketstack.placement import tables as t
-from pocketstack.placement.domain import providers
+from pocketstack.placement.domain import providers, revision
 from pocketstack.placement.domain.providers import now
 
 T = t.traits
@@ -62,6 +62,7 @@ def ensure(conn: Connection, name: str) -> bool:
         if is_duplicate_error(exc):
             return False
         raise
+    revision.touch(conn)
     return True
 
 
@@ -73,6 +74,7 @@ def delete(conn: Connection, name: str) -> None:
     if conn.execute(sa.select(PT.c.provider_id).where(PT.c.trait == name).limit(1)).first():
         raise exceptions.Conflict(f"The trait {name} is in use by a resource provider.")
     conn.execute(sa.delete(T).where(T.c.name == name))
+    revision.touch(conn)
 
 
 def of_provider(conn: Connection, provider_id: int) -> list[str]:
