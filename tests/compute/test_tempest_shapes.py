@@ -180,3 +180,22 @@ def test_os_hosts(cloud: LiveCloud, admin: httpx.Client) -> None:
     token, _ = cloud.token("demo", project="demo")
     with cloud.client(token) as demo:
         assert demo.get(f"{API}/os-hosts").status_code == 403
+
+
+@pytest.mark.parametrize("finish", ["confirmResize", "revertResize"])
+def test_a_stopped_server_stays_stopped_through_a_resize(admin: httpx.Client,
+                                                         finish: str) -> None:
+    body = {"server": {"name": unique("stopped"), "imageRef": _image(admin), "flavorRef": "42"}}
+    sid = admin.post(f"{API}/servers", json=body).json()["server"]["id"]
+    _wait(admin, sid, "ACTIVE")
+    url = f"{API}/servers/{sid}/action"
+    assert admin.post(url, json={"os-stop": None}).status_code == 202
+    _wait(admin, sid, "SHUTOFF")
+    assert admin.post(url, json={"resize": {"flavorRef": "84"}}).status_code == 202
+    _wait(admin, sid, "VERIFY_RESIZE")
+    assert admin.post(url, json={finish: None}).status_code in (202, 204)
+    server = _wait(admin, sid, "SHUTOFF")
+    assert server["OS-EXT-STS:power_state"] == 4
+    assert admin.post(url, json={"os-start": None}).status_code == 202
+    _wait(admin, sid, "ACTIVE")
+    admin.delete(f"{API}/servers/{sid}")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pocketstack.compute.conductor.conductor import Conductor, Outbox
 
 MAX_TASK_RETRIES = 3
+OLD_VM_STATE = "_old_vm_state"  # internal scheduler hint: vm_state before a resize/migrate
 
 # task_state -> the hypervisor operation that carries it out
 TASK_OPS = {
@@ -266,9 +267,11 @@ def _move(conductor: Conductor, row: dict[str, Any]) -> Outbox:
         attempt = len(instances.scheduling_records(conn, row["uuid"])) + 1
         instances.record_scheduling(conn, row["uuid"], attempt, chosen.host,
                                     build.record_of(verdicts, chosen.host, seconds, spec))
+        hints = dict(current["scheduler_hints"])
+        hints[OLD_VM_STATE] = current["vm_state"]  # a stopped server stays stopped
         return instances.update(conn, current, {
             "task_state": states.RESIZE_FINISH, "migration_source": row["host"],
-            "task_deadline": conductor.deadline()})
+            "task_deadline": conductor.deadline(), "scheduler_hints": hints})
 
     row = conductor.db.write(commit)
     spec_msg = build.spawn_spec(row, new_flavor)
@@ -279,14 +282,27 @@ def _move(conductor: Conductor, row: dict[str, Any]) -> Outbox:
                                          "purpose": "migrate"})]
 
 
+def _settled(row: dict[str, Any]) -> tuple[dict[str, Any], Outbox]:
+    """State after a confirm or revert: as before the resize (stopped stays stopped, and the
+    guest is powered off again)."""
+    hints = dict(row["scheduler_hints"])
+    old = hints.pop(OLD_VM_STATE, states.ACTIVE)
+    if old == states.STOPPED:
+        return ({"vm_state": states.STOPPED, "power_state": 4, "scheduler_hints": hints},
+                [(f"compute.{row['host']}", {"op": "stop", "uuid": row["uuid"],
+                                             "purpose": "settle"})])
+    return {"vm_state": states.ACTIVE, "scheduler_hints": hints}, []
+
+
 def _resized_in_place(conductor: Conductor, row: dict[str, Any], msg: dict[str, Any],
                       ok: bool) -> Outbox:
     if row["task_state"] == states.RESIZE_REVERTING:
+        values, out = _settled(row)
         conductor.db.write(lambda conn: _set(conn, row, {
-            "vm_state": states.ACTIVE, "task_state": None, "task_deadline": None,
+            **values, "task_state": None, "task_deadline": None,
             "flavor": row["old_flavor"] or row["flavor"], "old_flavor": None,
             "migration_source": None}, "revert_resize", ok, msg.get("message")))
-        return []
+        return out
     return _moved(conductor, row, msg, ok)
 
 
@@ -312,13 +328,14 @@ def _moved(conductor: Conductor, row: dict[str, Any], msg: dict[str, Any], ok: b
 
 def _confirm(conductor: Conductor, row: dict[str, Any]) -> Outbox:
     source = row["migration_source"]
+    values, out = _settled(row)
     conductor.db.write(lambda conn: _set(conn, row, {
-        "vm_state": states.ACTIVE, "task_state": None, "task_deadline": None,
+        **values, "task_state": None, "task_deadline": None,
         "old_flavor": None, "migration_source": None}, "confirm_resize", True))
     if source and source != row["host"]:
-        return [(f"compute.{source}", {"op": "destroy", "uuid": row["uuid"],
-                                       "purpose": "cleanup"})]
-    return []
+        out.append((f"compute.{source}", {"op": "destroy", "uuid": row["uuid"],
+                                          "purpose": "cleanup"}))
+    return out
 
 
 def _revert(conductor: Conductor, row: dict[str, Any]) -> Outbox:
@@ -330,11 +347,13 @@ def _revert(conductor: Conductor, row: dict[str, Any]) -> Outbox:
         return [(f"compute.{source}", {"op": "resize", "uuid": row["uuid"],
                                         "spec": build.spawn_spec(row, old)})]
     target = row["host"]
+    values, out = _settled(dict(row, host=source))
     conductor.db.write(lambda conn: _set(conn, row, {
-        "vm_state": states.ACTIVE, "task_state": None, "task_deadline": None,
+        **values, "task_state": None, "task_deadline": None,
         "host": source, "node": _node_name(conductor, source), "flavor": old,
         "old_flavor": None, "migration_source": None}, "revert_resize", True))
-    return [(f"compute.{target}", {"op": "destroy", "uuid": row["uuid"], "purpose": "cleanup"})]
+    return [*out, (f"compute.{target}", {"op": "destroy", "uuid": row["uuid"],
+                                          "purpose": "cleanup"})]
 
 
 def _shelve(conductor: Conductor, row: dict[str, Any]) -> Outbox:

@@ -59,7 +59,9 @@ def create(conn: Connection, base: dict[str, Any], count: int,
             "generation": 0,
         })
         result = conn.execute(sa.insert(T).values(**row))
-        row["id"] = result.inserted_primary_key[0]
+        key = result.inserted_primary_key
+        assert key is not None
+        row["id"] = key[0]
         rows.append(row)
     return rows
 
