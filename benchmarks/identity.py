@@ -129,13 +129,17 @@ class PocketstackServer:
 
         threading.Thread(target=reader, daemon=True).start()
         try:
-            return wait_status(
+            ready = wait_status(
                 f"{self.base}/identity", {300}, timeout, proc=self.proc, interval=0.002
             )
         except BaseException:
             tail = "\n".join(self.output[-30:])
             self.stop()
             raise RuntimeError(f"pocketstack did not become ready; last output:\n{tail}") from None
+        end = time.perf_counter() + 2  # let the reader see the "ready" line (not timed)
+        while self.ready_line_s is None and time.perf_counter() < end:
+            time.sleep(0.01)
+        return ready
 
     def stop(self) -> float:
         t0 = time.perf_counter()

@@ -3,7 +3,8 @@
 Both get 1000 resource providers (VCPU 32 x16, MEMORY_MB 131072 x1.5, DISK_GB 2000). Then:
   * create provider + PUT inventories (pairs, c=1, the first 100; the rest are created at c=4);
   * GET /allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:10 (1000 results) and
-    the same with limit=50 -- p50/p95 and req/s at c=1 and c=4;
+    the same with limit=50 -- p50/p95 and req/s at c=1 and c=4; and the same GET right after
+    an (untimed) claim each time, c=1 -- what a scheduler sees, with no cached answer current;
   * PUT /allocations/{new consumer} on a random provider -- p50/p95, req/s at c=1 and c=4,
     and every non-204 answer counted (a 500 is a failure of the target).
 The real Placement (PyPI openstack-placement, own venv in ~/.cache/pocketstack/peers/placement)
@@ -250,16 +251,35 @@ def bench(target: Target, version: str, args: argparse.Namespace) -> dict[str, A
 
     rng = random.Random(7)
 
-    def put(c: httpx.Client, i: int) -> int:
-        if i < 0:
-            return c.get("/", headers=hdr).status_code
-        rp = rng.choice(uuids)
+    def claim_body() -> dict[str, Any]:
         body: dict[str, Any] = {
-            "allocations": {rp: {"resources": {"VCPU": 1, "MEMORY_MB": 256, "DISK_GB": 1}}},
+            "allocations": {rng.choice(uuids): {"resources": {"VCPU": 1, "MEMORY_MB": 256,
+                                                              "DISK_GB": 1}}},
             "project_id": "bench", "user_id": "bench", "consumer_generation": None}
         if tuple(int(x) for x in version.split(".")) >= (1, 38):
             body["consumer_type"] = "INSTANCE"
-        r = c.put(f"/allocations/{uuid.uuid4()}", headers=hdr, json=body)
+        return body
+
+    # candidates right after a claim (what a scheduler sees): nothing cached is current
+    lat: list[float] = []
+    statuses: dict[str, int] = {}
+    with httpx.Client(base_url=target.base, headers=target.headers, timeout=120) as c:
+        for _ in range(n_c):
+            c.put(f"/allocations/{uuid.uuid4()}", headers=hdr, json=claim_body())
+            t1 = time.perf_counter()
+            r = c.get(CANDIDATES, headers=hdr)
+            lat.append(time.perf_counter() - t1)
+            statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
+    point = {"n": len(lat), "conc": 1, "p50_ms": pct(lat, 0.5) * 1000,
+             "p95_ms": pct(lat, 0.95) * 1000, "statuses": statuses}
+    out["candidates_after_claim_c1"] = point
+    log(f"{target.name}: candidates after a claim c=1: p50 {point['p50_ms']:.1f} ms "
+        f"{point['statuses']}")
+
+    def put(c: httpx.Client, i: int) -> int:
+        if i < 0:
+            return c.get("/", headers=hdr).status_code
+        r = c.put(f"/allocations/{uuid.uuid4()}", headers=hdr, json=claim_body())
         return r.status_code
 
     for conc in (1, 4):
@@ -308,8 +328,8 @@ def main() -> int:
         ps, pl = results["pocketstack"], results["placement"]
         results["speedup"] = {
             key: round(pl[key]["p50_ms"] / ps[key]["p50_ms"], 1)
-            for key in ("candidates_c1", "candidates_limit50_c1", "put_allocations_c1",
-                        "create_pair")}
+            for key in ("candidates_c1", "candidates_limit50_c1", "candidates_after_claim_c1",
+                        "put_allocations_c1", "create_pair")}
         results["speedup"].update({
             f"{key}_rps": round(ps[key]["rps"] / pl[key]["rps"], 1)
             for key in ("candidates_c4", "put_allocations_c4")})

@@ -104,10 +104,11 @@ provider_aggregates = sa.Table(
     sa.Index("ix_placement_provider_aggregates_aggregate", "aggregate"),
 )
 
-# A single row counting placement writes (providers, inventories, usage, traits, aggregates,
-# resource classes), bumped in the writing transaction, so per-process caches of what
-# allocation candidates read (:mod:`pocketstack.placement.domain.snapshot`) can tell, with one
-# cheap read, whether they are still current -- in this process and in any other.
+# Counters bumped in the writing transaction: row 1 by every placement write (providers,
+# inventories, usage, traits, aggregates, resource classes), row 2 only by writes a provider
+# generation does not show. Per-process caches of what allocation candidates read
+# (:mod:`pocketstack.placement.domain.snapshot`) tell with one cheap read whether they are still
+# current -- in this process and in any other (:mod:`pocketstack.placement.domain.revision`).
 revision = sa.Table(
     "placement_revision",
     metadata,

@@ -199,3 +199,45 @@ def test_a_stopped_server_stays_stopped_through_a_resize(admin: httpx.Client,
     assert admin.post(url, json={"os-start": None}).status_code == 202
     _wait(admin, sid, "ACTIVE")
     admin.delete(f"{API}/servers/{sid}")
+
+
+def test_rebuild_keeps_a_stopped_server_stopped_and_shows_key_name(admin: httpx.Client) -> None:
+    body = {"server": {"name": unique("rb"), "imageRef": _image(admin), "flavorRef": "42"}}
+    sid = admin.post(f"{API}/servers", json=body).json()["server"]["id"]
+    server = _wait(admin, sid, "ACTIVE")
+    url = f"{API}/servers/{sid}/action"
+    output = admin.post(url, json={"os-getConsoleOutput": {"length": 2}}).json()["output"]
+    assert len(output.split("\n")) == 2  # Nova's tail: the last `length` '\n'-parts
+    assert admin.post(url, json={"os-stop": None}).status_code == 202
+    _wait(admin, sid, "SHUTOFF")
+    r = admin.post(url, json={"rebuild": {"imageRef": server["image"]["id"], "key_name": None}},
+                   headers={"X-OpenStack-Nova-API-Version": "2.54"})
+    assert r.status_code == 202 and r.json()["server"]["key_name"] is None
+    assert _wait(admin, sid, "SHUTOFF")["OS-EXT-STS:power_state"] == 4
+    admin.delete(f"{API}/servers/{sid}")
+
+
+def test_is_public_filter_takes_olso_booleans(admin: httpx.Client) -> None:
+    for word in ("t", "y", "f", "n", "1", "off"):
+        assert admin.get(f"{API}/flavors/detail", params={"is_public": word}).status_code == 200
+    assert admin.get(f"{API}/flavors/detail", params={"is_public": "maybe"}).status_code == 400
+
+
+def test_resize_is_held_to_the_ram_quota(cloud: LiveCloud, admin: httpx.Client) -> None:
+    token, body = cloud.token("demo", project="demo")
+    project = body["project"]["id"]
+    sid = admin.post(f"{API}/servers", json={"server": {
+        "name": unique("q"), "imageRef": _image(admin), "flavorRef": "42"}}).json()["server"]["id"]
+    _wait(admin, sid, "ACTIVE")
+    admin_project = admin.get(f"{API}/servers/{sid}").json()["server"]["tenant_id"]
+    old = admin.get(f"{API}/os-quota-sets/{admin_project}").json()["quota_set"]["ram"]
+    used = sum(s["flavor"]["ram"] for s in admin.get(
+        f"{API}/servers/detail", headers={"X-OpenStack-Nova-API-Version": "2.47"}).json()["servers"])
+    assert project
+    admin.put(f"{API}/os-quota-sets/{admin_project}", json={"quota_set": {"ram": used}})
+    try:
+        r = admin.post(f"{API}/servers/{sid}/action", json={"resize": {"flavorRef": "84"}})
+        assert r.status_code == 403, r.text
+    finally:
+        admin.put(f"{API}/os-quota-sets/{admin_project}", json={"quota_set": {"ram": old}})
+        admin.delete(f"{API}/servers/{sid}")

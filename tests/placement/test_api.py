@@ -337,6 +337,89 @@ def test_consumer_type_and_reshaper(pl: httpx.Client) -> None:
     assert pl.get(f"/resource_providers/{rp}/inventories").json()["inventories"] == {}
 
 
+def test_candidates_follow_every_kind_of_write(pl: httpx.Client) -> None:
+    """Allocation candidates are served from a cache keyed on the placement revision: every
+    write path must show in the next answer (and repeated reads answer the same)."""
+    tag = _u()[:8].upper()
+    rc, trait, agg = f"CUSTOM_CACHE_{tag}", f"CUSTOM_CACHED_{tag}", _u()
+
+    def cands(**extra: str) -> httpx.Response:
+        return pl.get("/allocation_candidates", headers=LATEST,
+                      params={"resources": f"{rc}:1", **extra})
+
+    def found(**extra: str) -> dict[str, Any]:
+        r = cands(**extra)
+        assert r.status_code == 200, r.text
+        assert r.content == cands(**extra).content  # the same revision: the same answer
+        return {p: s["resources"][rc]["used"] for p, s in
+                r.json()["provider_summaries"].items() if rc in s["resources"]}
+
+    _err(cands(), 400)
+    assert pl.put(f"/resource_classes/{rc}", headers=LATEST).status_code == 201
+    assert found() == {}
+    rp, gen = _provider(pl, inv={rc: {"total": 2}})
+    assert found() == {rp: 0}
+    vm1, vm2 = _u(), _u()
+
+    def claim(vm: str, target: str = rp) -> None:
+        r = pl.put(f"/allocations/{vm}", headers=LATEST, json={
+            "allocations": {target: {"resources": {rc: 1}}}, "project_id": "p",
+            "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"})
+        assert r.status_code == 204, r.text
+
+    claim(vm1)
+    assert found() == {rp: 1}
+    claim(vm2)
+    assert found() == {}
+    assert pl.delete(f"/allocations/{vm2}").status_code == 204
+    assert found() == {rp: 1}
+    _err(cands(required=trait), 400)
+    assert pl.put(f"/traits/{trait}").status_code == 201
+    assert found(required=trait) == {}
+    gen = pl.get(f"/resource_providers/{rp}").json()["generation"]
+    r = pl.put(f"/resource_providers/{rp}/traits", headers=LATEST,
+               json={"traits": [trait], "resource_provider_generation": gen})
+    assert r.status_code == 200, r.text
+    assert found(required=trait) == {rp: 1}
+    assert found(member_of=agg) == {}
+    assert pl.put(f"/resource_providers/{rp}/aggregates", json=[agg],
+                  headers=v("1.1")).status_code == 200
+    assert found(member_of=agg) == {rp: 1}
+    r = pl.put(f"/resource_providers/{rp}/inventories/{rc}", headers=LATEST,
+               json={"total": 5, "resource_provider_generation": pl.get(
+                   f"/resource_providers/{rp}").json()["generation"]})
+    assert r.status_code == 200, r.text
+    summary = cands().json()["provider_summaries"][rp]["resources"][rc]
+    assert summary == {"capacity": 5, "used": 1}
+    # reshape: the inventory and vm1's allocation move to a new child
+    child, cgen = _provider(pl, parent=rp)
+    r = pl.post("/reshaper", headers=LATEST, json={
+        "inventories": {rp: {"inventories": {}, "resource_provider_generation":
+                             pl.get(f"/resource_providers/{rp}").json()["generation"]},
+                        child: {"inventories": {rc: {"total": 3}},
+                                "resource_provider_generation": cgen}},
+        "allocations": {vm1: {"allocations": {child: {"resources": {rc: 1}}},
+                              "project_id": "p", "user_id": "u", "consumer_generation": 1,
+                              "consumer_type": "INSTANCE"}}})
+    assert r.status_code == 204, r.text
+    assert found() == {child: 1}
+    # a new root takes the child under it: the summary's root follows
+    top, _ = _provider(pl)
+    r = pl.put(f"/resource_providers/{child}", headers=LATEST,
+               json={"name": f"moved-{tag}", "parent_provider_uuid": top})
+    assert r.status_code == 200, r.text
+    assert cands().json()["provider_summaries"][child]["root_provider_uuid"] == top
+    assert pl.delete(f"/allocations/{vm1}").status_code == 204
+    assert found() == {child: 0}
+    assert pl.delete(f"/resource_providers/{child}").status_code == 204
+    assert found() == {}
+    assert pl.delete(f"/resource_providers/{rp}").status_code == 204
+    assert pl.delete(f"/traits/{trait}").status_code == 204
+    _err(cands(required=trait), 400)
+    assert pl.delete(f"/resource_classes/{rc}").status_code == 204
+    _err(cands(), 400)
+
+
 def test_allocation_candidates_shapes(pl: httpx.Client) -> None:
     tag = _u()
     agg = _u()

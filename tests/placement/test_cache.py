@@ -3,6 +3,7 @@ placement write (in this process or another), on SQLite, PostgreSQL and MariaDB.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions, migrate
 from pocketstack.common.db import Database
 from pocketstack.placement import tables as t
+from pocketstack.placement.api.allocation_candidates import _summary_text
 from pocketstack.placement.client import PlacementClient
 from pocketstack.placement.domain import (
     aggregates,
@@ -77,55 +79,114 @@ def test_every_placement_write_moves_the_revision(db_url: str) -> None:
         allocations.replace(conn, [allocations.ConsumerAllocations(
             vm, {child: {"VCPU": 1}}, "p", "u")])
 
-    writes: list[tuple[str, Callable[[Connection], Any]]] = [
-        ("create root", lambda c: providers.create(c, "root", root)),
-        ("create child", lambda c: providers.create(c, "child", child, root)),
-        ("rename", lambda c: providers.update(c, child, name="child-0")),
-        ("inventories", lambda c: inventories.replace_all(c, root, HOST, None)),
-        ("inventory create", lambda c: inventories.set_one(
+    writes: list[tuple[str, bool, Callable[[Connection], Any]]] = [  # (what, structural, write)
+        ("create root", True, lambda c: providers.create(c, "root", root)),
+        ("create child", True, lambda c: providers.create(c, "child", child, root)),
+        ("rename", True, lambda c: providers.update(c, child, name="child-0")),
+        ("inventories", False, lambda c: inventories.replace_all(c, root, HOST, None)),
+        ("inventory create", False, lambda c: inventories.set_one(
             c, root, "DISK_GB", {"total": 10}, None, create=True)),
-        ("inventory update", lambda c: inventories.set_one(
+        ("inventory update", False, lambda c: inventories.set_one(
             c, root, "DISK_GB", {"total": 20}, None, create=False)),
-        ("inventory delete", lambda c: inventories.delete_one(c, root, "DISK_GB")),
-        ("custom trait", lambda c: traits.ensure(c, "CUSTOM_FAST")),
-        ("provider traits", lambda c: traits.set_for_provider(c, root, ["CUSTOM_FAST"])),
-        ("aggregates", lambda c: aggregates.set_for_provider(c, root, [_u()])),
-        ("aggregates without generation bump", lambda c: aggregates.set_for_provider(
+        ("inventory delete", False, lambda c: inventories.delete_one(c, root, "DISK_GB")),
+        ("custom trait", True, lambda c: traits.ensure(c, "CUSTOM_FAST")),
+        ("provider traits", False, lambda c: traits.set_for_provider(c, root, ["CUSTOM_FAST"])),
+        ("aggregates", True, lambda c: aggregates.set_for_provider(c, root, [_u()])),
+        ("aggregates without generation bump", True, lambda c: aggregates.set_for_provider(
             c, root, [], bump=False)),
-        ("resource class", lambda c: resource_classes.create(c, "CUSTOM_GPU")),
-        ("resource class rename", lambda c: resource_classes.rename(
+        ("resource class", True, lambda c: resource_classes.create(c, "CUSTOM_GPU")),
+        ("resource class rename", True, lambda c: resource_classes.rename(
             c, "CUSTOM_GPU", "CUSTOM_TPU")),
-        ("claim", claim(2)),
-        ("re-claim", claim(3)),
-        ("release", claim(0)),
-        ("claim again", claim(1)),
-        ("delete consumer", lambda c: allocations.delete_consumer(c, vm)),
-        ("claim on root", claim(1)),
-        ("reshape", reshape),
-        ("delete consumer again", lambda c: allocations.delete_consumer(c, vm)),
-        ("reparent", lambda c: providers.update(c, child, parent_uuid=None,
+        ("claim", False, claim(2)),
+        ("re-claim", False, claim(3)),
+        ("release", False, claim(0)),
+        ("claim again", False, claim(1)),
+        ("delete consumer", False, lambda c: allocations.delete_consumer(c, vm)),
+        ("claim on root", False, claim(1)),
+        ("reshape", False, reshape),
+        ("delete consumer again", False, lambda c: allocations.delete_consumer(c, vm)),
+        ("reparent", True, lambda c: providers.update(c, child, parent_uuid=None,
                                                 allow_reparent=True)),
-        ("delete inventories", lambda c: inventories.delete_all(c, child)),
-        ("provider traits cleared", lambda c: traits.set_for_provider(c, root, [])),
-        ("trait delete", lambda c: traits.delete(c, "CUSTOM_FAST")),
-        ("resource class delete", lambda c: resource_classes.delete(c, "CUSTOM_TPU")),
-        ("delete provider", lambda c: providers.delete(c, child)),
+        ("delete inventories", False, lambda c: inventories.delete_all(c, child)),
+        ("provider traits cleared", False, lambda c: traits.set_for_provider(c, root, [])),
+        ("trait delete", True, lambda c: traits.delete(c, "CUSTOM_FAST")),
+        ("resource class delete", True, lambda c: resource_classes.delete(c, "CUSTOM_TPU")),
+        ("delete provider", True, lambda c: providers.delete(c, child)),
     ]
     try:
-        for what, write in writes:
+        for what, structural, write in writes:
             before = revision.current(db)
             snap = cache.get()
             assert snap.revision == before, what
             assert cache.get() is snap, what  # reads alone keep the snapshot
             db.write(write)
             assert revision.current(db) == before + 1, what  # once per transaction
-            assert cache.get() is not snap, what
-            assert cache.get().revision == before + 1, what
+            fresh = cache.get()
+            assert fresh is not snap, what
+            assert fresh.revision == before + 1, what
+            assert fresh.structure == snap.structure + structural, what
+            assert (fresh.trees is snap.trees) == (not structural), what
+            _same(fresh, db.read(snapshot.load))  # incremental or not, as a full read
         # a write that fails changes nothing, the revision included
         before = revision.current(db)
         with pytest.raises(exceptions.Conflict):
             db.write(lambda c: providers.create(c, "root", _u()))
         assert revision.current(db) == before
+    finally:
+        db.dispose()
+
+
+def _same(got: snapshot.Snapshot, want: snapshot.Snapshot) -> None:
+    assert (got.revision, got.structure) == (want.revision, want.structure)
+    assert got.providers == want.providers and got.generations == want.generations
+    assert got.trees == want.trees and got.uuids == want.uuids
+    assert {p: list(v.items()) for p, v in got.inventories.items()} == {
+        p: list(v.items()) for p, v in want.inventories.items()}
+    assert got.traits == want.traits and got.aggregates == want.aggregates
+    assert (got.custom_classes, got.custom_traits) == (want.custom_classes, want.custom_traits)
+
+
+def test_incremental_refresh_matches_a_full_read(db_url: str) -> None:
+    """Random claims, releases, inventory and trait changes across a few trees: after each,
+    the refreshed snapshot equals one read from scratch, and so do rendered summaries."""
+    db = Database(db_url)
+    client = PlacementClient(db)
+    rng = random.Random(5)
+    try:
+        hosts = [_u() for _ in range(6)]
+        for i, h in enumerate(hosts):
+            client.ensure_provider(h, f"inc-{i}", hosts[0] if i == 5 else None)
+            client.set_inventory(h, HOST)
+        cache = snapshot.cache_for(db)
+        held: dict[str, str] = {}
+        for step in range(40):
+            before = cache.get()
+            action = rng.choice(["claim", "claim", "release", "inventory", "traits"])
+            h = rng.choice(hosts)
+            if action == "claim":
+                vm = _u()
+                try:
+                    client.claim(vm, {h: {"VCPU": 1, "MEMORY_MB": 256}}, "p", "u")
+                    held[vm] = h
+                except exceptions.Conflict:
+                    pass
+            elif action == "release" and held:
+                client.delete_allocations(held.pop(rng.choice(sorted(held))))
+            elif action == "inventory":
+                client.set_inventory(h, {"VCPU": {"total": rng.randint(4, 8)},
+                                         "MEMORY_MB": {"total": 4096},
+                                         **({"DISK_GB": {"total": 10}} if step % 2 else {})})
+            elif action == "traits":
+                client.set_traits(h, rng.sample(["HW_CPU_X86_AVX2", "CUSTOM_Y"], k=step % 3))
+            snap = cache.get()
+            assert snap.structure == before.structure or action == "traits"
+            full = db.read(snapshot.load)
+            _same(snap, full)
+            if snap.structure == before.structure:
+                assert snap.trees is before.trees  # refreshed, not read again
+            for pid in snap.providers:  # summaries carried over equal fresh ones
+                assert (snap.text.get(("summary", pid)) or _summary_text(snap, pid)) == \
+                    _summary_text(full, pid)
     finally:
         db.dispose()
 

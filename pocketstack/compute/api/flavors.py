@@ -80,10 +80,9 @@ def _list(req: ApiRequest, detailed: bool) -> Response:
         if raw.strip().lower() == "none":
             is_public = None
         else:
-            try:
-                is_public = query_bool(raw)
-            except exceptions.BadRequest:
-                raise exceptions.BadRequest(f"Invalid is_public filter [{raw}]") from None
+            is_public = _strict_bool(raw)
+            if is_public is None:
+                raise exceptions.BadRequest(f"Invalid is_public filter [{raw}]")
     sort_key = req.query.get("sort_key", "flavorid")
     sort_dir = req.query.get("sort_dir", "asc")
     if sort_key not in flavors.SORT_KEYS:
@@ -106,6 +105,16 @@ def _list(req: ApiRequest, detailed: bool) -> Response:
     if links:
         out["flavors_links"] = links
     return json_response(out)
+
+
+def _strict_bool(value: str) -> bool | None:
+    """oslo's bool_from_string(strict=True): 't'/'f', 'y'/'n' and friends; None if neither."""
+    low = value.strip().lower()
+    if low in ("1", "t", "true", "on", "y", "yes"):
+        return True
+    if low in ("0", "f", "false", "off", "n", "no"):
+        return False
+    return None
 
 
 def list_flavors(req: ApiRequest) -> Response:

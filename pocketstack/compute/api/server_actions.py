@@ -23,6 +23,8 @@ from pocketstack.compute.domain import (
     flavors,
     instance_actions,
     instances,
+    keypairs,
+    quotas,
     server_groups,
     states,
 )
@@ -106,6 +108,10 @@ def _new_flavor(req: ApiRequest, flavor_id: str) -> Callable[[Any, dict[str, Any
             raise exceptions.BadRequest("When resizing, instances must change flavor!")
         if flavor["root_gb"] < row["flavor"]["disk"]:
             raise exceptions.BadRequest("Resize error: Unable to resize disk down.")
+        # the bigger flavor must fit the project's cores/ram quota (403 otherwise)
+        quotas.enforce(conn, row["project_id"], row["user_id"], {
+            "cores": flavor["vcpus"] - int(row["flavor"]["vcpus"]),
+            "ram": flavor["memory_mb"] - int(row["flavor"]["ram"])})
         hints = dict(row["scheduler_hints"])
         hints.pop("_migrate", None)
         return {"new_flavor": flavors.snapshot(flavor), "scheduler_hints": hints}
@@ -163,12 +169,25 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
             values["metadata"] = data["metadata"]
         if "description" in data and version_at_least(req, "2.19"):
             values["description"] = data["description"]
+        if "key_name" in data and version_at_least(req, "2.54"):
+            values["key_name"], values["key_data"] = None, None
+            if data["key_name"] is not None:
+                try:
+                    key = keypairs.get(conn, ctx.user_id or "", data["key_name"])
+                except exceptions.NotFound:
+                    raise exceptions.BadRequest("Invalid key_name provided.") from None
+                values["key_name"], values["key_data"] = data["key_name"], key["public_key"]
+        if row["vm_state"] == states.STOPPED:  # a stopped server is rebuilt stopped
+            values["scheduler_hints"] = dict(row["scheduler_hints"],
+                                             _old_vm_state=states.STOPPED)
         return values
 
     row = _task(req, "rebuild", "os_compute_api:servers:rebuild", "rebuild", extra)
     group = svc(req).db.read(server_groups.group_of, row["uuid"])
     view = server_views.detail(req, row, ctx.is_admin, group=group, view="rebuild")
     view["adminPass"] = data.get("adminPass") or secrets.token_urlsafe(9)
+    if version_at_least(req, "2.54"):
+        view["key_name"] = row["key_name"]
     if version_at_least(req, "2.57"):
         view["user_data"] = row["user_data"]
     return json_response({"server": view}, status=202)
@@ -255,9 +274,8 @@ def console_output(req: ApiRequest, arg: Any) -> Response:
     except Exception:
         raise exceptions.Conflict("The guest's console is not available.") from None
     output = (reply or {}).get("output", "")
-    if length is not None and length >= 0:
-        lines = output.splitlines(keepends=True)
-        output = "".join(lines[-length:]) if length else ""
+    if length is not None and length >= 0:  # as Nova: the last `length` '\n'-separated parts
+        output = "\n".join(output.split("\n")[-length:]) if length else ""
     return json_response({"output": output})
 
 

@@ -171,16 +171,20 @@ def _reschedule(conductor: Conductor, row: dict[str, Any], reason: str) -> Outbo
 
 def _power_result(conductor: Conductor, row: dict[str, Any], action: str,
                   msg: dict[str, Any], ok: bool) -> Outbox:
+    out: Outbox = []
     if ok:
         vm_state, power = states.RESULTS.get(action, (states.ACTIVE, 1))
         if action == "rebuild":
             vm_state, power = states.ACTIVE, 1
         values = {"vm_state": vm_state, "task_state": None, "task_deadline": None,
                   "power_state": msg.get("power_state") or power}
+        if action == "rebuild":
+            settled, out = _settled(row)  # a stopped server is rebuilt stopped
+            values.update(settled)
     else:
         values = {"task_state": None, "task_deadline": None}
     conductor.db.write(lambda conn: _set(conn, row, values, action, ok, msg.get("message")))
-    return []
+    return out
 
 
 # -- delete ---------------------------------------------------------------------------------

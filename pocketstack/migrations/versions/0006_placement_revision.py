@@ -22,7 +22,8 @@ def upgrade() -> None:
         sa.Column('revision', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_placement_revision')),
     )
-    op.bulk_insert(table, [{'id': 1, 'revision': 1}])
+    # 1: every placement write; 2: writes a provider generation does not show
+    op.bulk_insert(table, [{'id': 1, 'revision': 1}, {'id': 2, 'revision': 1}])
 
 
 def downgrade() -> None:

@@ -150,10 +150,25 @@ def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Re
     uuid = snap.uuids
     with_mappings = at_least(req, "1.34")
     suffix = json.dumps(query.groups[0].suffix)
+    group_suffix = query.groups[0].suffix
     res_text: dict[int, str] = {}
     parts = []
     touched: set[int] = set()
     for cand in result.candidates:
+        if len(cand.allocations) == 1:  # the usual: one provider takes it all
+            (pid, res), = cand.allocations.items()
+            used = cand.mappings[group_suffix]
+            if len(used) == 1 and used[0] == pid:
+                touched.add(pid)
+                text = res_text.get(id(res))
+                if text is None:
+                    text = res_text[id(res)] = json.dumps(res, separators=(",", ":"))
+                u = uuid[pid]
+                parts.append(
+                    f'{{"allocations":{{"{u}":{{"resources":{text}}}}},"mappings":{{{suffix}:'
+                    f'["{u}"]}}}}' if with_mappings else
+                    f'{{"allocations":{{"{u}":{{"resources":{text}}}}}}}')
+                continue
         allocs = []
         for pid, res in cand.allocations.items():
             touched.add(pid)
@@ -163,7 +178,7 @@ def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Re
             allocs.append(f'"{uuid[pid]}":{{"resources":{text}}}')
         entry = '{"allocations":{' + ",".join(allocs) + "}"
         if with_mappings:
-            used = cand.mappings[query.groups[0].suffix]
+            used = cand.mappings[group_suffix]
             touched.update(used)
             entry += ',"mappings":{' + suffix + ":[" + ",".join(
                 f'"{uuid[p]}"' for p in used) + "]}"
@@ -171,7 +186,8 @@ def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Re
     providers = snap.providers
     trees = snap.trees
     roots = {providers[p]["root_id"] for p in touched}
-    involved = sorted(p for r in roots for p in trees.get(r, []))
+    involved = sorted(roots if all(len(trees.get(r, ())) == 1 for r in roots) else
+                      [p for r in roots for p in trees.get(r, [])])
     summaries = snap.text
     text = ('{"allocation_requests":[' + ",".join(parts) + '],"provider_summaries":{'
             + ",".join([summaries.get(("summary", pid)) or _summary_text(snap, pid)
@@ -185,7 +201,8 @@ def _summary_text(snap: snapshot.Snapshot, pid: int) -> str:
     row = snap.providers[pid]
     resources = ",".join(f'"{rc}":{{"capacity":{inv.capacity},"used":{inv.used}}}'
                          for rc, inv in snap.inventories.get(pid, {}).items())
-    traits_text = json.dumps(sorted(snap.traits.get(pid, ())))
+    have = snap.traits.get(pid)
+    traits_text = json.dumps(sorted(have)) if have else "[]"
     parent = uuid.get(row["parent_id"])
     parent_text = f'"{parent}"' if parent else "null"
     text = (f'"{uuid[pid]}":{{"resources":{{{resources}}},"traits":{traits_text},'

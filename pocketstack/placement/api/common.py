@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid as uuidlib
 from email.utils import format_datetime
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, json_response
+from pocketstack.common.api.microversion import Version
 from pocketstack.common.api.validation import validate
 from pocketstack.placement import errors
 
@@ -27,9 +29,14 @@ def enforce(req: ApiRequest, rule: str) -> None:
     svc(req).policy.enforce(req.ctx, f"placement:{rule}")
 
 
+@functools.lru_cache(maxsize=64)
+def _version(text: str) -> Version:
+    return Version.parse(text)
+
+
 def at_least(req: ApiRequest, version: str) -> bool:
     assert req.microversion is not None
-    return req.microversion.at_least(version)
+    return req.microversion >= _version(version)  # parsed once per literal, not per call
 
 
 def require(req: ApiRequest, version: str) -> None:

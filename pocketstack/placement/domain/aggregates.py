@@ -45,5 +45,5 @@ def set_for_provider(conn: Connection, uuid: str, aggregates: list[str],
     gen = provider["generation"]
     if bump:
         gen = providers.bump(conn, provider["id"], gen)
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
     return sorted(wanted), gen

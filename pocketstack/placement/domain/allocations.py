@@ -21,7 +21,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import errors
 from pocketstack.placement import tables as t
-from pocketstack.placement.domain import providers, revision
+from pocketstack.placement.domain import providers, rawsql, revision
 from pocketstack.placement.domain.inventories import capacity
 from pocketstack.placement.domain.providers import now
 
@@ -46,33 +46,34 @@ class ConsumerAllocations:
     provider_generations: dict[str, int] = field(default_factory=dict)  # checked when given
 
 
-# Statements built once (building them per request cost more than running them).
 _CONSUMER = sa.select(C).where(C.c.uuid == sa.bindparam("uuid"))
 _CONSUMER_LOCKED = _CONSUMER.with_for_update()
-_CONSUMERS_LOCKED = (sa.select(C).where(C.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
-                     .order_by(C.c.uuid).with_for_update())
-_HELD = sa.select(A.c.consumer_uuid, A.c.provider_id, A.c.resource_class, A.c.used).where(
-    A.c.consumer_uuid.in_(sa.bindparam("uuids", expanding=True)))
-_LOCK_BY_UUID = (sa.select(P.c.id, P.c.uuid, P.c.name, P.c.generation)
-                 .where(P.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
-                 .order_by(P.c.id).with_for_update())
-_LOCK_BY_UUID_OR_ID = (sa.select(P.c.id, P.c.uuid, P.c.name, P.c.generation)
-                       .where(sa.or_(P.c.uuid.in_(sa.bindparam("uuids", expanding=True)),
-                                     P.c.id.in_(sa.bindparam("ids", expanding=True))))
-                       .order_by(P.c.id).with_for_update())
-_INVENTORY = (sa.select(I.c.provider_id, I.c.resource_class, I.c.total, I.c.reserved,
-                        I.c.allocation_ratio, I.c.used, I.c.min_unit, I.c.max_unit,
-                        I.c.step_size)
-              .where(I.c.provider_id.in_(sa.bindparam("ids", expanding=True))))
-_DELETE_HELD = sa.delete(A).where(A.c.consumer_uuid.in_(sa.bindparam("uuids", expanding=True)))
-_INSERT = sa.insert(A)
-_ADD_USED = (sa.update(I).where(I.c.provider_id == sa.bindparam("pid"),
-                                I.c.resource_class == sa.bindparam("rc"))
-             .values(used=I.c.used + sa.bindparam("delta")))
-_INSERT_CONSUMER = sa.insert(C)
-_BUMP_PROVIDER = (sa.update(P).where(P.c.id == sa.bindparam("pid"),
-                                     P.c.generation == sa.bindparam("gen"))
-                  .values(generation=sa.bindparam("new_gen"), updated_at=sa.bindparam("stamp")))
+
+# The claim path's statements, as plain SQL (see :mod:`.rawsql`); {in} is a placeholder list,
+# {lock} ``FOR UPDATE`` where the database locks rows.
+_SQL_CONSUMERS = ("SELECT uuid, generation FROM placement_consumers WHERE uuid IN ({in}) "
+                  "ORDER BY uuid{lock}")
+_SQL_HELD = ("SELECT consumer_uuid, provider_id, resource_class, used FROM placement_allocations "
+             "WHERE consumer_uuid IN ({in})")
+_SQL_LOCK = ("SELECT id, uuid, name, generation FROM placement_providers WHERE {where} "
+             "ORDER BY id{lock}")
+_SQL_INVENTORY = ("SELECT provider_id, resource_class, total, reserved, allocation_ratio, used, "
+                  "min_unit, max_unit, step_size FROM placement_inventories "
+                  "WHERE provider_id IN ({in})")
+_SQL_DELETE_HELD = "DELETE FROM placement_allocations WHERE consumer_uuid IN ({in})"
+_SQL_INSERT = ("INSERT INTO placement_allocations (consumer_uuid, provider_id, resource_class, "
+               "used, created_at) VALUES ({m}, {m}, {m}, {m}, {m})")
+_SQL_ADD_USED = ("UPDATE placement_inventories SET used = used + {m} "
+                 "WHERE provider_id = {m} AND resource_class = {m}")
+_SQL_BUMP = ("UPDATE placement_providers SET generation = {m}, updated_at = {m} "
+             "WHERE id = {m} AND generation = {m}")
+_SQL_NEW_CONSUMER = ("INSERT INTO placement_consumers (uuid, project_id, user_id, consumer_type, "
+                     "generation, created_at, updated_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, "
+                     "{m})")
+_SQL_SAVE_CONSUMER = ("UPDATE placement_consumers SET project_id = {m}, user_id = {m}, "
+                      "generation = {m}, updated_at = {m}{extra} WHERE uuid = {m} "
+                      "AND generation = {m}")
+_SQL_DROP_CONSUMER = "DELETE FROM placement_consumers WHERE uuid = {m}"
 
 
 def _consumer(conn: Connection, uuid: str, lock: bool) -> dict[str, Any] | None:
@@ -93,38 +94,48 @@ def _check_consumer_generation(uuid: str, consumer: dict[str, Any] | None,
 
 def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
     """Replace the allocations of each consumer in ``requests``, all or nothing."""
+    cur = rawsql.Cursor(conn)
+    try:
+        _replace(cur, requests)
+    finally:
+        cur.close()
+    if cur.touched:
+        revision.touch(conn)
+
+
+def _replace(cur: rawsql.Cursor, requests: list[ConsumerAllocations]) -> None:
+    m, lock = cur.mark, cur.for_update
     requests = sorted(requests, key=lambda r: r.consumer_uuid)
     uuids = [r.consumer_uuid for r in requests]
-    if len(requests) == 1:
-        found = _consumer(conn, uuids[0], lock=True)
-        rows = {uuids[0]: found} if found is not None else {}
-    else:  # one statement, rows locked in uuid order
-        rows = {r["uuid"]: dict(r) for r in conn.execute(
-            _CONSUMERS_LOCKED, {"uuids": uuids}).mappings()}
-    consumers = {}
+    marks = cur.marks(len(uuids))
+    # lock the consumers (uuid order), then every provider they hold now or will (id order)
+    generations = dict(cur.all(_SQL_CONSUMERS.format(**{"in": marks, "lock": lock}), uuids))
+    consumers: dict[str, dict[str, Any] | None] = {}
     for req in requests:
-        consumer = rows.get(req.consumer_uuid)
+        gen = generations.get(req.consumer_uuid)
+        consumer = None if gen is None else {"generation": gen}
         _check_consumer_generation(req.consumer_uuid, consumer, req.consumer_generation)
         consumers[req.consumer_uuid] = consumer
-    old_rows = conn.execute(_HELD, {"uuids": uuids}).all()
+    old_rows = cur.all(_SQL_HELD.format(**{"in": marks}), uuids)
 
-    # lock every provider touched (named now or held now) in id order, in one statement
     wanted_uuids = sorted({p for r in requests for p in r.allocations})
     old_ids = sorted({r[1] for r in old_rows})
+    where = []
+    if wanted_uuids:
+        where.append(f"uuid IN ({cur.marks(len(wanted_uuids))})")
     if old_ids:
-        locked_rows = conn.execute(_LOCK_BY_UUID_OR_ID,
-                                   {"uuids": wanted_uuids, "ids": old_ids}).mappings()
-    elif wanted_uuids:
-        locked_rows = conn.execute(_LOCK_BY_UUID, {"uuids": wanted_uuids}).mappings()
-    else:
-        locked_rows = None
-    locked = {r["id"]: dict(r) for r in locked_rows} if locked_rows is not None else {}
+        where.append(f"id IN ({cur.marks(len(old_ids))})")
+    locked: dict[int, dict[str, Any]] = {}
+    if where:
+        for pid, puuid, name, gen in cur.all(
+                _SQL_LOCK.format(where=" OR ".join(where), lock=lock), wanted_uuids + old_ids):
+            locked[pid] = {"id": pid, "uuid": puuid, "name": name, "generation": gen}
     by_uuid = {row["uuid"]: pid for pid, row in locked.items()}
     missing = [u for u in wanted_uuids if u not in by_uuid]
     if missing:
         raise exceptions.BadRequest(
             f"Allocation for resource provider '{missing[0]}' that does not exist.")
-    touched = set(locked)
+    touched = sorted(locked)
     for req in requests:
         for puuid, gen in req.provider_generations.items():
             if puuid in by_uuid:
@@ -132,7 +143,8 @@ def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
     inventory = {(r[0], r[1]): {"total": r[2], "reserved": r[3], "allocation_ratio": r[4],
                                 "used": r[5], "min_unit": r[6], "max_unit": r[7],
                                 "step_size": r[8]}
-                 for r in conn.execute(_INVENTORY, {"ids": sorted(touched)})} if touched else {}
+                 for r in cur.all(_SQL_INVENTORY.format(**{"in": cur.marks(len(touched))}),
+                                  touched)} if touched else {}
 
     # delta per (provider, class): new amounts minus what these consumers hold now
     old: dict[tuple[int, str], int] = {}
@@ -142,6 +154,7 @@ def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
     new: dict[tuple[int, str], int] = {}
     new_rows = []
     stamp = now()
+    stamp_param = cur.stamp(stamp)
     for req in requests:
         for puuid, resources in req.allocations.items():
             pid = by_uuid[puuid]
@@ -154,8 +167,7 @@ def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
                         f"{name}: no inventory of {rc} (provider {puuid})")
                 _check_units(name, rc, amount, inv)
                 new[key] = new.get(key, 0) + amount
-                new_rows.append({"consumer_uuid": req.consumer_uuid, "provider_id": pid,
-                                 "resource_class": rc, "used": amount, "created_at": stamp})
+                new_rows.append((req.consumer_uuid, pid, rc, amount, stamp_param))
     for key, amount in sorted(new.items()):
         inv = inventory[key]
         delta = amount - old.get(key, 0)
@@ -165,23 +177,22 @@ def replace(conn: Connection, requests: list[ConsumerAllocations]) -> None:
                 f"{locked[key[0]]['name']}: not enough {key[1]} ({free} free, {amount} asked)")
 
     if old_rows:
-        conn.execute(_DELETE_HELD, {"uuids": uuids})
+        cur.execute(_SQL_DELETE_HELD.format(**{"in": marks}), uuids)
     if new_rows:
-        conn.execute(_INSERT, new_rows)
-    deltas = [{"pid": key[0], "rc": key[1], "delta": new.get(key, 0) - old.get(key, 0)}
+        cur.executemany(_SQL_INSERT.format(m=m), new_rows)
+    deltas = [(new.get(key, 0) - old.get(key, 0), key[0], key[1])
               for key in sorted(set(old) | set(new)) if key in inventory]
-    deltas = [d for d in deltas if d["delta"]]
+    deltas = [d for d in deltas if d[0]]
     if deltas:
-        conn.execute(_ADD_USED, deltas)
+        cur.executemany(_SQL_ADD_USED.format(m=m), deltas)
     if touched:
         # the rows are locked, so the generations read above are still current
-        conn.execute(_BUMP_PROVIDER, [
-            {"pid": pid, "gen": locked[pid]["generation"],
-             "new_gen": locked[pid]["generation"] + 1, "stamp": stamp}
-            for pid in sorted(touched)])
-        revision.touch(conn)
+        cur.executemany(_SQL_BUMP.format(m=m), [
+            (locked[pid]["generation"] + 1, stamp_param, pid, locked[pid]["generation"])
+            for pid in touched])
+        cur.touched = True
     for req in requests:
-        _save_consumer(conn, req, consumers[req.consumer_uuid], stamp)
+        _save_consumer(cur, req, consumers[req.consumer_uuid], stamp_param)
 
 
 def _check_units(name: str, rc: str, amount: int, inv: dict[str, Any]) -> None:
@@ -192,17 +203,17 @@ def _check_units(name: str, rc: str, amount: int, inv: dict[str, Any]) -> None:
             f"{inv['min_unit']}, max_unit {inv['max_unit']} or step_size {inv['step_size']}.")
 
 
-def _save_consumer(conn: Connection, req: ConsumerAllocations, consumer: dict[str, Any] | None,
-                   stamp: Any) -> None:
+def _save_consumer(cur: rawsql.Cursor, req: ConsumerAllocations,
+                   consumer: dict[str, Any] | None, stamp: Any) -> None:
+    m = cur.mark
     empty = not any(req.allocations.values())
     if consumer is None:
         if empty:
             return
         try:  # no savepoint needed: a duplicate fails the whole request
-            conn.execute(_INSERT_CONSUMER, {
-                "uuid": req.consumer_uuid, "project_id": req.project_id,
-                "user_id": req.user_id, "consumer_type": req.consumer_type, "generation": 1,
-                "created_at": stamp, "updated_at": stamp})
+            cur.execute(_SQL_NEW_CONSUMER.format(m=m), (
+                req.consumer_uuid, req.project_id, req.user_id, req.consumer_type, 1, stamp,
+                stamp))
         except IntegrityError as exc:
             if is_duplicate_error(exc):
                 raise errors.ConcurrentUpdate(
@@ -211,16 +222,15 @@ def _save_consumer(conn: Connection, req: ConsumerAllocations, consumer: dict[st
             raise
         return
     if empty:
-        conn.execute(sa.delete(C).where(C.c.uuid == req.consumer_uuid))
+        cur.execute(_SQL_DROP_CONSUMER.format(m=m), (req.consumer_uuid,))
         return
-    values: dict[str, Any] = {"project_id": req.project_id, "user_id": req.user_id,
-                              "generation": consumer["generation"] + 1, "updated_at": stamp}
+    params: list[Any] = [req.project_id, req.user_id, consumer["generation"] + 1, stamp]
+    extra = ""
     if req.consumer_type is not None:
-        values["consumer_type"] = req.consumer_type
-    result = conn.execute(sa.update(C).where(C.c.uuid == req.consumer_uuid,
-                                             C.c.generation == consumer["generation"])
-                          .values(**values))
-    if result.rowcount != 1:
+        extra = f", consumer_type = {m}"
+        params.append(req.consumer_type)
+    params += [req.consumer_uuid, consumer["generation"]]
+    if cur.rowcount(_SQL_SAVE_CONSUMER.format(m=m, extra=extra), params) != 1:
         raise errors.ConcurrentUpdate(
             f"consumer generation conflict for consumer {req.consumer_uuid}")
 

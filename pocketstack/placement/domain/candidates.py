@@ -46,7 +46,7 @@ class Query:
     single_provider: bool = False  # every group on one provider (the in-process client)
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     allocations: dict[int, dict[str, int]]  # provider id -> {rc: amount}
     mappings: dict[str, list[int]]  # group suffix -> provider ids

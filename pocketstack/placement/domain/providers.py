@@ -147,7 +147,7 @@ def create(conn: Connection, name: str, uuid: str | None = None,
         raise
     if parent is None:
         conn.execute(sa.update(P).where(P.c.id == new_id).values(root_id=new_id))
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
     return get(conn, uuid)
 
 
@@ -200,7 +200,7 @@ def update(conn: Connection, uuid: str, name: str | None = None, parent_uuid: An
                     f"Conflicting resource provider name: {name} already exists.") from None
             raise
     if values:
-        revision.touch(conn)
+        revision.touch(conn, structure=True)
     return get(conn, uuid)
 
 
@@ -218,4 +218,4 @@ def delete(conn: Connection, uuid: str) -> None:
     for table in (t.inventories, t.provider_traits, t.provider_aggregates):
         conn.execute(sa.delete(table).where(table.c.provider_id == pid))
     conn.execute(sa.delete(P).where(P.c.id == pid))
-    revision.touch(conn)
+    revision.touch(conn, structure=True)

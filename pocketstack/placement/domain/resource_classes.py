@@ -70,7 +70,7 @@ def create(conn: Connection, name: str) -> None:
             raise exceptions.Conflict(f"Conflicting resource class already exists: {name}",
                                       code="placement.duplicate_name") from None
         raise
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
 
 
 def ensure(conn: Connection, name: str) -> bool:
@@ -98,7 +98,7 @@ def rename(conn: Connection, old: str, new: str) -> None:
     if _in_use(conn, old):
         raise exceptions.Conflict(f"Resource class {old} is in use in inventory")
     conn.execute(sa.update(RC).where(RC.c.name == old).values(name=new, updated_at=now()))
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
 
 
 def delete(conn: Connection, name: str) -> None:
@@ -109,4 +109,4 @@ def delete(conn: Connection, name: str) -> None:
         raise exceptions.Conflict(f"Unable to delete resource class {name}. Resource class is "
                                   "in use in inventory")
     conn.execute(sa.delete(RC).where(RC.c.name == name))
-    revision.touch(conn)
+    revision.touch(conn, structure=True)

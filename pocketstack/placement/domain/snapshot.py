@@ -1,15 +1,22 @@
 """What allocation candidates read, held per process and reused while the revision stands.
 
-A :class:`Snapshot` is every provider (id, uuid, parent, root), every inventory with its
-``used``, every provider's traits and aggregates, and the custom resource class and trait
-names, read in one read transaction with plain DB-API cursors (no per-row SQLAlchemy objects).
-It is tagged with the placement revision (:mod:`.revision`) read *first* in that transaction,
-so its data is never older than its tag. :meth:`SnapshotCache.get` reads the committed revision
-(one indexed single-row SELECT) and reloads only when it moved; every placement write bumps it,
-in whichever process the write happens.
+A :class:`Snapshot` is every provider (id, uuid, parent, root, generation), every inventory
+with its ``used``, every provider's traits and aggregates, and the custom resource class and
+trait names, read in one read transaction with plain DB-API cursors (no per-row SQLAlchemy
+objects). It is tagged with the placement revisions (:mod:`.revision`) read *first* in that
+transaction, so its data is never older than its tag. :meth:`SnapshotCache.get` reads the
+committed revision (one indexed single-row SELECT) and refreshes only when it moved; every
+placement write bumps it, in whichever process the write happens.
+
+A refresh reads everything again only when the structure revision moved (providers created,
+deleted or moved, aggregates, resource class and trait definitions). Otherwise -- claims,
+inventory and provider trait changes, which all bump the generation of each provider they
+change -- it reads the providers' generations and then the inventories, traits and aggregates
+of just the providers whose generation moved, and shares the rest with the previous snapshot.
 
 A snapshot is immutable once built; the ``text`` dict holds JSON fragments that renderers
-derive from it (for instance a provider's summary), so they are built once per revision.
+derive from it, keyed ``(kind, provider id)`` (for instance a provider's summary), so each is
+built once and carried over to the next snapshot while that provider is unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from pocketstack.common.db import Database
-from pocketstack.placement.domain import revision
+from pocketstack.placement.domain import rawsql, revision
 
 
 @dataclass(slots=True)
@@ -41,13 +48,16 @@ class Inv:
 
 
 EMPTY: frozenset[str] = frozenset()
+INCREMENTAL_MAX = 200  # more changed providers than this: read everything again
 
 
 @dataclass
 class Snapshot:
     revision: int
+    structure: int  # the structure revision (see :mod:`.revision`)
     providers: dict[int, dict[str, Any]]  # id -> {"id", "uuid", "parent_id", "root_id"}
-    inventories: dict[int, dict[str, Inv]]  # id -> {rc: Inv}
+    generations: dict[int, int]
+    inventories: dict[int, dict[str, Inv]]  # id -> {rc: Inv}, classes in name order
     traits: dict[int, frozenset[str]]
     aggregates: dict[int, frozenset[str]]
     custom_classes: frozenset[str]
@@ -57,54 +67,104 @@ class Snapshot:
     by_uuid: dict[str, int] = field(default_factory=dict)
     text: dict[Any, str] = field(default_factory=dict)  # fragments rendered from this data
 
-    def __post_init__(self) -> None:
+    def index(self) -> Snapshot:
         for pid, row in self.providers.items():
             self.trees.setdefault(row["root_id"] or pid, []).append(pid)
             self.uuids[pid] = row["uuid"]
             self.by_uuid[row["uuid"]] = pid
+        return self
 
 
-_PROVIDERS = "SELECT id, uuid, parent_id, root_id FROM placement_providers ORDER BY id"
+_PROVIDERS = ("SELECT id, uuid, parent_id, root_id, generation FROM placement_providers "
+              "ORDER BY id")
 _INVENTORIES = ("SELECT provider_id, resource_class, total, reserved, allocation_ratio, used, "
                 "min_unit, max_unit, step_size FROM placement_inventories")
 _TRAITS = "SELECT provider_id, trait FROM placement_provider_traits"
 _AGGREGATES = "SELECT provider_id, aggregate FROM placement_provider_aggregates"
 _CLASSES = "SELECT name FROM placement_resource_classes"
 _CUSTOM_TRAITS = "SELECT name FROM placement_traits"
+_WHERE_IN = " WHERE provider_id IN ({})"
 
 
-def load(conn: Connection) -> Snapshot:
-    """Read a snapshot in ``conn``'s (read) transaction."""
-    rev = revision.read(conn)  # first: the data read below is at least this new
-    cur = conn.connection.cursor()
+def _inventories(cur: rawsql.Cursor, where: str = "", params: list[int] | None = None
+                 ) -> dict[int, dict[str, Inv]]:
+    """{provider id: {resource class: Inv}}, classes in name order."""
+    invs: dict[int, dict[str, Inv]] = {}
+    for pid, rc, total, reserved, ratio, used, lo, hi, step in cur.all(
+            _INVENTORIES + where + " ORDER BY provider_id, resource_class", params or ()):
+        per = invs.get(pid)
+        if per is None:
+            per = invs[pid] = {}
+        per[rc] = Inv(int((total - reserved) * ratio), used, lo, hi, step)
+    return invs
+
+
+def _sets(cur: rawsql.Cursor, sql: str, params: list[int] | None = None
+          ) -> dict[int, frozenset[str]]:
+    found: dict[int, set[str]] = {}
+    for pid, name in cur.all(sql, params or ()):
+        found.setdefault(pid, set()).add(name)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def load(conn: Connection, previous: Snapshot | None = None) -> Snapshot:
+    """Read a snapshot in ``conn``'s (read) transaction; with ``previous`` (of the same
+    structure revision) only what changed since it."""
+    rev, structure = revision.read(conn)  # first: the data read below is at least this new
+    cur = rawsql.Cursor(conn)
     try:
-        cur.execute(_PROVIDERS)
+        rows = cur.all(_PROVIDERS)
+        if previous is not None and previous.structure == structure:
+            snap = _refresh(cur, previous, rev, structure, rows)
+            if snap is not None:
+                return snap
         provs = {pid: {"id": pid, "uuid": uuid, "parent_id": parent, "root_id": root}
-                 for pid, uuid, parent, root in cur.fetchall()}
-        cur.execute(_INVENTORIES)
-        invs: dict[int, dict[str, Inv]] = {}
-        for pid, rc, total, reserved, ratio, used, lo, hi, step in cur.fetchall():
-            per = invs.get(pid)
-            if per is None:
-                per = invs[pid] = {}
-            per[rc] = Inv(int((total - reserved) * float(ratio)), int(used), int(lo), int(hi),
-                          int(step))
-        traits: dict[int, set[str]] = {}
-        cur.execute(_TRAITS)
-        for pid, name in cur.fetchall():
-            traits.setdefault(pid, set()).add(name)
-        aggs: dict[int, set[str]] = {}
-        cur.execute(_AGGREGATES)
-        for pid, agg in cur.fetchall():
-            aggs.setdefault(pid, set()).add(agg)
-        cur.execute(_CLASSES)
-        classes = frozenset(r[0] for r in cur.fetchall())
-        cur.execute(_CUSTOM_TRAITS)
-        custom_traits = frozenset(r[0] for r in cur.fetchall())
+                 for pid, uuid, parent, root, _gen in rows}
+        return Snapshot(
+            rev, structure, provs, {r[0]: r[4] for r in rows}, _inventories(cur),
+            _sets(cur, _TRAITS), _sets(cur, _AGGREGATES),
+            frozenset(r[0] for r in cur.all(_CLASSES)),
+            frozenset(r[0] for r in cur.all(_CUSTOM_TRAITS))).index()
     finally:
         cur.close()
-    return Snapshot(rev, provs, invs, {k: frozenset(v) for k, v in traits.items()},
-                    {k: frozenset(v) for k, v in aggs.items()}, classes, custom_traits)
+
+
+def _refresh(cur: rawsql.Cursor, prev: Snapshot, rev: int, structure: int,
+             rows: list[Any]) -> Snapshot | None:
+    """``prev`` with the providers whose generation moved read again; None when the provider
+    set or tree differs after all (then everything is read again)."""
+    if len(rows) != len(prev.providers):
+        return None
+    changed = []
+    generations = {}
+    for pid, uuid, parent, root, gen in rows:
+        row = prev.providers.get(pid)
+        if row is None or row["uuid"] != uuid or row["parent_id"] != parent or \
+                row["root_id"] != root:
+            return None
+        generations[pid] = gen
+        if prev.generations.get(pid) != gen:
+            changed.append(pid)
+    if len(changed) > INCREMENTAL_MAX:
+        return None
+    invs, traits, aggs = prev.inventories, prev.traits, prev.aggregates
+    text = prev.text
+    if changed:
+        where = _WHERE_IN.format(cur.marks(len(changed)))
+        gone = set(changed)
+        invs = {k: v for k, v in invs.items() if k not in gone}
+        invs.update(_inventories(cur, where, changed))
+        traits = {k: v for k, v in traits.items() if k not in gone}
+        traits.update(_sets(cur, _TRAITS + where, changed))
+        aggs = {k: v for k, v in aggs.items() if k not in gone}
+        aggs.update(_sets(cur, _AGGREGATES + where, changed))
+        # renderers add to prev.text concurrently: copy it in one step, then filter the copy
+        text = {k: v for k, v in text.copy().items() if k[1] not in gone}
+    else:
+        text = text.copy()
+    return Snapshot(rev, structure, prev.providers, generations, invs, traits, aggs,
+                    prev.custom_classes, prev.custom_traits, prev.trees, prev.uuids,
+                    prev.by_uuid, text)
 
 
 class SnapshotCache:
@@ -132,7 +192,7 @@ class SnapshotCache:
             snap = self._snapshot
             if snap is not None and snap.revision == rev:
                 return snap
-            snap = self.db.read(load)
+            snap = self.db.read(load, self._snapshot)
             self.loads += 1
             if self._snapshot is None or snap.revision >= self._snapshot.revision:
                 self._snapshot = snap

@@ -62,7 +62,7 @@ def ensure(conn: Connection, name: str) -> bool:
         if is_duplicate_error(exc):
             return False
         raise
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
     return True
 
 
@@ -74,7 +74,7 @@ def delete(conn: Connection, name: str) -> None:
     if conn.execute(sa.select(PT.c.provider_id).where(PT.c.trait == name).limit(1)).first():
         raise exceptions.Conflict(f"The trait {name} is in use by a resource provider.")
     conn.execute(sa.delete(T).where(T.c.name == name))
-    revision.touch(conn)
+    revision.touch(conn, structure=True)
 
 
 def of_provider(conn: Connection, provider_id: int) -> list[str]:
