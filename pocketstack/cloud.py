@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pocketstack.compute.conductor.conductor import Conductor
 from pocketstack.compute.domain import flavors
 from pocketstack.compute.service import ComputeService
 from pocketstack.config import Settings
+from pocketstack.identity import passwords
 from pocketstack.identity.domain import bootstrap as identity_bootstrap
 from pocketstack.identity.service import IdentityService
 from pocketstack.image.service import ImageService
@@ -123,14 +125,21 @@ class Cloud:
     # -- setup --------------------------------------------------------------------------------
     def prepare(self) -> dict[str, Any]:
         """Migrate, create keys, bootstrap; returns the bootstrap credentials."""
+        first_start = not (self.state / "credentials.json").exists()
         migrate.upgrade(self.db)
         self.identity.keys.setup()
         creds = self._credentials()
         rules = self.identity.rules
+        hashes: dict[str, str | None] = {user: None for user, *_ in ACCOUNTS}
+        if first_start:  # hash the new accounts' passwords side by side (bcrypt frees the GIL)
+            with ThreadPoolExecutor(len(ACCOUNTS)) as pool:
+                computed = pool.map(lambda u: passwords.hash_password(
+                    creds["passwords"][u], rules.hash_rounds), list(hashes))
+                hashes = dict(zip(list(hashes), computed, strict=True))
         accounts = [
             identity_bootstrap.Account(
                 user=user, project=project, role=role, password=creds["passwords"][user],
-                system_role=system_role)
+                system_role=system_role, password_hash=hashes[user])
             for user, project, role, system_role in ACCOUNTS
         ]
         reset = ("admin",) if self.settings.admin_password else ()

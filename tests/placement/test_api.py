@@ -308,7 +308,7 @@ def test_allocations_usages_and_consumer_generations(pl: httpx.Client) -> None:
     assert pl.put(f"/allocations/{consumer}", headers=v("1.28"), json={
         **body, "allocations": {}, "consumer_generation": 2}).status_code == 204
     _err(pl.delete(f"/allocations/{consumer}"), 404)
-    assert pl.delete(f"/resource_providers/{rp}").status_code == 204
+    assert pl.delete(f"/resource_providers/{rp}", headers=LATEST).status_code == 204
 
 
 def test_consumer_type_and_reshaper(pl: httpx.Client) -> None:
@@ -374,7 +374,7 @@ def test_candidates_follow_every_kind_of_write(pl: httpx.Client) -> None:
     assert pl.delete(f"/allocations/{vm2}").status_code == 204
     assert found() == {rp: 1}
     _err(cands(required=trait), 400)
-    assert pl.put(f"/traits/{trait}").status_code == 201
+    assert pl.put(f"/traits/{trait}", headers=LATEST).status_code == 201
     assert found(required=trait) == {}
     gen = pl.get(f"/resource_providers/{rp}").json()["generation"]
     r = pl.put(f"/resource_providers/{rp}/traits", headers=LATEST,
@@ -411,12 +411,12 @@ def test_candidates_follow_every_kind_of_write(pl: httpx.Client) -> None:
     assert cands().json()["provider_summaries"][child]["root_provider_uuid"] == top
     assert pl.delete(f"/allocations/{vm1}").status_code == 204
     assert found() == {child: 0}
-    assert pl.delete(f"/resource_providers/{child}").status_code == 204
+    assert pl.delete(f"/resource_providers/{child}", headers=LATEST).status_code == 204
     assert found() == {}
-    assert pl.delete(f"/resource_providers/{rp}").status_code == 204
-    assert pl.delete(f"/traits/{trait}").status_code == 204
+    assert pl.delete(f"/resource_providers/{rp}", headers=LATEST).status_code == 204
+    assert pl.delete(f"/traits/{trait}", headers=LATEST).status_code == 204
     _err(cands(required=trait), 400)
-    assert pl.delete(f"/resource_classes/{rc}").status_code == 204
+    assert pl.delete(f"/resource_classes/{rc}", headers=LATEST).status_code == 204
     _err(cands(), 400)
 
 

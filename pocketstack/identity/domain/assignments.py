@@ -114,17 +114,20 @@ def group_ids_of(conn: Connection, user_id: str) -> list[str]:
         t.group_members.c.user_id == user_id))]
 
 
-def _visible(role_ids: set[str], conn: Connection) -> set[str]:
+def _visible(role_ids: set[str], conn: Connection,
+             catalog: roles.RoleCatalog | None = None) -> set[str]:
     """Expand implications and drop domain-specific roles (they never reach a token)."""
     if not role_ids:
         return set()
+    if catalog is not None:
+        return catalog.visible(role_ids)
     expanded = roles.expand(role_ids, roles.implication_map(conn))
     rows = roles.by_ids(conn, expanded)
     return {rid for rid, row in rows.items() if row["domain_id"] == t.NULL_DOMAIN}
 
 
-def effective_project_role_ids(conn: Connection, user_id: str,
-                               project: dict[str, Any]) -> set[str]:
+def effective_project_role_ids(conn: Connection, user_id: str, project: dict[str, Any],
+                               catalog: roles.RoleCatalog | None = None) -> set[str]:
     actors = [user_id, *group_ids_of(conn, user_id)]
     ancestors = [p["id"] for p in projects.parents(conn, project)]
     a = t.assignments
@@ -139,25 +142,27 @@ def effective_project_role_ids(conn: Connection, user_id: str,
                     a.c.target_id == project["domain_id"], a.c.inherited.is_(True)),
         ),
     )
-    return _visible({r[0] for r in conn.execute(q)}, conn)
+    return _visible({r[0] for r in conn.execute(q)}, conn, catalog)
 
 
-def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str) -> set[str]:
+def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str,
+                              catalog: roles.RoleCatalog | None = None) -> set[str]:
     actors = [user_id, *group_ids_of(conn, user_id)]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
         a.c.target_id == domain_id, a.c.inherited.is_(False))
-    return _visible({r[0] for r in conn.execute(q)}, conn)
+    return _visible({r[0] for r in conn.execute(q)}, conn, catalog)
 
 
-def effective_system_role_ids(conn: Connection, user_id: str) -> set[str]:
+def effective_system_role_ids(conn: Connection, user_id: str,
+                              catalog: roles.RoleCatalog | None = None) -> set[str]:
     actors = [user_id, *group_ids_of(conn, user_id)]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_SYSTEM, GROUP_SYSTEM)),
         a.c.target_id == SYSTEM_TARGET)
-    return _visible({r[0] for r in conn.execute(q)}, conn)
+    return _visible({r[0] for r in conn.execute(q)}, conn, catalog)
 
 
 def project_ids_for_user(conn: Connection, user_id: str) -> set[str]:

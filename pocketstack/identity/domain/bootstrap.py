@@ -41,6 +41,7 @@ class Account:
     role: str
     password: str
     system_role: str | None = None
+    password_hash: str | None = None  # computed ahead (bcrypt is slow) when known to be new
 
 
 def _role_id(conn: Connection, name: str) -> str:
@@ -89,7 +90,7 @@ def bootstrap(conn: Connection, accounts: list[Account], region: str, public_url
                 "name": account.user, "domain_id": domains.DEFAULT_DOMAIN_ID,
                 "password": account.password, "default_project_id": project_id,
                 "options": {"ignore_lockout_failure_attempts": True},
-            }, rules)
+            }, rules, account.password_hash)
         user_ids[account.user] = user["id"]
         if project_id and not assignments.exists(
                 conn, assignments.USER_PROJECT, user["id"], project_id, role_ids[account.role]):

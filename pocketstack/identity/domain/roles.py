@@ -180,3 +180,23 @@ def implied_by(conn: Connection, prior_id: str) -> list[str]:
 def all_implications(conn: Connection) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in conn.execute(
         sa.select(t.implied_roles.c.prior_role_id, t.implied_roles.c.implied_role_id))]
+
+
+class RoleCatalog:
+    """Every role and implication, read once: what token building needs about roles.
+
+    Authenticator keeps one per identity revision (every role or implication change bumps it),
+    saving two queries per token built."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.roles = {r["id"]: dict(r) for r in conn.execute(sa.select(t.roles)).mappings()}
+        self.implications = implication_map(conn)
+
+    def visible(self, role_ids: set[str]) -> set[str]:
+        """Expand implications and drop domain-specific roles (never in a token)."""
+        expanded = expand(role_ids, self.implications)
+        return {rid for rid in expanded
+                if rid in self.roles and self.roles[rid]["domain_id"] == t.NULL_DOMAIN}
+
+    def by_ids(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        return {rid: self.roles[rid] for rid in ids if rid in self.roles}

@@ -118,6 +118,14 @@ class Authenticator:
         self.settings = settings
         self._validated = RevisionCache()
         self._catalog = RevisionCache(size=1)
+        self._roles = RevisionCache(size=1)
+
+    def role_catalog(self, conn: Connection, revision: int) -> roles.RoleCatalog:
+        found: roles.RoleCatalog | None = self._roles.get("roles", revision)
+        if found is None:
+            found = roles.RoleCatalog(conn)
+            self._roles.put("roles", revision, found)
+        return found
 
     # -- issue ----------------------------------------------------------------------------------
     def issue(self, auth: dict[str, Any], caller_token: str | None = None) -> TokenInfo:
@@ -126,6 +134,7 @@ class Authenticator:
         if not methods:
             raise exceptions.ValidationError("Invalid input for field 'identity/methods'.")
         user_id: str | None = None
+        known_user: dict[str, Any] | None = None
         audit_chain: list[str] = []
         app_cred: dict[str, Any] | None = None
         expires_cap: float | None = None
@@ -134,7 +143,8 @@ class Authenticator:
                 raise exceptions.ValidationError(
                     f"Invalid input for field 'identity': '{method}' is a required property")
             if method == "password":
-                found = self._password(identity["password"])
+                known_user = self._password(identity["password"])
+                found = str(known_user["id"])
             elif method == "token":
                 prior = self.validate(identity["token"].get("id", ""))
                 if prior.payload.app_cred_id:
@@ -175,9 +185,11 @@ class Authenticator:
                 payload.expires_at = min(payload.expires_at, int(
                     trust["expires_at"].replace(tzinfo=dt.UTC).timestamp()))
             self.db.write(trusts.consume, trust["id"])
+        revision = self.revision()
         with self.db.reader() as conn:
             token = fernet.encode(self.keys, payload)
-            return self._load(conn, token, payload, for_issue=True)
+            return self._load(conn, token, payload, for_issue=True,
+                              catalog=self.role_catalog(conn, revision), user=known_user)
 
     def _lookup_user(self, conn: Connection, spec: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -199,7 +211,7 @@ class Authenticator:
         except exceptions.NotFound:
             raise exceptions.Unauthorized(AUTH_FAILED) from None
 
-    def _password(self, section: dict[str, Any]) -> str:
+    def _password(self, section: dict[str, Any]) -> dict[str, Any]:
         spec = section["user"]
         with self.db.reader() as conn:
             user = self._lookup_user(conn, spec)
@@ -220,7 +232,7 @@ class Authenticator:
                 f"The password is expired and needs to be changed for user: {user['id']}.")
         if user["failed_auth_count"]:
             self.db.write(users.record_success, user, now)
-        return str(user["id"])
+        return user
 
     def _app_cred(self, section: dict[str, Any]) -> dict[str, Any]:
         with self.db.reader() as conn:
@@ -356,19 +368,29 @@ class Authenticator:
                                       project_id=payload.project_id,
                                       audit_ids=payload.audit_ids, issued_at=issued):
                 raise exceptions.NotFound("Token has been revoked.")
-            info = self._load(conn, token, payload, for_issue=False)
+            info = self._load(conn, token, payload, for_issue=False,
+                              catalog=self.role_catalog(conn, revision))
         self._validated.put(token, revision, info)
         return info
 
     def _load(self, conn: Connection, token: str, payload: fernet.TokenPayload,
-              for_issue: bool) -> TokenInfo:
+              for_issue: bool, catalog: roles.RoleCatalog,
+              user: dict[str, Any] | None = None) -> TokenInfo:
         """Read what the token refers to; refuse if any of it is gone or disabled."""
         failure: type[exceptions.PocketstackError] = (
             exceptions.Unauthorized if for_issue else exceptions.NotFound)
         message = AUTH_FAILED if for_issue else "Could not find token."
+        seen_domains: dict[str, dict[str, Any]] = {}
+
+        def domain_of(domain_id: str) -> dict[str, Any]:
+            if domain_id not in seen_domains:
+                seen_domains[domain_id] = domains.get(conn, domain_id)
+            return seen_domains[domain_id]
+
         try:
-            user = users.get(conn, payload.user_id)
-            user_domain = domains.get(conn, user["domain_id"])
+            if user is None or user["id"] != payload.user_id:
+                user = users.get(conn, payload.user_id)
+            user_domain = domain_of(user["domain_id"])
         except exceptions.NotFound:
             raise failure(message) from None
         if not user["enabled"] or not user_domain["enabled"]:
@@ -387,38 +409,39 @@ class Authenticator:
         if payload.project_id:
             try:
                 project = projects.get(conn, payload.project_id)
-                project_domain = domains.get(conn, project["domain_id"])
+                project_domain = domain_of(project["domain_id"])
             except exceptions.NotFound:
                 raise failure(message) from None
             if not project["enabled"] or not project_domain["enabled"]:
                 raise failure(message)
             info.project, info.project_domain = project, project_domain
-            role_ids = assignments.effective_project_role_ids(conn, role_user, project)
+            role_ids = assignments.effective_project_role_ids(conn, role_user, project, catalog)
             if info.trust is not None:
                 delegated_ids = {r["id"] for r in info.trust["roles"]}
                 if not delegated_ids <= role_ids:
                     raise failure(message)  # the trustor lost a delegated role
-                role_ids &= roles.expand(delegated_ids, roles.implication_map(conn))
+                role_ids &= roles.expand(delegated_ids, catalog.implications)
             if info.app_cred is not None:
                 delegated = roles.expand({r["id"] for r in info.app_cred["roles"]},
-                                         roles.implication_map(conn))
+                                         catalog.implications)
                 role_ids &= delegated
         elif payload.domain_id:
             try:
-                domain = domains.get(conn, payload.domain_id)
+                domain = domain_of(payload.domain_id)
             except exceptions.NotFound:
                 raise failure(message) from None
             if not domain["enabled"]:
                 raise failure(message)
             info.domain = domain
-            role_ids = assignments.effective_domain_role_ids(conn, user["id"], domain["id"])
+            role_ids = assignments.effective_domain_role_ids(conn, user["id"], domain["id"],
+                                                             catalog)
         elif payload.system:
-            role_ids = assignments.effective_system_role_ids(conn, user["id"])
+            role_ids = assignments.effective_system_role_ids(conn, user["id"], catalog)
         if payload.scope_kind != "unscoped":
             if not role_ids:
                 raise failure(message)
             info.roles = sorted(
-                ({"id": r["id"], "name": r["name"]} for r in roles.by_ids(conn, role_ids).values()),
+                ({"id": r["id"], "name": r["name"]} for r in catalog.by_ids(role_ids).values()),
                 key=lambda r: r["name"])
         return info
 
