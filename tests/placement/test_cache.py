@@ -305,6 +305,11 @@ def test_response_cache_is_per_revision(tmp_path: Path) -> None:
         assert cache.response(rev2, "k", build("e")) == "c"
         for i in range(cache.RESPONSES + 5):
             cache.response(rev2, i, build(str(i)))
-        assert len(cache._responses) <= cache.RESPONSES  # noqa: SLF001
+        assert len(cache._responses) == cache.RESPONSES  # noqa: SLF001
+        big = "x" * (cache.RESPONSE_BYTES // 3)
+        for i in range(4):
+            assert cache.response(rev2, ("big", i), build(big)) == big
+        assert 0 < len(cache._responses) < cache.RESPONSES  # noqa: SLF001
+        assert cache._response_bytes <= cache.RESPONSE_BYTES  # noqa: SLF001
     finally:
         db.dispose()

@@ -171,7 +171,8 @@ class SnapshotCache:
     """The current snapshot of one database, plus a small LRU of rendered documents keyed on
     (revision, request); both are dropped as soon as the revision moves."""
 
-    RESPONSES = 64  # rendered documents kept (each ≤ a few hundred KB)
+    RESPONSES = 16  # rendered documents kept per revision ...
+    RESPONSE_BYTES = 16 << 20  # ... and their total size (1000 candidates: ~440 KB)
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -179,6 +180,7 @@ class SnapshotCache:
         self._lock = threading.Lock()
         self._responses: OrderedDict[Any, Any] = OrderedDict()
         self._responses_rev = -1
+        self._response_bytes = 0
         self.loads = 0  # how many times a snapshot was read (tests look at it)
 
     def get(self, rev: int | None = None) -> Snapshot:
@@ -204,14 +206,20 @@ class SnapshotCache:
         if found is not None:
             return found
         value = build()
+        size = len(value) if isinstance(value, bytes | str) else 0
         with self._lock:
             if rev > self._responses_rev:
                 self._responses.clear()
                 self._responses_rev = rev
-            if rev == self._responses_rev:
+                self._response_bytes = 0
+            if rev == self._responses_rev and (rev, key) not in self._responses:
                 self._responses[(rev, key)] = value
-                while len(self._responses) > self.RESPONSES:
-                    self._responses.popitem(last=False)
+                self._response_bytes += size
+                while self._responses and (len(self._responses) > self.RESPONSES or
+                                           self._response_bytes > self.RESPONSE_BYTES):
+                    _key, dropped = self._responses.popitem(last=False)
+                    self._response_bytes -= (len(dropped) if isinstance(dropped, bytes | str)
+                                             else 0)
         return value
 
     def clear(self) -> None:
@@ -219,6 +227,7 @@ class SnapshotCache:
             self._snapshot = None
             self._responses.clear()
             self._responses_rev = -1
+            self._response_bytes = 0
 
 
 _caches: weakref.WeakKeyDictionary[Database, SnapshotCache] = weakref.WeakKeyDictionary()
