@@ -135,7 +135,25 @@ class Conductor:
             self.placement.set_inventory(node["uuid"], wanted)
             self._inventories[node["uuid"]] = wanted
             self.scheduler.invalidate()  # a new or changed host: look again
-        return []
+        return self._orphans(host, list((msg.get("instances") or {}).keys()))
+
+    def _orphans(self, host: str, guests: list[str]) -> Outbox:
+        """Guests a hypervisor runs that the database does not place there (a spawn that
+        finished after its build was given up, a delete that raced a restart): remove them."""
+        if not guests:
+            return []
+        known = {r["uuid"]: r for r in self.db.read(instances.by_uuids, guests)}
+        out: Outbox = []
+        for uuid in guests:
+            row = known.get(uuid)
+            if row is not None and not row["deleted"] and (
+                    row["task_state"] is not None
+                    or host in (row["host"], row["migration_source"])):
+                continue
+            LOG.info("conductor: removing orphaned guest %s from %s", uuid, host)
+            out.append((f"compute.{host}", {"op": "destroy", "uuid": uuid,
+                                             "purpose": "cleanup"}))
+        return out
 
     # -- reconciliation -------------------------------------------------------------------------
     async def reconcile(self) -> None:

@@ -136,6 +136,11 @@ def on_host(conn: Connection, host: str) -> list[dict[str, Any]]:
         T.c.deleted.is_(False), T.c.host == host)).mappings()]
 
 
+def by_uuids(conn: Connection, uuids: list[str]) -> list[dict[str, Any]]:
+    """Rows for these uuids, deleted ones included."""
+    return [dict(r) for r in conn.execute(sa.select(T).where(T.c.uuid.in_(uuids))).mappings()]
+
+
 def hosts_of(conn: Connection, uuids: list[str]) -> list[str]:
     if not uuids:
         return []

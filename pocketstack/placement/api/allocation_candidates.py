@@ -154,21 +154,22 @@ def _render_fast(req: ApiRequest, query: candidates.Query, result: candidates.Re
     res_text: dict[int, str] = {}
     parts = []
     touched: set[int] = set()
-    for cand in result.candidates:
-        if len(cand.allocations) == 1:  # the usual: one provider takes it all
-            (pid, res), = cand.allocations.items()
-            used = cand.mappings[group_suffix]
-            if len(used) == 1 and used[0] == pid:
-                touched.add(pid)
-                text = res_text.get(id(res))
-                if text is None:
-                    text = res_text[id(res)] = json.dumps(res, separators=(",", ":"))
-                u = uuid[pid]
-                parts.append(
-                    f'{{"allocations":{{"{u}":{{"resources":{text}}}}},"mappings":{{{suffix}:'
-                    f'["{u}"]}}}}' if with_mappings else
-                    f'{{"allocations":{{"{u}":{{"resources":{text}}}}}}}')
+    resources = json.dumps(result.resources, separators=(",", ":"))
+    for cand in result.items:
+        if isinstance(cand, int):  # the usual: one provider takes it all
+            u = uuid[cand]
+            if not result.resources:  # (not from the API: it needs resources)
+                if with_mappings:
+                    touched.add(cand)
+                parts.append(f'{{"allocations":{{}},"mappings":{{{suffix}:["{u}"]}}}}'
+                             if with_mappings else '{"allocations":{}}')
                 continue
+            touched.add(cand)
+            parts.append(
+                f'{{"allocations":{{"{u}":{{"resources":{resources}}}}},"mappings":{{{suffix}:'
+                f'["{u}"]}}}}' if with_mappings else
+                f'{{"allocations":{{"{u}":{{"resources":{resources}}}}}}}')
+            continue
         allocs = []
         for pid, res in cand.allocations.items():
             touched.add(pid)
