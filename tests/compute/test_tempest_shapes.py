@@ -231,8 +231,9 @@ def test_resize_is_held_to_the_ram_quota(cloud: LiveCloud, admin: httpx.Client) 
     _wait(admin, sid, "ACTIVE")
     admin_project = admin.get(f"{API}/servers/{sid}").json()["server"]["tenant_id"]
     old = admin.get(f"{API}/os-quota-sets/{admin_project}").json()["quota_set"]["ram"]
-    used = sum(s["flavor"]["ram"] for s in admin.get(
-        f"{API}/servers/detail", headers={"X-OpenStack-Nova-API-Version": "2.47"}).json()["servers"])
+    listed = admin.get(f"{API}/servers/detail",
+                       headers={"X-OpenStack-Nova-API-Version": "2.47"}).json()["servers"]
+    used = sum(s["flavor"]["ram"] for s in listed)
     assert project
     admin.put(f"{API}/os-quota-sets/{admin_project}", json={"quota_set": {"ram": used}})
     try:
