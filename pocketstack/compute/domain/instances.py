@@ -8,6 +8,7 @@ an instance row, its quota usage and its action record are written in one transa
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import uuid as uuidlib
 from typing import Any
@@ -163,8 +164,13 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
     if not deleted:
         q = q.where(T.c.deleted.is_(False))
     for key, value in filters.items():
-        if key == "name":
-            q = q.where(T.c.display_name.contains(value))
+        if key == "name":  # a regular expression, as Nova matches it
+            try:
+                re.compile(value)
+            except re.error:
+                raise exceptions.BadRequest(f"Invalid regular expression for name: {value}") \
+                    from None
+            q = q.where(T.c.display_name.regexp_match(value))
         elif key == "changes-since":
             q = q.where(T.c.updated_at >= value)
         elif key == "changes-before":
