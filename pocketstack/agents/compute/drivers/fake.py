@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pocketstack.agents.compute.drivers.base import (
     PAUSED,
@@ -29,6 +30,8 @@ class _Guest:
     spec: InstanceSpec
     power_state: int = RUNNING
     console: list[str] = field(default_factory=list)
+    volumes: dict[str, str] = field(default_factory=dict)  # volume id -> device
+    vifs: dict[str, dict[str, Any]] = field(default_factory=dict)
     booted_at: float = field(default_factory=time.time)
 
 
@@ -36,6 +39,7 @@ class FakeDriver:
     """An in-memory hypervisor with capacity."""
 
     capabilities = {"supports_pause": True, "supports_suspend": True, "supports_resize": True,
+                    "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True}
 
     def __init__(self, hostname: str, vcpus: int = 8, memory_mb: int = 16384,
@@ -134,3 +138,37 @@ class FakeDriver:
             guest.spec = old
             raise DriverError(f"{self.hostname}: not enough capacity to resize.")
         guest.console.append(f"resized to {spec.vcpus} vCPU, {spec.memory_mb} MB")
+
+    async def info(self, uuid: str) -> dict[str, Any]:
+        guest = self._guest(uuid)
+        return {"power_state": guest.power_state, "vcpus": guest.spec.vcpus,
+                "memory_mb": guest.spec.memory_mb, "root_gb": guest.spec.root_gb,
+                "volumes": dict(guest.volumes), "vifs": sorted(guest.vifs),
+                "uptime": time.time() - guest.booted_at}
+
+    async def snapshot(self, uuid: str) -> dict[str, Any]:
+        """The fake keeps no disk contents: a snapshot is its base image's data."""
+        guest = self._guest(uuid)
+        return {"image_id": guest.spec.image.get("id")}
+
+    async def attach_volume(self, uuid: str, volume_id: str, device: str | None) -> str:
+        guest = self._guest(uuid)
+        if volume_id in guest.volumes:
+            return guest.volumes[volume_id]
+        used = set(guest.volumes.values()) | {"/dev/vda"}
+        if device in used:
+            raise DriverError(f"{device} is already in use on {uuid}.")
+        if device is None:
+            device = next(f"/dev/vd{c}" for c in "bcdefghijklmnopqrstuvwxyz"
+                          if f"/dev/vd{c}" not in used)
+        guest.volumes[volume_id] = device
+        return device
+
+    async def detach_volume(self, uuid: str, volume_id: str) -> None:
+        self._guest(uuid).volumes.pop(volume_id, None)
+
+    async def plug_vif(self, uuid: str, vif: dict[str, Any]) -> None:
+        self._guest(uuid).vifs[vif["id"]] = dict(vif)
+
+    async def unplug_vif(self, uuid: str, vif_id: str) -> None:
+        self._guest(uuid).vifs.pop(vif_id, None)

@@ -1,0 +1,88 @@
+"""The fake driver's semantics — the contract every hypervisor driver keeps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pocketstack.agents.compute.drivers.base import (
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    DriverError,
+    InstanceNotFound,
+    InstanceSpec,
+)
+from pocketstack.agents.compute.drivers.fake import FakeDriver
+
+
+def spec(uuid: str, vcpus: int = 1, ram: int = 512, disk: int = 1, **meta: str) -> InstanceSpec:
+    return InstanceSpec(uuid=uuid, name=f"instance-{uuid}", vcpus=vcpus, memory_mb=ram,
+                        root_gb=disk, image={"id": "img"}, metadata=dict(meta))
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_capacity_is_enforced_and_freed() -> None:
+    d = FakeDriver("h", vcpus=2, memory_mb=1024, local_gb=10, cpu_ratio=1, ram_ratio=1,
+                   disk_ratio=1)
+    run(d.spawn(spec("a", ram=1024)))
+    with pytest.raises(DriverError, match="out of capacity"):
+        run(d.spawn(spec("b", ram=512)))
+    assert "b" not in run(d.list_instances())  # a failed spawn leaves nothing behind
+    run(d.destroy("a"))
+    run(d.spawn(spec("b", ram=512)))
+
+
+def test_spawn_and_destroy_are_idempotent() -> None:
+    d = FakeDriver("h")
+    run(d.spawn(spec("a")))
+    run(d.spawn(spec("a")))
+    assert run(d.list_instances()) == {"a": RUNNING}
+    run(d.destroy("a"))
+    run(d.destroy("a"))  # destroying what is gone succeeds (deletes are retried)
+    assert run(d.list_instances()) == {}
+
+
+def test_failure_injection_and_unknown_guests() -> None:
+    d = FakeDriver("h")
+    with pytest.raises(DriverError):
+        run(d.spawn(spec("x", **{"fake:fail_spawn": "1"})))
+    assert run(d.list_instances()) == {}
+    with pytest.raises(InstanceNotFound):
+        run(d.power_off("nope"))
+
+
+def test_power_states_console_and_devices() -> None:
+    d = FakeDriver("h")
+    run(d.spawn(spec("a")))
+    run(d.power_off("a"))
+    assert run(d.power_state("a")) == SHUTDOWN
+    run(d.power_on("a"))
+    run(d.pause("a"))
+    assert run(d.power_state("a")) == PAUSED
+    run(d.unpause("a"))
+    run(d.reboot("a", hard=True))
+    assert "hard reboot" in run(d.console_output("a"))
+    assert run(d.attach_volume("a", "v1", None)) == "/dev/vdb"
+    assert run(d.attach_volume("a", "v2", None)) == "/dev/vdc"
+    with pytest.raises(DriverError):
+        run(d.attach_volume("a", "v3", "/dev/vdb"))
+    run(d.detach_volume("a", "v1"))
+    run(d.plug_vif("a", {"id": "p1", "address": "fa:16:3e:00:00:01"}))
+    info = run(d.info("a"))
+    assert info["volumes"] == {"v2": "/dev/vdc"} and info["vifs"] == ["p1"]
+    assert run(d.snapshot("a")) == {"image_id": "img"}
+
+
+def test_resize_checks_capacity_and_rolls_back() -> None:
+    d = FakeDriver("h", vcpus=2, memory_mb=2048, local_gb=10, cpu_ratio=1, ram_ratio=1,
+                   disk_ratio=1)
+    run(d.spawn(spec("a", ram=1024)))
+    run(d.resize(spec("a", ram=2048)))
+    with pytest.raises(DriverError):
+        run(d.resize(spec("a", ram=4096)))
+    assert run(d.info("a"))["memory_mb"] == 2048
