@@ -97,3 +97,30 @@ def test_orphaned_guests_are_found(tmp_path: Path) -> None:
                if topic == "compute.compute1" and msg["op"] == "destroy"}
     assert removed == {elsewhere["uuid"], gone["uuid"], "never-known"}
     db.dispose()
+
+
+def test_failed_spawns_reschedule_then_error_naming_every_host(tmp_path: Path) -> None:
+    """A spawn failure releases the claim and tries another host, up to max_attempts (3);
+    then ERROR with each host's failure."""
+    state = tmp_path / "state"
+    state.mkdir()
+    cloud = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "3"})
+    try:
+        token, body = cloud.token()
+        with cloud.client(token) as admin:
+            image = admin.get("/image/v2/images").json()["images"][0]["id"]
+            time.sleep(0.5)
+            r = admin.post(f"{V21}/servers", headers=MV, json={"server": {
+                "name": "unlucky", "imageRef": image, "flavorRef": "1", "networks": "none",
+                "metadata": {"fake:fail_spawn": "1"}}})
+            server = _wait(admin, r.json()["server"]["id"], {"ERROR", "ACTIVE"}, timeout=20)
+            assert server["status"] == "ERROR"
+            details = server["fault"]["details"]
+            assert "failed on every host tried (3 attempts)" in details
+            for host in ("compute1", "compute2", "compute3"):
+                assert f"{host}: {host}: spawn failed (fake:fail_spawn)" in details
+            usage = admin.get("/placement/usages", params={"project_id": body["project"]["id"]},
+                              headers={"OpenStack-API-Version": "placement 1.9"}).json()
+            assert usage["usages"].get("VCPU", 0) == 0
+    finally:
+        cloud.stop()

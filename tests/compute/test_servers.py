@@ -173,3 +173,30 @@ def test_flavor_shape_per_microversion(cloud: LiveCloud, admin: httpx.Client, ve
     assert ("original_name" in flavor) is has_embedded
     assert ("id" in flavor) is not has_embedded
     cloud.osc("server", "delete", "--wait", name, as_json=False)
+
+
+def test_flavor_disk_smaller_than_image_is_refused(cloud: LiveCloud, admin: httpx.Client) -> None:
+    """The seed's rule: the flavor's root disk must hold the image (virtual size, min_disk)."""
+    r = admin.post("/image/v2/images", json={"name": unique("big"), "disk_format": "qcow2",
+                                             "container_format": "bare", "min_disk": 5})
+    image = r.json()
+    # a real qcow2 header with a 10 GiB virtual size
+    header = bytearray(512)
+    header[0:4] = b"QFI\xfb"
+    header[4:8] = (3).to_bytes(4, "big")
+    header[20:24] = (16).to_bytes(4, "big")  # cluster_bits
+    header[24:32] = (10 << 30).to_bytes(8, "big")  # virtual size
+    header[100:104] = (104).to_bytes(4, "big")  # header length (v3)
+    put = admin.put(f"/image/v2/images/{image['id']}/file", content=bytes(header),
+                    headers={"Content-Type": "application/octet-stream"})
+    assert put.status_code == 204, put.text
+    h = {"OpenStack-API-Version": "compute 2.96"}
+    for flavor in ("1", "3"):  # m1.tiny (1 GB) and m1.medium (40 GB, but min_disk is fine)
+        r = admin.post("/compute/v2.1/servers", headers=h, json={"server": {
+            "name": "too-small", "imageRef": image["id"], "flavorRef": flavor,
+            "networks": "none"}})
+        if flavor == "1":
+            assert r.status_code == 400 and "too small" in r.json()["badRequest"]["message"]
+        else:
+            assert r.status_code == 202, r.text
+            admin.delete(f"/compute/v2.1/servers/{r.json()['server']['id']}")
