@@ -121,24 +121,11 @@ def cmd_up(settings: Settings, started: float) -> int:
                   f"openstack --os-cloud pocketstack-admin token issue", flush=True)
         await task
 
-    tune_runtime()
     try:
         asyncio.run(serve())
     finally:
         cloud.close()
     return 0
-
-
-def tune_runtime() -> None:
-    """Faster event loop when uvloop is installed (uvicorn[standard] brings it), and a shorter
-    GIL switch interval: request threads hand the interpreter over after each short SQLite
-    call, and the default 5 ms interval makes them convoy behind one another."""
-    sys.setswitchinterval(0.001)
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def main(argv: list[str] | None = None) -> int:
