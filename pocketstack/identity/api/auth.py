@@ -32,8 +32,9 @@ def validate_token(req: ApiRequest) -> Response:
     service = svc(req)
     info = service.auth.validate(_subject(req), allow_expired=flag(req, "allow_expired"))
     enforce(req, "identity:validate_token", {"target.token.user_id": info.payload.user_id})
-    body = service.auth.render(info, include_catalog=not flag(req, "nocatalog"))
-    return json_response({"token": body}, headers={"X-Subject-Token": info.token})
+    body = service.auth.render_json(info, include_catalog=not flag(req, "nocatalog"))
+    return Response(body, media_type="application/json",
+                    headers={"X-Subject-Token": info.token})
 
 
 def check_token(req: ApiRequest) -> Response:

@@ -7,6 +7,7 @@ checked outside any transaction, and only failure counters are written.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -55,6 +56,9 @@ class TokenInfo:
     roles: list[dict[str, Any]] = field(default_factory=list)
     app_cred: dict[str, Any] | None = None
     trust: dict[str, Any] | None = None
+    # {"token": body} as JSON, by include_catalog: a cached TokenInfo is only ever served at
+    # the identity revision it was built at, so its rendering stays true while it lives
+    rendered: dict[bool, bytes] = field(default_factory=dict, repr=False)
 
     def context(self) -> RequestContext:
         p = self.payload
@@ -479,6 +483,15 @@ class Authenticator:
             raise exceptions.Unauthorized(AUTH_FAILED) from None
 
     # -- render ---------------------------------------------------------------------------------
+    def render_json(self, info: TokenInfo, include_catalog: bool = True) -> bytes:
+        """``{"token": ...}`` as JSON bytes, rendered once per cached token."""
+        found = info.rendered.get(include_catalog)
+        if found is None:
+            found = json.dumps({"token": self.render(info, include_catalog)},
+                               separators=(",", ":")).encode()
+            info.rendered[include_catalog] = found
+        return found
+
     def render(self, info: TokenInfo, include_catalog: bool = True) -> dict[str, Any]:
         p = info.payload
         body: dict[str, Any] = {
