@@ -239,11 +239,13 @@ class Cloud:
                                cpu_allocation_ratio=s.cpu_allocation_ratio,
                                ram_allocation_ratio=s.ram_allocation_ratio,
                                disk_allocation_ratio=s.disk_allocation_ratio)
+        (self.state / "hypervisors").mkdir(exist_ok=True)
         for index in range(1, s.compute_hosts + 1):
             host = f"{s.compute_host_prefix}{index}"
             driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
                                 s.cpu_allocation_ratio, s.ram_allocation_ratio,
-                                s.disk_allocation_ratio)
+                                s.disk_allocation_ratio,
+                                state_path=self.state / "hypervisors" / f"{host}.json")
             agent = ComputeAgent(host, driver, bus, options)
             await agent.start()
             self.agents.append(agent)

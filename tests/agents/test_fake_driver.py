@@ -86,3 +86,16 @@ def test_resize_checks_capacity_and_rolls_back() -> None:
     with pytest.raises(DriverError):
         run(d.resize(spec("a", ram=4096)))
     assert run(d.info("a"))["memory_mb"] == 2048
+
+
+def test_guests_survive_a_restart_with_a_state_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "host.json"
+    d = FakeDriver("h", state_path=path)
+    run(d.spawn(spec("a")))
+    run(d.power_off("a"))
+    run(d.attach_volume("a", "v1", None))
+    again = FakeDriver("h", state_path=path)
+    assert run(again.list_instances()) == {"a": SHUTDOWN}
+    assert run(again.info("a"))["volumes"] == {"v1": "/dev/vdb"}
+    run(again.destroy("a"))
+    assert FakeDriver("h", state_path=path).guests == {}

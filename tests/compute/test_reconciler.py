@@ -124,3 +124,30 @@ def test_failed_spawns_reschedule_then_error_naming_every_host(tmp_path: Path) -
             assert usage["usages"].get("VCPU", 0) == 0
     finally:
         cloud.stop()
+
+
+def test_servers_survive_a_cloud_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    cloud = start_cloud(state)
+    token, _ = cloud.token()
+    with cloud.client(token) as admin:
+        image = admin.get("/image/v2/images").json()["images"][0]["id"]
+        r = admin.post(f"{V21}/servers", headers=MV, json={"server": {
+            "name": "durable", "imageRef": image, "flavorRef": "1", "networks": "none"}})
+        server_id = r.json()["server"]["id"]
+        assert _wait(admin, server_id, {"ACTIVE", "ERROR"}, timeout=15)["status"] == "ACTIVE"
+    cloud.stop()
+    cloud = start_cloud(state)
+    try:
+        with cloud.client(token) as admin:
+            server = admin.get(f"{V21}/servers/{server_id}", headers=MV).json()["server"]
+            assert server["status"] == "ACTIVE"
+            out = admin.post(f"{V21}/servers/{server_id}/action",
+                             json={"os-getConsoleOutput": {"length": 5}})
+            assert out.status_code == 200 and "login" in out.json()["output"]
+            assert admin.post(f"{V21}/servers/{server_id}/action",
+                              json={"os-stop": None}).status_code == 202
+            assert _wait(admin, server_id, {"SHUTOFF"}, timeout=15)["status"] == "SHUTOFF"
+    finally:
+        cloud.stop()

@@ -9,8 +9,11 @@ nothing is left of it), and ``fake:spawn_delay`` (seconds) slows a spawn down.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pocketstack.agents.compute.drivers.base import (
@@ -44,11 +47,29 @@ class FakeDriver:
 
     def __init__(self, hostname: str, vcpus: int = 8, memory_mb: int = 16384,
                  local_gb: int = 200, cpu_ratio: float = 16.0, ram_ratio: float = 1.5,
-                 disk_ratio: float = 1.0) -> None:
+                 disk_ratio: float = 1.0, state_path: Path | None = None) -> None:
         self.hostname = hostname
         self.vcpus, self.memory_mb, self.local_gb = vcpus, memory_mb, local_gb
         self.limits = (vcpus * cpu_ratio, memory_mb * ram_ratio, local_gb * disk_ratio)
         self.guests: dict[str, _Guest] = {}
+        # Like a real hypervisor, guests outlive the agent: with a state file they survive a
+        # restart of the process (the file plays the part of the host).
+        self.state_path = state_path
+        if state_path is not None and state_path.exists():
+            for uuid, data in json.loads(state_path.read_text()).items():
+                self.guests[uuid] = _Guest(
+                    InstanceSpec.from_dict(data["spec"]), data["power_state"],
+                    data["console"], data["volumes"], data["vifs"], data["booted_at"])
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        data = {uuid: {"spec": asdict(g.spec), "power_state": g.power_state,
+                       "console": g.console[-50:], "volumes": g.volumes, "vifs": g.vifs,
+                       "booted_at": g.booted_at} for uuid, g in self.guests.items()}
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.state_path)
 
     async def inventory(self) -> HostInventory:
         return HostInventory(
@@ -92,14 +113,17 @@ class FakeDriver:
             f"[    0.100000] {spec.vcpus} vCPU, {spec.memory_mb} MB RAM, {spec.root_gb} GB disk",
             f"{spec.name} login:",
         ])
+        self._save()
 
     async def destroy(self, uuid: str) -> None:
-        self.guests.pop(uuid, None)
+        if self.guests.pop(uuid, None) is not None:
+            self._save()
 
     def _set(self, uuid: str, state: int, line: str) -> None:
         guest = self._guest(uuid)
         guest.power_state = state
         guest.console.append(line)
+        self._save()
 
     async def power_off(self, uuid: str) -> None:
         self._set(uuid, SHUTDOWN, "reboot: Power down")
@@ -138,6 +162,7 @@ class FakeDriver:
             guest.spec = old
             raise DriverError(f"{self.hostname}: not enough capacity to resize.")
         guest.console.append(f"resized to {spec.vcpus} vCPU, {spec.memory_mb} MB")
+        self._save()
 
     async def info(self, uuid: str) -> dict[str, Any]:
         guest = self._guest(uuid)
@@ -162,13 +187,17 @@ class FakeDriver:
             device = next(f"/dev/vd{c}" for c in "bcdefghijklmnopqrstuvwxyz"
                           if f"/dev/vd{c}" not in used)
         guest.volumes[volume_id] = device
+        self._save()
         return device
 
     async def detach_volume(self, uuid: str, volume_id: str) -> None:
         self._guest(uuid).volumes.pop(volume_id, None)
+        self._save()
 
     async def plug_vif(self, uuid: str, vif: dict[str, Any]) -> None:
         self._guest(uuid).vifs[vif["id"]] = dict(vif)
+        self._save()
 
     async def unplug_vif(self, uuid: str, vif_id: str) -> None:
         self._guest(uuid).vifs.pop(vif_id, None)
+        self._save()
