@@ -58,40 +58,38 @@ def _task(req: ApiRequest, action: str, rule: str, name: str,
     return row
 
 
-def stop(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "stop", "os_compute_api:servers:stop", "stop")
-    return empty_response(202)
+# body key -> (action, policy rule, instance-action name, status): actions that take no
+# arguments and only hand a task to the conductor
+PLAIN: dict[str, tuple[str, str, str, int]] = {
+    "os-stop": ("stop", "os_compute_api:servers:stop", "stop", 202),
+    "os-start": ("start", "os_compute_api:servers:start", "start", 202),
+    "pause": ("pause", "os_compute_api:os-pause-server:pause", "pause", 202),
+    "unpause": ("unpause", "os_compute_api:os-pause-server:unpause", "unpause", 202),
+    "suspend": ("suspend", "os_compute_api:os-suspend-server:suspend", "suspend", 202),
+    "resume": ("resume", "os_compute_api:os-suspend-server:resume", "resume", 202),
+    "confirmResize": ("confirm_resize", "os_compute_api:servers:confirm_resize",
+                      "confirmResize", 204),
+    "revertResize": ("revert_resize", "os_compute_api:servers:revert_resize", "revertResize",
+                     202),
+    "shelve": ("shelve", "os_compute_api:os-shelve:shelve", "shelve", 202),
+    "unshelve": ("unshelve", "os_compute_api:os-shelve:unshelve", "unshelve", 202),
+}
 
 
-def start(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "start", "os_compute_api:servers:start", "start")
-    return empty_response(202)
+def plain(key: str) -> Handler:
+    action, rule, name, status = PLAIN[key]
+
+    def handler(req: ApiRequest, arg: Any) -> Response:
+        _task(req, action, rule, name)
+        return empty_response(status)
+
+    return handler
 
 
 def reboot(req: ApiRequest, arg: Any) -> Response:
     kind = validate(schemas.REBOOT, arg)["type"].upper()
     _task(req, "reboot_hard" if kind == "HARD" else "reboot_soft",
           "os_compute_api:servers:reboot", "reboot")
-    return empty_response(202)
-
-
-def pause(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "pause", "os_compute_api:os-pause-server:pause", "pause")
-    return empty_response(202)
-
-
-def unpause(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "unpause", "os_compute_api:os-pause-server:unpause", "unpause")
-    return empty_response(202)
-
-
-def suspend(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "suspend", "os_compute_api:os-suspend-server:suspend", "suspend")
-    return empty_response(202)
-
-
-def resume(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "resume", "os_compute_api:os-suspend-server:resume", "resume")
     return empty_response(202)
 
 
@@ -140,16 +138,6 @@ def migrate(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
-def confirm_resize(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "confirm_resize", "os_compute_api:servers:confirm_resize", "confirmResize")
-    return empty_response(204)
-
-
-def revert_resize(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "revert_resize", "os_compute_api:servers:revert_resize", "revertResize")
-    return empty_response(202)
-
-
 def rebuild(req: ApiRequest, arg: Any) -> Response:
     data = validate(schemas.REBUILD, arg)
     ctx = req.ctx
@@ -191,16 +179,6 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
     if version_at_least(req, "2.57"):
         view["user_data"] = row["user_data"]
     return json_response({"server": view}, status=202)
-
-
-def shelve(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "shelve", "os_compute_api:os-shelve:shelve", "shelve")
-    return empty_response(202)
-
-
-def unshelve(req: ApiRequest, arg: Any) -> Response:
-    _task(req, "unshelve", "os_compute_api:os-shelve:unshelve", "unshelve")
-    return empty_response(202)
 
 
 def shelve_offload(req: ApiRequest, arg: Any) -> Response:
@@ -319,10 +297,9 @@ def reset_state(req: ApiRequest, arg: Any) -> Response:
 
 
 ACTIONS: dict[str, Handler] = {
-    "os-stop": stop, "os-start": start, "reboot": reboot, "pause": pause, "unpause": unpause,
-    "suspend": suspend, "resume": resume, "resize": resize, "migrate": migrate,
-    "confirmResize": confirm_resize, "revertResize": revert_resize, "rebuild": rebuild,
-    "shelve": shelve, "unshelve": unshelve, "shelveOffload": shelve_offload, "lock": lock,
+    **{key: plain(key) for key in PLAIN},
+    "reboot": reboot, "resize": resize, "migrate": migrate, "rebuild": rebuild,
+    "shelveOffload": shelve_offload, "lock": lock,
     "unlock": unlock, "os-getConsoleOutput": console_output, "forceDelete": force_delete,
     "changePassword": change_password, "os-resetState": reset_state,
     "createImage": server_snapshot.create_image, "rescue": server_rescue.rescue,
