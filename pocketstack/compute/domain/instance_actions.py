@@ -53,12 +53,7 @@ def event_finish(conn: Connection, action_id: int, event: str, result: str,
     An event that was never started is recorded as started now. An error marks the action's
     message "Error"."""
     now = utcnow()
-    row = conn.execute(
-        sa.select(t.instance_action_events.c.id)
-        .where(t.instance_action_events.c.action_id == action_id,
-               t.instance_action_events.c.event == event,
-               t.instance_action_events.c.finish_time.is_(None))
-        .order_by(t.instance_action_events.c.id.desc())).first()
+    row = conn.execute(_OPEN_EVENT, {"action_id": action_id, "event": event}).first()
     if row is None:
         event_id = event_start(conn, action_id, event, None)
     else:
@@ -82,14 +77,25 @@ def finish(conn: Connection, action_id: int, message: str | None = None) -> None
     _touch(conn, action_id, now, **extra)
 
 
+_A = t.instance_actions.c
+_LATEST = (sa.select(t.instance_actions).where(_A.instance_uuid == sa.bindparam("uuid"))
+           .order_by(_A.start_time.desc(), _A.id.desc()).limit(1))
+_LATEST_OF = _LATEST.where(_A.action == sa.bindparam("action"))  # built once: hot path
+_E = t.instance_action_events.c
+_OPEN_EVENT = (sa.select(_E.id).where(_E.action_id == sa.bindparam("action_id"),
+                                      _E.event == sa.bindparam("event"),
+                                      _E.finish_time.is_(None))
+               .order_by(_E.id.desc()).limit(1))
+
+
 def latest(conn: Connection, instance_uuid: str, action: str | None = None
            ) -> dict[str, Any] | None:
     """The newest action of an instance (optionally of one kind)."""
-    q = (sa.select(t.instance_actions).where(t.instance_actions.c.instance_uuid == instance_uuid)
-         .order_by(t.instance_actions.c.start_time.desc(), t.instance_actions.c.id.desc()))
     if action:
-        q = q.where(t.instance_actions.c.action == action)
-    row = conn.execute(q).mappings().first()
+        found = conn.execute(_LATEST_OF, {"uuid": instance_uuid, "action": action})
+    else:
+        found = conn.execute(_LATEST, {"uuid": instance_uuid})
+    row = found.mappings().first()
     return None if row is None else dict(row)
 
 

@@ -29,11 +29,14 @@ def instance_name(row: dict[str, Any]) -> str:
     return f"instance-{row['id']:08x}"
 
 
+# Built once: constructing a select of this wide table costs ~80 µs, more than running it.
+_BY_UUID = sa.select(T).where(T.c.uuid == sa.bindparam("uuid"))
+_LIVE_BY_UUID = _BY_UUID.where(T.c.deleted.is_(False))
+
+
 def get(conn: Connection, uuid: str, include_deleted: bool = False) -> dict[str, Any]:
-    q = sa.select(T).where(T.c.uuid == uuid)
-    if not include_deleted:
-        q = q.where(T.c.deleted.is_(False))
-    row = conn.execute(q).mappings().first()
+    q = _BY_UUID if include_deleted else _LIVE_BY_UUID
+    row = conn.execute(q, {"uuid": uuid}).mappings().first()
     if row is None:
         raise exceptions.NotFound(f"Instance {uuid} could not be found.")
     return dict(row)
