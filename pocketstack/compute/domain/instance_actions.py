@@ -22,17 +22,18 @@ def start(conn: Connection, instance_uuid: str, action: str, request_id: str,
           project_id: str, user_id: str) -> int:
     """Record that ``action`` began on the instance; returns the action id."""
     now = utcnow()
-    result = conn.execute(sa.insert(t.instance_actions).values(
-        instance_uuid=instance_uuid, request_id=request_id, action=action,
-        project_id=project_id or "", user_id=user_id or "", start_time=now, updated_at=now))
+    result = conn.execute(t.instance_actions.insert(), {
+        "instance_uuid": instance_uuid, "request_id": request_id, "action": action,
+        "project_id": project_id or "", "user_id": user_id or "", "start_time": now,
+        "updated_at": now})
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _touch(conn: Connection, action_id: int, now: dt.datetime,
            **values: Any) -> None:
-    result = conn.execute(sa.update(t.instance_actions)
-                          .where(t.instance_actions.c.id == action_id)
-                          .values(updated_at=now, **values))
+    result = conn.execute(
+        t.instance_actions.update().where(t.instance_actions.c.id == sa.bindparam("a_id")),
+        {"a_id": action_id, "updated_at": now, **values})
     if result.rowcount != 1:
         raise exceptions.NotFound(f"Instance action {action_id} could not be found.")
 
@@ -41,8 +42,8 @@ def event_start(conn: Connection, action_id: int, event: str, host: str | None) 
     """Open an event of the action (e.g. ``compute_start_instance`` on a host)."""
     now = utcnow()
     _touch(conn, action_id, now)
-    result = conn.execute(sa.insert(t.instance_action_events).values(
-        action_id=action_id, event=event, start_time=now, host=host))
+    result = conn.execute(t.instance_action_events.insert(), {
+        "action_id": action_id, "event": event, "start_time": now, "host": host})
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
