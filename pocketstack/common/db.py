@@ -61,6 +61,8 @@ class Database:
         # 100 ms) instead of being woken when the lock frees: queue this process's writers on
         # a lock of our own, so a write starts the moment the previous one commits.
         self._write_lock = threading.RLock() if url.startswith("sqlite") else None
+        self._caches: dict[str, Any] = {}
+        self._caches_lock = threading.Lock()
         if self.is_sqlite:
             self._configure_sqlite(self.engine)
 
@@ -123,6 +125,17 @@ class Database:
     def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         with self.reader() as conn:
             return fn(conn, *args, **kwargs)
+
+    def cache(self, key: str, factory: Any) -> Any:
+        """A cache that lives as long as this database handle (e.g. placement's snapshot),
+        shared by every service of the process that uses this handle."""
+        found = self._caches.get(key)
+        if found is None:
+            with self._caches_lock:
+                found = self._caches.get(key)
+                if found is None:
+                    found = self._caches[key] = factory()
+        return found
 
     def scalar_fast(self, sql: str) -> Any:
         """One constant SELECT on a pooled DBAPI connection, skipping SQLAlchemy's per-call

@@ -22,7 +22,6 @@ built once and carried over to the next snapshot while that provider is unchange
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,16 +229,7 @@ class SnapshotCache:
             self._response_bytes = 0
 
 
-_caches: weakref.WeakKeyDictionary[Database, SnapshotCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
 def cache_for(db: Database) -> SnapshotCache:
-    """The process-wide cache of ``db`` (shared by the REST API and the in-process client)."""
-    found = _caches.get(db)
-    if found is None:
-        with _caches_lock:
-            found = _caches.get(db)
-            if found is None:
-                found = _caches[db] = SnapshotCache(db)
-    return found
+    """The cache of ``db``, kept on the database handle itself (shared by the REST API and the
+    in-process client of one cloud; no module-level state)."""
+    return db.cache("placement.snapshot", lambda: SnapshotCache(db))  # type: ignore[no-any-return]
