@@ -67,11 +67,6 @@ def spawn_spec(row: dict[str, Any], flavor: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def failed_hosts(conductor: Conductor, uuid: str) -> set[str]:
-    records = conductor.db.read(instances.scheduling_records, uuid)
-    return {r["chosen_host"] for r in records if r["chosen_host"]}
-
-
 def build(conductor: Conductor, uuid: str) -> Outbox:
     try:
         row = conductor.db.read(instances.get, uuid)
@@ -79,8 +74,9 @@ def build(conductor: Conductor, uuid: str) -> Outbox:
         return []
     if row["vm_state"] != states.BUILDING or row["task_state"] != states.SCHEDULING:
         return []  # stale hint: someone already acted
-    tried = failed_hosts(conductor, uuid)
-    attempt = len(conductor.db.read(instances.scheduling_records, uuid)) + 1
+    records = conductor.db.read(instances.scheduling_records, uuid)
+    tried = {r["chosen_host"] for r in records if r["chosen_host"]}  # hosts that failed it
+    attempt = len(records) + 1
     spec = request_spec(conductor, row, row["flavor"], tried)
     try:
         chosen, verdicts, seconds = conductor.scheduler.schedule(spec)

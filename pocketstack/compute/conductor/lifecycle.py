@@ -131,36 +131,34 @@ def _set(conn: Any, row: dict[str, Any], values: dict[str, Any], action: str, ok
 
 def _reschedule(conductor: Conductor, row: dict[str, Any], reason: str) -> Outbox:
     conductor.placement.delete_allocations(row["uuid"])
-    records = conductor.db.read(instances.scheduling_records, row["uuid"])
-    failures = [f"{r['chosen_host']}: {r['record'].get('failure', reason)}"
-                for r in records if r["chosen_host"]]
     host = row["host"]
 
-    def note_failure(conn: Any) -> dict[str, Any]:
+    def note_failure(conn: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Record why ``host`` failed on its attempt; back to scheduling if attempts remain."""
         current = instances.get(conn, row["uuid"])
         if current["task_state"] != states.SPAWNING:
             raise exceptions.ConcurrentUpdate("instance moved on")
-        last = [r for r in instances.scheduling_records(conn, row["uuid"])
-                if r["chosen_host"] == host]
+        records = instances.scheduling_records(conn, row["uuid"])
+        last = [r for r in records if r["chosen_host"] == host]
         if last:
-            record = dict(last[-1]["record"])
-            record["failure"] = reason
+            last[-1]["record"] = dict(last[-1]["record"], failure=reason)
             conn.execute(sa.update(t.scheduling_records)
                          .where(t.scheduling_records.c.id == last[-1]["id"])
-                         .values(record=record))
-        if len(records) >= conductor.settings.scheduler_max_attempts:
-            return current
-        return instances.update(conn, current, {
-            "host": None, "node": None, "task_state": states.SCHEDULING,
-            "task_deadline": conductor.deadline(build_task=True)})
+                         .values(record=last[-1]["record"]))
+        if len(records) < conductor.settings.scheduler_max_attempts:
+            current = instances.update(conn, current, {
+                "host": None, "node": None, "task_state": states.SCHEDULING,
+                "task_deadline": conductor.deadline(build_task=True)})
+        return current, records
 
     try:
-        current = conductor.db.write(note_failure)
+        current, records = conductor.db.write(note_failure)
     except exceptions.ConcurrentUpdate:
         return []
     if current["task_state"] == states.SCHEDULING:
         return [("conductor", {"op": "build", "uuid": row["uuid"]})]
-    failures = [f for f in failures if not f.startswith(f"{host}:")] + [f"{host}: {reason}"]
+    failures = [f"{r['chosen_host']}: {r['record'].get('failure', reason)}"
+                for r in records if r["chosen_host"]]
     message = ("Build of instance failed on every host tried "
                f"({len(records)} attempt{'s' if len(records) > 1 else ''}).\n"
                + "\n".join(failures))
