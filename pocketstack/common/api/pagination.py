@@ -52,11 +52,13 @@ def page(req: ApiRequest, items: list[Any], wanted: PageRequest,
 
 
 def after_marker(items: list[Any], marker: str | None,
-                 id_of: Any = lambda item: item["id"]) -> list[Any]:
-    """For already-sorted in-memory lists: the items after the marker (404 if unknown)."""
+                 id_of: Any = lambda item: item["id"],
+                 missing: exceptions.PocketstackError | None = None) -> list[Any]:
+    """For already-sorted in-memory lists: the items after the marker (``missing``, by
+    default a 404, if unknown — Nova answers 400)."""
     if marker is None:
         return items
     for index, item in enumerate(items):
         if id_of(item) == marker:
             return items[index + 1:]
-    raise exceptions.NotFound(f"Marker {marker} could not be found.")
+    raise missing or exceptions.NotFound(f"Marker {marker} could not be found.")

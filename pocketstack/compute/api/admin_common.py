@@ -7,13 +7,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, json_response
-from pocketstack.common.api.pagination import PageRequest
+from pocketstack.common.api.pagination import PageRequest, after_marker, page
+from pocketstack.common.timeutils import parse_isotime
 
 
 def is_admin(req: ApiRequest) -> bool:
@@ -22,17 +22,10 @@ def is_admin(req: ApiRequest) -> bool:
 
 def parse_time(value: str, name: str) -> dt.datetime:
     """An ISO 8601 timestamp from a query parameter (naive UTC); 400 when unparsable."""
-    text = value.strip().replace(" ", "+")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise exceptions.BadRequest(f"Invalid input for query parameters {name}. Value: "
-                                    f"{value}. {value} is not a valid date-time") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    # a "+" in an offset arrives as a space when the client did not escape it
+    return parse_isotime(value.strip().replace(" ", "+"),
+                         f"Invalid input for query parameters {name}. Value: {value}. "
+                         f"{value} is not a valid date-time")
 
 
 def int_param(req: ApiRequest, name: str, minimum: int = 0) -> int | None:
@@ -59,22 +52,11 @@ def paginate(req: ApiRequest, items: list[Any], wanted: PageRequest,
              ) -> tuple[list[Any], list[dict[str, str]] | None]:
     """Apply marker (400 when unknown, as Nova) and limit to a sorted list; return the page
     and Nova's ``*_links`` list when more remain."""
-    if wanted.marker is not None:
-        for index, item in enumerate(items):
-            if id_of(item) == wanted.marker:
-                items = items[index + 1:]
-                break
-        else:
-            raise exceptions.BadRequest(marker_missing
-                                        or f"Marker {wanted.marker} could not be found.")
-    if wanted.limit is None or len(items) <= wanted.limit:
-        return items, None
-    kept = items[: wanted.limit]
-    if not kept:
-        return kept, None
-    params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
-    params.append(("marker", id_of(kept[-1])))
-    return kept, [{"rel": "next", "href": f"{req.url_for(req.path)}?{urlencode(params)}"}]
+    missing = exceptions.BadRequest(marker_missing
+                                    or f"Marker {wanted.marker} could not be found.")
+    items = after_marker(items, wanted.marker, id_of, missing)
+    kept, next_url = page(req, items, wanted, id_of)
+    return kept, None if next_url is None else [{"rel": "next", "href": next_url}]
 
 
 def host_id(project_id: str | None, host: str | None) -> str:

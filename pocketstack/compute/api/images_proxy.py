@@ -16,6 +16,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.common.context import RequestContext
+from pocketstack.common.timeutils import parse_isotime
 from pocketstack.compute.api.common import link, svc, version_at_least
 from pocketstack.compute.domain import quotas
 from pocketstack.compute.domain.common import isotime
@@ -101,8 +102,6 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
             props[key[len("property-"):]] = value
     times = []
     if q.get("changes-since"):
-        from pocketstack.identity.domain.common import parse_isotime
-
         try:
             times.append(("updated_at", "gte", parse_isotime(q["changes-since"])))
         except Exception:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
+from pocketstack.common.timeutils import parse_isotime
 from pocketstack.compute.api import server_views
 from pocketstack.compute.api.common import allowed, body, enforce, svc, version_at_least
 from pocketstack.compute.domain import (
@@ -264,8 +265,6 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
                 filters[column] = q[key]
     for key in ("changes-since", "changes-before"):
         if q.get(key):
-            from pocketstack.identity.domain.common import parse_isotime
-
             filters[key] = parse_isotime(q[key])
     if q.get("locked") is not None and version_at_least(req, "2.73"):
         filters["locked"] = q["locked"].lower() in ("true", "1")

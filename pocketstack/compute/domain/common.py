@@ -9,10 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+from pocketstack.common.timeutils import utcnow as utcnow  # re-exported
 
 
 def isotime(value: dt.datetime | None) -> str | None:

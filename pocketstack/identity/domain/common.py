@@ -10,15 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
+from pocketstack.common.timeutils import parse_isotime as parse_isotime  # re-exported
+from pocketstack.common.timeutils import utcnow as utcnow
 from pocketstack.identity import tables as t
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def isotime(value: dt.datetime | None, subsecond: bool = True) -> str | None:
@@ -28,18 +27,6 @@ def isotime(value: dt.datetime | None, subsecond: bool = True) -> str | None:
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def parse_isotime(value: str) -> dt.datetime:
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise exceptions.ValidationError(f"Invalid timestamp: {value!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
 
 
 def get_row(conn: Connection, table: sa.Table, row_id: str, kind: str) -> dict[str, Any]:

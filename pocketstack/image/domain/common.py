@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from pocketstack.common import exceptions
+from pocketstack.common.timeutils import parse_isotime as parse_isotime  # re-exported
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -22,17 +23,6 @@ def isotime(value: dt.datetime | None) -> str | None:
     return None if value is None else value.strftime(TIME_FORMAT)
 
 
-def parse_isotime(value: str) -> dt.datetime:
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise exceptions.BadRequest(f"Invalid timestamp: {value!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
 
 
 class QuotaExceeded(exceptions.PayloadTooLarge):
