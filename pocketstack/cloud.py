@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,14 @@ from pocketstack.agents.compute.drivers.fake import FakeDriver
 from pocketstack.common import migrate
 from pocketstack.common.bus import make_bus
 from pocketstack.common.db import Database
+from pocketstack.common.timeutils import utcnow
 from pocketstack.compute.conductor.conductor import Conductor
 from pocketstack.compute.domain import flavors
 from pocketstack.compute.service import ComputeService
 from pocketstack.config import Settings
 from pocketstack.identity import passwords
 from pocketstack.identity.domain import bootstrap as identity_bootstrap
+from pocketstack.identity.domain import revocations
 from pocketstack.identity.service import IdentityService
 from pocketstack.image.service import ImageService
 from pocketstack.placement.client import PlacementClient
@@ -145,6 +148,8 @@ class Cloud:
         reset = ("admin",) if self.settings.admin_password else ()
         self.db.write(identity_bootstrap.bootstrap, accounts, self.settings.region,
                       self.settings.effective_public_url, CATALOG, rules, reset)
+        expired = self.settings.token_expiration + self.settings.allow_expired_window
+        self.db.write(revocations.prune, utcnow() - timedelta(seconds=expired))
         self.image.prepare(admin_project="admin")
         self.db.write(flavors.ensure_defaults)
         self.write_clouds_yaml(creds)

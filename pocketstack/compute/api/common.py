@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest
-from pocketstack.common.api.validation import query_bool, validate
+from pocketstack.common.api.validation import validate
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -41,11 +41,3 @@ def link(req: ApiRequest, kind: str, ident: Any) -> list[dict[str, str]]:
     root = base[: -len("/v2.1")] if base.endswith("/v2.1") else base
     return [{"rel": "self", "href": f"{base}/{kind}/{ident}"},
             {"rel": "bookmark", "href": f"{root}/{kind}/{ident}"}]
-
-
-def bool_query(req: ApiRequest, name: str) -> bool | None:
-    return query_bool(req.query.get(name))
-
-
-def project_target(project_id: str | None) -> dict[str, Any]:
-    return {"project_id": project_id}

@@ -87,8 +87,7 @@ def detail(req: ApiRequest, row: dict[str, Any], is_admin: bool,
     }
     if status in PROGRESS_STATUSES:
         out["progress"] = row["progress"] or 0
-    if row["fault"] and row["vm_state"] in (states.ERROR, states.DELETED) or (
-            row["fault"] and status == "ERROR"):
+    if row["fault"] and row["vm_state"] in (states.ERROR, states.DELETED):
         out["fault"] = _fault(req, row["fault"], is_admin)
     if everything:
         out.update({

@@ -27,7 +27,6 @@ from pocketstack.compute.domain import (
     services,
     states,
 )
-from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.schemas import servers as schemas
 
 MAX_LIMIT = 1000
@@ -400,7 +399,3 @@ def start_delete(req: ApiRequest, rule: str) -> None:
 
     row = service.db.write(write)
     service.notify("conductor", {"op": "delete", "uuid": row["uuid"]})
-
-
-def now() -> Any:
-    return utcnow()

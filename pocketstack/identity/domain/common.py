@@ -47,10 +47,3 @@ def bump_revision(conn: Connection) -> None:
 
 
 REVISION_SQL = "SELECT revision FROM identity_revision WHERE id = 1"
-
-
-def read_revision(conn: Connection) -> int:
-    value = conn.execute(
-        sa.select(t.identity_revision.c.revision).where(t.identity_revision.c.id == 1)
-    ).scalar()
-    return int(value or 0)

@@ -50,6 +50,7 @@ def is_revoked(conn: Connection, *, user_id: str, project_id: str | None,
 
 
 def prune(conn: Connection, older_than: dt.datetime) -> int:
+    """Drop events no token they could match is still valid for (run at every start)."""
     result = conn.execute(sa.delete(t.revocation_events)
                           .where(t.revocation_events.c.revoked_at < older_than))
     return int(result.rowcount or 0)
