@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--policy-file", dest="policy_file")
     up.add_argument("--transport-url", dest="transport_url",
                     help="amqp://user:pass@host:5672/ to let agents on other hosts join")
+    up.add_argument("--api-workers", dest="api_workers", type=int,
+                    help="processes serving the API (default 1)")
+    worker = sub.add_parser("_api-worker")  # started by `up --api-workers N`, not by users
+    worker.add_argument("--fd", type=int, required=True)
 
     agent = sub.add_parser("agent", help="run an agent that joins a cloud over the bus")
     agent_sub = agent.add_subparsers(dest="agent_kind", required=True)
@@ -71,7 +75,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
                 "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
-                "fake_memory_mb", "fake_disk_gb"):
+                "fake_memory_mb", "fake_disk_gb", "api_workers"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -95,6 +99,16 @@ def cmd_up(settings: Settings, started: float) -> int:
 
     cloud = Cloud(settings)
     cloud.prepare()
+    sock = None
+    workers: list[Any] = []
+    if settings.api_workers > 1:
+        from pocketstack import apiworkers
+
+        sock = apiworkers.listen(settings)
+        if not settings.transport_url:
+            from pocketstack.common.bus_relay import RelayServer
+
+            cloud.extra_roles.append(RelayServer(cloud.bus, apiworkers.relay_path(settings)))
     config = uvicorn.Config(
         cloud.app(),
         host=settings.host,
@@ -111,9 +125,13 @@ def cmd_up(settings: Settings, started: float) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
+        if server.started and sock is not None:
+            from pocketstack import apiworkers
+
+            workers.extend(apiworkers.spawn(settings, sock, settings.api_workers - 1))
         if server.started:
             elapsed = time.monotonic() - started
             url = settings.effective_public_url
@@ -126,6 +144,10 @@ def cmd_up(settings: Settings, started: float) -> int:
     try:
         asyncio.run(serve())
     finally:
+        if workers:
+            from pocketstack import apiworkers
+
+            apiworkers.stop(workers)
         cloud.close()
     return 0
 
@@ -133,6 +155,11 @@ def cmd_up(settings: Settings, started: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
+    if args.command == "_api-worker":
+        from pocketstack.apiworkers import run_worker
+
+        logging.basicConfig(level=logging.WARNING)
+        return run_worker(args.fd)
     if args.command == "config-doc":
         from pocketstack.services import settings_sections
 

@@ -126,6 +126,10 @@ class Settings:
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
     access_log: bool = _opt(False, "Log every HTTP request.")
     workers_threads: int = _opt(32, "Threads available to request handlers.")
+    api_workers: int = _opt(
+        1, "Processes serving the API on the one port (the conductor and in-process agents "
+        "stay in the main process; extra API processes hand it work over a Unix socket in "
+        "the state directory, or over RabbitMQ when transport_url is set).")
     sections: Mapping[type, Any] = field(
         default_factory=dict, compare=False, metadata={"doc": "", "internal": True})
 
