@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-from sqlalchemy.engine import Connection
 from starlette.responses import Response, StreamingResponse
 
 from pocketstack.common import exceptions
@@ -28,6 +27,9 @@ from pocketstack.image.api.schemas import IMPORT_METHODS
 from pocketstack.image.domain import images, imports, tasks
 from pocketstack.image.domain.data import UploadPipeline
 from pocketstack.image.service import ImageService
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 LOG = logging.getLogger(__name__)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -16,6 +15,9 @@ from pocketstack.image import schemas
 from pocketstack.image.api.common import enforce, image_view, svc
 from pocketstack.image.domain import images
 from pocketstack.image.domain.common import parse_isotime
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",
                "application/openstack-images-v2.0-json-patch")
