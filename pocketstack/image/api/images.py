@@ -166,7 +166,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
         raise exceptions.BadRequest(f"Invalid status value: {member_status}")
     os_hidden: bool | None = False
     if "os_hidden" in q:
-        os_hidden = images._coerce("os_hidden", q["os_hidden"])
+        os_hidden = images.coerce_filter("os_hidden", q["os_hidden"])
     filters: dict[str, list[str]] = {}
     properties: dict[str, str] = {}
     for key, value in q.multi_items():
@@ -182,7 +182,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
     for column in ("created_at", "updated_at"):
         for value in q.getlist(column):
             op, sep, when = value.partition(":")
-            if not sep or op not in images._DATE_OPS:
+            if not sep or op not in images.DATE_OPS:
                 op, when = "eq", value
             times.append((column, op, parse_isotime(when)))
     return images.ListQuery(

@@ -121,8 +121,9 @@ _NULL_SUBSTITUTE: dict[str, Any] = {
     "name": "", "container_format": "", "disk_format": "", "owner": "", "size": -1,
     "virtual_size": -1,
 }
-_DATE_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__",
-             "eq": "__eq__", "neq": "__ne__"}
+#: created_at/updated_at filter operators (``?updated_at=gte:<time>``) → comparison method
+DATE_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__",
+            "eq": "__eq__", "neq": "__ne__"}
 
 
 @dataclass
@@ -157,7 +158,8 @@ def _marker_value(key: str, row: dict[str, Any]) -> Any:
     return value
 
 
-def _coerce(column: str, value: str) -> Any:
+def coerce_filter(column: str, value: str) -> Any:
+    """A query-string filter value as the column's type (int, bool or text); 400 if it is not."""
     if column in _INT_COLUMNS:
         try:
             return int(value)
@@ -210,7 +212,7 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if q.os_hidden is not None:
         where.append(img.os_hidden == q.os_hidden)
     for column, values in q.filters.items():
-        coerced = [_coerce(column, v) for v in values]
+        coerced = [coerce_filter(column, v) for v in values]
         where.append(img[column].in_(coerced) if len(coerced) > 1 else img[column] == coerced[0])
     for name, value in q.properties.items():
         where.append(sa.exists().where(t.properties.c.image_id == img.id,
@@ -223,7 +225,7 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if q.size_max is not None:
         where.append(img.size <= q.size_max)
     for column, op, when in q.time_filters or ():
-        where.append(getattr(img[column], _DATE_OPS[op])(when))
+        where.append(getattr(img[column], DATE_OPS[op])(when))
 
     sort = list(q.sort or [("created_at", "desc")])
     if not any(key == "id" for key, _ in sort):
