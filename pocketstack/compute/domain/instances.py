@@ -86,6 +86,18 @@ def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dic
     return merged
 
 
+def set_metadata(conn: Connection, row: dict[str, Any], metadata: dict[str, str]) -> None:
+    """Replace a server's metadata under its generation (else ConcurrentUpdate); unlike
+    :func:`update`, ``updated_at`` is left alone."""
+    update_generation(conn, T, row["id"], row["generation"], {"metadata": metadata})
+
+
+def set_tags(conn: Connection, row: dict[str, Any], tags: list[str]) -> None:
+    """Replace a server's tags under its generation (else ConcurrentUpdate); ``updated_at``
+    is left alone."""
+    update_generation(conn, T, row["id"], row["generation"], {"tags": tags})
+
+
 def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seconds: int,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Move an instance into the task state of ``action`` (409 when its state forbids it)."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -16,6 +15,9 @@ from pocketstack.image import schemas
 from pocketstack.image.api.common import enforce, image_view, svc
 from pocketstack.image.domain import images
 from pocketstack.image.domain.common import parse_isotime
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",
                "application/openstack-images-v2.0-json-patch")
@@ -164,7 +166,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
         raise exceptions.BadRequest(f"Invalid status value: {member_status}")
     os_hidden: bool | None = False
     if "os_hidden" in q:
-        os_hidden = images._coerce("os_hidden", q["os_hidden"])
+        os_hidden = images.coerce_filter("os_hidden", q["os_hidden"])
     filters: dict[str, list[str]] = {}
     properties: dict[str, str] = {}
     for key, value in q.multi_items():
@@ -180,7 +182,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
     for column in ("created_at", "updated_at"):
         for value in q.getlist(column):
             op, sep, when = value.partition(":")
-            if not sep or op not in images._DATE_OPS:
+            if not sep or op not in images.DATE_OPS:
                 op, when = "eq", value
             times.append((column, op, parse_isotime(when)))
     return images.ListQuery(
