@@ -23,7 +23,7 @@ import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
-from pocketstack.agents.compute.drivers.fake import FakeDriver
+from pocketstack.agents.compute.drivers.loader import load_agent
 from pocketstack.common import migrate
 from pocketstack.common.bus import make_bus
 from pocketstack.common.db import Database
@@ -247,11 +247,7 @@ class Cloud:
         (self.state / "hypervisors").mkdir(exist_ok=True)
         for index in range(1, s.compute_hosts + 1):
             host = f"{s.compute_host_prefix}{index}"
-            driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
-                                s.cpu_allocation_ratio, s.ram_allocation_ratio,
-                                s.disk_allocation_ratio,
-                                state_path=self.state / "hypervisors" / f"{host}.json")
-            agent = ComputeAgent(host, driver, bus, options)
+            agent = load_agent(host, s, bus, options, self.state / "hypervisors" / host)
             await agent.start()
             self.agents.append(agent)
 
