@@ -9,6 +9,7 @@ driver operations.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -157,3 +158,18 @@ def test_the_spawn_spec_reaches_the_driver_whole_and_rescue_and_rebuild_are_real
     assert r.status_code == 202
     assert _wait(admin, server_id, {"ACTIVE", "ERROR"})["status"] == "ACTIVE"
     assert f"rebuilt from image {image['id']}" in console()
+
+    assert admin.post(url, json={"changePassword": {"adminPass": "n3w-secret"}}
+                      ).status_code == 202
+    assert "administrator password changed" in console()
+    guest = json.loads((failing.state_dir / "hypervisors" / "compute5" /
+                        "guests.json").read_text())[server_id]
+    assert guest["password_sha256"] == hashlib.sha256(b"n3w-secret").hexdigest()
+    assert "n3w-secret" not in (failing.state_dir / "hypervisors" / "compute5" /
+                                "guests.json").read_text()
+    r = admin.post(url, json={"changePassword": {"adminPass": 5}})
+    assert r.status_code == 400 and "badRequest" in r.json()
+    assert admin.post(url, json={"os-stop": None}).status_code == 202
+    assert _wait(admin, server_id, {"SHUTOFF", "ERROR"})["status"] == "SHUTOFF"
+    r = admin.post(url, json={"changePassword": {"adminPass": "x"}})
+    assert r.status_code == 409 and "conflictingRequest" in r.json()
