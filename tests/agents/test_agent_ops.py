@@ -5,6 +5,7 @@ locally or streamed once into the host's cache; a crashing driver kills its agen
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable
@@ -54,7 +55,8 @@ class Harness:
             data = self.images.get(msg["image_id"])
             if data is None:
                 return {"error": "gone", "missing": True}
-            return {"data": data[msg["offset"]:msg["offset"] + msg["length"]]}
+            chunk = data[msg["offset"]:msg["offset"] + msg["length"]]
+            return {"data": base64.b64encode(chunk).decode()}
         return None
 
     async def task(self, op: str, uuid: str = "u1", **extra: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ into its host's cache (what a compute host on another machine does)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_images_stream_from_the_conductor_into_a_remote_hosts_cache(tmp_path: Pa
         try:
             reply = await cloud.bus.call("conductor", {
                 "op": "image_chunk", "image_id": image_file.name, "offset": 0, "length": 100})
-            assert reply == {"data": data[:100], "size": len(data)}
+            assert reply == {"data": base64.b64encode(data[:100]).decode(), "size": len(data)}
             reply = await cloud.bus.call("conductor", {
                 "op": "image_chunk", "image_id": "no-such-image", "offset": 0, "length": 1})
             assert reply["missing"] is True

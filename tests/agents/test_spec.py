@@ -1,8 +1,8 @@
-"""The spawn spec survives the bus: dict and msgpack round trips, and older specs still load."""
+"""The spawn spec survives the bus: dict and JSON round trips, and older specs still load."""
 
 from __future__ import annotations
 
-import msgpack
+import json
 
 from pocketstack.agents.compute.drivers.spec import (
     BlockDevices,
@@ -34,10 +34,10 @@ def full_spec() -> InstanceSpec:
         rescue_image=ImageSource(id="rescue", path=None))
 
 
-def test_round_trip_through_a_dict_and_msgpack() -> None:
+def test_round_trip_through_a_dict_and_json() -> None:
     spec = full_spec()
     assert InstanceSpec.from_dict(spec.to_dict()) == spec
-    wire = msgpack.unpackb(msgpack.packb(spec.to_dict()), raw=False)  # as the AMQP bus sends it
+    wire = json.loads(json.dumps(spec.to_dict()))  # as the AMQP bus sends it
     assert InstanceSpec.from_dict(wire) == spec
 
 

@@ -17,6 +17,8 @@ the bus to boot an image.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hashlib
 import os
@@ -52,7 +54,10 @@ class BusFetch:
         if not isinstance(reply, dict) or reply.get("error"):
             message = reply.get("error") if isinstance(reply, dict) else "no answer"
             raise DriverError(f"image {image_id} could not be fetched: {message}")
-        return bytes(reply.get("data") or b"")
+        try:
+            return base64.b64decode(reply.get("data") or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise DriverError(f"image {image_id}: the conductor sent a corrupt chunk") from None
 
 
 class ImageCache:

@@ -14,7 +14,7 @@ The image service is reached only through what its service object offers
 
 from __future__ import annotations
 
-import logging
+import base64
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -27,18 +27,16 @@ from pocketstack.compute.domain import instances
 if TYPE_CHECKING:
     from pocketstack.compute.conductor.conductor import Conductor
 
-LOG = logging.getLogger(__name__)
-
 RESCUE_IMAGE_HINT = "_rescue_image"  # internal scheduler hint set by the rescue API
 MAX_CHUNK = 4 << 20
-_CONDUCTOR = RequestContext(user_id="nova-conductor", roles=["admin"], system_scope="all")
 
 
 def _boot_image(conductor: Conductor, image_id: str) -> Any:
     if conductor.images is None:
         return None
     try:
-        return conductor.images.get_image_for_boot(_CONDUCTOR, image_id)
+        ctx = RequestContext(user_id="nova-conductor", roles=["admin"], system_scope="all")
+        return conductor.images.get_image_for_boot(ctx, image_id)
     except (exceptions.NotFound, exceptions.BadRequest):
         return None  # deleted or deactivated since: the host may still have it cached
 
@@ -101,8 +99,8 @@ def task_message(conductor: Conductor, row: dict[str, Any], op: str) -> dict[str
 
 
 def image_chunk(conductor: Conductor, msg: dict[str, Any]) -> dict[str, Any]:
-    """Up to ``length`` bytes of an image from ``offset`` (``data`` empty at the end);
-    ``{"error", "missing": True}`` when the image has no data any more."""
+    """Up to ``length`` bytes of an image from ``offset``, base64 in ``data`` (the bus speaks
+    JSON; empty at the end); ``{"error", "missing": True}`` when the image has no data."""
     image_id = str(msg.get("image_id") or "")
     try:
         offset = max(0, int(msg.get("offset") or 0))
@@ -116,4 +114,4 @@ def image_chunk(conductor: Conductor, msg: dict[str, Any]) -> dict[str, Any]:
         data = b"".join(conductor.images.store.get(image.location, offset, length))
     except exceptions.NotFound as exc:
         return {"error": str(exc), "missing": True}
-    return {"data": data, "size": image.size}
+    return {"data": base64.b64encode(data).decode("ascii"), "size": image.size}
