@@ -63,7 +63,6 @@ class DriverContext:
     host: str
     settings: Settings
     state_dir: Path
-    options: dict[str, Any] = field(default_factory=dict)  # driver-specific extras
 
 
 @dataclass
