@@ -82,3 +82,15 @@ def test_the_cli_refuses_bad_driver_settings_before_starting(
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "pocketstack.db").exists()  # nothing was started
+
+
+def test_a_fake_hosts_guests_move_from_the_old_single_file(tmp_path: Path) -> None:
+    from pocketstack.agents.compute.drivers.base import ImageSource, InstanceSpec
+
+    legacy = tmp_path / "hypervisors" / "h1.json"
+    legacy.parent.mkdir()
+    old = FakeDriver("h1", state_path=legacy)
+    asyncio.run(old.spawn(InstanceSpec("u1", "instance-1", 1, 512, 1, ImageSource(id="i"))))
+    driver = loader.load_driver("fake", ctx(tmp_path))
+    assert isinstance(driver, FakeDriver) and set(driver.guests) == {"u1"}
+    assert not legacy.exists()
