@@ -37,13 +37,22 @@ def _parser() -> argparse.ArgumentParser:
                     help="processes serving the API (default 1)")
     worker = sub.add_parser("_api-worker")  # started by `up --api-workers N`, not by users
     worker.add_argument("--fd", type=int, required=True)
+    up.add_argument("--compute-driver", dest="compute_driver",
+                    help="hypervisor driver of the in-process compute hosts (default fake)")
+    up.add_argument("--fake-fail", dest="fake_fail",
+                    help="fake driver failure modes, e.g. spawn, hang, crash, guest_dies=5")
 
     agent = sub.add_parser("agent", help="run an agent that joins a cloud over the bus")
     agent_sub = agent.add_subparsers(dest="agent_kind", required=True)
     compute = agent_sub.add_parser("compute", help="a compute host (hypervisor driver)")
     compute.add_argument("--host", required=True, help="this compute host's name")
     compute.add_argument("--transport-url", dest="transport_url", required=True)
-    compute.add_argument("--driver", dest="compute_driver", choices=["fake"])
+    compute.add_argument("--driver", dest="compute_driver",
+                         help="hypervisor driver by name (default fake)")
+    compute.add_argument("--state-dir", dest="state_dir",
+                         help="directory for this host's state (guests, image cache)")
+    compute.add_argument("--fake-fail", dest="fake_fail",
+                         help="fake driver failure modes, e.g. spawn, hang, crash, guest_dies=5")
     compute.add_argument("--vcpus", dest="fake_vcpus", type=int)
     compute.add_argument("--memory-mb", dest="fake_memory_mb", type=int)
     compute.add_argument("--disk-gb", dest="fake_disk_gb", type=int)
@@ -75,7 +84,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
                 "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
-                "fake_memory_mb", "fake_disk_gb", "api_workers"):
+                "fake_memory_mb", "fake_disk_gb", "api_workers", "fake_fail"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -171,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pocketstack: {exc}", file=sys.stderr)
         return 2
     _logging(settings)
+    if args.command in ("up", "agent"):
+        from pocketstack.agents.compute.drivers.loader import check_settings
+
+        try:
+            check_settings(settings)
+        except ValueError as exc:
+            print(f"pocketstack: {exc}", file=sys.stderr)
+            return 2
     if args.command == "up":
         return cmd_up(settings, started)
     if args.command == "agent":

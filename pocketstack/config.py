@@ -91,13 +91,20 @@ class Settings:
         "require_image_format_match; unsafe images are refused either way).")
     compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
-    compute_driver: str = _opt("fake", "Hypervisor driver of in-process compute agents.")
+    compute_driver: str = _opt(
+        "fake", "Hypervisor driver of the compute agents, by name: a driver registered under "
+        "the pocketstack.compute_drivers entry-point group (built in: fake).")
     transport_url: str = _opt(
         "", "Message bus: empty for in-process, or amqp://user:pass@host:5672/ for RabbitMQ."
     )
     fake_vcpus: int = _opt(8, "vCPUs of each fake compute host.")
     fake_memory_mb: int = _opt(16384, "Memory (MB) of each fake compute host.")
     fake_disk_gb: int = _opt(200, "Disk (GB) of each fake compute host.")
+    fake_fail: str = _opt(
+        "", "Failures the fake driver produces, to rehearse them: comma-separated "
+        "MODE[=SECONDS][@HOST] with MODE spawn (spawns fail), hang (spawns never return), "
+        "crash (the agent dies mid-spawn), guest_dies=N (guests shut down N s after boot), "
+        "spawn_delay=N. Without @HOST a mode applies to every host.")
     cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")

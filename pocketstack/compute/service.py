@@ -85,8 +85,8 @@ class ComputeService:
 
     def roles(self) -> list[Role]:
         """The conductor, then the in-process compute hosts."""
-        from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
-        from pocketstack.agents.compute.drivers.fake import FakeDriver
+        from pocketstack.agents.compute.agent import AgentOptions
+        from pocketstack.agents.compute.drivers.loader import load_agent
         from pocketstack.compute.conductor.conductor import Conductor
 
         s = self.settings
@@ -94,17 +94,14 @@ class ComputeService:
                                cpu_allocation_ratio=s.cpu_allocation_ratio,
                                ram_allocation_ratio=s.ram_allocation_ratio,
                                disk_allocation_ratio=s.disk_allocation_ratio)
-        guests = self.runtime.state / "hypervisors"
-        guests.mkdir(exist_ok=True)
+        hosts = self.runtime.state / "hypervisors"
+        hosts.mkdir(exist_ok=True)
         conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
         roles: list[Role] = [_Role("conductor", conductor)]
         for index in range(1, s.compute_hosts + 1):
             host = f"{s.compute_host_prefix}{index}"
-            driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
-                                s.cpu_allocation_ratio, s.ram_allocation_ratio,
-                                s.disk_allocation_ratio, state_path=guests / f"{host}.json")
-            roles.append(_Role(f"compute-agent:{host}",
-                               ComputeAgent(host, driver, self.runtime.bus, options)))
+            agent = load_agent(host, s, self.runtime.bus, options, hosts / host)
+            roles.append(_Role(f"compute-agent:{host}", agent))
         return roles
 
     def app(self) -> ServiceApp:

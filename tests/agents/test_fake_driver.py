@@ -11,15 +11,18 @@ from pocketstack.agents.compute.drivers.base import (
     RUNNING,
     SHUTDOWN,
     DriverError,
+    ImageSource,
     InstanceNotFound,
     InstanceSpec,
+    NetworkInterface,
+    VolumeConnection,
 )
 from pocketstack.agents.compute.drivers.fake import FakeDriver
 
 
 def spec(uuid: str, vcpus: int = 1, ram: int = 512, disk: int = 1, **meta: str) -> InstanceSpec:
     return InstanceSpec(uuid=uuid, name=f"instance-{uuid}", vcpus=vcpus, memory_mb=ram,
-                        root_gb=disk, image={"id": "img"}, metadata=dict(meta))
+                        root_gb=disk, image=ImageSource(id="img"), metadata=dict(meta))
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -67,12 +70,12 @@ def test_power_states_console_and_devices() -> None:
     run(d.unpause("a"))
     run(d.reboot("a", hard=True))
     assert "hard reboot" in run(d.console_output("a"))
-    assert run(d.attach_volume("a", "v1", None)) == "/dev/vdb"
-    assert run(d.attach_volume("a", "v2", None)) == "/dev/vdc"
+    assert run(d.attach_volume("a", VolumeConnection("v1"))) == "/dev/vdb"
+    assert run(d.attach_volume("a", VolumeConnection("v2"))) == "/dev/vdc"
     with pytest.raises(DriverError):
-        run(d.attach_volume("a", "v3", "/dev/vdb"))
+        run(d.attach_volume("a", VolumeConnection("v3", device_name="/dev/vdb")))
     run(d.detach_volume("a", "v1"))
-    run(d.plug_vif("a", {"id": "p1", "address": "fa:16:3e:00:00:01"}))
+    run(d.plug_vif("a", NetworkInterface("p1", "fa:16:3e:00:00:01")))
     info = run(d.info("a"))
     assert info["volumes"] == {"v2": "/dev/vdc"} and info["vifs"] == ["p1"]
     assert run(d.snapshot("a")) == {"image_id": "img"}
@@ -93,7 +96,7 @@ def test_guests_survive_a_restart_with_a_state_file(tmp_path) -> None:  # type: 
     d = FakeDriver("h", state_path=path)
     run(d.spawn(spec("a")))
     run(d.power_off("a"))
-    run(d.attach_volume("a", "v1", None))
+    run(d.attach_volume("a", VolumeConnection("v1")))
     again = FakeDriver("h", state_path=path)
     assert run(again.list_instances()) == {"a": SHUTDOWN}
     assert run(again.info("a"))["volumes"] == {"v1": "/dev/vdb"}

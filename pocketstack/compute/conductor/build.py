@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common import exceptions
+from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.domain import instance_actions, instances, server_groups, states
 from pocketstack.compute.domain.common import isotime, utcnow
 from pocketstack.compute.scheduler.model import NoValidHost, RequestSpec
@@ -58,15 +59,6 @@ def record_of(verdicts: list[Any], chosen: str | None, seconds: float,
     }
 
 
-def spawn_spec(row: dict[str, Any], flavor: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "uuid": row["uuid"], "name": instances.instance_name(row), "vcpus": flavor["vcpus"],
-        "memory_mb": flavor["ram"], "root_gb": flavor["disk"],
-        "image": {"id": row["image_ref"]}, "metadata": dict(row["metadata"] or {}),
-        "user_data": row["user_data"], "key_data": row["key_data"],
-    }
-
-
 def build(conductor: Conductor, uuid: str) -> Outbox:
     try:
         row = conductor.db.read(instances.get, uuid)
@@ -101,8 +93,9 @@ def build(conductor: Conductor, uuid: str) -> Outbox:
     except (exceptions.ConcurrentUpdate, exceptions.NotFound):
         conductor.placement.delete_allocations(uuid)  # deleted meanwhile: give it back
         return []
+    spec_msg = spawn.spawn_spec(conductor, row, row["flavor"])
     return [(f"compute.{chosen.host}", {"op": "spawn", "uuid": uuid, "attempt": attempt,
-                                         "spec": spawn_spec(row, row["flavor"])})]
+                                         "spec": spec_msg})]
 
 
 def fail(conductor: Conductor, row: dict[str, Any], message: str, summary: str,

@@ -22,6 +22,7 @@ import anyio.to_thread
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
 from pocketstack.compute.conductor import build, lifecycle
+from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.domain import instances, nodes, services
 from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.scheduler.scheduler import Scheduler
@@ -103,6 +104,8 @@ class Conductor:
                 await self._thread(lifecycle.delete, self, msg["uuid"])
             elif op == "action":
                 await self._thread(lifecycle.action, self, msg["uuid"])
+            elif op == "image_chunk":  # an agent streaming an image into its cache
+                return await anyio.to_thread.run_sync(spawn.image_chunk, self, msg)
             else:
                 LOG.warning("conductor: unknown message %r", msg)
         except exceptions.ConcurrentUpdate:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pocketstack.common import exceptions
 from pocketstack.compute import tables as t
 from pocketstack.compute.conductor import build
+from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.domain import instance_actions, instances, nodes, states
 from pocketstack.compute.domain.common import isotime, utcnow
 from pocketstack.compute.scheduler.model import NoValidHost
@@ -28,7 +29,7 @@ TASK_OPS = {
     states.REBOOTING: "reboot_soft", states.REBOOTING_HARD: "reboot_hard",
     states.PAUSING: "pause", states.UNPAUSING: "unpause", states.SUSPENDING: "suspend",
     states.RESUMING: "resume", states.RESCUING: "rescue", states.UNRESCUING: "unrescue",
-    states.REBUILDING: "reboot_hard",
+    states.REBUILDING: "rebuild",
 }
 # instance action names as Nova lists them in os-instance-actions
 ACTION_NAMES = {
@@ -232,7 +233,8 @@ def action(conductor: Conductor, uuid: str) -> Outbox:
         return []
     task = row["task_state"]
     if task in TASK_OPS and row["host"]:
-        return [(f"compute.{row['host']}", {"op": TASK_OPS[task], "uuid": uuid})]
+        return [(f"compute.{row['host']}", spawn.task_message(conductor, row,
+                                                               TASK_OPS[task]))]
     if task == states.RESIZE_PREP:
         return _move(conductor, row)
     if task == states.RESIZE_CONFIRMING:
@@ -276,7 +278,7 @@ def _move(conductor: Conductor, row: dict[str, Any]) -> Outbox:
             "task_deadline": conductor.deadline(), "scheduler_hints": hints})
 
     row = conductor.db.write(commit)
-    spec_msg = build.spawn_spec(row, new_flavor)
+    spec_msg = spawn.spawn_spec(conductor, row, new_flavor)
     if chosen.host == row["host"]:
         return [(f"compute.{chosen.host}", {"op": "resize", "uuid": row["uuid"],
                                              "spec": spec_msg})]
@@ -347,7 +349,7 @@ def _revert(conductor: Conductor, row: dict[str, Any]) -> Outbox:
                               row["project_id"], row["user_id"])
     if source == row["host"]:
         return [(f"compute.{source}", {"op": "resize", "uuid": row["uuid"],
-                                        "spec": build.spawn_spec(row, old)})]
+                                        "spec": spawn.spawn_spec(conductor, row, old)})]
     target = row["host"]
     values, out = _settled(dict(row, host=source))
     conductor.db.write(lambda conn: _set(conn, row, {
@@ -382,8 +384,8 @@ def _unshelve(conductor: Conductor, row: dict[str, Any]) -> Outbox:
     row = conductor.db.write(lambda conn: instances.update(conn, instances.get(
         conn, row["uuid"]), {"host": chosen.host, "node": chosen.hypervisor_hostname,
                             "task_deadline": conductor.deadline(build_task=True)}))
-    return [(f"compute.{chosen.host}", {"op": "spawn", "uuid": row["uuid"],
-                                         "spec": build.spawn_spec(row, row["flavor"])})]
+    spec_msg = spawn.spawn_spec(conductor, row, row["flavor"])
+    return [(f"compute.{chosen.host}", {"op": "spawn", "uuid": row["uuid"], "spec": spec_msg})]
 
 
 def _res(flavor: dict[str, Any]) -> dict[str, int]:
@@ -415,8 +417,9 @@ def resume(conductor: Conductor, row: dict[str, Any]) -> Outbox:
     if task == states.DELETING:
         return delete(conductor, row["uuid"])
     if task == states.SPAWNING and row["host"]:
+        spec_msg = spawn.spawn_spec(conductor, row, row["flavor"])
         return [(f"compute.{row['host']}", {"op": "spawn", "uuid": row["uuid"],
-                                             "spec": build.spawn_spec(row, row["flavor"])})]
+                                             "spec": spec_msg})]
     return action(conductor, row["uuid"])
 
 
