@@ -119,9 +119,9 @@ def test_a_guest_that_dies_later_is_reported_shut_down(admin: httpx.Client,
                      json={"os-getConsoleOutput": {"length": 3}}).json()["output"]
     assert "Kernel panic" in out
     # the host's own record (what it heartbeats to the conductor) has it shut down
-    guests = json.loads((failing.state_dir / "hypervisors" / "compute4" /
-                         "guests.json").read_text())
-    assert guests[server_id]["power_state"] == 4  # SHUTDOWN
+    guest = json.loads((failing.state_dir / "hypervisors" / "compute4" / "guests" /
+                        f"{server_id}.json").read_text())
+    assert guest["power_state"] == 4  # SHUTDOWN
 
 
 def test_the_spawn_spec_reaches_the_driver_whole_and_rescue_and_rebuild_are_real(
@@ -130,9 +130,8 @@ def test_the_spawn_spec_reaches_the_driver_whole_and_rescue_and_rebuild_are_real
     image = images[0]
     server_id = _boot(admin, "compute5", "healthy")
     assert _wait(admin, server_id, {"ACTIVE", "ERROR"})["status"] == "ACTIVE"
-    guests = json.loads((failing.state_dir / "hypervisors" / "compute5" /
-                         "guests.json").read_text())
-    spec = guests[server_id]["spec"]
+    record = failing.state_dir / "hypervisors" / "compute5" / "guests" / f"{server_id}.json"
+    spec = json.loads(record.read_text())["spec"]
     assert spec["image"]["id"] == image["id"]
     assert spec["image"]["path"] == str(failing.state_dir.resolve() / "images" / image["id"])
     assert spec["image"]["size"] == image["size"]
@@ -162,11 +161,9 @@ def test_the_spawn_spec_reaches_the_driver_whole_and_rescue_and_rebuild_are_real
     assert admin.post(url, json={"changePassword": {"adminPass": "n3w-secret"}}
                       ).status_code == 202
     assert "administrator password changed" in console()
-    guest = json.loads((failing.state_dir / "hypervisors" / "compute5" /
-                        "guests.json").read_text())[server_id]
+    guest = json.loads(record.read_text())
     assert guest["password_sha256"] == hashlib.sha256(b"n3w-secret").hexdigest()
-    assert "n3w-secret" not in (failing.state_dir / "hypervisors" / "compute5" /
-                                "guests.json").read_text()
+    assert "n3w-secret" not in record.read_text()
     r = admin.post(url, json={"changePassword": {"adminPass": 5}})
     assert r.status_code == 400 and "badRequest" in r.json()
     assert admin.post(url, json={"os-stop": None}).status_code == 202

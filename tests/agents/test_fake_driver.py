@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_resize_checks_capacity_and_rolls_back() -> None:
 
 
 def test_guests_survive_a_restart_with_a_state_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "host.json"
+    path = tmp_path / "guests"
     d = FakeDriver("h", state_path=path)
     run(d.spawn(spec("a")))
     run(d.power_off("a"))
@@ -100,5 +101,24 @@ def test_guests_survive_a_restart_with_a_state_file(tmp_path) -> None:  # type: 
     again = FakeDriver("h", state_path=path)
     assert run(again.list_instances()) == {"a": SHUTDOWN}
     assert run(again.info("a"))["volumes"] == {"v1": "/dev/vdb"}
+    run(d.spawn(spec("b")))
+    assert sorted(p.name for p in path.iterdir()) == ["a.json", "b.json"]  # a file each
     run(again.destroy("a"))
-    assert FakeDriver("h", state_path=path).guests == {}
+    assert set(FakeDriver("h", state_path=path).guests) == {"b"}
+
+
+def test_guests_of_an_older_single_state_file_move_to_a_file_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pocketstack.agents.compute.drivers.base import DriverContext
+    from pocketstack.agents.compute.drivers.fake import create
+    from pocketstack.config import Settings
+
+    old = FakeDriver("h", state_path=tmp_path / "scratch")
+    run(old.spawn(spec("a")))
+    record = json.loads((tmp_path / "scratch" / "a.json").read_text())
+    host_dir = tmp_path / "hypervisors" / "h"
+    host_dir.mkdir(parents=True)
+    (host_dir / "guests.json").write_text(json.dumps({"a": record}))
+    driver = create(DriverContext("h", Settings(), host_dir))
+    assert run(driver.list_instances()) == {"a": RUNNING}
+    assert not (host_dir / "guests.json").exists()
+    assert (host_dir / "guests" / "a.json").exists()

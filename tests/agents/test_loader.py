@@ -4,6 +4,7 @@ the list of the ones that exist."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -34,7 +35,7 @@ def test_fake_by_name_is_built_from_settings(tmp_path: Path) -> None:
     assert isinstance(driver, FakeDriver)
     inventory = asyncio.run(driver.inventory())
     assert (inventory.hypervisor_hostname, inventory.vcpus) == ("h1", 3)
-    assert driver.state_path == tmp_path / "hypervisors" / "h1" / "guests.json"
+    assert driver.state_path == tmp_path / "hypervisors" / "h1" / "guests"
     assert not driver.failures.fail_spawn  # that failure was for another host
 
 
@@ -87,10 +88,12 @@ def test_the_cli_refuses_bad_driver_settings_before_starting(
 def test_a_fake_hosts_guests_move_from_the_old_single_file(tmp_path: Path) -> None:
     from pocketstack.agents.compute.drivers.base import ImageSource, InstanceSpec
 
+    scratch = tmp_path / "scratch"
+    old = FakeDriver("h1", state_path=scratch)
+    asyncio.run(old.spawn(InstanceSpec("u1", "instance-1", 1, 512, 1, ImageSource(id="i"))))
     legacy = tmp_path / "hypervisors" / "h1.json"
     legacy.parent.mkdir()
-    old = FakeDriver("h1", state_path=legacy)
-    asyncio.run(old.spawn(InstanceSpec("u1", "instance-1", 1, 512, 1, ImageSource(id="i"))))
+    legacy.write_text(json.dumps({"u1": json.loads((scratch / "u1.json").read_text())}))
     driver = loader.load_driver("fake", ctx(tmp_path))
     assert isinstance(driver, FakeDriver) and set(driver.guests) == {"u1"}
     assert not legacy.exists()

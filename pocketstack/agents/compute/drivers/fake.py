@@ -129,39 +129,48 @@ class FakeDriver:
         self.limits = (vcpus * cpu_ratio, memory_mb * ram_ratio, local_gb * disk_ratio)
         self.failures = failures or FailureModes()
         self.guests: dict[str, _Guest] = {}
+        # One small JSON file per guest in ``state_path`` (a directory): an operation writes
+        # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
-        if state_path is not None and state_path.exists():
-            for uuid, data in json.loads(state_path.read_text()).items():
-                self.guests[uuid] = _Guest(
-                    InstanceSpec.from_dict(data["spec"]), data["power_state"],
-                    data["console"], data["volumes"], data["vifs"], data["booted_at"],
-                    data.get("dies_at"), data.get("rescue_image"), data.get("password_sha256"))
+        if state_path is not None:
+            state_path.mkdir(parents=True, exist_ok=True)
+            for entry in sorted(state_path.glob("*.json")):
+                self.guests[entry.stem] = self._load(json.loads(entry.read_text()))
 
-    def _save(self) -> None:
+    @staticmethod
+    def _load(data: dict[str, Any]) -> _Guest:
+        return _Guest(InstanceSpec.from_dict(data["spec"]), data["power_state"],
+                      data["console"], data["volumes"], data["vifs"], data["booted_at"],
+                      data.get("dies_at"), data.get("rescue_image"),
+                      data.get("password_sha256"))
+
+    def _save(self, uuid: str) -> None:
+        """Record one guest as it is now (or its absence, once destroyed)."""
         if self.state_path is None:
             return
-        data = {uuid: {"spec": g.spec.to_dict(), "power_state": g.power_state,
-                       "console": g.console[-50:], "volumes": g.volumes, "vifs": g.vifs,
-                       "booted_at": g.booted_at, "dies_at": g.dies_at,
-                       "rescue_image": g.rescue_image, "password_sha256": g.password_sha256}
-                for uuid, g in self.guests.items()}
-        tmp = self.state_path.with_suffix(".tmp")
+        path = self.state_path / f"{uuid}.json"
+        guest = self.guests.get(uuid)
+        if guest is None:
+            path.unlink(missing_ok=True)
+            return
+        data = {"spec": guest.spec.to_dict(), "power_state": guest.power_state,
+                "console": guest.console[-50:], "volumes": guest.volumes, "vifs": guest.vifs,
+                "booted_at": guest.booted_at, "dies_at": guest.dies_at,
+                "rescue_image": guest.rescue_image, "password_sha256": guest.password_sha256}
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.state_path)
+        os.replace(tmp, path)
 
     def _live(self) -> None:
         """Let time pass: a guest due to die (``guest_dies``) shuts down now."""
         now = time.time()
-        died = False
-        for guest in self.guests.values():
+        for uuid, guest in self.guests.items():
             if guest.dies_at is not None and now >= guest.dies_at:
                 guest.dies_at = None
                 if guest.power_state == RUNNING:
                     guest.power_state = SHUTDOWN
                     guest.console.append("Kernel panic - not syncing: Attempted to kill init!")
-                    died = True
-        if died:
-            self._save()
+                self._save(uuid)
 
     async def inventory(self) -> HostInventory:
         return HostInventory(
@@ -218,23 +227,23 @@ class FakeDriver:
         if fails.crash:
             guest.power_state = NOSTATE  # half-built: defined, never started
             self.guests[spec.uuid] = guest
-            self._save()
+            self._save(spec.uuid)
             raise AgentCrash(f"{self.hostname}: agent crashed mid-spawn (fake_fail=crash)")
         guest.console.append(f"{spec.name} login:")
         if fails.guest_dies_after is not None:
             guest.dies_at = guest.booted_at + fails.guest_dies_after
         self.guests[spec.uuid] = guest
-        self._save()
+        self._save(spec.uuid)
 
     async def destroy(self, uuid: str) -> None:
         if self.guests.pop(uuid, None) is not None:
-            self._save()
+            self._save(uuid)
 
     def _set(self, uuid: str, state: int, line: str) -> None:
         guest = self._guest(uuid)
         guest.power_state = state
         guest.console.append(line)
-        self._save()
+        self._save(uuid)
 
     async def power_off(self, uuid: str) -> None:
         self._set(uuid, SHUTDOWN, "reboot: Power down")
@@ -264,7 +273,7 @@ class FakeDriver:
         guest.power_state = RUNNING
         guest.console.append(f"[    0.000000] Booting rescue image {image.id} "
                              f"({guest.spec.root_gb} GB root disk attached as /dev/vdb)")
-        self._save()
+        self._save(spec.uuid)
 
     async def unrescue(self, uuid: str) -> None:
         guest = self._guest(uuid)
@@ -282,7 +291,7 @@ class FakeDriver:
         guest.booted_at = time.time()
         guest.console.append(f"[    0.000000] Booting {spec.name} (rebuilt from image "
                              f"{spec.image.id})")
-        self._save()
+        self._save(spec.uuid)
 
     async def power_state(self, uuid: str) -> int:
         return self._guest(uuid).power_state
@@ -300,7 +309,7 @@ class FakeDriver:
             guest.spec = old
             raise DriverError(f"{self.hostname}: not enough capacity to resize.")
         guest.console.append(f"resized to {spec.vcpus} vCPU, {spec.memory_mb} MB")
-        self._save()
+        self._save(spec.uuid)
 
     async def set_admin_password(self, uuid: str, password: str) -> None:
         guest = self._guest(uuid)
@@ -308,7 +317,7 @@ class FakeDriver:
             raise DriverError(f"Instance {uuid} is not running; its password cannot be set.")
         guest.password_sha256 = hashlib.sha256(password.encode()).hexdigest()
         guest.console.append("cloud-init: administrator password changed")
-        self._save()
+        self._save(uuid)
 
     async def info(self, uuid: str) -> dict[str, Any]:
         guest = self._guest(uuid)
@@ -337,31 +346,43 @@ class FakeDriver:
             device = next(f"/dev/vd{c}" for c in "bcdefghijklmnopqrstuvwxyz"
                           if f"/dev/vd{c}" not in used)
         guest.volumes[volume.volume_id] = device
-        self._save()
+        self._save(uuid)
         return device
 
     async def detach_volume(self, uuid: str, volume_id: str) -> None:
         self._guest(uuid).volumes.pop(volume_id, None)
-        self._save()
+        self._save(uuid)
 
     async def plug_vif(self, uuid: str, vif: NetworkInterface) -> None:
         self._guest(uuid).vifs[vif.port_id] = asdict(vif)
-        self._save()
+        self._save(uuid)
 
     async def unplug_vif(self, uuid: str, port_id: str) -> None:
         self._guest(uuid).vifs.pop(port_id, None)
-        self._save()
+        self._save(uuid)
 
 
 def create(context: DriverContext) -> FakeDriver:
-    """The ``fake`` entry point: a host sized by the ``fake_*`` settings, its guests kept in
-    ``STATE_DIR/guests.json``, failing as ``fake_fail`` says."""
+    """The ``fake`` entry point: a host sized by the ``fake_*`` settings, each guest kept in
+    ``STATE_DIR/guests/<uuid>.json``, failing as ``fake_fail`` says."""
     s = context.settings
-    context.state_dir.mkdir(parents=True, exist_ok=True)
-    state = context.state_dir / "guests.json"
-    legacy = context.state_dir.parent / f"{context.host}.json"  # before per-host directories
-    if legacy.exists() and not state.exists():
-        os.replace(legacy, state)
+    state = context.state_dir / "guests"
+    _migrate(context, state)
     return FakeDriver(context.host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
                       s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio,
                       state_path=state, failures=FailureModes.parse(s.fake_fail, context.host))
+
+
+def _migrate(context: DriverContext, state: Path) -> None:
+    """Guests recorded by older versions in one file (``guests.json``, before that
+    ``hypervisors/<host>.json``) move to a file each."""
+    state.mkdir(parents=True, exist_ok=True)
+    for legacy in (context.state_dir / "guests.json",
+                   context.state_dir.parent / f"{context.host}.json"):
+        if not legacy.exists():
+            continue
+        for uuid, data in json.loads(legacy.read_text()).items():
+            target = state / f"{uuid}.json"
+            if not target.exists():
+                target.write_text(json.dumps(data))
+        legacy.unlink()
