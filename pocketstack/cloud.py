@@ -238,7 +238,9 @@ class Cloud:
         self.compute.notify = notify
         self.compute.bus_call = bus.call
         await bus.start()
-        await self.conductor.start()
+        # Hosts first, conductor last: the conductor resumes interrupted tasks as it starts,
+        # and the hosts those tasks are for must already listen (the bus also holds a cast
+        # until its topic has a consumer, so this order is belt and braces).
         s = self.settings
         options = AgentOptions(heartbeat_interval=s.heartbeat_interval,
                                cpu_allocation_ratio=s.cpu_allocation_ratio,
@@ -254,6 +256,7 @@ class Cloud:
             agent = ComputeAgent(host, driver, bus, options)
             await agent.start()
             self.agents.append(agent)
+        await self.conductor.start()
 
     async def stop(self) -> None:
         for agent in self.agents:

@@ -44,7 +44,7 @@ def create_image(req: ApiRequest, arg: Any) -> Response:
         instance_actions.event_start(conn, action, "compute_snapshot_instance", row["host"])
         return updated, action
 
-    row, action = service.db.write(start)
+    row, action = instances.write_checked(service.db, start)
     ok = False
     try:
         image = service.images.create_snapshot(

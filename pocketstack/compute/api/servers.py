@@ -369,7 +369,7 @@ def update_server(req: ApiRequest) -> Response:
         svc_row = services.compute_services_by_host(conn).get(row["host"] or "")
         return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
-    row, svc_row, group = service.db.write(write)
+    row, svc_row, group = instances.write_checked(service.db, write)
     return json_response({"server": server_views.detail(
         req, row, ctx.is_admin, svc_row, service.settings.service_down_time, group,
         view="update")})
@@ -397,5 +397,5 @@ def start_delete(req: ApiRequest, rule: str) -> None:
         instance_actions.event_start(conn, action, "compute_terminate_instance", row["host"])
         return updated
 
-    row = service.db.write(write)
+    row = instances.write_checked(service.db, write)
     service.notify("conductor", {"op": "delete", "uuid": row["uuid"]})
