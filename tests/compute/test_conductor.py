@@ -1,0 +1,165 @@
+"""The conductor's parts: the per-instance work queue, the power-sync rules, a claim that
+commits or rolls back with the instance write, and the API's one-task-per-instance rule under
+concurrent requests (Nova's 409 body)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pocketstack.compute.conductor.power_sync import verdict
+from pocketstack.compute.conductor.workqueue import InstanceWorkQueue
+from tests.conftest import LiveCloud
+
+V21 = "/compute/v2.1"
+MV = {"OpenStack-API-Version": "compute 2.96"}
+
+
+def test_work_queue_one_job_per_instance_in_order_instances_side_by_side() -> None:
+    async def scenario() -> None:
+        queue = InstanceWorkQueue()
+        events: list[str] = []
+        running: dict[str, int] = {}
+        most: dict[str, int] = {}
+
+        async def job(key: str, n: int) -> None:
+            running[key] = running.get(key, 0) + 1
+            most[key] = max(most.get(key, 0), running[key])
+            events.append(f"{key}{n}+")
+            await asyncio.sleep(0.01)
+            events.append(f"{key}{n}-")
+            running[key] -= 1
+
+        await asyncio.gather(*(queue.run(k, lambda k=k, n=n: job(k, n))
+                               for n in range(3) for k in ("a", "b")))
+        assert most == {"a": 1, "b": 1}  # never two at once for one instance
+        assert [e for e in events if e.startswith("a")] == ["a0+", "a0-", "a1+", "a1-",
+                                                             "a2+", "a2-"]
+        assert events.index("b0+") < events.index("a0-")  # another instance did not wait
+        assert len(queue) == 0 and not queue.busy("a")
+
+    asyncio.run(scenario())
+
+
+def test_work_queue_coalesces_waiting_hints() -> None:
+    async def scenario() -> None:
+        queue = InstanceWorkQueue()
+        ran: list[str] = []
+        gate = asyncio.Event()
+
+        async def first() -> None:
+            await gate.wait()
+            ran.append("report")
+
+        async def hint() -> None:
+            ran.append("hint")
+
+        busy = asyncio.create_task(queue.run("x", first))
+        await asyncio.sleep(0)
+        assert queue.busy("x")
+        waiting = [asyncio.create_task(queue.run("x", hint, hint="advance")) for _ in range(5)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(busy, *waiting)
+        assert ran == ["report", "hint"]  # five identical waiting hints: one look is enough
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("vm_state", "observed", "expected"), [
+    ("active", 1, None), ("active", 4, "stop"), ("active", 6, "stop"), ("active", 7, "stop"),
+    ("active", 3, None),  # paused unexpectedly: Nova ignores it
+    ("active", 0, None),  # not found on the host: recorded, not acted on
+    ("stopped", 4, None), ("stopped", 0, None), ("stopped", 1, "stop"), ("stopped", 3, "stop"),
+    ("paused", 3, None), ("paused", 4, "stop"),
+    ("building", 4, None), ("error", 1, None), ("resized", 4, None), ("rescued", 4, None),
+])
+def test_power_sync_rules(vm_state: str, observed: int, expected: str | None) -> None:
+    assert verdict(vm_state, observed) == expected
+
+
+def test_claim_joins_the_callers_transaction(tmp_path: Path) -> None:
+    """A claim made inside ``joining(conn)`` is rolled back with the caller's transaction and
+    committed with it: there is no claim without the instance write that records it."""
+    from pocketstack.common import migrate
+    from pocketstack.common.db import Database
+    from pocketstack.placement.client import PlacementClient
+
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    migrate.upgrade(db)
+    client = PlacementClient(db)
+    client.ensure_provider("11111111-1111-1111-1111-111111111111", "node1")
+    client.set_inventory("11111111-1111-1111-1111-111111111111", {"VCPU": {
+        "total": 4, "reserved": 0, "min_unit": 1, "max_unit": 4, "step_size": 1,
+        "allocation_ratio": 1.0}})
+    consumer = "22222222-2222-2222-2222-222222222222"
+    claim = {"11111111-1111-1111-1111-111111111111": {"VCPU": 2}}
+
+    class Abandon(Exception):
+        pass
+
+    def claim_then_fail(conn: object) -> None:
+        with client.joining(conn):  # type: ignore[arg-type]
+            client.claim(consumer, claim, "p", "u")
+        raise Abandon  # e.g. the instance write lost its compare-and-swap
+
+    with pytest.raises(Abandon):
+        db.write(claim_then_fail)
+    assert client.get_allocations(consumer) == {}
+
+    def claim_and_commit(conn: object) -> None:
+        with client.joining(conn):  # type: ignore[arg-type]
+            client.claim(consumer, claim, "p", "u")
+            with pytest.raises(Exception, match="VCPU"):  # over capacity: only this fails
+                client.claim("33333333-3333-3333-3333-333333333333", {
+                    "11111111-1111-1111-1111-111111111111": {"VCPU": 3}}, "p", "u")
+
+    db.write(claim_and_commit)
+    assert client.get_allocations(consumer) == claim
+    db.dispose()
+
+
+def test_concurrent_actions_one_wins_the_rest_get_novas_409(cloud: LiveCloud,
+                                                             admin: httpx.Client) -> None:
+    image = admin.get("/image/v2/images").json()["images"][0]["id"]
+    r = admin.post(f"{V21}/servers", headers=MV, json={"server": {
+        "name": "busy", "imageRef": image, "flavorRef": "1", "networks": "none",
+        "metadata": {"fake:spawn_delay": "1"}}})
+    server_id = r.json()["server"]["id"]
+    # building: refused on vm_state, as Nova checks vm_state first
+    early = admin.post(f"{V21}/servers/{server_id}/action", json={"os-stop": None})
+    assert early.status_code == 409
+    assert early.json()["conflictingRequest"]["message"] == (
+        f"Cannot 'stop' instance {server_id} while it is in vm_state building")
+    deadline = time.monotonic() + 20
+    while admin.get(f"{V21}/servers/{server_id}").json()["server"]["status"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    def act(body: dict) -> httpx.Response:
+        return admin.post(f"{V21}/servers/{server_id}/action", json=body)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(act, [{"os-stop": None}, {"reboot": {"type": "HARD"}},
+                                      {"os-stop": None}, {"pause": None},
+                                      {"reboot": {"type": "SOFT"}}, {"suspend": None}]))
+    codes = sorted(a.status_code for a in answers)
+    # one task in flight: the losers see the winner's task (or, if it already finished, the
+    # state it left); a fast host can finish one task before a later request arrives
+    assert codes[0] == 202 and set(codes) <= {202, 409} and codes.count(409) >= 3, codes
+    accepted = admin.get(f"{V21}/servers/{server_id}/os-instance-actions",
+                         headers=MV).json()["instanceActions"]
+    assert len([a for a in accepted if a["action"] != "create"]) == codes.count(202)
+    pattern = re.compile(rf"Cannot '(stop|reboot|pause|suspend)' instance {server_id} while "
+                         r"it is in (task_state [a-z_-]+|vm_state [a-z]+)")
+    for answer in answers:
+        if answer.status_code == 409:
+            assert pattern.fullmatch(answer.json()["conflictingRequest"]["message"]), \
+                answer.text
+    assert admin.delete(f"{V21}/servers/{server_id}").status_code == 204
