@@ -6,6 +6,7 @@ the conductor; bookkeeping actions (lock, unlock) are done here and now.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from pocketstack.compute.domain import (
 )
 from pocketstack.compute.schemas import servers as schemas
 
+LOG = logging.getLogger(__name__)
 Handler = Callable[[ApiRequest, Any], Response]
 
 
@@ -54,6 +56,8 @@ def _task(req: ApiRequest, action: str, rule: str, name: str,
         return updated
 
     row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] %s: %s accepted (%s)", row["uuid"], row["task_state"], name,
+             req.request_id)
     service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return row
 

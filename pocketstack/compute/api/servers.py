@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import secrets
 from typing import Any
 
@@ -39,6 +40,8 @@ STATUS_TO_VM_STATES = {
     "RESCUE": [states.RESCUED], "RESIZE": [states.ACTIVE, states.STOPPED],
     "REBOOT": [states.ACTIVE], "HARD_REBOOT": [states.ACTIVE], "REBUILD": [states.ACTIVE],
 }
+
+LOG = logging.getLogger(__name__)
 
 
 def _int(value: Any, name: str) -> int:
@@ -211,6 +214,8 @@ def create_server(req: ApiRequest) -> Response:
 
     rows = service.db.write(write)
     for row in rows:
+        LOG.info("[instance: %s] building: accepted (%s); scheduling", row["uuid"],
+                 req.request_id)
         service.notify("conductor", {"op": "build", "uuid": row["uuid"]})
     if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):
         return json_response({"reservation_id": rows[0]["reservation_id"]}, status=202)
@@ -398,4 +403,5 @@ def start_delete(req: ApiRequest, rule: str) -> None:
         return updated
 
     row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] deleting: accepted (%s)", row["uuid"], req.request_id)
     service.notify("conductor", {"op": "delete", "uuid": row["uuid"]})

@@ -140,8 +140,11 @@ class Conductor:
             except exceptions.ConcurrentUpdate:
                 # another writer (the API) changed the instance under us; nothing of this
                 # step was committed, claims included: look again from a fresh read
-                self.scheduler.invalidate()
+                self.scheduler.invalidate()  # its view counted a claim that was rolled back
                 continue
+            except Exception:
+                self.scheduler.invalidate()
+                raise
             if step is None:
                 return []
             for note in step.notes:
