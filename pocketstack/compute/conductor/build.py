@@ -100,6 +100,7 @@ class Build(TaskFamily):
         return len(instances.scheduling_records(step.conn, step.uuid))
 
     def schedule(self, step: Step) -> None:
+        step.need_write()
         conductor, row = self.conductor, step.row
         records = instances.scheduling_records(step.conn, step.uuid)
         tried = {r["chosen_host"] for r in records if r["chosen_host"]}  # hosts that failed it
@@ -127,6 +128,7 @@ class Build(TaskFamily):
         if msg.get("action") != "spawn" or row["task_state"] != states.SPAWNING or \
                 row["host"] != msg.get("host"):
             return  # stale: an earlier attempt, or the instance moved on
+        step.need_write()
         if msg.get("result") != "ok":
             self.reschedule(step, msg.get("message") or "spawn failed")
             return
@@ -142,6 +144,7 @@ class Build(TaskFamily):
 
     def reschedule(self, step: Step, reason: str) -> None:
         """Give the failed host's claim back and try another host while attempts remain."""
+        step.need_write()
         conductor, host = self.conductor, step.row["host"]
         conductor.placement.delete_allocations(step.uuid)
         records = instances.scheduling_records(step.conn, step.uuid)
@@ -170,6 +173,7 @@ class Build(TaskFamily):
     def fail(self, step: Step, message: str, summary: str, attempt: int | None = None,
              record: dict[str, Any] | None = None) -> None:
         """Put a build into ERROR with a fault that explains it."""
+        step.need_write()
         if record is not None and attempt is not None:
             instances.record_scheduling(step.conn, step.uuid, attempt, None, record)
         step.update({**ENDED, "vm_state": states.ERROR, "host": None, "node": None,
@@ -183,6 +187,7 @@ class Build(TaskFamily):
         step.note(f"error: {summary} {message.splitlines()[0]}")
 
     def give_up(self, step: Step) -> None:
+        step.need_write()
         row = step.row
         task, host = row["task_state"], row["host"]
         if host:

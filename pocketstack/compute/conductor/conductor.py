@@ -33,7 +33,7 @@ from pocketstack.common.db import Database
 from pocketstack.compute.conductor.build import Build
 from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
-from pocketstack.compute.conductor.family import Outbox, Step, TaskFamily
+from pocketstack.compute.conductor.family import NeedsWrite, Outbox, Step, TaskFamily
 from pocketstack.compute.conductor.hosts import Hosts
 from pocketstack.compute.conductor.power import PowerActions
 from pocketstack.compute.conductor.power_sync import PowerSync
@@ -125,18 +125,27 @@ class Conductor:
 
     # -- steps ----------------------------------------------------------------------------------
     async def run_step(self, uuid: str, fn: Callable[..., None], *args: Any,
-                       hint: str | None = None) -> None:
-        """Run ``fn(step, *args)`` for the instance, in its turn of the work queue."""
+                       hint: str | None = None, read_first: bool = False) -> None:
+        """Run ``fn(step, *args)`` for the instance, in its turn of the work queue; with
+        ``read_first``, try it in a read transaction first (see :class:`~.family.Step`)."""
 
         async def job() -> None:
-            await self.send(await self.in_thread(self._step, uuid, fn, args))
+            await self.send(await self.in_thread(self._step, uuid, fn, args, read_first))
 
         await self.queue.run(uuid, job, hint=hint)
 
-    def _step(self, uuid: str, fn: Callable[..., None], args: tuple[Any, ...]) -> Outbox:
+    def _step(self, uuid: str, fn: Callable[..., None], args: tuple[Any, ...],
+              read_first: bool = False) -> Outbox:
+        writable = not read_first
         for _ in range(STEP_ATTEMPTS):
             try:
-                step = self.db.write(self._in_transaction, uuid, fn, args)
+                if writable:
+                    step = self.db.write(self._in_transaction, uuid, fn, args, True)
+                else:
+                    step = self.db.read(self._in_transaction, uuid, fn, args, False)
+            except NeedsWrite:
+                writable = True
+                continue
             except exceptions.ConcurrentUpdate:
                 # another writer (the API) changed the instance under us; nothing of this
                 # step was committed, claims included: look again from a fresh read
@@ -155,12 +164,12 @@ class Conductor:
         return []
 
     def _in_transaction(self, conn: Connection, uuid: str, fn: Callable[..., None],
-                        args: tuple[Any, ...]) -> Step | None:
+                        args: tuple[Any, ...], writable: bool) -> Step | None:
         try:
             row = instances.get(conn, uuid)
         except exceptions.NotFound:
             return None  # deleted meanwhile
-        step = Step(conn, row)
+        step = Step(conn, row, writable)
         with self.placement.joining(conn):
             fn(step, *args)
         return step
@@ -182,8 +191,9 @@ class Conductor:
         op = msg.get("op")
         uuid = str(msg.get("uuid") or "")
         try:
-            if op in HINTS and uuid:
-                await self.run_step(uuid, self.advance, hint="advance")
+            if op in HINTS and uuid:  # a build always writes; actions and deletes mostly
+                # only send work to the host
+                await self.run_step(uuid, self.advance, hint="advance", read_first=op != "build")
             elif op == "report" and uuid:
                 await self.run_step(uuid, self.report, msg)
             elif op == "heartbeat":

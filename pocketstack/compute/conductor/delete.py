@@ -42,6 +42,7 @@ class Delete(TaskFamily):
         self.finalize(step, "the host did not confirm the destroy in time; deleted locally")
 
     def finalize(self, step: Step, why: str) -> None:
+        step.need_write()
         self.conductor.placement.delete_allocations(step.uuid)
         instances.finalize_delete(step.conn, step.row)
         record = instance_actions.latest(step.conn, step.uuid, "delete")

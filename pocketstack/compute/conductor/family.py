@@ -6,6 +6,11 @@ generation (compare-and-swap); placement claims and releases made during the ste
 same transaction (see ``PlacementClient.joining``). The messages it wants sent and the log lines
 it wants written are collected and only go out once the transaction has committed — so a hint
 never precedes the state that justifies it, and the log only tells what really happened.
+
+A step may be tried in a read transaction first (hints that usually only re-send host work):
+it then calls :meth:`Step.need_write` before its first write of any kind (instance row,
+instance actions, placement), which sends it round again in a write transaction. A step never
+opens a write transaction of its own (on SQLite it would wait for its own lock).
 """
 
 from __future__ import annotations
@@ -34,14 +39,24 @@ ACTION_NAMES = {
 }
 
 
+class NeedsWrite(Exception):  # noqa: N818 - a signal, not an error
+    """A step tried read-only wants to write: run it again in a write transaction."""
+
+
 @dataclass
 class Step:
     """One transition of one instance (see the module docstring)."""
 
     conn: Connection
     row: dict[str, Any]
+    writable: bool = True
     out: Outbox = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def need_write(self) -> None:
+        """Call before writing anything: in a read-only try, start over in a write one."""
+        if not self.writable:
+            raise NeedsWrite
 
     @property
     def uuid(self) -> str:
@@ -59,11 +74,13 @@ class Step:
 
     def update(self, values: dict[str, Any]) -> dict[str, Any]:
         """Write ``values`` if the row is unchanged since this step read it."""
+        self.need_write()
         self.row = instances.update(self.conn, self.row, values)
         return self.row
 
     def finish_action(self, action: str, ok: bool, message: str | None = None) -> None:
         """Close the instance action (os-instance-actions) the API opened for ``action``."""
+        self.need_write()
         name = ACTION_NAMES.get(action, action)
         record = instance_actions.latest(self.conn, self.uuid, name)
         if record is None:

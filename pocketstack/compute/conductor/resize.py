@@ -73,6 +73,7 @@ class ResizeMigrate(TaskFamily):
 
     def move(self, step: Step) -> None:
         """Resize (new flavor) or cold-migrate (same flavor, another host)."""
+        step.need_write()
         row, conductor = step.row, self.conductor
         name = self.action_name(row) or "resize"
         new_flavor = row["new_flavor"] or row["flavor"]
@@ -112,6 +113,7 @@ class ResizeMigrate(TaskFamily):
             self.moved(step, msg, ok)
 
     def moved(self, step: Step, msg: dict[str, Any], ok: bool) -> None:
+        step.need_write()
         row, conductor = step.row, self.conductor
         name = self.action_name(row) or "resize"
         if not ok:  # give the source back its allocation
@@ -142,6 +144,7 @@ class ResizeMigrate(TaskFamily):
         step.note(f"{step.row['vm_state']}: resize confirmed on {row['host']}")
 
     def revert(self, step: Step) -> None:
+        step.need_write()
         row = step.row
         source = row["migration_source"] or row["host"]
         old = row["old_flavor"] or row["flavor"]

@@ -37,6 +37,7 @@ class Shelve(TaskFamily):
         self.advance(step)
 
     def shelve(self, step: Step) -> None:
+        step.need_write()
         host = step.row["host"]
         self.conductor.placement.delete_allocations(step.uuid)
         step.settle({**ENDED, "vm_state": states.SHELVED_OFFLOADED, "host": None,
@@ -46,6 +47,7 @@ class Shelve(TaskFamily):
         step.note(f"shelved_offloaded: claim released, guest removed from {host}")
 
     def unshelve(self, step: Step) -> None:
+        step.need_write()
         row, conductor = step.row, self.conductor
         spec = request_spec(conductor, step.conn, row, row["flavor"], set())
         try:
@@ -67,6 +69,7 @@ class Shelve(TaskFamily):
         if msg.get("action") != "spawn" or row["task_state"] != states.UNSHELVING or \
                 msg.get("host") != row["host"]:
             return
+        step.need_write()
         if msg.get("result") == "ok":
             step.settle({**ENDED, "vm_state": states.ACTIVE,
                          "power_state": msg.get("power_state") or 1}, "unshelve", True)
