@@ -8,7 +8,6 @@ import asyncio
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -84,14 +83,14 @@ def test_power_sync_rules(vm_state: str, observed: int, expected: str | None) ->
     assert verdict(vm_state, observed) == expected
 
 
-def test_claim_joins_the_callers_transaction(tmp_path: Path) -> None:
+def test_claim_joins_the_callers_transaction(database_url: str) -> None:
     """A claim made inside ``joining(conn)`` is rolled back with the caller's transaction and
     committed with it: there is no claim without the instance write that records it."""
     from pocketstack.common import migrate
     from pocketstack.common.db import Database
     from pocketstack.placement.client import PlacementClient
 
-    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    db = Database(database_url)
     migrate.upgrade(db)
     client = PlacementClient(db)
     client.ensure_provider("11111111-1111-1111-1111-111111111111", "node1")
