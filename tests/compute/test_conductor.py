@@ -136,6 +136,11 @@ def test_concurrent_actions_one_wins_the_rest_get_novas_409(cloud: LiveCloud,
     assert early.status_code == 409
     assert early.json()["conflictingRequest"]["message"] == (
         f"Cannot 'stop' instance {server_id} while it is in vm_state building")
+    console = admin.post(f"{V21}/servers/{server_id}/action",
+                         json={"os-getConsoleOutput": {}})  # asked of the conductor
+    assert console.status_code == 409
+    assert console.json()["conflictingRequest"]["message"] == (
+        f"Cannot 'get_console_output' instance {server_id} while it is in vm_state building")
     deadline = time.monotonic() + 20
     while admin.get(f"{V21}/servers/{server_id}").json()["server"]["status"] != "ACTIVE":
         assert time.monotonic() < deadline
@@ -161,4 +166,7 @@ def test_concurrent_actions_one_wins_the_rest_get_novas_409(cloud: LiveCloud,
         if answer.status_code == 409:
             assert pattern.fullmatch(answer.json()["conflictingRequest"]["message"]), \
                 answer.text
+    output = admin.post(f"{V21}/servers/{server_id}/action",
+                        json={"os-getConsoleOutput": {"length": 50}})
+    assert output.status_code == 200 and "login:" in output.json()["output"]
     assert admin.delete(f"{V21}/servers/{server_id}").status_code == 204

@@ -180,8 +180,6 @@ class Conductor:
             family.advance(step)
 
     def report(self, step: Step, msg: dict[str, Any]) -> None:
-        if msg.get("purpose") == "cleanup":
-            return  # removal of a guest left on a former host: nothing to record
         family = self.family_of(step.row)
         if family is not None:
             family.on_report(step, msg)
@@ -195,7 +193,8 @@ class Conductor:
                 # only send work to the host
                 await self.run_step(uuid, self.advance, hint="advance", read_first=op != "build")
             elif op == "report" and uuid:
-                await self.run_step(uuid, self.report, msg)
+                if msg.get("purpose") != "cleanup":  # a former host's leftover: nothing to do
+                    await self.run_step(uuid, self.report, msg)
             elif op == "heartbeat":
                 await self.on_heartbeat(msg)
             elif op == "console_output":
