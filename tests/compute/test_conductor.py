@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -170,3 +171,49 @@ def test_concurrent_actions_one_wins_the_rest_get_novas_409(cloud: LiveCloud,
                         json={"os-getConsoleOutput": {"length": 50}})
     assert output.status_code == 200 and "login:" in output.json()["output"]
     assert admin.delete(f"{V21}/servers/{server_id}").status_code == 204
+
+
+def test_one_task_per_instance_but_a_hard_reboot_replaces_a_stuck_one(tmp_path: Path) -> None:
+    """Nova's rules, in the domain: a second task is refused (vm_state checked first, then
+    task_state) except a hard reboot, which may replace a soft reboot, pause, suspend..."""
+    from pocketstack.common import exceptions, migrate
+    from pocketstack.common.db import Database
+    from pocketstack.compute.domain import instance_actions, instances, states
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate.upgrade(db)
+    base = {"display_name": "g", "project_id": "p", "user_id": "u", "image_ref": None,
+            "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+            "metadata": {}, "tags": [], "security_groups": [], "networks": [],
+            "addresses": {}, "block_devices": [], "scheduler_hints": {}}
+    row = db.write(lambda conn: instances.create(conn, base, 1, 60))[0]
+    uuid = row["uuid"]
+    with pytest.raises(exceptions.Conflict, match=rf"^Cannot 'stop' instance {uuid} while it "
+                                                  "is in vm_state building$"):
+        db.write(lambda conn: instances.start_task(conn, instances.get(conn, uuid), "stop", 60))
+    db.write(lambda conn: instances.update(conn, instances.get(conn, uuid), {
+        "vm_state": states.ACTIVE, "task_state": None}))
+
+    def start(action: str) -> dict:
+        def run(conn):  # type: ignore[no-untyped-def]
+            current = instances.get(conn, uuid)
+            updated = instances.start_task(conn, current, action, 60)
+            instance_actions.start(conn, uuid, instances.API_NAMES.get(action, action),
+                                   "req-1", "p", "u")
+            return updated
+        return instances.write_checked(db, run)  # type: ignore[no-any-return]
+
+    assert start("reboot_soft")["task_state"] == states.REBOOTING
+    for action, name in (("stop", "stop"), ("reboot_soft", "reboot"),
+                         ("confirm_resize", "confirmResize")):
+        with pytest.raises(exceptions.Conflict) as caught:
+            start(action)
+        expected = ("vm_state active" if action == "confirm_resize"
+                    else "task_state rebooting")
+        assert caught.value.message == (f"Cannot '{name}' instance {uuid} while it is in "
+                                        f"{expected}")
+    assert start("reboot_hard")["task_state"] == states.REBOOTING_HARD
+    reboots = [a for a in db.read(lambda c: instance_actions.list_(c, uuid))
+               if a["action"] == "reboot"]
+    assert len(reboots) == 2 and sum(a["finish_time"] is None for a in reboots) == 1
+    db.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database, update_generation
 from pocketstack.compute import tables as t
-from pocketstack.compute.domain import quotas, states
+from pocketstack.compute.domain import instance_actions, quotas, states
 from pocketstack.compute.domain.common import utcnow
 
 T = t.instances
@@ -109,9 +109,14 @@ def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seco
     if row["vm_state"] not in allowed:
         raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
                                   f"vm_state {row['vm_state']}")
-    if row["task_state"] is not None:
+    replaced = states.REPLACEABLE.get(action, {}).get(row["task_state"] or "")
+    if row["task_state"] is not None and replaced is None:
         raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
                                   f"task_state {row['task_state']}")
+    if replaced is not None:  # the replaced task's action ends here, as failed
+        record = instance_actions.latest(conn, row["uuid"], replaced)
+        if record is not None and record["finish_time"] is None:
+            instance_actions.finish(conn, record["id"], "Error")
     values = {"task_state": task_state,
               "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
               "task_attempts": 0}
