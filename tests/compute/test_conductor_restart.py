@@ -71,7 +71,7 @@ def test_kill_9_mid_build_then_restart_resumes_builds_and_syncs_power(tmp_path: 
             for n in range(4):
                 r = admin.post(f"{V21}/servers", headers=MV, json={"server": {
                     "name": f"slow-{n}", "imageRef": image, "flavorRef": "1",
-                    "networks": "none", "metadata": {"fake:spawn_delay": "4"}}})
+                    "networks": "none", "metadata": {"fake:spawn_delay": "6"}}})
                 assert r.status_code == 202, r.text
                 ids.append(r.json()["server"]["id"])
             _until("every build to be spawning on a host", lambda: all(
