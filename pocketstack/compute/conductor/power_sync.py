@@ -91,4 +91,9 @@ class PowerSync:
                   f"{row['vm_state']}; calling {action}")
 
     def observed(self, msg: dict[str, Any]) -> dict[str, int]:
-        return {str(k): int(v) for k, v in (msg.get("instances") or {}).items()}
+        """The heartbeat's guests: ``{uuid: power_state}`` (or ``{uuid: {"power_state"}}``)."""
+        out = {}
+        for uuid, value in (msg.get("instances") or {}).items():
+            power = value.get("power_state") if isinstance(value, dict) else value
+            out[str(uuid)] = int(power or NOSTATE)
+        return out
