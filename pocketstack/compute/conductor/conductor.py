@@ -84,7 +84,9 @@ class Conductor:
     async def start(self) -> None:
         await self.bus.subscribe("conductor", self.handle)
         await self.in_thread(self._record_own_services)
-        await self._resume_all()
+        # resumed in the background (the API serves meanwhile); each resume is an ordinary
+        # step that re-reads its instance, so newer work for it is never undone
+        self._tasks.append(asyncio.create_task(self._resume_all()))
         self._tasks.append(asyncio.create_task(self._loop(self.settings.reconcile_interval,
                                                           self.reconcile)))
         self._tasks.append(asyncio.create_task(self._loop(self.settings.heartbeat_interval,
@@ -225,9 +227,12 @@ class Conductor:
 
     async def _resume_all(self) -> None:
         """After a restart: pick up every task that was under way, side by side."""
-        rows = await self.in_thread(self.db.read, instances.in_flight)
-        await asyncio.gather(*(self.run_step(row["uuid"], self.recovery.resume)
-                               for row in rows))
+        try:
+            rows = await self.in_thread(self.db.read, instances.in_flight)
+            await asyncio.gather(*(self.run_step(row["uuid"], self.recovery.resume)
+                                   for row in rows))
+        except Exception:  # the reconciler takes over at each task's deadline
+            LOG.exception("conductor: resuming tasks after the restart failed")
 
     def deadline(self, build_task: bool = False) -> dt.datetime:
         seconds = self.settings.build_timeout if build_task else self.settings.task_timeout
