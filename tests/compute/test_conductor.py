@@ -217,3 +217,52 @@ def test_one_task_per_instance_but_a_hard_reboot_replaces_a_stuck_one(tmp_path: 
                if a["action"] == "reboot"]
     assert len(reboots) == 2 and sum(a["finish_time"] is None for a in reboots) == 1
     db.dispose()
+
+
+def test_a_step_is_one_transaction_rerun_from_a_fresh_read(tmp_path: Path) -> None:
+    """A step that loses its compare-and-swap leaves nothing behind (its claim included) and
+    runs again from a fresh read; a read-only try that wants to write goes round once more in
+    a write transaction; messages are only what the committed attempt wanted."""
+    from pocketstack.common import exceptions, migrate
+    from pocketstack.common.bus import InProcessBus
+    from pocketstack.common.db import Database
+    from pocketstack.compute.conductor.conductor import Conductor
+    from pocketstack.compute.conductor.family import Step
+    from pocketstack.compute.domain import instances
+    from pocketstack.config import load_settings
+    from pocketstack.placement.client import PlacementClient
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate.upgrade(db)
+    placement = PlacementClient(db)
+    node = "11111111-1111-1111-1111-111111111111"
+    placement.ensure_provider(node, "node1")
+    placement.set_inventory(node, {"VCPU": {"total": 4, "reserved": 0, "min_unit": 1,
+                                            "max_unit": 4, "step_size": 1,
+                                            "allocation_ratio": 1.0}})
+    base = {"display_name": "g", "project_id": "p", "user_id": "u", "image_ref": None,
+            "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
+            "metadata": {}, "tags": [], "security_groups": [], "networks": [],
+            "addresses": {}, "block_devices": [], "scheduler_hints": {}}
+    uuid = db.write(lambda conn: instances.create(conn, base, 1, 60))[0]["uuid"]
+    conductor = Conductor(db, InProcessBus(), load_settings(environ={}), placement)
+    seen: list[tuple[bool, str | None, dict]] = []
+
+    def contested(step: Step) -> None:
+        seen.append((step.writable, step.row["task_state"], placement.get_allocations(uuid)))
+        if len(seen) == 1:  # the read-only try: it wants to write
+            step.need_write()
+        placement.claim(uuid, {node: {"VCPU": 2}}, "p", "u")
+        step.update({"task_state": "spawning"})
+        step.to_host("compute1", "spawn", attempt=len(seen))
+        if len(seen) == 2:  # the API changed the row meanwhile: this attempt is lost
+            raise exceptions.ConcurrentUpdate("instance changed")
+
+    out = conductor._step(uuid, contested, (), read_first=True)
+    assert [(w, task) for w, task, _ in seen] == [(False, "scheduling"), (True, "scheduling"),
+                                                  (True, "scheduling")]
+    assert seen[2][2] == {}  # the lost attempt's claim was rolled back with it
+    assert out == [("compute.compute1", {"op": "spawn", "uuid": uuid, "attempt": 3})]
+    assert db.read(instances.get, uuid)["task_state"] == "spawning"
+    assert placement.get_allocations(uuid) == {node: {"VCPU": 2}}
+    db.dispose()
