@@ -127,10 +127,12 @@ def test_claim_joins_the_callers_transaction(database_url: str) -> None:
 
 def test_concurrent_actions_one_wins_the_rest_get_novas_409(cloud: LiveCloud,
                                                              admin: httpx.Client) -> None:
-    image = admin.get("/image/v2/images").json()["images"][0]["id"]
+    image = admin.get("/image/v2/images", params={"name": "pocketstack-empty-qcow2"}).json()[
+        "images"][0]["id"]
     r = admin.post(f"{V21}/servers", headers=MV, json={"server": {
         "name": "busy", "imageRef": image, "flavorRef": "1", "networks": "none",
         "metadata": {"fake:spawn_delay": "1"}}})
+    assert r.status_code == 202, r.text
     server_id = r.json()["server"]["id"]
     # building: refused on vm_state, as Nova checks vm_state first
     early = admin.post(f"{V21}/servers/{server_id}/action", json={"os-stop": None})
