@@ -84,7 +84,9 @@ class ComputeService:
         return {}
 
     def roles(self) -> list[Role]:
-        """The conductor, then the in-process compute hosts."""
+        """The in-process compute hosts, then the conductor: it resumes interrupted tasks as
+        it starts, and the hosts those tasks are for must already listen (the bus also holds a
+        cast until its topic has a consumer, so this order is belt and braces)."""
         from pocketstack.agents.compute.agent import AgentOptions
         from pocketstack.agents.compute.drivers.loader import load_agent
         from pocketstack.compute.conductor.conductor import Conductor
@@ -96,12 +98,13 @@ class ComputeService:
                                disk_allocation_ratio=s.disk_allocation_ratio)
         hosts = self.runtime.state / "hypervisors"
         hosts.mkdir(exist_ok=True)
-        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
-        roles: list[Role] = [_Role("conductor", conductor)]
+        roles: list[Role] = []
         for index in range(1, s.compute_hosts + 1):
             host = f"{s.compute_host_prefix}{index}"
             agent = load_agent(host, s, self.runtime.bus, options, hosts / host)
             roles.append(_Role(f"compute-agent:{host}", agent))
+        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
+        roles.append(_Role("conductor", conductor))
         return roles
 
     def app(self) -> ServiceApp:

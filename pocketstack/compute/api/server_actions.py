@@ -6,6 +6,7 @@ the conductor; bookkeeping actions (lock, unlock) are done here and now.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from pocketstack.compute.domain import (
 )
 from pocketstack.compute.schemas import servers as schemas
 
+LOG = logging.getLogger(__name__)
 Handler = Callable[[ApiRequest, Any], Response]
 
 
@@ -53,7 +55,9 @@ def _task(req: ApiRequest, action: str, rule: str, name: str,
         instance_actions.event_start(conn, record, "compute_" + name.lower(), row["host"])
         return updated
 
-    row = service.db.write(write)
+    row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] %s: %s accepted (%s)", row["uuid"], row["task_state"], name,
+             req.request_id)
     service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return row
 
@@ -205,7 +209,7 @@ def lock(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 
@@ -225,18 +229,16 @@ def unlock(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 
 def console_output(req: ApiRequest, arg: Any) -> Response:
+    """Asked of the conductor, which checks the instance and asks its host (a bus call)."""
     data = validate(schemas.CONSOLE_OUTPUT, arg) or {}
     service = svc(req)
     row = service.db.read(lambda conn: load(req, conn))
     enforce(req, "os_compute_api:os-console-output", {"project_id": row["project_id"]})
-    if not row["host"] or row["vm_state"] in (states.BUILDING, states.ERROR):
-        raise exceptions.Conflict(f"Cannot 'get_console_output' instance {row['uuid']} while "
-                                  f"it is in vm_state {row['vm_state']}")
     length = data.get("length")
     try:
         length = None if length in (None, "") else int(length)
@@ -247,11 +249,17 @@ def console_output(req: ApiRequest, arg: Any) -> Response:
     if service.bus_call is None:
         raise exceptions.ServiceUnavailable("The console is not reachable right now.")
     try:
-        reply = anyio.from_thread.run(service.bus_call, f"compute.{row['host']}",
-                                      {"op": "console_output", "uuid": row["uuid"]}, 10.0)
+        reply = anyio.from_thread.run(service.bus_call, "conductor",
+                                      {"op": "console_output", "uuid": row["uuid"]}, 15.0)
     except Exception:
         raise exceptions.Conflict("The guest's console is not available.") from None
-    output = (reply or {}).get("output", "")
+    reply = reply if isinstance(reply, dict) else {}
+    if "error" in reply:
+        error = reply["error"]
+        if error.get("code") == 404:
+            raise exceptions.NotFound(str(error.get("message")))
+        raise exceptions.Conflict(str(error.get("message")))
+    output = str(reply.get("output", ""))
     if length is not None and length >= 0:  # as Nova: the last `length` '\n'-separated parts
         output = "\n".join(output.split("\n")[-length:]) if length else ""
     return json_response({"output": output})
@@ -312,7 +320,7 @@ def reset_state(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 

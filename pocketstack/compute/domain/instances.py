@@ -11,18 +11,20 @@ import datetime as dt
 import re
 import secrets
 import uuid as uuidlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-from pocketstack.common.db import update_generation
+from pocketstack.common.db import Database, update_generation
 from pocketstack.compute import tables as t
-from pocketstack.compute.domain import quotas, states
+from pocketstack.compute.domain import instance_actions, quotas, states
 from pocketstack.compute.domain.common import utcnow
 
 T = t.instances
+R = TypeVar("R")
 
 
 def instance_name(row: dict[str, Any]) -> str:
@@ -98,22 +100,53 @@ def set_tags(conn: Connection, row: dict[str, Any], tags: list[str]) -> None:
     update_generation(conn, T, row["id"], row["generation"], {"tags": tags})
 
 
+# internal action -> the name Nova's API uses for it in a 409 ("Cannot 'reboot' instance ...")
+API_NAMES = {"reboot_soft": "reboot", "reboot_hard": "reboot", "confirm_resize": "confirmResize",
+             "revert_resize": "revertResize", "create_image": "createImage",
+             "shelve_offload": "shelveOffload"}
+
+
 def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seconds: int,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Move an instance into the task state of ``action`` (409 when its state forbids it)."""
+    """Move an instance into the task state of ``action``: one task in flight per instance.
+
+    409 as Nova words it when the state forbids it (vm_state checked first, then any task in
+    flight). The write is a compare-and-swap on the row's generation; run it with
+    :func:`write_checked` so a request that loses a race re-reads and answers from the
+    winner's state."""
     allowed, task_state = states.ACTIONS[action]
+    name = API_NAMES.get(action, action)
     if row["locked"] and action not in ("unlock",):
         raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
-    if row["task_state"] is not None or row["vm_state"] not in allowed:
-        where = (f"task_state {row['task_state']}" if row["task_state"]
-                 else f"vm_state {row['vm_state']}")
-        raise exceptions.Conflict(
-            f"Cannot '{action}' instance {row['uuid']} while it is in {where}")
+    if row["vm_state"] not in allowed:
+        raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
+                                  f"vm_state {row['vm_state']}")
+    replaced = states.REPLACEABLE.get(action, {}).get(row["task_state"] or "")
+    if row["task_state"] is not None and replaced is None:
+        raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
+                                  f"task_state {row['task_state']}")
+    if replaced is not None:  # the replaced task's action ends here, as failed
+        record = instance_actions.latest(conn, row["uuid"], replaced)
+        if record is not None and record["finish_time"] is None:
+            instance_actions.finish(conn, record["id"], "Error")
     values = {"task_state": task_state,
               "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
               "task_attempts": 0}
     values.update(extra or {})
     return update(conn, row, values)
+
+
+def write_checked(db: Database, fn: Callable[..., R], *args: Any, attempts: int = 5) -> R:
+    """Run ``fn(conn, *args)`` — read an instance, check its state, write it with its
+    generation — in a write transaction, from a fresh read again when another writer changed
+    the row first; the last loss surfaces as the 409 ConcurrentUpdate."""
+    for attempt in range(attempts):
+        try:
+            return db.write(fn, *args)  # type: ignore[no-any-return]
+        except exceptions.ConcurrentUpdate:
+            if attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def mark_deleting(conn: Connection, row: dict[str, Any], deadline_seconds: int) -> dict[str, Any]:
