@@ -122,6 +122,12 @@ def test_a_guest_that_dies_later_is_reported_shut_down(admin: httpx.Client,
     guest = json.loads((failing.state_dir / "hypervisors" / "compute4" / "guests" /
                         f"{server_id}.json").read_text())
     assert guest["power_state"] == 4  # SHUTDOWN
+    # and the conductor's power sync turns that into what the user sees: SHUTOFF
+    shown = _wait(admin, server_id, {"SHUTOFF", "ERROR"})
+    assert (shown["status"], shown["OS-EXT-STS:power_state"]) == ("SHUTOFF", 4)
+    actions = admin.get(f"{V21}/servers/{server_id}/os-instance-actions").json()[
+        "instanceActions"]
+    assert "stop" in [a["action"] for a in actions]
 
 
 def test_the_spawn_spec_reaches_the_driver_whole_and_rescue_and_rebuild_are_real(
