@@ -1,24 +1,70 @@
-"""JSON request parsing and JSON-schema validation with clear 400 messages."""
+"""JSON request parsing and JSON-schema validation with clear 400 messages.
+
+Every request body any service parses goes through :func:`parse_json`, so the limits every
+service shares live here: a body nested deeper than :data:`MAX_JSON_DEPTH` and any string (or
+key) holding a NUL character are refused with a 400 before a handler sees them. NUL cannot be
+stored by PostgreSQL, so refusing it everywhere keeps every backend's answer the same.
+"""
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 from jsonschema import Draft4Validator
 
 from pocketstack.common import exceptions
 
+MAX_JSON_DEPTH = 32  # arrays/objects inside one another; OpenStack bodies need fewer than 8
+
+NUL_MESSAGE = "Invalid input: the NUL character (\\x00) is not allowed"
+
 
 def parse_json(body: bytes) -> Any:
     if not body:
         raise exceptions.BadRequest("Malformed request body: the body is empty.")
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise exceptions.BadRequest(f"Malformed request body: {exc}") from None
+    except RecursionError:
+        _too_deep()  # far deeper than MAX_JSON_DEPTH
+    check_json(data)
+    return data
+
+
+def _too_deep() -> NoReturn:
+    raise exceptions.BadRequest(
+        f"Malformed request body: nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def check_json(data: Any) -> None:
+    """Refuse a parsed body nested deeper than MAX_JSON_DEPTH or holding a NUL character."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise exceptions.ValidationError(NUL_MESSAGE + " in the request body.")
+        elif isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                _too_deep()
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if "\x00" in key:
+                        raise exceptions.ValidationError(NUL_MESSAGE + " in the request body.")
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+
+
+def check_text(where: str, *values: str) -> None:
+    """Refuse a NUL character in a path or query string (``where`` names which)."""
+    for value in values:
+        if "\x00" in value:
+            raise exceptions.ValidationError(f"{NUL_MESSAGE} in the {where}.")
 
 
 @lru_cache(maxsize=512)
