@@ -173,6 +173,17 @@ def test_os_hosts(cloud: LiveCloud, admin: httpx.Client) -> None:
     for body in ({}, {"status": "bogus"}, {"maintenance_mode": "bogus"}):
         assert admin.put(f"{API}/os-hosts/{name}", json=body).status_code == 400
     assert admin.put(f"{API}/os-hosts/nope", json={"status": "enable"}).status_code == 404
+    r = admin.put(f"{API}/os-hosts/{name}", json={"status": "disable"})
+    try:
+        assert r.json() == {"host": name, "status": "disabled"}
+        # as Nova: the hosts of disabled services are not listed
+        listed = [h["host_name"] for h in admin.get(f"{API}/os-hosts").json()["hosts"]
+                  if h["service"] == "compute"]
+        assert name not in listed
+    finally:
+        r = admin.put(f"{API}/os-hosts/{name}", json={"status": "Enable"})
+    assert r.json() == {"host": name, "status": "enabled"}
+    assert name in [h["host_name"] for h in admin.get(f"{API}/os-hosts").json()["hosts"]]
     assert admin.get(f"{API}/os-hosts/nope/reboot").status_code == 404
     assert admin.get(f"{API}/os-hosts/{name}/reboot").status_code == 501
     assert admin.get(f"{API}/os-hosts", headers={
