@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-from pocketstack.common.db import update_generation
+from pocketstack.common.db import time_compare, update_generation
 from pocketstack.compute import tables as t
 from pocketstack.compute.domain import quotas, states
 from pocketstack.compute.domain.common import utcnow
@@ -175,9 +175,9 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
                     from None
             q = q.where(T.c.display_name.regexp_match(value))
         elif key == "changes-since":
-            q = q.where(T.c.updated_at >= value)
+            q = q.where(time_compare(T.c.updated_at, "gte", value))
         elif key == "changes-before":
-            q = q.where(T.c.updated_at <= value)
+            q = q.where(time_compare(T.c.updated_at, "lte", value))
         elif key == "vm_state":
             q = q.where(T.c.vm_state.in_(value))
         elif key == "uuids":

@@ -180,7 +180,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
     for column in ("created_at", "updated_at"):
         for value in q.getlist(column):
             op, sep, when = value.partition(":")
-            if not sep or op not in images._DATE_OPS:
+            if not sep or op not in images.DATE_OPS:
                 op, when = "eq", value
             times.append((column, op, parse_isotime(when)))
     return images.ListQuery(
