@@ -130,6 +130,54 @@ def test_create_bad_input(cloud: LiveCloud, admin: httpx.Client) -> None:
     assert r.status_code == 400
 
 
+NAME_RULE = ("An invalid 'name' value was provided. The name must be: printable characters. "
+             "Can not start or end with whitespace.")
+
+
+@pytest.mark.parametrize("name", ["a\x01b", "tab\there", "line\nbreak", "del\x7f",
+                                  "sep\u2028x", " leading", "trailing ", "nbsp\u00a0",
+                                  "astral\U0001F600"])
+def test_server_name_is_printable_without_edge_spaces(admin: httpx.Client, name: str) -> None:
+    """Nova's name rule, on create, rename and rebuild: printable BMP characters, spaces
+    inside only."""
+    image = _image_id(admin)
+    h = {"OpenStack-API-Version": "compute 2.96"}
+    base = {"imageRef": image, "flavorRef": "1", "networks": "none"}
+    r = admin.post("/compute/v2.1/servers", json={"server": {**base, "name": name}}, headers=h)
+    assert r.status_code == 400, r.text
+    assert r.json()["badRequest"]["message"] == \
+        f"Invalid input for field 'server.name': {NAME_RULE}"
+    r = admin.post("/compute/v2.1/flavors", json={"flavor": {
+        "name": name, "ram": 64, "vcpus": 1, "disk": 0}})
+    assert r.status_code == 400 and NAME_RULE in r.json()["badRequest"]["message"], r.text
+
+
+def _image_id(admin: httpx.Client) -> str:
+    return str(admin.get("/image/v2/images", params={"name": IMAGE}).json()["images"][0]["id"])
+
+
+@pytest.mark.parametrize(("name", "hostname"), [
+    ("My Server_1.example", "my-server-1.example"),
+    ("émoji € 日本 x", "émoji---x"),  # outside Latin-1 dropped, Latin-1 letters kept
+    ("--a!b@c#--", "abc"),
+    ("x" * 70, "x" * 63),
+    ("!!!", None),  # nothing left: Server-<uuid>
+])
+def test_hostname_derived_from_name_as_nova(admin: httpx.Client, name: str,
+                                            hostname: str | None) -> None:
+    h = {"OpenStack-API-Version": "compute 2.96"}
+    r = admin.post("/compute/v2.1/servers", headers=h, json={"server": {
+        "name": name, "imageRef": _image_id(admin), "flavorRef": "1", "networks": "none"}})
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    try:
+        shown = admin.get(f"/compute/v2.1/servers/{sid}", headers=h).json()["server"]
+        assert shown["name"] == name
+        assert shown["OS-EXT-SRV-ATTR:hostname"] == (hostname or f"Server-{sid}")
+    finally:
+        admin.delete(f"/compute/v2.1/servers/{sid}")
+
+
 def test_invalid_state_transition_is_409(cloud: LiveCloud, admin: httpx.Client) -> None:
     name = unique("st")
     server = _boot(cloud, name)

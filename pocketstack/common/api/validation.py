@@ -80,7 +80,11 @@ def validate(schema: dict[str, Any], data: Any) -> Any:
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)
         where = f" for field '{path}'" if path else ""
-        raise exceptions.ValidationError(f"Invalid input{where}: {error.message}")
+        message = error.message
+        if error.validator == "pattern" and isinstance(error.schema, dict):
+            # a schema may say in words what its pattern means (``x-pattern-message``)
+            message = error.schema.get("x-pattern-message", message)
+        raise exceptions.ValidationError(f"Invalid input{where}: {message}")
     return data
 
 

@@ -54,11 +54,12 @@ def create(conn: Connection, base: dict[str, Any], count: int,
         if count > 1:
             name = f"{name}-{index + 1}"
         row = dict(base)
+        uuid = str(uuidlib.uuid4())
         row.update({
-            "uuid": str(uuidlib.uuid4()), "display_name": name, "vm_state": states.BUILDING,
+            "uuid": uuid, "display_name": name, "vm_state": states.BUILDING,
             "task_state": states.SCHEDULING, "power_state": 0, "reservation_id": reservation,
             "launch_index": index, "created_at": now, "updated_at": now, "deleted": False,
-            "hostname": _hostname(name), "task_deadline":
+            "hostname": sanitize_hostname(name, f"Server-{uuid}"), "task_deadline":
                 now + dt.timedelta(seconds=deadline_seconds), "task_attempts": 0,
             "generation": 0,
         })
@@ -70,9 +71,16 @@ def create(conn: Connection, base: dict[str, Any], count: int,
     return rows
 
 
-def _hostname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
-    return cleaned[:63] or "server"
+def sanitize_hostname(name: str, default: str) -> str:
+    """The hostname Nova derives from a server name (RFC 952/1123 but for length): Latin-1
+    only, at most 63 characters, spaces and underscores as hyphens, anything else that is not
+    a word character, dot or hyphen dropped, lower case, no leading or trailing dot or hyphen;
+    ``default`` (``Server-<uuid>``) when nothing is left."""
+    host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    host = re.sub(r"[ _]", "-", host)
+    host = re.sub(r"[^\w.-]+", "", host)
+    host = host.lower().strip(".-")
+    return host or default[:63]
 
 
 def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.compute.domain import quotas
+from pocketstack.compute.schemas.names import NAME
 
 
 def wrap(key: str, inner: dict[str, Any]) -> dict[str, Any]:
@@ -21,8 +22,6 @@ def obj(props: dict[str, Any], required: list[str] | None = None,
     return out
 
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 255,
-        "pattern": r"^(?! )[^\x00-\x1f\x7f]*(?<! )$"}
 BOOL = {"type": ["boolean", "string"],
         "enum": [True, False, "True", "False", "true", "false", "1", "0", "yes", "no",
                  "on", "off", "TRUE", "FALSE"]}

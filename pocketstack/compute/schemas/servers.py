@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 255,
-        "pattern": r"^(?![\s])[\s\S]*(?<![\s])$|^\S$"}
+from pocketstack.compute.schemas.names import NAME
+
 METADATA = {"type": "object", "patternProperties": {
     "^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
     "additionalProperties": False}
