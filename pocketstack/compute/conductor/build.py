@@ -41,7 +41,8 @@ def request_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, An
         instance_uuid=row["uuid"], project_id=row["project_id"], user_id=row["user_id"],
         vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
         extra_specs=dict(flavor.get("extra_specs") or {}), image_properties=image_props,
-        availability_zone=row["requested_az"], group_policy=group_policy,
+        availability_zone=row["requested_az"], group_uuid=row["server_group"] or None,
+        group_policy=group_policy,
         group_hosts=group_hosts, group_max_per_host=max_per_host, ignore_hosts=ignore_hosts,
         force_host=row["scheduler_hints"].get("_force_host"))
 
@@ -90,6 +91,8 @@ def build(conductor: Conductor, uuid: str) -> Outbox:
         current = instances.get(conn, uuid)
         if current["generation"] != row["generation"]:
             raise exceptions.ConcurrentUpdate(f"instance {uuid} changed while scheduling")
+        if row["server_group"]:  # Nova's late check: another scheduler may have raced us
+            server_groups.check_placement(conn, row["server_group"], uuid, chosen.host)
         instances.record_scheduling(conn, uuid, attempt, chosen.host, record)
         return instances.update(conn, current, {
             "host": chosen.host, "node": chosen.hypervisor_hostname,
@@ -98,6 +101,15 @@ def build(conductor: Conductor, uuid: str) -> Outbox:
 
     try:
         row = conductor.db.write(commit)
+    except server_groups.PolicyViolation as exc:  # rescheduled, that host excluded
+        conductor.placement.delete_allocations(uuid)
+        conductor.db.write(instances.record_scheduling, uuid, attempt, chosen.host,
+                           dict(record, failure=f"late check: {exc.message}"))
+        if attempt < conductor.settings.scheduler_max_attempts:
+            return [("conductor", {"op": "build", "uuid": uuid})]
+        fail(conductor, row, f"Build of instance failed: {exc.message}",
+             "The server group's policy could not be honoured.")
+        return []
     except (exceptions.ConcurrentUpdate, exceptions.NotFound):
         conductor.placement.delete_allocations(uuid)  # deleted meanwhile: give it back
         return []
