@@ -136,3 +136,19 @@ def test_nul_character_is_400_on_every_backend(any_backend: LiveCloud, service: 
     with any_backend.client(token) as c:
         r = c.request(method, path, json=body)
         assert "NUL character" in _fault(service, r, 400)
+
+
+@pytest.mark.parametrize(("service", "path", "body"), [
+    ("identity", "/identity/v3/projects", b'{"project": {"name": "half\\ud800"}}'),
+    ("compute", "/compute/v2.1/flavors",
+     b'{"flavor": {"name": "half\\udfff", "ram": 64, "vcpus": 1, "disk": 1}}'),
+    ("image", "/image/v2/images", b'{"name": "half\\ud800"}'),
+    ("placement", "/placement/resource_providers", b'{"name": "half\\ud800"}'),
+])
+def test_lone_surrogate_is_400_on_every_backend(any_backend: LiveCloud, service: str,
+                                                path: str, body: bytes) -> None:
+    """JSON lets a string hold half a surrogate pair; no database can store it."""
+    token, _ = any_backend.token()
+    with any_backend.client(token) as c:
+        r = c.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert "lone UTF-16 surrogate" in _fault(service, r, 400)

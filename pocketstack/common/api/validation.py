@@ -9,6 +9,7 @@ stored by PostgreSQL, so refusing it everywhere keeps every backend's answer the
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any, NoReturn
 
@@ -40,21 +41,34 @@ def _too_deep() -> NoReturn:
         f"Malformed request body: nested deeper than {MAX_JSON_DEPTH} levels.")
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL; halves of a surrogate pair
+
+
+def _check_string(value: str) -> None:
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise exceptions.ValidationError(NUL_MESSAGE + " in the request body.")
+    raise exceptions.ValidationError(
+        "Invalid input: a lone UTF-16 surrogate (\\u" + f"{ord(found.group()):04x}) is not "
+        "a character.")
+
+
 def check_json(data: Any) -> None:
-    """Refuse a parsed body nested deeper than MAX_JSON_DEPTH or holding a NUL character."""
+    """Refuse a parsed body nested deeper than MAX_JSON_DEPTH, or holding a NUL character or
+    a lone surrogate (``"\\ud800"`` parses, but no database can store it)."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                raise exceptions.ValidationError(NUL_MESSAGE + " in the request body.")
+            _check_string(value)
         elif isinstance(value, dict | list):
             if depth >= MAX_JSON_DEPTH:
                 _too_deep()
             if isinstance(value, dict):
                 for key, item in value.items():
-                    if "\x00" in key:
-                        raise exceptions.ValidationError(NUL_MESSAGE + " in the request body.")
+                    _check_string(key)
                     stack.append((item, depth + 1))
             else:
                 stack.extend((item, depth + 1) for item in value)
