@@ -157,9 +157,10 @@ def _image_id(admin: httpx.Client) -> str:
 
 
 @pytest.mark.parametrize(("name", "hostname"), [
-    ("My Server_1.example", "my-server-1.example"),
+    ("My Server_1.example.com", "my-server-1-example-com"),  # an FQDN name: one label
     ("émoji € 日本 x", "émoji---x"),  # outside Latin-1 dropped, Latin-1 letters kept
     ("--a!b@c#--", "abc"),
+    (".dot.", "dot"),
     ("x" * 70, "x" * 63),
     ("!!!", None),  # nothing left: Server-<uuid>
 ])

@@ -72,12 +72,12 @@ def create(conn: Connection, base: dict[str, Any], count: int,
 
 
 def sanitize_hostname(name: str, default: str) -> str:
-    """The hostname Nova derives from a server name (RFC 952/1123 but for length): Latin-1
-    only, at most 63 characters, spaces and underscores as hyphens, anything else that is not
-    a word character, dot or hyphen dropped, lower case, no leading or trailing dot or hyphen;
-    ``default`` (``Server-<uuid>``) when nothing is left."""
+    """The hostname Nova (since Wallaby) derives from a server name: Latin-1 only, at most 63
+    characters, spaces, underscores and dots as hyphens, anything else that is not a word
+    character or hyphen dropped, lower case, no leading or trailing hyphen; ``default``
+    (``Server-<uuid>``) when nothing is left."""
     host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
-    host = re.sub(r"[ _]", "-", host)
+    host = re.sub(r"[ _.]", "-", host)
     host = re.sub(r"[^\w.-]+", "", host)
     host = host.lower().strip(".-")
     return host or default[:63]
