@@ -249,3 +249,23 @@ def test_flavor_disk_smaller_than_image_is_refused(cloud: LiveCloud, admin: http
         else:
             assert r.status_code == 202, r.text
             admin.delete(f"/compute/v2.1/servers/{r.json()['server']['id']}")
+
+
+@pytest.mark.parametrize("text", ["line\nbreak", "bell\x07", "tab\there"])
+def test_descriptions_are_printable(admin: httpx.Client, text: str) -> None:
+    """Nova's description rule: printable characters (spaces allowed anywhere)."""
+    rule = ("An invalid 'description' value was provided. The description must be: printable "
+            "characters with whitespace.")
+    r = admin.post("/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.19"},
+                   json={"server": {"name": "d", "imageRef": _image_id(admin), "flavorRef": "1",
+                                    "networks": "none", "description": text}})
+    assert r.status_code == 400 and rule in r.json()["badRequest"]["message"], r.text
+    r = admin.post("/compute/v2.1/flavors", headers={"OpenStack-API-Version": "compute 2.55"},
+                   json={"flavor": {"name": unique("d"), "ram": 64, "vcpus": 1, "disk": 0,
+                                    "description": text}})
+    assert r.status_code == 400 and rule in r.json()["badRequest"]["message"], r.text
+    r = admin.post("/compute/v2.1/flavors", headers={"OpenStack-API-Version": "compute 2.55"},
+                   json={"flavor": {"name": unique("d"), "ram": 64, "vcpus": 1, "disk": 0,
+                                    "description": "  spaced  out  "}})
+    assert r.status_code == 200, r.text
+    assert admin.delete(f"/compute/v2.1/flavors/{r.json()['flavor']['id']}").status_code == 202

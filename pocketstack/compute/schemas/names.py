@@ -1,4 +1,5 @@
-"""Nova's rule for the names of servers, flavors, aggregates and server groups.
+"""Nova's rules for the names of servers, flavors, aggregates and server groups, and for
+descriptions.
 
 A name is printable characters of the Basic Multilingual Plane: no control or format
 characters (Unicode category C) and no line or paragraph separators; it may contain spaces
@@ -45,3 +46,13 @@ NAME: dict[str, Any] = {
     "x-pattern-message": "An invalid 'name' value was provided. The name must be: printable "
                          "characters. Can not start or end with whitespace.",
 }
+
+
+def description(max_length: int) -> dict[str, Any]:
+    """A description: printable characters, spaces anywhere, or null (Nova's rule)."""
+    return {
+        "type": ["string", "null"], "minLength": 0, "maxLength": max_length,
+        "pattern": f"^[{_BODY}]*$",
+        "x-pattern-message": "An invalid 'description' value was provided. The description "
+                             "must be: printable characters with whitespace.",
+    }
