@@ -5,15 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
+import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pocketstack import __version__
 from pocketstack.config import Settings, describe_options, load_settings
 
 LOG = logging.getLogger("pocketstack")
+
+
+def openstack_command(path: str | None = None) -> str:
+    """How to run the stock ``openstack`` CLI from the user's shell: plain ``openstack``
+    when that is the one on ``PATH``, else the one installed beside this ``pocketstack``
+    (the virtualenv ``make setup`` made, which is usually not on ``PATH``)."""
+    beside = Path(sys.executable).parent / "openstack"
+    found = shutil.which("openstack", path=path)
+    if found is not None and (not beside.exists() or Path(found).samefile(beside)):
+        return "openstack"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    return "openstack"  # not installed here: `pip install python-openstackclient`
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,10 +160,11 @@ def cmd_up(settings: Settings, started: float) -> int:
         if server.started:
             elapsed = time.monotonic() - started
             url = settings.effective_public_url
+            clouds = settings.state_path / "clouds.yaml"
             print(f"Pocketstack {__version__} is ready at {url} ({elapsed:.2f}s)\n"
-                  f"  clouds.yaml: {settings.state_path / 'clouds.yaml'}\n"
-                  f"  try: OS_CLIENT_CONFIG_FILE={settings.state_path / 'clouds.yaml'} "
-                  f"openstack --os-cloud pocketstack-admin token issue", flush=True)
+                  f"  clouds.yaml: {clouds}\n"
+                  f"  try: OS_CLIENT_CONFIG_FILE={shlex.quote(str(clouds))} "
+                  f"{openstack_command()} --os-cloud pocketstack-admin token issue", flush=True)
         await task
 
     try:

@@ -133,6 +133,10 @@ class Settings:
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
     access_log: bool = _opt(False, "Log every HTTP request.")
     workers_threads: int = _opt(32, "Threads available to request handlers.")
+    max_request_body_size: int = _opt(
+        114688, "Largest request body (bytes) identity and compute accept; larger is a 413, "
+        "as Keystone's and Nova's max_request_body_size. Image and placement accept JSON "
+        "bodies up to 1 MiB; image data uploads are streamed and bounded by image_size_cap.")
     api_workers: int = _opt(
         1, "Processes serving the API on the one port (the conductor and in-process agents "
         "stay in the main process; extra API processes hand it work over a Unix socket in "

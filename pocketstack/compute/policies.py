@@ -21,7 +21,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "server-metadata:index", "server-metadata:show", "os-server-tags:index",
                 "os-server-tags:show", "os-console-output", "os-server-groups:index",
                 "os-server-groups:show", "os-simple-tenant-usage:show", "os-quota-sets:show",
-                "os-quota-sets:detail", "os-availability-zone:list", "limits")
+                "os-quota-sets:detail", "os-availability-zone:list", "limits",
+                "os-security-groups:list")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",

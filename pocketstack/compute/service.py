@@ -118,6 +118,8 @@ class ComputeService:
             microversions=microversions.SPEC,
             request_id_headers=("X-Openstack-Request-Id", "X-Compute-Request-Id"),
             state={"compute": self},
+            max_body_size=self.settings.max_request_body_size,
+            empty_id_paths=("/os-simple-tenant-usage",),  # Nova: an empty tenant id is 404
         )
 
     def root_app(self) -> ServiceApp:

@@ -182,7 +182,7 @@ POLICY_UPDATE = _wrap("policy", {"type": {"type": "string", "minLength": 1, "max
 
 ENDPOINT_GROUP_FILTERS = {"type": "object", "properties": {
     "interface": INTERFACE, "service_id": {"type": "string"}, "region_id": {"type": "string"},
-}, "additionalProperties": False, "minProperties": 1}
+}, "additionalProperties": False}  # {} is accepted, as Keystone: it picks every endpoint
 ENDPOINT_GROUP_CREATE = _wrap("endpoint_group", {
     "name": NAME, "description": DESCRIPTION, "filters": ENDPOINT_GROUP_FILTERS},
     ["name", "filters"], extra=False)

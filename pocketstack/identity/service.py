@@ -139,4 +139,5 @@ class IdentityService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{public_url}/identity"'},
             state={"identity": self},
+            max_body_size=self.settings.max_request_body_size,
         )

@@ -7,10 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from starlette.types import Receive, Scope, Send
-
 from pocketstack.common.api.app import ApiRequest, ServiceApp
-from pocketstack.common.api.errors import glance_error, render
+from pocketstack.common.api.errors import glance_error
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
@@ -123,11 +121,11 @@ class ImageService:
         return registered
 
     # -- serving --------------------------------------------------------------------------------
-    def app(self) -> _GlancePaths:
+    def app(self) -> ServiceApp:
         from pocketstack.image.routes import ROUTES
 
         identity_uri = self.settings.effective_public_url + "/identity"
-        inner = ServiceApp(
+        return ServiceApp(
             "image",
             ROUTES,
             glance_error,
@@ -135,26 +133,5 @@ class ImageService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"image": self},
+            empty_id_paths=("/v2/images",),  # Glance: an empty image id is 404
         )
-        return _GlancePaths(inner)
-
-
-class _GlancePaths:
-    """Answers what the route table cannot express: ``/v2/images/`` (an empty image id) is 404
-    in Glance, not the image list (the kit folds trailing slashes)."""
-
-    def __init__(self, app: ServiceApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("pocketstack.subpath", scope.get("path", ""))
-        if scope["type"] == "http" and path.rstrip("/") != path and \
-                path.rstrip("/").endswith("/v2/images"):
-            body = render(glance_error, 404, "Not Found", "The resource could not be found.",
-                          "")
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)

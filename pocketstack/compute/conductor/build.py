@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-from pocketstack.compute import tables as t
 from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.conductor.family import ENDED, MAX_TASK_RETRIES, Step, TaskFamily
 from pocketstack.compute.domain import instance_actions, instances, server_groups, states
@@ -49,7 +47,8 @@ def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
         instance_uuid=row["uuid"], project_id=row["project_id"], user_id=row["user_id"],
         vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
         extra_specs=dict(flavor.get("extra_specs") or {}), image_properties=image_props,
-        availability_zone=row["requested_az"], group_policy=group_policy,
+        availability_zone=row["requested_az"], group_uuid=row["server_group"] or None,
+        group_policy=group_policy,
         group_hosts=group_hosts, group_max_per_host=max_per_host, ignore_hosts=ignore_hosts,
         force_host=row["scheduler_hints"].get("_force_host"))
 
@@ -103,8 +102,27 @@ class Build(TaskFamily):
             self.fail(step, exc.message, exc.summary, attempt,
                       record_of(exc.verdicts, None, 0.0, spec))
             return
-        instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host,
-                                    record_of(verdicts, chosen.host, seconds, spec))
+        record = record_of(verdicts, chosen.host, seconds, spec)
+        if row["server_group"]:
+            try:  # Nova's late check: a build of another scheduler may have raced this one
+                server_groups.check_placement(step.conn, row["server_group"], step.uuid,
+                                              chosen.host)
+            except server_groups.PolicyViolation as exc:
+                conductor.placement.delete_allocations(step.uuid)
+                instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host,
+                                            dict(record, failure=f"late check: {exc.message}"))
+                step.note(f"building: {chosen.host} would break the server group's policy "
+                          f"({exc.message}); claim released")
+                if attempt < conductor.settings.scheduler_max_attempts:
+                    # a new step, once this one has committed: scheduling again here would
+                    # wait for the scheduler's group queue while holding this transaction's
+                    # placement locks, which the build ahead in that queue may need
+                    step.send("conductor", {"op": "build", "uuid": step.uuid})
+                else:
+                    self.fail(step, f"Build of instance failed: {exc.message}",
+                              "The server group's policy could not be honoured.")
+                return
+        instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host, record)
         step.update({"host": chosen.host, "node": chosen.hypervisor_hostname,
                      "availability_zone": chosen.availability_zone,
                      "task_state": states.SPAWNING, "task_attempts": 0,
@@ -142,16 +160,16 @@ class Build(TaskFamily):
         last = [r for r in records if r["chosen_host"] == host]
         if last:
             last[-1]["record"] = dict(last[-1]["record"], failure=reason)
-            step.conn.execute(sa.update(t.scheduling_records)
-                              .where(t.scheduling_records.c.id == last[-1]["id"])
-                              .values(record=last[-1]["record"]))
+            instances.set_scheduling_record(step.conn, last[-1]["id"], last[-1]["record"])
         maximum = conductor.settings.scheduler_max_attempts
         if len(records) < maximum:
             step.update({"host": None, "node": None, "task_state": states.SCHEDULING,
                          "task_deadline": conductor.deadline(build_task=True)})
             step.note(f"building: spawn on {host} failed ({reason}); claim released, "
                       f"rescheduling (attempt {len(records) + 1} of {maximum})")
-            self.schedule(step)
+            # scheduled by a new step once this one (and its release) has committed: never
+            # wait for the scheduler while holding placement's locks
+            step.send("conductor", {"op": "build", "uuid": step.uuid})
             return
         failures = [f"{r['chosen_host']}: {r['record'].get('failure', reason)}"
                     for r in records if r["chosen_host"]]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-from pocketstack.common.db import Database, update_generation
+from pocketstack.common.db import Database, time_compare, update_generation
 from pocketstack.compute import tables as t
 from pocketstack.compute.domain import instance_actions, quotas, states
 from pocketstack.compute.domain.common import utcnow
@@ -56,11 +56,12 @@ def create(conn: Connection, base: dict[str, Any], count: int,
         if count > 1:
             name = f"{name}-{index + 1}"
         row = dict(base)
+        uuid = str(uuidlib.uuid4())
         row.update({
-            "uuid": str(uuidlib.uuid4()), "display_name": name, "vm_state": states.BUILDING,
+            "uuid": uuid, "display_name": name, "vm_state": states.BUILDING,
             "task_state": states.SCHEDULING, "power_state": 0, "reservation_id": reservation,
             "launch_index": index, "created_at": now, "updated_at": now, "deleted": False,
-            "hostname": _hostname(name), "task_deadline":
+            "hostname": sanitize_hostname(name, f"Server-{uuid}"), "task_deadline":
                 now + dt.timedelta(seconds=deadline_seconds), "task_attempts": 0,
             "generation": 0,
         })
@@ -72,9 +73,16 @@ def create(conn: Connection, base: dict[str, Any], count: int,
     return rows
 
 
-def _hostname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
-    return cleaned[:63] or "server"
+def sanitize_hostname(name: str, default: str) -> str:
+    """The hostname Nova (since Wallaby) derives from a server name: Latin-1 only, at most 63
+    characters, spaces, underscores and dots as hyphens, anything else that is not a word
+    character or hyphen dropped, lower case, no leading or trailing hyphen; ``default``
+    (``Server-<uuid>``) when nothing is left."""
+    host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    host = re.sub(r"[ _.]", "-", host)
+    host = re.sub(r"[^\w.-]+", "", host)
+    host = host.lower().strip(".-")
+    return host or default[:63]
 
 
 def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -220,9 +228,9 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
                     from None
             q = q.where(T.c.display_name.regexp_match(value))
         elif key == "changes-since":
-            q = q.where(T.c.updated_at >= value)
+            q = q.where(time_compare(T.c.updated_at, "gte", value))
         elif key == "changes-before":
-            q = q.where(T.c.updated_at <= value)
+            q = q.where(time_compare(T.c.updated_at, "lte", value))
         elif key == "vm_state":
             q = q.where(T.c.vm_state.in_(value))
         elif key == "uuids":
@@ -285,6 +293,12 @@ def record_scheduling(conn: Connection, uuid: str, attempt: int, chosen: str | N
     conn.execute(sa.insert(t.scheduling_records).values(
         instance_uuid=uuid, attempt=attempt, created_at=utcnow(), chosen_host=chosen,
         record=record))
+
+
+def set_scheduling_record(conn: Connection, record_id: int, record: dict[str, Any]) -> None:
+    """Rewrite one attempt's record (e.g. to say why its host failed the build)."""
+    conn.execute(sa.update(t.scheduling_records)
+                 .where(t.scheduling_records.c.id == record_id).values(record=record))
 
 
 def scheduling_records(conn: Connection, uuid: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
-from pocketstack.common.db import Database, is_duplicate_error, update_generation
+from pocketstack.common.db import Database, is_duplicate_error, time_compare, update_generation
 from pocketstack.image import tables as t
 from pocketstack.image.domain.common import QuotaExceeded, new_id, utcnow
 from pocketstack.image.interface import BootImage
@@ -121,9 +121,8 @@ _NULL_SUBSTITUTE: dict[str, Any] = {
     "name": "", "container_format": "", "disk_format": "", "owner": "", "size": -1,
     "virtual_size": -1,
 }
-#: created_at/updated_at filter operators (``?updated_at=gte:<time>``) → comparison method
-DATE_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__",
-            "eq": "__eq__", "neq": "__ne__"}
+#: created_at/updated_at filter operators (``?updated_at=gte:<time>``)
+DATE_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
 
 
 @dataclass
@@ -225,7 +224,7 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if q.size_max is not None:
         where.append(img.size <= q.size_max)
     for column, op, when in q.time_filters or ():
-        where.append(getattr(img[column], DATE_OPS[op])(when))
+        where.append(time_compare(img[column], op, when))
 
     sort = list(q.sort or [("created_at", "desc")])
     if not any(key == "id" for key, _ in sort):
