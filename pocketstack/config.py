@@ -71,6 +71,10 @@ class Settings:
     policy_file: str = _opt(
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
     )
+    unified_limit_enforcement_model: str = _opt(
+        "flat", "Keystone unified limits enforcement model: flat, or strict_two_level (a "
+        "project's limit may not exceed its domain's; projects nest at most two deep)."
+    )
     image_quota_count: int = _opt(-1, "Images a project may own (-1: unlimited).")
     image_quota_size: int = _opt(-1, "Bytes of image data a project may store (-1: unlimited).")
     image_quota_stage: int = _opt(

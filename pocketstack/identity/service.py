@@ -10,6 +10,7 @@ from pocketstack.common.exceptions import Unauthorized
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.config import Settings
 from pocketstack.identity import fernet
+from pocketstack.identity.domain.limits import model as limit_model
 from pocketstack.identity.domain.tokens import AUTH_FAILED, Authenticator, TokenSettings
 from pocketstack.identity.domain.users import PasswordRules
 from pocketstack.identity.policies import RULES
@@ -41,6 +42,7 @@ class IdentityService:
             expiration=settings.token_expiration,
             allow_expired_window=settings.allow_expired_window))
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        self.limit_model = limit_model(settings.unified_limit_enforcement_model)
 
     def authenticate_request(self, req: ApiRequest) -> RequestContext:
         """Turn ``X-Auth-Token`` into a context (any service's API uses this)."""
