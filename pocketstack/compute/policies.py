@@ -68,6 +68,7 @@ RULES: list[policy.RuleDefault] = [
     _r("flavors", ANY),
     _r("os-quota-sets:defaults", ANY),
     _r("extensions", ANY),
+    _r("os-server-diagnostics", ADMIN),
     _r("os-instance-usage-audit-log:list", ADMIN),
     _r("os-instance-usage-audit-log:show", ADMIN),
     _r("os-server-external-events:create", f"{ADMIN} or rule:service_role"),

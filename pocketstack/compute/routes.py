@@ -6,6 +6,7 @@ from pocketstack.common.api.app import Route
 from pocketstack.compute.api import (
     aggregates,
     availability_zones,
+    diagnostics,
     extensions,
     external_events,
     flavor_access,
@@ -106,6 +107,7 @@ ROUTES: list[Route] = [
     Route("GET", "/extensions/{alias}", extensions.show_extension),
     Route("GET", "/os-migrations", migrations.list_migrations),
     Route("GET", "/servers/{server_id}/migrations", migrations.list_server_migrations),
+    Route("GET", "/servers/{server_id}/diagnostics", diagnostics.show),
     Route("GET", "/servers/{server_id}/migrations/{migration_id}",
           migrations.show_server_migration),
     Route("GET", "/os-hosts", hosts.list_hosts),

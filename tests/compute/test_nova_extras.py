@@ -216,3 +216,44 @@ def test_server_migrations(h: Harness) -> None:
     assert "In-progress live migration 1 is not found" in r.json()["itemNotFound"]["message"]
     assert h.alt.get(f"/servers/{server}/migrations", version="2.23").status_code == 404
     assert h.demo.get(f"/servers/{server}/migrations/1", version="2.23").status_code == 403
+
+
+# -- diagnostics ----------------------------------------------------------------------------
+def test_diagnostics_shapes_what_the_agent_reports(h: Harness) -> None:
+    """The agent side is stood in for here by a bus answering as the compute agent's
+    ``diagnostics`` operation does (the driver's ``info`` of the guest)."""
+    server = h.add_instance(host="c1", config_drive="True")
+    asked: list[tuple[str, dict[str, object]]] = []
+    answer: dict[str, object] = {"info": {
+        "power_state": 1, "vcpus": 2, "memory_mb": 512, "root_gb": 1, "vifs": ["port-1"],
+        "volumes": {"vol-1": "/dev/vdb"}, "uptime": 12.7}}
+
+    async def bus_call(topic: str, msg: dict[str, object], timeout: float) -> object:
+        asked.append((topic, msg))
+        return answer
+
+    h.compute.bus_call = bus_call
+    try:
+        r = h.admin.get(f"/servers/{server}/diagnostics", version="2.48")
+        assert r.status_code == 200, r.text
+        d = r.json()
+        assert asked == [("compute.c1", {"op": "diagnostics", "uuid": server})]
+        assert d["state"] == "running" and d["driver"] == "libvirt"
+        assert (d["num_cpus"], d["num_nics"], d["num_disks"]) == (2, 1, 2)
+        assert d["uptime"] == 12 and d["config_drive"] is True
+        assert d["memory_details"] == {"maximum": 512, "used": None}
+        assert [c["id"] for c in d["cpu_details"]] == [0, 1]
+        assert len(d["nic_details"]) == 1 and len(d["disk_details"]) == 2
+        legacy = h.admin.get(f"/servers/{server}/diagnostics").json()
+        assert legacy == {"memory": 512 * 1024, "uptime": 12}
+        assert h.demo.get(f"/servers/{server}/diagnostics").status_code == 403
+        answer = {"error": "no such guest", "not_found": True}
+        assert h.admin.get(f"/servers/{server}/diagnostics").status_code == 409
+        answer = None  # type: ignore[assignment]  # an agent without the operation
+        r = h.admin.get(f"/servers/{server}/diagnostics", version="2.48")
+        assert r.status_code == 501 and "notImplemented" in r.json()
+    finally:
+        h.compute.bus_call = None
+    unplaced = h.add_instance(host=None, vm_state="building")
+    assert h.admin.get(f"/servers/{unplaced}/diagnostics").status_code == 409
+    assert h.admin.get(f"/servers/{uuid.uuid4()}/diagnostics").status_code == 404
