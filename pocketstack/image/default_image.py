@@ -31,7 +31,7 @@ DESCRIPTION = ("Empty 1 GiB qcow2 disk with no operating system, registered by p
 MARKER = "image-default.json"
 
 
-def _admin_project_id(conn: Connection, name: str) -> str | None:
+def admin_project_id(conn: Connection, name: str) -> str | None:
     from pocketstack.identity.domain import domains, projects
 
     try:
@@ -61,7 +61,7 @@ def register(svc: ImageService, admin_project: str) -> str | None:
     }
 
     def write(conn: Connection) -> dict[str, Any]:
-        owner = _admin_project_id(conn, admin_project)
+        owner = admin_project_id(conn, admin_project)
         image = images.create(conn, {
             "id": image_id, "name": NAME, "visibility": "public", "disk_format": "qcow2",
             "container_format": "bare", "owner": owner,

@@ -3,7 +3,40 @@
 from __future__ import annotations
 
 from pocketstack.common.api.app import Route
-from pocketstack.image.api import data, images, members, schemas, versions
+from pocketstack.image.api import data, images, members, metadefs, schemas, versions
+
+
+def _metadefs() -> list[Route]:
+    ns = "/v2/metadefs/namespaces/{namespace}"
+    m = metadefs
+    return [
+        Route("GET", ns, m.show_namespace),
+        Route("PUT", ns, m.update_namespace),
+        Route("DELETE", ns, m.delete_namespace),
+        Route("GET", f"{ns}/resource_types", m.list_associations),
+        Route("POST", f"{ns}/resource_types", m.create_association),
+        Route("DELETE", f"{ns}/resource_types/{{resource_type}}", m.delete_association),
+        Route("GET", f"{ns}/objects", m.list_objects),
+        Route("POST", f"{ns}/objects", m.create_object),
+        Route("DELETE", f"{ns}/objects", m.delete_objects),
+        Route("GET", f"{ns}/objects/{{object_name}}", m.show_object),
+        Route("PUT", f"{ns}/objects/{{object_name}}", m.update_object),
+        Route("DELETE", f"{ns}/objects/{{object_name}}", m.delete_object),
+        Route("GET", f"{ns}/properties", m.list_properties),
+        Route("POST", f"{ns}/properties", m.create_property),
+        Route("DELETE", f"{ns}/properties", m.delete_properties),
+        Route("GET", f"{ns}/properties/{{property_name}}", m.show_property),
+        Route("PUT", f"{ns}/properties/{{property_name}}", m.update_property),
+        Route("DELETE", f"{ns}/properties/{{property_name}}", m.delete_property),
+        Route("GET", f"{ns}/tags", m.list_tags),
+        Route("POST", f"{ns}/tags", m.create_tags),
+        Route("DELETE", f"{ns}/tags", m.delete_tags),
+        Route("GET", f"{ns}/tags/{{tag_name}}", m.show_tag),
+        Route("POST", f"{ns}/tags/{{tag_name}}", m.create_tag),
+        Route("PUT", f"{ns}/tags/{{tag_name}}", m.update_tag),
+        Route("DELETE", f"{ns}/tags/{{tag_name}}", m.delete_tag),
+    ]
+
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.list_versions, public=True),
@@ -30,6 +63,11 @@ ROUTES: list[Route] = [
     Route("GET", "/v2/images/{image_id}/members/{member_id}", members.show_member),
     Route("PUT", "/v2/images/{image_id}/members/{member_id}", members.update_member),
     Route("DELETE", "/v2/images/{image_id}/members/{member_id}", members.delete_member),
+    # metadata definitions
+    Route("GET", "/v2/metadefs/resource_types", metadefs.list_resource_types),
+    Route("GET", "/v2/metadefs/namespaces", metadefs.list_namespaces),
+    Route("POST", "/v2/metadefs/namespaces", metadefs.create_namespace),
+    *_metadefs(),
     # schemas and discovery
     Route("GET", "/v2/schemas/{name}", schemas.show_schema),
     Route("GET", "/v2/info/import", schemas.info_import),

@@ -95,11 +95,25 @@ class ImageService:
             LOG.warning("image service: %d interrupted upload(s) reset to queued", interrupted)
         if isinstance(self.store, FileStore):
             self.store.scrub(self.db.read(images.all_ids), self.db.read(images.staged_ids))
+        self._seed_metadefs(admin_project)
         registered = None
         if self.options.image_default:
             registered = default_image.register(self, admin_project)
         LOG.debug("image service prepared in %.1f ms", (time.monotonic() - started) * 1000)
         return registered
+
+    def _seed_metadefs(self, admin_project: str) -> None:
+        from pocketstack.image import default_image, metadef_seed
+        from pocketstack.image.domain import metadefs
+
+        def write(conn: Any) -> bool:
+            owner = default_image.admin_project_id(conn, admin_project) or admin_project
+            return metadefs.seed(conn, owner, metadef_seed.RESOURCE_TYPES,
+                                 metadef_seed.NAMESPACES)
+
+        if self.db.write(write):
+            LOG.info("image service: loaded %d metadata definition namespaces",
+                     len(metadef_seed.NAMESPACES))
 
     # -- domain API for other services ------------------------------------------------------
     def get_image_for_boot(self, ctx: RequestContext, image_id: str) -> images.BootImage:
