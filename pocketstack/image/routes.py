@@ -70,6 +70,7 @@ ROUTES: list[Route] = [
     *_metadefs(),
     # schemas and discovery
     Route("GET", "/v2/schemas/{name}", schemas.show_schema),
+    Route("GET", "/v2/schemas/metadefs/{name}", schemas.show_metadef_schema),
     Route("GET", "/v2/info/import", schemas.info_import),
     Route("GET", "/v2/info/stores", schemas.info_stores),
     Route("GET", "/v2/info/usage", schemas.info_usage),

@@ -251,3 +251,25 @@ def test_cli_namespace_and_property_lifecycle(cloud: LiveCloud) -> None:
     cloud.osc("image", "metadef", "namespace", "delete", name, as_json=False)
     assert name not in {n["namespace"] for n in cloud.osc(
         "image", "metadef", "namespace", "list")}
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("namespace", "namespace"), ("namespaces", "namespaces"),
+    ("resource_type", "resource_type_association"),
+    ("resource_types", "resource_type_associations"), ("object", "object"),
+    ("objects", "objects"), ("property", "property"), ("properties", "properties"),
+    ("tag", "tag"), ("tags", "tags")])
+def test_schemas(img_reader: Persona, path: str, name: str) -> None:
+    r = img_reader.client.get(f"/image/v2/schemas/metadefs/{path}")
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == name and "properties" in r.json()
+
+
+def test_schema_documents_describe_what_is_validated(img_reader: Persona) -> None:
+    ns = img_reader.client.get("/image/v2/schemas/metadefs/namespace").json()
+    assert ns["required"] == ["namespace"]
+    assert ns["properties"]["visibility"]["enum"] == ["public", "private"]
+    assert ns["properties"]["created_at"]["readOnly"] is True
+    prop = img_reader.client.get("/image/v2/schemas/metadefs/property").json()
+    assert set(prop["required"]) == {"name", "title", "type"}
+    assert img_reader.client.get("/image/v2/schemas/metadefs/nothing").status_code == 404

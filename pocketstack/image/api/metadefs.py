@@ -14,53 +14,16 @@ from pocketstack.common.api.validation import query_bool, validate
 from pocketstack.image.api.common import enforce, svc
 from pocketstack.image.domain import metadefs
 from pocketstack.image.domain.common import isotime
+from pocketstack.image.metadef_schemas import (
+    ASSOCIATION,
+    NAMESPACE_SCHEMA,
+    OBJECT,
+    PROPERTY,
+    READ_ONLY,
+    TAG,
+    TAGS,
+)
 
-NAME80 = {"type": "string", "minLength": 1, "maxLength": 80}
-_PROPERTY: dict[str, Any] = {
-    "type": "object", "required": ["title", "type"],
-    "properties": {
-        "name": {"type": "string", "maxLength": 80},
-        "title": {"type": "string"}, "description": {"type": "string"},
-        "operators": {"type": "array", "items": {"type": "string"}},
-        "type": {"type": ["string", "null"], "enum": ["array", "boolean", "integer", "number",
-                                                      "object", "string", None]},
-        "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-        "minimum": {"type": "number"}, "maximum": {"type": "number"},
-        "maxLength": {"type": "integer", "minimum": 0},
-        "minLength": {"type": "integer", "minimum": 0},
-        "pattern": {"type": "string", "format": "regex"},
-        "enum": {"type": "array"}, "readonly": {"type": "boolean"},
-        "confidential": {"type": "boolean"}, "default": {},
-        "items": {"type": "object", "properties": {
-            "type": {"type": "string", "enum": ["array", "boolean", "integer", "number",
-                                               "object", "string", "null"]},
-            "enum": {"type": "array"}}},
-        "uniqueItems": {"type": "boolean"},
-        "minItems": {"type": "integer", "minimum": 0},
-        "maxItems": {"type": "integer", "minimum": 0},
-        "additionalItems": {"type": "boolean"},
-    },
-}
-_PROPERTIES = {"type": "object", "additionalProperties": _PROPERTY}
-_ASSOCIATION = {"type": "object", "required": ["name"], "properties": {
-    "name": NAME80, "prefix": {"type": "string", "maxLength": 80},
-    "properties_target": {"type": "string", "maxLength": 80}}}
-_OBJECT = {"type": "object", "required": ["name"], "properties": {
-    "name": NAME80, "description": {"type": "string"},
-    "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-    "properties": _PROPERTIES}}
-_TAG = {"type": "object", "required": ["name"], "properties": {"name": NAME80}}
-NAMESPACE_SCHEMA = {"type": "object", "required": ["namespace"], "properties": {
-    "namespace": NAME80, "display_name": {"type": "string", "maxLength": 80},
-    "description": {"type": "string", "maxLength": 500},
-    "visibility": {"type": "string", "enum": ["public", "private"]},
-    "protected": {"type": "boolean"}, "owner": {"type": "string", "maxLength": 255},
-    "resource_type_associations": {"type": "array", "items": _ASSOCIATION},
-    "properties": _PROPERTIES, "objects": {"type": "array", "items": _OBJECT},
-    "tags": {"type": "array", "items": _TAG}}}
-_TAGS = {"type": "object", "required": ["tags"], "properties": {
-    "tags": {"type": "array", "items": _TAG}}}
-_READ_ONLY = ("self", "schema", "created_at", "updated_at")
 DEFAULT_LIMIT, MAX_LIMIT = 25, 1000
 
 
@@ -73,7 +36,7 @@ def _body(req: ApiRequest, schema: dict[str, Any]) -> dict[str, Any]:
     data = req.json()
     if not isinstance(data, dict):
         raise exceptions.BadRequest("Body expected in request.")
-    for key in _READ_ONLY:
+    for key in READ_ONLY:
         if key in data:
             raise exceptions.Forbidden(f"Attribute '{key}' is read-only.")
     return validate(schema, data)  # type: ignore[no-any-return]
@@ -268,7 +231,7 @@ def list_objects(req: ApiRequest) -> Response:
 
 def create_object(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_object")
-    values = _body(req, _OBJECT)
+    values = _body(req, OBJECT)
     name = req.path_params["namespace"]
     row = svc(req).db.write(lambda conn: metadefs.add_member(
         conn, _namespace(req, conn), "objects", metadefs.object_row(values)))
@@ -285,7 +248,7 @@ def show_object(req: ApiRequest) -> Response:
 
 def update_object(req: ApiRequest) -> Response:
     enforce(req, "modify_metadef_object")
-    values = _body(req, _OBJECT)
+    values = _body(req, OBJECT)
     name = req.path_params["namespace"]
     row = svc(req).db.write(lambda conn: metadefs.update_member(
         conn, _namespace(req, conn), "objects", req.path_params["object_name"],
@@ -317,7 +280,7 @@ def list_properties(req: ApiRequest) -> Response:
 
 def create_property(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_property")
-    values = _property_values(_body(req, _PROPERTY))
+    values = _property_values(_body(req, PROPERTY))
     row = svc(req).db.write(lambda conn: metadefs.add_member(
         conn, _namespace(req, conn), "properties", values))
     return json_response(_property_view(row), status=201)
@@ -350,7 +313,7 @@ def show_property(req: ApiRequest) -> Response:
 
 def update_property(req: ApiRequest) -> Response:
     enforce(req, "modify_metadef_property")
-    values = _property_values(_body(req, _PROPERTY))
+    values = _property_values(_body(req, PROPERTY))
     row = svc(req).db.write(lambda conn: metadefs.update_member(
         conn, _namespace(req, conn), "properties", req.path_params["property_name"], values))
     return json_response(_property_view(row))
@@ -373,7 +336,7 @@ def list_tags(req: ApiRequest) -> Response:
 
 def create_tags(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_tags")
-    names = [x["name"] for x in _body(req, _TAGS)["tags"]]
+    names = [x["name"] for x in _body(req, TAGS)["tags"]]
     append = bool(query_bool(req.headers.get("x-openstack-append"), False))
     svc(req).db.write(lambda conn: metadefs.replace_tags(
         conn, _namespace(req, conn), names, append))
@@ -383,7 +346,7 @@ def create_tags(req: ApiRequest) -> Response:
 def create_tag(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_tag")
     tag = req.path_params["tag_name"]
-    validate(_TAG, {"name": tag})
+    validate(TAG, {"name": tag})
     row = svc(req).db.write(lambda conn: metadefs.add_member(
         conn, _namespace(req, conn), "tags", {"name": tag}))
     return json_response(_tag_view(row), status=201)
@@ -398,7 +361,7 @@ def show_tag(req: ApiRequest) -> Response:
 
 def update_tag(req: ApiRequest) -> Response:
     enforce(req, "modify_metadef_tag")
-    values = _body(req, _TAG)
+    values = _body(req, TAG)
     row = svc(req).db.write(lambda conn: metadefs.update_member(
         conn, _namespace(req, conn), "tags", req.path_params["tag_name"],
         {"name": values["name"]}))
@@ -428,7 +391,7 @@ def list_associations(req: ApiRequest) -> Response:
 
 def create_association(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_resource_type_association")
-    values = _body(req, _ASSOCIATION)
+    values = _body(req, ASSOCIATION)
     row = svc(req).db.write(lambda conn: metadefs.associate(conn, _namespace(req, conn),
                                                             values))
     return json_response(_association_view(row), status=201)
