@@ -84,6 +84,9 @@ class Settings:
     image_property_quota: int = _opt(128, "Custom properties per image.")
     image_tag_quota: int = _opt(128, "Tags per image.")
     image_member_quota: int = _opt(128, "Members (sharing projects) per image.")
+    image_import_allowed_ports: str = _opt(
+        "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
+        "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "

@@ -48,6 +48,10 @@ RULES: list[policy.RuleDefault] = [
     _r("get_member", READ_MEMBER, "Show an image membership."),
     _r("get_members", READ_MEMBER, "List image memberships."),
     _r("modify_member", MODIFY_MEMBER, "Accept or reject an image shared with the project."),
+    _r("tasks_api_access", ADMIN, "Use the /v2/tasks API at all."),
+    _r("get_task", "", "Show a task."),
+    _r("get_tasks", "", "List tasks."),
+    _r("add_task", "", "Create a task."),
     # metadata definitions: anyone may read (private namespaces stay their owner's), admins
     # write
     *(_r(n, "", "Read metadata definitions.") for n in (

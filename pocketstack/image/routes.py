@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from pocketstack.common.api.app import Route
-from pocketstack.image.api import data, images, members, metadefs, schemas, versions
+from pocketstack.image.api import (
+    data,
+    images,
+    members,
+    metadefs,
+    schemas,
+    tasks,
+    versions,
+)
 
 
 def _metadefs() -> list[Route]:
@@ -63,6 +71,10 @@ ROUTES: list[Route] = [
     Route("GET", "/v2/images/{image_id}/members/{member_id}", members.show_member),
     Route("PUT", "/v2/images/{image_id}/members/{member_id}", members.update_member),
     Route("DELETE", "/v2/images/{image_id}/members/{member_id}", members.delete_member),
+    # tasks
+    Route("GET", "/v2/tasks", tasks.list_tasks),
+    Route("POST", "/v2/tasks", tasks.create_task),
+    Route("GET", "/v2/tasks/{task_id}", tasks.show_task),
     # metadata definitions
     Route("GET", "/v2/metadefs/resource_types", metadefs.list_resource_types),
     Route("GET", "/v2/metadefs/namespaces", metadefs.list_namespaces),

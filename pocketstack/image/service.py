@@ -99,6 +99,11 @@ class ImageService:
         registered = None
         if self.options.image_default:
             registered = default_image.register(self, admin_project)
+        from pocketstack.image import task_import
+
+        resumed = task_import.resume(self)
+        if resumed:
+            LOG.warning("image service: %d interrupted import task(s) restarted", resumed)
         LOG.debug("image service prepared in %.1f ms", (time.monotonic() - started) * 1000)
         return registered
 
