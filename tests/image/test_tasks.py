@@ -19,12 +19,13 @@ from tests.conftest import LiveCloud, start_cloud, unique
 from tests.image.conftest import Persona
 
 QCOW2 = empty_qcow2(16 << 20)
+RELEASED = threading.Event()  # lets /stall.qcow2 answer in full
 
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[str]:
     """A tiny web server: /disk.qcow2 is a qcow2, /raw.bin is not, anything else is a 404."""
-    files = {"/disk.qcow2": QCOW2, "/raw.bin": b"\0" * 4096}
+    files = {"/disk.qcow2": QCOW2, "/raw.bin": b"\0" * 4096, "/stall.qcow2": QCOW2}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
@@ -35,6 +36,11 @@ def web() -> Iterator[str]:
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
+            if self.path == "/stall.qcow2" and not RELEASED.is_set():
+                self.wfile.write(data[:65536])  # half an image, then nothing until released
+                self.wfile.flush()
+                RELEASED.wait(60)
+                return
             self.wfile.write(data)
 
         def log_message(self, *args: Any) -> None:
@@ -147,3 +153,32 @@ def test_bad_tasks(cloud: LiveCloud, img_admin: Persona, img_demo: Persona) -> N
     assert admin.get("/image/v2/tasks", params={"status": "done"}).status_code == 400
     assert admin.get("/image/v2/tasks", params={"sort_dir": "up"}).status_code == 400
     assert admin.get("/image/v2/tasks", params={"marker": "nope"}).status_code == 400
+
+
+def test_interrupted_import_runs_again_after_a_restart(
+        tmp_path_factory: pytest.TempPathFactory, web: str) -> None:
+    state: Path = tmp_path_factory.mktemp("restart") / "state"
+    state.mkdir()
+    env = {"POCKETSTACK_IMAGE_IMPORT_ALLOWED_PORTS": ""}
+    first = start_cloud(state, env)
+    try:
+        token, _ = first.token()
+        with first.client(token) as admin:
+            task = admin.post("/image/v2/tasks", json=_task(f"{web}/stall.qcow2")).json()
+            deadline = time.monotonic() + 10
+            while admin.get(f"/image/v2/tasks/{task['id']}").json()["status"] != "processing":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        first.stop()  # the download is cut short
+    RELEASED.set()
+    second = start_cloud(state, env)
+    try:
+        token, _ = second.token()
+        with second.client(token) as admin:
+            done = _wait(admin, task["id"])
+            assert done["status"] == "success", done
+            image = admin.get(f"/image/v2/images/{done['image_id']}").json()
+            assert image["status"] == "active" and image["size"] == len(QCOW2)
+    finally:
+        second.stop()
