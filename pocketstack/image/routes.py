@@ -7,6 +7,7 @@ from pocketstack.image.api import (
     data,
     images,
     members,
+    metadef_items,
     metadefs,
     schemas,
     tasks,
@@ -17,6 +18,7 @@ from pocketstack.image.api import (
 def _metadefs() -> list[Route]:
     ns = "/v2/metadefs/namespaces/{namespace}"
     m = metadefs
+    i = metadef_items
     return [
         Route("GET", ns, m.show_namespace),
         Route("PUT", ns, m.update_namespace),
@@ -24,25 +26,25 @@ def _metadefs() -> list[Route]:
         Route("GET", f"{ns}/resource_types", m.list_associations),
         Route("POST", f"{ns}/resource_types", m.create_association),
         Route("DELETE", f"{ns}/resource_types/{{resource_type}}", m.delete_association),
-        Route("GET", f"{ns}/objects", m.list_objects),
-        Route("POST", f"{ns}/objects", m.create_object),
+        Route("GET", f"{ns}/objects", i.list_objects),
+        Route("POST", f"{ns}/objects", i.create_object),
         Route("DELETE", f"{ns}/objects", m.delete_objects),
-        Route("GET", f"{ns}/objects/{{object_name}}", m.show_object),
-        Route("PUT", f"{ns}/objects/{{object_name}}", m.update_object),
-        Route("DELETE", f"{ns}/objects/{{object_name}}", m.delete_object),
-        Route("GET", f"{ns}/properties", m.list_properties),
-        Route("POST", f"{ns}/properties", m.create_property),
+        Route("GET", f"{ns}/objects/{{object_name}}", i.show_object),
+        Route("PUT", f"{ns}/objects/{{object_name}}", i.update_object),
+        Route("DELETE", f"{ns}/objects/{{object_name}}", i.delete_object),
+        Route("GET", f"{ns}/properties", i.list_properties),
+        Route("POST", f"{ns}/properties", i.create_property),
         Route("DELETE", f"{ns}/properties", m.delete_properties),
-        Route("GET", f"{ns}/properties/{{property_name}}", m.show_property),
-        Route("PUT", f"{ns}/properties/{{property_name}}", m.update_property),
-        Route("DELETE", f"{ns}/properties/{{property_name}}", m.delete_property),
-        Route("GET", f"{ns}/tags", m.list_tags),
-        Route("POST", f"{ns}/tags", m.create_tags),
+        Route("GET", f"{ns}/properties/{{property_name}}", i.show_property),
+        Route("PUT", f"{ns}/properties/{{property_name}}", i.update_property),
+        Route("DELETE", f"{ns}/properties/{{property_name}}", i.delete_property),
+        Route("GET", f"{ns}/tags", i.list_tags),
+        Route("POST", f"{ns}/tags", i.create_tags),
         Route("DELETE", f"{ns}/tags", m.delete_tags),
-        Route("GET", f"{ns}/tags/{{tag_name}}", m.show_tag),
-        Route("POST", f"{ns}/tags/{{tag_name}}", m.create_tag),
-        Route("PUT", f"{ns}/tags/{{tag_name}}", m.update_tag),
-        Route("DELETE", f"{ns}/tags/{{tag_name}}", m.delete_tag),
+        Route("GET", f"{ns}/tags/{{tag_name}}", i.show_tag),
+        Route("POST", f"{ns}/tags/{{tag_name}}", i.create_tag),
+        Route("PUT", f"{ns}/tags/{{tag_name}}", i.update_tag),
+        Route("DELETE", f"{ns}/tags/{{tag_name}}", i.delete_tag),
     ]
 
 

@@ -1,5 +1,5 @@
-"""``/v2/metadefs``: metadata definition namespaces, their objects, properties and tags, and the
-resource types they apply to."""
+"""``/v2/metadefs``: metadata definition namespaces and the resource types they apply to, and
+the views and helpers the handlers of their contents (:mod:`.metadef_items`) share."""
 
 from __future__ import annotations
 
@@ -10,29 +10,25 @@ from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
-from pocketstack.common.api.validation import query_bool, validate
+from pocketstack.common.api.validation import validate
 from pocketstack.image.api.common import enforce, svc
 from pocketstack.image.domain import metadefs
 from pocketstack.image.domain.common import isotime
 from pocketstack.image.metadef_schemas import (
     ASSOCIATION,
     NAMESPACE_SCHEMA,
-    OBJECT,
-    PROPERTY,
     READ_ONLY,
-    TAG,
-    TAGS,
 )
 
 DEFAULT_LIMIT, MAX_LIMIT = 25, 1000
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _caller(req: ApiRequest) -> metadefs.Caller:
+def caller(req: ApiRequest) -> metadefs.Caller:
     return metadefs.Caller(req.ctx.project_id, req.ctx.is_admin)
 
 
-def _body(req: ApiRequest, schema: dict[str, Any]) -> dict[str, Any]:
+def body(req: ApiRequest, schema: dict[str, Any]) -> dict[str, Any]:
     data = req.json()
     if not isinstance(data, dict):
         raise exceptions.BadRequest("Body expected in request.")
@@ -47,7 +43,7 @@ def _compact(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if v is not None}
 
 
-def _times(row: dict[str, Any]) -> dict[str, Any]:
+def times(row: dict[str, Any]) -> dict[str, Any]:
     return {"created_at": isotime(row["created_at"]),
             "updated_at": isotime(row["updated_at"] or row["created_at"])}
 
@@ -61,7 +57,7 @@ def _namespace_view(row: dict[str, Any], associations: list[dict[str, Any]]
     view = _compact({
         "namespace": row["namespace"], "display_name": row["display_name"],
         "description": row["description"], "visibility": row["visibility"],
-        "protected": bool(row["protected"]), "owner": row["owner"], **_times(row),
+        "protected": bool(row["protected"]), "owner": row["owner"], **times(row),
         "self": _ns_path(row["namespace"]), "schema": "/v2/schemas/metadefs/namespace"})
     if associations:
         view["resource_type_associations"] = [_association_view(a) for a in associations]
@@ -70,33 +66,33 @@ def _namespace_view(row: dict[str, Any], associations: list[dict[str, Any]]
 
 def _association_view(row: dict[str, Any]) -> dict[str, Any]:
     return _compact({"name": row["name"], "prefix": row["prefix"],
-                     "properties_target": row["properties_target"], **_times(row)})
+                     "properties_target": row["properties_target"], **times(row)})
 
 
-def _property_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def property_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return {**row["schema"], "name": prefix + row["name"]}
 
 
-def _properties_map(rows: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
+def properties_map(rows: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
     return {prefix + r["name"]: dict(r["schema"]) for r in rows}
 
 
-def _object_view(ns: str, row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def object_view(ns: str, row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     props = {prefix + k: v for k, v in (row["properties"] or {}).items()}
     required = [prefix + n for n in row["required"] or []]
     return _compact({
         "name": row["name"], "description": row["description"],
-        "required": required or None, "properties": props or None, **_times(row),
+        "required": required or None, "properties": props or None, **times(row),
         "self": f"{_ns_path(ns)}/objects/{row['name']}",
         "schema": "/v2/schemas/metadefs/object"})
 
 
-def _tag_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {"name": row["name"], **_times(row)}
+def tag_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"], **times(row)}
 
 
-def _namespace(req: ApiRequest, conn: Any) -> dict[str, Any]:
-    return metadefs.get_namespace(conn, _caller(req), req.path_params["namespace"])
+def load_namespace(req: ApiRequest, conn: Any) -> dict[str, Any]:
+    return metadefs.get_namespace(conn, caller(req), req.path_params["namespace"])
 
 
 # -- namespaces ---------------------------------------------------------------------------------
@@ -127,7 +123,7 @@ def list_namespaces(req: ApiRequest) -> Response:
 
     def read(conn: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         rows = metadefs.list_namespaces(
-            conn, _caller(req), visibility=visibility, resource_types=types,
+            conn, caller(req), visibility=visibility, resource_types=types,
             sort_key=q.get("sort_key", "created_at"), sort_dir=sort_dir,
             marker=q.get("marker"), limit=limit)
         return [(r, metadefs.list_associations(conn, r)) for r in rows]
@@ -145,13 +141,13 @@ def list_namespaces(req: ApiRequest) -> Response:
 
 def create_namespace(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_namespace")
-    values = _body(req, NAMESPACE_SCHEMA)
+    values = body(req, NAMESPACE_SCHEMA)
     for key, rule in (("resource_type_associations", "add_metadef_resource_type_association"),
                       ("objects", "add_metadef_object"), ("properties", "add_metadef_property"),
                       ("tags", "add_metadef_tag")):
         if values.get(key):
             enforce(req, rule)
-    svc(req).db.write(metadefs.create_namespace, _caller(req), values)
+    svc(req).db.write(metadefs.create_namespace, caller(req), values)
     return show_namespace(req, values["namespace"], 201)
 
 
@@ -161,7 +157,7 @@ def show_namespace(req: ApiRequest, name: str | None = None, status: int = 200) 
     wanted_type = req.query.get("resource_type") if status == 200 else None
 
     def read(conn: Any) -> dict[str, Any]:
-        ns = metadefs.get_namespace(conn, _caller(req), name)
+        ns = metadefs.get_namespace(conn, caller(req), name)
         associations = metadefs.list_associations(conn, ns)
         prefix = next((a["prefix"] or "" for a in associations
                        if wanted_type and a["name"] == wanted_type), "")
@@ -170,9 +166,9 @@ def show_namespace(req: ApiRequest, name: str | None = None, status: int = 200) 
         objects = metadefs.list_members(conn, ns, "objects")
         tags = metadefs.list_members(conn, ns, "tags")
         if props:
-            view["properties"] = _properties_map(props, prefix)
+            view["properties"] = properties_map(props, prefix)
         if objects:
-            view["objects"] = [_object_view(name, o, prefix) for o in objects]
+            view["objects"] = [object_view(name, o, prefix) for o in objects]
         if tags:
             view["tags"] = [{"name": tg["name"]} for tg in tags]
         return view
@@ -184,10 +180,10 @@ def show_namespace(req: ApiRequest, name: str | None = None, status: int = 200) 
 
 def update_namespace(req: ApiRequest) -> Response:
     enforce(req, "modify_metadef_namespace")
-    values = _body(req, NAMESPACE_SCHEMA)
+    values = body(req, NAMESPACE_SCHEMA)
 
     def write(conn: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        row = metadefs.update_namespace(conn, _caller(req), req.path_params["namespace"],
+        row = metadefs.update_namespace(conn, caller(req), req.path_params["namespace"],
                                         values)
         return row, metadefs.list_associations(conn, row)
 
@@ -197,7 +193,7 @@ def update_namespace(req: ApiRequest) -> Response:
 
 def delete_namespace(req: ApiRequest) -> Response:
     enforce(req, "delete_metadef_namespace")
-    svc(req).db.write(metadefs.delete_namespace, _caller(req), req.path_params["namespace"])
+    svc(req).db.write(metadefs.delete_namespace, caller(req), req.path_params["namespace"])
     return empty_response()
 
 
@@ -205,7 +201,7 @@ def _delete_all(kind: str, rule: str) -> Any:
     def handler(req: ApiRequest) -> Response:
         enforce(req, "delete_metadef_namespace")
         enforce(req, rule)
-        svc(req).db.write(metadefs.delete_members, _caller(req),
+        svc(req).db.write(metadefs.delete_members, caller(req),
                           req.path_params["namespace"], kind)
         return empty_response()
     return handler
@@ -216,183 +212,24 @@ delete_properties = _delete_all("properties", "remove_metadef_property")
 delete_tags = _delete_all("tags", "delete_metadef_tags")
 
 
-# -- objects ------------------------------------------------------------------------------------
-def list_objects(req: ApiRequest) -> Response:
-    enforce(req, "get_metadef_objects")
-    name = req.path_params["namespace"]
-
-    def read(conn: Any) -> list[dict[str, Any]]:
-        return metadefs.list_members(conn, _namespace(req, conn), "objects")
-
-    rows = svc(req).db.read(read)
-    return json_response({"objects": [_object_view(name, r) for r in rows],
-                          "schema": "v2/schemas/metadefs/objects"})
-
-
-def create_object(req: ApiRequest) -> Response:
-    enforce(req, "add_metadef_object")
-    values = _body(req, OBJECT)
-    name = req.path_params["namespace"]
-    row = svc(req).db.write(lambda conn: metadefs.add_member(
-        conn, _namespace(req, conn), "objects", metadefs.object_row(values)))
-    return json_response(_object_view(name, row), status=201)
-
-
-def show_object(req: ApiRequest) -> Response:
-    enforce(req, "get_metadef_object")
-    name = req.path_params["namespace"]
-    row = svc(req).db.read(lambda conn: metadefs.get_member(
-        conn, _namespace(req, conn), "objects", req.path_params["object_name"]))
-    return json_response(_object_view(name, row))
-
-
-def update_object(req: ApiRequest) -> Response:
-    enforce(req, "modify_metadef_object")
-    values = _body(req, OBJECT)
-    name = req.path_params["namespace"]
-    row = svc(req).db.write(lambda conn: metadefs.update_member(
-        conn, _namespace(req, conn), "objects", req.path_params["object_name"],
-        metadefs.object_row(values)))
-    return json_response(_object_view(name, row))
-
-
-def delete_object(req: ApiRequest) -> Response:
-    enforce(req, "delete_metadef_object")
-    svc(req).db.write(lambda conn: metadefs.delete_member(
-        conn, _namespace(req, conn), "objects", req.path_params["object_name"]))
-    return empty_response()
-
-
-# -- properties ---------------------------------------------------------------------------------
-def _property_values(body: dict[str, Any]) -> dict[str, Any]:
-    if "name" not in body:
-        raise exceptions.BadRequest("'name' is a required property")
-    schema = {k: v for k, v in body.items() if k != "name"}
-    return {"name": body["name"], "schema": schema}
-
-
-def list_properties(req: ApiRequest) -> Response:
-    enforce(req, "get_metadef_properties")
-    rows = svc(req).db.read(lambda conn: metadefs.list_members(
-        conn, _namespace(req, conn), "properties"))
-    return json_response({"properties": _properties_map(rows)})
-
-
-def create_property(req: ApiRequest) -> Response:
-    enforce(req, "add_metadef_property")
-    values = _property_values(_body(req, PROPERTY))
-    row = svc(req).db.write(lambda conn: metadefs.add_member(
-        conn, _namespace(req, conn), "properties", values))
-    return json_response(_property_view(row), status=201)
-
-
-def show_property(req: ApiRequest) -> Response:
-    """A property by name; with ``resource_type``, the name carries that type's prefix."""
-    enforce(req, "get_metadef_property")
-    name = req.path_params["property_name"]
-    wanted_type = req.query.get("resource_type")
-
-    def read(conn: Any) -> dict[str, Any]:
-        ns = _namespace(req, conn)
-        prefix = ""
-        if wanted_type:
-            found = [a for a in metadefs.list_associations(conn, ns)
-                     if a["name"] == wanted_type]
-            if not found:
-                raise exceptions.NotFound(f"Resource type {wanted_type} is not associated "
-                                          f"with namespace {ns['namespace']}")
-            prefix = found[0]["prefix"] or ""
-            if prefix and not name.startswith(prefix):
-                raise exceptions.NotFound(f"Property {name} does not start with the expected "
-                                          f"resource type association prefix of '{prefix}'.")
-        row = metadefs.get_member(conn, ns, "properties", name[len(prefix):])
-        return _property_view(row, prefix)
-
-    return json_response(svc(req).db.read(read))
-
-
-def update_property(req: ApiRequest) -> Response:
-    enforce(req, "modify_metadef_property")
-    values = _property_values(_body(req, PROPERTY))
-    row = svc(req).db.write(lambda conn: metadefs.update_member(
-        conn, _namespace(req, conn), "properties", req.path_params["property_name"], values))
-    return json_response(_property_view(row))
-
-
-def delete_property(req: ApiRequest) -> Response:
-    enforce(req, "remove_metadef_property")
-    svc(req).db.write(lambda conn: metadefs.delete_member(
-        conn, _namespace(req, conn), "properties", req.path_params["property_name"]))
-    return empty_response()
-
-
-# -- tags ---------------------------------------------------------------------------------------
-def list_tags(req: ApiRequest) -> Response:
-    enforce(req, "get_metadef_tags")
-    rows = svc(req).db.read(lambda conn: metadefs.list_members(
-        conn, _namespace(req, conn), "tags"))
-    return json_response({"tags": [_tag_view(r) for r in rows]})
-
-
-def create_tags(req: ApiRequest) -> Response:
-    enforce(req, "add_metadef_tags")
-    names = [x["name"] for x in _body(req, TAGS)["tags"]]
-    append = bool(query_bool(req.headers.get("x-openstack-append"), False))
-    svc(req).db.write(lambda conn: metadefs.replace_tags(
-        conn, _namespace(req, conn), names, append))
-    return json_response({"tags": [{"name": n} for n in names]}, status=201)
-
-
-def create_tag(req: ApiRequest) -> Response:
-    enforce(req, "add_metadef_tag")
-    tag = req.path_params["tag_name"]
-    validate(TAG, {"name": tag})
-    row = svc(req).db.write(lambda conn: metadefs.add_member(
-        conn, _namespace(req, conn), "tags", {"name": tag}))
-    return json_response(_tag_view(row), status=201)
-
-
-def show_tag(req: ApiRequest) -> Response:
-    enforce(req, "get_metadef_tag")
-    row = svc(req).db.read(lambda conn: metadefs.get_member(
-        conn, _namespace(req, conn), "tags", req.path_params["tag_name"]))
-    return json_response(_tag_view(row))
-
-
-def update_tag(req: ApiRequest) -> Response:
-    enforce(req, "modify_metadef_tag")
-    values = _body(req, TAG)
-    row = svc(req).db.write(lambda conn: metadefs.update_member(
-        conn, _namespace(req, conn), "tags", req.path_params["tag_name"],
-        {"name": values["name"]}))
-    return json_response(_tag_view(row))
-
-
-def delete_tag(req: ApiRequest) -> Response:
-    enforce(req, "delete_metadef_tag")
-    svc(req).db.write(lambda conn: metadefs.delete_member(
-        conn, _namespace(req, conn), "tags", req.path_params["tag_name"]))
-    return empty_response()
-
-
 # -- resource types -----------------------------------------------------------------------------
 def list_resource_types(req: ApiRequest) -> Response:
     enforce(req, "list_metadef_resource_types")
     rows = svc(req).db.read(metadefs.list_resource_types)
-    return json_response({"resource_types": [{"name": r["name"], **_times(r)} for r in rows]})
+    return json_response({"resource_types": [{"name": r["name"], **times(r)} for r in rows]})
 
 
 def list_associations(req: ApiRequest) -> Response:
     enforce(req, "get_metadef_resource_type")
     rows = svc(req).db.read(lambda conn: metadefs.list_associations(
-        conn, _namespace(req, conn)))
+        conn, load_namespace(req, conn)))
     return json_response({"resource_type_associations": [_association_view(r) for r in rows]})
 
 
 def create_association(req: ApiRequest) -> Response:
     enforce(req, "add_metadef_resource_type_association")
-    values = _body(req, ASSOCIATION)
-    row = svc(req).db.write(lambda conn: metadefs.associate(conn, _namespace(req, conn),
+    values = body(req, ASSOCIATION)
+    row = svc(req).db.write(lambda conn: metadefs.associate(conn, load_namespace(req, conn),
                                                             values))
     return json_response(_association_view(row), status=201)
 
@@ -400,5 +237,5 @@ def create_association(req: ApiRequest) -> Response:
 def delete_association(req: ApiRequest) -> Response:
     enforce(req, "remove_metadef_resource_type_association")
     svc(req).db.write(lambda conn: metadefs.dissociate(
-        conn, _namespace(req, conn), req.path_params["resource_type"]))
+        conn, load_namespace(req, conn), req.path_params["resource_type"]))
     return empty_response()
