@@ -130,4 +130,12 @@ def test_os_migrations_records_moves(two_hosts: LiveCloud) -> None:
                            headers={"OpenStack-API-Version": "compute 2.80"}).json()[
             "migrations"][0]["status"]
     assert status == "confirmed"
+    # deleting a server that waits for confirmation confirms its migration
+    cloud.osc("server", "migrate", "--wait", name, as_json=False)
+    wait_status(cloud, name, "VERIFY_RESIZE")
     cloud.osc("server", "delete", "--wait", name, as_json=False)
+    with cloud.client(token) as admin:
+        rows = admin.get("/compute/v2.1/os-migrations", params={"instance_uuid": server_id},
+                         headers={"OpenStack-API-Version": "compute 2.80"}).json()["migrations"]
+    assert [m["status"] for m in rows] == [
+        "confirmed", "confirmed", "reverted", "confirmed"]

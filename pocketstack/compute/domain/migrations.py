@@ -54,7 +54,8 @@ def _status(move: dict[str, Any], dest: str | None, settle: dict[str, Any] | Non
     if move["message"] == "Error":
         return "error"
     if settle is None:
-        return "finished"
+        # a server deleted while waiting for confirmation is confirmed, as Nova does
+        return "confirmed" if deleted else "finished"
     confirm = settle["action"] == "confirmResize"
     if settle["finish_time"] is None:
         return "confirming" if confirm else "reverting"
