@@ -150,6 +150,10 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+# options that take one of a few words
+_CHOICES = {"unified_limit_enforcement_model": ("flat", "strict_two_level")}
+
+
 def _coerce(kind: Any, value: Any, name: str) -> Any:
     if isinstance(value, str):
         if kind in (bool, "bool"):
@@ -198,6 +202,10 @@ def load_settings(
         if value is not None:
             values[key] = value
     coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    for name, allowed in _CHOICES.items():
+        if name in coerced and coerced[name] not in allowed:
+            raise ValueError(f"option {name}: {coerced[name]!r} is not one of "
+                             f"{', '.join(allowed)}")
     return Settings(**coerced)
 
 

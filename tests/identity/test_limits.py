@@ -3,13 +3,14 @@ validation rules and status codes, scope-filtered listing, and the strict-two-le
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import BIN, LiveCloud, start_cloud, unique
 
 
 def _service(admin: httpx.Client) -> str:
@@ -232,6 +233,15 @@ def test_non_admin_reads_but_cannot_write(cloud: LiveCloud, admin: httpx.Client)
             assert r.status_code == 403, (method, path, r.text)
             assert r.json()["error"]["code"] == 403
     assert admin.get(f"/identity/v3/limits/{mine['id']}").json()["limit"]["resource_limit"] == 3
+
+
+def test_unknown_enforcement_model_is_a_clear_error(tmp_path: Path) -> None:
+    out = subprocess.run([str(BIN / "pocketstack"), "up", "--state-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin",
+                              "POCKETSTACK_UNIFIED_LIMIT_ENFORCEMENT_MODEL": "deep"})
+    assert out.returncode == 2
+    assert "unified_limit_enforcement_model" in out.stderr and "strict_two_level" in out.stderr
 
 
 @pytest.fixture(scope="module")
