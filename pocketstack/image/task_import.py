@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.error
+import urllib.request
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from pocketstack.common import exceptions
 from pocketstack.image.domain import images, tasks
@@ -67,12 +67,8 @@ def run(svc: ImageService, task_id: str) -> None:
     try:
         pipeline = UploadPipeline(grant, svc.store.writer(image_id, False),
                                   svc.options.image_require_format_match)
-        with httpx.stream("GET", task["input"]["import_from"], timeout=TIMEOUT) as response:
-            if response.status_code != 200:
-                raise exceptions.BadRequest(
-                    f"{task['input']['import_from']} answered HTTP {response.status_code}")
-            for chunk in response.iter_bytes(CHUNK):
-                pipeline.feed(chunk)
+        _download(task["input"]["import_from"], svc.settings.image_import_allowed_ports,
+                  pipeline)
         location, facts = pipeline.commit()
         svc.db.write(_finish, grant, location, facts, svc.quotas, task_id)
     except Exception as exc:  # noqa: BLE001 - any failure is the task's failure
@@ -84,6 +80,33 @@ def run(svc: ImageService, task_id: str) -> None:
             svc.store.delete(location)
         svc.db.write(images.abort_upload, grant)
         _fail(svc, task_id, image_id, message)
+
+
+class _FilteredRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL the import filter allows too."""
+
+    def __init__(self, allowed_ports: str) -> None:
+        self.allowed_ports = allowed_ports
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> Any:
+        try:
+            check_source(newurl, self.allowed_ports)
+        except exceptions.BadRequest:
+            raise exceptions.BadRequest(f"Redirect to disallowed URL: {newurl}") from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _download(url: str, allowed_ports: str, pipeline: UploadPipeline) -> None:
+    opener = urllib.request.build_opener(_FilteredRedirects(allowed_ports))
+    try:
+        with opener.open(url, timeout=TIMEOUT) as response:
+            while chunk := response.read(CHUNK):
+                pipeline.feed(chunk)
+    except urllib.error.HTTPError as exc:
+        raise exceptions.BadRequest(f"{url} answered HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        raise exceptions.BadRequest(f"{url} could not be read: {exc.reason}") from None
 
 
 def _finish(conn: Any, grant: images.UploadGrant, location: str, facts: dict[str, Any],

@@ -29,6 +29,11 @@ def web() -> Iterator[str]:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "ftp://example.invalid/disk.qcow2")
+                self.end_headers()
+                return
             data = files.get(self.path)
             if data is None:
                 self.send_error(404)
@@ -117,6 +122,7 @@ def test_import_task_downloads_an_image(any_port: LiveCloud, web: str) -> None:
 @pytest.mark.parametrize(("path", "disk_format", "why"), [
     ("/missing.qcow2", "qcow2", "answered HTTP 404"),
     ("/raw.bin", "qcow2", "does not match disk_format"),
+    ("/redirect", "qcow2", "Redirect to disallowed URL: ftp://example.invalid/disk.qcow2"),
 ])
 def test_failed_import_leaves_nothing(any_port: LiveCloud, web: str, path: str,
                                       disk_format: str, why: str) -> None:
