@@ -76,6 +76,10 @@ class Settings:
     policy_file: str = _opt(
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
     )
+    unified_limit_enforcement_model: str = _opt(
+        "flat", "Keystone unified limits enforcement model: flat, or strict_two_level (a "
+        "project's limit may not exceed its domain's; projects nest at most two deep)."
+    )
     image_quota_count: int = _opt(-1, "Images a project may own (-1: unlimited).")
     image_quota_size: int = _opt(-1, "Bytes of image data a project may store (-1: unlimited).")
     image_quota_stage: int = _opt(
@@ -85,6 +89,9 @@ class Settings:
     image_property_quota: int = _opt(128, "Custom properties per image.")
     image_tag_quota: int = _opt(128, "Tags per image.")
     image_member_quota: int = _opt(128, "Members (sharing projects) per image.")
+    image_import_allowed_ports: str = _opt(
+        "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
+        "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
@@ -177,6 +184,10 @@ def _public_fields(kind: type) -> dict[str, Any]:
     return {f.name: f for f in fields(kind) if not f.metadata.get("internal")}
 
 
+# options that take one of a few words
+_CHOICES = {"unified_limit_enforcement_model": ("flat", "strict_two_level")}
+
+
 def _coerce(kind: Any, value: Any, name: str) -> Any:
     if isinstance(value, str):
         if kind in (bool, "bool"):
@@ -234,6 +245,10 @@ def load_settings(
         if value is not None:
             values[key] = value
     coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    for name, allowed in _CHOICES.items():
+        if name in coerced and coerced[name] not in allowed:
+            raise ValueError(f"option {name}: {coerced[name]!r} is not one of "
+                             f"{', '.join(allowed)}")
     by_kind: dict[type, dict[str, Any]] = {kind: {} for kind in (Settings, *sections)}
     for name, value in coerced.items():
         by_kind[owner[name]][name] = value

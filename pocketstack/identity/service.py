@@ -18,6 +18,7 @@ from pocketstack.common.service import Authentication, CatalogEntry, Mount, Role
 from pocketstack.common.timeutils import utcnow
 from pocketstack.config import Settings
 from pocketstack.identity import accounts, fernet, passwords
+from pocketstack.identity.domain.limits import model as limit_model
 from pocketstack.identity.domain.tokens import AUTH_FAILED, Authenticator, TokenSettings
 from pocketstack.identity.domain.users import PasswordRules
 from pocketstack.identity.interface import IdentityAPI
@@ -61,6 +62,7 @@ class IdentityService:
             expiration=settings.token_expiration,
             allow_expired_window=settings.allow_expired_window))
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        self.limit_model = limit_model(settings.unified_limit_enforcement_model)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

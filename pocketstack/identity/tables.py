@@ -348,3 +348,38 @@ trust_roles = sa.Table(
     sa.Column("role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
               primary_key=True, index=True),
 )
+
+# -- unified limits: registered (default) limits and project/domain overrides ------------------
+registered_limits = sa.Table(
+    "identity_registered_limits",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("service_id", ID, sa.ForeignKey("identity_services.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("region_id", NAME, sa.ForeignKey("identity_regions.id", ondelete="CASCADE"),
+              nullable=True),
+    sa.Column("resource_name", NAME, nullable=False),
+    sa.Column("default_limit", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_identity_registered_limits_key", "service_id", "resource_name"),
+)
+
+limits = sa.Table(
+    "identity_limits",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("registered_limit_id", ID,
+              sa.ForeignKey("identity_registered_limits.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("project_id", ID, sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("resource_limit", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    # one override per (registered limit, project) and per (registered limit, domain)
+    sa.UniqueConstraint("registered_limit_id", "project_id"),
+    sa.UniqueConstraint("registered_limit_id", "domain_id"),
+)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 from pocketstack.common.api.app import ApiRequest, ServiceApp
 from pocketstack.common.api.errors import glance_error
@@ -114,11 +115,33 @@ class ImageService:
             LOG.warning("image service: %d interrupted upload(s) reset to queued", interrupted)
         if isinstance(self.store, FileStore):
             self.store.scrub(self.db.read(images.all_ids), self.db.read(images.staged_ids))
+        self._seed_metadefs(admin_project)
         registered = None
         if self.options.image_default:
             registered = default_image.register(self, admin_project)
+        from pocketstack.image import task_import
+
+        resumed = task_import.resume(self)
+        if resumed:
+            LOG.warning("image service: %d interrupted import task(s) restarted", resumed)
         LOG.debug("image service prepared in %.1f ms", (time.monotonic() - started) * 1000)
         return registered
+
+    def _seed_metadefs(self, admin_project: str) -> None:
+        from pocketstack.identity.interface import IdentityAPI
+        from pocketstack.image import metadef_seed
+        from pocketstack.image.domain import metadefs
+
+        owner = self.runtime.interfaces.get(IdentityAPI).project_id(admin_project) or \
+            admin_project
+
+        def write(conn: Any) -> bool:
+            return metadefs.seed(conn, owner, metadef_seed.RESOURCE_TYPES,
+                                 metadef_seed.NAMESPACES)
+
+        if self.db.write(write):
+            LOG.info("image service: loaded %d metadata definition namespaces",
+                     len(metadef_seed.NAMESPACES))
 
     # -- serving --------------------------------------------------------------------------------
     def app(self) -> ServiceApp:

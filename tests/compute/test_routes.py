@@ -92,6 +92,18 @@ DELETE /servers/{server_id}/tags
 GET    /servers/{server_id}/tags/{tag}
 PUT    /servers/{server_id}/tags/{tag}
 DELETE /servers/{server_id}/tags/{tag}
+GET    /os-quota-class-sets/{class_name}
+PUT    /os-quota-class-sets/{class_name}
+POST   /os-server-external-events
+GET    /os-instance_usage_audit_log
+GET    /os-instance_usage_audit_log/{before}
+GET    /extensions
+GET    /extensions/{alias}
+GET    /os-migrations
+GET    /servers/{server_id}/migrations
+GET    /servers/{server_id}/diagnostics
+GET    /servers/{server_id}/migrations/{migration_id}
+GET    /servers/{server_id}/os-security-groups
 """
 
 ROOT_ROUTES = """

@@ -180,6 +180,17 @@ POST   /v3/credentials
 GET    /v3/credentials/{credential_id}
 PATCH  /v3/credentials/{credential_id}
 DELETE /v3/credentials/{credential_id}
+GET    /v3/registered_limits
+POST   /v3/registered_limits
+GET    /v3/registered_limits/{registered_limit_id}
+PATCH  /v3/registered_limits/{registered_limit_id}
+DELETE /v3/registered_limits/{registered_limit_id}
+GET    /v3/limits/model
+GET    /v3/limits
+POST   /v3/limits
+GET    /v3/limits/{limit_id}
+PATCH  /v3/limits/{limit_id}
+DELETE /v3/limits/{limit_id}
 """
 
 

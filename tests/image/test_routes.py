@@ -32,6 +32,38 @@ GET    /v2/schemas/{name}
 GET    /v2/info/import
 GET    /v2/info/stores
 GET    /v2/info/usage
+GET    /v2/tasks
+POST   /v2/tasks
+GET    /v2/tasks/{task_id}
+GET    /v2/metadefs/resource_types
+GET    /v2/metadefs/namespaces
+POST   /v2/metadefs/namespaces
+GET    /v2/metadefs/namespaces/{namespace}
+PUT    /v2/metadefs/namespaces/{namespace}
+DELETE /v2/metadefs/namespaces/{namespace}
+GET    /v2/metadefs/namespaces/{namespace}/resource_types
+POST   /v2/metadefs/namespaces/{namespace}/resource_types
+DELETE /v2/metadefs/namespaces/{namespace}/resource_types/{resource_type}
+GET    /v2/metadefs/namespaces/{namespace}/objects
+POST   /v2/metadefs/namespaces/{namespace}/objects
+DELETE /v2/metadefs/namespaces/{namespace}/objects
+GET    /v2/metadefs/namespaces/{namespace}/objects/{object_name}
+PUT    /v2/metadefs/namespaces/{namespace}/objects/{object_name}
+DELETE /v2/metadefs/namespaces/{namespace}/objects/{object_name}
+GET    /v2/metadefs/namespaces/{namespace}/properties
+POST   /v2/metadefs/namespaces/{namespace}/properties
+DELETE /v2/metadefs/namespaces/{namespace}/properties
+GET    /v2/metadefs/namespaces/{namespace}/properties/{property_name}
+PUT    /v2/metadefs/namespaces/{namespace}/properties/{property_name}
+DELETE /v2/metadefs/namespaces/{namespace}/properties/{property_name}
+GET    /v2/metadefs/namespaces/{namespace}/tags
+POST   /v2/metadefs/namespaces/{namespace}/tags
+DELETE /v2/metadefs/namespaces/{namespace}/tags
+GET    /v2/metadefs/namespaces/{namespace}/tags/{tag_name}
+POST   /v2/metadefs/namespaces/{namespace}/tags/{tag_name}
+PUT    /v2/metadefs/namespaces/{namespace}/tags/{tag_name}
+DELETE /v2/metadefs/namespaces/{namespace}/tags/{tag_name}
+GET    /v2/schemas/metadefs/{name}
 """
 
 

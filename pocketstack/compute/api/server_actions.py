@@ -25,6 +25,7 @@ from pocketstack.compute.domain import (
     instance_actions,
     instances,
     keypairs,
+    migrations,
     quotas,
     server_groups,
     states,
@@ -53,6 +54,10 @@ def _task(req: ApiRequest, action: str, rule: str, name: str,
         record = instance_actions.start(conn, row["uuid"], name, req.request_id,
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.event_start(conn, record, "compute_" + name.lower(), row["host"])
+        if name in migrations.MOVES:
+            migrations.record(conn, row, record, name,
+                              (values.get("new_flavor") or {}).get("id"),
+                              ctx.project_id or "", ctx.user_id or "")
         return updated
 
     row = instances.write_checked(service.db, write)

@@ -151,6 +151,10 @@ def quota_update(resources: list[str]) -> dict[str, Any]:
     return wrap("quota_set", obj(props))
 
 
+def quota_class_update(resources: list[str]) -> dict[str, Any]:
+    return wrap("quota_class_set", obj({name: QUOTA_VALUE for name in resources}))
+
+
 # -- server groups ---------------------------------------------------------------------------
 SERVER_GROUP_CREATE = wrap("server_group", obj({
     "name": NAME,

@@ -50,8 +50,10 @@ def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 # -- create / show / delete --------------------------------------------------------------------
-def create_image(req: ApiRequest) -> Response:
-    data = req.json()
+def new_image_values(req: ApiRequest, data: Any
+                     ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Base attributes, custom properties and tags of an image the caller may create from
+    ``data`` (400/403 otherwise); also used by the ``import`` task."""
     if not isinstance(data, dict):
         raise exceptions.BadRequest("Image body must be a JSON object.")
     for key in data:
@@ -65,6 +67,11 @@ def create_image(req: ApiRequest) -> Response:
     enforce(req, "add_image", {"project_id": req.ctx.project_id or ""})
     _enforce_visibility_and_owner(req, base.get("visibility"), owner, target)
     tags = base.pop("tags", [])
+    return base, props, tags
+
+
+def create_image(req: ApiRequest) -> Response:
+    base, props, tags = new_image_values(req, req.json())
     image = svc(req).db.write(images.create, base, props, tags, svc(req).quotas)
     headers = {"Location": req.url_for(f"/v2/images/{image['id']}"), **IMPORT_HEADER}
     return json_response(image_view(image), status=201, headers=headers)

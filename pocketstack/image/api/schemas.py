@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, json_response
-from pocketstack.image import schemas
+from pocketstack.image import metadef_schemas, schemas
 from pocketstack.image.api.common import svc
 from pocketstack.image.domain import images
 
@@ -17,6 +17,13 @@ def show_schema(req: ApiRequest) -> Response:
     build = schemas.SCHEMAS.get(req.path_params["name"])
     if build is None:
         raise exceptions.NotFound(f"No schema named {req.path_params['name']}.")
+    return json_response(build())
+
+
+def show_metadef_schema(req: ApiRequest) -> Response:
+    build = metadef_schemas.SCHEMAS.get(req.path_params["name"])
+    if build is None:
+        raise exceptions.NotFound(f"No schema named metadefs/{req.path_params['name']}.")
     return json_response(build())
 
 
