@@ -17,7 +17,7 @@ from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import Authentication, CatalogEntry, Mount, Role, Runtime
 from pocketstack.common.timeutils import utcnow
 from pocketstack.config import Settings
-from pocketstack.identity import accounts, fernet, passwords
+from pocketstack.identity import accounts, fernet, oidc, passwords
 from pocketstack.identity.domain.tokens import AUTH_FAILED, Authenticator, TokenSettings
 from pocketstack.identity.domain.users import PasswordRules
 from pocketstack.identity.interface import IdentityAPI
@@ -61,6 +61,8 @@ class IdentityService:
             expiration=settings.token_expiration,
             allow_expired_window=settings.allow_expired_window))
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        # OpenID Connect providers of OS-FEDERATION identity providers (bearer-token login)
+        self.oidc = oidc.Providers.load(settings.federation_oidc_providers)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

@@ -2,7 +2,8 @@
 
 Effective roles of a user on a project are the union of direct grants, grants to the user's
 groups, grants inherited from the project's domain and ancestors, all expanded through role
-implications. Domain-specific roles never appear in tokens (only what they imply).
+implications. Domain-specific roles never appear in tokens (only what they imply). A federated
+token adds the groups its mapping gave (``extra_groups``) to the user's own.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def _visible(role_ids: set[str], conn: Connection,
 
 
 def effective_project_role_ids(conn: Connection, user_id: str, project: dict[str, Any],
-                               catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                               catalog: roles.RoleCatalog | None = None,
+                               extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     ancestors = [p["id"] for p in projects.parents(conn, project)]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
@@ -146,8 +148,9 @@ def effective_project_role_ids(conn: Connection, user_id: str, project: dict[str
 
 
 def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str,
-                              catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                              catalog: roles.RoleCatalog | None = None,
+                              extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
@@ -156,8 +159,9 @@ def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str,
 
 
 def effective_system_role_ids(conn: Connection, user_id: str,
-                              catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                              catalog: roles.RoleCatalog | None = None,
+                              extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_SYSTEM, GROUP_SYSTEM)),
