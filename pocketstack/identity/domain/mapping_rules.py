@@ -124,16 +124,11 @@ def validate_mapping(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise exceptions.ValidationError("Invalid input for field 'mapping': not an object.")
     version = body.get("schema_version") or DEFAULT_SCHEMA_VERSION
+    body = {**body, "schema_version": version}  # null or absent: the default, as Keystone
     if version not in SCHEMA_VERSIONS:
         raise exceptions.ValidationError(
             f"Invalid input for field 'schema_version': {version!r} is not one of "
             f"{list(SCHEMA_VERSIONS)}.")
-    allowed = {"rules", "schema_version"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise exceptions.ValidationError(
-            f"Invalid input for field 'mapping': additional properties are not allowed "
-            f"({', '.join(repr(u) for u in unknown)} unexpected).")
     validate(rules_schema(version), body)
     for rule in body["rules"]:
         for req in rule["remote"]:

@@ -176,6 +176,7 @@ class Authenticator:
                 raise exceptions.Unauthorized(AUTH_FAILED)
             user_id = found
         assert user_id is not None
+        methods = fernet.int_to_methods(fernet.methods_to_int(methods))  # as validation reads
         scope = auth.get("scope")
         now = time.time()
         expires = now + self.settings.expiration
