@@ -313,6 +313,9 @@ def test_oidc_login_with_stock_cli(fed: Fed, corp: dict[str, Any]) -> None:
     user = fed.live.osc("user", "show", expected_user)
     assert user["name"] == "alice" and user["domain_id"] == facts["domain"]["id"]
     assert user["email"] == "alice@corp.example"
+    shown = fed.admin.get(f"/identity/v3/users/{expected_user}").json()["user"]
+    assert shown["federated"] == [{"idp_id": "corp", "protocols": [
+        {"protocol_id": "openid", "unique_id": "alice"}]}]
 
 
 def test_oidc_login_http_flow(fed: Fed, corp: dict[str, Any]) -> None:

@@ -236,8 +236,12 @@ def federated_auth(req: ApiRequest) -> Response:
             "(federation_oidc_providers).")
     claims = provider.validate(_bearer(req))
     assertion = provider.assertion(claims)
-    login = service.db.write(federation.login, idp_id, protocol_id, assertion,
-                             claims.get("sub"), f"{provider.claim_prefix}iss", service.rules)
+    args = (federation.login, idp_id, protocol_id, assertion, claims.get("sub"),
+            f"{provider.claim_prefix}iss", service.rules)
+    try:
+        login = service.db.write(*args)
+    except exceptions.Conflict:  # a concurrent first login of the same identity won the race
+        login = service.db.write(*args)
     # a mapping onto an existing local user gives that user's own (unfederated) token
     info = service.auth.issue_federated(login.user_id, idp_id, protocol_id, login.group_ids,
                                         federated=login.ephemeral)

@@ -19,7 +19,7 @@ from pocketstack.identity.api.common import (
     svc,
 )
 from pocketstack.identity.api.serializers import group_view, project_view, user_view
-from pocketstack.identity.domain import assignments, domains, groups, projects, users
+from pocketstack.identity.domain import assignments, domains, federation, groups, projects, users
 
 
 def _target(req: ApiRequest, user_id: str) -> dict[str, Any]:
@@ -42,7 +42,11 @@ def list_users(req: ApiRequest) -> Response:
 def get_user(req: ApiRequest) -> Response:
     user_id = req.path_params["user_id"]
     enforce(req, "identity:get_user", _target(req, user_id))
-    return one("user", user_view(req, svc(req).db.read(users.get, user_id)))
+    view = user_view(req, svc(req).db.read(users.get, user_id))
+    federated = svc(req).db.read(federation.federation_of, user_id)
+    if federated:  # a shadow user shows the identities it stands for, as Keystone does
+        view["federated"] = federated
+    return one("user", view)
 
 
 def create_user(req: ApiRequest) -> Response:
