@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import threading
 import time
 import urllib.request
@@ -113,6 +114,22 @@ def _verify(alg: str, key: Any, signed: bytes, signature: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def _number(value: Any) -> bool:
+    """A JSON number that is a real time (not a bool, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @dataclass
@@ -232,6 +249,12 @@ class Provider:
                 raise InvalidToken(
                     "Invalid OpenID Connect token: signature verification failed.")
         self._check_claims(claims, time.time() if now is None else now)
+        try:
+            bad_text = _has_nul(claims)
+        except RecursionError:
+            bad_text = True
+        if bad_text:
+            raise InvalidToken("Invalid OpenID Connect token: a claim holds a NUL character.")
         return claims
 
     def _signature_ok(self, alg: str, kid: Any, signed: bytes, signature: bytes,
@@ -246,14 +269,14 @@ class Provider:
         return False
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
-        exp = claims.get("exp")
-        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        exp: Any = claims.get("exp")
+        if not _number(exp):
             raise InvalidToken("Invalid OpenID Connect token: 'exp' is required.")
         if now > exp + self.leeway:
             raise InvalidToken("Invalid OpenID Connect token: the token has expired.")
-        nbf = claims.get("nbf")
+        nbf: Any = claims.get("nbf")
         if nbf is not None:
-            if not isinstance(nbf, (int, float)) or isinstance(nbf, bool):
+            if not _number(nbf):
                 raise InvalidToken("Invalid OpenID Connect token: 'nbf' is not a number.")
             if now + self.leeway < nbf:
                 raise InvalidToken("Invalid OpenID Connect token: the token is not yet "
@@ -280,7 +303,10 @@ class Provider:
             elif isinstance(value, list):
                 text = [v if isinstance(v, str) else json.dumps(v) for v in value]
             else:
-                text = json.dumps(value, sort_keys=True)
+                try:
+                    text = json.dumps(value, sort_keys=True)
+                except (RecursionError, ValueError):
+                    continue
             out[f"{self.claim_prefix}{name}"] = text
         return out
 

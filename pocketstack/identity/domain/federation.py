@@ -475,9 +475,15 @@ def login(conn: Connection, idp_id: str, protocol_id: str, assertion: dict[str, 
         raise exceptions.Unauthorized(
             "Could not map user while setting ephemeral user identity. Either mapping rules "
             "must specify user id/name or REMOTE_USER environment variable must be set.")
-    name = name or user_id
+    name = str(name or user_id)
     user["name"] = name
     user["id"] = quote(str(user_id or name))
+    _check_length(user["name"], 255, "user name")
+    _check_length(user["id"], 255, "user id")
+    if user.get("email"):
+        _check_length(str(user["email"]), 255, "email")
+    for spec in mapped.projects:
+        _check_length(str(spec.get("name", "")), 64, "project name")
     user["domain"] = {"id": _resolve_domain(conn, user.get("domain"), idp["domain_id"])}
     shadow_id = _shadow(conn, idp, protocol_id, user, rules)
     if mapped.projects:
@@ -486,6 +492,12 @@ def login(conn: Connection, idp_id: str, protocol_id: str, assertion: dict[str, 
     if not row["enabled"]:
         raise exceptions.Unauthorized("The request you have made requires authentication.")
     return Login(shadow_id, group_ids, True)
+
+
+def _check_length(value: str, limit: int, what: str) -> None:
+    if not value or len(value) > limit:
+        raise exceptions.Unauthorized(
+            f"The mapped {what} must be 1 to {limit} characters long.")
 
 
 def _local_user(conn: Connection, user: dict[str, Any], idp: dict[str, Any]) -> str:
