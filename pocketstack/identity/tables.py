@@ -418,3 +418,17 @@ federated_users = sa.Table(
     sa.Column("display_name", NAME, nullable=True),
     sa.UniqueConstraint("idp_id", "protocol_id", "unique_id"),
 )
+
+# Group memberships a mapping gave a federated user, kept for the IdP's authorization_ttl
+# (minutes) after the login that last confirmed them (Keystone's expiring memberships).
+federated_group_members = sa.Table(
+    "identity_federated_group_members",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_id", ID, sa.ForeignKey("identity_groups.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+    sa.Column("idp_id", ID, sa.ForeignKey("identity_federation_idps.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)

@@ -474,3 +474,47 @@ def test_oidc_jwks_url_ephemeral_projects_and_rules(fed: Fed) -> None:
         "X-Auth-Token": fed.live.token()[0],
         "X-Subject-Token": renamed.headers["X-Subject-Token"]})
     assert check.status_code == 404
+
+
+def test_authorization_ttl_keeps_memberships(fed: Fed, corp: dict[str, Any]) -> None:
+    """With an authorization_ttl the mapped groups outlive the federated token: an application
+    credential of the federated user gets its roles through them; a later login without the
+    group takes the membership away."""
+    osc = fed.live.osc
+    osc("identity", "provider", "set", "--authorization-ttl", "60", "corp", as_json=False)
+    try:
+        assert osc("identity", "provider", "show", "corp")["authorization_ttl"] == 60
+        login = fed.login("corp", fed.issuer.token("u-4004", **_claims("frank")))
+        assert login.status_code == 201, login.text
+        user_id = login.json()["token"]["user"]["id"]
+        groups = fed.admin.get(f"/identity/v3/users/{user_id}/groups").json()["groups"]
+        assert [g["id"] for g in groups] == [corp["group"]["id"]]
+        assert groups[0]["membership_expires_at"].endswith("Z")
+        scoped = httpx.post(f"{fed.live.identity}/auth/tokens", timeout=30, json={"auth": {
+            "identity": {"methods": ["token"],
+                         "token": {"id": login.headers["X-Subject-Token"]}},
+            "scope": {"project": {"id": corp["project"]["id"]}}}})
+        assert scoped.status_code == 201
+        cred = httpx.post(f"{fed.live.identity}/users/{user_id}/application_credentials",
+                          headers={"X-Auth-Token": scoped.headers["X-Subject-Token"]},
+                          json={"application_credential": {"name": unique("ac")}}, timeout=30)
+        assert cred.status_code == 201, cred.text
+        secret, cred_id = cred.json()["application_credential"]["secret"], \
+            cred.json()["application_credential"]["id"]
+
+        def by_app_cred() -> httpx.Response:
+            return httpx.post(f"{fed.live.identity}/auth/tokens", timeout=30, json={"auth": {
+                "identity": {"methods": ["application_credential"],
+                             "application_credential": {"id": cred_id, "secret": secret}}}})
+
+        r = by_app_cred()
+        assert r.status_code == 201, r.text
+        assert "member" in {ro["name"] for ro in r.json()["token"]["roles"]}
+        # the IdP no longer puts frank in engineers: the membership goes at the next login
+        again = fed.login("corp", fed.issuer.token("u-4004", **_claims("frank", groups=["x"])))
+        assert again.status_code == 201
+        assert fed.admin.get(f"/identity/v3/users/{user_id}/groups").json()["groups"] == []
+        assert by_app_cred().status_code == 401
+    finally:
+        fed.admin.patch("/identity/v3/OS-FEDERATION/identity_providers/corp",
+                        json={"identity_provider": {"authorization_ttl": None}})

@@ -19,7 +19,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.identity import tables as t
 from pocketstack.identity.domain import projects, roles
-from pocketstack.identity.domain.common import bump_revision
+from pocketstack.identity.domain.common import bump_revision, utcnow
 
 USER_PROJECT = "UserProject"
 GROUP_PROJECT = "GroupProject"
@@ -111,8 +111,12 @@ def role_ids_for(conn: Connection, a_type: str, actor_id: str, target_id: str,
 
 
 def group_ids_of(conn: Connection, user_id: str) -> list[str]:
-    return [r[0] for r in conn.execute(sa.select(t.group_members.c.group_id).where(
-        t.group_members.c.user_id == user_id))]
+    """The user's groups: memberships, and federated ones not yet expired."""
+    f = t.federated_group_members
+    q = sa.union(
+        sa.select(t.group_members.c.group_id).where(t.group_members.c.user_id == user_id),
+        sa.select(f.c.group_id).where(f.c.user_id == user_id, f.c.expires_at > utcnow()))
+    return [r[0] for r in conn.execute(q)]
 
 
 def _visible(role_ids: set[str], conn: Connection,

@@ -6,6 +6,7 @@ renamed on later ones), auto-provisioning the mapping's projects and grants."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -128,6 +129,8 @@ def update_idp(conn: Connection, idp_id: str, changes: dict[str, Any]) -> dict[s
 def delete_idp(conn: Connection, idp_id: str) -> None:
     get_idp(conn, idp_id)
     conn.execute(sa.delete(t.federated_users).where(t.federated_users.c.idp_id == idp_id))
+    conn.execute(sa.delete(t.federated_group_members).where(
+        t.federated_group_members.c.idp_id == idp_id))
     conn.execute(sa.delete(t.federation_protocols).where(
         t.federation_protocols.c.idp_id == idp_id))
     conn.execute(sa.delete(t.idp_remote_ids).where(t.idp_remote_ids.c.idp_id == idp_id))
@@ -486,12 +489,37 @@ def login(conn: Connection, idp_id: str, protocol_id: str, assertion: dict[str, 
         _check_length(str(spec.get("name", "")), 64, "project name")
     user["domain"] = {"id": _resolve_domain(conn, user.get("domain"), idp["domain_id"])}
     shadow_id = _shadow(conn, idp, protocol_id, user, rules)
+    _remember_groups(conn, shadow_id, idp, group_ids)
     if mapped.projects:
         _provision_projects(conn, mapped, shadow_id, idp)
     row = users.get(conn, shadow_id)
     if not row["enabled"]:
         raise exceptions.Unauthorized("The request you have made requires authentication.")
     return Login(shadow_id, group_ids, True)
+
+
+def _remember_groups(conn: Connection, user_id: str, idp: dict[str, Any],
+                     group_ids: list[str]) -> None:
+    """Keep the mapped memberships for the IdP's ``authorization_ttl`` minutes (none when
+    unset or 0: then only the token carries them), replacing what the last login gave."""
+    f = t.federated_group_members
+    now = utcnow()
+    before = {r[0] for r in conn.execute(sa.select(f.c.group_id).where(
+        f.c.user_id == user_id, f.c.idp_id == idp["id"], f.c.expires_at > now))}
+    conn.execute(sa.delete(f).where(f.c.user_id == user_id, f.c.idp_id == idp["id"]))
+    ttl = idp["authorization_ttl"] or 0
+    kept: set[str] = set()
+    if ttl > 0:
+        expires = now + dt.timedelta(minutes=ttl)
+        for group_id in group_ids:
+            taken = conn.execute(sa.select(f.c.idp_id).where(
+                f.c.user_id == user_id, f.c.group_id == group_id)).first()
+            if taken is None:  # another IdP's login may hold it already
+                conn.execute(sa.insert(f).values(user_id=user_id, group_id=group_id,
+                                                 idp_id=idp["id"], expires_at=expires))
+                kept.add(group_id)
+    if kept != before:
+        bump_revision(conn)  # roles through groups changed: cached validations are stale
 
 
 def _check_length(value: str, limit: int, what: str) -> None:

@@ -81,9 +81,36 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_federation_remote_ids', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_federation_remote_ids_idp_id'), ['idp_id'], unique=False)
 
+    op.create_table(
+        'identity_federated_group_members',
+        sa.Column('user_id', sa.String(length=64), nullable=False),
+        sa.Column('group_id', sa.String(length=64), nullable=False),
+        sa.Column('idp_id', sa.String(length=64), nullable=False),
+        sa.Column('expires_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['user_id'], ['identity_users.id'],
+                                name=op.f('fk_identity_federated_group_members_user_id_'
+                                          'identity_users'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['group_id'], ['identity_groups.id'],
+                                name=op.f('fk_identity_federated_group_members_group_id_'
+                                          'identity_groups'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['idp_id'], ['identity_federation_idps.id'],
+                                name=op.f('fk_identity_federated_group_members_idp_id_'
+                                          'identity_federation_idps'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('user_id', 'group_id',
+                                name=op.f('pk_identity_federated_group_members')),
+    )
+    op.create_index(op.f('ix_identity_federated_group_members_group_id'),
+                    'identity_federated_group_members', ['group_id'], unique=False)
+    op.create_index(op.f('ix_identity_federated_group_members_idp_id'),
+                    'identity_federated_group_members', ['idp_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_identity_federated_group_members_idp_id'),
+                  table_name='identity_federated_group_members')
+    op.drop_index(op.f('ix_identity_federated_group_members_group_id'),
+                  table_name='identity_federated_group_members')
+    op.drop_table('identity_federated_group_members')
     with op.batch_alter_table('identity_federation_remote_ids', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_federation_remote_ids_idp_id'))
 
