@@ -286,6 +286,28 @@ def test_federation_bad_input(fed: Fed) -> None:
     r = fed.admin.get(f"{base}/mappings/nope")
     assert r.status_code == 404
     assert r.json()["error"]["message"] == "Could not find Mapping: nope."
+    # duplicates are 409 with Keystone's message
+    idp, sp, mapping = unique("idp"), unique("sp"), unique("map")
+    assert fed.admin.put(f"{base}/identity_providers/{idp}",
+                         json={"identity_provider": {}}).status_code == 201
+    r = fed.admin.put(f"{base}/identity_providers/{idp}", json={"identity_provider": {}})
+    assert r.status_code == 409
+    assert r.json()["error"]["message"] == (
+        f"Conflict occurred attempting to store identity_provider - Duplicate ID, {idp}.")
+    rules = {"rules": [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": "a"}]}]}
+    assert fed.admin.put(f"{base}/mappings/{mapping}",
+                         json={"mapping": rules}).status_code == 201
+    proto = f"{base}/identity_providers/{idp}/protocols/openid"
+    assert fed.admin.put(proto, json={"protocol": {"mapping_id": mapping}}).status_code == 201
+    assert fed.admin.put(proto, json={"protocol": {"mapping_id": mapping}}).status_code == 409
+    sp_body = {"service_provider": {"auth_url": "https://a.example/v3",
+                                    "sp_url": "https://a.example/sp"}}
+    assert fed.admin.put(f"{base}/service_providers/{sp}", json=sp_body).status_code == 201
+    assert fed.admin.put(f"{base}/service_providers/{sp}", json=sp_body).status_code == 409
+    assert fed.admin.patch(f"{base}/service_providers/{sp}", json={"service_provider": {
+        "sp_url": "not a url"}}).status_code == 400
+    assert fed.admin.delete(f"{base}/identity_providers/{idp}").status_code == 204
+    assert fed.admin.get(proto).status_code == 404
     # a member may not manage identity providers
     demo, _ = fed.live.token("demo", project="demo")
     r = httpx.put(f"{fed.live.identity}/OS-FEDERATION/identity_providers/{unique('idp')}",
