@@ -125,12 +125,21 @@ class Authenticator:
         self._validated = RevisionCache()
         self._catalog = RevisionCache(size=1)
         self._roles = RevisionCache(size=1)
+        self._sps = RevisionCache(size=1)
 
     def role_catalog(self, conn: Connection, revision: int) -> roles.RoleCatalog:
         found: roles.RoleCatalog | None = self._roles.get("roles", revision)
         if found is None:
             found = roles.RoleCatalog(conn)
             self._roles.put("roles", revision, found)
+        return found
+
+    def service_providers(self, conn: Connection, revision: int) -> list[dict[str, Any]]:
+        """The enabled OS-FEDERATION service providers every token lists."""
+        found: list[dict[str, Any]] | None = self._sps.get("sps", revision)
+        if found is None:
+            found = federation.enabled_sps(conn)
+            self._sps.put("sps", revision, found)
         return found
 
     # -- issue ----------------------------------------------------------------------------------
@@ -203,7 +212,8 @@ class Authenticator:
         with self.db.reader() as conn:
             token = fernet.encode(self.keys, payload)
             return self._load(conn, token, payload, for_issue=True,
-                              catalog=self.role_catalog(conn, revision), user=known_user)
+                              catalog=self.role_catalog(conn, revision), user=known_user,
+                              revision=revision)
 
     def issue_federated(self, user_id: str, idp_id: str, protocol_id: str,
                         group_ids: list[str], federated: bool = True) -> TokenInfo:
@@ -219,7 +229,7 @@ class Authenticator:
         with self.db.reader() as conn:
             token = fernet.encode(self.keys, payload)
             return self._load(conn, token, payload, for_issue=True,
-                              catalog=self.role_catalog(conn, revision))
+                              catalog=self.role_catalog(conn, revision), revision=revision)
 
     def _check_idp_enabled(self, idp_id: str) -> None:
         try:
@@ -407,13 +417,13 @@ class Authenticator:
                                       audit_ids=payload.audit_ids, issued_at=issued):
                 raise exceptions.NotFound("Token has been revoked.")
             info = self._load(conn, token, payload, for_issue=False,
-                              catalog=self.role_catalog(conn, revision))
+                              catalog=self.role_catalog(conn, revision), revision=revision)
         self._validated.put(token, revision, info)
         return info
 
     def _load(self, conn: Connection, token: str, payload: fernet.TokenPayload,
               for_issue: bool, catalog: roles.RoleCatalog,
-              user: dict[str, Any] | None = None) -> TokenInfo:
+              user: dict[str, Any] | None = None, revision: int = 0) -> TokenInfo:
         """Read what the token refers to; refuse if any of it is gone or disabled."""
         failure: type[exceptions.PocketstackError] = (
             exceptions.Unauthorized if for_issue else exceptions.NotFound)
@@ -441,7 +451,7 @@ class Authenticator:
             except exceptions.NotFound:
                 raise failure(message) from None
             extra_groups = tuple(payload.federation[2])
-        info.service_providers = federation.enabled_sps(conn)
+        info.service_providers = self.service_providers(conn, revision)
         role_ids: set[str] = set()
         if payload.app_cred_id:
             try:
