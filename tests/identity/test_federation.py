@@ -498,6 +498,28 @@ def test_oidc_jwks_url_ephemeral_projects_and_rules(fed: Fed) -> None:
     assert check.status_code == 404
 
 
+def test_oidc_login_as_local_user(fed: Fed, corp: dict[str, Any], tmp_path: Path) -> None:
+    """A ``local`` user in a mapping logs in as that existing user (no shadow user)."""
+    osc = fed.live.osc
+    rules = [{"local": [{"user": {"name": "demo", "domain": {"name": "Default"},
+                                  "type": "local"}}],
+              "remote": [{"type": "OIDC-sub", "any_one_of": ["u-local"]}]}]
+    mapping = unique("map")
+    osc("mapping", "create", "--rules", _write(tmp_path, rules), mapping)
+    base = "/identity/v3/OS-FEDERATION/identity_providers/corp/protocols/openid"
+    assert fed.admin.patch(base, json={"protocol": {"mapping_id": mapping}}).status_code == 200
+    try:
+        r = fed.login("corp", fed.issuer.token("u-local", **_claims("whoever")))
+        assert r.status_code == 201, r.text
+        user = r.json()["token"]["user"]
+        assert user["id"] == osc("user", "show", "demo")["id"]
+        assert "OS-FEDERATION" not in user
+        refused = fed.login("corp", fed.issuer.token("u-other", **_claims("whoever")))
+        assert refused.status_code == 401
+    finally:
+        fed.admin.patch(base, json={"protocol": {"mapping_id": "corp-mapping"}})
+
+
 def test_authorization_ttl_keeps_memberships(fed: Fed, corp: dict[str, Any]) -> None:
     """With an authorization_ttl the mapped groups outlive the federated token: an application
     credential of the federated user gets its roles through them; a later login without the
