@@ -73,6 +73,12 @@ class Settings:
     password_regex_description: str = _opt(
         "", "Human description of password_regex, shown when a password is refused."
     )
+    federation_oidc_providers: str = _opt(
+        "", "OpenID Connect settings of OS-FEDERATION identity providers, keyed by identity "
+        "provider id: a JSON file path, inline JSON or a TOML table; each gives issuer, one of "
+        "jwks (inline) / jwks_file / jwks_url, and optionally audience, claim_prefix "
+        "(default OIDC-), algorithms (default RS256), leeway (seconds). See "
+        "docs/operations.md.")
     policy_file: str = _opt(
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
     )

@@ -90,6 +90,11 @@ RULES: list[Rule] = [
     *_crud("endpoint", ADMIN_OR_SYSTEM_READER, ADMIN),
     *_crud("policy", ADMIN_OR_SYSTEM_READER, ADMIN, plural="policies"),
     *_crud("consumer", ADMIN_OR_SYSTEM_READER, ADMIN),
+    # OS-FEDERATION
+    *_crud("identity_provider", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("protocol", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("mapping", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("service_provider", ADMIN_OR_SYSTEM_READER, ADMIN),
     *_crud("endpoint_group", ADMIN_OR_SYSTEM_READER, ADMIN),
     _r("identity:list_projects_for_endpoint", ADMIN_OR_SYSTEM_READER),
     _r("identity:check_endpoint_in_project", ADMIN_OR_SYSTEM_READER),

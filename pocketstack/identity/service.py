@@ -17,7 +17,7 @@ from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import Authentication, CatalogEntry, Mount, Role, Runtime
 from pocketstack.common.timeutils import utcnow
 from pocketstack.config import Settings
-from pocketstack.identity import accounts, fernet, passwords
+from pocketstack.identity import accounts, fernet, oidc, passwords
 from pocketstack.identity.domain.limits import model as limit_model
 from pocketstack.identity.domain.tokens import AUTH_FAILED, Authenticator, TokenSettings
 from pocketstack.identity.domain.users import PasswordRules
@@ -63,6 +63,8 @@ class IdentityService:
             allow_expired_window=settings.allow_expired_window))
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
         self.limit_model = limit_model(settings.unified_limit_enforcement_model)
+        # OpenID Connect providers of OS-FEDERATION identity providers (bearer-token login)
+        self.oidc = oidc.Providers.load(settings.federation_oidc_providers)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

@@ -191,6 +191,30 @@ POST   /v3/limits
 GET    /v3/limits/{limit_id}
 PATCH  /v3/limits/{limit_id}
 DELETE /v3/limits/{limit_id}
+GET    /v3/OS-FEDERATION/identity_providers
+GET    /v3/OS-FEDERATION/identity_providers/{idp_id}
+PUT    /v3/OS-FEDERATION/identity_providers/{idp_id}
+PATCH  /v3/OS-FEDERATION/identity_providers/{idp_id}
+DELETE /v3/OS-FEDERATION/identity_providers/{idp_id}
+GET    /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols
+GET    /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}
+PUT    /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}
+PATCH  /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}
+DELETE /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}
+GET    /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/auth
+POST   /v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/auth
+GET    /v3/OS-FEDERATION/mappings
+GET    /v3/OS-FEDERATION/mappings/{mapping_id}
+PUT    /v3/OS-FEDERATION/mappings/{mapping_id}
+PATCH  /v3/OS-FEDERATION/mappings/{mapping_id}
+DELETE /v3/OS-FEDERATION/mappings/{mapping_id}
+GET    /v3/OS-FEDERATION/service_providers
+GET    /v3/OS-FEDERATION/service_providers/{sp_id}
+PUT    /v3/OS-FEDERATION/service_providers/{sp_id}
+PATCH  /v3/OS-FEDERATION/service_providers/{sp_id}
+DELETE /v3/OS-FEDERATION/service_providers/{sp_id}
+GET    /v3/OS-FEDERATION/projects
+GET    /v3/OS-FEDERATION/domains
 """
 
 
