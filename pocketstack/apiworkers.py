@@ -82,6 +82,7 @@ def run_worker(fd: int) -> int:
 
     import uvicorn
 
+    from pocketstack.cli import KEEP_ALIVE_SECONDS
     from pocketstack.cloud import Cloud
 
     settings = worker_settings()
@@ -95,7 +96,7 @@ def run_worker(fd: int) -> int:
     cloud = Cloud(settings, bus=bus, api_only=True)
     server = uvicorn.Server(uvicorn.Config(
         cloud.app(), log_level="warning", access_log=settings.access_log, lifespan="on",
-        server_header=False, date_header=True))
+        server_header=False, date_header=True, timeout_keep_alive=KEEP_ALIVE_SECONDS))
 
     parent = os.getppid()
 

@@ -17,6 +17,7 @@ from pocketstack import __version__
 from pocketstack.config import Settings, describe_options, load_settings
 
 LOG = logging.getLogger("pocketstack")
+KEEP_ALIVE_SECONDS = 75
 
 
 def openstack_command(path: str | None = None) -> str:
@@ -143,6 +144,9 @@ def cmd_up(settings: Settings, started: float) -> int:
         lifespan="on",
         server_header=False,
         date_header=True,
+        # Clients poll every few seconds on kept-alive connections (`openstack … --wait`
+        # every 5 s): an idle timeout as short as that races their next request into a reset.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
 

@@ -32,6 +32,7 @@ class BootImage:
     min_ram: int  # MiB
     location: str | None
     properties: dict[str, str]
+    path: str | None = None  # the local file with its bytes, when the store is local
 
     @property
     def min_root_gb(self) -> int:

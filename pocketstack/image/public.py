@@ -4,6 +4,7 @@ asks of images, each answer with Glance's own checks (visibility, policy, quotas
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,14 @@ class ImageInterface:
 
     # -- booting and snapshots --------------------------------------------------------------
     def get_image_for_boot(self, ctx: RequestContext, image_id: str) -> BootImage:
-        return images.get_image_for_boot(self.db, ctx, image_id)
+        image = images.get_image_for_boot(self.db, ctx, image_id)
+        store = self.service.store
+        if image.location and isinstance(store, FileStore):
+            try:
+                image = replace(image, path=str(store.local_path(image.location)))
+            except exceptions.NotFound:
+                pass
+        return image
 
     def create_snapshot(self, *, owner: str, name: str, source_id: str | None,
                         instance_uuid: str, user_id: str | None, metadata: dict[str, str],

@@ -48,13 +48,7 @@ def image_source(conductor: Conductor, image_id: str | None) -> ImageSource:
     image = _boot_image(conductor, image_id)
     if image is None:
         return ImageSource(id=image_id)
-    path = None
-    if image.location:
-        try:
-            local = conductor.images.image_path(image.id)
-        except (exceptions.NotFound, exceptions.Conflict):
-            local = None
-        path = str(local) if local is not None else None
+    path = image.path  # set when the image store is local to this cloud
     return ImageSource(
         id=image.id, name=image.name, disk_format=image.disk_format,
         container_format=image.container_format, size=image.size,
