@@ -22,6 +22,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check pocketstack tests benchmarks tools
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy pocketstack

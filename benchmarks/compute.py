@@ -2,10 +2,13 @@
 
 Starts ``pocketstack up`` (fake hosts sized so capacity never runs out, quota raised), then:
 
-* create → ACTIVE latency, one at a time (p50/p95);
+* create → ACTIVE latency, one at a time (p50/p95), polled every 2 ms so the figure is not
+  quantized by the poll (a poll costs the server ~1 ms: at one client that is noise);
 * N concurrent boot+delete cycles (each: POST /servers, poll until ACTIVE, DELETE, poll until
   gone) at a given concurrency — cycles/s and boot/delete p50, to set beside OpenStack's
-  published Rally figure (1000 fake hosts, concurrency 50: ~5.4 cycles/s, boot p50 6.2 s);
+  published Rally figure (1000 fake hosts, concurrency 50: ~5.4 cycles/s, boot p50 6.2 s),
+  polled every 20 ms per server (``--poll``), with the server's CPU time per cycle (the
+  ``pocketstack up`` process tree, from /proc: clients' polls included);
 * ``GET /servers/detail`` latency with many servers (rows inserted through the domain layer).
 
     python benchmarks/compute.py --cycles 100 --concurrency 50 --list-servers 10000
@@ -27,7 +30,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import free_port  # noqa: E402
+from _common import cpu_delta_seconds, free_port, tree_cpu_sample  # noqa: E402
 
 V21 = "/compute/v2.1"
 MV = {"OpenStack-API-Version": "compute 2.96"}
@@ -67,11 +70,15 @@ def admin_token(url: str) -> tuple[str, str]:
     return r.headers["X-Subject-Token"], r.json()["token"]["project"]["id"]
 
 
-POLL = 0.1  # seconds between status polls (Rally polls every 1 s after a 2-5 s pre-poll delay)
+POLL = 0.02  # seconds between status polls in the concurrent phase (Rally: 1 s)
+LATENCY_POLL = 0.002  # one client: fine enough not to quantize a ~10 ms boot
+POLLS = [0]  # status GETs sent (to take their CPU out of the per-cycle figure)
 
 
-async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False) -> None:
+async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False,
+                poll: float | None = None) -> None:
     while True:
+        POLLS[0] += 1
         r = await client.get(f"{V21}/servers/{server_id}", headers=MV)
         if gone and r.status_code == 404:
             return
@@ -81,23 +88,24 @@ async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False) -
                 return
             if status == "ERROR":
                 raise RuntimeError(r.json()["server"].get("fault"))
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(POLL if poll is None else poll)
 
 
-async def cycle(client: httpx.AsyncClient, image: str, n: int) -> tuple[float, float]:
+async def cycle(client: httpx.AsyncClient, image: str, n: int,
+                poll: float | None = None) -> tuple[float, float]:
     t0 = time.perf_counter()
     r = await client.post(f"{V21}/servers", headers=MV, json={"server": {
         "name": f"bench-{n}", "imageRef": image, "flavorRef": "1", "networks": "none"}})
     server_id = r.json()["server"]["id"]
-    await until(client, server_id)
+    await until(client, server_id, poll=poll)
     t1 = time.perf_counter()
     await client.delete(f"{V21}/servers/{server_id}")
-    await until(client, server_id, gone=True)
+    await until(client, server_id, gone=True, poll=poll)
     return t1 - t0, time.perf_counter() - t1
 
 
 async def run_cycles(url: str, token: str, image: str, count: int,
-                     concurrency: int) -> dict[str, float]:
+                     concurrency: int, poll: float | None = None) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers={"X-Auth-Token": token},
                                  limits=limits, timeout=120) as client:
@@ -105,7 +113,7 @@ async def run_cycles(url: str, token: str, image: str, count: int,
 
         async def one(n: int) -> tuple[float, float]:
             async with sem:
-                return await cycle(client, image, n)
+                return await cycle(client, image, n, poll)
 
         t0 = time.perf_counter()
         results = await asyncio.gather(*(one(n) for n in range(count)))
@@ -115,6 +123,20 @@ async def run_cycles(url: str, token: str, image: str, count: int,
     return {"cycles_per_s": count / wall, "boot_p50": statistics.median(boots),
             "boot_p95": pct(boots, 0.95), "delete_p50": statistics.median(deletes),
             "wall_s": wall}
+
+
+def get_cost(url: str, token: str, image: str, pid: int, count: int = 300) -> float:
+    """Server CPU seconds of one ``GET /servers/{id}`` (what a status poll costs)."""
+    with httpx.Client(base_url=url, headers={"X-Auth-Token": token, **MV}, timeout=60) as c:
+        server = c.post(f"{V21}/servers", json={"server": {
+            "name": "probe", "imageRef": image, "flavorRef": "1", "networks": "none"}}
+        ).json()["server"]["id"]
+        before = tree_cpu_sample(pid)
+        for _ in range(count):
+            c.get(f"{V21}/servers/{server}")
+        cost = cpu_delta_seconds(before, tree_cpu_sample(pid)) / count
+        c.delete(f"{V21}/servers/{server}")
+    return cost
 
 
 def list_bench(url: str, token: str, state: Path, count: int) -> dict[str, float]:
@@ -172,15 +194,26 @@ def main() -> None:
                     "instances": -1, "cores": -1, "ram": -1}})
                 image = c.get("/image/v2/images").json()["images"][0]["id"]
             time.sleep(1.2)  # let the agents' first heartbeats register the hosts
-            lat = asyncio.run(run_cycles(url, token, image, args.latency_boots, 1))
-            print(f"create->ACTIVE, one at a time ({args.latency_boots}): "
+            lat = asyncio.run(run_cycles(url, token, image, args.latency_boots, 1,
+                                         LATENCY_POLL))
+            print(f"create->ACTIVE, one at a time ({args.latency_boots}, polled every "
+                  f"{LATENCY_POLL * 1000:.0f} ms): "
                   f"p50 {lat['boot_p50'] * 1000:.0f} ms, p95 {lat['boot_p95'] * 1000:.0f} ms; "
                   f"delete p50 {lat['delete_p50'] * 1000:.0f} ms", flush=True)
+            before = tree_cpu_sample(proc.pid)
+            POLLS[0] = 0
             res = asyncio.run(run_cycles(url, token, image, args.cycles, args.concurrency))
+            cpu = cpu_delta_seconds(before, tree_cpu_sample(proc.pid))
+            polls = POLLS[0]
+            per_get = get_cost(url, token, image, proc.pid)
+            net = (cpu - polls * per_get) / args.cycles
             print(f"{args.cycles} boot+delete cycles at concurrency {args.concurrency}: "
                   f"{res['cycles_per_s']:.1f} cycles/s (Rally/Nova fake: ~5.4, ratio "
                   f"{res['cycles_per_s'] / 5.4:.1f}x); boot p50 {res['boot_p50']:.2f} s, "
-                  f"p95 {res['boot_p95']:.2f} s; delete p50 {res['delete_p50']:.2f} s",
+                  f"p95 {res['boot_p95']:.2f} s; delete p50 {res['delete_p50']:.2f} s; "
+                  f"server CPU {cpu / args.cycles * 1000:.1f} ms per cycle with its "
+                  f"{polls / args.cycles:.1f} polls (every {POLL * 1000:.0f} ms), "
+                  f"{net * 1000:.1f} ms net of them (a poll: {per_get * 1000:.2f} ms)",
                   flush=True)
             if args.list_servers:
                 listed: Any = list_bench(url, token, state, args.list_servers)

@@ -75,7 +75,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
-    return load_settings(args.config, overrides=overrides)
+    from pocketstack.services import settings_sections
+
+    return load_settings(args.config, overrides=overrides, sections=settings_sections())
 
 
 def _logging(settings: Settings) -> None:
@@ -132,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
     if args.command == "config-doc":
-        print(describe_options())
+        from pocketstack.services import settings_sections
+
+        print(describe_options(settings_sections()))
         return 0
     try:
         settings = _settings(args)

@@ -5,6 +5,11 @@ file (``--config FILE`` or ``POCKETSTACK_CONFIG``), environment variables ``POCK
 and command-line flags, then passed down explicitly. There is no global configuration.
 
 Every option is documented where it is declared; ``pocketstack config-doc`` prints them all.
+
+A service may declare a *section* of its own options (a frozen dataclass whose fields use
+:func:`_opt`, named by the service's ``ServiceSpec.settings``); its options are set the same
+ways — flat in the TOML file, ``POCKETSTACK_<NAME>``, or a flag — and read with
+``settings.section(TheSection)``. Option names are unique across the core and every section.
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 
 def _opt(default: Any, doc: str) -> Any:
@@ -121,6 +126,8 @@ class Settings:
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
     access_log: bool = _opt(False, "Log every HTTP request.")
     workers_threads: int = _opt(32, "Threads available to request handlers.")
+    sections: Mapping[type, Any] = field(
+        default_factory=dict, compare=False, metadata={"doc": "", "internal": True})
 
     @property
     def state_path(self) -> Path:
@@ -141,6 +148,18 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def section(self, kind: type[S]) -> S:
+        """A service's own options (defaults when the section was not loaded)."""
+        found = self.sections.get(kind)
+        return found if found is not None else kind()
+
+
+S = TypeVar("S")
+
+
+def _public_fields(kind: type) -> dict[str, Any]:
+    return {f.name: f for f in fields(kind) if not f.metadata.get("internal")}
 
 
 def _coerce(kind: Any, value: Any, name: str) -> Any:
@@ -169,11 +188,20 @@ def load_settings(
     config_file: str | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    sections: Sequence[type] = (),
 ) -> Settings:
-    """Build Settings from defaults, a TOML file, the environment and explicit overrides."""
+    """Build Settings from defaults, a TOML file, the environment and explicit overrides;
+    ``sections`` are the services' own option classes, filled the same way."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    known = {f.name: f for f in fields(Settings)}
+    owner: dict[str, type] = {}
+    known: dict[str, Any] = {}
+    for kind in (Settings, *sections):
+        for name, f in _public_fields(kind).items():
+            if name in known:
+                raise ValueError(f"option {name!r} is declared twice ({kind.__name__})")
+            known[name] = f
+            owner[name] = kind
     path = config_file or env.get("POCKETSTACK_CONFIG")
     if path:
         with open(path, "rb") as fh:
@@ -191,13 +219,17 @@ def load_settings(
         if value is not None:
             values[key] = value
     coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
-    return Settings(**coerced)
+    by_kind: dict[type, dict[str, Any]] = {kind: {} for kind in (Settings, *sections)}
+    for name, value in coerced.items():
+        by_kind[owner[name]][name] = value
+    built = {kind: kind(**by_kind[kind]) for kind in sections}
+    return Settings(**by_kind[Settings], sections=built)
 
 
-def describe_options() -> str:
+def describe_options(sections: Sequence[type] = ()) -> str:
     """Render every option with its default and documentation (for `pocketstack config-doc`)."""
     lines = ["[pocketstack]"]
-    for f in fields(Settings):
+    for f in (f for kind in (Settings, *sections) for f in _public_fields(kind).values()):
         lines.append(f"# {f.metadata['doc']}")
         lines.append(f"# env: POCKETSTACK_{f.name.upper()}")
         lines.append(f"# {f.name} = {f.default!r}".replace("'", '"'))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
 NAMING_CONVENTION = {
@@ -15,11 +18,9 @@ NAMING_CONVENTION = {
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def load_all_tables() -> sa.MetaData:
-    """Import every service's table module so the MetaData is complete."""
-    from pocketstack.compute import tables as _compute  # noqa: F401
-    from pocketstack.identity import tables as _identity  # noqa: F401
-    from pocketstack.image import tables as _image  # noqa: F401
-    from pocketstack.placement import tables as _placement  # noqa: F401
-
+def load_tables(modules: Iterable[str]) -> sa.MetaData:
+    """Import the given table modules (each service's ``tables``) so the MetaData is complete;
+    the caller names them (``pocketstack.services``), so this module imports no service."""
+    for name in modules:
+        importlib.import_module(name)
     return metadata

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oslo_policy import policy
+from pocketstack.common.policy import Rule
 
 ADMIN = "rule:context_is_admin"
 PROJECT_READER_OR_ADMIN = "rule:context_is_admin or rule:project_reader"
@@ -12,8 +12,8 @@ ANY = "@"
 ADMIN_OR_OWNER = "rule:context_is_admin or user_id:%(user_id)s"
 
 
-def _r(name: str, check: str) -> policy.RuleDefault:
-    return policy.RuleDefault(f"os_compute_api:{name}", check, name)
+def _r(name: str, check: str) -> Rule:
+    return Rule(f"os_compute_api:{name}", check, name)
 
 
 _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
@@ -58,7 +58,7 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
                "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot")
 
-RULES: list[policy.RuleDefault] = [
+RULES: list[Rule] = [
     *(_r(n, PROJECT_READER_OR_ADMIN) for n in _SERVER_READ),
     *(_r(n, PROJECT_MEMBER_OR_ADMIN) for n in _SERVER_WRITE),
     *(_r(n, ADMIN) for n in _ADMIN_ONLY),

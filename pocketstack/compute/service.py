@@ -8,37 +8,104 @@ agents, and is the only writer of what agents observe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.api.app import ApiRequest, ServiceApp
 from pocketstack.common.api.errors import nova_error
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
+from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.compute import microversions
 from pocketstack.compute.policies import RULES
-from pocketstack.config import Settings
+from pocketstack.image.interface import ImageAPI
+from pocketstack.placement.interface import PlacementAPI
+
+if TYPE_CHECKING:
+    from pocketstack.config import Settings
 
 Authenticator = Callable[[ApiRequest], RequestContext]
 # Sends a hint to the conductor from a worker thread: (topic, message) -> None.
 Notifier = Callable[[str, dict[str, Any]], None]
 
 
-class ComputeService:
-    """Nova v2.1 for one cloud."""
+@dataclass
+class _Role:
+    """Names a conductor or agent for the cloud's role list."""
 
-    def __init__(self, db: Database, settings: Settings, authenticate: Authenticator,
-                 placement: Any, images: Any) -> None:
-        self.db = db
-        self.settings = settings
-        self.authenticate = authenticate
-        self.placement = placement  # pocketstack.placement.client.PlacementClient
-        self.images = images  # the image service (get_image_for_boot)
+    name: str
+    target: Any
+
+    async def start(self) -> None:
+        await self.target.start()
+
+    async def stop(self) -> None:
+        await self.target.stop()
+
+
+class ComputeService:
+    """Nova v2.1 for one cloud: its API, its conductor and its in-process compute hosts."""
+
+    name = "compute"
+    catalog = (CatalogEntry("compute", "nova", "/compute/v2.1", "Nova Compute Service"),)
+    tables = "pocketstack.compute.tables"
+    settings_section = None
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.db: Database = runtime.db
+        self.settings: Settings = runtime.settings
+        self.authenticate: Authenticator = runtime.authenticate
         self.policy = PolicyEngine(
-            RULES, settings.policy_file or None,
+            RULES, self.settings.policy_file or None,
             message="Policy doesn't allow {rule} to be performed.")
-        self.notify: Notifier = lambda topic, message: None  # set by the runtime
-        self.bus_call: Callable[[str, dict[str, Any], float], Any] | None = None
+        self.notify: Notifier = runtime.notify
+        self.bus_call: Callable[[str, dict[str, Any], float], Any] | None = runtime.bus.call
+
+    @property
+    def placement(self) -> PlacementAPI:
+        return self.runtime.interfaces.get(PlacementAPI)
+
+    @property
+    def images(self) -> ImageAPI:
+        return self.runtime.interfaces.get(ImageAPI)
+
+    # -- the seam -------------------------------------------------------------------------------
+    def mounts(self) -> list[Mount]:
+        return [Mount("/compute/v2.1", self.app()), Mount("/compute", self.root_app())]
+
+    def prepare(self) -> None:
+        from pocketstack.compute.domain import flavors
+
+        self.db.write(flavors.ensure_defaults)
+
+    def provides(self) -> dict[type, object]:
+        return {}
+
+    def roles(self) -> list[Role]:
+        """The conductor, then the in-process compute hosts."""
+        from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
+        from pocketstack.agents.compute.drivers.fake import FakeDriver
+        from pocketstack.compute.conductor.conductor import Conductor
+
+        s = self.settings
+        options = AgentOptions(heartbeat_interval=s.heartbeat_interval,
+                               cpu_allocation_ratio=s.cpu_allocation_ratio,
+                               ram_allocation_ratio=s.ram_allocation_ratio,
+                               disk_allocation_ratio=s.disk_allocation_ratio)
+        guests = self.runtime.state / "hypervisors"
+        guests.mkdir(exist_ok=True)
+        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
+        roles: list[Role] = [_Role("conductor", conductor)]
+        for index in range(1, s.compute_hosts + 1):
+            host = f"{s.compute_host_prefix}{index}"
+            driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
+                                s.cpu_allocation_ratio, s.ram_allocation_ratio,
+                                s.disk_allocation_ratio, state_path=guests / f"{host}.json")
+            roles.append(_Role(f"compute-agent:{host}",
+                               ComputeAgent(host, driver, self.runtime.bus, options)))
+        return roles
 
     def app(self) -> ServiceApp:
         from pocketstack.compute.routes import ROUTES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oslo_policy import policy
+from pocketstack.common.policy import Rule
 
 ADMIN = "rule:admin_required"
 ADMIN_OR_SYSTEM_READER = "rule:admin_required or (role:reader and system_scope:all)"
@@ -14,11 +14,11 @@ TRUSTOR = "user_id:%(target.trust.trustor_user_id)s"
 TRUSTEE = "user_id:%(target.trust.trustee_user_id)s"
 
 
-def _r(name: str, check: str, doc: str = "") -> policy.RuleDefault:
-    return policy.RuleDefault(name, check, doc or name)
+def _r(name: str, check: str, doc: str = "") -> Rule:
+    return Rule(name, check, doc or name)
 
 
-def _crud(noun: str, read: str, write: str, plural: str | None = None) -> list[policy.RuleDefault]:
+def _crud(noun: str, read: str, write: str, plural: str | None = None) -> list[Rule]:
     plural = plural or f"{noun}s"
     return [
         _r(f"identity:get_{noun}", read),
@@ -32,7 +32,7 @@ def _crud(noun: str, read: str, write: str, plural: str | None = None) -> list[p
 READ_OR_DOMAIN = f"{ADMIN_OR_SYSTEM_READER} or {DOMAIN_READER}"
 WRITE_OR_DOMAIN = f"{ADMIN} or {DOMAIN_ADMIN}"
 
-RULES: list[policy.RuleDefault] = [
+RULES: list[Rule] = [
     _r("identity:get_domain", f"{ADMIN_OR_SYSTEM_READER} or domain_id:%(target.domain_id)s "
        "or project_domain_id:%(target.domain_id)s"),
     _r("identity:list_domains", ADMIN_OR_SYSTEM_READER),

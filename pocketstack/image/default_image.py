@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from pocketstack.common import exceptions
 from pocketstack.image import builder, inspect
-from pocketstack.image import tables as t
 from pocketstack.image.domain import images
-from pocketstack.image.domain.common import utcnow
 
 if TYPE_CHECKING:
     from pocketstack.image.service import ImageService
@@ -31,20 +28,14 @@ DESCRIPTION = ("Empty 1 GiB qcow2 disk with no operating system, registered by p
 MARKER = "image-default.json"
 
 
-def _admin_project_id(conn: Connection, name: str) -> str | None:
-    from pocketstack.identity.domain import domains, projects
-
-    try:
-        return str(projects.get_by_name(conn, name, domains.DEFAULT_DOMAIN_ID)["id"])
-    except exceptions.NotFound:
-        return None
-
-
 def register(svc: ImageService, admin_project: str) -> str | None:
     """Register the default image once per state directory; returns its id when it did."""
+    from pocketstack.identity.interface import IdentityAPI
+
     marker = svc.settings.state_path / MARKER
     if marker.exists():
         return None
+    owner = svc.runtime.interfaces.get(IdentityAPI).project_id(admin_project)
     data = builder.empty_qcow2(builder.GiB)
     result = inspect.ImageInspector()
     result.feed(data)
@@ -61,13 +52,11 @@ def register(svc: ImageService, admin_project: str) -> str | None:
     }
 
     def write(conn: Connection) -> dict[str, Any]:
-        owner = _admin_project_id(conn, admin_project)
         image = images.create(conn, {
             "id": image_id, "name": NAME, "visibility": "public", "disk_format": "qcow2",
             "container_format": "bare", "owner": owner,
         }, {"description": DESCRIPTION, "os_distro": "none"}, [], images.Quotas())
-        conn.execute(t.images.update().where(t.images.c.id == image_id).values(
-            status="active", location=location, updated_at=utcnow(), **facts))
+        images.activate(conn, image_id, location, facts)
         return image
 
     try:

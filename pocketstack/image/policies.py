@@ -8,7 +8,7 @@ does; the rules below decide what a caller who can see an image may do with it.
 
 from __future__ import annotations
 
-from oslo_policy import policy
+from pocketstack.common.policy import Rule
 
 ADMIN = "role:admin"
 PROJECT_MEMBER = "role:member and project_id:%(project_id)s"
@@ -24,11 +24,11 @@ READ_MEMBER = f"{ADMIN} or (role:reader and (project_id:%(project_id)s or "\
 MODIFY_MEMBER = f"{ADMIN} or (role:member and project_id:%(member_id)s)"
 
 
-def _r(name: str, check: str, doc: str) -> policy.RuleDefault:
-    return policy.RuleDefault(name, check, doc)
+def _r(name: str, check: str, doc: str) -> Rule:
+    return Rule(name, check, doc)
 
 
-RULES: list[policy.RuleDefault] = [
+RULES: list[Rule] = [
     _r("add_image", ADMIN_OR_MEMBER, "Create an image (owned by the target project)."),
     _r("get_image", READ_IMAGE, "Show an image."),
     _r("get_images", ADMIN_OR_READER, "List images."),

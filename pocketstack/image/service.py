@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -15,6 +14,7 @@ from pocketstack.common.api.errors import glance_error, render
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
+from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.config import Settings
 from pocketstack.image.domain import images
 from pocketstack.image.policies import RULES
@@ -69,22 +69,43 @@ class ImageOptions:
 class ImageService:
     """Glance v2 for one cloud."""
 
-    def __init__(self, db: Database, settings: Settings, authenticate: Authenticator,
-                 store: ImageStore | None = None) -> None:
-        self.db = db
+    name = "image"
+    catalog = (CatalogEntry("image", "glance", "/image", "Glance Image Service"),)
+    tables = "pocketstack.image.tables"
+    settings_section = None
+
+    def __init__(self, runtime: Runtime, store: ImageStore | None = None) -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.db: Database = runtime.db
         self.settings = settings
-        self.authenticate = authenticate
+        self.authenticate: Authenticator = runtime.authenticate
         self.options = ImageOptions.from_settings(settings)
         self.quotas = self.options.quotas
         self.store: ImageStore = store or FileStore(settings.state_path / "images")
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
 
-    # -- setup ----------------------------------------------------------------------------------
-    def prepare(self, admin_project: str = "admin") -> str | None:
-        """After migrations: clean the store and register the default image on first start.
+    # -- the seam -------------------------------------------------------------------------------
+    def mounts(self) -> list[Mount]:
+        return [Mount("/image", self.app())]
 
-        Returns the default image id when it was registered now.
-        """
+    def roles(self) -> list[Role]:
+        return []
+
+    def provides(self) -> dict[type, object]:
+        from pocketstack.image.interface import ImageAPI
+        from pocketstack.image.public import ImageInterface
+
+        return {ImageAPI: ImageInterface(self)}
+
+    # -- setup ----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """After migrations: clean the store and register the default image on first start."""
+        self.prepare_store()
+
+    def prepare_store(self, admin_project: str = "admin") -> str | None:
+        """Reset interrupted uploads, scrub the store, register the default image on first
+        start; returns the default image id when it was registered now."""
         from pocketstack.image import default_image
 
         started = time.monotonic()
@@ -100,21 +121,6 @@ class ImageService:
             registered = default_image.register(self, admin_project)
         LOG.debug("image service prepared in %.1f ms", (time.monotonic() - started) * 1000)
         return registered
-
-    # -- domain API for other services ------------------------------------------------------
-    def get_image_for_boot(self, ctx: RequestContext, image_id: str) -> images.BootImage:
-        return images.get_image_for_boot(self.db, ctx, image_id)
-
-    def create_snapshot(self, **kw: Any) -> dict[str, Any]:
-        """A queued snapshot image of a server (see :mod:`pocketstack.image.snapshots`)."""
-        from pocketstack.image import snapshots
-
-        return snapshots.register(self, **kw)
-
-    def upload_snapshot(self, image_id: str, source_id: str | None) -> bool:
-        from pocketstack.image import snapshots
-
-        return snapshots.upload(self, image_id, source_id)
 
     # -- serving --------------------------------------------------------------------------------
     def app(self) -> _GlancePaths:

@@ -114,6 +114,10 @@ class FileStore:
         if not image_id or "/" in image_id or image_id.startswith("."):
             raise ValueError(f"bad image id {image_id!r}")
 
+    def local_path(self, location: str) -> Path:
+        """The file behind a location of this store (for readers on the same host)."""
+        return self._path(location)
+
     # -- ImageStore --------------------------------------------------------------------------
     def writer(self, image_id: str, staging: bool = False) -> _FileWriter:
         self._check_id(image_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from pocketstack.common.schema import load_all_tables
+from pocketstack.common.schema import load_tables
+from pocketstack.services import SERVICES
 
-target_metadata = load_all_tables()
+target_metadata = load_tables(spec.tables for spec in SERVICES)
 
 
 def run_migrations_online() -> None:

@@ -1,4 +1,5 @@
-"""The in-process Placement client the scheduler and compute agents use (no HTTP).
+"""The in-process Placement client the scheduler and compute agents use (no HTTP): the
+placement service's implementation of :class:`pocketstack.placement.interface.PlacementAPI`.
 
 Every call is one transaction over the same domain functions as the REST API, so the REST
 view and the scheduler's view never disagree. Writes that have no caller-supplied generation
@@ -12,13 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
 from pocketstack.placement import errors, standard
-from pocketstack.placement import tables as t
 from pocketstack.placement.domain import (
     aggregates,
     allocations,
@@ -137,21 +136,7 @@ class PlacementClient:
                            ) -> dict[str, dict[str, dict[str, int]]]:
         """{provider uuid: {rc: {"capacity", "used"}}} for every provider (or these)."""
 
-        def run(conn: Connection) -> dict[str, dict[str, dict[str, int]]]:
-            q = (sa.select(t.providers.c.uuid, t.inventories)
-                 .select_from(t.providers.outerjoin(
-                     t.inventories, t.inventories.c.provider_id == t.providers.c.id)))
-            if uuids is not None:
-                q = q.where(t.providers.c.uuid.in_(uuids))
-            out: dict[str, dict[str, dict[str, int]]] = {}
-            for r in conn.execute(q).mappings():
-                entry = out.setdefault(r["uuid"], {})
-                if r["resource_class"] is not None:
-                    entry[r["resource_class"]] = {"capacity": inventories.capacity(dict(r)),
-                                                  "used": int(r["used"])}
-            return out
-
-        return self.db.read(run)  # type: ignore[no-any-return]
+        return self.db.read(inventories.summaries, uuids)  # type: ignore[no-any-return]
 
     def get_allocations(self, consumer_uuid: str) -> dict[str, dict[str, int]]:
         found, _consumer = self.db.read(allocations.for_consumer, consumer_uuid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oslo_policy import policy
+from pocketstack.common.policy import Rule
 
 ADMIN_OR_SERVICE = "role:admin or role:service"
 
@@ -31,6 +31,6 @@ _NAMES = [
     "placement:allocation_candidates:list", "placement:reshaper:reshape",
 ]
 
-RULES: list[policy.RuleDefault] = [
-    policy.RuleDefault(name, ADMIN_OR_SERVICE, f"{name} (admin or service).") for name in _NAMES
+RULES: list[Rule] = [
+    Rule(name, ADMIN_OR_SERVICE, f"{name} (admin or service).") for name in _NAMES
 ]

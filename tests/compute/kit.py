@@ -12,8 +12,10 @@ from starlette.testclient import TestClient
 
 from pocketstack.common import migrate
 from pocketstack.common.api.app import ApiRequest
+from pocketstack.common.bus import InProcessBus
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
+from pocketstack.common.service import Authentication, Runtime
 from pocketstack.compute import tables as t
 from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.service import ComputeService
@@ -72,11 +74,18 @@ class Caller:
         return self.request("DELETE", path, **kw)
 
 
+class _HeaderAuth:
+    def authenticate_request(self, req: ApiRequest) -> RequestContext:
+        return _authenticate(req)
+
+
 class Harness:
     def __init__(self, tmp: Path, **settings: Any) -> None:
         self.db = new_db(tmp)
         self.settings = Settings(**settings)
-        self.compute = ComputeService(self.db, self.settings, _authenticate, None, None)
+        runtime = Runtime(settings=self.settings, db=self.db, bus=InProcessBus(), state=tmp)
+        runtime.interfaces.register(Authentication, _HeaderAuth())
+        self.compute = ComputeService(runtime)
         inner = self.compute.app()
 
         async def app(scope: Any, receive: Any, send: Any) -> None:

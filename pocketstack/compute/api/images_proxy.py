@@ -15,12 +15,12 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.common.context import RequestContext
 from pocketstack.common.timeutils import parse_isotime
 from pocketstack.compute.api.common import link, svc, version_at_least
 from pocketstack.compute.domain import quotas
 from pocketstack.compute.domain.common import isotime
 from pocketstack.compute.schemas import servers as schemas
+from pocketstack.image.interface import ImageQuery
 
 STATUS = {"active": "ACTIVE", "queued": "SAVING", "saving": "SAVING", "deleted": "DELETED",
           "pending_delete": "DELETED", "killed": "ERROR"}
@@ -31,12 +31,6 @@ META_BODY = {"type": "object", "properties": {"meta": {
     "type": "object", "minProperties": 1, "maxProperties": 1,
     "patternProperties": schemas.METADATA["patternProperties"],
     "additionalProperties": False}}, "required": ["meta"], "additionalProperties": False}
-
-
-def _images() -> Any:
-    from pocketstack.image.domain import images
-
-    return images
 
 
 def _gate(req: ApiRequest) -> None:
@@ -75,24 +69,10 @@ def _detail(req: ApiRequest, image: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _get(req: ApiRequest, conn: Any, rule: str = "get_image") -> dict[str, Any]:
-    images = _images()
-    ctx: RequestContext = req.ctx
-    image: dict[str, Any] = images.get_visible(conn, ctx, req.path_params["image_id"])
-    svc(req).images.policy.enforce(ctx, rule, images.policy_target(image, ctx))
-    return image
-
-
 def _listing(req: ApiRequest, detailed: bool) -> Response:
     _gate(req)
-    images = _images()
     q = req.query
-    filters: dict[str, list[str]] = {}
     props: dict[str, str] = {}
-    if q.get("name"):
-        filters["name"] = [q["name"]]
-    if q.get("status"):
-        filters["status"] = [q["status"].lower()]
     if q.get("server"):
         props["instance_uuid"] = q["server"].rstrip("/").rsplit("/", 1)[-1]
     if q.get("type"):
@@ -100,10 +80,10 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
     for key, value in q.items():
         if key.startswith("property-"):
             props[key[len("property-"):]] = value
-    times = []
+    since = None
     if q.get("changes-since"):
         try:
-            times.append(("updated_at", "gte", parse_isotime(q["changes-since"])))
+            since = parse_isotime(q["changes-since"])
         except Exception:
             raise exceptions.BadRequest("Invalid changes-since value") from None
     limit = 1000
@@ -114,9 +94,11 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
             raise exceptions.BadRequest("limit param must be an integer") from None
         if limit < 0:
             raise exceptions.BadRequest("limit param must be positive")
-    query = images.ListQuery(filters=filters, properties=props, tags=[], time_filters=times,
-                             limit=min(limit, 1000), marker=q.get("marker"))
-    rows, more = svc(req).images.db.read(images.list_images, req.ctx, query)
+    query = ImageQuery(name=q.get("name") or None,
+                       status=q["status"].lower() if q.get("status") else None,
+                       properties=props, changes_since=since, limit=min(limit, 1000),
+                       marker=q.get("marker"))
+    rows, more = svc(req).images.list_images(req.ctx, query)
     for key, column in (("minRam", "min_ram"), ("minDisk", "min_disk")):
         if q.get(key):
             try:
@@ -144,53 +126,30 @@ def list_images_detail(req: ApiRequest) -> Response:
 
 def show_image(req: ApiRequest) -> Response:
     _gate(req)
-    image = svc(req).images.db.read(lambda conn: _get(req, conn))
+    image = svc(req).images.show_image(req.ctx, req.path_params["image_id"])
     return json_response({"image": _detail(req, image)})
 
 
 def delete_image(req: ApiRequest) -> Response:
     _gate(req)
-    images = _images()
-    store = svc(req).images.store
-
-    def write(conn: Any) -> list[str]:
-        image = _get(req, conn, "delete_image")
-        return images.delete(conn, image["id"])  # type: ignore[no-any-return]
-
-    for location in svc(req).images.db.write(write):
-        store.delete(location)
+    svc(req).images.delete_image(req.ctx, req.path_params["image_id"])
     return empty_response(204)
 
 
 # -- metadata ------------------------------------------------------------------------------
 def _change(req: ApiRequest, new: dict[str, str] | None, replace: bool = False,
             remove: str | None = None) -> dict[str, Any]:
-    images = _images()
     service = svc(req)
-    project = req.ctx.project_id or ""
-
-    def write(conn: Any) -> dict[str, Any]:
-        image = _get(req, conn, "modify_image")
-        current = dict(image["properties"])
-        if remove is not None and remove not in current:
-            raise exceptions.NotFound("Image metadata not found.")
-        wanted = dict(new or {}) if replace else {**current, **(new or {})}
-        if remove is not None:
-            wanted.pop(remove)
-        quotas.check_metadata(conn, project, len(wanted))  # one database for both services
-        changed = {k: v for k, v in wanted.items() if current.get(k) != v}
-        removed = [k for k in current if k not in wanted]
-        if changed or removed:
-            image = images.update(conn, image["id"], image["generation"], {}, changed,
-                                  removed, None, service.images.quotas)
-        return image
-
-    return service.images.db.write(write)  # type: ignore[no-any-return]
+    limits = service.db.read(quotas.get_limits, req.ctx.project_id or "")
+    allowed = int(limits.get("metadata_items", -1))
+    return service.images.update_properties(
+        req.ctx, req.path_params["image_id"], new, replace=replace, remove=remove,
+        check_count=lambda count: quotas.check_metadata_count(allowed, count))
 
 
 def list_metadata(req: ApiRequest) -> Response:
     _gate(req)
-    image = svc(req).images.db.read(lambda conn: _get(req, conn))
+    image = svc(req).images.show_image(req.ctx, req.path_params["image_id"])
     return json_response({"metadata": dict(image["properties"])})
 
 
@@ -209,7 +168,7 @@ def replace_metadata(req: ApiRequest) -> Response:
 def show_meta(req: ApiRequest) -> Response:
     _gate(req)
     key = req.path_params["key"]
-    props = svc(req).images.db.read(lambda conn: _get(req, conn))["properties"]
+    props = svc(req).images.show_image(req.ctx, req.path_params["image_id"])["properties"]
     if key not in props:
         raise exceptions.NotFound("Image metadata not found.")
     return json_response({"meta": {key: props[key]}})

@@ -207,7 +207,11 @@ def check_group_members(conn: Connection, project_id: str, group_uuid: str,
 
 def check_metadata(conn: Connection, project_id: str, count: int) -> None:
     """Raise :class:`QuotaExceeded` if a server would carry more metadata items than allowed."""
-    allowed = get_limits(conn, project_id).get("metadata_items", -1)
+    check_metadata_count(get_limits(conn, project_id).get("metadata_items", -1), count)
+
+
+def check_metadata_count(allowed: int, count: int) -> None:
+    """Raise :class:`QuotaExceeded` if ``count`` metadata items exceed ``allowed`` (-1: any)."""
     if allowed >= 0 and count > allowed:
         raise QuotaExceeded(f"Quota exceeded for metadata_items: Maximum number of metadata "
                             f"items exceeds {allowed}", ["metadata_items"])

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
+from pocketstack.common.service import CatalogEntry
 from pocketstack.identity import passwords
 from pocketstack.identity.domain import (
     assignments,
@@ -24,14 +25,6 @@ from pocketstack.identity.domain import (
 
 ROLE_NAMES = ("admin", "manager", "member", "reader", "service")
 IMPLICATIONS = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    type: str
-    name: str
-    path: str  # appended to the public URL
-    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database, is_duplicate_error, update_generation
 from pocketstack.image import tables as t
 from pocketstack.image.domain.common import QuotaExceeded, new_id, utcnow
+from pocketstack.image.interface import BootImage
 
 #: statuses in which the image has (or is getting) data in the store
 IN_PROGRESS = ("saving", "uploading", "importing")
@@ -392,6 +393,12 @@ def set_status(conn: Connection, image_id: str, allowed_from: Sequence[str], to:
                       {"status": to, "updated_at": utcnow()})
 
 
+def activate(conn: Connection, image_id: str, location: str, facts: dict[str, Any]) -> None:
+    """Mark an image whose data is already stored active (images the cloud makes itself)."""
+    conn.execute(t.images.update().where(t.images.c.id == image_id).values(
+        status="active", location=location, updated_at=utcnow(), **facts))
+
+
 def reset_interrupted(conn: Connection) -> int:
     """Put uploads, stages and imports that a restart cut short back to ``queued``."""
     img = t.images.c
@@ -524,32 +531,7 @@ def abort_upload(conn: Connection, grant: UploadGrant) -> None:
                        "updated_at": utcnow()})
 
 
-# -- compute's view ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BootImage:
-    """What compute needs to boot from an image."""
-
-    id: str
-    name: str | None
-    status: str
-    disk_format: str | None
-    container_format: str | None
-    size: int | None
-    virtual_size: int | None
-    min_disk: int  # GiB
-    min_ram: int  # MiB
-    location: str | None
-    properties: dict[str, str]
-
-    @property
-    def min_root_gb(self) -> int:
-        """Smallest root disk (GiB) this image fits in: min_disk, and the virtual size."""
-        needed = self.min_disk
-        if self.virtual_size:
-            needed = max(needed, (self.virtual_size + (1 << 30) - 1) >> 30)
-        return needed
-
-
+# -- compute's view (the BootImage type is in pocketstack.image.interface) --------------------
 def get_image_for_boot(db: Database, ctx: RequestContext, image_id: str) -> BootImage:
     """The image ``ctx`` wants to boot: 404 if it cannot see it, 400 unless it is active."""
 

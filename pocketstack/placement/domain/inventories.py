@@ -23,6 +23,22 @@ DEFAULTS: dict[str, Any] = {"reserved": 0, "min_unit": 1, "max_unit": MAX_INT, "
                             "allocation_ratio": 1.0}
 
 
+def summaries(conn: Connection, uuids: list[str] | None = None
+              ) -> dict[str, dict[str, dict[str, int]]]:
+    """{provider uuid: {rc: {"capacity", "used"}}} for every provider (or these)."""
+    q = (sa.select(t.providers.c.uuid, t.inventories)
+         .select_from(t.providers.outerjoin(
+             t.inventories, t.inventories.c.provider_id == t.providers.c.id)))
+    if uuids is not None:
+        q = q.where(t.providers.c.uuid.in_(uuids))
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in conn.execute(q).mappings():
+        entry = out.setdefault(r["uuid"], {})
+        if r["resource_class"] is not None:
+            entry[r["resource_class"]] = {"capacity": capacity(dict(r)), "used": int(r["used"])}
+    return out
+
+
 def capacity(inv: dict[str, Any]) -> int:
     return int((inv["total"] - inv["reserved"]) * inv["allocation_ratio"])
 

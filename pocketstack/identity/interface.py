@@ -1,0 +1,19 @@
+"""What other services may ask of identity (implemented by :class:`IdentityService`).
+
+Authentication itself is :class:`pocketstack.common.service.Authentication` (every API needs
+it); this adds the questions services ask while bootstrapping or validating requests.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pocketstack.common.service import Authentication
+
+
+class IdentityAPI(Authentication, Protocol):
+    def project_id(self, name: str, domain_id: str = "default") -> str | None:
+        """The id of a project by name in a domain, or None when there is none."""
+        ...
+
+    def project_exists(self, project_id: str) -> bool: ...
