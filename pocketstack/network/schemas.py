@@ -160,7 +160,7 @@ def check_body(attrs: dict[str, Attr], body: Any, member: str, creating: bool,
     """The member's attributes from a request body, type-checked (400) and admin-checked
     (403 for admin-only attributes)."""
     if not isinstance(body, dict) or not isinstance(body.get(member), dict):
-        raise errors.HTTPBadRequest(f"Resource body required" if not isinstance(body, dict)
+        raise errors.HTTPBadRequest("Resource body required" if not isinstance(body, dict)
                                     else f"Unable to find '{member}' in request body")
     values = body[member]
     unknown = sorted(k for k in values if k not in attrs)

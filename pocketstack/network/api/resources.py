@@ -35,7 +35,7 @@ class Resource:
     filters: dict[str, str]
     view: Callable[[dict[str, Any], RequestContext], dict[str, Any]]
     get: Callable[[Connection, RequestContext, str], dict[str, Any]]
-    list: Callable[[ApiRequest, Connection, RequestContext, ListQuery], Rows]
+    list_rows: Callable[[ApiRequest, Connection, RequestContext, ListQuery], Rows]
     create: Callable[[NetworkService, Connection, RequestContext, dict[str, Any],
                       list[str] | None], dict[str, Any]]
     update: Callable[[NetworkService, Connection, RequestContext, str, dict[str, Any],
@@ -73,7 +73,7 @@ def handlers(res: Resource) -> list[Route]:
         if res.before is not None:
             res.before(svc(req), req.ctx)
         q = list_query(req, res.table, res.filters)
-        rows, more = svc(req).db.read(lambda conn: res.list(req, conn, req.ctx, q))
+        rows, more = svc(req).db.read(lambda conn: res.list_rows(req, conn, req.ctx, q))
         return json_response(collection(req, res.key, [res.view(r, req.ctx) for r in rows],
                                         q, more))
 
@@ -89,7 +89,7 @@ def handlers(res: Resource) -> list[Route]:
         bulk = isinstance(body, dict) and res.key in body and res.member not in body
         if bulk:
             if not isinstance(body[res.key], list) or not body[res.key]:
-                raise errors.HTTPBadRequest(f"Resources required")
+                raise errors.HTTPBadRequest("Resources required")
             items = [schemas.check_body(res.attrs, {res.member: b}, res.member, True,
                                         req.ctx.is_admin) for b in body[res.key]]
         else:

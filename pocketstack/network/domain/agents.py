@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pocketstack.network import errors
 from pocketstack.network import tables as t
 from pocketstack.network.domain import common
 from pocketstack.network.domain.common import ListQuery

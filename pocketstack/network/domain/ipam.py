@@ -75,7 +75,7 @@ def check_pools(net: IPNetwork, pools: list[dict[str, Any]],
         except (KeyError, ValueError):
             raise errors.InvalidAllocationPool(
                 f"The allocation pool {text} is not valid.") from None
-        if start.version != net.version or end.version != net.version or start > end:
+        if start.version != net.version or end.version != net.version or int(start) > int(end):
             raise errors.InvalidAllocationPool(f"The allocation pool {text} is not valid.")
         low, high = host_bounds(net)
         if int(start) < low or int(end) > high:

@@ -164,7 +164,8 @@ def _check_gateway_free(conn: Connection, router_id: str) -> None:
 def update(conn: Connection, ctx: RequestContext, router_id: str, values: dict[str, Any],
            binding: ports.BindingConfig, if_match: int | None) -> dict[str, Any]:
     router = get_visible(conn, ctx, router_id)
-    columns = {k: values[k] for k in ("name", "description", "admin_state_up") if k in values}
+    columns: dict[str, Any] = {k: values[k] for k in ("name", "description", "admin_state_up")
+                               if k in values}
     if "routes" in values:
         columns["routes"] = _routes(conn, router_id, values["routes"] or [])
     common.update_row(conn, t.routers, router_id, columns, KIND, if_match)
@@ -232,7 +233,7 @@ def add_interface(conn: Connection, ctx: RequestContext, router_id: str,
                                   f"{port_id} for network {port['network_id']}. Port already "
                                   f"has an attached device {port['device_id']}.")
         if not port["fixed_ips"]:
-            raise errors.bad_request("BadRequest", f"Bad router request: Router port must "
+            raise errors.bad_request("BadRequest", "Bad router request: Router port must "
                                      "have at least one fixed IP.")
         for ip in port["fixed_ips"]:
             _check_no_overlap(conn, router_id, subnets.get_visible(conn, ctx, ip["subnet_id"]))
@@ -244,8 +245,8 @@ def add_interface(conn: Connection, ctx: RequestContext, router_id: str,
         return _interface_info(router, port, port["fixed_ips"][0]["subnet_id"])
     subnet = subnets.get_visible(conn, ctx, str(subnet_id))
     if not subnet["gateway_ip"]:
-        raise errors.bad_request("BadRequest", f"Bad router request: Subnet for router "
-                                 f"interface must have a gateway IP.")
+        raise errors.bad_request("BadRequest", "Bad router request: Subnet for router "
+                                 "interface must have a gateway IP.")
     _check_no_overlap(conn, router_id, subnet)
     port = ports.create(conn, ctx, {
         "network_id": subnet["network_id"], "project_id": router["project_id"],

@@ -97,9 +97,9 @@ def decorate(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any
     rule_tags = common.tags_of(conn, RULE_RESOURCE,
                                [r["id"] for group in rules.values() for r in group])
     for group in rules.values():
-        for rule in group:
-            rule["tags"] = rule_tags[rule["id"]]
-            rule["belongs_to_default_sg"] = rule["security_group_id"] in defaults
+        for item in group:
+            item["tags"] = rule_tags[item["id"]]
+            item["belongs_to_default_sg"] = item["security_group_id"] in defaults
     return [dict(r, security_group_rules=rules[r["id"]], tags=tags[r["id"]],
                  is_default=r["id"] in defaults) for r in rows]
 
@@ -144,7 +144,8 @@ def update(conn: Connection, ctx: RequestContext, group_id: str, values: dict[st
     if not group["is_default"] and values.get("name") == "default":
         raise errors.conflict("SecurityGroupDefaultAlreadyExists",
                               "Default security group already exists.")
-    columns = {k: values[k] for k in ("name", "description", "stateful") if k in values}
+    columns: dict[str, Any] = {k: values[k] for k in ("name", "description", "stateful")
+                               if k in values}
     common.update_row(conn, t.security_groups, group_id, columns, "SecurityGroup", if_match)
     return get_visible(conn, ctx, group_id)
 
@@ -251,9 +252,10 @@ def _normalise_rule(values: dict[str, Any]) -> dict[str, Any]:
         if low is not None and high is None:
             high = low
         if low is not None and high is not None:
-            if not (0 <= low <= 65535 and 0 <= high <= 65535):
-                raise errors.bad_request("SecurityGroupInvalidPortValue",
-                                         f"Invalid value for port {low if not 0 <= low <= 65535 else high}.")
+            for value in (low, high):
+                if not 0 <= value <= 65535:
+                    raise errors.bad_request("SecurityGroupInvalidPortValue",
+                                             f"Invalid value for port {value}.")
             if low > high:
                 raise errors.bad_request("SecurityGroupInvalidPortRange",
                                          "For TCP/UDP protocols, port_range_min must be <= "

@@ -102,8 +102,8 @@ def _gateway(net: ipam.IPNetwork, value: Any) -> str | None:
     gateway = _ip(value, "gateway")
     ip = ipaddress.ip_address(gateway)
     if ip.version != net.version:
-        raise errors.InvalidInput(f"Gateway IP version inconsistent with allocation pool "
-                                  f"version")
+        raise errors.InvalidInput("Gateway IP version inconsistent with allocation pool "
+                                  "version")
     if net.version == 4 and net.prefixlen < 31 and ip in (net.network_address,
                                                           net.broadcast_address):
         raise errors.InvalidInput(f"Gateway is not valid on subnet {net}")
