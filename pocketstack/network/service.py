@@ -4,11 +4,14 @@ in-process agents' heartbeats and the :class:`NetworkAPI` compute uses."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pocketstack.common.api.app import ServiceApp
 from pocketstack.common.api.errors import neutron_error
+from pocketstack.common.context import RequestContext
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
+from pocketstack.network import errors
 from pocketstack.network.domain import bootstrap, ports, security_groups, segments
 from pocketstack.network.policies import RULES
 from pocketstack.network.settings import NetworkSettings
@@ -88,6 +91,11 @@ class NetworkService:
     def changed(self, resource: str, ids: list[str]) -> None:
         """A hint for the agents: these resources changed (they re-read the database)."""
         self.runtime.notify(CHANGES_TOPIC, {"resource": resource, "ids": ids})
+
+    def enforce(self, ctx: RequestContext, rule: str, target: dict[str, Any]) -> None:
+        """Policy, refused with Neutron's ``PolicyNotAuthorized``."""
+        if not self.policy.allowed(ctx, rule, target):
+            raise errors.PolicyNotAuthorized(f"rule:{rule} is disallowed by policy")
 
     def ensure_default_security_group(self, project_id: str) -> None:
         self.db.write(security_groups.ensure_default, project_id)

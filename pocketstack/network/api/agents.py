@@ -22,7 +22,7 @@ def _view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_agents(req: ApiRequest) -> Response:
-    svc(req).policy.enforce(req.ctx, "get_agent", {})
+    svc(req).enforce(req.ctx, "get_agent", {})
     q = list_query(req, tables.agents, FILTERS)
     rows, more = svc(req).db.read(agents.list_agents, q)
     items = [_view(req, r) for r in rows]
@@ -33,19 +33,19 @@ def list_agents(req: ApiRequest) -> Response:
 
 
 def show_agent(req: ApiRequest) -> Response:
-    svc(req).policy.enforce(req.ctx, "get_agent", {})
+    svc(req).enforce(req.ctx, "get_agent", {})
     row = svc(req).db.read(agents.get, req.path_params["id"])
     return json_response({"agent": pick_fields(req, _view(req, row))})
 
 
 def update_agent(req: ApiRequest) -> Response:
-    svc(req).policy.enforce(req.ctx, "update_agent", {})
+    svc(req).enforce(req.ctx, "update_agent", {})
     values = schemas.check_body(schemas.AGENT, req.json(), "agent", False, req.ctx.is_admin)
     row = svc(req).db.write(agents.update, req.path_params["id"], values)
     return json_response({"agent": _view(req, row)})
 
 
 def delete_agent(req: ApiRequest) -> Response:
-    svc(req).policy.enforce(req.ctx, "delete_agent", {})
+    svc(req).enforce(req.ctx, "delete_agent", {})
     svc(req).db.write(agents.delete, req.path_params["id"])
     return empty_response()

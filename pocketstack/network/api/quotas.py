@@ -14,12 +14,12 @@ from pocketstack.network.domain import quotas
 
 def _target(req: ApiRequest, rule: str) -> str:
     project_id = req.path_params.get("project_id") or req.ctx.project_id or ""
-    svc(req).policy.enforce(req.ctx, rule, {"project_id": project_id})
+    svc(req).enforce(req.ctx, rule, {"project_id": project_id})
     return project_id
 
 
 def list_quotas(req: ApiRequest) -> Response:
-    svc(req).policy.enforce(req.ctx, "get_quota", {"project_id": ""})
+    svc(req).enforce(req.ctx, "get_quota", {"project_id": ""})
     service = svc(req)
 
     def read(conn: Any) -> list[dict[str, Any]]:

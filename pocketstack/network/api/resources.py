@@ -45,7 +45,7 @@ class Resource:
     before: Callable[[NetworkService, RequestContext], None] | None = None
 
     def enforce(self, req: ApiRequest, action: str, project_id: str | None) -> None:
-        svc(req).policy.enforce(req.ctx, f"{action}_{self.member}",
+        svc(req).enforce(req.ctx, f"{action}_{self.member}",
                                 {"project_id": project_id or "", "tenant_id": project_id or ""})
 
 

@@ -29,7 +29,7 @@ def add_interface(req: ApiRequest) -> Response:
 
     def write(conn: Any) -> dict[str, Any]:
         router = routers.get_visible(conn, req.ctx, router_id)
-        service.policy.enforce(req.ctx, "add_router_interface",
+        service.enforce(req.ctx, "add_router_interface",
                                {"project_id": router["project_id"]})
         return routers.add_interface(conn, req.ctx, router_id, body, service.binding)
 
@@ -45,7 +45,7 @@ def remove_interface(req: ApiRequest) -> Response:
 
     def write(conn: Any) -> dict[str, Any]:
         router = routers.get_visible(conn, req.ctx, router_id)
-        service.policy.enforce(req.ctx, "remove_router_interface",
+        service.enforce(req.ctx, "remove_router_interface",
                                {"project_id": router["project_id"]})
         return routers.remove_interface(conn, req.ctx, router_id, body)
 
