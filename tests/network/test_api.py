@@ -317,3 +317,11 @@ def test_agents_admin_only(net: httpx.Client, demo_net: httpx.Client) -> None:
     assert {"Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent"} <= types
     assert all(a["alive"] for a in agents)
     assert demo_net.get("/agents").status_code == 403
+
+
+def test_quota_check_limit(net: httpx.Client, demo_net: httpx.Client) -> None:
+    project = demo_net.get("/quotas/tenant").json()["tenant"]["tenant_id"]
+    err(net.put(f"/quotas/{project}", json={"quota": {"network": 0, "check_limit": True}}),
+        400, "InvalidQuotaValue")
+    assert net.put(f"/quotas/{project}", json={"quota": {"network": 100,
+                                                         "check_limit": True}}).status_code == 200

@@ -58,7 +58,13 @@ def update_quota(req: ApiRequest) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
         raise errors.HTTPBadRequest("Unable to find 'quota' in request body")
     values: dict[str, int] = {}
+    check_limit = body["quota"].get("check_limit", False)
+    if not isinstance(check_limit, bool):
+        raise errors.HTTPBadRequest(f"Invalid input for check_limit. Reason: '{check_limit}' "
+                                    "is not a boolean.")
     for key, value in body["quota"].items():
+        if key == "check_limit":
+            continue
         if key not in quotas.RESOURCES:
             raise errors.HTTPBadRequest(f"Unrecognized attribute(s) '{key}'")
         if isinstance(value, bool) or not isinstance(value, (int, str)) or \
@@ -69,6 +75,8 @@ def update_quota(req: ApiRequest) -> Response:
     service = svc(req)
 
     def write(conn: Any) -> dict[str, int]:
+        if check_limit:
+            quotas.check_not_below_usage(conn, project_id, values)
         quotas.update(conn, project_id, values)
         return quotas.limits(conn, project_id, service.quota_defaults)  # type: ignore[no-any-return]
     return json_response({"quota": service.db.write(write)})

@@ -39,6 +39,8 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
                  "networks"),
     "quotas": ("Quota management support", "Expose functions for quotas management per "
                "tenant"),
+    "quota-check-limit": ("Quota engine limit check", "Support for checking the resource "
+                          "usage before applying a new quota limit"),
     "quota_details": ("Quota details management support", "Expose functions for quotas "
                       "usage statistics per project"),
     "rbac-policies": ("RBAC Policies", "Allows creation and modification of policies that "

@@ -64,6 +64,17 @@ def update(conn: Connection, project_id: str, values: dict[str, int]) -> None:
                                                 hard_limit=limit))
 
 
+def check_not_below_usage(conn: Connection, project_id: str, values: dict[str, int]) -> None:
+    """``check_limit``: refuse a limit below what the project already uses."""
+    lock_project(conn, project_id)
+    used = usage(conn, project_id)
+    for resource, limit in values.items():
+        if 0 <= limit < used.get(resource, 0):
+            raise errors.bad_request(
+                "InvalidQuotaValue", f"Quota limit {limit} for {resource} must be greater "
+                f"than or equal to already used and reserved {used[resource]}.")
+
+
 def reset(conn: Connection, project_id: str) -> None:
     conn.execute(sa.delete(t.quotas).where(t.quotas.c.project_id == project_id))
 
