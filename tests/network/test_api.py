@@ -325,3 +325,41 @@ def test_quota_check_limit(net: httpx.Client, demo_net: httpx.Client) -> None:
         400, "InvalidQuotaValue")
     assert net.put(f"/quotas/{project}", json={"quota": {"network": 100,
                                                          "check_limit": True}}).status_code == 200
+
+
+def test_external_subnets_hidden_from_other_projects(net: httpx.Client,
+                                                     demo_net: httpx.Client) -> None:
+    public = net.get("/networks", params={"name": "public"}).json()["networks"][0]
+    seen = demo_net.get("/networks", params={"router:external": "True"}).json()["networks"]
+    assert public["id"] in [n["id"] for n in seen]
+    subnet_ids = {s["id"] for s in demo_net.get("/subnets").json()["subnets"]}
+    assert not set(public["subnets"]) & subnet_ids
+    assert set(public["subnets"]) <= {s["id"] for s in net.get("/subnets").json()["subnets"]}
+
+
+def test_rule_port_range_needs_a_minimum(demo_net: httpx.Client) -> None:
+    group = demo_net.post("/security-groups", json={"security_group": {
+        "name": unique("sg")}}).json()["security_group"]
+    assert len(group["security_group_rules"]) == 2  # egress IPv4 and IPv6
+    for rule, kind in [
+        ({"protocol": "tcp", "port_range_max": 6}, "SecurityGroupInvalidPortRange"),
+        ({"protocol": "tcp", "port_range_min": 9, "port_range_max": 6},
+         "SecurityGroupInvalidPortRange"),
+        ({"protocol": "tcp", "port_range_min": 65536}, "SecurityGroupInvalidPortValue"),
+        ({"port_range_min": 22}, "SecurityGroupProtocolRequiredWithPorts"),
+        ({"protocol": "bogus"}, "SecurityGroupRuleInvalidProtocol"),
+        ({"remote_ip_prefix": "::/0"}, "SecurityGroupRuleParameterConflict"),
+    ]:
+        body = {"security_group_id": group["id"], "direction": "ingress", **rule}
+        err(demo_net.post("/security-group-rules", json={"security_group_rule": body}), 400,
+            kind)
+    ok = demo_net.post("/security-group-rules", json={"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "17",
+        "port_range_min": 53, "remote_ip_prefix": "10.0.0.7/8"}})
+    assert ok.status_code == 201, ok.text
+    rule = ok.json()["security_group_rule"]
+    assert rule["port_range_max"] == 53 and rule["remote_ip_prefix"] == "10.0.0.0/8"
+    err(demo_net.post("/security-group-rules", json={"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "udp",
+        "port_range_min": 53, "port_range_max": 53, "remote_ip_prefix": "10.0.0.0/8"}}),
+        409, "SecurityGroupRuleExists")

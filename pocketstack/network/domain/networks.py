@@ -25,15 +25,26 @@ def rbac_targets(ctx: RequestContext) -> list[str]:
     return ["*", ctx.project_id or ""]
 
 
-def visible_clause(ctx: RequestContext) -> ColumnElement[bool] | None:
+def visible_clause(ctx: RequestContext,
+                   with_external: bool = True) -> ColumnElement[bool] | None:
+    """Networks the caller sees: its own, shared ones (flag or RBAC) and, unless
+    ``with_external`` is false (subnets of an external network stay hidden), external ones."""
     if ctx.is_admin:
         return None
     n = t.networks
     rbac = sa.select(t.rbac_policies.c.object_id).where(
         t.rbac_policies.c.object_type == "network",
+        t.rbac_policies.c.action == "access_as_shared",
         t.rbac_policies.c.target_project.in_(rbac_targets(ctx)))
+    external = sa.select(t.rbac_policies.c.object_id).where(
+        t.rbac_policies.c.object_type == "network",
+        t.rbac_policies.c.action == "access_as_external",
+        t.rbac_policies.c.target_project.in_(rbac_targets(ctx)))
+    if not with_external:
+        return sa.or_(n.c.project_id == (ctx.project_id or ""), n.c.shared.is_(True),
+                      n.c.id.in_(rbac))
     return sa.or_(n.c.project_id == (ctx.project_id or ""), n.c.shared.is_(True),
-                  n.c.external.is_(True), n.c.id.in_(rbac))
+                  n.c.external.is_(True), n.c.id.in_(rbac), n.c.id.in_(external))
 
 
 def get_visible(conn: Connection, ctx: RequestContext, network_id: str) -> dict[str, Any]:

@@ -251,6 +251,10 @@ def _normalise_rule(values: dict[str, Any]) -> dict[str, Any]:
     if protocol in PORT_PROTOCOLS:
         if low is not None and high is None:
             high = low
+        if low is None and high is not None:
+            raise errors.bad_request("SecurityGroupInvalidPortRange",
+                                     "For TCP/UDP protocols, port_range_min must be <= "
+                                     "port_range_max")
         if low is not None and high is not None:
             for value in (low, high):
                 if not 0 <= value <= 65535:

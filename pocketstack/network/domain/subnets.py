@@ -23,10 +23,13 @@ IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 
 
 def visible_clause(ctx: RequestContext) -> ColumnElement[bool] | None:
-    net_clause = networks.visible_clause(ctx)
+    """Subnets the caller owns or that lie on a network shared with it (an external
+    network's subnets are not listed to other projects, as in Neutron)."""
+    net_clause = networks.visible_clause(ctx, with_external=False)
     if net_clause is None:
         return None
-    return t.subnets.c.network_id.in_(sa.select(t.networks.c.id).where(net_clause))
+    return sa.or_(t.subnets.c.project_id == (ctx.project_id or ""),
+                  t.subnets.c.network_id.in_(sa.select(t.networks.c.id).where(net_clause)))
 
 
 def get_visible(conn: Connection, ctx: RequestContext, subnet_id: str) -> dict[str, Any]:
