@@ -124,6 +124,7 @@ ports = sa.Table(
     sa.Column("binding_vnic_type", sa.String(32), nullable=False, default="normal"),
     sa.Column("binding_profile", sa.JSON, nullable=False),
     sa.Column("allowed_address_pairs", sa.JSON, nullable=False),
+    sa.Column("extra_dhcp_opts", sa.JSON, nullable=False),
     *_standard(),
     sa.UniqueConstraint("network_id", "mac_address", name="uq_neutron_ports_network_mac"),
 )

@@ -316,7 +316,8 @@ def test_agents_admin_only(net: httpx.Client, demo_net: httpx.Client) -> None:
     types = {a["agent_type"] for a in agents}
     assert {"Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent"} <= types
     assert all(a["alive"] for a in agents)
-    assert demo_net.get("/agents").status_code == 403
+    assert demo_net.get("/agents").json() == {"agents": []}
+    err(demo_net.get(f"/agents/{agents[0]['id']}"), 403, "PolicyNotAuthorized")
 
 
 def test_quota_check_limit(net: httpx.Client, demo_net: httpx.Client) -> None:
@@ -363,3 +364,28 @@ def test_rule_port_range_needs_a_minimum(demo_net: httpx.Client) -> None:
         "security_group_id": group["id"], "direction": "ingress", "protocol": "udp",
         "port_range_min": 53, "port_range_max": 53, "remote_ip_prefix": "10.0.0.0/8"}}),
         409, "SecurityGroupRuleExists")
+
+
+def test_extra_dhcp_opts(net: httpx.Client) -> None:
+    n = make_net(net)
+    port = net.post("/ports", json={"port": {"network_id": n["id"], "extra_dhcp_opts": [
+        {"opt_name": "bootfile-name", "opt_value": "pxelinux.0"},
+        {"opt_name": "tftp-server", "opt_value": "123.123.123.123"}]}}).json()["port"]
+    assert {o["opt_name"] for o in port["extra_dhcp_opts"]} == {"bootfile-name", "tftp-server"}
+    updated = net.put(f"/ports/{port['id']}", json={"port": {"extra_dhcp_opts": [
+        {"opt_name": "tftp-server", "opt_value": None},
+        {"opt_name": "bootfile-name", "opt_value": "changed.0"}]}}).json()["port"]
+    assert updated["extra_dhcp_opts"] == [{"opt_name": "bootfile-name",
+                                           "opt_value": "changed.0", "ip_version": 4}]
+    err(net.post("/ports", json={"port": {"network_id": n["id"], "extra_dhcp_opts": [
+        {"opt_value": "x"}]}}), 400, "InvalidInput")
+
+
+def test_delete_external_network_takes_its_floating_ips(net: httpx.Client) -> None:
+    ext = make_net(net, **{"router:external": True})
+    make_subnet(net, ext["id"], "10.34.0.0/24")
+    fip = net.post("/floatingips", json={"floatingip": {
+        "floating_network_id": ext["id"]}}).json()["floatingip"]
+    assert fip["floating_ip_address"] == "10.34.0.2"
+    assert net.delete(f"/networks/{ext['id']}").status_code == 204
+    err(net.get(f"/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")

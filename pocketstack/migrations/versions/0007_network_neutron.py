@@ -1,14 +1,15 @@
-"""network
+"""network (Neutron) tables
 
 Revision ID: 0007_network_neutron
 Revises: 0006_placement_revision
-Create Date: 2026-12-03 01:08:15.194281
+Create Date: 2026-12-03 01:17:07.125772
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0007_network_neutron'
 down_revision = '0006_placement_revision'
@@ -144,6 +145,7 @@ def upgrade() -> None:
     sa.Column('binding_vnic_type', sa.String(length=32), nullable=False),
     sa.Column('binding_profile', sa.JSON(), nullable=False),
     sa.Column('allowed_address_pairs', sa.JSON(), nullable=False),
+    sa.Column('extra_dhcp_opts', sa.JSON(), nullable=False),
     sa.Column('description', sa.String(length=1024), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),

@@ -17,6 +17,9 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
                                 "application"),
     "default-subnetpools": ("Default Subnetpools", "Provides ability to mark and use a "
                                                    "subnetpool as the default."),
+    "extra_dhcp_opt": ("Neutron Extra DHCP options", "Extra options configuration for DHCP. "
+                       "For example PXE boot options to DHCP clients can be specified (e.g. "
+                       "tftp-server, server-ip-address, bootfile-name)"),
     "external-net": ("Neutron external network", "Adds external network attribute to network "
                                                  "resource."),
     "ext-gw-mode": ("Neutron L3 Configurable external gateway mode", "Extension of the router "
@@ -64,6 +67,9 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
                                 "attributes."),
     "stateful-security-group": ("Stateful security group", "Indicates if the security group "
                                 "is stateful or not"),
+    "tag": ("Tag support", "Enables to set tag on resources."),
+    "tag-ext": ("Tag support for resources: subnet, subnetpool, port, router",
+                "Extends tag support to more L2 and L3 resources."),
     "subnet_allocation": ("Subnet Allocation", "Enables allocation of subnets from a subnet "
                           "pool"),
 }

@@ -71,7 +71,7 @@ def port(row: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         "status": row["status"], "device_id": row["device_id"],
         "device_owner": row["device_owner"], "fixed_ips": list(row["fixed_ips"]),
         "allowed_address_pairs": list(row["allowed_address_pairs"]),
-        "extra_dhcp_opts": [], "security_groups": list(row["security_groups"]),
+        "extra_dhcp_opts": list(row["extra_dhcp_opts"] or []), "security_groups": list(row["security_groups"]),
         "port_security_enabled": bool(row["port_security_enabled"]),
         "binding:vnic_type": row["binding_vnic_type"], "ip_allocation": "immediate",
         **_standard(row),

@@ -19,6 +19,8 @@ KIND = "Network"
 RESOURCE = "networks"
 #: ports the service made itself; they do not keep a network "in use"
 SERVICE_OWNERS = ("network:dhcp", "network:distributed")
+#: ports deleted with their network (floating IPs go with their external network)
+AUTO_DELETED = SERVICE_OWNERS + ("network:floatingip",)
 
 
 def rbac_targets(ctx: RequestContext) -> list[str]:
@@ -183,11 +185,22 @@ def delete(conn: Connection, ctx: RequestContext, network_id: str) -> None:
     get_visible(conn, ctx, network_id)
     busy = conn.execute(sa.select(t.ports.c.id).where(
         t.ports.c.network_id == network_id,
-        t.ports.c.device_owner.not_in(SERVICE_OWNERS))).first()
+        t.ports.c.device_owner.not_in(AUTO_DELETED))).first()
     if busy is not None:
         raise errors.conflict("NetworkInUse", f"Unable to complete operation on network "
                               f"{network_id}. There are one or more ports still in use on "
                               "the network.")
+    # floating IPs on an external network go with it (their ports are the service's)
+    fip_ports = [r[0] for r in conn.execute(sa.select(t.floatingips.c.floating_port_id).where(
+        t.floatingips.c.floating_network_id == network_id))]
+    if fip_ports:
+        conn.execute(sa.delete(t.tags).where(
+            t.tags.c.resource_type == "floatingips", t.tags.c.resource_id.in_(
+                sa.select(t.floatingips.c.id).where(
+                    t.floatingips.c.floating_network_id == network_id))))
+        conn.execute(sa.delete(t.floatingips).where(
+            t.floatingips.c.floating_network_id == network_id))
+    conn.execute(sa.delete(t.ip_allocations).where(t.ip_allocations.c.network_id == network_id))
     conn.execute(sa.delete(t.ports).where(t.ports.c.network_id == network_id))
     subnet_ids = [r[0] for r in conn.execute(sa.select(t.subnets.c.id)
                                              .where(t.subnets.c.network_id == network_id))]

@@ -140,6 +140,31 @@ def _address_pairs(values: list[Any], mac: str) -> list[dict[str, str]]:
     return out
 
 
+def merge_dhcp_opts(current: list[dict[str, Any]], changes: list[Any]) -> list[dict[str, Any]]:
+    """Neutron's extra DHCP options: an option is keyed by (name, IP version); a change with
+    a value sets it, one with ``opt_value`` null removes it."""
+    merged = {(o["opt_name"], o["ip_version"]): o for o in current}
+    for change in changes:
+        if not isinstance(change, dict) or not isinstance(change.get("opt_name"), str) or \
+                not change["opt_name"] or "opt_value" not in change or \
+                set(change) - {"opt_name", "opt_value", "ip_version"}:
+            raise errors.InvalidInput(f"Invalid extra DHCP option {change}")
+        version = change.get("ip_version", 4)
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if version not in (4, 6):
+            raise errors.InvalidInput(f"'{version}' is not in [4, 6]")
+        key = (change["opt_name"], version)
+        value = change["opt_value"]
+        if value is None:
+            merged.pop(key, None)
+        elif not isinstance(value, str) or not value:
+            raise errors.InvalidInput(f"Invalid value for extra DHCP option {key[0]}")
+        else:
+            merged[key] = {"opt_name": key[0], "opt_value": value, "ip_version": version}
+    return list(merged.values())
+
+
 def _subnet_rows(conn: Connection, network_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(
         sa.select(t.subnets).where(t.subnets.c.network_id == network_id)
@@ -291,6 +316,7 @@ def create(conn: Connection, ctx: RequestContext, values: dict[str, Any],
         "binding_vnic_type": values.get("binding:vnic_type") or "normal",
         "binding_profile": values.get("binding:profile") or {},
         "allowed_address_pairs": [],
+        "extra_dhcp_opts": merge_dhcp_opts([], values.get("extra_dhcp_opts") or []),
         **common.standard(values.get("description")),
     }
     if mac is not None:
@@ -362,6 +388,9 @@ def update(conn: Connection, ctx: RequestContext, port_id: str, values: dict[str
             columns["status"] = status
     port_security = columns.get("port_security_enabled", port["port_security_enabled"])
     mac = columns.get("mac_address", port["mac_address"])
+    if "extra_dhcp_opts" in values:
+        columns["extra_dhcp_opts"] = merge_dhcp_opts(port["extra_dhcp_opts"],
+                                                     values["extra_dhcp_opts"] or [])
     if "allowed_address_pairs" in values:
         columns["allowed_address_pairs"] = _address_pairs(values["allowed_address_pairs"] or [],
                                                           mac)
