@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0007_network_neutron'
 down_revision = '0006_placement_revision'
 branch_labels = None
