@@ -147,17 +147,17 @@ def allocate_any(conn: Connection, subnet: dict[str, Any], port_id: str) -> str 
     """The lowest free address of the subnet's pools, or None when they are full."""
     net = ipaddress.ip_network(subnet["cidr"])
     alloc = t.ip_allocations
+    taken = {int(ipaddress.ip_address(r[0])) for r in conn.execute(
+        sa.select(alloc.c.ip_address).where(alloc.c.subnet_id == subnet["id"]))}
     for pool in subnet["allocation_pools"]:
-        start = int(ipaddress.ip_address(pool["start"]))
+        candidate = int(ipaddress.ip_address(pool["start"]))
         end = int(ipaddress.ip_address(pool["end"]))
-        taken = {int(ipaddress.ip_address(r[0])) for r in conn.execute(
-            sa.select(alloc.c.ip_address).where(alloc.c.subnet_id == subnet["id"]))}
-        candidate = start
         while candidate <= end:
             if candidate not in taken:
                 address = _addr(net, candidate)
                 if _claim(conn, subnet, address, port_id):
                     return address
+                taken.add(candidate)  # a concurrent writer took it first
             candidate += 1
     return None
 
