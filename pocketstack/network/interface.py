@@ -61,8 +61,10 @@ class NetworkAPI(Protocol):
         (the caller reschedules)."""
         ...
 
-    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str) -> None:
-        """Delete the ports made for the instance; unbind the ones the user passed in."""
+    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
+                                keep_port_ids: tuple[str, ...] = ()) -> None:
+        """Delete the instance's ports except ``keep_port_ids`` (the ones the user passed in,
+        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept."""
         ...
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[

@@ -34,8 +34,10 @@ class NetworkInterface:
         return [Vif(**{**m, "fixed_ips": tuple(FixedIP(**f) for f in m["fixed_ips"])})
                 for m in made]
 
-    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str) -> None:
-        self.service.db.write(instances.deallocate, ctx, instance_id)
+    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
+                                keep_port_ids: tuple[str, ...] = ()) -> None:
+        self.service.db.write(instances.deallocate, ctx, instance_id, keep_port_ids,
+                              self.service.binding)
         self.service.changed("port", [])
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors
 from pocketstack.network import tables as t
-from pocketstack.network.domain import networks, ports, segments
+from pocketstack.network.domain import common, networks, ports, segments
 
 OWNER = "compute:nova"
 
@@ -87,10 +87,17 @@ def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[
     return ids
 
 
-def deallocate(conn: Connection, ctx: RequestContext, instance_id: str) -> None:
-    for row in conn.execute(sa.select(t.ports.c.id, t.ports.c.device_owner).where(
+def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
+               keep: tuple[str, ...], binding: ports.BindingConfig) -> None:
+    for row in conn.execute(sa.select(t.ports.c.id).where(
             t.ports.c.device_id == instance_id, t.ports.c.device_owner == OWNER)).all():
-        ports.delete(conn, ctx, row.id, internal=True)
+        if row.id in keep:
+            conn.execute(sa.update(t.ports).where(t.ports.c.id == row.id).values(
+                device_id="", device_owner="", binding_host_id="", binding_vif_type="unbound",
+                binding_vif_details={}, status="DOWN"))
+            common.bump(conn, t.ports, row.id)
+        else:
+            ports.delete(conn, ctx, row.id, internal=True)
 
 
 def addresses(conn: Connection, instance_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
