@@ -136,6 +136,10 @@ ip_allocations = sa.Table(
     sa.Column("port_id", UUID, sa.ForeignKey("neutron_ports.id", ondelete="CASCADE"),
               nullable=False, index=True),
     sa.Column("network_id", UUID, nullable=False, index=True),
+    # the address less the subnet's network address, when it fits (not for EUI-64 ones):
+    # the allocator finds the lowest free address of a pool with one indexed query
+    sa.Column("ip_offset", sa.BigInteger, nullable=True),
+    sa.Index("ix_neutron_ip_allocations_subnet_offset", "subnet_id", "ip_offset"),
 )
 
 security_groups = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0007_network_neutron
 Revises: 0006_placement_revision
-Create Date: 2026-12-03 01:17:07.125772
+Create Date: 2026-12-03 01:22:27.746826
 """
 
 from __future__ import annotations
@@ -229,6 +229,7 @@ def upgrade() -> None:
     sa.Column('ip_address', sa.String(length=64), nullable=False),
     sa.Column('port_id', sa.String(length=36), nullable=False),
     sa.Column('network_id', sa.String(length=36), nullable=False),
+    sa.Column('ip_offset', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['port_id'], ['neutron_ports.id'], name=op.f('fk_neutron_ip_allocations_port_id_neutron_ports'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subnet_id'], ['neutron_subnets.id'], name=op.f('fk_neutron_ip_allocations_subnet_id_neutron_subnets')),
     sa.PrimaryKeyConstraint('subnet_id', 'ip_address', name=op.f('pk_neutron_ip_allocations'))
@@ -236,6 +237,7 @@ def upgrade() -> None:
     with op.batch_alter_table('neutron_ip_allocations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_neutron_ip_allocations_network_id'), ['network_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_neutron_ip_allocations_port_id'), ['port_id'], unique=False)
+        batch_op.create_index('ix_neutron_ip_allocations_subnet_offset', ['subnet_id', 'ip_offset'], unique=False)
 
     op.create_table('neutron_port_security_groups',
     sa.Column('port_id', sa.String(length=36), nullable=False),
@@ -325,6 +327,7 @@ def downgrade() -> None:
 
     op.drop_table('neutron_port_security_groups')
     with op.batch_alter_table('neutron_ip_allocations', schema=None) as batch_op:
+        batch_op.drop_index('ix_neutron_ip_allocations_subnet_offset')
         batch_op.drop_index(batch_op.f('ix_neutron_ip_allocations_port_id'))
         batch_op.drop_index(batch_op.f('ix_neutron_ip_allocations_network_id'))
 

@@ -108,12 +108,22 @@ def eui64(prefix: str, mac: str) -> str:
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
 
 
+def offset_of(cidr: str, address: str) -> int | None:
+    """The address's offset in its subnet, or None when it is too large to index (EUI-64)."""
+    offset = int(ipaddress.ip_address(address)) - int(ipaddress.ip_network(cidr).network_address)
+    return offset if 0 <= offset < 2 ** 62 else None
+
+
+def allocation(subnet: dict[str, Any], address: str, port_id: str) -> dict[str, Any]:
+    return {"subnet_id": subnet["id"], "ip_address": address, "port_id": port_id,
+            "network_id": subnet["network_id"], "ip_offset": offset_of(subnet["cidr"], address)}
+
+
 def _claim(conn: Connection, subnet: dict[str, Any], address: str, port_id: str) -> bool:
     try:
         with conn.begin_nested():
             conn.execute(sa.insert(t.ip_allocations).values(
-                subnet_id=subnet["id"], ip_address=address, port_id=port_id,
-                network_id=subnet["network_id"]))
+                **allocation(subnet, address, port_id)))
         return True
     except IntegrityError:
         return False
@@ -143,22 +153,39 @@ def already_allocated(address: str, subnet_id: str) -> Exception:
                            f"IP address {address} already allocated in subnet {subnet_id}")
 
 
+def _lowest_free(conn: Connection, subnet_id: str, low: int, high: int) -> int | None:
+    """The lowest offset in [low, high] with no allocation (one indexed anti-join)."""
+    a = t.ip_allocations
+    first = conn.execute(sa.select(a.c.ip_offset).where(
+        a.c.subnet_id == subnet_id, a.c.ip_offset == low)).first()
+    if first is None:
+        return low
+    b = a.alias("b")
+    gap = conn.execute(
+        sa.select(sa.func.min(a.c.ip_offset + 1)).where(
+            a.c.subnet_id == subnet_id, a.c.ip_offset >= low, a.c.ip_offset < high,
+            ~sa.exists().where(b.c.subnet_id == subnet_id,
+                               b.c.ip_offset == a.c.ip_offset + 1))).scalar()
+    return None if gap is None else int(gap)
+
+
 def allocate_any(conn: Connection, subnet: dict[str, Any], port_id: str) -> str | None:
     """The lowest free address of the subnet's pools, or None when they are full."""
     net = ipaddress.ip_network(subnet["cidr"])
-    alloc = t.ip_allocations
-    taken = {int(ipaddress.ip_address(r[0])) for r in conn.execute(
-        sa.select(alloc.c.ip_address).where(alloc.c.subnet_id == subnet["id"]))}
+    base = int(net.network_address)
     for pool in subnet["allocation_pools"]:
-        candidate = int(ipaddress.ip_address(pool["start"]))
-        end = int(ipaddress.ip_address(pool["end"]))
-        while candidate <= end:
-            if candidate not in taken:
-                address = _addr(net, candidate)
-                if _claim(conn, subnet, address, port_id):
-                    return address
-                taken.add(candidate)  # a concurrent writer took it first
-            candidate += 1
+        low = int(ipaddress.ip_address(pool["start"])) - base
+        high = int(ipaddress.ip_address(pool["end"])) - base
+        for _attempt in range(1000):
+            if low > high:
+                break
+            candidate = _lowest_free(conn, subnet["id"], low, high)
+            if candidate is None or candidate > high:
+                break
+            address = _addr(net, base + candidate)
+            if _claim(conn, subnet, address, port_id):
+                return address
+            low = candidate  # taken meanwhile by another writer: look again from here
     return None
 
 

@@ -225,8 +225,7 @@ def _auto(conn: Connection, subnet: dict[str, Any], port_id: str, mac: str) -> N
     try:
         with conn.begin_nested():
             conn.execute(sa.insert(t.ip_allocations).values(
-                subnet_id=subnet["id"], ip_address=address, port_id=port_id,
-                network_id=subnet["network_id"]))
+                **ipam.allocation(subnet, address, port_id)))
     except IntegrityError:
         raise ipam.already_allocated(address, subnet["id"]) from None
 

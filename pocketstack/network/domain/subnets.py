@@ -229,8 +229,7 @@ def _address_existing_ports(conn: Connection, subnet: dict[str, Any]) -> None:
             continue
         address = ipam.eui64(subnet["cidr"], port.mac_address)
         conn.execute(sa.insert(t.ip_allocations).values(
-            subnet_id=subnet["id"], ip_address=address, port_id=port.id,
-            network_id=subnet["network_id"]))
+            **ipam.allocation(subnet, address, port.id)))
 
 
 def update(conn: Connection, ctx: RequestContext, subnet_id: str, values: dict[str, Any],
