@@ -4,6 +4,7 @@ tags, per-project locks and the generic list query (filters, tags, sort, keyset 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -71,8 +72,19 @@ def bump(conn: Connection, table: sa.Table, object_id: str) -> None:
 
 
 # -- tags ----------------------------------------------------------------------------------
+#: past this many ids, a decoration reads the whole table once instead of IN-lists
+BULK = 2000
+
+
 def tags_of(conn: Connection, resource_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {i: [] for i in ids}
+    if len(ids) > BULK:
+        for row in conn.execute(sa.select(t.tags.c.resource_id, t.tags.c.tag)
+                                .where(t.tags.c.resource_type == resource_type)
+                                .order_by(t.tags.c.tag)):
+            if row.resource_id in out:
+                out[row.resource_id].append(row.tag)
+        return out
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
         for row in conn.execute(sa.select(t.tags.c.resource_id, t.tags.c.tag)
@@ -180,6 +192,35 @@ def _sort_value(column: sa.Column[Any]) -> Any:
     return column
 
 
+_EMPTY_JSON: dict[str, Any] = {"{}": dict, "[]": list}
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON column read as text: most are ``{}``/``[]``, which need no parser (drivers
+    that decode JSON themselves hand back objects, kept as they are)."""
+    if isinstance(value, str):
+        empty = _EMPTY_JSON.get(value)
+        return empty() if empty is not None else json.loads(value)
+    return value
+
+
+def select_rows(conn: Connection, query: Any, table: sa.Table) -> list[dict[str, Any]]:
+    """Execute a select of ``table``'s columns, JSON columns fetched raw and decoded here
+    (SQLAlchemy's per-value JSON processing is most of the cost of a long list)."""
+    names = [c.name for c in table.columns]
+    json_names = [c.name for c in table.columns if isinstance(c.type, sa.JSON)]
+    rows = [dict(zip(names, row, strict=True)) for row in conn.execute(query).all()]
+    for row in rows:
+        for name in json_names:
+            row[name] = _json_value(row[name])
+    return rows
+
+
+def raw_columns(table: sa.Table) -> list[Any]:
+    return [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, sa.JSON) else c
+            for c in table.columns]
+
+
 def list_rows(conn: Connection, table: sa.Table, resource_type: str, q: ListQuery,
               where: Sequence[ColumnElement[bool]] = (), kind: str = ""
               ) -> tuple[list[dict[str, Any]], bool]:
@@ -222,10 +263,10 @@ def list_rows(conn: Connection, table: sa.Table, resource_type: str, q: ListQuer
     for col, direction in keys:
         ascending = (direction == "asc") != reverse
         order.append(_sort_value(col).asc() if ascending else _sort_value(col).desc())
-    query = sa.select(table).where(*clauses).order_by(*order)
+    query = sa.select(*raw_columns(table)).where(*clauses).order_by(*order)
     if q.limit is not None:
         query = query.limit(q.limit + 1)
-    rows = [dict(r) for r in conn.execute(query).mappings()]
+    rows = select_rows(conn, query, table)
     more = q.limit is not None and len(rows) > q.limit
     if more:
         rows = rows[:q.limit]

@@ -60,20 +60,36 @@ def decorate(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any
     ids = [r["id"] for r in rows]
     fixed: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
     groups: dict[str, list[str]] = {i: [] for i in ids}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for row in conn.execute(sa.select(t.ip_allocations).where(
-                t.ip_allocations.c.port_id.in_(chunk))):
-            fixed[row.port_id].append({"subnet_id": row.subnet_id, "ip_address": row.ip_address})
-        for row in conn.execute(sa.select(t.port_security_groups).where(
-                t.port_security_groups.c.port_id.in_(chunk))):
-            groups[row.port_id].append(row.security_group_id)
+    alloc, psg = t.ip_allocations, t.port_security_groups
+    if len(ids) > common.BULK:  # a long list: read each table once
+        networks_of = list({r["network_id"] for r in rows})
+        chunks = [(alloc.c.network_id.in_(networks_of), psg.c.port_id.is_not(None))]
+    else:
+        chunks = [(alloc.c.port_id.in_(ids[i:i + 500]), psg.c.port_id.in_(ids[i:i + 500]))
+                  for i in range(0, len(ids), 500)]
+    for alloc_where, group_where in chunks:
+        for port_id, subnet_id, address in conn.execute(
+                sa.select(alloc.c.port_id, alloc.c.subnet_id, alloc.c.ip_address)
+                .where(alloc_where)).all():
+            entries = fixed.get(port_id)
+            if entries is not None:
+                entries.append({"subnet_id": subnet_id, "ip_address": address})
+        for port_id, group_id in conn.execute(
+                sa.select(psg.c.port_id, psg.c.security_group_id).where(group_where)).all():
+            found = groups.get(port_id)
+            if found is not None:
+                found.append(group_id)
     for entries in fixed.values():
-        entries.sort(key=lambda e: (ipaddress.ip_address(e["ip_address"]).version,
-                                    int(ipaddress.ip_address(e["ip_address"]))))
+        if len(entries) > 1:
+            entries.sort(key=lambda e: (ipaddress.ip_address(e["ip_address"]).version,
+                                        int(ipaddress.ip_address(e["ip_address"]))))
     tags = common.tags_of(conn, RESOURCE, ids)
-    return [dict(r, fixed_ips=fixed[r["id"]], security_groups=sorted(groups[r["id"]]),
-                 tags=tags[r["id"]]) for r in rows]
+    for row in rows:
+        row_id = row["id"]
+        row["fixed_ips"] = fixed[row_id]
+        row["security_groups"] = sorted(groups[row_id])
+        row["tags"] = tags[row_id]
+    return rows
 
 
 def list_ports(conn: Connection, ctx: RequestContext, q: ListQuery,
