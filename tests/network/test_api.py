@@ -389,3 +389,27 @@ def test_delete_external_network_takes_its_floating_ips(net: httpx.Client) -> No
     assert fip["floating_ip_address"] == "10.34.0.2"
     assert net.delete(f"/networks/{ext['id']}").status_code == 204
     err(net.get(f"/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")
+
+
+def test_router_gateway_snat_is_admin_only(net: httpx.Client, demo_net: httpx.Client) -> None:
+    public = net.get("/networks", params={"name": "public"}).json()["networks"][0]
+    err(demo_net.post("/routers", json={"router": {"name": unique("r"),
+                                                   "external_gateway_info": {
+                                                       "network_id": public["id"],
+                                                       "enable_snat": False}}}),
+        403, "PolicyNotAuthorized")
+    router = net.post("/routers", json={"router": {"name": unique("r"), "external_gateway_info": {
+        "network_id": public["id"], "enable_snat": False,
+        "external_fixed_ips": [{"ip_address": "172.24.4.200"}]}}}).json()["router"]
+    info = router["external_gateway_info"]
+    assert info["enable_snat"] is False
+    assert info["external_fixed_ips"][0]["ip_address"] == "172.24.4.200"
+    err(net.post("/routers", json={"router": {"name": unique("r"), "external_gateway_info": {
+        "network_id": public["id"], "external_fixed_ips": [{"ip_address": "172.24.4.200"}]}}}),
+        409, "IpAddressAlreadyAllocated")
+    routes = net.put(f"/routers/{router['id']}", json={"router": {"routes": [
+        {"destination": "10.200.0.0/24", "nexthop": "172.24.4.50"}]}})
+    assert routes.json()["router"]["routes"] == [{"destination": "10.200.0.0/24",
+                                                  "nexthop": "172.24.4.50"}]
+    err(net.put(f"/routers/{router['id']}", json={"router": {"routes": [
+        {"destination": "10.201.0.0/24", "nexthop": "10.99.0.1"}]}}), 400, "InvalidRoutes")

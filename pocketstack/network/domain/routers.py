@@ -78,7 +78,14 @@ def _connected_subnets(conn: Connection, router_id: str) -> list[dict[str, Any]]
 
 
 def _routes(conn: Connection, router_id: str, values: list[Any]) -> list[dict[str, str]]:
+    """Extra routes; each nexthop must lie on a subnet the router has a port on (its
+    interfaces or its gateway)."""
     connected = [ipaddress.ip_network(s["cidr"]) for s in _connected_subnets(conn, router_id)]
+    gw_subnets = sa.select(t.ip_allocations.c.subnet_id).join(
+        t.routers, t.routers.c.gw_port_id == t.ip_allocations.c.port_id).where(
+        t.routers.c.id == router_id)
+    connected += [ipaddress.ip_network(r[0]) for r in conn.execute(
+        sa.select(t.subnets.c.cidr).where(t.subnets.c.id.in_(gw_subnets)))]
     out: list[dict[str, str]] = []
     for route in values:
         if not isinstance(route, dict) or set(route) != {"destination", "nexthop"}:
@@ -120,6 +127,15 @@ def create(conn: Connection, ctx: RequestContext, values: dict[str, Any],
 def _set_gateway(conn: Connection, ctx: RequestContext, router_id: str,
                  info: dict[str, Any], binding: ports.BindingConfig) -> None:
     router = common.get_row(conn, t.routers, router_id, KIND)
+    unknown = set(info) - {"network_id", "enable_snat", "external_fixed_ips"}
+    if unknown:
+        raise errors.InvalidInput(f"Unrecognized external_gateway_info attribute(s) "
+                                  f"{sorted(unknown)}")
+    for key in ("enable_snat", "external_fixed_ips"):
+        if key in info and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(f"(rule:update_router and rule:update_router:"
+                                             f"external_gateway_info:{key}) is disallowed by "
+                                             "policy")
     network_id = info.get("network_id")
     if not network_id:
         raise errors.InvalidInput("external_gateway_info requires network_id")
