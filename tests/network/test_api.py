@@ -413,3 +413,23 @@ def test_router_gateway_snat_is_admin_only(net: httpx.Client, demo_net: httpx.Cl
                                                   "nexthop": "172.24.4.50"}]
     err(net.put(f"/routers/{router['id']}", json={"router": {"routes": [
         {"destination": "10.201.0.0/24", "nexthop": "10.99.0.1"}]}}), 400, "InvalidRoutes")
+
+
+def test_disabled_l2_agent_cannot_bind(net: httpx.Client) -> None:
+    agents = net.get("/agents", params={"agent_type": "Linux bridge agent",
+                                        "host": "compute1"}).json()["agents"]
+    assert len(agents) == 1
+    agent = agents[0]
+    n = make_net(net)
+    make_subnet(net, n["id"], "10.35.0.0/24")
+    try:
+        r = net.put(f"/agents/{agent['id']}", json={"agent": {"admin_state_up": False,
+                                                              "description": "drained"}})
+        assert r.json()["agent"]["admin_state_up"] is False
+        port = net.post("/ports", json={"port": {"network_id": n["id"],
+                                                 "binding:host_id": "compute1"}}).json()["port"]
+        assert port["binding:vif_type"] == "binding_failed"
+    finally:
+        net.put(f"/agents/{agent['id']}", json={"agent": {"admin_state_up": True}})
+    err(net.put(f"/agents/{agent['id']}", json={"agent": {"host": "x"}}), 400,
+        "HTTPBadRequest")

@@ -72,3 +72,15 @@ def test_tenant_ids_run_out_without_duplicates(db: Database) -> None:
     db.write(networks.delete, ctx, first["id"])
     again = db.write(networks.create, ctx, {"project_id": "p1"}, [], CONFIG, QUOTAS)
     assert again["segments"][0]["segmentation_id"] == first["segments"][0]["segmentation_id"]
+
+
+def test_alive_is_a_report_within_the_down_time() -> None:
+    import datetime as dt
+
+    from pocketstack.network.domain import agents
+
+    now = dt.datetime(2026, 1, 1, 12, 0, 0)
+    agent = {"heartbeat_timestamp": now - dt.timedelta(seconds=75)}
+    assert agents.is_alive(agent, 75, now)
+    agent = {"heartbeat_timestamp": now - dt.timedelta(seconds=76)}
+    assert not agents.is_alive(agent, 75, now)
