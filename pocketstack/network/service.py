@@ -37,6 +37,9 @@ class NetworkService:
         self.db = runtime.db
         self.options: NetworkSettings = runtime.settings.section(NetworkSettings)
         o = self.options
+        if o.network_mechanism not in ports.VIF_DETAILS:
+            raise ValueError(f"network_mechanism must be one of {sorted(ports.VIF_DETAILS)}, "
+                             f"not {o.network_mechanism!r}")
         self.segment_config: segments.SegmentConfig = segments.SegmentConfig.parse(
             o.network_physical_networks, o.network_vlan_ranges, o.network_vni_ranges,
             o.network_gre_ranges, o.network_geneve_ranges, o.network_tenant_types,
