@@ -68,11 +68,13 @@ def check_pools(net: IPNetwork, pools: list[dict[str, Any]],
     the gateway."""
     spans = []
     for pool in pools:
+        if not isinstance(pool, dict):
+            raise errors.InvalidAllocationPool(f"The allocation pool {pool!r} is not valid.")
         text = f"{pool.get('start')}-{pool.get('end')}"
         try:
             start = ipaddress.ip_address(str(pool["start"]))
             end = ipaddress.ip_address(str(pool["end"]))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             raise errors.InvalidAllocationPool(
                 f"The allocation pool {text} is not valid.") from None
         if start.version != net.version or end.version != net.version or int(start) > int(end):

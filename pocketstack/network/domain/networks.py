@@ -153,6 +153,8 @@ def update(conn: Connection, ctx: RequestContext, network_id: str, values: dict[
         max_mtu = config.mtu_of([s["network_type"] for s in current["segments"]])
         if columns["mtu"] is None or columns["mtu"] > max_mtu:
             raise errors.InvalidInput(f"Requested MTU is too big, maximum is {max_mtu}")
+        if columns["mtu"] < 68:
+            raise errors.InvalidInput("Invalid MTU, minimum is 68")
     if columns.get("shared") is False and current["shared"]:
         _check_unshare(conn, current)
     if columns.get("external") is False and current["external"]:

@@ -63,7 +63,14 @@ class SegmentConfig:
 
 def validate(config: SegmentConfig, spec: dict[str, Any]) -> dict[str, Any]:
     """Check one requested segment; returns it normalised (missing keys as None)."""
+    if not isinstance(spec, dict) or set(spec) - {"provider:network_type",
+                                                  "provider:physical_network",
+                                                  "provider:segmentation_id"}:
+        raise errors.InvalidInput(f"Invalid segment {spec!r}")
     kind = spec.get("provider:network_type")
+    if spec.get("provider:physical_network") is not None and \
+            not isinstance(spec["provider:physical_network"], str):
+        raise errors.InvalidInput("provider:physical_network must be a string")
     physnet = spec.get("provider:physical_network")
     seg_id = spec.get("provider:segmentation_id")
     if kind not in TYPES:
