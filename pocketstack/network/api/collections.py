@@ -55,7 +55,8 @@ def _create_network(svc: Any, conn: Connection, ctx: RequestContext, values: dic
                 "Segments and provider values cannot both be set.")
         requested = [segments.validate(svc.segment_config, s) for s in values["segments"]]
     elif values.get("provider:network_type"):
-        requested = [segments.validate(svc.segment_config, values)]
+        requested = [segments.validate(svc.segment_config, {
+            k: v for k, v in values.items() if k.startswith("provider:")})]
     elif values.get("provider:physical_network") or \
             values.get("provider:segmentation_id") is not None:
         raise schemas.errors.InvalidInput("provider:network_type required")

@@ -10,7 +10,7 @@ from pocketstack.common.context import RequestContext
 
 
 def isotime(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 def _standard(row: dict[str, Any]) -> dict[str, Any]:
