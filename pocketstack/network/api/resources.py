@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
+from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, Route, empty_response, json_response
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors, schemas
@@ -125,7 +126,15 @@ def handlers(res: Resource) -> list[Route]:
             assert res.update is not None
             return res.update(service, conn, req.ctx, object_id, values, revision)
 
-        row = service.db.write(write)
+        for attempt in range(3):
+            try:
+                row = service.db.write(write)
+                break
+            except exceptions.ConcurrentUpdate:
+                # another writer moved the revision between our read and our write; without
+                # If-Match the caller asked for "apply to whatever is current": do it again
+                if revision is not None or attempt == 2:
+                    raise
         service.changed(res.member, [object_id])
         return json_response({res.member: res.view(row, req.ctx)})
 

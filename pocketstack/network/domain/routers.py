@@ -257,6 +257,7 @@ def add_interface(conn: Connection, ctx: RequestContext, router_id: str,
             device_id=router_id, device_owner=INTERFACE, status="ACTIVE"))
         conn.execute(sa.delete(t.port_security_groups)
                      .where(t.port_security_groups.c.port_id == port["id"]))
+        common.bump(conn, t.ports, port["id"])
         common.bump(conn, t.routers, router_id)
         return _interface_info(router, port, port["fixed_ips"][0]["subnet_id"])
     subnet = subnets.get_visible(conn, ctx, str(subnet_id))

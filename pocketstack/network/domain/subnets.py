@@ -230,6 +230,7 @@ def _address_existing_ports(conn: Connection, subnet: dict[str, Any]) -> None:
         address = ipam.eui64(subnet["cidr"], port.mac_address)
         conn.execute(sa.insert(t.ip_allocations).values(
             **ipam.allocation(subnet, address, port.id)))
+        common.bump(conn, t.ports, port.id)
 
 
 def update(conn: Connection, ctx: RequestContext, subnet_id: str, values: dict[str, Any],
@@ -279,6 +280,8 @@ def delete(conn: Connection, ctx: RequestContext, subnet_id: str) -> None:
                               f"{subnet_id}: One or more ports have an IP allocation from "
                               "this subnet.")
     conn.execute(sa.delete(t.ip_allocations).where(t.ip_allocations.c.subnet_id == subnet_id))
+    for holder in holders:  # ports that lost an (automatic or service) address
+        common.bump(conn, t.ports, holder.id)
     common.drop_tags(conn, RESOURCE, subnet_id)
     conn.execute(sa.delete(t.subnets).where(t.subnets.c.id == subnet_id))
     common.bump(conn, t.networks, subnet["network_id"])
