@@ -12,6 +12,7 @@ from pocketstack.common.context import RequestContext
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.network import errors
+from pocketstack.network.api.viewcache import ViewCache
 from pocketstack.network.domain import bootstrap, ports, security_groups, segments
 from pocketstack.network.policies import RULES
 from pocketstack.network.settings import NetworkSettings
@@ -49,6 +50,7 @@ class NetworkService:
         self.quota_defaults: dict[str, int] = {
             name: int(getattr(o, f"network_quota_{name}")) for name in QUOTA_FIELDS}
         self.policy = PolicyEngine(RULES, runtime.settings.policy_file or None)
+        self.view_cache = ViewCache()
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

@@ -433,3 +433,29 @@ def test_disabled_l2_agent_cannot_bind(net: httpx.Client) -> None:
         net.put(f"/agents/{agent['id']}", json={"agent": {"admin_state_up": True}})
     err(net.put(f"/agents/{agent['id']}", json={"agent": {"host": "x"}}), 400,
         "HTTPBadRequest")
+
+
+def test_port_list_follows_every_change(net: httpx.Client) -> None:
+    """Lists come from a view cache keyed by revision: every change must show."""
+    n = make_net(net)
+    s4 = make_subnet(net, n["id"], "10.39.0.0/24")
+    port = net.post("/ports", json={"port": {"network_id": n["id"]}}).json()["port"]
+
+    def listed() -> dict[str, Any]:
+        found = net.get("/ports", params={"network_id": n["id"]}).json()["ports"]
+        return next(p for p in found if p["id"] == port["id"])
+
+    assert listed() == net.get(f"/ports/{port['id']}").json()["port"]
+    net.put(f"/ports/{port['id']}/tags/blue")
+    assert listed()["tags"] == ["blue"]
+    s6 = make_subnet(net, n["id"], "2001:db8:39::/64", ipv6_ra_mode="slaac",
+                     ipv6_address_mode="slaac")
+    assert {ip["subnet_id"] for ip in listed()["fixed_ips"]} == {s4["id"], s6["id"]}
+    assert net.delete(f"/subnets/{s6['id']}").status_code == 204
+    assert {ip["subnet_id"] for ip in listed()["fixed_ips"]} == {s4["id"]}
+    router = net.post("/routers", json={"router": {"name": unique("r")}}).json()["router"]
+    net.put(f"/routers/{router['id']}/add_router_interface", json={"port_id": port["id"]})
+    shown = listed()
+    assert shown["device_owner"] == "network:router_interface"
+    assert shown["device_id"] == router["id"] and shown["security_groups"] == []
+    assert shown == net.get(f"/ports/{port['id']}").json()["port"]

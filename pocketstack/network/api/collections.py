@@ -3,6 +3,7 @@ domain functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -89,7 +90,8 @@ SUBNETS = Resource(
 
 
 # -- ports -------------------------------------------------------------------------------------
-def _list_ports(req: ApiRequest, conn: Connection, ctx: RequestContext, q: ListQuery) -> Rows:
+def _list_ports(req: ApiRequest, conn: Connection, ctx: RequestContext, q: ListQuery,
+                known: Callable[[dict[str, Any]], bool] | None = None) -> Rows:
     fixed: list[dict[str, str]] = []
     for value in req.query.getlist("fixed_ips"):
         wanted: dict[str, str] = {}
@@ -100,7 +102,7 @@ def _list_ports(req: ApiRequest, conn: Connection, ctx: RequestContext, q: ListQ
         if wanted:
             fixed.append(wanted)
     groups = req.query.getlist("security_groups")
-    return ports.list_ports(conn, ctx, q, fixed, groups)
+    return ports.list_ports(conn, ctx, q, fixed, groups, known)
 
 
 def _ensure_default_sg(svc: Any, ctx: RequestContext) -> None:
@@ -120,6 +122,8 @@ PORTS = Resource(
                                                  svc.binding, tags),
     lambda svc, conn, ctx, i, v, rev: ports.update(conn, ctx, i, v, svc.binding, rev),
     lambda svc, conn, ctx, i: ports.delete(conn, ctx, i),
+    list_cached=lambda req, conn, ctx, q, known: _list_ports(req, conn, ctx, q, known),
+    decorate_rows=ports.decorate,
 )
 
 SECURITY_GROUPS = Resource(

@@ -113,10 +113,19 @@ def _link(req: ApiRequest, rel: str, marker: str, reverse: bool) -> dict[str, st
 def collection(req: ApiRequest, name: str, items: list[dict[str, Any]], q: ListQuery,
                more: bool) -> dict[str, Any]:
     body: dict[str, Any] = {name: [pick_fields(req, item) for item in items]}
-    if q.limit is None or not items:
-        return body
+    if items:
+        found = page_links(req, q, more, items[0]["id"], items[-1]["id"])
+        if found:
+            body[f"{name}_links"] = found
+    return body
+
+
+def page_links(req: ApiRequest, q: ListQuery, more: bool, first: str,
+               last: str) -> list[dict[str, str]]:
+    """Neutron's ``next``/``previous`` links of a page (none without ``limit``)."""
+    if q.limit is None:
+        return []
     links = []
-    first, last = items[0]["id"], items[-1]["id"]
     if q.page_reverse:
         if q.marker:
             links.append(_link(req, "next", last, False))
@@ -127,9 +136,7 @@ def collection(req: ApiRequest, name: str, items: list[dict[str, Any]], q: ListQ
             links.append(_link(req, "next", last, False))
         if q.marker:
             links.append(_link(req, "previous", first, True))
-    if links:
-        body[f"{name}_links"] = links
-    return body
+    return links
 
 
 def if_match(req: ApiRequest) -> int | None:

@@ -4,6 +4,7 @@ collection plugs in its domain functions and view through a :class:`Resource`.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,14 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, Route, empty_response, json_response
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors, schemas
-from pocketstack.network.api.common import collection, if_match, list_query, pick_fields, svc
+from pocketstack.network.api.common import (
+    collection,
+    if_match,
+    list_query,
+    page_links,
+    pick_fields,
+    svc,
+)
 from pocketstack.network.domain import common
 from pocketstack.network.domain.common import ListQuery
 
@@ -44,6 +52,12 @@ class Resource:
     delete: Callable[[NetworkService, Connection, RequestContext, str], None]
     tags: bool = True
     before: Callable[[NetworkService, RequestContext], None] | None = None
+    #: lists through the view cache: (req, conn, ctx, q, known) with ``known`` telling which
+    #: rows need no decoration (their serialised view is cached at their revision)
+    list_cached: Callable[[ApiRequest, Connection, RequestContext, ListQuery,
+                           Callable[[dict[str, Any]], bool]], Rows] | None = None
+    decorate_rows: Callable[[Connection, list[dict[str, Any]]],
+                            list[dict[str, Any]]] | None = None
 
     def enforce(self, req: ApiRequest, action: str, project_id: str | None) -> None:
         svc(req).enforce(req.ctx, f"{action}_{self.member}",
@@ -74,6 +88,8 @@ def handlers(res: Resource) -> list[Route]:
         if res.before is not None:
             res.before(svc(req), req.ctx)
         q = list_query(req, res.table, res.filters)
+        if res.list_cached is not None and not req.query.getlist("fields"):
+            return _cached_list(req, res, q)
         rows, more = svc(req).db.read(lambda conn: res.list_rows(req, conn, req.ctx, q))
         return json_response(collection(req, res.key, [res.view(r, req.ctx) for r in rows],
                                         q, more))
@@ -158,6 +174,43 @@ def handlers(res: Resource) -> list[Route]:
     if res.tags:
         routes += tag_routes(res)
     return routes
+
+
+def _cached_list(req: ApiRequest, res: Resource, q: ListQuery) -> Response:
+    """A collection assembled from cached serialised views; only rows whose revision moved
+    since they were last shown are decorated and serialised."""
+    assert res.list_cached is not None
+    cache = svc(req).view_cache
+    ctx = req.ctx
+    admin = ctx.is_admin
+
+    def known(row: dict[str, Any]) -> bool:
+        return cache.get(row["id"], admin, row["revision_number"]) is not None
+
+    rows, more = svc(req).db.read(lambda conn: res.list_cached(req, conn, ctx, q, known))
+    parts: list[bytes] = []
+    evicted: list[int] = []  # cached when read, gone since: decorate now, do not cache
+    for index, row in enumerate(rows):
+        body = cache.get(row["id"], admin, row["revision_number"])
+        if body is None:
+            if "fixed_ips" not in row:
+                evicted.append(index)
+                parts.append(b"")
+                continue
+            body = json.dumps(res.view(row, ctx), separators=(",", ":")).encode()
+            cache.put(row["id"], admin, row["revision_number"], body)
+        parts.append(body)
+    if evicted:
+        assert res.decorate_rows is not None
+        late = svc(req).db.read(res.decorate_rows, [rows[i] for i in evicted])
+        for index, row in zip(evicted, late, strict=True):
+            parts[index] = json.dumps(res.view(row, ctx), separators=(",", ":")).encode()
+    out = b'{"' + res.key.encode() + b'":[' + b",".join(parts) + b"]"
+    if rows:
+        links = page_links(req, q, more, rows[0]["id"], rows[-1]["id"])
+        if links:
+            out += b',"' + res.key.encode() + b'_links":' + json.dumps(links).encode()
+    return Response(out + b"}", media_type="application/json")
 
 
 # -- tags --------------------------------------------------------------------------------------

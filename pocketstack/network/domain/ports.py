@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,8 +94,11 @@ def decorate(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def list_ports(conn: Connection, ctx: RequestContext, q: ListQuery,
-               fixed_ip_filters: list[dict[str, str]],
-               security_groups: list[str]) -> tuple[list[dict[str, Any]], bool]:
+               fixed_ip_filters: list[dict[str, str]], security_groups: list[str],
+               known: Callable[[dict[str, Any]], bool] | None = None
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """Ports matching the query; rows ``known`` says the caller has already (its view cache,
+    keyed by revision) come back undecorated."""
     where: list[ColumnElement[bool]] = []
     clause = visible_clause(ctx)
     if clause is not None:
@@ -113,7 +117,8 @@ def list_ports(conn: Connection, ctx: RequestContext, q: ListQuery,
         where.append(t.ports.c.id.in_(sa.select(t.port_security_groups.c.port_id).where(
             t.port_security_groups.c.security_group_id.in_(security_groups))))
     rows, more = common.list_rows(conn, t.ports, RESOURCE, q, where, KIND)
-    return decorate(conn, rows), more
+    decorate(conn, rows if known is None else [r for r in rows if not known(r)])
+    return rows, more
 
 
 def random_mac() -> str:
