@@ -123,7 +123,7 @@ PORTS = Resource(
     lambda svc, conn, ctx, i, v, rev: ports.update(conn, ctx, i, v, svc.binding, rev),
     lambda svc, conn, ctx, i: ports.delete(conn, ctx, i),
     list_cached=lambda req, conn, ctx, q, known: _list_ports(req, conn, ctx, q, known),
-    decorate_rows=ports.decorate,
+    decorate_rows=ports.by_ids,
 )
 
 SECURITY_GROUPS = Resource(

@@ -202,9 +202,13 @@ def _cached_list(req: ApiRequest, res: Resource, q: ListQuery) -> Response:
         parts.append(body)
     if evicted:
         assert res.decorate_rows is not None
-        late = svc(req).db.read(res.decorate_rows, [rows[i] for i in evicted])
-        for index, row in zip(evicted, late, strict=True):
-            parts[index] = json.dumps(res.view(row, ctx), separators=(",", ":")).encode()
+        late = {row["id"]: row for row in svc(req).db.read(res.decorate_rows,
+                                                            [rows[i] for i in evicted])}
+        for index in evicted:
+            row = late.get(rows[index]["id"])
+            if row is not None:  # gone meanwhile: left out, as a later list would
+                parts[index] = json.dumps(res.view(row, ctx), separators=(",", ":")).encode()
+        parts = [p for p in parts if p]
     out = b'{"' + res.key.encode() + b'":[' + b",".join(parts) + b"]"
     if rows:
         links = page_links(req, q, more, rows[0]["id"], rows[-1]["id"])

@@ -204,12 +204,15 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def select_rows(conn: Connection, query: Any, table: sa.Table) -> list[dict[str, Any]]:
-    """Execute a select of ``table``'s columns, JSON columns fetched raw and decoded here
-    (SQLAlchemy's per-value JSON processing is most of the cost of a long list)."""
-    names = [c.name for c in table.columns]
-    json_names = [c.name for c in table.columns if isinstance(c.type, sa.JSON)]
-    time_names = [c.name for c in table.columns if isinstance(c.type, sa.DateTime)]
+def select_rows(conn: Connection, query: Any, table: sa.Table,
+                columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Execute a select of ``table``'s columns (or ``columns`` of it), JSON columns fetched
+    raw and decoded here (SQLAlchemy's per-value JSON processing is most of the cost of a
+    long list)."""
+    cols = [table.c[name] for name in columns] if columns else list(table.columns)
+    names = [c.name for c in cols]
+    json_names = [c.name for c in cols if isinstance(c.type, sa.JSON)]
+    time_names = [c.name for c in cols if isinstance(c.type, sa.DateTime)]
     rows = [dict(zip(names, row, strict=True)) for row in conn.execute(query).all()]
     for row in rows:
         for name in json_names:
@@ -221,16 +224,26 @@ def select_rows(conn: Connection, query: Any, table: sa.Table) -> list[dict[str,
     return rows
 
 
-def raw_columns(table: sa.Table) -> list[Any]:
+def raw_columns(table: sa.Table, columns: Sequence[str] | None = None) -> list[Any]:
     """The table's columns, JSON and timestamps as the driver returns them (decoded by
     :func:`select_rows`, much faster than SQLAlchemy's per-value processors)."""
+    cols = [table.c[name] for name in columns] if columns else list(table.columns)
     return [sa.type_coerce(c, sa.Text).label(c.name)
-            if isinstance(c.type, (sa.JSON, sa.DateTime)) else c for c in table.columns]
+            if isinstance(c.type, (sa.JSON, sa.DateTime)) else c for c in cols]
+
+
+def rows_by_id(conn: Connection, table: sa.Table, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        query = sa.select(*raw_columns(table)).where(table.c.id.in_(chunk))
+        out.update((row["id"], row) for row in select_rows(conn, query, table))
+    return out
 
 
 def list_rows(conn: Connection, table: sa.Table, resource_type: str, q: ListQuery,
-              where: Sequence[ColumnElement[bool]] = (), kind: str = ""
-              ) -> tuple[list[dict[str, Any]], bool]:
+              where: Sequence[ColumnElement[bool]] = (), kind: str = "",
+              columns: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Rows matching the query, in order, at most ``limit`` of them after the marker (before
     it with ``page_reverse``), and whether more lie beyond."""
     clauses: list[ColumnElement[bool]] = list(where)
@@ -270,10 +283,10 @@ def list_rows(conn: Connection, table: sa.Table, resource_type: str, q: ListQuer
     for col, direction in keys:
         ascending = (direction == "asc") != reverse
         order.append(_sort_value(col).asc() if ascending else _sort_value(col).desc())
-    query = sa.select(*raw_columns(table)).where(*clauses).order_by(*order)
+    query = sa.select(*raw_columns(table, columns)).where(*clauses).order_by(*order)
     if q.limit is not None:
         query = query.limit(q.limit + 1)
-    rows = select_rows(conn, query, table)
+    rows = select_rows(conn, query, table, columns)
     more = q.limit is not None and len(rows) > q.limit
     if more:
         rows = rows[:q.limit]

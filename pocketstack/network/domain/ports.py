@@ -116,9 +116,21 @@ def list_ports(conn: Connection, ctx: RequestContext, q: ListQuery,
     if security_groups:
         where.append(t.ports.c.id.in_(sa.select(t.port_security_groups.c.port_id).where(
             t.port_security_groups.c.security_group_id.in_(security_groups))))
-    rows, more = common.list_rows(conn, t.ports, RESOURCE, q, where, KIND)
-    decorate(conn, rows if known is None else [r for r in rows if not known(r)])
-    return rows, more
+    if known is None:
+        rows, more = common.list_rows(conn, t.ports, RESOURCE, q, where, KIND)
+        return decorate(conn, rows), more
+    # ids and revisions first; whole rows only for the ports the caller does not know
+    slim, more = common.list_rows(conn, t.ports, RESOURCE, q, where, KIND,
+                                  columns=("id", "revision_number"))
+    full = common.rows_by_id(conn, t.ports, [r["id"] for r in slim if not known(r)])
+    decorate(conn, list(full.values()))
+    return [full.get(r["id"], r) for r in slim], more
+
+
+def by_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The current, decorated rows of these ports (those that still exist)."""
+    return decorate(conn, list(common.rows_by_id(conn, t.ports, [r["id"] for r in rows])
+                               .values()))
 
 
 def random_mac() -> str:
