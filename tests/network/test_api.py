@@ -459,3 +459,21 @@ def test_port_list_follows_every_change(net: httpx.Client) -> None:
     assert shown["device_owner"] == "network:router_interface"
     assert shown["device_id"] == router["id"] and shown["security_groups"] == []
     assert shown == net.get(f"/ports/{port['id']}").json()["port"]
+
+
+def test_stateful_ipv6_ports(net: httpx.Client) -> None:
+    n = make_net(net)
+    s6 = make_subnet(net, n["id"], "2001:db8:40::/64", ipv6_ra_mode="dhcpv6-stateful",
+                     ipv6_address_mode="dhcpv6-stateful")
+    assert s6["allocation_pools"] == [{"start": "2001:db8:40::2",
+                                       "end": "2001:db8:40:0:ffff:ffff:ffff:ffff"}]
+    first = net.post("/ports", json={"port": {"network_id": n["id"]}}).json()["port"]
+    second = net.post("/ports", json={"port": {"network_id": n["id"], "allowed_address_pairs": [
+        {"ip_address": "2001:db8:40::/120"}]}}).json()["port"]
+    assert first["fixed_ips"][0]["ip_address"] == "2001:db8:40::2"
+    assert second["fixed_ips"][0]["ip_address"] == "2001:db8:40::3"
+    high = net.post("/ports", json={"port": {"network_id": n["id"], "fixed_ips": [
+        {"ip_address": "2001:db8:40::ffff:ffff:ffff:fffe"}]}})
+    assert high.status_code == 201, high.text
+    found = net.get("/ports", params={"fixed_ips": "ip_address=2001:db8:40::3"}).json()
+    assert [p["id"] for p in found["ports"]] == [second["id"]]

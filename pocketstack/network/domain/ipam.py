@@ -110,10 +110,14 @@ def eui64(prefix: str, mac: str) -> str:
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
 
 
+#: offsets at or past this are not indexed (EUI-64 addresses); pools are searched below it
+MAX_OFFSET = 2 ** 62
+
+
 def offset_of(cidr: str, address: str) -> int | None:
     """The address's offset in its subnet, or None when it is too large to index (EUI-64)."""
     offset = int(ipaddress.ip_address(address)) - int(ipaddress.ip_network(cidr).network_address)
-    return offset if 0 <= offset < 2 ** 62 else None
+    return offset if 0 <= offset < MAX_OFFSET else None
 
 
 def allocation(subnet: dict[str, Any], address: str, port_id: str) -> dict[str, Any]:
@@ -177,7 +181,8 @@ def allocate_any(conn: Connection, subnet: dict[str, Any], port_id: str) -> str 
     base = int(net.network_address)
     for pool in subnet["allocation_pools"]:
         low = int(ipaddress.ip_address(pool["start"])) - base
-        high = int(ipaddress.ip_address(pool["end"])) - base
+        # an IPv6 pool is far larger than any number of ports: search its indexable part
+        high = min(int(ipaddress.ip_address(pool["end"])) - base, MAX_OFFSET - 1)
         for _attempt in range(1000):
             if low > high:
                 break
