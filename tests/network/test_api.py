@@ -477,3 +477,27 @@ def test_stateful_ipv6_ports(net: httpx.Client) -> None:
     assert high.status_code == 201, high.text
     found = net.get("/ports", params={"fixed_ips": "ip_address=2001:db8:40::3"}).json()
     assert [p["id"] for p in found["ports"]] == [second["id"]]
+
+
+def test_port_pages_and_delete_if_match(net: httpx.Client) -> None:
+    n = make_net(net)
+    make_subnet(net, n["id"], "10.41.0.0/24")
+    made = [net.post("/ports", json={"port": {"network_id": n["id"], "name": f"p{i}"}})
+            .json()["port"] for i in range(5)]
+    params = {"network_id": n["id"], "sort_key": "name", "sort_dir": "asc", "limit": "2"}
+    seen: list[str] = []
+    page = net.get("/ports", params=params).json()
+    while True:
+        seen += [p["name"] for p in page["ports"]]
+        nxt = [link["href"] for link in page.get("ports_links", []) if link["rel"] == "next"]
+        if not nxt:
+            break
+        page = net.get(nxt[0]).json()
+    assert seen == ["p0", "p1", "p2", "p3", "p4"]
+    only = net.get("/ports", params={"network_id": n["id"], "fields": "name"}).json()["ports"]
+    assert sorted(p["name"] for p in only) == seen and all(set(p) == {"name"} for p in only)
+    victim = made[0]
+    err(net.delete(f"/ports/{victim['id']}", headers={"If-Match": "revision_number=7"}), 412,
+        "RevisionNumberConstraintFailed")
+    assert net.delete(f"/ports/{victim['id']}",
+                      headers={"If-Match": "revision_number=0"}).status_code == 204

@@ -157,10 +157,15 @@ def handlers(res: Resource) -> list[Route]:
     def delete(req: ApiRequest) -> Response:
         object_id = req.path_params["id"]
         service = svc(req)
+        revision = if_match(req)
 
         def write(conn: Connection) -> None:
             current = res.get(conn, req.ctx, object_id)
             res.enforce(req, "delete", current.get("project_id"))
+            if revision is not None and revision != current.get("revision_number"):
+                raise errors.RevisionNumberConstraintFailed(
+                    f"Constrained to {revision}, but current revision is "
+                    f"{current.get('revision_number')}")
             res.delete(service, conn, req.ctx, object_id)
 
         service.db.write(write)
