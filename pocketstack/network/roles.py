@@ -46,9 +46,9 @@ def agent_specs(hosts: list[str], mechanism: str, physnets: list[str],
         head = hosts[0]
         out += [
             AgentSpec("DHCP agent", "neutron-dhcp-agent", "dhcp_agent", head, "nova",
-                      {"dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq", "networks": 0}),
+                      {"dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq"}),
             AgentSpec("L3 agent", "neutron-l3-agent", "l3_agent", head, "nova",
-                      {"agent_mode": "legacy", "routers": 0}),
+                      {"agent_mode": "legacy"}),
             AgentSpec("Metadata agent", "neutron-metadata-agent", "N/A", head, None,
                       {"metadata_proxy_socket": "metadata_proxy", "nova_metadata_host":
                        "127.0.0.1"}),
@@ -69,9 +69,11 @@ class AgentHeartbeats:
 
     def report(self, starting: bool = False) -> None:
         def write(conn: Any) -> None:
+            served = agents.served_counts(conn)
             for spec in self.specs:
+                configurations = {**spec.configurations, **served.get(spec.agent_type, {})}
                 agents.report(conn, spec.agent_type, spec.binary, spec.topic, spec.host,
-                              spec.availability_zone, spec.configurations, starting)
+                              spec.availability_zone, configurations, starting)
         self.db.write(write)
 
     async def start(self) -> None:

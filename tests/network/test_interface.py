@@ -13,7 +13,7 @@ from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.common.service import Runtime
 from pocketstack.config import Settings
-from pocketstack.network.domain import floatingips, networks, ports, routers, subnets
+from pocketstack.network.domain import agents, floatingips, networks, ports, routers, subnets
 from pocketstack.network.interface import NetworkAPI, PortRequest
 from pocketstack.network.service import NetworkService
 
@@ -83,3 +83,9 @@ def test_allocate_addresses_release(service: NetworkService) -> None:
         filters={"device_id": ["vm-1"]}), [], [])[0])
     assert made == []
     assert api.default_network_id(ctx) == net["id"]
+    role = service.roles()[0]
+    role.report()  # type: ignore[attr-defined]
+    listed = db.read(lambda conn: agents.list_agents(conn, networks.ListQuery())[0])
+    l3 = next(a for a in listed if a["agent_type"] == "L3 agent")
+    assert l3["configurations"]["routers"] == 1 and l3["configurations"]["gateways"] == 1
+    assert l3["configurations"]["floating_ips"] == 0  # its port is gone with vm-1

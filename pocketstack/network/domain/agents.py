@@ -40,6 +40,28 @@ def report(conn: Connection, agent_type: str, binary: str, topic: str, host: str
     return str(found[0])
 
 
+def served_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """What the single DHCP and L3 agents serve, as Neutron's agents report it in their
+    configurations (every DHCP-enabled network; every router)."""
+    dhcp_networks = common.count(conn, t.networks, t.networks.c.id.in_(
+        sa.select(t.subnets.c.network_id).where(t.subnets.c.enable_dhcp.is_(True))))
+    return {
+        "DHCP agent": {
+            "networks": dhcp_networks,
+            "subnets": common.count(conn, t.subnets, t.subnets.c.enable_dhcp.is_(True)),
+            "ports": common.count(conn, t.ports),
+        },
+        "L3 agent": {
+            "routers": common.count(conn, t.routers),
+            "floating_ips": common.count(conn, t.floatingips,
+                                         t.floatingips.c.fixed_port_id.is_not(None)),
+            "interfaces": common.count(conn, t.ports,
+                                       t.ports.c.device_owner == "network:router_interface"),
+            "gateways": common.count(conn, t.routers, t.routers.c.gw_port_id.is_not(None)),
+        },
+    }
+
+
 def is_alive(agent: dict[str, Any], down_time: int, now: dt.datetime | None = None) -> bool:
     current = now or common.now()
     return bool((current - agent["heartbeat_timestamp"]).total_seconds() <= down_time)
