@@ -74,3 +74,25 @@ def test_concurrent_ports_and_quota_on_backend(backend_cloud: LiveCloud) -> None
     with ThreadPoolExecutor(8) as pool:
         codes = sorted(pool.map(create_net, range(8)))
     assert codes == [201] * 3 + [409] * 5
+
+
+def test_ipv6_and_lists_on_backend(backend_cloud: LiveCloud) -> None:
+    token, _ = backend_cloud.token()
+    with httpx.Client(base_url=backend_cloud.url + "/networking/v2.0", timeout=60,
+                      headers={"X-Auth-Token": token}) as net:
+        n = net.post("/networks", json={"network": {"name": unique("v6")}}).json()["network"]
+        r = net.post("/subnets", json={"subnet": {
+            "network_id": n["id"], "ip_version": 6, "cidr": "2001:db8:77::/64",
+            "ipv6_ra_mode": "dhcpv6-stateful", "ipv6_address_mode": "dhcpv6-stateful"}})
+        assert r.status_code == 201, r.text
+        made = [net.post("/ports", json={"port": {"network_id": n["id"]}}).json()["port"]
+                for _ in range(3)]
+        assert [p["fixed_ips"][0]["ip_address"] for p in made] == [
+            "2001:db8:77::2", "2001:db8:77::3", "2001:db8:77::4"]
+        net.put(f"/ports/{made[0]['id']}", json={"port": {"name": "renamed"}})
+        for _ in range(2):  # the second list is served from cached views
+            listed = {p["id"]: p for p in net.get("/ports", params={
+                "network_id": n["id"]}).json()["ports"]}
+            assert listed[made[0]["id"]]["name"] == "renamed"
+            assert listed[made[0]["id"]]["revision_number"] == 1
+            assert listed[made[1]["id"]]["created_at"].endswith("Z")
