@@ -103,7 +103,9 @@ class NetworkService:
             raise errors.PolicyNotAuthorized(f"rule:{rule} is disallowed by policy")
 
     def ensure_default_security_group(self, project_id: str) -> None:
-        self.db.write(security_groups.ensure_default, project_id)
+        """The project's ``default`` group, made on first use (a read when it exists)."""
+        if self.db.read(security_groups.default_of, project_id) is None:
+            self.db.write(security_groups.ensure_default, project_id)
 
     def app(self) -> ServiceApp:
         from pocketstack.network.routes import ROUTES

@@ -39,6 +39,13 @@ def visible_clause(ctx: RequestContext) -> ColumnElement[bool] | None:
     return t.security_groups.c.project_id == (ctx.project_id or "")
 
 
+def default_of(conn: Connection, project_id: str) -> str | None:
+    d = t.default_security_groups
+    found = conn.execute(sa.select(d.c.security_group_id).where(d.c.project_id == project_id)
+                         ).first()
+    return None if found is None else str(found[0])
+
+
 def ensure_default(conn: Connection, project_id: str) -> str:
     """The project's ``default`` group, made now if it has none (at most one, whatever the
     concurrency: the project's row in the defaults table is unique)."""
