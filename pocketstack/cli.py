@@ -5,15 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
+import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pocketstack import __version__
 from pocketstack.config import Settings, describe_options, load_settings
 
 LOG = logging.getLogger("pocketstack")
+
+
+def openstack_command(path: str | None = None) -> str:
+    """How to run the stock ``openstack`` CLI from the user's shell: plain ``openstack``
+    when that is the one on ``PATH``, else the one installed beside this ``pocketstack``
+    (the virtualenv ``make setup`` made, which is usually not on ``PATH``)."""
+    beside = Path(sys.executable).parent / "openstack"
+    found = shutil.which("openstack", path=path)
+    if found is not None and (not beside.exists() or Path(found).samefile(beside)):
+        return "openstack"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    return "openstack"  # not installed here: `pip install python-openstackclient`
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,13 +49,26 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--policy-file", dest="policy_file")
     up.add_argument("--transport-url", dest="transport_url",
                     help="amqp://user:pass@host:5672/ to let agents on other hosts join")
+    up.add_argument("--api-workers", dest="api_workers", type=int,
+                    help="processes serving the API (default 1)")
+    worker = sub.add_parser("_api-worker")  # started by `up --api-workers N`, not by users
+    worker.add_argument("--fd", type=int, required=True)
+    up.add_argument("--compute-driver", dest="compute_driver",
+                    help="hypervisor driver of the in-process compute hosts (default fake)")
+    up.add_argument("--fake-fail", dest="fake_fail",
+                    help="fake driver failure modes, e.g. spawn, hang, crash, guest_dies=5")
 
     agent = sub.add_parser("agent", help="run an agent that joins a cloud over the bus")
     agent_sub = agent.add_subparsers(dest="agent_kind", required=True)
     compute = agent_sub.add_parser("compute", help="a compute host (hypervisor driver)")
     compute.add_argument("--host", required=True, help="this compute host's name")
     compute.add_argument("--transport-url", dest="transport_url", required=True)
-    compute.add_argument("--driver", dest="compute_driver", choices=["fake"])
+    compute.add_argument("--driver", dest="compute_driver",
+                         help="hypervisor driver by name (default fake)")
+    compute.add_argument("--state-dir", dest="state_dir",
+                         help="directory for this host's state (guests, image cache)")
+    compute.add_argument("--fake-fail", dest="fake_fail",
+                         help="fake driver failure modes, e.g. spawn, hang, crash, guest_dies=5")
     compute.add_argument("--vcpus", dest="fake_vcpus", type=int)
     compute.add_argument("--memory-mb", dest="fake_memory_mb", type=int)
     compute.add_argument("--disk-gb", dest="fake_disk_gb", type=int)
@@ -71,7 +100,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
                 "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
-                "fake_memory_mb", "fake_disk_gb"):
+                "fake_memory_mb", "fake_disk_gb", "api_workers", "fake_fail"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -95,6 +124,16 @@ def cmd_up(settings: Settings, started: float) -> int:
 
     cloud = Cloud(settings)
     cloud.prepare()
+    sock = None
+    workers: list[Any] = []
+    if settings.api_workers > 1:
+        from pocketstack import apiworkers
+
+        sock = apiworkers.listen(settings)
+        if not settings.transport_url:
+            from pocketstack.common.bus_relay import RelayServer
+
+            cloud.extra_roles.append(RelayServer(cloud.bus, apiworkers.relay_path(settings)))
     config = uvicorn.Config(
         cloud.app(),
         host=settings.host,
@@ -111,21 +150,30 @@ def cmd_up(settings: Settings, started: float) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
+        if server.started and sock is not None:
+            from pocketstack import apiworkers
+
+            workers.extend(apiworkers.spawn(settings, sock, settings.api_workers - 1))
         if server.started:
             elapsed = time.monotonic() - started
             url = settings.effective_public_url
+            clouds = settings.state_path / "clouds.yaml"
             print(f"Pocketstack {__version__} is ready at {url} ({elapsed:.2f}s)\n"
-                  f"  clouds.yaml: {settings.state_path / 'clouds.yaml'}\n"
-                  f"  try: OS_CLIENT_CONFIG_FILE={settings.state_path / 'clouds.yaml'} "
-                  f"openstack --os-cloud pocketstack-admin token issue", flush=True)
+                  f"  clouds.yaml: {clouds}\n"
+                  f"  try: OS_CLIENT_CONFIG_FILE={shlex.quote(str(clouds))} "
+                  f"{openstack_command()} --os-cloud pocketstack-admin token issue", flush=True)
         await task
 
     try:
         asyncio.run(serve())
     finally:
+        if workers:
+            from pocketstack import apiworkers
+
+            apiworkers.stop(workers)
         cloud.close()
     return 0
 
@@ -133,6 +181,11 @@ def cmd_up(settings: Settings, started: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
+    if args.command == "_api-worker":
+        from pocketstack.apiworkers import run_worker
+
+        logging.basicConfig(level=logging.WARNING)
+        return run_worker(args.fd)
     if args.command == "config-doc":
         from pocketstack.services import settings_sections
 
@@ -144,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pocketstack: {exc}", file=sys.stderr)
         return 2
     _logging(settings)
+    if args.command in ("up", "agent"):
+        from pocketstack.agents.compute.drivers.loader import check_settings
+
+        try:
+            check_settings(settings)
+        except ValueError as exc:
+            print(f"pocketstack: {exc}", file=sys.stderr)
+            return 2
     if args.command == "up":
         return cmd_up(settings, started)
     if args.command == "agent":

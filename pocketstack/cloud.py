@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from starlette.types import Receive, Scope, Send
 
 from pocketstack.common import migrate
-from pocketstack.common.bus import make_bus
+from pocketstack.common.bus import Bus, make_bus
 from pocketstack.common.db import Database
 from pocketstack.common.service import Mount, Role, Runtime, Service, ServiceSpec
 from pocketstack.config import Settings
@@ -70,12 +70,17 @@ class RootApp:
 class Cloud:
     """Everything one Pocketstack process serves."""
 
-    def __init__(self, settings: Settings, services: Sequence[ServiceSpec] = SERVICES) -> None:
+    def __init__(self, settings: Settings, services: Sequence[ServiceSpec] = SERVICES,
+                 bus: Bus | None = None, api_only: bool = False) -> None:
+        """``api_only``: an extra API process of ``up --api-workers N`` — it serves the API
+        and casts on ``bus``; bootstrap and the background roles belong to the main process."""
         self.settings = settings
         self.state = settings.state_path
         self.state.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url)
-        self.bus = make_bus(settings.transport_url or None)
+        self.bus: Bus = bus if bus is not None else make_bus(settings.transport_url or None)
+        self.api_only = api_only
+        self.extra_roles: list[Role] = []
         self.runtime = Runtime(settings=settings, db=self.db, bus=self.bus, state=self.state)
         self.services: list[Service] = []
         for spec in services:
@@ -105,11 +110,13 @@ class Cloud:
         """Start the bus, then every service's roles in the order the services list them."""
         self.runtime.bind_loop(asyncio.get_running_loop())
         await self.bus.start()
-        for service in self.services:
-            for role in service.roles():
-                await role.start()
-                self.roles.append(role)
-                LOG.debug("started %s", role.name)
+        if self.api_only:
+            return
+        roles = [*self.extra_roles, *(r for s in self.services for r in s.roles())]
+        for role in roles:
+            await role.start()
+            self.roles.append(role)
+            LOG.debug("started %s", role.name)
 
     async def stop(self) -> None:
         for role in reversed(self.roles):

@@ -73,8 +73,18 @@ class Settings:
     password_regex_description: str = _opt(
         "", "Human description of password_regex, shown when a password is refused."
     )
+    federation_oidc_providers: str = _opt(
+        "", "OpenID Connect settings of OS-FEDERATION identity providers, keyed by identity "
+        "provider id: a JSON file path, inline JSON or a TOML table; each gives issuer, one of "
+        "jwks (inline) / jwks_file / jwks_url, and optionally audience, claim_prefix "
+        "(default OIDC-), algorithms (default RS256), leeway (seconds). See "
+        "docs/operations.md.")
     policy_file: str = _opt(
         "", "policy.yaml overriding default policy rules (OpenStack rule syntax)."
+    )
+    unified_limit_enforcement_model: str = _opt(
+        "flat", "Keystone unified limits enforcement model: flat, or strict_two_level (a "
+        "project's limit may not exceed its domain's; projects nest at most two deep)."
     )
     image_quota_count: int = _opt(-1, "Images a project may own (-1: unlimited).")
     image_quota_size: int = _opt(-1, "Bytes of image data a project may store (-1: unlimited).")
@@ -85,19 +95,29 @@ class Settings:
     image_property_quota: int = _opt(128, "Custom properties per image.")
     image_tag_quota: int = _opt(128, "Tags per image.")
     image_member_quota: int = _opt(128, "Members (sharing projects) per image.")
+    image_import_allowed_ports: str = _opt(
+        "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
+        "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
         "require_image_format_match; unsafe images are refused either way).")
     compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
-    compute_driver: str = _opt("fake", "Hypervisor driver of in-process compute agents.")
+    compute_driver: str = _opt(
+        "fake", "Hypervisor driver of the compute agents, by name: a driver registered under "
+        "the pocketstack.compute_drivers entry-point group (built in: fake).")
     transport_url: str = _opt(
         "", "Message bus: empty for in-process, or amqp://user:pass@host:5672/ for RabbitMQ."
     )
     fake_vcpus: int = _opt(8, "vCPUs of each fake compute host.")
     fake_memory_mb: int = _opt(16384, "Memory (MB) of each fake compute host.")
     fake_disk_gb: int = _opt(200, "Disk (GB) of each fake compute host.")
+    fake_fail: str = _opt(
+        "", "Failures the fake driver produces, to rehearse them: comma-separated "
+        "MODE[=SECONDS][@HOST] with MODE spawn (spawns fail), hang (spawns never return), "
+        "crash (the agent dies mid-spawn), guest_dies=N (guests shut down N s after boot), "
+        "spawn_delay=N. Without @HOST a mode applies to every host.")
     cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")
@@ -126,6 +146,14 @@ class Settings:
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")
     access_log: bool = _opt(False, "Log every HTTP request.")
     workers_threads: int = _opt(32, "Threads available to request handlers.")
+    max_request_body_size: int = _opt(
+        114688, "Largest request body (bytes) identity and compute accept; larger is a 413, "
+        "as Keystone's and Nova's max_request_body_size. Image and placement accept JSON "
+        "bodies up to 1 MiB; image data uploads are streamed and bounded by image_size_cap.")
+    api_workers: int = _opt(
+        1, "Processes serving the API on the one port (the conductor and in-process agents "
+        "stay in the main process; extra API processes hand it work over a Unix socket in "
+        "the state directory, or over RabbitMQ when transport_url is set).")
     sections: Mapping[type, Any] = field(
         default_factory=dict, compare=False, metadata={"doc": "", "internal": True})
 
@@ -160,6 +188,10 @@ S = TypeVar("S")
 
 def _public_fields(kind: type) -> dict[str, Any]:
     return {f.name: f for f in fields(kind) if not f.metadata.get("internal")}
+
+
+# options that take one of a few words
+_CHOICES = {"unified_limit_enforcement_model": ("flat", "strict_two_level")}
 
 
 def _coerce(kind: Any, value: Any, name: str) -> Any:
@@ -219,6 +251,10 @@ def load_settings(
         if value is not None:
             values[key] = value
     coerced = {k: _coerce(known[k].type, v, k) for k, v in values.items()}
+    for name, allowed in _CHOICES.items():
+        if name in coerced and coerced[name] not in allowed:
+            raise ValueError(f"option {name}: {coerced[name]!r} is not one of "
+                             f"{', '.join(allowed)}")
     by_kind: dict[type, dict[str, Any]] = {kind: {} for kind in (Settings, *sections)}
     for name, value in coerced.items():
         by_kind[owner[name]][name] = value

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,25 @@ BACKENDS = {
                                  "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
     "mysql": os.environ.get("POCKETSTACK_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/"),
 }
+
+
+def _skip_reason(report: Any) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return str(reason).removeprefix("Skipped: ")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's very last line: how many tests were skipped, and why (grouped)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons = Counter(_skip_reason(r) for r in skipped)
+    why = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+    reporter.write_line(f"{len(skipped)} skipped: {why}")
 
 
 def free_port() -> int:

@@ -130,3 +130,23 @@ def test_policy_file_overrides_a_default(tmp_path: Path) -> None:
             assert demo.get("/identity/v3/users").status_code == 403  # still the default
     finally:
         live.stop()
+
+
+def test_ready_message_command_works_from_a_plain_shell(tmp_path: Path) -> None:
+    """The `try:` line of the ready message runs as printed from a shell whose PATH does not
+    hold the virtualenv (as after `make up`)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    plain = {"PATH": "/usr/bin:/bin"}
+    cloud = start_cloud(state, plain)
+    try:
+        log = (tmp_path / "state.log").read_text()
+        line = next(x for x in log.splitlines() if x.strip().startswith("try: "))
+        command = line.strip().removeprefix("try: ")
+        assert str(BIN / "openstack") in command, command
+        proc = subprocess.run(["/bin/sh", "-c", command + " -f value -c id"], env=plain,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip().startswith("gAAAAA")
+    finally:
+        cloud.stop()

@@ -3,16 +3,20 @@
 :class:`Bus` is the interface; :class:`InProcessBus` delivers on the running event loop. A lost
 message only delays work: the database holds intent, and reconcilers resync periodically.
 
-Two patterns, as oslo.messaging has them:
+Three patterns, as oslo.messaging has them:
 
-* ``cast(topic, message)`` — fire and forget to one consumer of a topic (round-robin);
-* ``fanout(topic, message)`` — to every consumer of a topic;
-* ``call(topic, message)`` — request/response with a timeout.
+* ``cast(topic, message)`` — fire and forget to one consumer of a topic (round-robin). A cast
+  to a topic nobody consumes yet is *held* and delivered when the first consumer subscribes,
+  as a RabbitMQ topic queue holds it: a role that starts after its senders loses nothing;
+* ``fanout(topic, message)`` — to every consumer subscribed now (none: nobody hears it);
+* ``call(topic, message)`` — request/response; waits for a consumer and its answer up to the
+  timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -42,12 +46,20 @@ class Bus(Protocol):
 
 
 class InProcessBus:
-    """Delivers messages to consumers in this process, each on its own task."""
+    """Delivers messages to consumers in this process, each on its own task.
 
-    def __init__(self) -> None:
+    Casts to a topic without a consumer wait in that topic's queue (at most ``max_held`` per
+    topic; beyond that the oldest is dropped with a warning — they are hints) and are handed
+    out, in order, when a consumer subscribes.
+    """
+
+    def __init__(self, max_held: int = 10000) -> None:
         self._consumers: dict[str, list[Consumer]] = {}
         self._cursors: dict[str, itertools.count[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._held: dict[str, collections.deque[dict[str, Any]]] = {}
+        self._subscribed: dict[str, asyncio.Event] = {}
+        self.max_held = max_held
 
     async def start(self) -> None:
         return None
@@ -60,6 +72,14 @@ class InProcessBus:
     async def subscribe(self, topic: str, consumer: Consumer) -> None:
         self._consumers.setdefault(topic, []).append(consumer)
         self._cursors.setdefault(topic, itertools.count())
+        self._subscribed.setdefault(topic, asyncio.Event()).set()
+        held = self._held.pop(topic, None)
+        while held:
+            self._deliver(topic, held.popleft())
+
+    def held(self, topic: str) -> int:
+        """How many casts wait for a consumer of ``topic``."""
+        return len(self._held.get(topic, ()))
 
     def _pick(self, topic: str) -> Consumer | None:
         consumers = self._consumers.get(topic)
@@ -78,23 +98,41 @@ class InProcessBus:
         if not task.cancelled() and task.exception() is not None:
             LOG.error("bus consumer failed", exc_info=task.exception())
 
-    async def cast(self, topic: str, message: dict[str, Any]) -> None:
+    def _deliver(self, topic: str, message: dict[str, Any]) -> None:
         consumer = self._pick(topic)
-        if consumer is None:
-            LOG.debug("no consumer for %s; message dropped (a reconciler will catch up)", topic)
+        assert consumer is not None
+        self._spawn(consumer(message))
+
+    async def cast(self, topic: str, message: dict[str, Any]) -> None:
+        if self._consumers.get(topic):
+            self._deliver(topic, dict(message))
             return
-        self._spawn(consumer(dict(message)))
+        queue = self._held.setdefault(topic, collections.deque())
+        if len(queue) >= self.max_held:
+            queue.popleft()
+            LOG.warning("bus: %d casts wait for a consumer of %s; dropping the oldest",
+                        self.max_held, topic)
+        LOG.debug("bus: no consumer for %s yet; holding the cast", topic)
+        queue.append(dict(message))
 
     async def fanout(self, topic: str, message: dict[str, Any]) -> None:
         for consumer in list(self._consumers.get(topic, [])):
             self._spawn(consumer(dict(message)))
 
     async def call(self, topic: str, message: dict[str, Any], timeout: float = 30.0) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if not self._consumers.get(topic):  # wait for a consumer, as a queued request would
+            event = self._subscribed.setdefault(topic, asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), timeout)
+            except TimeoutError:
+                raise BusTimeout(f"no consumer for {topic} within {timeout}s") from None
         consumer = self._pick(topic)
-        if consumer is None:
-            raise BusTimeout(f"no consumer for {topic}")
+        assert consumer is not None
         try:
-            return await asyncio.wait_for(consumer(dict(message)), timeout)
+            return await asyncio.wait_for(consumer(dict(message)),
+                                          max(deadline - loop.time(), 0.001))
         except TimeoutError:
             raise BusTimeout(f"no reply on {topic} within {timeout}s") from None
 

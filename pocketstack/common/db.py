@@ -9,6 +9,7 @@ rows uses their ``generation`` column (see :func:`update_generation`).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
@@ -191,3 +192,30 @@ def is_duplicate_error(exc: BaseException) -> bool:
         or "duplicate key" in text
         or "unique violation" in text
     )
+
+
+def time_compare(column: Any, op: str, when: dt.datetime) -> Any:
+    """``column OP when`` as the caller means it, for every time filter of every service.
+
+    Stored times carry microseconds but APIs show most of them to the second, so a caller's
+    timestamp is compared at its own precision: a whole-second ``when`` matches every stored
+    time inside that second (a server's own ``updated`` is both ``changes-since`` and
+    ``changes-before`` it), one with a fraction is compared to the microsecond.
+    ``op``: gt, gte, lt, lte, eq, neq.
+    """
+    step = dt.timedelta(seconds=1) if when.microsecond == 0 else dt.timedelta(microseconds=1)
+    end = when + step  # first instant after the caller's ``when``, at its precision
+    if op == "gte":
+        return column >= when
+    if op == "gt":
+        return column >= end
+    if op == "lt":
+        return column < when
+    if op == "lte":
+        return column < end
+    inside = sa.and_(column >= when, column < end)
+    if op == "eq":
+        return inside
+    if op == "neq":
+        return sa.not_(inside)
+    raise ValueError(f"unknown time comparison {op!r}")

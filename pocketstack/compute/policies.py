@@ -21,7 +21,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "server-metadata:index", "server-metadata:show", "os-server-tags:index",
                 "os-server-tags:show", "os-console-output", "os-server-groups:index",
                 "os-server-groups:show", "os-simple-tenant-usage:show", "os-quota-sets:show",
-                "os-quota-sets:detail", "os-availability-zone:list", "limits")
+                "os-quota-sets:detail", "os-availability-zone:list", "limits",
+                "os-security-groups:list")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -56,7 +57,8 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "servers:allow_all_filters", "os-server-groups:index:all_projects",
                "limits:other_project", "os-keypairs:other_user", "scheduler:explain",
                "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
-               "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot")
+               "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot",
+               "os-quota-class-sets:show", "os-quota-class-sets:update")
 
 RULES: list[Rule] = [
     *(_r(n, PROJECT_READER_OR_ADMIN) for n in _SERVER_READ),
@@ -66,5 +68,16 @@ RULES: list[Rule] = [
     _r("os-flavor-extra-specs:show", ANY),
     _r("flavors", ANY),
     _r("os-quota-sets:defaults", ANY),
+    _r("extensions", ANY),
+    _r("os-server-diagnostics", ADMIN),
+    _r("os-instance-usage-audit-log:list", ADMIN),
+    _r("os-instance-usage-audit-log:show", ADMIN),
+    _r("os-server-external-events:create", f"{ADMIN} or rule:service_role"),
+    _r("os-migrations:index", PROJECT_MANAGER_OR_ADMIN),
+    _r("os-migrations:index:all_projects", ADMIN),
+    _r("os-migrations:index:host", ADMIN),
+    _r("servers:migrations:index", PROJECT_MANAGER_OR_ADMIN),
+    _r("servers:migrations:index:host", ADMIN),
+    _r("servers:migrations:show", ADMIN),
     *(_r(f"os-keypairs:{n}", ADMIN_OR_OWNER) for n in ("index", "show", "create", "delete")),
 ]

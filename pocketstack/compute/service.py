@@ -84,9 +84,11 @@ class ComputeService:
         return {}
 
     def roles(self) -> list[Role]:
-        """The conductor, then the in-process compute hosts."""
-        from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
-        from pocketstack.agents.compute.drivers.fake import FakeDriver
+        """The in-process compute hosts, then the conductor: it resumes interrupted tasks as
+        it starts, and the hosts those tasks are for must already listen (the bus also holds a
+        cast until its topic has a consumer, so this order is belt and braces)."""
+        from pocketstack.agents.compute.agent import AgentOptions
+        from pocketstack.agents.compute.drivers.loader import load_agent
         from pocketstack.compute.conductor.conductor import Conductor
 
         s = self.settings
@@ -94,17 +96,15 @@ class ComputeService:
                                cpu_allocation_ratio=s.cpu_allocation_ratio,
                                ram_allocation_ratio=s.ram_allocation_ratio,
                                disk_allocation_ratio=s.disk_allocation_ratio)
-        guests = self.runtime.state / "hypervisors"
-        guests.mkdir(exist_ok=True)
-        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
-        roles: list[Role] = [_Role("conductor", conductor)]
+        hosts = self.runtime.state / "hypervisors"
+        hosts.mkdir(exist_ok=True)
+        roles: list[Role] = []
         for index in range(1, s.compute_hosts + 1):
             host = f"{s.compute_host_prefix}{index}"
-            driver = FakeDriver(host, s.fake_vcpus, s.fake_memory_mb, s.fake_disk_gb,
-                                s.cpu_allocation_ratio, s.ram_allocation_ratio,
-                                s.disk_allocation_ratio, state_path=guests / f"{host}.json")
-            roles.append(_Role(f"compute-agent:{host}",
-                               ComputeAgent(host, driver, self.runtime.bus, options)))
+            agent = load_agent(host, s, self.runtime.bus, options, hosts / host)
+            roles.append(_Role(f"compute-agent:{host}", agent))
+        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
+        roles.append(_Role("conductor", conductor))
         return roles
 
     def app(self) -> ServiceApp:
@@ -118,6 +118,8 @@ class ComputeService:
             microversions=microversions.SPEC,
             request_id_headers=("X-Openstack-Request-Id", "X-Compute-Request-Id"),
             state={"compute": self},
+            max_body_size=self.settings.max_request_body_size,
+            empty_id_paths=("/os-simple-tenant-usage",),  # Nova: an empty tenant id is 404
         )
 
     def root_app(self) -> ServiceApp:

@@ -234,6 +234,15 @@ quotas = sa.Table(
     sa.Column("hard_limit", sa.Integer, nullable=False),
 )
 
+# Quota classes (only ``default`` is used): limits a project without its own rows gets.
+quota_classes = sa.Table(
+    "compute_quota_classes",
+    metadata,
+    sa.Column("class_name", NAME, primary_key=True),
+    sa.Column("resource", sa.String(64), primary_key=True),
+    sa.Column("hard_limit", sa.Integer, nullable=False),
+)
+
 # One row per project, bumped (generation-checked) by every create/delete/resize that changes
 # usage: concurrent boots of one project serialise on it, so quota checks are race-free.
 project_usage = sa.Table(
@@ -252,4 +261,26 @@ scheduling_records = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("chosen_host", NAME, nullable=True),
     sa.Column("record", sa.JSON, nullable=False),
+)
+
+# One row per cold migration or resize, written by the API with the action that starts it.
+# What happened next (destination, status) is read from the move's instance action, its
+# scheduling record (the first one after ``sched_mark``) and the confirm/revert that follows.
+migrations = sa.Table(
+    "compute_migrations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", UUID, nullable=False, unique=True),
+    sa.Column("instance_uuid", UUID, nullable=False, index=True),
+    sa.Column("action_id", sa.Integer,
+              sa.ForeignKey("compute_instance_actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("migration_type", sa.String(16), nullable=False),  # resize | migration
+    sa.Column("source_compute", NAME, nullable=True),
+    sa.Column("source_node", NAME, nullable=True),
+    sa.Column("old_instance_type_id", sa.Integer, nullable=True),
+    sa.Column("new_instance_type_id", sa.Integer, nullable=True),
+    sa.Column("sched_mark", sa.Integer, nullable=False, default=0),
+    sa.Column("project_id", ID, nullable=False),
+    sa.Column("user_id", ID, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
 )

@@ -153,6 +153,8 @@ class TokenPayload:
     system: str | None = None
     app_cred_id: str | None = None
     trust_id: str | None = None
+    # a federated token: (identity provider id, protocol id, group ids from the mapping)
+    federation: tuple[str, str, list[str]] | None = None
 
     @property
     def scope_kind(self) -> str:
@@ -175,19 +177,21 @@ def encode(repo: KeyRepository, payload: TokenPayload) -> str:
         scope = (3, payload.system)
     else:
         scope = (0, None)
-    packed = msgpack.packb(
-        (
-            PAYLOAD_VERSION,
-            _pack_id(payload.user_id),
-            methods_to_int(payload.methods),
-            scope,
-            payload.issued_at,
-            payload.expires_at,
-            [_pack_audit(a) for a in payload.audit_ids],
-            _pack_id(payload.app_cred_id),
-            _pack_id(payload.trust_id),
-        )
-    )
+    fields: list[Any] = [
+        PAYLOAD_VERSION,
+        _pack_id(payload.user_id),
+        methods_to_int(payload.methods),
+        scope,
+        payload.issued_at,
+        payload.expires_at,
+        [_pack_audit(a) for a in payload.audit_ids],
+        _pack_id(payload.app_cred_id),
+        _pack_id(payload.trust_id),
+    ]
+    if payload.federation is not None:  # only federated tokens carry the tenth field
+        idp, protocol, groups = payload.federation
+        fields.append((idp, protocol, [_pack_id(g) for g in groups]))
+    packed = msgpack.packb(tuple(fields))
     token = repo.fernet().encrypt(packed)
     return token.decode().rstrip("=")
 
@@ -198,11 +202,16 @@ def decode(repo: KeyRepository, token: str) -> TokenPayload:
         raw = token.encode("ascii")
         raw += b"=" * (-len(raw) % 4)
         data = msgpack.unpackb(repo.fernet().decrypt(raw))
-        # tokens issued before trusts existed have no trust field
+        # tokens issued before trusts existed have no trust field; only federated tokens
+        # have the tenth
         version, user, methods, scope, issued, expires, audit, app_cred, *rest = data
-        if len(rest) > 1:
+        if len(rest) > 2:
             raise ValueError("unknown payload shape")
         trust = rest[0] if rest else None
+        federation = None
+        if len(rest) == 2:
+            idp, protocol, groups = rest[1]
+            federation = (str(idp), str(protocol), [_unpack_id(g) or "" for g in groups])
         if version != PAYLOAD_VERSION:
             raise ValueError("unknown payload version")
     except (InvalidToken, ValueError, TypeError, UnicodeEncodeError,
@@ -220,4 +229,5 @@ def decode(repo: KeyRepository, token: str) -> TokenPayload:
         system=scope_value if kind == 3 else None,
         app_cred_id=_unpack_id(app_cred),
         trust_id=_unpack_id(trust),
+        federation=federation,
     )

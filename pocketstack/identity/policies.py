@@ -90,6 +90,11 @@ RULES: list[Rule] = [
     *_crud("endpoint", ADMIN_OR_SYSTEM_READER, ADMIN),
     *_crud("policy", ADMIN_OR_SYSTEM_READER, ADMIN, plural="policies"),
     *_crud("consumer", ADMIN_OR_SYSTEM_READER, ADMIN),
+    # OS-FEDERATION
+    *_crud("identity_provider", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("protocol", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("mapping", ADMIN_OR_SYSTEM_READER, ADMIN),
+    *_crud("service_provider", ADMIN_OR_SYSTEM_READER, ADMIN),
     *_crud("endpoint_group", ADMIN_OR_SYSTEM_READER, ADMIN),
     _r("identity:list_projects_for_endpoint", ADMIN_OR_SYSTEM_READER),
     _r("identity:check_endpoint_in_project", ADMIN_OR_SYSTEM_READER),
@@ -136,6 +141,19 @@ RULES: list[Rule] = [
     _r("identity:check_token", f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or "
        f"{TOKEN_SUBJECT}"),
     _r("identity:revoke_token", f"{ADMIN} or rule:service_role or {TOKEN_SUBJECT}"),
+    _r("identity:get_registered_limit", ""),
+    _r("identity:list_registered_limits", ""),
+    _r("identity:create_registered_limits", ADMIN),
+    _r("identity:update_registered_limit", ADMIN),
+    _r("identity:delete_registered_limit", ADMIN),
+    _r("identity:get_limit_model", ""),
+    _r("identity:get_limit", f"{ADMIN_OR_SYSTEM_READER} or "
+       "domain_id:%(target.limit.domain_id)s or domain_id:%(target.limit.project.domain_id)s "
+       "or project_id:%(target.limit.project_id)s"),
+    _r("identity:list_limits", ""),
+    _r("identity:create_limits", ADMIN),
+    _r("identity:update_limit", ADMIN),
+    _r("identity:delete_limit", ADMIN),
     _r("identity:get_auth_catalog", ""),
     _r("identity:get_auth_projects", ""),
     _r("identity:get_auth_domains", ""),

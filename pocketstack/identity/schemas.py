@@ -182,7 +182,7 @@ POLICY_UPDATE = _wrap("policy", {"type": {"type": "string", "minLength": 1, "max
 
 ENDPOINT_GROUP_FILTERS = {"type": "object", "properties": {
     "interface": INTERFACE, "service_id": {"type": "string"}, "region_id": {"type": "string"},
-}, "additionalProperties": False, "minProperties": 1}
+}, "additionalProperties": False}  # {} is accepted, as Keystone: it picks every endpoint
 ENDPOINT_GROUP_CREATE = _wrap("endpoint_group", {
     "name": NAME, "description": DESCRIPTION, "filters": ENDPOINT_GROUP_FILTERS},
     ["name", "filters"], extra=False)
@@ -198,3 +198,42 @@ TRUST_CREATE = _wrap("trust", {
     "allow_redelegation": {"type": ["boolean", "null"]},
     "redelegation_count": {"type": ["integer", "null"], "minimum": 0},
 }, ["trustor_user_id", "trustee_user_id", "impersonation"])
+
+# -- unified limits -----------------------------------------------------------------------------
+LIMIT_VALUE = {"type": "integer", "minimum": -1, "maximum": 0x7FFFFFFF}
+LIMIT_NAME = {"type": "string", "minLength": 1, "maxLength": 255}
+LIMIT_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+REGION_REF = {"type": "string", "minLength": 1, "maxLength": 255}
+_REGISTERED_PROPS = {"service_id": LIMIT_ID, "region_id": REGION_REF,
+                     "resource_name": LIMIT_NAME, "default_limit": LIMIT_VALUE,
+                     "description": DESCRIPTION}
+REGISTERED_LIMITS_CREATE = {
+    "type": "object", "required": ["registered_limits"], "additionalProperties": False,
+    "properties": {"registered_limits": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "properties": _REGISTERED_PROPS, "additionalProperties": False,
+        "required": ["service_id", "resource_name", "default_limit"]}}}}
+REGISTERED_LIMIT_UPDATE = {
+    "type": "object", "required": ["registered_limit"], "additionalProperties": False,
+    "properties": {"registered_limit": {
+        "type": "object", "additionalProperties": False,
+        "properties": {**_REGISTERED_PROPS, "id": LIMIT_ID}}}}
+LIMITS_CREATE = {
+    "type": "object", "required": ["limits"], "additionalProperties": False,
+    "properties": {"limits": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"service_id": LIMIT_ID, "region_id": REGION_REF,
+                       "resource_name": LIMIT_NAME, "resource_limit": LIMIT_VALUE,
+                       "description": DESCRIPTION,
+                       "project_id": {"type": ["string", "null"], "minLength": 1,
+                                      "maxLength": 64},
+                       "domain_id": {"type": ["string", "null"], "minLength": 1,
+                                     "maxLength": 64}},
+        "required": ["service_id", "resource_name", "resource_limit"],
+        # exactly one owner: a project or a domain
+        "oneOf": [{"required": ["project_id"]}, {"required": ["domain_id"]}]}}}}
+LIMIT_UPDATE = {
+    "type": "object", "required": ["limit"], "additionalProperties": False,
+    "properties": {"limit": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"resource_limit": LIMIT_VALUE, "description": DESCRIPTION,
+                       "id": LIMIT_ID}}}}

@@ -17,7 +17,8 @@ from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import Authentication, CatalogEntry, Mount, Role, Runtime
 from pocketstack.common.timeutils import utcnow
 from pocketstack.config import Settings
-from pocketstack.identity import accounts, fernet, passwords
+from pocketstack.identity import accounts, fernet, oidc, passwords
+from pocketstack.identity.domain.limits import model as limit_model
 from pocketstack.identity.domain.tokens import AUTH_FAILED, Authenticator, TokenSettings
 from pocketstack.identity.domain.users import PasswordRules
 from pocketstack.identity.interface import IdentityAPI
@@ -61,6 +62,9 @@ class IdentityService:
             expiration=settings.token_expiration,
             allow_expired_window=settings.allow_expired_window))
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        self.limit_model = limit_model(settings.unified_limit_enforcement_model)
+        # OpenID Connect providers of OS-FEDERATION identity providers (bearer-token login)
+        self.oidc = oidc.Providers.load(settings.federation_oidc_providers)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:
@@ -139,4 +143,5 @@ class IdentityService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{public_url}/identity"'},
             state={"identity": self},
+            max_body_size=self.settings.max_request_body_size,
         )

@@ -348,3 +348,123 @@ trust_roles = sa.Table(
     sa.Column("role_id", ID, sa.ForeignKey("identity_roles.id", ondelete="CASCADE"),
               primary_key=True, index=True),
 )
+
+# -- unified limits: registered (default) limits and project/domain overrides ------------------
+registered_limits = sa.Table(
+    "identity_registered_limits",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("service_id", ID, sa.ForeignKey("identity_services.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("region_id", NAME, sa.ForeignKey("identity_regions.id", ondelete="CASCADE"),
+              nullable=True),
+    sa.Column("resource_name", NAME, nullable=False),
+    sa.Column("default_limit", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_identity_registered_limits_key", "service_id", "resource_name"),
+)
+
+limits = sa.Table(
+    "identity_limits",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("registered_limit_id", ID,
+              sa.ForeignKey("identity_registered_limits.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("project_id", ID, sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("resource_limit", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    # one override per (registered limit, project) and per (registered limit, domain)
+    sa.UniqueConstraint("registered_limit_id", "project_id"),
+    sa.UniqueConstraint("registered_limit_id", "domain_id"),
+)
+
+
+# -- OS-FEDERATION: identity providers, their remote ids and protocols, mappings, service
+# providers, and the shadow records of federated users -------------------------------------
+identity_providers = sa.Table(
+    "identity_federation_idps",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("domain_id", ID, sa.ForeignKey("identity_domains.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("authorization_ttl", sa.Integer, nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+# A remote id (an OIDC issuer, a SAML entity id) belongs to at most one identity provider.
+idp_remote_ids = sa.Table(
+    "identity_federation_remote_ids",
+    metadata,
+    sa.Column("remote_id", sa.String(255), primary_key=True),
+    sa.Column("idp_id", ID, sa.ForeignKey("identity_federation_idps.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+)
+
+mappings = sa.Table(
+    "identity_federation_mappings",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("schema_version", sa.String(5), nullable=False, default="1.0"),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+federation_protocols = sa.Table(
+    "identity_federation_protocols",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("idp_id", ID, sa.ForeignKey("identity_federation_idps.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("mapping_id", ID, nullable=False),
+    sa.Column("remote_id_attribute", sa.String(64), nullable=True),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+service_providers = sa.Table(
+    "identity_federation_sps",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("auth_url", sa.String(256), nullable=False),
+    sa.Column("sp_url", sa.String(256), nullable=False),
+    sa.Column("relay_state_prefix", sa.String(256), nullable=False, default="ss:mem:"),
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+)
+
+# The user row a federated identity is shadowed by (Keystone's federated_user).
+federated_users = sa.Table(
+    "identity_federated_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("idp_id", ID, sa.ForeignKey("identity_federation_idps.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("protocol_id", ID, nullable=False),
+    sa.Column("unique_id", sa.String(255), nullable=False),
+    sa.Column("display_name", NAME, nullable=True),
+    sa.UniqueConstraint("idp_id", "protocol_id", "unique_id"),
+)
+
+# Group memberships a mapping gave a federated user, kept for the IdP's authorization_ttl
+# (minutes) after the login that last confirmed them (Keystone's expiring memberships).
+federated_group_members = sa.Table(
+    "identity_federated_group_members",
+    metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_id", ID, sa.ForeignKey("identity_groups.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+    sa.Column("idp_id", ID, sa.ForeignKey("identity_federation_idps.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)

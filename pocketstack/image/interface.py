@@ -74,8 +74,10 @@ class ImageAPI(Protocol):
         """The local file holding an active image's bytes, when the store is local."""
         ...
 
-    def open_image(self, image_id: str, offset: int = 0) -> Iterator[bytes]:
-        """An active image's bytes from ``offset``, streamed (any store)."""
+    def open_image(self, image_id: str, offset: int = 0,
+                   length: int | None = None) -> Iterator[bytes]:
+        """An active image's bytes from ``offset`` (``length`` of them, or to the end),
+        streamed (any store)."""
         ...
 
     # Nova's /images proxy (deprecated before 2.36): the caller's view, Glance's policies.

@@ -48,4 +48,22 @@ RULES: list[Rule] = [
     _r("get_member", READ_MEMBER, "Show an image membership."),
     _r("get_members", READ_MEMBER, "List image memberships."),
     _r("modify_member", MODIFY_MEMBER, "Accept or reject an image shared with the project."),
+    _r("tasks_api_access", ADMIN, "Use the /v2/tasks API at all."),
+    _r("get_task", "", "Show a task."),
+    _r("get_tasks", "", "List tasks."),
+    _r("add_task", "", "Create a task."),
+    # metadata definitions: anyone may read (private namespaces stay their owner's), admins
+    # write
+    *(_r(n, "", "Read metadata definitions.") for n in (
+        "get_metadef_namespace", "get_metadef_namespaces", "get_metadef_object",
+        "get_metadef_objects", "get_metadef_property", "get_metadef_properties",
+        "get_metadef_tag", "get_metadef_tags", "list_metadef_resource_types",
+        "get_metadef_resource_type")),
+    *(_r(n, ADMIN, "Change metadata definitions.") for n in (
+        "add_metadef_namespace", "modify_metadef_namespace", "delete_metadef_namespace",
+        "add_metadef_object", "modify_metadef_object", "delete_metadef_object",
+        "add_metadef_property", "modify_metadef_property", "remove_metadef_property",
+        "add_metadef_tag", "add_metadef_tags", "modify_metadef_tag", "delete_metadef_tag",
+        "delete_metadef_tags", "add_metadef_resource_type_association",
+        "remove_metadef_resource_type_association")),
 ]

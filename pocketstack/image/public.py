@@ -56,8 +56,9 @@ class ImageInterface:
             return None
         return store.local_path(self._active_location(image_id))
 
-    def open_image(self, image_id: str, offset: int = 0) -> Iterator[bytes]:
-        return self.service.store.get(self._active_location(image_id), offset)
+    def open_image(self, image_id: str, offset: int = 0,
+                   length: int | None = None) -> Iterator[bytes]:
+        return self.service.store.get(self._active_location(image_id), offset, length)
 
     # -- Nova's /images proxy ---------------------------------------------------------------
     def _visible(self, conn: Connection, ctx: RequestContext, image_id: str,

@@ -6,11 +6,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-
-from starlette.types import Receive, Scope, Send
+from typing import Any
 
 from pocketstack.common.api.app import ApiRequest, ServiceApp
-from pocketstack.common.api.errors import glance_error, render
+from pocketstack.common.api.errors import glance_error
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
@@ -116,18 +115,40 @@ class ImageService:
             LOG.warning("image service: %d interrupted upload(s) reset to queued", interrupted)
         if isinstance(self.store, FileStore):
             self.store.scrub(self.db.read(images.all_ids), self.db.read(images.staged_ids))
+        self._seed_metadefs(admin_project)
         registered = None
         if self.options.image_default:
             registered = default_image.register(self, admin_project)
+        from pocketstack.image import task_import
+
+        resumed = task_import.resume(self)
+        if resumed:
+            LOG.warning("image service: %d interrupted import task(s) restarted", resumed)
         LOG.debug("image service prepared in %.1f ms", (time.monotonic() - started) * 1000)
         return registered
 
+    def _seed_metadefs(self, admin_project: str) -> None:
+        from pocketstack.identity.interface import IdentityAPI
+        from pocketstack.image import metadef_seed
+        from pocketstack.image.domain import metadefs
+
+        owner = self.runtime.interfaces.get(IdentityAPI).project_id(admin_project) or \
+            admin_project
+
+        def write(conn: Any) -> bool:
+            return metadefs.seed(conn, owner, metadef_seed.RESOURCE_TYPES,
+                                 metadef_seed.NAMESPACES)
+
+        if self.db.write(write):
+            LOG.info("image service: loaded %d metadata definition namespaces",
+                     len(metadef_seed.NAMESPACES))
+
     # -- serving --------------------------------------------------------------------------------
-    def app(self) -> _GlancePaths:
+    def app(self) -> ServiceApp:
         from pocketstack.image.routes import ROUTES
 
         identity_uri = self.settings.effective_public_url + "/identity"
-        inner = ServiceApp(
+        return ServiceApp(
             "image",
             ROUTES,
             glance_error,
@@ -135,26 +156,5 @@ class ImageService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"image": self},
+            empty_id_paths=("/v2/images",),  # Glance: an empty image id is 404
         )
-        return _GlancePaths(inner)
-
-
-class _GlancePaths:
-    """Answers what the route table cannot express: ``/v2/images/`` (an empty image id) is 404
-    in Glance, not the image list (the kit folds trailing slashes)."""
-
-    def __init__(self, app: ServiceApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("pocketstack.subpath", scope.get("path", ""))
-        if scope["type"] == "http" and path.rstrip("/") != path and \
-                path.rstrip("/").endswith("/v2/images"):
-            body = render(glance_error, 404, "Not Found", "The resource could not be found.",
-                          "")
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)

@@ -89,3 +89,69 @@ tasks = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=True),
 )
+
+# -- metadata definitions (/v2/metadefs): namespaces and what they hold ------------------------
+metadef_namespaces = sa.Table(
+    "image_metadef_namespaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace", sa.String(80), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(80), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("visibility", sa.String(32), nullable=False),
+    sa.Column("protected", sa.Boolean, nullable=False, default=False),
+    sa.Column("owner", NAME, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+metadef_resource_types = sa.Table(
+    "image_metadef_resource_types",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(80), nullable=False, unique=True),
+    sa.Column("protected", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+metadef_associations = sa.Table(
+    "image_metadef_associations",
+    metadata,
+    sa.Column("namespace_id", sa.Integer,
+              sa.ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("resource_type_id", sa.Integer,
+              sa.ForeignKey("image_metadef_resource_types.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("prefix", sa.String(80), nullable=True),
+    sa.Column("properties_target", sa.String(80), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+
+def _member_table(name: str, *extra: sa.Column[object]) -> sa.Table:
+    """Objects, properties and tags: named items of one namespace."""
+    return sa.Table(
+        f"image_metadef_{name}",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("namespace_id", sa.Integer,
+                  sa.ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("name", sa.String(80), nullable=False),
+        *extra,
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=True),
+        sa.UniqueConstraint("namespace_id", "name"),
+    )
+
+
+metadef_objects = _member_table(
+    "objects",
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("required", sa.JSON, nullable=True),
+    sa.Column("properties", sa.JSON, nullable=True))
+metadef_properties = _member_table("properties", sa.Column("schema", sa.JSON, nullable=False))
+metadef_tags = _member_table("tags")

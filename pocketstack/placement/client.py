@@ -4,12 +4,19 @@ placement service's implementation of :class:`pocketstack.placement.interface.Pl
 Every call is one transaction over the same domain functions as the REST API, so the REST
 view and the scheduler's view never disagree. Writes that have no caller-supplied generation
 (this client never has one) retry generation conflicts themselves.
+
+A caller on the same database can make placement writes part of its own transaction: inside
+``with client.joining(conn):`` every write this thread makes through the client (a claim, a
+release) runs on ``conn`` in a savepoint, and commits or rolls back with the caller's own
+writes — the compute conductor claims a host and records the instance on it in one commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -60,6 +67,31 @@ class PlacementClient:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._joined = threading.local()  # .conn: the caller's transaction, per thread
+
+    @contextlib.contextmanager
+    def joining(self, conn: Connection) -> Iterator[None]:
+        """Inside the block, this thread's writes through the client join ``conn``'s
+        transaction (a connection to this same database) instead of committing on their own."""
+        previous = getattr(self._joined, "conn", None)
+        self._joined.conn = conn
+        try:
+            yield
+        finally:
+            self._joined.conn = previous
+
+    def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        conn: Connection | None = getattr(self._joined, "conn", None)
+        if conn is None:
+            return _retry(self.db, fn, *args)
+        for attempt in range(RETRIES):
+            try:
+                with conn.begin_nested():  # a failed write leaves the caller's work intact
+                    return fn(conn, *args)
+            except exceptions.ConcurrentUpdate:
+                if attempt + 1 == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- providers ----------------------------------------------------------------------------
     def ensure_provider(self, uuid: str, name: str, parent_uuid: str | None = None) -> None:
@@ -73,7 +105,7 @@ class PlacementClient:
                 providers.update(conn, uuid, name=name, parent_uuid=parent_uuid,
                                  allow_reparent=True)
 
-        _retry(self.db, run)
+        self._write(run)
 
     def delete_provider(self, uuid: str) -> None:
         """Delete the provider (a no-op if absent); Conflict if it has allocations."""
@@ -82,7 +114,7 @@ class PlacementClient:
             if providers.find(conn, uuid) is not None:
                 providers.delete(conn, uuid)
 
-        _retry(self.db, run)
+        self._write(run)
 
     def set_inventory(self, uuid: str, inventories_: dict[str, dict[str, Any]]) -> None:
         """Replace the provider's inventory; custom classes are created on the way.
@@ -94,7 +126,7 @@ class PlacementClient:
                     resource_classes.ensure(conn, rc)
             inventories.replace_all(conn, uuid, inventories_, None)
 
-        _retry(self.db, run)
+        self._write(run)
 
     def set_traits(self, uuid: str, traits_: list[str]) -> None:
         """Replace the provider's traits; CUSTOM_* traits are created on the way."""
@@ -105,10 +137,10 @@ class PlacementClient:
                     traits.ensure(conn, name)
             traits.set_for_provider(conn, uuid, list(traits_))
 
-        _retry(self.db, run)
+        self._write(run)
 
     def set_aggregates(self, uuid: str, aggregates_: list[str]) -> None:
-        _retry(self.db, aggregates.set_for_provider, uuid, list(aggregates_))
+        self._write(aggregates.set_for_provider, uuid, list(aggregates_))
 
     # -- reads --------------------------------------------------------------------------------
     def allocation_candidates(self, resources: dict[str, int],
@@ -159,7 +191,7 @@ class PlacementClient:
             project_id, user_id)
         request.allocations = {p: r for p, r in request.allocations.items() if r}
         try:
-            _retry(self.db, allocations.replace, [request])
+            self._write(allocations.replace, [request])
         except exceptions.BadRequest as exc:
             if "does not exist" in exc.message:
                 raise errors.CapacityExceeded(exc.message) from None
@@ -168,7 +200,7 @@ class PlacementClient:
     def delete_allocations(self, consumer_uuid: str) -> None:
         """Drop everything the consumer holds (a no-op when it holds nothing)."""
         try:
-            _retry(self.db, allocations.delete_consumer, consumer_uuid)
+            self._write(allocations.delete_consumer, consumer_uuid)
         except exceptions.NotFound:
             pass
 

@@ -9,10 +9,20 @@ and resource class; a min/max/step violation a ``BadRequest``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 class PlacementAPI(Protocol):
+    def joining(self, conn: Connection) -> AbstractContextManager[None]:
+        """Inside the block, this thread's placement writes join ``conn``'s transaction (a
+        connection to the same database): a claim commits or rolls back with the caller's
+        own writes."""
+        ...
+
     # -- providers (compute hosts report themselves) ------------------------------------------
     def ensure_provider(self, uuid: str, name: str, parent_uuid: str | None = None) -> None: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -11,15 +12,18 @@ from pocketstack.agents.compute.drivers.base import (
     RUNNING,
     SHUTDOWN,
     DriverError,
+    ImageSource,
     InstanceNotFound,
     InstanceSpec,
+    NetworkInterface,
+    VolumeConnection,
 )
 from pocketstack.agents.compute.drivers.fake import FakeDriver
 
 
 def spec(uuid: str, vcpus: int = 1, ram: int = 512, disk: int = 1, **meta: str) -> InstanceSpec:
     return InstanceSpec(uuid=uuid, name=f"instance-{uuid}", vcpus=vcpus, memory_mb=ram,
-                        root_gb=disk, image={"id": "img"}, metadata=dict(meta))
+                        root_gb=disk, image=ImageSource(id="img"), metadata=dict(meta))
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -67,12 +71,12 @@ def test_power_states_console_and_devices() -> None:
     run(d.unpause("a"))
     run(d.reboot("a", hard=True))
     assert "hard reboot" in run(d.console_output("a"))
-    assert run(d.attach_volume("a", "v1", None)) == "/dev/vdb"
-    assert run(d.attach_volume("a", "v2", None)) == "/dev/vdc"
+    assert run(d.attach_volume("a", VolumeConnection("v1"))) == "/dev/vdb"
+    assert run(d.attach_volume("a", VolumeConnection("v2"))) == "/dev/vdc"
     with pytest.raises(DriverError):
-        run(d.attach_volume("a", "v3", "/dev/vdb"))
+        run(d.attach_volume("a", VolumeConnection("v3", device_name="/dev/vdb")))
     run(d.detach_volume("a", "v1"))
-    run(d.plug_vif("a", {"id": "p1", "address": "fa:16:3e:00:00:01"}))
+    run(d.plug_vif("a", NetworkInterface("p1", "fa:16:3e:00:00:01")))
     info = run(d.info("a"))
     assert info["volumes"] == {"v2": "/dev/vdc"} and info["vifs"] == ["p1"]
     assert run(d.snapshot("a")) == {"image_id": "img"}
@@ -89,13 +93,32 @@ def test_resize_checks_capacity_and_rolls_back() -> None:
 
 
 def test_guests_survive_a_restart_with_a_state_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "host.json"
+    path = tmp_path / "guests"
     d = FakeDriver("h", state_path=path)
     run(d.spawn(spec("a")))
     run(d.power_off("a"))
-    run(d.attach_volume("a", "v1", None))
+    run(d.attach_volume("a", VolumeConnection("v1")))
     again = FakeDriver("h", state_path=path)
     assert run(again.list_instances()) == {"a": SHUTDOWN}
     assert run(again.info("a"))["volumes"] == {"v1": "/dev/vdb"}
+    run(d.spawn(spec("b")))
+    assert sorted(p.name for p in path.iterdir()) == ["a.json", "b.json"]  # a file each
     run(again.destroy("a"))
-    assert FakeDriver("h", state_path=path).guests == {}
+    assert set(FakeDriver("h", state_path=path).guests) == {"b"}
+
+
+def test_guests_of_an_older_single_state_file_move_to_a_file_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pocketstack.agents.compute.drivers.base import DriverContext
+    from pocketstack.agents.compute.drivers.fake import create
+    from pocketstack.config import Settings
+
+    old = FakeDriver("h", state_path=tmp_path / "scratch")
+    run(old.spawn(spec("a")))
+    record = json.loads((tmp_path / "scratch" / "a.json").read_text())
+    host_dir = tmp_path / "hypervisors" / "h"
+    host_dir.mkdir(parents=True)
+    (host_dir / "guests.json").write_text(json.dumps({"a": record}))
+    driver = create(DriverContext("h", Settings(), host_dir))
+    assert run(driver.list_instances()) == {"a": RUNNING}
+    assert not (host_dir / "guests.json").exists()
+    assert (host_dir / "guests" / "a.json").exists()

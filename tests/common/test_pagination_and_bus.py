@@ -61,9 +61,10 @@ def test_in_process_bus_cast_fanout_call() -> None:
         await asyncio.sleep(0.01)
         assert sorted(seen) == [("a", 1), ("a", 3), ("b", 2), ("b", 3)]
         assert await bus.call("compute", {"n": 5}) in (10, 15)
-        await bus.cast("nobody", {"n": 0})  # dropped: a reconciler would catch up
+        await bus.cast("nobody", {"n": 0})  # held until someone subscribes
+        assert bus.held("nobody") == 1
         with pytest.raises(BusTimeout):
-            await bus.call("nobody", {"n": 0})
+            await bus.call("nobody", {"n": 0}, timeout=0.05)
         await bus.stop()
 
     asyncio.run(scenario())

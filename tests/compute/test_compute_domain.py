@@ -106,3 +106,26 @@ def test_server_group_members_within_quota(h: Harness) -> None:
     assert h.db.read(server_groups.members, group["uuid"]) == [b]
     with pytest.raises(exceptions.NotFound):
         h.db.read(server_groups.get, "nope")
+
+
+@pytest.mark.parametrize(("policy", "rules", "ok", "broken"), [
+    ("anti-affinity", {}, "c2", "c1"),
+    ("anti-affinity", {"max_server_per_host": 2}, "c1", None),
+    ("affinity", {}, "c1", "c2"),
+    ("soft-anti-affinity", {}, "c1", None),
+])
+def test_late_check_of_a_group_placement(h: Harness, policy: str, rules: dict, ok: str,
+                                         broken: str | None) -> None:
+    """Nova's late check: the placing transaction refuses a host that breaks the group's
+    hard policy given where the other members already are."""
+    group = h.db.write(server_groups.create, "p-demo", "u-demo", "late", policy, rules)
+    placed, placing = h.add_instance(host="c1"), h.add_instance(vm_state="building")
+    for uid in (placed, placing):
+        h.db.write(server_groups.add_member, group["uuid"], uid)
+    h.db.write(server_groups.check_placement, group["uuid"], placing, ok)
+    if broken is not None:
+        with pytest.raises(server_groups.PolicyViolation) as caught:
+            h.db.write(server_groups.check_placement, group["uuid"], placing, broken)
+        assert policy in caught.value.message
+    # the instance itself never counts against its own placement
+    h.db.write(server_groups.check_placement, group["uuid"], placed, "c1")

@@ -93,7 +93,7 @@ def test_orphaned_guests_are_found(tmp_path: Path) -> None:
     db.write(lambda c: place(c, gone, host="compute1", task_state=None, deleted=True))
     conductor = Conductor(db, InProcessBus(), load_settings(environ={}), PlacementClient(db))
     reported = [here["uuid"], elsewhere["uuid"], busy["uuid"], gone["uuid"], "never-known"]
-    removed = {msg["uuid"] for topic, msg in conductor._orphans("compute1", reported)
+    removed = {msg["uuid"] for topic, msg in conductor.hosts.orphans("compute1", reported)
                if topic == "compute.compute1" and msg["op"] == "destroy"}
     assert removed == {elsewhere["uuid"], gone["uuid"], "never-known"}
     db.dispose()

@@ -129,3 +129,14 @@ def test_server_tags(h: Harness) -> None:
     assert t.put(base, json={"tags": "a"}).status_code == 400
     assert h.alt.at("2.26").get(base).status_code == 404
     assert h.reader.at("2.26").put(f"{base}/r").status_code == 403
+
+
+def test_server_security_groups_without_networking(h: Harness) -> None:
+    """No networking service, so no ports and no security groups: an empty list (Nova lists
+    the groups of the server's ports), 404 for a server the caller cannot see."""
+    uid = h.add_instance(host="c1")
+    r = h.demo.get(f"/servers/{uid}/os-security-groups")
+    assert r.status_code == 200 and r.json() == {"security_groups": []}
+    assert h.alt.get(f"/servers/{uid}/os-security-groups").status_code == 404
+    r = h.demo.get("/servers/00000000-0000-0000-0000-000000000000/os-security-groups")
+    assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404

@@ -29,6 +29,9 @@ def test_expires_at_is_echoed_as_given(cloud: LiveCloud, admin: httpx.Client) ->
     assert r.status_code == 201, r.text
     cred = r.json()["application_credential"]
     assert cred["expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    # the roles it delegates are the global roles the token holds: no domain
+    assert "member" in {r["name"] for r in cred["roles"]}
+    assert all(r["domain_id"] is None for r in cred["roles"])
     got = client.get(f"{base}/{cred['id']}").json()["application_credential"]
     assert got["expires_at"] == cred["expires_at"]
     for bad in ("yesterday", "2001-01-01T00:00:00"):

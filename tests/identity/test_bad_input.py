@@ -23,17 +23,20 @@ def test_wrong_password_is_401_with_www_authenticate(cloud: LiveCloud) -> None:
     assert r.headers["WWW-Authenticate"].startswith("Keystone uri=")
 
 
-@pytest.mark.parametrize("payload", [
-    b"{not json", b"", b"[]", b'{"auth": 5}', b'{"auth": {"identity": {"methods": "password"}}}',
-    b'{"auth": {"identity": {"methods": ["password"]}}}',
-    b'{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "x"}}}}}',
-    b'{"auth": {"identity": {"methods": ["magic"], "magic": {}}}}',
+@pytest.mark.parametrize(("payload", "status"), [
+    (b"{not json", 400), (b"", 400), (b"[]", 400), (b'{"auth": 5}', 400),
+    (b'{"auth": {"identity": {"methods": "password"}}}', 400),
+    (b'{"auth": {"identity": {"methods": ["password"]}}}', 400),  # no "password" object
+    # a user name without its domain: Keystone's ValidationError
+    (b'{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "x"}}}}}',
+     400),
+    # an unknown method: Keystone's AuthMethodNotSupported, a 401
+    (b'{"auth": {"identity": {"methods": ["magic"], "magic": {}}}}', 401),
 ])
-def test_malformed_auth_bodies(cloud: LiveCloud, payload: bytes) -> None:
+def test_malformed_auth_bodies(cloud: LiveCloud, payload: bytes, status: int) -> None:
     r = httpx.post(cloud.identity + "/auth/tokens", content=payload,
                    headers={"Content-Type": "application/json"})
-    assert r.status_code in (400, 401), r.text
-    assert r.json()["error"]["code"] == r.status_code
+    _error(r, status)
 
 
 def test_unknown_scope_is_401_or_400(cloud: LiveCloud) -> None:

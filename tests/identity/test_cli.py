@@ -14,8 +14,8 @@ def test_token_issue(cloud: LiveCloud) -> None:
 
 def test_catalog_commands(cloud: LiveCloud) -> None:
     services = cloud.osc("service", "list")
-    assert {"Name": "keystone", "Type": "identity"}.items() <= services[0].items() or any(
-        s["Type"] == "identity" for s in services)
+    assert {"Name": "keystone", "Type": "identity"} in [
+        {"Name": s["Name"], "Type": s["Type"]} for s in services]
     endpoints = cloud.osc("endpoint", "list")
     identity = [e for e in endpoints if e["Service Type"] == "identity"]
     assert identity and identity[0]["URL"] == cloud.url + "/identity"
@@ -117,7 +117,7 @@ def test_token_revoke(cloud: LiveCloud) -> None:
 def test_member_is_refused_admin_calls(cloud: LiveCloud) -> None:
     proc = cloud.osc("user", "list", cloud="pocketstack", check=False)
     assert proc.returncode != 0
-    assert "403" in proc.stderr or "not authorized" in proc.stderr.lower()
+    assert "ForbiddenException: 403" in proc.stderr, proc.stderr
     proc = cloud.osc("project", "create", unique("nope"), cloud="pocketstack", check=False)
     assert proc.returncode != 0
 

@@ -198,6 +198,7 @@ def test_effective_assignments_hide_domain_specific_roles(admin: httpx.Client) -
     dsr = admin.post(f"{V3}/roles", json={"role": {
         "name": unique("dsr"), "domain_id": dom["id"]}}).json()["role"]
     glob = admin.post(f"{V3}/roles", json={"role": {"name": unique("glob")}}).json()["role"]
+    assert dsr["domain_id"] == dom["id"] and glob["domain_id"] is None
     assert admin.put(f"{V3}/roles/{dsr['id']}/implies/{glob['id']}").status_code == 201
     assert admin.put(f"{V3}/projects/{proj['id']}/users/{user['id']}/roles/"
                      f"{dsr['id']}").status_code == 204

@@ -129,9 +129,17 @@ def test_endpoint_groups_and_project_associations(admin: httpx.Client) -> None:
     assert group in admin.get(base).json()["endpoint_groups"]
     assert admin.head(f"{base}/{gid}").status_code == 200
     assert [e["id"] for e in admin.get(f"{base}/{gid}/endpoints").json()["endpoints"]] == [eid]
-    for bad in ({"name": "x", "filters": {"colour": "red"}}, {"name": "x", "filters": {}},
+    for bad in ({"name": "x", "filters": {"colour": "red"}},
                 {"name": "x"}, {"name": "x", "filters": {"interface": "sideways"}}):
         assert admin.post(base, json={"endpoint_group": bad}).status_code == 400, bad
+    # an empty filter is accepted, as Keystone does: the group holds every endpoint
+    r = admin.post(base, json={"endpoint_group": {"name": unique("eg-all"), "filters": {}}})
+    assert r.status_code == 201, r.text
+    everything = f"{base}/{r.json()['endpoint_group']['id']}"
+    assert r.json()["endpoint_group"]["filters"] == {}
+    assert {e["id"] for e in admin.get(f"{everything}/endpoints").json()["endpoints"]} == \
+        {e["id"] for e in admin.get(f"{V3}/endpoints").json()["endpoints"]}
+    assert admin.delete(everything).status_code == 204
     r = admin.patch(f"{base}/{gid}", json={"endpoint_group": {"filters": {
         "service_id": sid, "interface": "public"}, "name": "renamed"}})
     assert r.status_code == 200 and r.json()["endpoint_group"]["name"] == "renamed"

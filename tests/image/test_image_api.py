@@ -292,9 +292,16 @@ def test_import_of_mismatched_data_fails(cloud: LiveCloud, img_demo: Persona) ->
 
 
 def test_usage(img_demo: Persona) -> None:
-    usage = img_demo.client.get("/image/v2/info/usage").json()["usage"]
-    assert usage["image_count_total"]["usage"] >= 0
-    assert usage["image_count_total"]["limit"] == -1
+    def count() -> int:
+        usage = img_demo.client.get("/image/v2/info/usage").json()["usage"]
+        assert usage["image_count_total"]["limit"] == -1
+        return int(usage["image_count_total"]["usage"])
+
+    before = count()
+    image = new_image(img_demo.client)
+    assert count() == before + 1  # the project's images, counted
+    assert img_demo.client.delete(f"/image/v2/images/{image['id']}").status_code == 204
+    assert count() == before
 
 
 def test_get_image_for_boot(cloud: LiveCloud, img_demo: Persona) -> None:

@@ -126,3 +126,17 @@ def test_unauthenticated_is_401(img_demo: Persona) -> None:
     assert httpx.get(base + "/image/v2/images",
                      headers={"X-Auth-Token": "garbage"}).status_code == 401
     assert httpx.get(base + "/image").status_code == 300
+
+
+def test_owner_may_add_its_own_project_as_member(img_demo: Persona) -> None:
+    """Glance lets an image's owner be a member of it (and answer as that member)."""
+    c = img_demo.client
+    image = new_image(c)
+    url = f"/image/v2/images/{image['id']}/members"
+    r = c.post(url, json={"member": img_demo.project_id})
+    assert r.status_code == 200, r.text
+    assert r.json()["member_id"] == img_demo.project_id and r.json()["status"] == "pending"
+    assert [m["member_id"] for m in c.get(url).json()["members"]] == [img_demo.project_id]
+    r = c.put(f"{url}/{img_demo.project_id}", json={"status": "accepted"})
+    assert r.status_code == 200 and r.json()["status"] == "accepted"
+    assert c.delete(f"{url}/{img_demo.project_id}").status_code == 204

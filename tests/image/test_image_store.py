@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from pocketstack.common import exceptions
 from pocketstack.image.builder import empty_qcow2
 from pocketstack.image.inspect import inspect_file
 from pocketstack.image.store import FileStore
+from tests.image.disk_images import need_tool
 
 
 def test_put_get_ranges_delete(tmp_path: Path) -> None:
@@ -76,8 +76,14 @@ def test_empty_qcow2_is_valid(tmp_path: Path, size: int) -> None:
     path.write_bytes(empty_qcow2(size))
     found = inspect_file(path)
     assert (found.format, found.virtual_size, found.findings) == ("qcow2", size, ())
-    if shutil.which("qemu-img"):
-        subprocess.run(["qemu-img", "check", str(path)], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("size", [1 << 20, 1 << 30, 100 << 30])
+def test_qemu_img_finds_the_empty_qcow2_sound(tmp_path: Path, size: int) -> None:
+    need_tool("qemu-img")
+    path = tmp_path / "e.qcow2"
+    path.write_bytes(empty_qcow2(size))
+    subprocess.run(["qemu-img", "check", str(path)], check=True, capture_output=True)
 
 
 def test_qcow2_with_backing_file_is_unsafe(tmp_path: Path) -> None:

@@ -1,16 +1,17 @@
-"""Tests for pocketstack.image.inspect against real images made by qemu-img,
-genisoimage and xorriso, fed in small and odd-sized chunks.
+"""Tests for pocketstack.image.inspect against disk images of every format, fed in small
+and odd-sized chunks.
 
-Images are built once per session; a test needing a missing tool is skipped
-with the reason (CI installs the Debian packages qemu-utils, genisoimage and
-xorriso)."""
+The images are written in Python (:mod:`tests.image.disk_images`), so every test runs on any
+machine. Where qemu-img, genisoimage or xorriso are installed (CI installs the Debian packages
+qemu-utils, genisoimage and xorriso), further tests check that those tools read our images as
+we do and that we read the images the tools write as they do; without the tools only those
+comparisons are skipped, and the session's last line says so."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import random
-import shutil
 import struct
 import subprocess
 import tracemalloc
@@ -32,29 +33,42 @@ from pocketstack.image.inspect import (
     check,
     inspect_file,
 )
+from tests.image import disk_images
+from tests.image.disk_images import need_tool
 
 KIB = 1024
 MIB = 1024 * KIB
 C = FindingCode
 
-# name -> (our format, qemu-img's format, expected finding codes)
-EXPECTED: dict[str, tuple[str, str, set[FindingCode]]] = {
-    "qcow2": ("qcow2", "qcow2", set()),
-    "qcow2-v2": ("qcow2", "qcow2", set()),
-    "qcow2-backing": ("qcow2", "qcow2", {C.BACKING_FILE}),
-    "qcow2-datafile": ("qcow2", "qcow2", {C.DATA_FILE}),
-    "vmdk-monolithicSparse": ("vmdk", "vmdk", set()),
-    "vmdk-streamOptimized": ("vmdk", "vmdk", set()),
-    "vmdk-monolithicFlat": ("vmdk", "vmdk", {C.VMDK_CREATE_TYPE, C.VMDK_EXTENT}),
-    "vmdk-twoGbMaxExtentFlat": ("vmdk", "vmdk", {C.VMDK_CREATE_TYPE, C.VMDK_EXTENT}),
-    "vhd": ("vhd", "vpc", set()),
-    "vhd-fixed": ("raw", "raw", set()),  # footer only at the end: raw, as for QEMU
-    "vhdx": ("vhdx", "vhdx", set()),
-    "qed": ("qed", "qed", set()),
-    "vdi": ("vdi", "vdi", set()),
-    "raw": ("raw", "raw", set()),
-    "iso-genisoimage": ("iso", "raw", set()),
-    "iso-xorriso": ("iso", "raw", set()),
+# name -> (our format, qemu-img's format, expected finding codes, virtual size written)
+EXPECTED: dict[str, tuple[str, str, set[FindingCode], int]] = {
+    "qcow2": ("qcow2", "qcow2", set(), 10 * MIB),
+    "qcow2-v2": ("qcow2", "qcow2", set(), 3 * MIB),
+    "qcow2-backing": ("qcow2", "qcow2", {C.BACKING_FILE}, 4 * MIB),
+    "qcow2-datafile": ("qcow2", "qcow2", {C.DATA_FILE}, 5 * MIB),
+    "vmdk-monolithicSparse": ("vmdk", "vmdk", set(), 3 * MIB),
+    "vmdk-streamOptimized": ("vmdk", "vmdk", set(), 2 * MIB),
+    "vmdk-monolithicFlat": ("vmdk", "vmdk", {C.VMDK_CREATE_TYPE, C.VMDK_EXTENT}, 3 * MIB),
+    "vmdk-twoGbMaxExtentFlat": ("vmdk", "vmdk", {C.VMDK_CREATE_TYPE, C.VMDK_EXTENT}, 3 * MIB),
+    "vhd": ("vhd", "vpc", set(), 10 * MIB),
+    "vhd-fixed": ("raw", "raw", set(), 2 * MIB + 512),  # footer only at the end: raw
+    "vhdx": ("vhdx", "vhdx", set(), 20 * MIB),
+    "qed": ("qed", "qed", set(), 4 * MIB),
+    "vdi": ("vdi", "vdi", set(), 4 * MIB),
+    "raw": ("raw", "raw", set(), 2048 * 512),
+    "iso": ("iso", "raw", set(), 0),  # size: the whole image
+    "iso-joliet": ("iso", "raw", set(), 0),
+}
+#: images the system tools write, read by the inspector the way the tools read them
+TOOL_BUILT: dict[str, tuple[str, str]] = {  # name -> (tool, our format)
+    "qemu-img:qcow2": ("qemu-img", "qcow2"),
+    "qemu-img:qcow2-v2": ("qemu-img", "qcow2"),
+    "qemu-img:vmdk-monolithicSparse": ("qemu-img", "vmdk"),
+    "qemu-img:vmdk-streamOptimized": ("qemu-img", "vmdk"),
+    "qemu-img:vhd": ("qemu-img", "vhd"),
+    "qemu-img:vhdx": ("qemu-img", "vhdx"),
+    "genisoimage:iso": ("genisoimage", "iso"),
+    "xorriso:iso": ("xorriso", "iso"),
 }
 #: formats only recognised, whose virtual size the inspector does not compute
 RECOGNISED_ONLY = {"qed", "vdi"}
@@ -118,102 +132,109 @@ def qemu_info(path: Path) -> QemuInfo:
 
 
 class ImageFactory:
-    """Builds each named image on first use inside one session directory."""
+    """Builds each named image on first use inside one session directory: in Python for the
+    names of EXPECTED, with the system tool for those of TOOL_BUILT (skipped without it)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._built: dict[str, Path] = {}
         self._recipes: dict[str, Callable[[Path], Path]] = {
-            "qcow2": lambda d: self._qemu(d, "plain.qcow2", "-f", "qcow2", size="10M"),
-            "qcow2-v2": lambda d: self._qemu(
-                d, "v2.qcow2", "-f", "qcow2", "-o", "compat=0.10", size="3M"
-            ),
+            "qcow2": lambda d: _write(d / "plain.qcow2", disk_images.qcow2(10 * MIB)),
+            "qcow2-v2": lambda d: _write(d / "v2.qcow2", disk_images.qcow2(3 * MIB, 2)),
             "qcow2-backing": self._qcow2_backing,
-            "qcow2-datafile": lambda d: self._qemu(
-                d, "df.qcow2", "-f", "qcow2", "-o", "data_file=df.data", size="5M"
-            ),
-            "vmdk-monolithicSparse": lambda d: self._vmdk(d, "monolithicSparse"),
-            "vmdk-streamOptimized": self._vmdk_stream,
-            "vmdk-monolithicFlat": lambda d: self._vmdk(d, "monolithicFlat"),
-            "vmdk-twoGbMaxExtentFlat": lambda d: self._vmdk(d, "twoGbMaxExtentFlat"),
-            "vhd": lambda d: self._qemu(d, "dyn.vhd", "-f", "vpc", size="10M"),
-            "vhd-fixed": lambda d: self._qemu(
-                d, "fixed.vhd", "-f", "vpc", "-o", "subformat=fixed", size="2M"
-            ),
-            "vhdx": lambda d: self._qemu(d, "disk.vhdx", "-f", "vhdx", size="20M"),
-            "qed": lambda d: self._qemu(d, "disk.qed", "-f", "qed", size="4M"),
-            "vdi": lambda d: self._qemu(d, "disk.vdi", "-f", "vdi", size="4M"),
+            "qcow2-datafile": self._qcow2_datafile,
+            "vmdk-monolithicSparse": lambda d: disk_images.vmdk_sparse(
+                d / "monolithicSparse.vmdk", 3 * MIB),
+            "vmdk-streamOptimized": lambda d: disk_images.vmdk_sparse(
+                d / "stream.vmdk", 2 * MIB, stream=STREAM_DATA),
+            "vmdk-monolithicFlat": lambda d: disk_images.vmdk_flat(d, "monolithicFlat", 3 * MIB),
+            "vmdk-twoGbMaxExtentFlat": lambda d: disk_images.vmdk_flat(
+                d, "twoGbMaxExtentFlat", 3 * MIB),
+            "vhd": lambda d: _write(d / "dyn.vhd", disk_images.vhd_dynamic(10 * MIB)),
+            "vhd-fixed": lambda d: _write(d / "fixed.vhd", disk_images.vhd_fixed(2 * MIB)),
+            "vhdx": lambda d: _write(d / "disk.vhdx", disk_images.vhdx(20 * MIB)),
+            "qed": lambda d: _write(d / "disk.qed", disk_images.qed(4 * MIB)),
+            "vdi": lambda d: _write(d / "disk.vdi", disk_images.vdi(4 * MIB)),
             "raw": self._raw,
-            "iso-genisoimage": lambda d: self._iso(d, "genisoimage"),
-            "iso-xorriso": lambda d: self._iso(d, "xorriso"),
+            "iso": lambda d: _write(d / "disk.iso", disk_images.iso(ISO_FILES)),
+            "iso-joliet": lambda d: _write(d / "joliet.iso",
+                                           disk_images.iso(ISO_FILES, joliet=True)),
+            # made by the tools, to compare against
+            "qemu-img:qcow2": lambda d: self._qemu(d, "plain.qcow2", "-f", "qcow2", size="10M"),
+            "qemu-img:qcow2-v2": lambda d: self._qemu(
+                d, "v2.qcow2", "-f", "qcow2", "-o", "compat=0.10", size="3M"),
+            "qemu-img:vmdk-monolithicSparse": lambda d: self._qemu(
+                d, "sparse.vmdk", "-f", "vmdk", "-o", "subformat=monolithicSparse", size="3M"),
+            "qemu-img:vmdk-streamOptimized": self._vmdk_stream,
+            "qemu-img:vhd": lambda d: self._qemu(d, "dyn.vhd", "-f", "vpc", size="10M"),
+            "qemu-img:vhdx": lambda d: self._qemu(d, "disk.vhdx", "-f", "vhdx", size="20M"),
+            "genisoimage:iso": lambda d: self._iso(d, "genisoimage"),
+            "xorriso:iso": lambda d: self._iso(d, "xorriso"),
         }
 
     def __call__(self, name: str) -> Path:
         if name not in self._built:
-            workdir = self.root / name
+            workdir = self.root / name.replace(":", "-")
             workdir.mkdir(exist_ok=True)
             self._built[name] = self._recipes[name](workdir)
         return self._built[name]
 
     # -- recipes ------------------------------------------------------------
     @staticmethod
+    def _qcow2_backing(d: Path) -> Path:
+        (d / "base.raw").write_bytes(bytes(4 * MIB))
+        return _write(d / "top.qcow2", disk_images.qcow2(4 * MIB, backing="base.raw",
+                                                         backing_format="raw"))
+
+    @staticmethod
+    def _qcow2_datafile(d: Path) -> Path:
+        (d / "df.data").write_bytes(bytes(5 * MIB))
+        return _write(d / "df.qcow2", disk_images.qcow2(5 * MIB, data_file="df.data"))
+
+    @staticmethod
+    def _raw(d: Path) -> Path:
+        path = d / "disk.raw"
+        # sector multiple: qemu-img rounds a raw image's size up to 512 bytes
+        path.write_bytes((b"\xeb\x63\x90" + bytes(range(256)) * 4000).ljust(2048 * 512, b"\1"))
+        return path
+
+    @staticmethod
     def _need(tool: str) -> str:
-        found = shutil.which(tool)
-        if found is None:
-            pytest.skip(f"{tool} not installed (apt-get install qemu-utils genisoimage xorriso)")
-        return found
+        return need_tool(tool)
 
     def _qemu(self, d: Path, name: str, *args: str, size: str) -> Path:
         self._need("qemu-img")
         run("qemu-img", "create", *args, name, size, cwd=d)
         return d / name
 
-    def _qcow2_backing(self, d: Path) -> Path:
-        self._need("qemu-img")
-        run("qemu-img", "create", "-f", "raw", "base.raw", "4M", cwd=d)
-        run("qemu-img", "create", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "top.qcow2", cwd=d)
-        return d / "top.qcow2"
-
-    def _vmdk(self, d: Path, subformat: str) -> Path:
-        return self._qemu(
-            d, f"{subformat}.vmdk", "-f", "vmdk", "-o", f"subformat={subformat}", size="3M"
-        )
-
     def _vmdk_stream(self, d: Path) -> Path:
         # Converted from real data so it carries compressed grains.
         self._need("qemu-img")
-        source = d / "source.raw"
-        source.write_bytes(bytes(range(256)) * 4096 + b"\0" * MIB)
-        run(
-            "qemu-img",
-            "convert",
-            "-O",
-            "vmdk",
-            "-o",
-            "subformat=streamOptimized",
-            "source.raw",
-            "stream.vmdk",
-            cwd=d,
-        )
+        (d / "source.raw").write_bytes(STREAM_DATA)
+        run("qemu-img", "convert", "-O", "vmdk", "-o", "subformat=streamOptimized",
+            "source.raw", "stream.vmdk", cwd=d)
         return d / "stream.vmdk"
-
-    def _raw(self, d: Path) -> Path:
-        path = d / "disk.raw"
-        # sector multiple: qemu-img rounds a raw image's size up to 512 bytes
-        path.write_bytes((b"\xeb\x63\x90" + bytes(range(256)) * 4000).ljust(2048 * 512, b"\1"))
-        return path
 
     def _iso(self, d: Path, tool: str) -> Path:
         self._need(tool)
         content = d / "content"
         content.mkdir()
-        (content / "hello.txt").write_text("hello\n")
-        (content / "big.bin").write_bytes(b"x" * 100_000)
+        for name, data in ISO_FILES.items():
+            (content / name.lower()).write_bytes(data)
         if tool == "xorriso":
             run("xorriso", "-as", "mkisofs", "-quiet", "-o", "disk.iso", "content", cwd=d)
         else:
             run("genisoimage", "-quiet", "-o", "disk.iso", "content", cwd=d)
         return d / "disk.iso"
+
+
+STREAM_DATA = bytes(range(256)) * 4096 + b"\0" * MIB
+ISO_FILES = {"HELLO.TXT": b"hello\n", "BIG.BIN": b"x" * 100_000}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -223,42 +244,59 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> ImageFactory:
 
 @pytest.fixture(scope="session")
 def qemu_img() -> str:
-    found = shutil.which("qemu-img")
-    if found is None:
-        pytest.skip("qemu-img not installed (apt-get install qemu-utils)")
-    return found
+    return need_tool("qemu-img")
 
 
 # --------------------------------------------------------------------------
-# Agreement with qemu-img on real images
+# Every format, every way the bytes may arrive; then the tools' view of the same images
 
 
 @pytest.mark.parametrize("pattern", ["bytes1", "bytes7", "odd", "file"])
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_matches_qemu_img(images: ImageFactory, qemu_img: str, name: str, pattern: str) -> None:
+def test_inspects_every_format(images: ImageFactory, name: str, pattern: str) -> None:
     path = images(name)
     if pattern == "file":
         result = inspect_file(path)
     else:
         result = inspect_bytes(path.read_bytes(), pattern)
-    ours, theirs, expected_codes = EXPECTED[name]
-    qemu = qemu_info(path)
-
-    assert qemu.format == theirs
+    ours, _, expected_codes, size = EXPECTED[name]
     assert result.format == ours
     assert result.actual_size == path.stat().st_size
     if name in RECOGNISED_ONLY:
         assert result.virtual_size is None
     else:
-        assert result.virtual_size == qemu.virtual_size
+        assert result.virtual_size == (size or path.stat().st_size)
     assert codes(result) == expected_codes, result.findings
     assert result.safe == (not expected_codes)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
+def test_qemu_img_reads_our_images_as_we_do(images: ImageFactory, qemu_img: str,
+                                            name: str) -> None:
+    path = images(name)
+    _, theirs, _, size = EXPECTED[name]
+    qemu = qemu_info(path)
+    assert (qemu.format, qemu.virtual_size) == (theirs, size or path.stat().st_size)
+
+
+@pytest.mark.parametrize("name", list(TOOL_BUILT))
+def test_we_read_the_tools_images_as_they_do(images: ImageFactory, name: str) -> None:
+    path = images(name)
+    tool, ours = TOOL_BUILT[name]
+    for pattern in ("bytes1", "odd"):
+        result = inspect_bytes(path.read_bytes(), pattern)
+        assert (result.format, codes(result)) == (ours, set()), result.findings
+        if tool == "qemu-img":
+            assert result.virtual_size == qemu_info(path).virtual_size
+        else:  # an ISO's volume is the whole file
+            assert result.virtual_size == path.stat().st_size
+        check(ours, result)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
 def test_check_declared_format(images: ImageFactory, name: str) -> None:
     result = inspect_file(images(name))
-    ours, _, expected_codes = EXPECTED[name]
+    ours, _, expected_codes, _ = EXPECTED[name]
     if ours == "qed":  # recognised, but not a disk_format uploads may declare
         with pytest.raises(ImageFormatError, match="unsupported disk_format"):
             check(ours, result)
@@ -290,7 +328,7 @@ def test_raw_that_is_really_qcow2_is_refused(images: ImageFactory) -> None:
 
 
 def test_iso_may_be_uploaded_as_raw_but_raw_is_not_iso(images: ImageFactory) -> None:
-    check("raw", inspect_file(images("iso-genisoimage")))
+    check("raw", inspect_file(images("iso")))
     with pytest.raises(FormatMismatchError):
         check("iso", inspect_file(images("raw")))
 
@@ -396,17 +434,26 @@ def _stream_with_footer(data: bytes, footer_changes: dict[int, int]) -> bytes:
     return bytes(header) + body[:-512] + marker + bytes(footer_header) + b"\0" * 512
 
 
-def test_vmdk_footer_is_honoured(images: ImageFactory, qemu_img: str, tmp_path: Path) -> None:
+def _footer_image(images: ImageFactory, tmp_path: Path) -> tuple[Path, int]:
     data = images("vmdk-streamOptimized").read_bytes()
     (capacity,) = struct.unpack_from("<Q", data, 12)
     path = tmp_path / "footer.vmdk"
     path.write_bytes(_stream_with_footer(data, {12: capacity * 2}))
-    qemu = qemu_info(path)
+    return path, capacity * 2 * 512
+
+
+def test_vmdk_footer_is_honoured(images: ImageFactory, tmp_path: Path) -> None:
+    path, size = _footer_image(images, tmp_path)
     for pattern in ("bytes1", "odd"):
         result = inspect_bytes(path.read_bytes(), pattern)
-        assert (result.format, result.virtual_size) == ("vmdk", qemu.virtual_size)
-        assert result.virtual_size == capacity * 2 * 512
+        assert (result.format, result.virtual_size) == ("vmdk", size)
         assert result.safe, result.findings
+
+
+def test_qemu_img_honours_the_vmdk_footer_too(images: ImageFactory, qemu_img: str,
+                                              tmp_path: Path) -> None:
+    path, size = _footer_image(images, tmp_path)
+    assert qemu_info(path).virtual_size == size
 
 
 def test_vmdk_footer_moving_descriptor_is_unsafe(images: ImageFactory) -> None:
@@ -520,7 +567,7 @@ def test_iso_pvd_after_boot_record() -> None:
 
 
 def test_iso_with_qcow2_header_is_refused(images: ImageFactory) -> None:
-    iso = bytearray(images("iso-genisoimage").read_bytes())
+    iso = bytearray(images("iso").read_bytes())
     header = images("qcow2").read_bytes()[:512]
     iso[: len(header)] = header  # the ISO system area is free-form
     result = inspect_bytes(bytes(iso))
@@ -532,17 +579,23 @@ def test_iso_with_qcow2_header_is_refused(images: ImageFactory) -> None:
         check("qcow2", result)
 
 
-def test_qcow2_with_iso_descriptor_is_refused(
-    images: ImageFactory, qemu_img: str, tmp_path: Path
-) -> None:
+def _polyglot(images: ImageFactory, tmp_path: Path) -> Path:
     qcow = bytearray(images("qcow2").read_bytes())
     assert qcow[32 * KIB : 36 * KIB] == bytes(4 * KIB)  # unused part of cluster 0
     qcow[32 * KIB : 36 * KIB] = minimal_iso()[32 * KIB : 36 * KIB]
     path = tmp_path / "polyglot.qcow2"
     path.write_bytes(qcow)
-    assert qemu_info(path).format == "qcow2"
-    result = inspect_file(path)
+    return path
+
+
+def test_qcow2_with_iso_descriptor_is_refused(images: ImageFactory, tmp_path: Path) -> None:
+    result = inspect_file(_polyglot(images, tmp_path))
     assert (result.format, codes(result)) == ("qcow2", {C.MULTIPLE_FORMATS})
+
+
+def test_qemu_img_reads_the_polyglot_as_qcow2(images: ImageFactory, qemu_img: str,
+                                              tmp_path: Path) -> None:
+    assert qemu_info(_polyglot(images, tmp_path)).format == "qcow2"
 
 
 # --------------------------------------------------------------------------
@@ -561,8 +614,8 @@ def test_qcow2_with_iso_descriptor_is_refused(
         ("vhd", 40),
         ("vhdx", 100 * KIB),
         ("vhdx", 2 * MIB),  # region table present, metadata not
-        ("iso-genisoimage", 32 * KIB + 20),
-        ("iso-genisoimage", 32 * KIB + 2),
+        ("iso", 32 * KIB + 20),
+        ("iso", 32 * KIB + 2),
     ],
 )
 def test_truncated_header(images: ImageFactory, name: str, length: int) -> None:

@@ -175,6 +175,27 @@ def test_inventories_and_generation_conflicts(pl: httpx.Client) -> None:
     assert pl.get(base).json()["inventories"] == {}
 
 
+def test_list_providers_by_resources_they_can_take(pl: httpx.Client) -> None:
+    root, _ = _provider(pl, inv={"VCPU": {"total": 8, "max_unit": 4}})
+    child, _ = _provider(pl, parent=root, inv={"DISK_GB": {"total": 100, "step_size": 10}})
+
+    def listed(**params: str) -> set[str]:
+        r = pl.get("/resource_providers", params={"in_tree": root, **params}, headers=LATEST)
+        assert r.status_code == 200, r.text
+        return {p["uuid"] for p in r.json()["resource_providers"]}
+
+    assert listed() == {root, child}
+    assert listed(resources="VCPU:4") == {root}
+    assert listed(resources="VCPU:5") == set()  # above max_unit
+    assert listed(resources="DISK_GB:20") == {child}
+    assert listed(resources="DISK_GB:25") == set()  # not a multiple of step_size
+    assert listed(resources="VCPU:1,DISK_GB:10") == set()  # one provider must hold both
+    _err(pl.get("/resource_providers", params={"resources": "CUSTOM_NOPE_NOPE:1"},
+                headers=LATEST), 400)
+    assert pl.get("/resource_providers", params={"in_tree": _u()},
+                  headers=LATEST).json()["resource_providers"] == []
+
+
 def test_resource_classes_and_traits(pl: httpx.Client) -> None:
     names = [c["name"] for c in pl.get("/resource_classes").json()["resource_classes"]]
     assert {"VCPU", "MEMORY_MB", "DISK_GB", "PCI_DEVICE", "SRIOV_NET_VF", "VGPU",
@@ -514,8 +535,7 @@ def test_bad_queries_are_400(pl: httpx.Client, path: str, params: dict[str, str]
 def test_bad_bodies_are_4xx(pl: httpx.Client, method: str, path: str, content: bytes) -> None:
     r = pl.request(method, path, content=content, headers={
         **LATEST, "Content-Type": "application/json"})
-    assert 400 <= r.status_code < 500, (r.status_code, r.text)
-    assert r.json()["errors"][0]["status"] == r.status_code
+    _err(r, 400)
 
 
 def test_wrong_media_type_is_415(pl: httpx.Client) -> None:

@@ -1,27 +1,54 @@
 """The compute agent: one per host, drives its hypervisor driver, never touches the database.
 
-It listens on ``compute.<host>`` for work from the conductor, reports every outcome back on
-``conductor``, and heartbeats its inventory and the guests it really has every
-``heartbeat_interval`` seconds. Messages are hints: a spawn of a guest that already runs, or
-a destroy of one that is gone, succeeds — so a retried message is harmless.
+It listens on ``compute.<host>`` for work from the conductor and heartbeats its inventory and
+the guests it really has (with their real power states) every ``heartbeat_interval`` seconds.
+Messages are hints: a spawn of a guest that already runs, or a destroy of one that is gone,
+succeeds — so a retried message is harmless.
+
+Two kinds of operation (see :data:`TASK_OPS` and :data:`CALL_OPS`):
+
+* *tasks* arrive as casts; their outcome is reported back on ``conductor`` as
+  ``{"op": "report", "action", "result": "ok"|"error", "power_state", ...}``;
+* *calls* arrive as bus calls and answer the caller directly (``{"error": ...}`` on failure).
+
+Driver methods may be sync or async: sync ones run in a worker thread (:meth:`_driver`). A
+driver that raises :class:`AgentCrash` kills the agent on the spot — no report, no more
+heartbeats — as a crashed agent process would (the conductor's deadlines take over).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.compute.drivers.base import Driver, DriverError, InstanceSpec
+from pocketstack.agents.compute.drivers.base import (
+    AgentCrash,
+    Driver,
+    DriverError,
+    InstanceNotFound,
+    InstanceSpec,
+    NetworkInterface,
+    VolumeConnection,
+)
+from pocketstack.agents.compute.images import BusFetch, ImageCache
 
 LOG = logging.getLogger(__name__)
 
+# power tasks: bus op -> driver method (uuid only)
 _POWER_OPS = {
     "stop": "power_off", "start": "power_on", "pause": "pause", "unpause": "unpause",
-    "suspend": "suspend", "resume": "resume", "rescue": "power_on", "unrescue": "power_on",
+    "suspend": "suspend", "resume": "resume", "unrescue": "unrescue",
 }
+TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot_soft",
+                      "reboot_hard", *_POWER_OPS})
+CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
+                      "detach_volume", "plug_vif", "unplug_vif", "set_admin_password"})
 
 
 @dataclass(frozen=True)
@@ -31,17 +58,26 @@ class AgentOptions:
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
     availability_zone: str | None = None
+    state_dir: Path | None = None  # this host's directory; images cache in instances/_base
 
 
 class ComputeAgent:
     """Serves one host's hypervisor (see module docstring)."""
 
-    def __init__(self, host: str, driver: Driver, bus: Any, options: AgentOptions) -> None:
+    def __init__(self, host: str, driver: Driver, bus: Any, options: AgentOptions,
+                 images: ImageCache | None = None,
+                 on_crash: Callable[[BaseException], None] | None = None) -> None:
         self.host = host
         self.driver = driver
         self.bus = bus
         self.options = options
+        if images is None and options.state_dir is not None:
+            images = ImageCache(options.state_dir / "instances" / "_base", BusFetch(bus))
+        self.images = images
+        self.on_crash = on_crash
+        self.dead = False
         self._task: asyncio.Task[None] | None = None
+        self._building: dict[str, set[asyncio.Task[Any]]] = {}  # spawns/rebuilds in flight
 
     @property
     def topic(self) -> str:
@@ -59,7 +95,7 @@ class ComputeAgent:
                 await self._task
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self.dead:
             await asyncio.sleep(self.options.heartbeat_interval)
             try:
                 await self.heartbeat()
@@ -67,16 +103,34 @@ class ComputeAgent:
                 LOG.exception("%s: heartbeat failed", self.host)
 
     async def heartbeat(self) -> None:
-        inventory = asdict(await self.driver.inventory())
+        inventory = asdict(await self._driver("inventory"))
         inventory.update(cpu_allocation_ratio=self.options.cpu_allocation_ratio,
                          ram_allocation_ratio=self.options.ram_allocation_ratio,
                          disk_allocation_ratio=self.options.disk_allocation_ratio)
         await self.bus.cast("conductor", {
             "op": "heartbeat", "host": self.host, "inventory": inventory,
             "availability_zone": self.options.availability_zone,
-            "instances": await self.driver.list_instances(),
+            "instances": await self._driver("list_instances"),
             "capabilities": dict(self.driver.capabilities),
         })
+
+    async def _driver(self, method: str, *args: Any) -> Any:
+        """Call a driver method, sync (in a worker thread) or async."""
+        fn = getattr(self.driver, method)
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        result = await asyncio.to_thread(fn, *args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _die(self, exc: BaseException) -> None:
+        LOG.error("%s: compute agent crashed: %s", self.host, exc)
+        self.dead = True
+        if self._task is not None:
+            self._task.cancel()
+        if self.on_crash is not None:
+            self.on_crash(exc)
 
     async def _report(self, msg: dict[str, Any], result: str, **extra: Any) -> None:
         await self.bus.cast("conductor", {
@@ -85,23 +139,19 @@ class ComputeAgent:
             "purpose": msg.get("purpose"), **extra})
 
     async def handle(self, msg: dict[str, Any]) -> Any:
+        if self.dead:
+            return None  # a dead agent answers nothing
         op = msg.get("op")
         uuid = msg.get("uuid", "")
+        if op in CALL_OPS:
+            return await self._answer(op, uuid, msg)
         try:
-            if op == "console_output":
-                return {"output": await self.driver.console_output(uuid)}
-            if op == "spawn":
-                await self.driver.spawn(InstanceSpec.from_dict(msg["spec"]))
-            elif op == "destroy":
-                await self.driver.destroy(uuid)
-            elif op == "resize":
-                await self.driver.resize(InstanceSpec.from_dict(msg["spec"]))
-            elif op in ("reboot_soft", "reboot_hard"):
-                await self.driver.reboot(uuid, hard=op == "reboot_hard")
-            elif op in _POWER_OPS:
-                await getattr(self.driver, _POWER_OPS[op])(uuid)
-            else:
+            if op not in TASK_OPS:
                 raise DriverError(f"unknown operation {op!r}")
+            await self._task_op(op, uuid, msg)
+        except AgentCrash as exc:
+            self._die(exc)
+            return None
         except DriverError as exc:
             LOG.info("%s: %s of %s failed: %s", self.host, op, uuid, exc)
             await self._report(msg, "error", message=str(exc))
@@ -113,6 +163,82 @@ class ComputeAgent:
         power = None
         if op != "destroy":
             with contextlib.suppress(DriverError):
-                power = await self.driver.power_state(uuid)
+                power = await self._driver("power_state", uuid)
         await self._report(msg, "ok", power_state=power)
         return None
+
+    # -- tasks ----------------------------------------------------------------------------------
+    async def _spec(self, msg: dict[str, Any], *, rescue: bool = False) -> InstanceSpec:
+        if not isinstance(msg.get("spec"), dict):
+            raise DriverError(f"{msg.get('op')} of {msg.get('uuid')} came without a spec")
+        spec = InstanceSpec.from_dict(msg["spec"])
+        if self.images is not None:
+            spec = replace(spec, image=await self.images.resolve(spec.image))
+            if rescue and spec.rescue_image is not None:
+                spec = replace(spec, rescue_image=await self.images.resolve(spec.rescue_image))
+        return spec
+
+    async def _task_op(self, op: str, uuid: str, msg: dict[str, Any]) -> None:
+        if op == "destroy":
+            for building in self._building.pop(uuid, set()):
+                building.cancel()  # a delete wins over a spawn still under way
+            await self._driver("destroy", uuid)
+        elif op in ("spawn", "rebuild"):
+            me = asyncio.current_task()
+            assert me is not None
+            self._building.setdefault(uuid, set()).add(me)
+            try:
+                spec = await self._spec(msg)
+                if op == "spawn":
+                    await self._driver("spawn", spec)
+                elif hasattr(self.driver, "rebuild"):
+                    await self._driver("rebuild", spec)
+                else:  # a driver without rebuild: a new guest in place of the old one
+                    await self._driver("destroy", uuid)
+                    await self._driver("spawn", spec)
+            finally:
+                tasks = self._building.get(uuid, set())
+                tasks.discard(me)
+                if not tasks:
+                    self._building.pop(uuid, None)
+        elif op == "resize":
+            await self._driver("resize", await self._spec(msg))
+        elif op == "rescue":
+            await self._driver("rescue", await self._spec(msg, rescue=True))
+        elif op in ("reboot_soft", "reboot_hard"):
+            await self._driver("reboot", uuid, op == "reboot_hard")
+        else:
+            await self._driver(_POWER_OPS[op], uuid)
+
+    # -- calls ----------------------------------------------------------------------------------
+    async def _answer(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            if op == "console_output":
+                return {"output": await self._driver("console_output", uuid)}
+            if op in ("info", "diagnostics"):
+                return {"info": await self._driver("info", uuid)}
+            if op == "snapshot":
+                return {"snapshot": await self._driver("snapshot", uuid)}
+            if op == "attach_volume":
+                volume = VolumeConnection.from_dict(msg["volume"])
+                return {"device": await self._driver("attach_volume", uuid, volume)}
+            if op == "detach_volume":
+                await self._driver("detach_volume", uuid, msg["volume_id"])
+            elif op == "plug_vif":
+                await self._driver("plug_vif", uuid, NetworkInterface.from_dict(msg["vif"]))
+            elif op == "unplug_vif":
+                await self._driver("unplug_vif", uuid, msg["port_id"])
+            elif op == "set_admin_password":
+                await self._driver("set_admin_password", uuid, str(msg["password"]))
+            return {}
+        except AgentCrash as exc:
+            self._die(exc)
+            return None
+        except DriverError as exc:
+            LOG.info("%s: %s of %s failed: %s", self.host, op, uuid, exc)
+            return {"error": str(exc), "not_found": isinstance(exc, InstanceNotFound)}
+        except (KeyError, TypeError) as exc:
+            return {"error": f"bad {op} request: {type(exc).__name__}: {exc}"}
+        except Exception as exc:
+            LOG.exception("%s: %s of %s crashed", self.host, op, uuid)
+            return {"error": f"{type(exc).__name__}: {exc}"}

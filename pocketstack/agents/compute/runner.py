@@ -1,17 +1,30 @@
-"""``pocketstack agent compute``: one compute host in its own process, joined over the bus."""
+"""``pocketstack agent compute``: one compute host in its own process, joined over the bus.
+
+The driver is chosen by name (``--driver``, setting ``compute_driver``); the host keeps its
+state (the fake driver's guests, the image cache) under ``STATE_DIR/hypervisors/<host>``. If
+the driver crashes the agent (the fake driver's ``crash`` failure mode), the process exits
+with status 70 at once, as a killed agent would.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
-from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
-from pocketstack.agents.compute.drivers.fake import FakeDriver
+from pocketstack.agents.compute.agent import AgentOptions
+from pocketstack.agents.compute.drivers.loader import load_agent
 from pocketstack.common.bus import make_bus
 from pocketstack.config import Settings
 
 LOG = logging.getLogger(__name__)
+
+
+def _crash(exc: BaseException) -> None:
+    LOG.critical("compute agent crashed: %s", exc)
+    logging.shutdown()
+    os._exit(70)
 
 
 def run_compute_agent(settings: Settings, host: str) -> int:
@@ -20,21 +33,19 @@ def run_compute_agent(settings: Settings, host: str) -> int:
     async def main() -> None:
         bus = make_bus(settings.transport_url or None)
         await bus.start()
-        driver = FakeDriver(host, settings.fake_vcpus, settings.fake_memory_mb,
-                            settings.fake_disk_gb, settings.cpu_allocation_ratio,
-                            settings.ram_allocation_ratio, settings.disk_allocation_ratio)
-        agent = ComputeAgent(host, driver, bus, AgentOptions(
+        agent = load_agent(host, settings, bus, AgentOptions(
             heartbeat_interval=settings.heartbeat_interval,
             cpu_allocation_ratio=settings.cpu_allocation_ratio,
             ram_allocation_ratio=settings.ram_allocation_ratio,
-            disk_allocation_ratio=settings.disk_allocation_ratio))
+            disk_allocation_ratio=settings.disk_allocation_ratio),
+            settings.state_path / "hypervisors" / host, on_crash=_crash)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await agent.start()
-        print(f"compute agent {host} joined via {settings.transport_url.split('@')[-1]}",
-              flush=True)
+        print(f"compute agent {host} ({settings.compute_driver}) joined via "
+              f"{settings.transport_url.split('@')[-1]}", flush=True)
         await stop.wait()
         await agent.stop()
         await bus.stop()

@@ -5,8 +5,9 @@ Order of work for every request (outermost first):
 1. fault wrapper: a :class:`PocketstackError` becomes the service's error body; anything else is
    a bug, logged with its request id, and answered 500;
 2. request id (``X-Openstack-Request-Id``, plus any service-specific alias);
-3. routing: unknown path → 404, known path with another method → 405 (with ``Allow``);
-4. body read (bounded) for non-streaming routes;
+3. routing: unknown path → 404, known path with another method → 405 (with ``Allow``); a NUL
+   character in the path or query string → 400;
+4. body read (bounded: 413 past ``max_body_size``) for non-streaming routes;
 5. microversion negotiation and echo, for services that have microversions;
 6. authentication (``X-Auth-Token`` → :class:`RequestContext`) unless the route is public;
 7. the handler: ``def h(req) -> Response`` runs in a worker thread (it may block on the
@@ -32,12 +33,12 @@ from starlette.types import Receive, Scope, Send
 from pocketstack.common import exceptions
 from pocketstack.common.api import errors
 from pocketstack.common.api.microversion import MicroversionSpec, Version
-from pocketstack.common.api.validation import parse_json
+from pocketstack.common.api.validation import check_text, parse_json
 from pocketstack.common.context import RequestContext, new_request_id
 
 LOG = logging.getLogger(__name__)
 
-MAX_JSON_BODY = 1024 * 1024
+MAX_JSON_BODY = 1024 * 1024  # services that set no limit of their own (Glance, Placement)
 
 Handler = Callable[["ApiRequest"], Any]
 Authenticator = Callable[["ApiRequest"], RequestContext]
@@ -125,7 +126,11 @@ class ServiceApp:
         unauthorized_headers: dict[str, str] | None = None,
         state: dict[str, Any] | None = None,
         thread_limiter: anyio.CapacityLimiter | None = None,
+        max_body_size: int = MAX_JSON_BODY,
+        empty_id_paths: Iterable[str] = (),
     ) -> None:
+        """``empty_id_paths``: collection paths after which a trailing slash names an empty id
+        (404), as in Glance's ``/v2/images/``; elsewhere a trailing slash is folded."""
         self.name = name
         self.error_format = error_format
         self.authenticate = authenticate
@@ -134,6 +139,8 @@ class ServiceApp:
         self.unauthorized_headers = unauthorized_headers or {}
         self.state = state or {}
         self.thread_limiter = thread_limiter
+        self.max_body_size = max_body_size
+        self.empty_id_paths = frozenset(empty_id_paths)
         self._paths: list[tuple[re.Pattern[str], str, dict[str, Route]]] = []
         by_path: dict[str, dict[str, Route]] = {}
         for route in routes:
@@ -204,17 +211,22 @@ class ServiceApp:
         path = scope.get("pocketstack.subpath", scope["path"])
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/") or "/"
+            if path in self.empty_id_paths:
+                raise exceptions.NotFound("The resource could not be found.")
         route, params = self.match(method, path)
+        check_text("path", path)
+        query = QueryParams(scope.get("query_string", b""))
+        check_text("query string", *(text for item in query.multi_items() for text in item))
         headers = Headers(scope=scope)
         body = b""
         if not route.stream:
-            body = await _read_body(receive, MAX_JSON_BODY)
+            body = await _read_body(receive, self.max_body_size)
         base_url = scope.get("pocketstack.base_url", "")
         req = ApiRequest(
             method=method,
             path=path,
             path_params=params,
-            query=QueryParams(scope.get("query_string", b"")),
+            query=query,
             headers=headers,
             body=body,
             base_url=base_url,
@@ -260,7 +272,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise exceptions.PayloadTooLarge(
-                f"Request body is larger than {limit} bytes."
+                f"Request is too large: larger than the limit of {limit} bytes."
             )
         chunks.append(chunk)
         more = message.get("more_body", False)

@@ -44,6 +44,8 @@ def list_hosts(req: ApiRequest) -> Response:
     rows, zones = svc(req).db.read(read)
     hosts = []
     for s in rows:
+        if s["disabled"]:  # as Nova: a disabled service's host is not listed
+            continue
         zone = (zones.get(s["host"], default) if s["binary"] == "nova-compute"
                 else aggregates.INTERNAL_ZONE)
         hosts.append({"host_name": s["host"], "service": SERVICE_NAMES.get(

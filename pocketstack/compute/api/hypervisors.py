@@ -37,12 +37,8 @@ def _state(req: ApiRequest, service: dict[str, Any] | None) -> tuple[str, str]:
     return ("up" if up else "down"), ("disabled" if service["disabled"] else "enabled")
 
 
-def _uptime(service: dict[str, Any] | None) -> str:
-    now = utcnow()
-    start = (service or {}).get("created_at") or now
-    minutes = int((now - start).total_seconds() // 60)
-    hours, mins = divmod(minutes, 60)
-    return f" {now:%H:%M:%S} up {hours}:{mins:02d},  0 users,  load average: 0.00, 0.00, 0.00"
+# No hypervisor driver reports its host's uptime (Nova's fake driver has none either), so the
+# uptime is what Nova shows for such a driver: null in 2.88 views, 501 from .../uptime.
 
 
 def _brief(req: ApiRequest, snap: _Snapshot, node: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +83,7 @@ def _detail(req: ApiRequest, snap: _Snapshot, node: dict[str, Any]) -> dict[str,
             "cpu_info": cpu_info if version_at_least(req, "2.28") else json.dumps(cpu_info),
         })
     else:
-        out["uptime"] = _uptime(service)
+        out["uptime"] = None
     return out
 
 
@@ -177,14 +173,16 @@ def uptime(req: ApiRequest) -> Response:
         raise exceptions.NotFound("The resource could not be found.")
     enforce(req, "os_compute_api:os-hypervisors:uptime")
 
-    def read(conn: Any) -> dict[str, Any]:
+    def read(conn: Any) -> Any:
         snap = _Snapshot(conn)
         node = _find(req, snap, req.path_params["hypervisor_id"])
-        v = _brief(req, snap, node)
-        v["uptime"] = _uptime(snap.services.get(node["host"]))
-        return v
+        if _state(req, snap.services.get(node["host"]))[0] == "down":
+            raise exceptions.BadRequest(
+                f"Compute service of {node['host']} is unavailable at this time.")
+        return node
 
-    return json_response({"hypervisor": svc(req).db.read(read)})
+    svc(req).db.read(read)
+    raise exceptions.NotImplementedYet("The requested functionality is not supported.")
 
 
 def statistics(req: ApiRequest) -> Response:

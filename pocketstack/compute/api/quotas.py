@@ -46,7 +46,8 @@ def detail(req: ApiRequest) -> Response:
 def defaults(req: ApiRequest) -> Response:
     project_id = req.path_params["project_id"]
     enforce(req, "os_compute_api:os-quota-sets:defaults", {"project_id": project_id})
-    return reply("quota_set", {"id": project_id, **_filtered(req, quotas.get_defaults())})
+    defaults_ = svc(req).db.read(quotas.get_defaults)
+    return reply("quota_set", {"id": project_id, **_filtered(req, defaults_)})
 
 
 def update(req: ApiRequest) -> Response:
@@ -62,6 +63,41 @@ def update(req: ApiRequest) -> Response:
                 f"{value} is less than the minimum of -1")
     limits = svc(req).db.write(quotas.set_limits, project_id, user_id, values, bool(force))
     return reply("quota_set", _filtered(req, limits))
+
+
+# -- os-quota-class-sets ------------------------------------------------------------------------
+def _class_view(req: ApiRequest, values: dict[str, int]) -> dict[str, int]:
+    return {name: values[name] for name in quotas.class_resources_for(
+        lambda v: version_at_least(req, v))}
+
+
+def _class_name(req: ApiRequest) -> str:
+    name = req.path_params["class_name"]
+    if not 1 <= len(name) <= 255:
+        raise exceptions.BadRequest("quota_class_name has a length of 1 to 255 characters.")
+    return name
+
+
+def show_class(req: ApiRequest) -> Response:
+    enforce(req, "os_compute_api:os-quota-class-sets:show")
+    name = _class_name(req)
+    values = svc(req).db.read(quotas.get_class_limits, name)
+    return reply("quota_class_set", {"id": name, **_class_view(req, values)})
+
+
+def update_class(req: ApiRequest) -> Response:
+    enforce(req, "os_compute_api:os-quota-class-sets:update")
+    name = _class_name(req)
+    resources = quotas.class_resources_for(lambda v: version_at_least(req, v))
+    data = body(req, schemas.quota_class_update(resources))["quota_class_set"]
+    values = {key: int(value) for key, value in data.items()}
+    for key, value in values.items():
+        if value < -1:
+            raise exceptions.ValidationError(
+                f"Invalid input for field/attribute {key}. Value: {value}. "
+                f"{value} is less than the minimum of -1")
+    limits = svc(req).db.write(quotas.set_class_limits, name, values)
+    return reply("quota_class_set", _class_view(req, limits))
 
 
 def delete(req: ApiRequest) -> Response:

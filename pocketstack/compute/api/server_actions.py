@@ -6,6 +6,7 @@ the conductor; bookkeeping actions (lock, unlock) are done here and now.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -24,12 +25,14 @@ from pocketstack.compute.domain import (
     instance_actions,
     instances,
     keypairs,
+    migrations,
     quotas,
     server_groups,
     states,
 )
 from pocketstack.compute.schemas import servers as schemas
 
+LOG = logging.getLogger(__name__)
 Handler = Callable[[ApiRequest, Any], Response]
 
 
@@ -51,9 +54,15 @@ def _task(req: ApiRequest, action: str, rule: str, name: str,
         record = instance_actions.start(conn, row["uuid"], name, req.request_id,
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.event_start(conn, record, "compute_" + name.lower(), row["host"])
+        if name in migrations.MOVES:
+            migrations.record(conn, row, record, name,
+                              (values.get("new_flavor") or {}).get("id"),
+                              ctx.project_id or "", ctx.user_id or "")
         return updated
 
-    row = service.db.write(write)
+    row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] %s: %s accepted (%s)", row["uuid"], row["task_state"], name,
+             req.request_id)
     service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return row
 
@@ -205,7 +214,7 @@ def lock(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 
@@ -225,18 +234,16 @@ def unlock(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 
 def console_output(req: ApiRequest, arg: Any) -> Response:
+    """Asked of the conductor, which checks the instance and asks its host (a bus call)."""
     data = validate(schemas.CONSOLE_OUTPUT, arg) or {}
     service = svc(req)
     row = service.db.read(lambda conn: load(req, conn))
     enforce(req, "os_compute_api:os-console-output", {"project_id": row["project_id"]})
-    if not row["host"] or row["vm_state"] in (states.BUILDING, states.ERROR):
-        raise exceptions.Conflict(f"Cannot 'get_console_output' instance {row['uuid']} while "
-                                  f"it is in vm_state {row['vm_state']}")
     length = data.get("length")
     try:
         length = None if length in (None, "") else int(length)
@@ -247,11 +254,17 @@ def console_output(req: ApiRequest, arg: Any) -> Response:
     if service.bus_call is None:
         raise exceptions.ServiceUnavailable("The console is not reachable right now.")
     try:
-        reply = anyio.from_thread.run(service.bus_call, f"compute.{row['host']}",
-                                      {"op": "console_output", "uuid": row["uuid"]}, 10.0)
+        reply = anyio.from_thread.run(service.bus_call, "conductor",
+                                      {"op": "console_output", "uuid": row["uuid"]}, 15.0)
     except Exception:
         raise exceptions.Conflict("The guest's console is not available.") from None
-    output = (reply or {}).get("output", "")
+    reply = reply if isinstance(reply, dict) else {}
+    if "error" in reply:
+        error = reply["error"]
+        if error.get("code") == 404:
+            raise exceptions.NotFound(str(error.get("message")))
+        raise exceptions.Conflict(str(error.get("message")))
+    output = str(reply.get("output", ""))
     if length is not None and length >= 0:  # as Nova: the last `length` '\n'-separated parts
         output = "\n".join(output.split("\n")[-length:]) if length else ""
     return json_response({"output": output})
@@ -262,12 +275,32 @@ def force_delete(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
+CHANGE_PASSWORD = {"type": "object", "properties": {"adminPass": {"type": "string"}},
+                   "required": ["adminPass"], "additionalProperties": False}
+
+
 def change_password(req: ApiRequest, arg: Any) -> Response:
-    row = svc(req).db.read(lambda conn: load(req, conn))
+    """Nova's changePassword: the host's driver sets the guest's password (a call, so a
+    refusal is the caller's 409); the password itself is never stored."""
+    data = validate(CHANGE_PASSWORD, arg)
+    service = svc(req)
+    row = service.db.read(lambda conn: load(req, conn))
     enforce(req, "os_compute_api:os-admin-password", {"project_id": row["project_id"]})
-    if row["vm_state"] != states.ACTIVE:
+    if row["vm_state"] != states.ACTIVE or row["task_state"] is not None or not row["host"]:
         raise exceptions.Conflict(f"Cannot 'changePassword' instance {row['uuid']} while it "
                                   f"is in vm_state {row['vm_state']}")
+    if service.bus_call is None:
+        raise exceptions.ServiceUnavailable("The compute host is not reachable right now.")
+    try:
+        reply = anyio.from_thread.run(service.bus_call, f"compute.{row['host']}", {
+            "op": "set_admin_password", "uuid": row["uuid"], "password": data["adminPass"]},
+            30.0)
+    except Exception:
+        reply = {"error": "the compute host did not answer"}
+    if not isinstance(reply, dict) or reply.get("error"):
+        reason = reply.get("error") if isinstance(reply, dict) else "no answer"
+        raise exceptions.Conflict(f"Failed to set admin password on {row['uuid']} because "
+                                  f"{reason}")
     return empty_response(202)
 
 
@@ -292,7 +325,7 @@ def reset_state(req: ApiRequest, arg: Any) -> Response:
                                         ctx.project_id or "", ctx.user_id or "")
         instance_actions.finish(conn, record)
 
-    svc(req).db.write(write)
+    instances.write_checked(svc(req).db, write)
     return empty_response(202)
 
 

@@ -8,11 +8,9 @@ from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
-from pocketstack.common.db import update_generation
-from pocketstack.compute import tables as t
 from pocketstack.compute.api.admin_common import is_admin
 from pocketstack.compute.api.common import body, enforce, svc
-from pocketstack.compute.domain import quotas
+from pocketstack.compute.domain import instances, quotas
 from pocketstack.compute.domain.instance_access import load_instance
 from pocketstack.compute.schemas import admin as schemas
 
@@ -50,8 +48,7 @@ def _change(req: ApiRequest, rule: str, what: str, fn: Any) -> dict[str, str]:
         check_changeable(req, inst, what)
         new = fn(dict(inst["metadata"] or {}))
         quotas.check_metadata(conn, inst["project_id"], len(new))
-        update_generation(conn, t.instances, inst["id"], inst["generation"],
-                          {"metadata": new})
+        instances.set_metadata(conn, inst, new)
         return new  # type: ignore[no-any-return]
 
     return svc(req).db.write(write)  # type: ignore[no-any-return]

@@ -1,7 +1,8 @@
 """``rescue`` / ``unrescue``: boot a server into rescue mode and back (a hypervisor task).
 
-With the fake driver a rescue is a power cycle of the guest; the server shows ``RESCUE`` until
-it is unrescued. ``rescue`` answers 200 with the rescue password (Nova's
+The conductor asks the host's driver to boot the guest from the rescue image (the one given
+as ``rescue_image_ref``, else the server's own image); the server shows ``RESCUE`` until it is
+unrescued. ``rescue`` answers 200 with the rescue password (Nova's
 ``enable_instance_password``), ``unrescue`` 202.
 """
 
@@ -33,7 +34,12 @@ def rescue(req: ApiRequest, arg: Any) -> Response:
         except exceptions.NotFound:
             raise exceptions.BadRequest(
                 f"Image {data['rescue_image_ref']} could not be found.") from None
-    _task(req, "rescue", "os_compute_api:os-rescue", "rescue")
+    def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        hints = dict(row["scheduler_hints"])  # the conductor hands the image to the driver
+        hints["_rescue_image"] = data.get("rescue_image_ref")
+        return {"scheduler_hints": hints}
+
+    _task(req, "rescue", "os_compute_api:os-rescue", "rescue", extra)
     return json_response({"adminPass": data.get("adminPass") or secrets.token_urlsafe(9)})
 
 

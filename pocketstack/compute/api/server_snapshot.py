@@ -8,6 +8,7 @@ the answer is an empty 202 with the image's URL in ``Location``, from 2.45 on ``
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.responses import Response
@@ -18,6 +19,8 @@ from pocketstack.compute.api.common import enforce, link, svc, version_at_least
 from pocketstack.compute.api.servers import load
 from pocketstack.compute.domain import instance_actions, instances, quotas, states
 from pocketstack.compute.schemas import servers as schemas
+
+LOG = logging.getLogger(__name__)
 
 CREATE_IMAGE = {"type": "object", "properties": {
     "name": schemas.NAME, "metadata": schemas.METADATA},
@@ -44,7 +47,9 @@ def create_image(req: ApiRequest, arg: Any) -> Response:
         instance_actions.event_start(conn, action, "compute_snapshot_instance", row["host"])
         return updated, action
 
-    row, action = service.db.write(start)
+    row, action = instances.write_checked(service.db, start)
+    LOG.info("[instance: %s] image_snapshot: createImage accepted (%s)", row["uuid"],
+             req.request_id)
     ok = False
     try:
         image = service.images.create_snapshot(
@@ -55,6 +60,8 @@ def create_image(req: ApiRequest, arg: Any) -> Response:
         ok = True
     finally:
         service.db.write(_finish, row["uuid"], action, ok)
+        LOG.info("[instance: %s] image_snapshot: %s", row["uuid"],
+                 "snapshot uploaded; task ended" if ok else "snapshot failed; task ended")
     if version_at_least(req, "2.45"):
         return json_response({"image_id": image["id"]}, status=202)
     return empty_response(202, headers={"Location": link(req, "images", image["id"])[0]["href"]})

@@ -9,11 +9,10 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.common.db import update_generation
-from pocketstack.compute import tables as t
 from pocketstack.compute.api.admin_common import is_admin
 from pocketstack.compute.api.common import body, enforce, svc, version_at_least
 from pocketstack.compute.api.server_metadata import check_changeable
+from pocketstack.compute.domain import instances
 from pocketstack.compute.domain.instance_access import load_instance
 from pocketstack.compute.schemas import admin as schemas
 
@@ -50,7 +49,7 @@ def _change(req: ApiRequest, rule: str, fn: Any) -> tuple[list[str], Any]:
         if len(new) > MAX_TAGS:
             raise exceptions.BadRequest(f"The number of tags exceeded the per-server limit "
                                         f"{MAX_TAGS}")
-        update_generation(conn, t.instances, inst["id"], inst["generation"], {"tags": new})
+        instances.set_tags(conn, inst, new)
         return new, extra
 
     return svc(req).db.write(write)  # type: ignore[no-any-return]

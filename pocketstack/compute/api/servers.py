@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import secrets
 from typing import Any
 
@@ -39,6 +40,8 @@ STATUS_TO_VM_STATES = {
     "RESCUE": [states.RESCUED], "RESIZE": [states.ACTIVE, states.STOPPED],
     "REBOOT": [states.ACTIVE], "HARD_REBOOT": [states.ACTIVE], "REBUILD": [states.ACTIVE],
 }
+
+LOG = logging.getLogger(__name__)
 
 
 def _int(value: Any, name: str) -> int:
@@ -211,6 +214,8 @@ def create_server(req: ApiRequest) -> Response:
 
     rows = service.db.write(write)
     for row in rows:
+        LOG.info("[instance: %s] building: accepted (%s); scheduling", row["uuid"],
+                 req.request_id)
         service.notify("conductor", {"op": "build", "uuid": row["uuid"]})
     if str(server.get("return_reservation_id", "")).lower() in ("true", "1"):
         return json_response({"reservation_id": rows[0]["reservation_id"]}, status=202)
@@ -369,7 +374,7 @@ def update_server(req: ApiRequest) -> Response:
         svc_row = services.compute_services_by_host(conn).get(row["host"] or "")
         return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
-    row, svc_row, group = service.db.write(write)
+    row, svc_row, group = instances.write_checked(service.db, write)
     return json_response({"server": server_views.detail(
         req, row, ctx.is_admin, svc_row, service.settings.service_down_time, group,
         view="update")})
@@ -397,5 +402,6 @@ def start_delete(req: ApiRequest, rule: str) -> None:
         instance_actions.event_start(conn, action, "compute_terminate_instance", row["host"])
         return updated
 
-    row = service.db.write(write)
+    row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] deleting: accepted (%s)", row["uuid"], req.request_id)
     service.notify("conductor", {"op": "delete", "uuid": row["uuid"]})

@@ -1,39 +1,45 @@
-"""Building an instance: schedule + claim, then ask the chosen host to spawn it.
+"""The build family (task states ``scheduling`` and ``spawning``): schedule + claim, then ask
+the chosen host to spawn the instance.
 
-A failed spawn releases the claim and reschedules to another host, up to
-``scheduler_max_attempts``; every attempt's decision is kept in ``compute_scheduling_records``
-(``pocketstack explain server`` prints them) and a final failure's fault names each host's
-reason.
+Scheduling, the placement claim, the scheduling record and the instance's move to
+``spawning`` on its host commit in one transaction (the claim joins the step's transaction), so
+there is never a claim without an instance on its host or the other way round. A failed spawn
+releases the claim and reschedules to another host, up to ``scheduler_max_attempts``; every
+attempt's decision is kept in ``compute_scheduling_records`` (``pocketstack explain server``
+prints them) and a final failure's fault names each host's reason.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import Connection
+
 from pocketstack.common import exceptions
+from pocketstack.compute.conductor import spec as spawn
+from pocketstack.compute.conductor.family import ENDED, MAX_TASK_RETRIES, Step, TaskFamily
 from pocketstack.compute.domain import instance_actions, instances, server_groups, states
 from pocketstack.compute.domain.common import isotime, utcnow
 from pocketstack.compute.scheduler.model import NoValidHost, RequestSpec
 
 if TYPE_CHECKING:
-    from pocketstack.compute.conductor.conductor import Conductor, Outbox
+    from pocketstack.compute.conductor.conductor import Conductor
 
 
-def request_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any],
-                 ignore_hosts: set[str]) -> RequestSpec:
+def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
+                 flavor: dict[str, Any], ignore_hosts: set[str]) -> RequestSpec:
     group_policy, group_hosts, max_per_host = None, [], 1
     if row["server_group"]:
-        with conductor.db.reader() as conn:
-            try:
-                group = server_groups.get(conn, row["server_group"])
-            except exceptions.NotFound:
-                group = None
-            if group is not None:
-                group_policy = group["policy"]
-                members = [m for m in server_groups.members(conn, group["uuid"])
-                           if m != row["uuid"]]
-                group_hosts = instances.hosts_of(conn, members)
-                max_per_host = int((group.get("rules") or {}).get("max_server_per_host", 1))
+        try:
+            group = server_groups.get(conn, row["server_group"])
+        except exceptions.NotFound:
+            group = None
+        if group is not None:
+            group_policy = group["policy"]
+            members = [m for m in server_groups.members(conn, group["uuid"])
+                       if m != row["uuid"]]
+            group_hosts = instances.hosts_of(conn, members)
+            max_per_host = int((group.get("rules") or {}).get("max_server_per_host", 1))
     image_props: dict[str, Any] = {}
     if row["image_ref"] and conductor.images is not None:
         image_props = dict(row["scheduler_hints"].get("_image_properties", {}))
@@ -41,7 +47,8 @@ def request_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, An
         instance_uuid=row["uuid"], project_id=row["project_id"], user_id=row["user_id"],
         vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
         extra_specs=dict(flavor.get("extra_specs") or {}), image_properties=image_props,
-        availability_zone=row["requested_az"], group_policy=group_policy,
+        availability_zone=row["requested_az"], group_uuid=row["server_group"] or None,
+        group_policy=group_policy,
         group_hosts=group_hosts, group_max_per_host=max_per_host, ignore_hosts=ignore_hosts,
         force_host=row["scheduler_hints"].get("_force_host"))
 
@@ -58,72 +65,144 @@ def record_of(verdicts: list[Any], chosen: str | None, seconds: float,
     }
 
 
-def spawn_spec(row: dict[str, Any], flavor: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "uuid": row["uuid"], "name": instances.instance_name(row), "vcpus": flavor["vcpus"],
-        "memory_mb": flavor["ram"], "root_gb": flavor["disk"],
-        "image": {"id": row["image_ref"]}, "metadata": dict(row["metadata"] or {}),
-        "user_data": row["user_data"], "key_data": row["key_data"],
-    }
+class Build(TaskFamily):
+    """See the module docstring."""
 
+    name = "build"
+    task_states = frozenset({states.SCHEDULING, states.SPAWNING})
 
-def build(conductor: Conductor, uuid: str) -> Outbox:
-    try:
-        row = conductor.db.read(instances.get, uuid)
-    except exceptions.NotFound:
-        return []
-    if row["vm_state"] != states.BUILDING or row["task_state"] != states.SCHEDULING:
-        return []  # stale hint: someone already acted
-    records = conductor.db.read(instances.scheduling_records, uuid)
-    tried = {r["chosen_host"] for r in records if r["chosen_host"]}  # hosts that failed it
-    attempt = len(records) + 1
-    spec = request_spec(conductor, row, row["flavor"], tried)
-    try:
-        chosen, verdicts, seconds = conductor.scheduler.schedule(spec)
-    except NoValidHost as exc:
-        record = record_of(exc.verdicts, None, 0.0, spec)
-        fail(conductor, row, exc.message, exc.summary, attempt, record)
-        return []
-    record = record_of(verdicts, chosen.host, seconds, spec)
+    def advance(self, step: Step) -> None:
+        if step.row["vm_state"] == states.BUILDING and \
+                step.row["task_state"] == states.SCHEDULING:
+            self.schedule(step)
+        # spawning: the host has it; its report (or the deadline) moves it on
 
-    def commit(conn: Any) -> dict[str, Any]:
-        current = instances.get(conn, uuid)
-        if current["generation"] != row["generation"]:
-            raise exceptions.ConcurrentUpdate(f"instance {uuid} changed while scheduling")
-        instances.record_scheduling(conn, uuid, attempt, chosen.host, record)
-        return instances.update(conn, current, {
-            "host": chosen.host, "node": chosen.hypervisor_hostname,
-            "availability_zone": chosen.availability_zone, "task_state": states.SPAWNING,
-            "task_deadline": conductor.deadline(build_task=True), "task_attempts": 0})
+    def resume(self, step: Step) -> None:
+        row = step.row
+        if row["task_state"] == states.SPAWNING and row["host"]:
+            step.to_host(row["host"], "spawn", attempt=self._attempts(step),
+                         spec=spawn.spawn_spec(self.conductor, row, row["flavor"]))
+            step.note(f"building: spawn re-sent to {row['host']}")
+            return
+        self.advance(step)
 
-    try:
-        row = conductor.db.write(commit)
-    except (exceptions.ConcurrentUpdate, exceptions.NotFound):
-        conductor.placement.delete_allocations(uuid)  # deleted meanwhile: give it back
-        return []
-    return [(f"compute.{chosen.host}", {"op": "spawn", "uuid": uuid, "attempt": attempt,
-                                         "spec": spawn_spec(row, row["flavor"])})]
+    def _attempts(self, step: Step) -> int:
+        return len(instances.scheduling_records(step.conn, step.uuid))
 
+    def schedule(self, step: Step) -> None:
+        step.need_write()
+        conductor, row = self.conductor, step.row
+        records = instances.scheduling_records(step.conn, step.uuid)
+        tried = {r["chosen_host"] for r in records if r["chosen_host"]}  # hosts that failed it
+        attempt = len(records) + 1
+        spec = request_spec(conductor, step.conn, row, row["flavor"], tried)
+        try:
+            chosen, verdicts, seconds = conductor.scheduler.schedule(spec)  # claims
+        except NoValidHost as exc:
+            self.fail(step, exc.message, exc.summary, attempt,
+                      record_of(exc.verdicts, None, 0.0, spec))
+            return
+        record = record_of(verdicts, chosen.host, seconds, spec)
+        if row["server_group"]:
+            try:  # Nova's late check: a build of another scheduler may have raced this one
+                server_groups.check_placement(step.conn, row["server_group"], step.uuid,
+                                              chosen.host)
+            except server_groups.PolicyViolation as exc:
+                conductor.placement.delete_allocations(step.uuid)
+                instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host,
+                                            dict(record, failure=f"late check: {exc.message}"))
+                step.note(f"building: {chosen.host} would break the server group's policy "
+                          f"({exc.message}); claim released")
+                if attempt < conductor.settings.scheduler_max_attempts:
+                    # a new step, once this one has committed: scheduling again here would
+                    # wait for the scheduler's group queue while holding this transaction's
+                    # placement locks, which the build ahead in that queue may need
+                    step.send("conductor", {"op": "build", "uuid": step.uuid})
+                else:
+                    self.fail(step, f"Build of instance failed: {exc.message}",
+                              "The server group's policy could not be honoured.")
+                return
+        instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host, record)
+        step.update({"host": chosen.host, "node": chosen.hypervisor_hostname,
+                     "availability_zone": chosen.availability_zone,
+                     "task_state": states.SPAWNING, "task_attempts": 0,
+                     "task_deadline": conductor.deadline(build_task=True)})
+        step.to_host(chosen.host, "spawn", attempt=attempt,
+                     spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
+        step.note(f"building: scheduled on {chosen.host} (attempt {attempt}), resources "
+                  f"claimed; spawning")
 
-def fail(conductor: Conductor, row: dict[str, Any], message: str, summary: str,
-         attempt: int | None = None, record: dict[str, Any] | None = None) -> None:
-    """Put a build into ERROR with a fault that explains it."""
-    now = utcnow()
+    def on_report(self, step: Step, msg: dict[str, Any]) -> None:
+        row = step.row
+        if msg.get("action") != "spawn" or row["task_state"] != states.SPAWNING or \
+                row["host"] != msg.get("host"):
+            return  # stale: an earlier attempt, or the instance moved on
+        step.need_write()
+        if msg.get("result") != "ok":
+            self.reschedule(step, msg.get("message") or "spawn failed")
+            return
+        step.update({**ENDED, "vm_state": states.ACTIVE,
+                     "power_state": msg.get("power_state") or 1, "launched_at": utcnow(),
+                     "fault": None})
+        record = instance_actions.latest(step.conn, step.uuid, "create")
+        if record is not None:
+            instance_actions.event_finish(step.conn, record["id"],
+                                          "compute__do_build_and_run_instance", "Success")
+            instance_actions.finish(step.conn, record["id"])
+        step.note(f"active: spawned on {row['host']}")
 
-    def run(conn: Any) -> None:
-        current = instances.get(conn, row["uuid"])
+    def reschedule(self, step: Step, reason: str) -> None:
+        """Give the failed host's claim back and try another host while attempts remain."""
+        step.need_write()
+        conductor, host = self.conductor, step.row["host"]
+        conductor.placement.delete_allocations(step.uuid)
+        records = instances.scheduling_records(step.conn, step.uuid)
+        last = [r for r in records if r["chosen_host"] == host]
+        if last:
+            last[-1]["record"] = dict(last[-1]["record"], failure=reason)
+            instances.set_scheduling_record(step.conn, last[-1]["id"], last[-1]["record"])
+        maximum = conductor.settings.scheduler_max_attempts
+        if len(records) < maximum:
+            step.update({"host": None, "node": None, "task_state": states.SCHEDULING,
+                         "task_deadline": conductor.deadline(build_task=True)})
+            step.note(f"building: spawn on {host} failed ({reason}); claim released, "
+                      f"rescheduling (attempt {len(records) + 1} of {maximum})")
+            # scheduled by a new step once this one (and its release) has committed: never
+            # wait for the scheduler while holding placement's locks
+            step.send("conductor", {"op": "build", "uuid": step.uuid})
+            return
+        failures = [f"{r['chosen_host']}: {r['record'].get('failure', reason)}"
+                    for r in records if r["chosen_host"]]
+        message = ("Build of instance failed on every host tried "
+                   f"({len(records)} attempt{'s' if len(records) > 1 else ''}).\n"
+                   + "\n".join(failures))
+        self.fail(step, message,
+                  f"Build failed on {len(records)} host(s); an administrator can see why.")
+
+    def fail(self, step: Step, message: str, summary: str, attempt: int | None = None,
+             record: dict[str, Any] | None = None) -> None:
+        """Put a build into ERROR with a fault that explains it."""
+        step.need_write()
         if record is not None and attempt is not None:
-            instances.record_scheduling(conn, row["uuid"], attempt, None, record)
-        if current["task_state"] == states.DELETING:
-            return  # the delete wins; nothing to report on a dying instance
-        instances.update(conn, current, {
-            "vm_state": states.ERROR, "task_state": None, "task_deadline": None, "host": None,
-            "node": None, "fault": {"code": 500, "message": message, "summary": summary,
-                                    "created": isotime(now)}})
-        action = instance_actions.latest(conn, row["uuid"], "create")
+            instances.record_scheduling(step.conn, step.uuid, attempt, None, record)
+        step.update({**ENDED, "vm_state": states.ERROR, "host": None, "node": None,
+                     "fault": {"code": 500, "message": message, "summary": summary,
+                               "created": isotime(utcnow())}})
+        action = instance_actions.latest(step.conn, step.uuid, "create")
         if action is not None:
-            instance_actions.event_finish(conn, action["id"], "conductor_schedule_and_build",
-                                          "Error", message)
-            instance_actions.finish(conn, action["id"], "Error")
+            instance_actions.event_finish(step.conn, action["id"],
+                                          "conductor_schedule_and_build", "Error", message)
+            instance_actions.finish(step.conn, action["id"], "Error")
+        step.note(f"error: {summary} {message.splitlines()[0]}")
 
-    conductor.db.write(run)
+    def give_up(self, step: Step) -> None:
+        step.need_write()
+        row = step.row
+        task, host = row["task_state"], row["host"]
+        if host:
+            self.conductor.placement.delete_allocations(step.uuid)
+        self.fail(step, f"Build timed out (task {task} on {host or 'no host'} passed its "
+                        f"deadline {MAX_TASK_RETRIES} times).",
+                  "Build timed out.")
+        if host:
+            step.to_host(host, "destroy", purpose="cleanup")

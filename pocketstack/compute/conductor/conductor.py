@@ -1,10 +1,18 @@
 """The conductor: turns intent in the database into work on compute hosts, and records what
 the hosts report. It is the only writer of agent-observed state.
 
-Every entry point (a bus hint, the reconciler, a restart) reads the instance from the database
-and acts on its *current* state, so a duplicated or stale hint does nothing and a lost one only
-waits for the reconciler. Database work runs in worker threads; messages are sent only after
-the transaction that justified them has committed.
+It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
+:mod:`.shelve`, :mod:`.delete`), chosen by the instance's current ``task_state``; host
+heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
+restarts and deadlines to :mod:`.recovery`.
+
+Every entry point (a bus hint, a host's report, the reconciler, a restart, a power sync) is a
+:class:`~.family.Step` run through the per-instance work queue (:mod:`.workqueue`): one step
+in flight per instance, each one transaction that re-reads the instance and acts on its
+*current* state — so a duplicated or stale hint does nothing and a lost one only waits for the
+reconciler. A step that loses a compare-and-swap to another writer (the API) is re-run from a
+fresh read. Database work runs in worker threads; messages are sent only after the
+transaction that justified them has committed.
 """
 
 from __future__ import annotations
@@ -15,21 +23,37 @@ import datetime as dt
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
+from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
-from pocketstack.compute.conductor import build, lifecycle
-from pocketstack.compute.domain import instances, nodes, services
+from pocketstack.compute.conductor import spec as spawn
+from pocketstack.compute.conductor.build import Build
+from pocketstack.compute.conductor.console import Console
+from pocketstack.compute.conductor.delete import Delete
+from pocketstack.compute.conductor.family import NeedsWrite, Outbox, Step, TaskFamily
+from pocketstack.compute.conductor.hosts import Hosts
+from pocketstack.compute.conductor.power import PowerActions
+from pocketstack.compute.conductor.power_sync import PowerSync
+from pocketstack.compute.conductor.recovery import Recovery
+from pocketstack.compute.conductor.resize import ResizeMigrate
+from pocketstack.compute.conductor.shelve import Shelve
+from pocketstack.compute.conductor.workqueue import InstanceWorkQueue
+from pocketstack.compute.domain import instances, services
 from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.scheduler.scheduler import Scheduler
 from pocketstack.config import Settings
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
-Outbox = list[tuple[str, dict[str, Any]]]
+STEP_ATTEMPTS = 5  # a step that keeps losing its compare-and-swap waits for the reconciler
+HINTS = ("build", "action", "delete")  # "look at this instance" from the API
+
+__all__ = ["Conductor", "Outbox"]
 
 
 class Conductor:
@@ -40,18 +64,30 @@ class Conductor:
         self.db = db
         self.bus = bus
         self.settings = settings
-        self.placement = placement
+        self.placement = placement  # PlacementClient: claims join a step's transaction
         self.images = images
         self.scheduler = Scheduler(db, placement, settings)
         self.hostname = socket.gethostname()
+        self.queue = InstanceWorkQueue()
+        self.families: list[TaskFamily] = [Build(self), PowerActions(self),
+                                           ResizeMigrate(self), Shelve(self), Delete(self)]
+        self._by_task = {task: f for f in self.families for task in f.task_states}
+        self.hosts = Hosts(self)
+        self.power_sync = PowerSync(self)
+        self.recovery = Recovery(self)
+        self.console = Console(self)
         self._tasks: list[asyncio.Task[None]] = []
-        self._inventories: dict[str, dict[str, Any]] = {}
+
+    def family_of(self, row: dict[str, Any]) -> TaskFamily | None:
+        return self._by_task.get(row["task_state"])
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.bus.subscribe("conductor", self.handle)
-        await self._thread(self._record_own_services)
-        await self._thread(self._resume)
+        await self.in_thread(self._record_own_services)
+        # resumed in the background (the API serves meanwhile); each resume is an ordinary
+        # step that re-reads its instance, so newer work for it is never undone
+        self._tasks.append(asyncio.create_task(self._resume_all()))
         self._tasks.append(asyncio.create_task(self._loop(self.settings.reconcile_interval,
                                                           self.reconcile)))
         self._tasks.append(asyncio.create_task(self._loop(self.settings.heartbeat_interval,
@@ -74,110 +110,132 @@ class Conductor:
                 LOG.exception("conductor periodic task %s failed", getattr(fn, "__name__", fn))
 
     async def _own_heartbeat(self) -> None:
-        await self._thread(self._record_own_services)
+        await self.in_thread(self._record_own_services)
 
-    def _record_own_services(self) -> Outbox:
+    def _record_own_services(self) -> None:
         def run(conn: Any) -> None:
             for binary in ("nova-conductor", "nova-scheduler"):
                 services.record_heartbeat(conn, self.hostname, binary)
 
         self.db.write(run)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    async def send(self, outbox: Outbox) -> None:
+        for topic, message in outbox:
+            await self.bus.cast(topic, message)
+
+    # -- steps ----------------------------------------------------------------------------------
+    async def run_step(self, uuid: str, fn: Callable[..., None], *args: Any,
+                       hint: str | None = None, read_first: bool = False) -> None:
+        """Run ``fn(step, *args)`` for the instance, in its turn of the work queue; with
+        ``read_first``, try it in a read transaction first (see :class:`~.family.Step`)."""
+
+        async def job() -> None:
+            await self.send(await self.in_thread(self._step, uuid, fn, args, read_first))
+
+        await self.queue.run(uuid, job, hint=hint)
+
+    def _step(self, uuid: str, fn: Callable[..., None], args: tuple[Any, ...],
+              read_first: bool = False) -> Outbox:
+        writable = not read_first
+        for _ in range(STEP_ATTEMPTS):
+            try:
+                if writable:
+                    step = self.db.write(self._in_transaction, uuid, fn, args, True)
+                else:
+                    step = self.db.read(self._in_transaction, uuid, fn, args, False)
+            except NeedsWrite:
+                writable = True
+                continue
+            except exceptions.ConcurrentUpdate:
+                # another writer (the API) changed the instance under us; nothing of this
+                # step was committed, claims included: look again from a fresh read
+                self.scheduler.invalidate()  # its view counted a claim that was rolled back
+                continue
+            except Exception:
+                self.scheduler.invalidate()
+                raise
+            if step is None:
+                return []
+            for note in step.notes:
+                LOG.info("[instance: %s] %s", uuid, note)
+            return step.out
+        LOG.warning("[instance: %s] %s kept racing other writers; the reconciler will "
+                    "look again", uuid, getattr(fn, "__name__", fn))
         return []
 
-    async def _thread(self, fn: Callable[..., Outbox], *args: Any) -> None:
-        outbox = await anyio.to_thread.run_sync(fn, *args)
-        for topic, message in outbox or []:
-            await self.bus.cast(topic, message)
+    def _in_transaction(self, conn: Connection, uuid: str, fn: Callable[..., None],
+                        args: tuple[Any, ...], writable: bool) -> Step | None:
+        try:
+            row = instances.get(conn, uuid)
+        except exceptions.NotFound:
+            return None  # deleted meanwhile
+        step = Step(conn, row, writable)
+        with self.placement.joining(conn):
+            fn(step, *args)
+        return step
+
+    def advance(self, step: Step) -> None:
+        family = self.family_of(step.row)
+        if family is not None:
+            family.advance(step)
+
+    def report(self, step: Step, msg: dict[str, Any]) -> None:
+        family = self.family_of(step.row)
+        if family is not None:
+            family.on_report(step, msg)
 
     # -- messages -------------------------------------------------------------------------------
     async def handle(self, msg: dict[str, Any]) -> Any:
         op = msg.get("op")
+        uuid = str(msg.get("uuid") or "")
         try:
-            if op == "build":
-                await self._thread(build.build, self, msg["uuid"])
+            if op in HINTS and uuid:  # a build always writes; actions and deletes mostly
+                # only send work to the host
+                await self.run_step(uuid, self.advance, hint="advance", read_first=op != "build")
+            elif op == "report" and uuid:
+                if msg.get("purpose") != "cleanup":  # a former host's leftover: nothing to do
+                    await self.run_step(uuid, self.report, msg)
             elif op == "heartbeat":
-                await self._thread(self.on_heartbeat, msg)
-            elif op == "report":
-                await self._thread(lifecycle.on_report, self, msg)
-            elif op == "delete":
-                await self._thread(lifecycle.delete, self, msg["uuid"])
-            elif op == "action":
-                await self._thread(lifecycle.action, self, msg["uuid"])
+                await self.on_heartbeat(msg)
+            elif op == "console_output":
+                return await self.console.output(uuid)
+            elif op == "image_chunk":  # an agent streaming an image into its cache
+                return await self.in_thread(spawn.image_chunk, self, msg)
             else:
                 LOG.warning("conductor: unknown message %r", msg)
-        except exceptions.ConcurrentUpdate:
-            # someone else moved the instance on; the reconciler looks again later
-            LOG.info("conductor: %s of %s raced another writer", op, msg.get("uuid"))
+        except Exception:
+            LOG.exception("[instance: %s] conductor: %s failed; the reconciler will look "
+                          "again", uuid or "-", op)
         return None
 
-    def on_heartbeat(self, msg: dict[str, Any]) -> Outbox:
+    async def on_heartbeat(self, msg: dict[str, Any]) -> None:
+        received = utcnow()
+        await self.send(await self.in_thread(self.hosts.on_heartbeat, msg))
         host = msg["host"]
-        inventory = msg["inventory"]
-
-        def run(conn: Any) -> dict[str, Any]:
-            services.record_heartbeat(conn, host, "nova-compute", msg.get("availability_zone"))
-            return nodes.upsert(conn, host, inventory)
-
-        node = self.db.write(run)
-        wanted = {
-            "VCPU": {"total": inventory["vcpus"], "reserved": 0, "min_unit": 1,
-                     "max_unit": inventory["vcpus"], "step_size": 1,
-                     "allocation_ratio": inventory["cpu_allocation_ratio"]},
-            "MEMORY_MB": {"total": inventory["memory_mb"], "reserved": 0, "min_unit": 1,
-                          "max_unit": inventory["memory_mb"], "step_size": 1,
-                          "allocation_ratio": inventory["ram_allocation_ratio"]},
-            "DISK_GB": {"total": inventory["local_gb"], "reserved": 0, "min_unit": 1,
-                        "max_unit": inventory["local_gb"], "step_size": 1,
-                        "allocation_ratio": inventory["disk_allocation_ratio"]},
-        }
-        if self._inventories.get(node["uuid"]) != wanted:
-            self.placement.ensure_provider(node["uuid"], node["hypervisor_hostname"])
-            self.placement.set_inventory(node["uuid"], wanted)
-            self._inventories[node["uuid"]] = wanted
-            self.scheduler.invalidate()  # a new or changed host: look again
-        return self._orphans(host, list((msg.get("instances") or {}).keys()))
-
-    def _orphans(self, host: str, guests: list[str]) -> Outbox:
-        """Guests a hypervisor runs that the database does not place there (a spawn that
-        finished after its build was given up, a delete that raced a restart): remove them."""
-        if not guests:
-            return []
-        known = {r["uuid"]: r for r in self.db.read(instances.by_uuids, guests)}
-        out: Outbox = []
-        for uuid in guests:
-            row = known.get(uuid)
-            if row is not None and not row["deleted"] and (
-                    row["task_state"] is not None
-                    or host in (row["host"], row["migration_source"])):
-                continue
-            LOG.info("conductor: removing orphaned guest %s from %s", uuid, host)
-            out.append((f"compute.{host}", {"op": "destroy", "uuid": uuid,
-                                             "purpose": "cleanup"}))
-        return out
+        found = await self.in_thread(self.power_sync.candidates, host,
+                                     self.power_sync.observed(msg), received)
+        for uuid, observed in found:
+            if not self.queue.busy(uuid):  # work in flight: the next heartbeat looks again
+                await self.run_step(uuid, self.power_sync.sync, host, observed)
 
     # -- reconciliation -------------------------------------------------------------------------
     async def reconcile(self) -> None:
-        await self._thread(self._reconcile)
-
-    def _reconcile(self) -> Outbox:
         now = utcnow()
-        outbox: Outbox = []
-        for row in self.db.read(instances.overdue, now):
-            try:
-                outbox += lifecycle.overdue(self, row, now)
-            except exceptions.ConcurrentUpdate:
-                continue
-        return outbox
+        for row in await self.in_thread(self.db.read, instances.overdue, now):
+            if not self.queue.busy(row["uuid"]):
+                await self.run_step(row["uuid"], self.recovery.overdue, now)
 
-    def _resume(self) -> Outbox:
-        """After a restart: pick up every task that was under way."""
-        outbox: Outbox = []
-        for row in self.db.read(instances.in_flight):
-            try:
-                outbox += lifecycle.resume(self, row)
-            except exceptions.ConcurrentUpdate:
-                continue
-        return outbox
+    async def _resume_all(self) -> None:
+        """After a restart: pick up every task that was under way, side by side."""
+        try:
+            rows = await self.in_thread(self.db.read, instances.in_flight)
+            await asyncio.gather(*(self.run_step(row["uuid"], self.recovery.resume)
+                                   for row in rows))
+        except Exception:  # the reconciler takes over at each task's deadline
+            LOG.exception("conductor: resuming tasks after the restart failed")
 
     def deadline(self, build_task: bool = False) -> dt.datetime:
         seconds = self.settings.build_timeout if build_task else self.settings.task_timeout

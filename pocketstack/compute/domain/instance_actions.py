@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
+from pocketstack.common.db import time_compare
 from pocketstack.compute import tables as t
 from pocketstack.compute.domain.common import utcnow
 
@@ -107,9 +108,9 @@ def list_(conn: Connection, instance_uuid: str, changes_since: dt.datetime | Non
     q = (sa.select(t.instance_actions).where(c.instance_uuid == instance_uuid)
          .order_by(c.start_time.desc(), c.id.desc()))
     if changes_since is not None:
-        q = q.where(c.updated_at >= changes_since)
+        q = q.where(time_compare(c.updated_at, "gte", changes_since))
     if changes_before is not None:
-        q = q.where(c.updated_at <= changes_before)
+        q = q.where(time_compare(c.updated_at, "lte", changes_before))
     return [dict(r) for r in conn.execute(q).mappings()]
 
 

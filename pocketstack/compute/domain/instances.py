@@ -11,18 +11,20 @@ import datetime as dt
 import re
 import secrets
 import uuid as uuidlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
-from pocketstack.common.db import update_generation
+from pocketstack.common.db import Database, time_compare, update_generation
 from pocketstack.compute import tables as t
-from pocketstack.compute.domain import quotas, states
+from pocketstack.compute.domain import instance_actions, quotas, states
 from pocketstack.compute.domain.common import utcnow
 
 T = t.instances
+R = TypeVar("R")
 
 
 def instance_name(row: dict[str, Any]) -> str:
@@ -54,11 +56,12 @@ def create(conn: Connection, base: dict[str, Any], count: int,
         if count > 1:
             name = f"{name}-{index + 1}"
         row = dict(base)
+        uuid = str(uuidlib.uuid4())
         row.update({
-            "uuid": str(uuidlib.uuid4()), "display_name": name, "vm_state": states.BUILDING,
+            "uuid": uuid, "display_name": name, "vm_state": states.BUILDING,
             "task_state": states.SCHEDULING, "power_state": 0, "reservation_id": reservation,
             "launch_index": index, "created_at": now, "updated_at": now, "deleted": False,
-            "hostname": _hostname(name), "task_deadline":
+            "hostname": sanitize_hostname(name, f"Server-{uuid}"), "task_deadline":
                 now + dt.timedelta(seconds=deadline_seconds), "task_attempts": 0,
             "generation": 0,
         })
@@ -70,9 +73,16 @@ def create(conn: Connection, base: dict[str, Any], count: int,
     return rows
 
 
-def _hostname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
-    return cleaned[:63] or "server"
+def sanitize_hostname(name: str, default: str) -> str:
+    """The hostname Nova (since Wallaby) derives from a server name: Latin-1 only, at most 63
+    characters, spaces, underscores and dots as hyphens, anything else that is not a word
+    character or hyphen dropped, lower case, no leading or trailing hyphen; ``default``
+    (``Server-<uuid>``) when nothing is left."""
+    host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    host = re.sub(r"[ _.]", "-", host)
+    host = re.sub(r"[^\w.-]+", "", host)
+    host = host.lower().strip(".-")
+    return host or default[:63]
 
 
 def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -86,22 +96,65 @@ def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dic
     return merged
 
 
+def set_metadata(conn: Connection, row: dict[str, Any], metadata: dict[str, str]) -> None:
+    """Replace a server's metadata under its generation (else ConcurrentUpdate); unlike
+    :func:`update`, ``updated_at`` is left alone."""
+    update_generation(conn, T, row["id"], row["generation"], {"metadata": metadata})
+
+
+def set_tags(conn: Connection, row: dict[str, Any], tags: list[str]) -> None:
+    """Replace a server's tags under its generation (else ConcurrentUpdate); ``updated_at``
+    is left alone."""
+    update_generation(conn, T, row["id"], row["generation"], {"tags": tags})
+
+
+# internal action -> the name Nova's API uses for it in a 409 ("Cannot 'reboot' instance ...")
+API_NAMES = {"reboot_soft": "reboot", "reboot_hard": "reboot", "confirm_resize": "confirmResize",
+             "revert_resize": "revertResize", "create_image": "createImage",
+             "shelve_offload": "shelveOffload"}
+
+
 def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seconds: int,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Move an instance into the task state of ``action`` (409 when its state forbids it)."""
+    """Move an instance into the task state of ``action``: one task in flight per instance.
+
+    409 as Nova words it when the state forbids it (vm_state checked first, then any task in
+    flight). The write is a compare-and-swap on the row's generation; run it with
+    :func:`write_checked` so a request that loses a race re-reads and answers from the
+    winner's state."""
     allowed, task_state = states.ACTIONS[action]
+    name = API_NAMES.get(action, action)
     if row["locked"] and action not in ("unlock",):
         raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
-    if row["task_state"] is not None or row["vm_state"] not in allowed:
-        where = (f"task_state {row['task_state']}" if row["task_state"]
-                 else f"vm_state {row['vm_state']}")
-        raise exceptions.Conflict(
-            f"Cannot '{action}' instance {row['uuid']} while it is in {where}")
+    if row["vm_state"] not in allowed:
+        raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
+                                  f"vm_state {row['vm_state']}")
+    replaced = states.REPLACEABLE.get(action, {}).get(row["task_state"] or "")
+    if row["task_state"] is not None and replaced is None:
+        raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
+                                  f"task_state {row['task_state']}")
+    if replaced is not None:  # the replaced task's action ends here, as failed
+        record = instance_actions.latest(conn, row["uuid"], replaced)
+        if record is not None and record["finish_time"] is None:
+            instance_actions.finish(conn, record["id"], "Error")
     values = {"task_state": task_state,
               "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
               "task_attempts": 0}
     values.update(extra or {})
     return update(conn, row, values)
+
+
+def write_checked(db: Database, fn: Callable[..., R], *args: Any, attempts: int = 5) -> R:
+    """Run ``fn(conn, *args)`` — read an instance, check its state, write it with its
+    generation — in a write transaction, from a fresh read again when another writer changed
+    the row first; the last loss surfaces as the 409 ConcurrentUpdate."""
+    for attempt in range(attempts):
+        try:
+            return db.write(fn, *args)  # type: ignore[no-any-return]
+        except exceptions.ConcurrentUpdate:
+            if attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def mark_deleting(conn: Connection, row: dict[str, Any], deadline_seconds: int) -> dict[str, Any]:
@@ -175,9 +228,9 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
                     from None
             q = q.where(T.c.display_name.regexp_match(value))
         elif key == "changes-since":
-            q = q.where(T.c.updated_at >= value)
+            q = q.where(time_compare(T.c.updated_at, "gte", value))
         elif key == "changes-before":
-            q = q.where(T.c.updated_at <= value)
+            q = q.where(time_compare(T.c.updated_at, "lte", value))
         elif key == "vm_state":
             q = q.where(T.c.vm_state.in_(value))
         elif key == "uuids":
@@ -240,6 +293,12 @@ def record_scheduling(conn: Connection, uuid: str, attempt: int, chosen: str | N
     conn.execute(sa.insert(t.scheduling_records).values(
         instance_uuid=uuid, attempt=attempt, created_at=utcnow(), chosen_host=chosen,
         record=record))
+
+
+def set_scheduling_record(conn: Connection, record_id: int, record: dict[str, Any]) -> None:
+    """Rewrite one attempt's record (e.g. to say why its host failed the build)."""
+    conn.execute(sa.update(t.scheduling_records)
+                 .where(t.scheduling_records.c.id == record_id).values(record=record))
 
 
 def scheduling_records(conn: Connection, uuid: str) -> list[dict[str, Any]]:

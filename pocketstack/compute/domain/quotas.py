@@ -66,16 +66,58 @@ def _rows(conn: Connection, project_id: str, user_id: str) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute(q)}
 
 
-def get_defaults() -> dict[str, int]:
-    return dict(DEFAULTS)
+DEFAULT_CLASS = "default"
+
+
+def class_resources_for(version_at_least: Any) -> list[str]:
+    """Resource names of a quota class at a microversion: server groups appear at 2.50, which
+    drops the network resources; 2.57 drops the injected-file ones."""
+    names = list(DEFAULTS)
+    if not version_at_least("2.50"):
+        return [n for n in names if n not in ("server_groups", "server_group_members")]
+    names = [n for n in names if n not in NETWORK_RESOURCES]
+    if version_at_least("2.57"):
+        names = [n for n in names if n not in FILE_RESOURCES]
+    return names
+
+
+def _class_rows(conn: Connection, class_name: str) -> dict[str, int]:
+    q = sa.select(t.quota_classes.c.resource, t.quota_classes.c.hard_limit).where(
+        t.quota_classes.c.class_name == class_name)
+    return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+
+def get_class_limits(conn: Connection, class_name: str) -> dict[str, int]:
+    """A quota class's limits: the built-in defaults overridden by the class's own rows."""
+    limits = dict(DEFAULTS)
+    limits.update(_class_rows(conn, class_name))
+    return limits
+
+
+def set_class_limits(conn: Connection, class_name: str,
+                     values: dict[str, int]) -> dict[str, int]:
+    for resource, limit in values.items():
+        where = (t.quota_classes.c.class_name == class_name,
+                 t.quota_classes.c.resource == resource)
+        done = conn.execute(sa.update(t.quota_classes).where(*where).values(hard_limit=limit))
+        if not done.rowcount:
+            conn.execute(sa.insert(t.quota_classes).values(
+                class_name=class_name, resource=resource, hard_limit=limit))
+    return get_class_limits(conn, class_name)
+
+
+def get_defaults(conn: Connection) -> dict[str, int]:
+    """What a project without limits of its own gets: the ``default`` quota class."""
+    return get_class_limits(conn, DEFAULT_CLASS)
 
 
 def get_limits(conn: Connection, project_id: str, user_id: str | None = None
                ) -> dict[str, int]:
     """The effective limits of a project, or of a user in it (-1 = unlimited).
 
-    A user's own limits override the project's; without any they inherit the project's."""
-    limits = dict(DEFAULTS)
+    A user's own limits override the project's; without any they inherit the project's, and
+    the project's fall back to the ``default`` quota class."""
+    limits = get_defaults(conn)
     limits.update(_rows(conn, project_id, ""))
     if user_id:
         limits.update(_rows(conn, project_id, user_id))

@@ -86,6 +86,51 @@ def hosts(conn: Connection, uuid: str) -> list[str]:
     return sorted({r[0] for r in conn.execute(q)})
 
 
+def placements(conn: Connection, uuid: str) -> dict[str, tuple[str | None, str]]:
+    """Each live member's (host or None, vm_state), by instance uuid."""
+    m = t.server_group_members
+    i = t.instances
+    q = (sa.select(i.c.uuid, i.c.host, i.c.vm_state)
+         .select_from(m.join(i, i.c.uuid == m.c.instance_uuid))
+         .where(m.c.group_uuid == uuid, i.c.deleted.is_(False)))
+    return {r[0]: (r[1], r[2]) for r in conn.execute(q)}
+
+
+class PolicyViolation(exceptions.Conflict):
+    """Placing an instance on a host would break its group's hard policy."""
+
+
+def policy_violation(policy: str, rules: dict[str, Any], others: list[str],
+                     host: str) -> str | None:
+    """Why ``host`` breaks a hard ``policy`` given the hosts of the group's other members
+    (one entry per member), or None when it does not."""
+    if policy == "anti-affinity":
+        limit = int((rules or {}).get("max_server_per_host", 1))
+        here = others.count(host)
+        if here >= limit:
+            return (f"anti-affinity policy of the server group: {here} member(s) already on "
+                    f"{host}")
+    elif policy == "affinity" and others and host not in others:
+        return (f"affinity policy of the server group: members run on "
+                f"{', '.join(sorted(set(others)))}")
+    return None
+
+
+def check_placement(conn: Connection, group_uuid: str, instance_uuid: str, host: str) -> None:
+    """Nova's late check, inside the transaction that places the instance: with the group's
+    row locked (writers of one group queue here, across processes), raise PolicyViolation if
+    ``host`` breaks the group's hard policy given where the other members already are."""
+    row = conn.execute(sa.select(t.server_groups).where(t.server_groups.c.uuid == group_uuid)
+                       .with_for_update()).mappings().first()
+    if row is None:
+        return  # the group is gone: nothing to honour
+    others = [h for uuid, (h, _) in placements(conn, group_uuid).items()
+              if uuid != instance_uuid and h is not None]
+    reason = policy_violation(row["policy"], row["rules"] or {}, others, host)
+    if reason is not None:
+        raise PolicyViolation(reason)
+
+
 def create(conn: Connection, project_id: str, user_id: str, name: str, policy: str,
            rules: dict[str, Any] | None = None) -> dict[str, Any]:
     if policy not in POLICIES:

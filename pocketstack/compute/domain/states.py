@@ -71,3 +71,10 @@ RESULTS: dict[str, tuple[str, int]] = {
     "suspend": (SUSPENDED, 7), "resume": (ACTIVE, 1), "rescue": (RESCUED, 1),
     "unrescue": (ACTIVE, 1),
 }
+
+# A hard reboot may replace these tasks (Nova's ALLOW_REBOOT: a stuck soft reboot, pause,
+# suspend... is recovered by a hard reboot); every other action needs no task in flight.
+REPLACEABLE: dict[str, dict[str, str]] = {
+    "reboot_hard": {REBOOTING: "reboot", REBOOTING_HARD: "reboot", RESUMING: "resume",
+                    UNPAUSING: "unpause", PAUSING: "pause", SUSPENDING: "suspend"},
+}

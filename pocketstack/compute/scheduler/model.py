@@ -19,6 +19,7 @@ class RequestSpec:
     extra_specs: dict[str, str] = field(default_factory=dict)
     image_properties: dict[str, Any] = field(default_factory=dict)
     availability_zone: str | None = None
+    group_uuid: str | None = None  # the instance's server group, if any
     group_policy: str | None = None  # affinity, anti-affinity, soft-affinity, ...
     group_hosts: list[str] = field(default_factory=list)  # hosts of the group's other members
     group_max_per_host: int = 1

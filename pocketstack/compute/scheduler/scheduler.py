@@ -7,6 +7,11 @@
 3. Weighers rank what passed; the best host is claimed atomically in placement. A host that
    lost a race to a concurrent claim is noted and the next one is tried — a host is never
    over-committed because the claim, not the choice, is authoritative.
+
+Members of one server group are scheduled one at a time, each seeing where the others are —
+including siblings of the same request this scheduler has placed whose builds have not yet
+recorded a host (Nova's scheduler does the same for a multi-create). Across schedulers, the
+conductor's late check (:func:`server_groups.check_placement`) has the last word.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from typing import Any
 
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
-from pocketstack.compute.domain import aggregates_view, nodes, services
+from pocketstack.compute.domain import aggregates_view, nodes, server_groups, services
 from pocketstack.compute.domain.common import utcnow
+from pocketstack.compute.domain.states import BUILDING
 from pocketstack.compute.scheduler.filters import load_filters
 from pocketstack.compute.scheduler.model import HostState, HostVerdict, NoValidHost, RequestSpec
 from pocketstack.compute.scheduler.weighers import load_weighers
@@ -65,6 +71,10 @@ class Scheduler:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
         self._random = random.Random()
+        # grouped schedules queue here; picks: group -> {instance: host} this scheduler chose
+        # for members whose builds have not recorded a host yet
+        self._group_lock = threading.Lock()
+        self._group_picks: dict[str, dict[str, str]] = {}
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
@@ -171,6 +181,37 @@ class Scheduler:
 
     def schedule(self, spec: RequestSpec) -> tuple[HostState, list[HostVerdict], float]:
         """Select and claim; returns (host, verdicts, seconds taken) or raises NoValidHost."""
+        if spec.group_uuid is None:
+            return self._schedule(spec)
+        with self._group_lock:
+            spec.group_hosts = self._group_hosts(spec.group_uuid, spec.instance_uuid)
+            chosen = self._schedule(spec)
+            self._group_picks.setdefault(spec.group_uuid, {})[spec.instance_uuid] = \
+                chosen[0].host
+            return chosen
+
+    def _group_hosts(self, group_uuid: str, instance_uuid: str) -> list[str]:
+        """Hosts of the group's other members: where the database says they are, or where
+        this scheduler just put one that is still building (one entry per member)."""
+        with self.db.reader() as conn:
+            placed = server_groups.placements(conn, group_uuid)
+        picks = self._group_picks.get(group_uuid, {})
+        for uuid in list(picks):
+            host, vm_state = placed.get(uuid, (None, ""))
+            if host is not None or vm_state != BUILDING:
+                del picks[uuid]  # recorded (or gone): the database has the last word
+        if not picks:
+            self._group_picks.pop(group_uuid, None)
+        hosts = []
+        for uuid, (host, _) in placed.items():
+            if uuid == instance_uuid:
+                continue
+            host = host or picks.get(uuid)
+            if host is not None:
+                hosts.append(host)
+        return hosts
+
+    def _schedule(self, spec: RequestSpec) -> tuple[HostState, list[HostVerdict], float]:
         started = time.perf_counter()
         ranked, verdicts, not_sampled = self.select(spec)
         by_host = {v.host: v for v in verdicts}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.compute.domain import quotas
+from pocketstack.compute.schemas.names import NAME, description
 
 
 def wrap(key: str, inner: dict[str, Any]) -> dict[str, Any]:
@@ -21,8 +22,6 @@ def obj(props: dict[str, Any], required: list[str] | None = None,
     return out
 
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 255,
-        "pattern": r"^(?! )[^\x00-\x1f\x7f]*(?<! )$"}
 BOOL = {"type": ["boolean", "string"],
         "enum": [True, False, "True", "False", "true", "false", "1", "0", "yes", "no",
                  "on", "off", "TRUE", "FALSE"]}
@@ -30,8 +29,7 @@ NONNEG_INT = {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0
               "maximum": 0x7FFFFFFF}
 POS_INT = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1,
            "maximum": 0x7FFFFFFF}
-DESCRIPTION = {"type": ["string", "null"], "minLength": 0, "maxLength": 65535,
-               "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
+DESCRIPTION = description(65535)
 
 # -- flavors ---------------------------------------------------------------------------------
 FLAVOR_ID = {"type": ["string", "number", "null"], "minLength": 1, "maxLength": 255,
@@ -151,6 +149,10 @@ def quota_update(resources: list[str]) -> dict[str, Any]:
     props: dict[str, Any] = {name: QUOTA_VALUE for name in resources}
     props["force"] = BOOL
     return wrap("quota_set", obj(props))
+
+
+def quota_class_update(resources: list[str]) -> dict[str, Any]:
+    return wrap("quota_class_set", obj({name: QUOTA_VALUE for name in resources}))
 
 
 # -- server groups ---------------------------------------------------------------------------

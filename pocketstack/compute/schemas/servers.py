@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 255,
-        "pattern": r"^(?![\s])[\s\S]*(?<![\s])$|^\S$"}
+from pocketstack.compute.schemas.names import NAME, description
+
 METADATA = {"type": "object", "patternProperties": {
     "^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
     "additionalProperties": False}
@@ -53,7 +53,7 @@ CREATE: dict[str, Any] = {
                 "block_device_mapping": {"type": "array"},
                 "security_groups": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": "string"}}}},
-                "description": {"type": ["string", "null"], "maxLength": 255},
+                "description": description(255),
                 "accessIPv4": {"type": "string", "format": "ipv4"},
                 "accessIPv6": {"type": "string", "format": "ipv6"},
                 "config_drive": {"type": ["boolean", "string"]},
@@ -78,7 +78,7 @@ CREATE: dict[str, Any] = {
 UPDATE: dict[str, Any] = {
     "type": "object",
     "properties": {"server": {"type": "object", "properties": {
-        "name": NAME, "description": {"type": ["string", "null"], "maxLength": 255},
+        "name": NAME, "description": description(255),
         "accessIPv4": {"type": "string", "format": "ipv4"},
         "accessIPv6": {"type": "string", "format": "ipv6"},
         "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
@@ -97,7 +97,7 @@ RESIZE = {"type": "object", "properties": {"flavorRef": REF,
 REBUILD = {"type": "object", "properties": {
     "imageRef": {"type": "string"}, "name": NAME, "adminPass": {"type": "string"},
     "metadata": METADATA, "preserve_ephemeral": {"type": "boolean"},
-    "description": {"type": ["string", "null"]}, "key_name": {"type": ["string", "null"]},
+    "description": description(255), "key_name": {"type": ["string", "null"]},
     "user_data": {"type": ["string", "null"]}, "hostname": {"type": "string"},
     "OS-DCF:diskConfig": {"type": "string"}, "accessIPv4": {"type": "string"},
     "accessIPv6": {"type": "string"}, "trusted_image_certificates": {"type": ["array", "null"]},

@@ -9,7 +9,6 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response
 from pocketstack.identity import passwords, schemas
-from pocketstack.identity import tables as t
 from pocketstack.identity.api.common import body, collection, enforce, one, svc
 from pocketstack.identity.api.serializers import app_cred_view
 from pocketstack.identity.api.trusts import is_trust_token
@@ -72,8 +71,7 @@ def create_app_cred(req: ApiRequest) -> Response:
                     f"Cannot delegate role {row['name']}: the user does not hold it on the "
                     "project.")
             wanted.append({"id": row["id"], "name": row["name"],
-                           "domain_id": None if row["domain_id"] == t.NULL_DOMAIN
-                           else row["domain_id"]})
+                           "domain_id": roles.domain_of(row)})
 
     service = svc(req)
     service.db.read(resolve)

@@ -10,7 +10,7 @@ from pocketstack.common.api.validation import validate
 from pocketstack.identity import schemas
 from pocketstack.identity.api.common import collection, enforce, flag, svc
 from pocketstack.identity.api.serializers import domain_view, project_view
-from pocketstack.identity.domain import assignments, domains, projects
+from pocketstack.identity.domain import assignments, domains, federation, projects
 
 
 def issue_token(req: ApiRequest) -> Response:
@@ -63,12 +63,23 @@ def auth_catalog(req: ApiRequest) -> Response:
                                     "next": None}})
 
 
+def _federated_groups(req: ApiRequest) -> list[str]:
+    """The groups a federated caller's token carries (empty for any other token)."""
+    token = req.ctx.auth_token
+    if not token:
+        return []
+    federation_info = svc(req).auth.validate(token).payload.federation
+    return list(federation_info[2]) if federation_info else []
+
+
 def auth_projects(req: ApiRequest) -> Response:
     enforce(req, "identity:get_auth_projects")
     user_id = req.ctx.user_id or ""
+    group_ids = _federated_groups(req)
 
     def read(conn):  # type: ignore[no-untyped-def]
         ids = assignments.project_ids_for_user(conn, user_id)
+        ids |= federation.project_ids_for_groups(conn, group_ids)
         return [p for p in projects.list_(conn, ids=ids) if p["enabled"]]
 
     rows = svc(req).db.read(read)
@@ -78,9 +89,11 @@ def auth_projects(req: ApiRequest) -> Response:
 def auth_domains(req: ApiRequest) -> Response:
     enforce(req, "identity:get_auth_domains")
     user_id = req.ctx.user_id or ""
+    group_ids = _federated_groups(req)
 
     def read(conn):  # type: ignore[no-untyped-def]
         ids = assignments.domain_ids_for_user(conn, user_id)
+        ids |= federation.domain_ids_for_groups(conn, group_ids)
         return [d for d in domains.list_(conn, ids=ids) if d["enabled"]]
 
     rows = svc(req).db.read(read)

@@ -99,7 +99,8 @@ def create_project(req: ApiRequest) -> Response:
         values["domain_id"] = (req.ctx.domain_id or req.ctx.project_domain_id
                                or domains.DEFAULT_DOMAIN_ID)
     enforce(req, "identity:create_project", {"target.domain_id": values["domain_id"]})
-    row = svc(req).db.write(projects.create, values)
+    depth = svc(req).limit_model.max_project_depth or projects.MAX_DEPTH
+    row = svc(req).db.write(projects.create, values, depth)
     return one("project", project_view(req, row), 201)
 
 

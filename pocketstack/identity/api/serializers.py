@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.common.api.app import ApiRequest
-from pocketstack.identity import tables as t
 from pocketstack.identity.api.common import link
+from pocketstack.identity.domain import roles
 from pocketstack.identity.domain.common import isotime
 
 
@@ -64,7 +64,7 @@ def role_view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row["extra"])
     out.update({
         "id": row["id"], "name": row["name"],
-        "domain_id": None if row["domain_id"] == t.NULL_DOMAIN else row["domain_id"],
+        "domain_id": roles.domain_of(row),
         "description": row["description"], "options": row["options"],
         "links": link(req, f"/v3/roles/{row['id']}"),
     })

@@ -19,7 +19,8 @@ from pocketstack.identity.api.common import (
     svc,
 )
 from pocketstack.identity.api.serializers import group_view, project_view, user_view
-from pocketstack.identity.domain import assignments, domains, groups, projects, users
+from pocketstack.identity.domain import assignments, domains, federation, groups, projects, users
+from pocketstack.identity.domain.common import isotime
 
 
 def _target(req: ApiRequest, user_id: str) -> dict[str, Any]:
@@ -42,7 +43,11 @@ def list_users(req: ApiRequest) -> Response:
 def get_user(req: ApiRequest) -> Response:
     user_id = req.path_params["user_id"]
     enforce(req, "identity:get_user", _target(req, user_id))
-    return one("user", user_view(req, svc(req).db.read(users.get, user_id)))
+    view = user_view(req, svc(req).db.read(users.get, user_id))
+    federated = svc(req).db.read(federation.federation_of, user_id)
+    if federated:  # a shadow user shows the identities it stands for, as Keystone does
+        view["federated"] = federated
+    return one("user", view)
 
 
 def create_user(req: ApiRequest) -> Response:
@@ -104,4 +109,10 @@ def list_user_groups(req: ApiRequest) -> Response:
     user_id = req.path_params["user_id"]
     enforce(req, "identity:list_groups_for_user", _target(req, user_id))
     rows = svc(req).db.read(groups.groups_of, user_id)
-    return collection(req, "groups", (group_view(req, g) for g in rows))
+    views = []
+    for row in rows:
+        view = group_view(req, row)
+        if "membership_expires_at" in row:  # given by a federated login, as Keystone shows
+            view["membership_expires_at"] = isotime(row["membership_expires_at"])
+        views.append(view)
+    return collection(req, "groups", views)

@@ -2,7 +2,8 @@
 
 Effective roles of a user on a project are the union of direct grants, grants to the user's
 groups, grants inherited from the project's domain and ancestors, all expanded through role
-implications. Domain-specific roles never appear in tokens (only what they imply).
+implications. Domain-specific roles never appear in tokens (only what they imply). A federated
+token adds the groups its mapping gave (``extra_groups``) to the user's own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.identity import tables as t
 from pocketstack.identity.domain import projects, roles
-from pocketstack.identity.domain.common import bump_revision
+from pocketstack.identity.domain.common import bump_revision, utcnow
 
 USER_PROJECT = "UserProject"
 GROUP_PROJECT = "GroupProject"
@@ -110,8 +111,12 @@ def role_ids_for(conn: Connection, a_type: str, actor_id: str, target_id: str,
 
 
 def group_ids_of(conn: Connection, user_id: str) -> list[str]:
-    return [r[0] for r in conn.execute(sa.select(t.group_members.c.group_id).where(
-        t.group_members.c.user_id == user_id))]
+    """The user's groups: memberships, and federated ones not yet expired."""
+    f = t.federated_group_members
+    q = sa.union(
+        sa.select(t.group_members.c.group_id).where(t.group_members.c.user_id == user_id),
+        sa.select(f.c.group_id).where(f.c.user_id == user_id, f.c.expires_at > utcnow()))
+    return [r[0] for r in conn.execute(q)]
 
 
 def _visible(role_ids: set[str], conn: Connection,
@@ -127,8 +132,9 @@ def _visible(role_ids: set[str], conn: Connection,
 
 
 def effective_project_role_ids(conn: Connection, user_id: str, project: dict[str, Any],
-                               catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                               catalog: roles.RoleCatalog | None = None,
+                               extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     ancestors = [p["id"] for p in projects.parents(conn, project)]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
@@ -146,8 +152,9 @@ def effective_project_role_ids(conn: Connection, user_id: str, project: dict[str
 
 
 def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str,
-                              catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                              catalog: roles.RoleCatalog | None = None,
+                              extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
@@ -156,8 +163,9 @@ def effective_domain_role_ids(conn: Connection, user_id: str, domain_id: str,
 
 
 def effective_system_role_ids(conn: Connection, user_id: str,
-                              catalog: roles.RoleCatalog | None = None) -> set[str]:
-    actors = [user_id, *group_ids_of(conn, user_id)]
+                              catalog: roles.RoleCatalog | None = None,
+                              extra_groups: tuple[str, ...] = ()) -> set[str]:
+    actors = [user_id, *group_ids_of(conn, user_id), *extra_groups]
     a = t.assignments
     q = sa.select(a.c.role_id).where(
         a.c.actor_id.in_(actors), a.c.type.in_((USER_SYSTEM, GROUP_SYSTEM)),

@@ -12,7 +12,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error, update_generation
 from pocketstack.identity import tables as t
 from pocketstack.identity.domain import domains, users
-from pocketstack.identity.domain.common import bump_revision, get_row, new_id
+from pocketstack.identity.domain.common import bump_revision, get_row, new_id, utcnow
 
 FIELDS = ("name", "description", "domain_id")
 
@@ -124,4 +124,11 @@ def groups_of(conn: Connection, user_id: str) -> list[dict[str, Any]]:
     users.get(conn, user_id)
     ids = {r[0] for r in conn.execute(sa.select(t.group_members.c.group_id).where(
         t.group_members.c.user_id == user_id))}
-    return list_(conn, ids=ids)
+    f = t.federated_group_members  # a federated user's memberships until they expire
+    expiring = {r[0]: r[1] for r in conn.execute(sa.select(f.c.group_id, f.c.expires_at).where(
+        f.c.user_id == user_id, f.c.expires_at > utcnow()))}
+    rows = list_(conn, ids=ids | set(expiring))
+    for row in rows:
+        if row["id"] in expiring and row["id"] not in ids:
+            row["membership_expires_at"] = expiring[row["id"]]
+    return rows

@@ -67,7 +67,9 @@ def subtree(conn: Connection, project_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def create(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+def create(conn: Connection, values: dict[str, Any], max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Create a project; ``max_depth`` (projects below the domain) may be lowered by the
+    unified limits enforcement model."""
     domain_id = values.get("domain_id") or domains.DEFAULT_DOMAIN_ID
     domains.get(conn, domain_id)
     parent_id = values.get("parent_id")
@@ -80,7 +82,7 @@ def create(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
             raise exceptions.ValidationError(
                 "Cannot create project, the parent and the project are in different domains."
             )
-        if len(parents(conn, parent)) + 2 > MAX_DEPTH:
+        if len(parents(conn, parent)) + 2 > min(max_depth, MAX_DEPTH):
             raise exceptions.Forbidden(
                 f"Max hierarchy depth reached for {parent_id} branch."
             )

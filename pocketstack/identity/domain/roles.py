@@ -17,6 +17,12 @@ FIELDS = ("name", "description", "options")
 PROHIBITED_IMPLIED = ("admin",)
 
 
+def domain_of(row: dict[str, Any]) -> str | None:
+    """A role row's domain as the API shows it: None for a global role (stored as a marker)."""
+    domain_id: str = row["domain_id"]
+    return None if domain_id == t.NULL_DOMAIN else domain_id
+
+
 def get(conn: Connection, role_id: str) -> dict[str, Any]:
     return get_row(conn, t.roles, role_id, "role")
 

@@ -25,6 +25,7 @@ from pocketstack.identity.domain import (
     assignments,
     catalog,
     domains,
+    federation,
     projects,
     revocations,
     roles,
@@ -56,6 +57,7 @@ class TokenInfo:
     roles: list[dict[str, Any]] = field(default_factory=list)
     app_cred: dict[str, Any] | None = None
     trust: dict[str, Any] | None = None
+    service_providers: list[dict[str, Any]] = field(default_factory=list)
     # {"token": body} as JSON, by include_catalog: a cached TokenInfo is only ever served at
     # the identity revision it was built at, so its rendering stays true while it lives
     rendered: dict[bool, bytes] = field(default_factory=dict, repr=False)
@@ -123,12 +125,21 @@ class Authenticator:
         self._validated = RevisionCache()
         self._catalog = RevisionCache(size=1)
         self._roles = RevisionCache(size=1)
+        self._sps = RevisionCache(size=1)
 
     def role_catalog(self, conn: Connection, revision: int) -> roles.RoleCatalog:
         found: roles.RoleCatalog | None = self._roles.get("roles", revision)
         if found is None:
             found = roles.RoleCatalog(conn)
             self._roles.put("roles", revision, found)
+        return found
+
+    def service_providers(self, conn: Connection, revision: int) -> list[dict[str, Any]]:
+        """The enabled OS-FEDERATION service providers every token lists."""
+        found: list[dict[str, Any]] | None = self._sps.get("sps", revision)
+        if found is None:
+            found = federation.enabled_sps(conn)
+            self._sps.put("sps", revision, found)
         return found
 
     # -- issue ----------------------------------------------------------------------------------
@@ -142,6 +153,7 @@ class Authenticator:
         audit_chain: list[str] = []
         app_cred: dict[str, Any] | None = None
         expires_cap: float | None = None
+        federation: tuple[str, str, list[str]] | None = None
         for method in methods:
             if method not in identity:
                 raise exceptions.ValidationError(
@@ -157,6 +169,9 @@ class Authenticator:
                 if prior.payload.trust_id:
                     raise exceptions.Forbidden("Cannot rescope a trust-scoped token.")
                 found = prior.payload.user_id
+                if prior.payload.federation is not None:
+                    federation = prior.payload.federation
+                    self._check_idp_enabled(federation[0])
                 audit_chain = prior.payload.audit_ids[-1:]
                 expires_cap = prior.payload.expires_at
                 methods = list(dict.fromkeys(prior.payload.methods + methods))
@@ -170,6 +185,7 @@ class Authenticator:
                 raise exceptions.Unauthorized(AUTH_FAILED)
             user_id = found
         assert user_id is not None
+        methods = fernet.int_to_methods(fernet.methods_to_int(methods))  # as validation reads
         scope = auth.get("scope")
         now = time.time()
         expires = now + self.settings.expiration
@@ -181,8 +197,11 @@ class Authenticator:
             user_id=user_id, methods=methods, issued_at=now, expires_at=int(expires),
             audit_ids=[fernet.new_audit_id(), *audit_chain],
             app_cred_id=app_cred["id"] if app_cred else None,
+            federation=federation,
         )
         with self.db.reader() as conn:
+            if federation is not None and scope is None:
+                scope = "unscoped"  # a federated user has no default project
             trust = self._resolve_scope(conn, payload, scope, app_cred)
         if trust is not None:
             if trust["expires_at"] is not None:
@@ -193,7 +212,32 @@ class Authenticator:
         with self.db.reader() as conn:
             token = fernet.encode(self.keys, payload)
             return self._load(conn, token, payload, for_issue=True,
-                              catalog=self.role_catalog(conn, revision), user=known_user)
+                              catalog=self.role_catalog(conn, revision), user=known_user,
+                              revision=revision)
+
+    def issue_federated(self, user_id: str, idp_id: str, protocol_id: str,
+                        group_ids: list[str], federated: bool = True) -> TokenInfo:
+        """The unscoped token of a mapped login (``federated``: an ephemeral user, whose
+        token names its identity provider, protocol and mapped groups)."""
+        now = time.time()
+        payload = fernet.TokenPayload(
+            user_id=user_id, methods=["mapped"], issued_at=now,
+            expires_at=int(now + self.settings.expiration),
+            audit_ids=[fernet.new_audit_id()],
+            federation=(idp_id, protocol_id, list(group_ids)) if federated else None)
+        revision = self.revision()
+        with self.db.reader() as conn:
+            token = fernet.encode(self.keys, payload)
+            return self._load(conn, token, payload, for_issue=True,
+                              catalog=self.role_catalog(conn, revision), revision=revision)
+
+    def _check_idp_enabled(self, idp_id: str) -> None:
+        try:
+            idp = self.db.read(federation.get_idp, idp_id)
+        except exceptions.NotFound:
+            raise exceptions.Unauthorized(AUTH_FAILED) from None
+        if not idp["enabled"]:
+            raise exceptions.Forbidden(f"Identity Provider {idp_id} is disabled")
 
     def _lookup_user(self, conn: Connection, spec: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -373,13 +417,13 @@ class Authenticator:
                                       audit_ids=payload.audit_ids, issued_at=issued):
                 raise exceptions.NotFound("Token has been revoked.")
             info = self._load(conn, token, payload, for_issue=False,
-                              catalog=self.role_catalog(conn, revision))
+                              catalog=self.role_catalog(conn, revision), revision=revision)
         self._validated.put(token, revision, info)
         return info
 
     def _load(self, conn: Connection, token: str, payload: fernet.TokenPayload,
               for_issue: bool, catalog: roles.RoleCatalog,
-              user: dict[str, Any] | None = None) -> TokenInfo:
+              user: dict[str, Any] | None = None, revision: int = 0) -> TokenInfo:
         """Read what the token refers to; refuse if any of it is gone or disabled."""
         failure: type[exceptions.PocketstackError] = (
             exceptions.Unauthorized if for_issue else exceptions.NotFound)
@@ -400,6 +444,14 @@ class Authenticator:
         if not user["enabled"] or not user_domain["enabled"]:
             raise failure(message)
         info = TokenInfo(token=token, payload=payload, user=user, user_domain=user_domain)
+        extra_groups: tuple[str, ...] = ()
+        if payload.federation is not None:
+            try:  # the identity provider must still exist
+                federation.get_idp(conn, payload.federation[0])
+            except exceptions.NotFound:
+                raise failure(message) from None
+            extra_groups = tuple(payload.federation[2])
+        info.service_providers = self.service_providers(conn, revision)
         role_ids: set[str] = set()
         if payload.app_cred_id:
             try:
@@ -419,7 +471,8 @@ class Authenticator:
             if not project["enabled"] or not project_domain["enabled"]:
                 raise failure(message)
             info.project, info.project_domain = project, project_domain
-            role_ids = assignments.effective_project_role_ids(conn, role_user, project, catalog)
+            role_ids = assignments.effective_project_role_ids(conn, role_user, project, catalog,
+                                                              extra_groups)
             if info.trust is not None:
                 delegated_ids = {r["id"] for r in info.trust["roles"]}
                 if not delegated_ids <= role_ids:
@@ -438,9 +491,10 @@ class Authenticator:
                 raise failure(message)
             info.domain = domain
             role_ids = assignments.effective_domain_role_ids(conn, user["id"], domain["id"],
-                                                             catalog)
+                                                             catalog, extra_groups)
         elif payload.system:
-            role_ids = assignments.effective_system_role_ids(conn, user["id"], catalog)
+            role_ids = assignments.effective_system_role_ids(conn, user["id"], catalog,
+                                                             extra_groups)
         if payload.scope_kind != "unscoped":
             if not role_ids:
                 raise failure(message)
@@ -494,8 +548,11 @@ class Authenticator:
 
     def render(self, info: TokenInfo, include_catalog: bool = True) -> dict[str, Any]:
         p = info.payload
+        methods = p.methods
+        if p.federation is not None:  # Keystone names the protocol as the method
+            methods = [p.federation[1] if m == "mapped" else m for m in methods]
         body: dict[str, Any] = {
-            "methods": p.methods,
+            "methods": methods,
             "user": {
                 "id": info.user["id"],
                 "name": info.user["name"],
@@ -523,6 +580,16 @@ class Authenticator:
             body["roles"] = info.roles
             if include_catalog:
                 body["catalog"] = self.catalog()
+        if info.service_providers:
+            body["service_providers"] = info.service_providers
+        if p.federation is not None:
+            idp_id, protocol_id, group_ids = p.federation
+            body["user"]["OS-FEDERATION"] = {
+                "groups": [{"id": g} for g in group_ids],
+                "identity_provider": {"id": idp_id},
+                "protocol": {"id": protocol_id},
+            }
+            del body["user"]["password_expires_at"]
         if info.trust is not None:
             body["OS-TRUST:trust"] = {
                 "id": info.trust["id"],

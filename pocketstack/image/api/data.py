@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-from sqlalchemy.engine import Connection
 from starlette.responses import Response, StreamingResponse
 
 from pocketstack.common import exceptions
@@ -25,10 +24,12 @@ from pocketstack.common.api.validation import validate
 from pocketstack.image import schemas
 from pocketstack.image.api.common import enforce, svc, task_view
 from pocketstack.image.api.schemas import IMPORT_METHODS
-from pocketstack.image.domain import images, tasks
-from pocketstack.image.domain.common import utcnow
+from pocketstack.image.domain import images, imports, tasks
 from pocketstack.image.domain.data import UploadPipeline
 from pocketstack.image.service import ImageService
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 LOG = logging.getLogger(__name__)
 
@@ -224,18 +225,8 @@ def import_image(req: ApiRequest) -> Response:
     def start(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
         image = images.get_visible(conn, req.ctx, image_id)
         enforce(req, "import_image", images.policy_target(image, req.ctx))
-        if image["status"] != "uploading" or not image["staged"]:
-            raise exceptions.Conflict(f"Image {image_id} needs to be staged before "
-                                      f"'{method}' method can be used (status "
-                                      f"{image['status']}).")
-        task = tasks.create(conn, image_id, image["owner"], req.ctx.user_id, req.request_id,
-                            {"image_id": image_id, "import_req": {"method": {"name": method}},
-                             "backend": [service.store.name]})
-        images.update(conn, image_id, image["generation"], {"status": "importing"}, {
-            "os_glance_import_task": task["id"], "os_glance_importing_to_stores": "",
-            "os_glance_failed_import": "",
-        })
-        return images.get(conn, image_id), task
+        return imports.start(conn, image, method, service.store.name, req.ctx.user_id,
+                             req.request_id)
 
     image, task = service.db.write(start)
     staged = image["staged"]
@@ -249,18 +240,8 @@ def import_image(req: ApiRequest) -> Response:
         _fail_import(service, image, task, f"Store failure: {exc}")
         return json_response({}, status=202)
 
-    def finish(conn: Connection) -> None:
-        current = images.get(conn, image_id)
-        images.update(conn, image_id, current["generation"], {
-            "status": "active", "location": location, "staged": None,
-            "size": staged["size"], "virtual_size": staged["virtual_size"],
-            "checksum": staged["checksum"], "os_hash_algo": staged["os_hash_algo"],
-            "os_hash_value": staged["os_hash_value"],
-        })
-        tasks.finish(conn, task["id"], True, result={"image_id": image_id})
-
     try:
-        service.db.write(finish)
+        service.db.write(imports.finish, image_id, task["id"], location, staged)
     except exceptions.NotFound:
         service.store.delete(location)
     return json_response({}, status=202)
@@ -270,18 +251,7 @@ def _fail_import(service: ImageService, image: dict[str, Any], task: dict[str, A
                  message: str) -> None:
     service.store.delete(image["staged"]["location"])
 
-    def write(conn: Connection) -> None:
-        try:
-            current = images.get(conn, image["id"])
-        except exceptions.NotFound:
-            return
-        images.update(conn, image["id"], current["generation"],
-                      {"status": "queued", "staged": None, "updated_at": utcnow()},
-                      {"os_glance_failed_import": service.store.name,
-                       "os_glance_importing_to_stores": ""})
-        tasks.finish(conn, task["id"], False, message=message)
-
-    service.db.write(write)
+    service.db.write(imports.fail, image["id"], task["id"], service.store.name, message)
 
 
 def list_tasks(req: ApiRequest) -> Response:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -16,6 +15,9 @@ from pocketstack.image import schemas
 from pocketstack.image.api.common import enforce, image_view, svc
 from pocketstack.image.domain import images
 from pocketstack.image.domain.common import parse_isotime
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",
                "application/openstack-images-v2.0-json-patch")
@@ -48,8 +50,10 @@ def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 # -- create / show / delete --------------------------------------------------------------------
-def create_image(req: ApiRequest) -> Response:
-    data = req.json()
+def new_image_values(req: ApiRequest, data: Any
+                     ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Base attributes, custom properties and tags of an image the caller may create from
+    ``data`` (400/403 otherwise); also used by the ``import`` task."""
     if not isinstance(data, dict):
         raise exceptions.BadRequest("Image body must be a JSON object.")
     for key in data:
@@ -63,6 +67,11 @@ def create_image(req: ApiRequest) -> Response:
     enforce(req, "add_image", {"project_id": req.ctx.project_id or ""})
     _enforce_visibility_and_owner(req, base.get("visibility"), owner, target)
     tags = base.pop("tags", [])
+    return base, props, tags
+
+
+def create_image(req: ApiRequest) -> Response:
+    base, props, tags = new_image_values(req, req.json())
     image = svc(req).db.write(images.create, base, props, tags, svc(req).quotas)
     headers = {"Location": req.url_for(f"/v2/images/{image['id']}"), **IMPORT_HEADER}
     return json_response(image_view(image), status=201, headers=headers)
@@ -164,7 +173,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
         raise exceptions.BadRequest(f"Invalid status value: {member_status}")
     os_hidden: bool | None = False
     if "os_hidden" in q:
-        os_hidden = images._coerce("os_hidden", q["os_hidden"])
+        os_hidden = images.coerce_filter("os_hidden", q["os_hidden"])
     filters: dict[str, list[str]] = {}
     properties: dict[str, str] = {}
     for key, value in q.multi_items():
@@ -180,7 +189,7 @@ def parse_list_query(req: ApiRequest) -> images.ListQuery:
     for column in ("created_at", "updated_at"):
         for value in q.getlist(column):
             op, sep, when = value.partition(":")
-            if not sep or op not in images._DATE_OPS:
+            if not sep or op not in images.DATE_OPS:
                 op, when = "eq", value
             times.append((column, op, parse_isotime(when)))
     return images.ListQuery(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -13,6 +12,9 @@ from pocketstack.common.api.validation import validate
 from pocketstack.image import schemas
 from pocketstack.image.api.common import enforce, member_view, svc
 from pocketstack.image.domain import images, members
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 def _image(req: ApiRequest, conn: Connection, rule: str,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
-from pocketstack.common.db import Database, is_duplicate_error, update_generation
+from pocketstack.common.db import Database, is_duplicate_error, time_compare, update_generation
 from pocketstack.image import tables as t
 from pocketstack.image.domain.common import QuotaExceeded, new_id, utcnow
 from pocketstack.image.interface import BootImage
@@ -121,8 +121,8 @@ _NULL_SUBSTITUTE: dict[str, Any] = {
     "name": "", "container_format": "", "disk_format": "", "owner": "", "size": -1,
     "virtual_size": -1,
 }
-_DATE_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__",
-             "eq": "__eq__", "neq": "__ne__"}
+#: created_at/updated_at filter operators (``?updated_at=gte:<time>``)
+DATE_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
 
 
 @dataclass
@@ -157,7 +157,8 @@ def _marker_value(key: str, row: dict[str, Any]) -> Any:
     return value
 
 
-def _coerce(column: str, value: str) -> Any:
+def coerce_filter(column: str, value: str) -> Any:
+    """A query-string filter value as the column's type (int, bool or text); 400 if it is not."""
     if column in _INT_COLUMNS:
         try:
             return int(value)
@@ -210,7 +211,7 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if q.os_hidden is not None:
         where.append(img.os_hidden == q.os_hidden)
     for column, values in q.filters.items():
-        coerced = [_coerce(column, v) for v in values]
+        coerced = [coerce_filter(column, v) for v in values]
         where.append(img[column].in_(coerced) if len(coerced) > 1 else img[column] == coerced[0])
     for name, value in q.properties.items():
         where.append(sa.exists().where(t.properties.c.image_id == img.id,
@@ -223,7 +224,7 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
     if q.size_max is not None:
         where.append(img.size <= q.size_max)
     for column, op, when in q.time_filters or ():
-        where.append(getattr(img[column], _DATE_OPS[op])(when))
+        where.append(time_compare(img[column], op, when))
 
     sort = list(q.sort or [("created_at", "desc")])
     if not any(key == "id" for key, _ in sort):
@@ -250,11 +251,20 @@ def list_images(conn: Connection, ctx: RequestContext, q: ListQuery
 
 
 # -- writing -----------------------------------------------------------------------------------
+def _count_owned(conn: Connection, owner: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.images)
+                            .where(t.images.c.owner == owner)).scalar() or 0)
+
+
+def _count_in_progress(conn: Connection, owner: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.images).where(
+        t.images.c.owner == owner, t.images.c.status.in_(IN_PROGRESS))).scalar() or 0)
+
+
 def _check_count_quota(conn: Connection, owner: str | None, quotas: Quotas) -> None:
     if quotas.image_count_total < 0 or owner is None:
         return
-    count = conn.execute(sa.select(sa.func.count()).select_from(t.images)
-                         .where(t.images.c.owner == owner)).scalar() or 0
+    count = _count_owned(conn, owner)
     if count >= quotas.image_count_total:
         raise QuotaExceeded(
             f"Maximum number of images exceeded: the project may own "
@@ -451,6 +461,24 @@ def _staged_bytes(conn: Connection, owner: str | None, exclude: str) -> int:
     return sum(int((s or {}).get("size") or 0) for s in rows)
 
 
+@dataclass(frozen=True)
+class ProjectUsage:
+    """What a project uses of the image quotas (``GET /v2/info/usage``)."""
+
+    image_count: int  # images the project owns
+    size_bytes: int  # sum of their sizes
+    uploading: int  # of them being uploaded, staged or imported now
+    staged_bytes: int  # bytes sitting in the staging area
+
+
+def project_usage(conn: Connection, owner: str) -> ProjectUsage:
+    """Count a project's images, their bytes, its uploads in flight and its staged bytes."""
+    return ProjectUsage(image_count=_count_owned(conn, owner),
+                        size_bytes=_used_bytes(conn, owner, ""),
+                        uploading=_count_in_progress(conn, owner),
+                        staged_bytes=_staged_bytes(conn, owner, ""))
+
+
 def begin_upload(conn: Connection, image_id: str, stage: bool, quotas: Quotas) -> UploadGrant:
     """queued → saving (upload) or uploading (stage), or 409."""
     image = get(conn, image_id)
@@ -466,9 +494,7 @@ def begin_upload(conn: Connection, image_id: str, stage: bool, quotas: Quotas) -
         raise exceptions.BadRequest("Properties disk_format, container_format must be set "
                                     "prior to saving data.")
     if quotas.image_count_uploading >= 0 and image["owner"]:
-        busy = conn.execute(sa.select(sa.func.count()).select_from(t.images).where(
-            t.images.c.owner == image["owner"], t.images.c.status.in_(IN_PROGRESS))).scalar()
-        if (busy or 0) >= quotas.image_count_uploading:
+        if _count_in_progress(conn, image["owner"]) >= quotas.image_count_uploading:
             raise QuotaExceeded("Maximum number of concurrent uploads exceeded.")
     limits: list[tuple[int, str]] = []
     if quotas.image_size_cap >= 0:

@@ -44,8 +44,6 @@ def create(conn: Connection, image: dict[str, Any], member: str,
         raise exceptions.Forbidden(
             f"Only shared images have members; image {image['id']} is "
             f"{image['visibility']}.")
-    if member == image["owner"]:
-        raise exceptions.Forbidden("The image owner cannot be a member of its own image.")
     if _row(conn, image["id"], member) is not None:
         raise exceptions.Conflict(f"{member} is already a member of image {image['id']}.")
     if quotas.members_per_image >= 0:

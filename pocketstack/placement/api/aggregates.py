@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest
@@ -24,11 +23,8 @@ def list_aggregates(req: ApiRequest) -> Response:
     require(req, "1.1")
     enforce(req, "resource_providers:aggregates:list")
 
-    def run(conn: Connection) -> tuple[dict[str, Any], list[str]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        return provider, aggregates.of_provider(conn, provider["id"])
-
-    provider, aggs = svc(req).db.read(run)
+    provider, aggs = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                      aggregates.of_provider)
     return respond(req, _view(req, aggs, provider["generation"]),
                    last_modified=provider["updated_at"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -22,7 +21,7 @@ from pocketstack.placement.api.common import (
     single,
     svc,
 )
-from pocketstack.placement.domain import allocations, inventories, providers
+from pocketstack.placement.domain import allocations, providers
 from pocketstack.placement.domain.allocations import UNCHECKED, ConsumerAllocations
 
 # Placement's [placement]incomplete_consumer_project_id / user_id defaults (pre-1.8 writes).
@@ -103,11 +102,8 @@ def delete_allocations(req: ApiRequest) -> Response:
 def provider_allocations(req: ApiRequest) -> Response:
     enforce(req, "resource_providers:allocations:list")
 
-    def run(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        return provider, allocations.for_provider(conn, provider["id"])
-
-    provider, found = svc(req).db.read(run)
+    provider, found = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                       allocations.for_provider)
     return respond(req, {"allocations": {c: {"resources": r} for c, r in found.items()},
                          "resource_provider_generation": provider["generation"]},
                    last_modified=provider["updated_at"])
@@ -116,11 +112,8 @@ def provider_allocations(req: ApiRequest) -> Response:
 def provider_usages(req: ApiRequest) -> Response:
     enforce(req, "resource_providers:usages")
 
-    def run(conn: Connection) -> tuple[dict[str, Any], dict[str, int]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        return provider, allocations.provider_usages(conn, provider["id"])
-
-    provider, usages = svc(req).db.read(run)
+    provider, usages = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                        allocations.provider_usages)
     return respond(req, {"usages": usages,
                          "resource_provider_generation": provider["generation"]},
                    last_modified=provider["updated_at"])
@@ -152,23 +145,5 @@ def reshape(req: ApiRequest) -> Response:
                 else schemas.POST_RESHAPER_V1_30)
     requests = [_request(req, consumer, item) for consumer, item in data["allocations"].items()]
 
-    def run(conn: Connection) -> None:
-        # check every generation first, then: release, set inventories, claim anew
-        for puuid, item in data["inventories"].items():
-            providers.check_generation(providers.lock_one(conn, puuid),
-                                       item["resource_provider_generation"])
-        for r in requests:
-            found, consumer = allocations.for_consumer(conn, r.consumer_uuid)
-            allocations._check_consumer_generation(  # noqa: SLF001
-                r.consumer_uuid, consumer, r.consumer_generation)
-            if consumer is not None:
-                allocations.replace(conn, [ConsumerAllocations(
-                    r.consumer_uuid, {}, consumer["project_id"], consumer["user_id"])])
-        for puuid, item in data["inventories"].items():
-            inventories.replace_all(conn, puuid, item["inventories"], None)
-        allocations.replace(conn, [ConsumerAllocations(
-            r.consumer_uuid, r.allocations, r.project_id, r.user_id, UNCHECKED, r.consumer_type)
-            for r in requests])
-
-    svc(req).db.write(run)
+    svc(req).db.write(allocations.reshape, data["inventories"], requests)
     return empty_response(204)

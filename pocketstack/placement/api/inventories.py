@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -26,11 +25,8 @@ def _all(invs: dict[str, dict[str, Any]], generation: int) -> dict[str, Any]:
 def list_inventories(req: ApiRequest) -> Response:
     enforce(req, "resource_providers:inventories:list")
 
-    def run(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        return provider, inventories.of_provider(conn, provider["id"])
-
-    provider, invs = svc(req).db.read(run)
+    provider, invs = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                      inventories.of_provider)
     return respond(req, _all(invs, provider["generation"]), last_modified=provider["updated_at"])
 
 
@@ -65,16 +61,12 @@ def show_inventory(req: ApiRequest) -> Response:
     enforce(req, "resource_providers:inventories:show")
     rc = req.path_params["resource_class"]
 
-    def run(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        invs = inventories.of_provider(conn, provider["id"])
-        if rc not in invs:
-            raise exceptions.NotFound(
-                f"No inventory of class {rc} for {req.path_params['uuid']}")
-        return provider, invs[rc]
-
-    provider, inv = svc(req).db.read(run)
-    return respond(req, _one(inv, provider["generation"]), last_modified=provider["updated_at"])
+    provider, invs = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                      inventories.of_provider)
+    if rc not in invs:
+        raise exceptions.NotFound(f"No inventory of class {rc} for {req.path_params['uuid']}")
+    return respond(req, _one(invs[rc], provider["generation"]),
+                   last_modified=provider["updated_at"])
 
 
 def update_inventory(req: ApiRequest) -> Response:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response
 from pocketstack.placement import errors, schemas
-from pocketstack.placement import tables as t
 from pocketstack.placement.api.common import (
     at_least,
     body,
@@ -26,8 +23,7 @@ from pocketstack.placement.api.common import (
     single,
     svc,
 )
-from pocketstack.placement.domain import aggregates, providers, resource_classes, traits
-from pocketstack.placement.domain.inventories import capacity
+from pocketstack.placement.domain import provider_filter, providers
 
 
 def view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
@@ -73,47 +69,10 @@ def list_providers(req: ApiRequest) -> Response:
     if "required" in req.query and not req.query.get("required"):
         raise errors.bad_query("Invalid query string parameters: 'required' is empty.")
 
-    def run(conn: Connection) -> list[dict[str, Any]]:
-        if resources:
-            unknown = [rc for rc in resources if not resource_classes.exists(conn, rc)]
-            if unknown:
-                raise errors.bad_query(
-                    f"Invalid resource class in resources parameter: {unknown[0]}")
-        if required or forbidden:
-            traits.check_known(conn, {n for s in required for n in s} | forbidden)
-        rows = providers.list_all(conn, [uuid] if uuid else None, name)
-        if in_tree is not None:
-            tree = providers.find(conn, in_tree)
-            if tree is None:
-                return []
-            rows = [r for r in rows if r["root_id"] == tree["root_id"]]
-        if member_of or not_member_of:
-            by = aggregates.by_provider(conn)
-            rows = [r for r in rows if not by.get(r["id"], set()) & not_member_of
-                    and all(by.get(r["id"], set()) & s for s in member_of)]
-        if required or forbidden:
-            by_t = traits.by_provider(conn)
-            rows = [r for r in rows if not by_t.get(r["id"], set()) & forbidden
-                    and all(by_t.get(r["id"], set()) & s for s in required)]
-        if resources:
-            invs: dict[int, dict[str, dict[str, Any]]] = {}
-            for inv in conn.execute(sa.select(t.inventories)).mappings():
-                invs.setdefault(inv["provider_id"], {})[inv["resource_class"]] = dict(inv)
-
-            def fits(pid: int) -> bool:
-                have = invs.get(pid, {})
-                for rc, amount in resources.items():
-                    inv = have.get(rc)
-                    if inv is None or inv["used"] + amount > capacity(inv) or \
-                            amount > inv["max_unit"] or amount < inv["min_unit"] or \
-                            amount % inv["step_size"]:
-                        return False
-                return True
-
-            rows = [r for r in rows if fits(r["id"])]
-        return rows
-
-    rows = svc(req).db.read(run)
+    rows = svc(req).db.read(provider_filter.matching, provider_filter.ProviderFilter(
+        uuid=uuid, name=name, in_tree=in_tree, member_of=member_of,
+        not_member_of=not_member_of, required=required, forbidden=forbidden,
+        resources=resources))
     return respond(req, {"resource_providers": [view(req, r) for r in rows]},
                    last_modified=max((r["updated_at"] for r in rows), default=None))
 

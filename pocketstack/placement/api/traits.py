@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -80,11 +77,8 @@ def list_provider_traits(req: ApiRequest) -> Response:
     require(req, "1.6")
     enforce(req, "resource_providers:traits:list")
 
-    def run(conn: Connection) -> tuple[dict[str, Any], list[str]]:
-        provider = providers.get(conn, req.path_params["uuid"])
-        return provider, traits.of_provider(conn, provider["id"])
-
-    provider, names = svc(req).db.read(run)
+    provider, names = svc(req).db.read(providers.get_with, req.path_params["uuid"],
+                                       traits.of_provider)
     return respond(req, {"traits": names,
                          "resource_provider_generation": provider["generation"]},
                    last_modified=provider["updated_at"])

@@ -21,7 +21,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.db import is_duplicate_error
 from pocketstack.placement import errors
 from pocketstack.placement import tables as t
-from pocketstack.placement.domain import providers, rawsql, revision
+from pocketstack.placement.domain import inventories, providers, rawsql, revision
 from pocketstack.placement.domain.inventories import capacity
 from pocketstack.placement.domain.providers import now
 
@@ -267,6 +267,31 @@ def delete_consumer(conn: Connection, uuid: str) -> None:
         raise exceptions.NotFound(f"No allocations for consumer '{uuid}'")
     replace(conn, [ConsumerAllocations(uuid, {}, consumer["project_id"] if consumer else "",
                                        consumer["user_id"] if consumer else "")])
+
+
+def reshape(conn: Connection, new_inventories: dict[str, dict[str, Any]],
+            requests: list[ConsumerAllocations]) -> None:
+    """``POST /reshaper``: move inventory and the allocations against it at once.
+
+    ``new_inventories`` maps provider uuid -> {"inventories", "resource_provider_generation"};
+    ``requests`` are the consumers' complete new allocations. Every provider generation and
+    consumer generation is checked first; then the consumers' old allocations are released,
+    the inventories replaced and the new allocations claimed, all in the caller's transaction.
+    """
+    for puuid, item in new_inventories.items():
+        providers.check_generation(providers.lock_one(conn, puuid),
+                                   item["resource_provider_generation"])
+    for r in requests:
+        _found, consumer = for_consumer(conn, r.consumer_uuid)
+        _check_consumer_generation(r.consumer_uuid, consumer, r.consumer_generation)
+        if consumer is not None:
+            replace(conn, [ConsumerAllocations(
+                r.consumer_uuid, {}, consumer["project_id"], consumer["user_id"])])
+    for puuid, item in new_inventories.items():
+        inventories.replace_all(conn, puuid, item["inventories"], None)
+    replace(conn, [ConsumerAllocations(
+        r.consumer_uuid, r.allocations, r.project_id, r.user_id, UNCHECKED, r.consumer_type)
+        for r in requests])
 
 
 def provider_usages(conn: Connection, provider_id: int) -> dict[str, int]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,6 +28,7 @@ _parent = P.alias("parent")
 _root = P.alias("root")
 
 UNSET: Any = object()
+D = TypeVar("D")
 
 
 def now() -> dt.datetime:
@@ -47,6 +48,14 @@ def get(conn: Connection, uuid: str) -> dict[str, Any]:
     if row is None:
         raise errors.ProviderNotFound(f"No resource provider with uuid {uuid} found.")
     return dict(row)
+
+
+def get_with(conn: Connection, uuid: str, detail: Callable[[Connection, int], D]
+             ) -> tuple[dict[str, Any], D]:
+    """A provider (404 if unknown) and ``detail(conn, provider id)`` read in one transaction,
+    e.g. ``get_with(conn, uuid, inventories.of_provider)``."""
+    provider = get(conn, uuid)
+    return provider, detail(conn, provider["id"])
 
 
 def find(conn: Connection, uuid: str) -> dict[str, Any] | None:

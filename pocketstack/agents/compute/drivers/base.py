@@ -5,14 +5,37 @@ by the instance uuid. Contract (the fake driver documents it by example):
 
 * ``spawn`` either leaves a running guest or nothing at all (it cleans up after a failure);
 * ``destroy`` of an unknown instance succeeds (deletes are retried after crashes);
-* power operations on an unknown instance raise :class:`InstanceNotFound`;
+* every other per-guest operation on an unknown instance raises :class:`InstanceNotFound`;
+* ``list_instances`` reports the guests the hypervisor really has with their *real* power
+  state (a guest that died on its own shows ``SHUTDOWN`` or ``CRASHED``);
 * ``inventory`` reports the host's total capacity; placement does the accounting.
+
+Methods may be ``async def`` or plain ``def``: the agent awaits the first and runs the second
+in a worker thread, so blocking hypervisor calls never stall the agent's event loop. A driver
+is built by a factory registered under the ``pocketstack.compute_drivers`` entry-point group,
+called with one :class:`DriverContext` (see :mod:`pocketstack.agents.compute.drivers.loader`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pocketstack.agents.compute.drivers.spec import (
+    BlockDevices,
+    ImageSource,
+    InstanceSpec,
+    NetworkInterface,
+    VolumeConnection,
+)
+
+if TYPE_CHECKING:
+    from pocketstack.config import Settings
+
+__all__ = ["BlockDevices", "ImageSource", "InstanceSpec", "NetworkInterface",
+           "VolumeConnection", "Driver", "DriverContext", "DriverError", "InstanceNotFound",
+           "HostInventory", "AgentCrash"]
 
 # power_state values, as Nova reports them in OS-EXT-STS:power_state
 NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED = 0, 1, 3, 4, 6, 7
@@ -26,23 +49,20 @@ class InstanceNotFound(DriverError):
     pass
 
 
-@dataclass
-class InstanceSpec:
-    """What a driver needs to build a guest."""
+class AgentCrash(BaseException):
+    """Raised by a driver to make its agent die on the spot, mid-operation, as a real agent
+    process killed by the kernel would: no report, no more heartbeats (the fake driver's
+    ``crash`` failure mode). A ``BaseException`` so that no ``except Exception`` swallows it."""
 
-    uuid: str
-    name: str  # instance-%08x
-    vcpus: int
-    memory_mb: int
-    root_gb: int
-    image: dict[str, Any] = field(default_factory=dict)  # id, disk_format, path, ...
-    metadata: dict[str, Any] = field(default_factory=dict)
-    user_data: str | None = None
-    key_data: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+@dataclass(frozen=True)
+class DriverContext:
+    """What a driver factory is given: the host it serves, the process settings, and a
+    directory of its own that survives restarts (``STATE/hypervisors/<host>``)."""
+
+    host: str
+    settings: Settings
+    state_dir: Path
 
 
 @dataclass
@@ -58,7 +78,11 @@ class HostInventory:
 
 
 class Driver(Protocol):
-    """Async hypervisor operations (see the module docstring for the contract)."""
+    """Hypervisor operations (see the module docstring for the contract).
+
+    Declared ``async`` here; a driver may implement any of them as plain methods instead.
+    ``rebuild`` is optional: without it the agent rebuilds by ``destroy`` + ``spawn``.
+    """
 
     capabilities: dict[str, bool]
 
@@ -67,7 +91,10 @@ class Driver(Protocol):
     async def list_instances(self) -> dict[str, int]:  # uuid -> power_state
         ...
 
-    async def spawn(self, spec: InstanceSpec) -> None: ...
+    async def spawn(self, spec: InstanceSpec) -> None:
+        """Build and start a guest. ``spec.image.path`` is a readable file with the image's
+        bytes on this host (or ``None`` when the image has no data)."""
+        ...
 
     async def destroy(self, uuid: str) -> None: ...
 
@@ -85,11 +112,23 @@ class Driver(Protocol):
 
     async def resume(self, uuid: str) -> None: ...
 
+    async def rescue(self, spec: InstanceSpec) -> None:
+        """Boot the guest from ``spec.rescue_image`` with its own root disk attached second."""
+        ...
+
+    async def unrescue(self, uuid: str) -> None:
+        """Back from rescue: boot the guest's own root disk again."""
+        ...
+
     async def power_state(self, uuid: str) -> int: ...
 
     async def console_output(self, uuid: str) -> str: ...
 
     async def resize(self, spec: InstanceSpec) -> None: ...
+
+    async def set_admin_password(self, uuid: str, password: str) -> None:
+        """Set the guest's administrator password (Nova's changePassword)."""
+        ...
 
     async def info(self, uuid: str) -> dict[str, Any]:
         """Power state, size and devices of one guest (InstanceNotFound if absent)."""
@@ -100,14 +139,14 @@ class Driver(Protocol):
         {"image_id"} for a disk still identical to its base image)."""
         ...
 
-    async def attach_volume(self, uuid: str, volume_id: str, device: str | None) -> str:
+    async def attach_volume(self, uuid: str, volume: VolumeConnection) -> str:
         """Attach a volume; returns the device name it got (e.g. /dev/vdb)."""
         ...
 
     async def detach_volume(self, uuid: str, volume_id: str) -> None: ...
 
-    async def plug_vif(self, uuid: str, vif: dict[str, Any]) -> None:
-        """Connect a virtual NIC ({"id", "address" (MAC), "network_id", ...})."""
+    async def plug_vif(self, uuid: str, vif: NetworkInterface) -> None:
+        """Connect a virtual NIC to the guest and to the data plane."""
         ...
 
-    async def unplug_vif(self, uuid: str, vif_id: str) -> None: ...
+    async def unplug_vif(self, uuid: str, port_id: str) -> None: ...

@@ -1,7 +1,7 @@
 """network (Neutron) tables
 
-Revision ID: 0007_network_neutron
-Revises: 0006_placement_revision
+Revision ID: 0011_network_neutron
+Revises: 0007_identity_federation (file 0010)
 Create Date: 2026-12-03 01:22:27.746826
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_network_neutron'
-down_revision = '0006_placement_revision'
+revision = '0011_network_neutron'
+down_revision = '0007_identity_federation'
 branch_labels = None
 depends_on = None
 

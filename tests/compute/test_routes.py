@@ -1,0 +1,120 @@
+"""Pins Nova v2.1's route table (``pocketstack/compute/routes.py``): every (method, path)
+template, one per line; a route added or lost by accident fails here."""
+
+from __future__ import annotations
+
+from pocketstack.compute import routes
+from tests.route_pins import assert_pinned
+
+ROUTES = """
+GET    /
+GET    /servers
+POST   /servers
+GET    /servers/detail
+GET    /servers/{server_id}
+PUT    /servers/{server_id}
+DELETE /servers/{server_id}
+POST   /servers/{server_id}/action
+GET    /flavors
+POST   /flavors
+GET    /flavors/detail
+GET    /flavors/{flavor_id}
+PUT    /flavors/{flavor_id}
+DELETE /flavors/{flavor_id}
+GET    /flavors/{flavor_id}/os-extra_specs
+POST   /flavors/{flavor_id}/os-extra_specs
+GET    /flavors/{flavor_id}/os-extra_specs/{key}
+PUT    /flavors/{flavor_id}/os-extra_specs/{key}
+DELETE /flavors/{flavor_id}/os-extra_specs/{key}
+GET    /flavors/{flavor_id}/os-flavor-access
+POST   /flavors/{flavor_id}/action
+GET    /os-keypairs
+POST   /os-keypairs
+GET    /os-keypairs/{name}
+DELETE /os-keypairs/{name}
+GET    /os-services
+PUT    /os-services/{service_id}
+DELETE /os-services/{service_id}
+GET    /os-hypervisors
+GET    /os-hypervisors/detail
+GET    /os-hypervisors/statistics
+GET    /os-hypervisors/{hypervisor_id}
+GET    /os-hypervisors/{hypervisor_id}/uptime
+GET    /os-hypervisors/{pattern}/search
+GET    /os-hypervisors/{pattern}/servers
+GET    /os-availability-zone
+GET    /os-availability-zone/detail
+GET    /os-aggregates
+POST   /os-aggregates
+GET    /os-aggregates/{aggregate_id}
+PUT    /os-aggregates/{aggregate_id}
+DELETE /os-aggregates/{aggregate_id}
+POST   /os-aggregates/{aggregate_id}/action
+GET    /os-quota-sets/{project_id}
+PUT    /os-quota-sets/{project_id}
+DELETE /os-quota-sets/{project_id}
+GET    /os-quota-sets/{project_id}/detail
+GET    /os-quota-sets/{project_id}/defaults
+GET    /limits
+GET    /os-server-groups
+POST   /os-server-groups
+GET    /os-server-groups/{group_id}
+DELETE /os-server-groups/{group_id}
+GET    /os-simple-tenant-usage
+GET    /os-simple-tenant-usage/{tenant_id}
+GET    /servers/{server_id}/os-instance-actions
+GET    /servers/{server_id}/os-instance-actions/{request_id}
+GET    /servers/{server_id}/metadata
+POST   /servers/{server_id}/metadata
+PUT    /servers/{server_id}/metadata
+GET    /servers/{server_id}/metadata/{key}
+PUT    /servers/{server_id}/metadata/{key}
+DELETE /servers/{server_id}/metadata/{key}
+GET    /os-hosts
+GET    /os-hosts/{host}
+PUT    /os-hosts/{host}
+GET    /os-hosts/{host}/startup
+GET    /os-hosts/{host}/shutdown
+GET    /os-hosts/{host}/reboot
+GET    /images
+GET    /images/detail
+GET    /images/{image_id}
+DELETE /images/{image_id}
+GET    /images/{image_id}/metadata
+POST   /images/{image_id}/metadata
+PUT    /images/{image_id}/metadata
+GET    /images/{image_id}/metadata/{key}
+PUT    /images/{image_id}/metadata/{key}
+DELETE /images/{image_id}/metadata/{key}
+GET    /servers/{server_id}/tags
+PUT    /servers/{server_id}/tags
+DELETE /servers/{server_id}/tags
+GET    /servers/{server_id}/tags/{tag}
+PUT    /servers/{server_id}/tags/{tag}
+DELETE /servers/{server_id}/tags/{tag}
+GET    /os-quota-class-sets/{class_name}
+PUT    /os-quota-class-sets/{class_name}
+POST   /os-server-external-events
+GET    /os-instance_usage_audit_log
+GET    /os-instance_usage_audit_log/{before}
+GET    /extensions
+GET    /extensions/{alias}
+GET    /os-migrations
+GET    /servers/{server_id}/migrations
+GET    /servers/{server_id}/diagnostics
+GET    /servers/{server_id}/migrations/{migration_id}
+GET    /servers/{server_id}/os-security-groups
+"""
+
+ROOT_ROUTES = """
+GET    /
+GET    /v2
+"""
+
+
+def test_route_table_is_pinned() -> None:
+    assert_pinned(routes.ROUTES, ROUTES)
+
+
+def test_root_route_table_is_pinned() -> None:
+    assert_pinned(routes.ROOT_ROUTES, ROOT_ROUTES)
