@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
-from pocketstack.network import schemas, tables
+from pocketstack.network import schemas
 from pocketstack.network.api import views
 from pocketstack.network.api.common import collection, list_query, pick_fields, svc
 from pocketstack.network.domain import agents
@@ -22,7 +22,7 @@ def _view(req: ApiRequest, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_agents(req: ApiRequest) -> Response:
-    q = list_query(req, tables.agents, FILTERS)
+    q = list_query(req, "agents", FILTERS)
     if not svc(req).policy.allowed(req.ctx, "get_agent", {}):
         return json_response({"agents": []})  # Neutron filters what policy hides
     rows, more = svc(req).db.read(agents.list_agents, q)

@@ -4,14 +4,11 @@ domain functions."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.api.app import ApiRequest
 from pocketstack.common.context import RequestContext
 from pocketstack.network import schemas
-from pocketstack.network import tables as t
 from pocketstack.network.api import views
 from pocketstack.network.api.resources import Resource, Rows
 from pocketstack.network.domain import (
@@ -26,6 +23,9 @@ from pocketstack.network.domain import (
 )
 from pocketstack.network.domain import security_groups as sgs
 from pocketstack.network.domain.common import ListQuery
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 STD = {"id": "id", "name": "name", "description": "description", "tenant_id": "project_id",
        "project_id": "project_id", "created_at": "created_at", "updated_at": "updated_at",
@@ -66,7 +66,7 @@ def _create_network(svc: Any, conn: Connection, ctx: RequestContext, values: dic
 
 
 NETWORKS = Resource(
-    "networks", "networks", "network", t.networks, schemas.NETWORK,
+    "networks", "networks", "network", schemas.NETWORK,
     {**STD, "admin_state_up": "admin_state_up", "status": "status", "shared": "shared",
      "router:external": "external", "mtu": "mtu", "is_default": "is_default",
      "port_security_enabled": "port_security_enabled"},
@@ -77,7 +77,7 @@ NETWORKS = Resource(
 )
 
 SUBNETS = Resource(
-    "subnets", "subnets", "subnet", t.subnets, schemas.SUBNET,
+    "subnets", "subnets", "subnet", schemas.SUBNET,
     {**STD, "network_id": "network_id", "ip_version": "ip_version", "cidr": "cidr",
      "gateway_ip": "gateway_ip", "enable_dhcp": "enable_dhcp", "ipv6_ra_mode": "ipv6_ra_mode",
      "ipv6_address_mode": "ipv6_address_mode", "subnetpool_id": "subnetpool_id"},
@@ -111,7 +111,7 @@ def _ensure_default_sg(svc: Any, ctx: RequestContext) -> None:
 
 
 PORTS = Resource(
-    "ports", "ports", "port", t.ports, schemas.PORT,
+    "ports", "ports", "port", schemas.PORT,
     {**STD, "network_id": "network_id", "mac_address": "mac_address",
      "admin_state_up": "admin_state_up", "status": "status", "device_id": "device_id",
      "device_owner": "device_owner", "port_security_enabled": "port_security_enabled",
@@ -127,8 +127,8 @@ PORTS = Resource(
 )
 
 SECURITY_GROUPS = Resource(
-    "security-groups", "security_groups", "security_group", t.security_groups,
-    schemas.SECURITY_GROUP, {**STD, "stateful": "stateful"},
+    "security-groups", "security_groups", "security_group", schemas.SECURITY_GROUP,
+    {**STD, "stateful": "stateful"},
     views.security_group, sgs.get_visible,
     lambda req, conn, ctx, q: sgs.list_groups(conn, ctx, q),
     lambda svc, conn, ctx, v, tags: sgs.create(conn, ctx, v, svc.quota_defaults, tags),
@@ -139,7 +139,7 @@ SECURITY_GROUPS = Resource(
 
 SECURITY_GROUP_RULES = Resource(
     "security-group-rules", "security_group_rules", "security_group_rule",
-    t.security_group_rules, schemas.SECURITY_GROUP_RULE,
+    schemas.SECURITY_GROUP_RULE,
     {**STD, "security_group_id": "security_group_id", "direction": "direction",
      "ethertype": "ethertype", "protocol": "protocol", "port_range_min": "port_range_min",
      "port_range_max": "port_range_max", "remote_ip_prefix": "remote_ip_prefix",
@@ -153,7 +153,7 @@ SECURITY_GROUP_RULES = Resource(
 )
 
 ROUTERS = Resource(
-    "routers", "routers", "router", t.routers, schemas.ROUTER,
+    "routers", "routers", "router", schemas.ROUTER,
     {**STD, "admin_state_up": "admin_state_up", "status": "status"},
     views.router, routers.get_visible,
     lambda req, conn, ctx, q: routers.list_routers(conn, ctx, q),
@@ -164,7 +164,7 @@ ROUTERS = Resource(
 )
 
 FLOATINGIPS = Resource(
-    "floatingips", "floatingips", "floatingip", t.floatingips, schemas.FLOATINGIP,
+    "floatingips", "floatingips", "floatingip", schemas.FLOATINGIP,
     {**STD, "floating_ip_address": "floating_ip_address",
      "floating_network_id": "floating_network_id", "router_id": "router_id",
      "port_id": "fixed_port_id", "fixed_ip_address": "fixed_ip_address", "status": "status"},
@@ -177,7 +177,7 @@ FLOATINGIPS = Resource(
 )
 
 SUBNETPOOLS = Resource(
-    "subnetpools", "subnetpools", "subnetpool", t.subnetpools, schemas.SUBNETPOOL,
+    "subnetpools", "subnetpools", "subnetpool", schemas.SUBNETPOOL,
     {**STD, "ip_version": "ip_version", "shared": "shared", "is_default": "is_default",
      "default_prefixlen": "default_prefixlen", "min_prefixlen": "min_prefixlen",
      "max_prefixlen": "max_prefixlen"},
@@ -189,7 +189,7 @@ SUBNETPOOLS = Resource(
 )
 
 RBAC_POLICIES = Resource(
-    "rbac-policies", "rbac_policies", "rbac_policy", t.rbac_policies, schemas.RBAC_POLICY,
+    "rbac-policies", "rbac_policies", "rbac_policy", schemas.RBAC_POLICY,
     {"id": "id", "tenant_id": "project_id", "project_id": "project_id",
      "object_type": "object_type", "object_id": "object_id", "action": "action",
      "target_tenant": "target_project", "target_project": "target_project"},

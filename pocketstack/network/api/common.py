@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-
 from pocketstack.common.api.app import ApiRequest
 from pocketstack.network import errors
-from pocketstack.network.domain.common import ListQuery
+from pocketstack.network.domain.common import ListQuery, column_kinds
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
@@ -25,9 +23,9 @@ def svc(req: ApiRequest) -> NetworkService:
     return req.state["network"]  # type: ignore[no-any-return]
 
 
-def _convert(table: sa.Table, column: str, name: str, value: str) -> Any:
-    col = table.c[column]
-    if isinstance(col.type, sa.Boolean):
+def _convert(kinds: dict[str, str], column: str, name: str, value: str) -> Any:
+    kind = kinds.get(column, "str")
+    if kind == "bool":
         low = value.lower()
         if low in _TRUE:
             return True
@@ -35,7 +33,7 @@ def _convert(table: sa.Table, column: str, name: str, value: str) -> Any:
             return False
         raise errors.HTTPBadRequest(f"Invalid input for {name}. Reason: '{value}' cannot be "
                                     "converted to boolean.")
-    if isinstance(col.type, sa.Integer):
+    if kind == "int":
         try:
             return int(value)
         except ValueError:
@@ -51,17 +49,18 @@ def _split_tags(req: ApiRequest, key: str) -> list[str]:
     return out
 
 
-def list_query(req: ApiRequest, table: sa.Table, filters: dict[str, str],
+def list_query(req: ApiRequest, resource: str, filters: dict[str, str],
                sort_keys: set[str] | None = None) -> ListQuery:
     """Parse a collection GET. ``filters`` maps API attribute names to columns; other
     attributes are the caller's to handle (unknown ones are ignored, as Neutron does without
     filter validation)."""
     q = ListQuery()
+    kinds = column_kinds(resource)
     for key in set(req.query.keys()):
         if key in CONTROL or key not in filters:
             continue
         column = filters[key]
-        q.filters[column] = [_convert(table, column, key, v) for v in req.query.getlist(key)]
+        q.filters[column] = [_convert(kinds, column, key, v) for v in req.query.getlist(key)]
     q.tags = _split_tags(req, "tags")
     q.tags_any = _split_tags(req, "tags-any")
     q.not_tags = _split_tags(req, "not-tags")

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -29,6 +27,8 @@ from pocketstack.network.domain import common
 from pocketstack.network.domain.common import ListQuery
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from pocketstack.network.service import NetworkService
 
 Rows = tuple[list[dict[str, Any]], bool]
@@ -39,7 +39,6 @@ class Resource:
     path: str  # URL segment: "security-groups"
     key: str  # JSON collection key: "security_groups"
     member: str  # "security_group"
-    table: sa.Table
     attrs: dict[str, schemas.Attr]
     filters: dict[str, str]
     view: Callable[[dict[str, Any], RequestContext], dict[str, Any]]
@@ -87,7 +86,7 @@ def handlers(res: Resource) -> list[Route]:
         res.enforce(req, "get", req.ctx.project_id)
         if res.before is not None:
             res.before(svc(req), req.ctx)
-        q = list_query(req, res.table, res.filters)
+        q = list_query(req, res.path, res.filters)
         if res.list_cached is not None and not req.query.getlist("fields"):
             return _cached_list(req, res, q)
         rows, more = svc(req).db.read(lambda conn: res.list_rows(req, conn, req.ctx, q))
@@ -273,7 +272,7 @@ def tag_routes(res: Resource) -> list[Route]:
         def write(conn: Connection) -> list[str]:
             object_id = _owned(req, conn)
             out = common.replace_tags(conn, res.path, object_id, tags)
-            common.bump(conn, res.table, object_id)
+            common.bump_resource(conn, res.path, object_id)
             return out
         return json_response({"tags": svc(req).db.write(write)})
 
@@ -283,7 +282,7 @@ def tag_routes(res: Resource) -> list[Route]:
         def write(conn: Connection) -> None:
             object_id = _owned(req, conn)
             common.add_tag(conn, res.path, object_id, tag)
-            common.bump(conn, res.table, object_id)
+            common.bump_resource(conn, res.path, object_id)
         svc(req).db.write(write)
         return empty_response(201)
 
@@ -291,7 +290,7 @@ def tag_routes(res: Resource) -> list[Route]:
         def write(conn: Connection) -> None:
             object_id = _owned(req, conn)
             common.drop_tags(conn, res.path, object_id)
-            common.bump(conn, res.table, object_id)
+            common.bump_resource(conn, res.path, object_id)
         svc(req).db.write(write)
         return empty_response()
 
@@ -302,7 +301,7 @@ def tag_routes(res: Resource) -> list[Route]:
             object_id = _owned(req, conn)
             if not common.remove_tag(conn, res.path, object_id, tag):
                 raise errors.not_found("Tag", tag, f"Tag {tag} could not be found.")
-            common.bump(conn, res.table, object_id)
+            common.bump_resource(conn, res.path, object_id)
         svc(req).db.write(write)
         return empty_response()
 

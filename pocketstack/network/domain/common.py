@@ -295,6 +295,32 @@ def list_rows(conn: Connection, table: sa.Table, resource_type: str, q: ListQuer
     return rows, more
 
 
+#: every listable collection's table, by the name the API uses for it
+TABLES: dict[str, sa.Table] = {
+    "networks": t.networks, "subnets": t.subnets, "ports": t.ports,
+    "security-groups": t.security_groups, "security-group-rules": t.security_group_rules,
+    "routers": t.routers, "floatingips": t.floatingips, "subnetpools": t.subnetpools,
+    "rbac-policies": t.rbac_policies, "agents": t.agents,
+}
+
+
+def column_kinds(resource: str) -> dict[str, str]:
+    """``bool``, ``int`` or ``str`` per column of a collection (how a filter value parses)."""
+    out = {}
+    for column in TABLES[resource].columns:
+        if isinstance(column.type, sa.Boolean):
+            out[column.name] = "bool"
+        elif isinstance(column.type, sa.Integer):
+            out[column.name] = "int"
+        else:
+            out[column.name] = "str"
+    return out
+
+
+def bump_resource(conn: Connection, resource: str, object_id: str) -> None:
+    bump(conn, TABLES[resource], object_id)
+
+
 def count(conn: Connection, table: sa.Table, *where: ColumnElement[bool]) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))
                .scalar() or 0)
