@@ -73,6 +73,12 @@ class NetworkAPI(Protocol):
         OS-EXT-IPS:type (fixed/floating), OS-EXT-IPS-MAC:mac_addr}]``."""
         ...
 
+    def instance_security_groups(self, instance_ids: list[str]) -> dict[str, list[dict[
+            str, Any]]]:
+        """The security groups of each instance's ports (Neutron's shape, rules included),
+        each group once; for Nova's ``os-security-groups`` of a server."""
+        ...
+
     def default_network_id(self, ctx: RequestContext) -> str | None:
         """The network ``networks: auto`` means for the caller (its only network, or the
         shared one), or None."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.context import RequestContext
+from pocketstack.network.api import views
 from pocketstack.network.domain import instances
 from pocketstack.network.interface import FixedIP, PortRequest, Vif
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
+
+
+_ADMIN = RequestContext(roles=["admin"])
 
 
 def _request(r: PortRequest) -> dict[str, Any]:
@@ -43,6 +47,12 @@ class NetworkInterface:
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
             str, Any]]]]:
         return self.service.db.read(instances.addresses, instance_ids)  # type: ignore[no-any-return]
+
+    def instance_security_groups(self, instance_ids: list[str]) -> dict[str, list[dict[
+            str, Any]]]:
+        found = self.service.db.read(instances.security_groups, instance_ids)
+        return {i: [views.security_group(g, _ADMIN) for g in groups]
+                for i, groups in found.items()}
 
     def default_network_id(self, ctx: RequestContext) -> str | None:
         return self.service.db.read(instances.default_network, ctx)  # type: ignore[no-any-return]

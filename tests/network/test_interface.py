@@ -71,6 +71,9 @@ def test_allocate_addresses_release(service: NetworkService) -> None:
             PortRequest(network_id=net["id"]), PortRequest(network_id=net["id"],
                                                            fixed_ip="10.9.0.50")])
     assert api.instance_addresses(["vm-2"]) == {"vm-2": {}}
+    groups = api.instance_security_groups(["vm-1", "vm-9"])
+    assert [g["name"] for g in groups["vm-1"]] == ["default"] and groups["vm-9"] == []
+    assert len(groups["vm-1"][0]["security_group_rules"]) == 4
     failed = api.allocate_for_instance(ctx, "vm-3", "nowhere", [
         PortRequest(network_id=net["id"])])
     assert failed[0].vif_type == "binding_failed"

@@ -13,6 +13,7 @@ from pocketstack.common.context import RequestContext
 from pocketstack.network import errors
 from pocketstack.network import tables as t
 from pocketstack.network.domain import common, networks, ports, segments
+from pocketstack.network.domain import security_groups as sgs
 
 OWNER = "compute:nova"
 
@@ -127,6 +128,24 @@ def addresses(conn: Connection, instance_ids: list[str]) -> dict[str, dict[str, 
                 entries.append({"addr": fip_address, "version": 4,
                                 "OS-EXT-IPS:type": "floating",
                                 "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+    return out
+
+
+def security_groups(conn: Connection, instance_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return out
+    pairs = conn.execute(
+        sa.select(t.ports.c.device_id, t.port_security_groups.c.security_group_id)
+        .join(t.port_security_groups, t.port_security_groups.c.port_id == t.ports.c.id)
+        .where(t.ports.c.device_id.in_(instance_ids),
+               t.ports.c.device_owner.like("compute:%"))).all()
+    ids = sorted({group_id for _, group_id in pairs})
+    groups = {g["id"]: g for g in sgs.decorate(conn, [dict(r) for r in conn.execute(
+        sa.select(t.security_groups).where(t.security_groups.c.id.in_(ids))).mappings()])}
+    for instance_id, group_id in pairs:
+        if group_id in groups and groups[group_id] not in out[instance_id]:
+            out[instance_id].append(groups[group_id])
     return out
 
 
