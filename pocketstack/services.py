@@ -17,6 +17,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "pocketstack.placement.tables"),
     ServiceSpec("compute", "pocketstack.compute.service:ComputeService",
                 "pocketstack.compute.tables"),
+    ServiceSpec("network", "pocketstack.network.service:NetworkService",
+                "pocketstack.network.tables", "pocketstack.network.settings:NetworkSettings"),
 )
 
 

@@ -1,0 +1,167 @@
+"""Ports of compute instances: allocate and bind them on a host (all or none, in one
+transaction), release them, and the addresses Nova shows (fixed and floating)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.common.context import RequestContext
+from pocketstack.network import errors
+from pocketstack.network import tables as t
+from pocketstack.network.domain import common, networks, ports, segments
+from pocketstack.network.domain import security_groups as sgs
+
+OWNER = "compute:nova"
+
+
+def _vif(conn: Connection, port: dict[str, Any], created: bool) -> dict[str, Any]:
+    network = conn.execute(sa.select(t.networks).where(t.networks.c.id == port["network_id"])
+                           ).mappings().one()
+    segs = segments.of_networks(conn, [network["id"]])[network["id"]]
+    seg = segs[0] if segs else {"network_type": None, "physical_network": None,
+                                "segmentation_id": None}
+    subnets = {r["id"]: dict(r) for r in conn.execute(
+        sa.select(t.subnets).where(t.subnets.c.network_id == network["id"])).mappings()}
+    fixed = []
+    for ip in port["fixed_ips"]:
+        subnet = subnets[ip["subnet_id"]]
+        fixed.append({"address": ip["ip_address"], "version": subnet["ip_version"],
+                      "subnet_id": subnet["id"], "cidr": subnet["cidr"],
+                      "gateway": subnet["gateway_ip"]})
+    return {"port_id": port["id"], "network_id": network["id"], "network_name": network["name"],
+            "mac_address": port["mac_address"], "vif_type": port["binding_vif_type"],
+            "vif_details": dict(port["binding_vif_details"] or {}), "mtu": network["mtu"],
+            "network_type": seg["network_type"], "physical_network": seg["physical_network"],
+            "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created}
+
+
+def validate(conn: Connection, ctx: RequestContext, requests: list[dict[str, Any]]) -> None:
+    for request in requests:
+        if request.get("port_id"):
+            port = ports.get_visible(conn, ctx, request["port_id"])
+            if port["device_id"]:
+                raise errors.conflict("PortInUse", f"Port {port['id']} is still in use.")
+        elif request.get("network_id"):
+            networks.get_visible(conn, ctx, request["network_id"])
+
+
+def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
+             requests: list[dict[str, Any]], security_groups: list[str] | None,
+             quota_defaults: dict[str, int], binding: ports.BindingConfig
+             ) -> list[dict[str, Any]]:
+    out = []
+    for request in requests:
+        if request.get("port_id"):
+            port = ports.get_visible(conn, ctx, request["port_id"])
+            if port["device_id"] and port["device_id"] != instance_id:
+                raise errors.conflict("PortInUse", f"Port {port['id']} is still in use.")
+            port = ports.update(conn, ctx, port["id"], {
+                "device_id": instance_id, "device_owner": OWNER, "binding:host_id": host},
+                binding, None)
+            out.append(_vif(conn, port, created=False))
+            continue
+        values: dict[str, Any] = {
+            "network_id": request["network_id"], "project_id": ctx.project_id or "",
+            "device_id": instance_id, "device_owner": OWNER, "binding:host_id": host}
+        if request.get("fixed_ip"):
+            values["fixed_ips"] = [{"ip_address": request["fixed_ip"]}]
+        if security_groups is not None:
+            values["security_groups"] = _group_ids(conn, ctx, security_groups)
+        port = ports.create(conn, ctx, values, quota_defaults, binding)
+        out.append(_vif(conn, port, created=True))
+    return out
+
+
+def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[str]:
+    ids = []
+    for name in names:
+        row = conn.execute(sa.select(t.security_groups.c.id).where(
+            t.security_groups.c.project_id == (ctx.project_id or ""),
+            sa.or_(t.security_groups.c.id == name, t.security_groups.c.name == name))).first()
+        if row is None:
+            raise errors.not_found("SecurityGroup", name, f"Security group {name} not found.")
+        ids.append(str(row[0]))
+    return ids
+
+
+def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
+               keep: tuple[str, ...], binding: ports.BindingConfig) -> None:
+    for row in conn.execute(sa.select(t.ports.c.id).where(
+            t.ports.c.device_id == instance_id, t.ports.c.device_owner == OWNER)).all():
+        if row.id in keep:
+            conn.execute(sa.update(t.ports).where(t.ports.c.id == row.id).values(
+                device_id="", device_owner="", binding_host_id="", binding_vif_type="unbound",
+                binding_vif_details={}, status="DOWN"))
+            common.bump(conn, t.ports, row.id)
+        else:
+            ports.delete(conn, ctx, row.id, internal=True)
+
+
+def addresses(conn: Connection, instance_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
+    out: dict[str, dict[str, list[Any]]] = {i: {} for i in instance_ids}
+    if not instance_ids:
+        return out
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id.in_(instance_ids), t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    decorated = ports.decorate(conn, rows)
+    names = dict(conn.execute(sa.select(t.networks.c.id, t.networks.c.name).where(
+        t.networks.c.id.in_({p["network_id"] for p in decorated}))).all()) if decorated else {}
+    floating: dict[tuple[str, str], str] = {}
+    if decorated:
+        for fip in conn.execute(sa.select(t.floatingips).where(
+                t.floatingips.c.fixed_port_id.in_([p["id"] for p in decorated]))):
+            floating[(fip.fixed_port_id, fip.fixed_ip_address)] = fip.floating_ip_address
+    for port in decorated:
+        entries = out[port["device_id"]].setdefault(names.get(port["network_id"], ""), [])
+        for ip in port["fixed_ips"]:
+            version = ipaddress.ip_address(ip["ip_address"]).version
+            entries.append({"addr": ip["ip_address"], "version": version,
+                            "OS-EXT-IPS:type": "fixed",
+                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+            fip_address = floating.get((port["id"], ip["ip_address"]))
+            if fip_address:
+                entries.append({"addr": fip_address, "version": 4,
+                                "OS-EXT-IPS:type": "floating",
+                                "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+    return out
+
+
+def security_groups(conn: Connection, instance_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return out
+    pairs = conn.execute(
+        sa.select(t.ports.c.device_id, t.port_security_groups.c.security_group_id)
+        .join(t.port_security_groups, t.port_security_groups.c.port_id == t.ports.c.id)
+        .where(t.ports.c.device_id.in_(instance_ids),
+               t.ports.c.device_owner.like("compute:%"))).all()
+    ids = sorted({group_id for _, group_id in pairs})
+    groups = {g["id"]: g for g in sgs.decorate(conn, [dict(r) for r in conn.execute(
+        sa.select(t.security_groups).where(t.security_groups.c.id.in_(ids))).mappings()])}
+    for instance_id, group_id in pairs:
+        if group_id in groups and groups[group_id] not in out[instance_id]:
+            out[instance_id].append(groups[group_id])
+    return out
+
+
+def default_network(conn: Connection, ctx: RequestContext) -> str | None:
+    clause = networks.visible_clause(ctx)
+    query = sa.select(t.networks.c.id, t.networks.c.project_id, t.networks.c.shared).where(
+        t.networks.c.external.is_(False))
+    if clause is not None:
+        query = query.where(clause)
+    rows = conn.execute(query.order_by(t.networks.c.created_at)).all()
+    own = [r for r in rows if r.project_id == ctx.project_id]
+    if len(own) == 1:
+        return str(own[0].id)
+    shared = [r for r in rows if r.shared]
+    if not own and len(shared) == 1:
+        return str(shared[0].id)
+    return None
+
+

@@ -1,0 +1,85 @@
+"""What other services may ask of networking (implemented by
+:class:`pocketstack.network.public.NetworkInterface`); compute uses it to give an instance its
+ports on the host it was scheduled to, to release them, and to show its addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pocketstack.common.context import RequestContext
+
+
+@dataclass(frozen=True)
+class PortRequest:
+    """One ``networks`` entry of a server create: a network (with an optional fixed IP) or
+    an existing port."""
+
+    network_id: str | None = None
+    port_id: str | None = None
+    fixed_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class FixedIP:
+    address: str
+    version: int
+    subnet_id: str
+    cidr: str
+    gateway: str | None
+
+
+@dataclass(frozen=True)
+class Vif:
+    """A bound port as the hypervisor driver needs it."""
+
+    port_id: str
+    network_id: str
+    network_name: str
+    mac_address: str
+    vif_type: str  # "bridge", "ovs" or "binding_failed"
+    vif_details: dict[str, Any]
+    mtu: int
+    network_type: str | None
+    physical_network: str | None
+    segmentation_id: int | None
+    fixed_ips: tuple[FixedIP, ...] = field(default_factory=tuple)
+    created: bool = True  # made for the instance (deleted with it) vs. passed in by the user
+
+
+class NetworkAPI(Protocol):
+    def validate_requests(self, ctx: RequestContext, requests: list[PortRequest]) -> None:
+        """Refuse (404/400/409 as Nova words them) networks or ports the caller cannot use,
+        before an instance is created."""
+        ...
+
+    def allocate_for_instance(self, ctx: RequestContext, instance_id: str, host: str,
+                              requests: list[PortRequest],
+                              security_groups: list[str] | None = None) -> list[Vif]:
+        """Create (or take over) and bind the instance's ports on ``host``, all or none. A
+        binding no agent on the host can serve comes back with ``vif_type`` ``binding_failed``
+        (the caller reschedules)."""
+        ...
+
+    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
+                                keep_port_ids: tuple[str, ...] = ()) -> None:
+        """Delete the instance's ports except ``keep_port_ids`` (the ones the user passed in,
+        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept."""
+        ...
+
+    def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
+            str, Any]]]]:
+        """Nova's ``addresses`` per instance: network name -> ``[{addr, version,
+        OS-EXT-IPS:type (fixed/floating), OS-EXT-IPS-MAC:mac_addr}]``."""
+        ...
+
+    def instance_security_groups(self, instance_ids: list[str]) -> dict[str, list[dict[
+            str, Any]]]:
+        """The security groups of each instance's ports (Neutron's shape, rules included),
+        each group once; for Nova's ``os-security-groups`` of a server."""
+        ...
+
+    def default_network_id(self, ctx: RequestContext) -> str | None:
+        """The network ``networks: auto`` means for the caller (its only network, or the
+        shared one), or None."""
+        ...

@@ -1,0 +1,58 @@
+"""The :class:`~pocketstack.network.interface.NetworkAPI` other services use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.common.context import RequestContext
+from pocketstack.network.api import views
+from pocketstack.network.domain import instances
+from pocketstack.network.interface import FixedIP, PortRequest, Vif
+
+if TYPE_CHECKING:
+    from pocketstack.network.service import NetworkService
+
+
+_ADMIN = RequestContext(roles=["admin"])
+
+
+def _request(r: PortRequest) -> dict[str, Any]:
+    return {"network_id": r.network_id, "port_id": r.port_id, "fixed_ip": r.fixed_ip}
+
+
+class NetworkInterface:
+    def __init__(self, service: NetworkService) -> None:
+        self.service = service
+
+    def validate_requests(self, ctx: RequestContext, requests: list[PortRequest]) -> None:
+        self.service.db.read(instances.validate, ctx, [_request(r) for r in requests])
+
+    def allocate_for_instance(self, ctx: RequestContext, instance_id: str, host: str,
+                              requests: list[PortRequest],
+                              security_groups: list[str] | None = None) -> list[Vif]:
+        svc = self.service
+        made = svc.db.write(instances.allocate, ctx, instance_id, host,
+                            [_request(r) for r in requests], security_groups,
+                            svc.quota_defaults, svc.binding)
+        svc.changed("port", [m["port_id"] for m in made])
+        return [Vif(**{**m, "fixed_ips": tuple(FixedIP(**f) for f in m["fixed_ips"])})
+                for m in made]
+
+    def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
+                                keep_port_ids: tuple[str, ...] = ()) -> None:
+        self.service.db.write(instances.deallocate, ctx, instance_id, keep_port_ids,
+                              self.service.binding)
+        self.service.changed("port", [])
+
+    def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
+            str, Any]]]]:
+        return self.service.db.read(instances.addresses, instance_ids)  # type: ignore[no-any-return]
+
+    def instance_security_groups(self, instance_ids: list[str]) -> dict[str, list[dict[
+            str, Any]]]:
+        found = self.service.db.read(instances.security_groups, instance_ids)
+        return {i: [views.security_group(g, _ADMIN) for g in groups]
+                for i, groups in found.items()}
+
+    def default_network_id(self, ctx: RequestContext) -> str | None:
+        return self.service.db.read(instances.default_network, ctx)  # type: ignore[no-any-return]
