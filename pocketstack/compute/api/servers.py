@@ -167,6 +167,11 @@ def create_server(req: ApiRequest) -> Response:
         hints["group"] = found["group"]["uuid"]
     internal_hints = dict(hints)
     internal_hints["_image_properties"] = dict(image.properties)
+    internal_hints["_image"] = {  # what the conductor's spawn spec needs (conductor/spec.py)
+        "id": image.id, "name": image.name, "disk_format": image.disk_format,
+        "container_format": image.container_format, "size": image.size,
+        "virtual_size": image.virtual_size, "properties": dict(image.properties),
+        "path": image.path}
     if force_host:
         internal_hints["_force_host"] = force_host
     base = {
@@ -342,7 +347,7 @@ def show_server(req: ApiRequest) -> Response:
 
     def read(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
         row = load(req, conn)
-        svc_row = services.compute_services_by_host(conn).get(row["host"] or "")
+        svc_row = services.compute_service_of(conn, row["host"])
         return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
     row, svc_row, group = service.db.read(read)
@@ -371,7 +376,7 @@ def update_server(req: ApiRequest) -> Response:
         if row["locked"] and not ctx.is_admin:
             raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
         row = instances.update(conn, row, changes) if changes else row
-        svc_row = services.compute_services_by_host(conn).get(row["host"] or "")
+        svc_row = services.compute_service_of(conn, row["host"])
         return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
     row, svc_row, group = instances.write_checked(service.db, write)

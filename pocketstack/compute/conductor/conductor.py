@@ -244,5 +244,5 @@ class Conductor:
     def host_is_up(self, host: str) -> bool:
         now = utcnow()
         with self.db.reader() as conn:
-            svc = services.compute_services_by_host(conn).get(host)
+            svc = services.compute_service_of(conn, host)
         return bool(svc and services.is_up(svc, now, self.settings.service_down_time))

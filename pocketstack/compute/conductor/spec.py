@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pocketstack.compute.conductor.conductor import Conductor
 
 RESCUE_IMAGE_HINT = "_rescue_image"  # internal scheduler hint set by the rescue API
+IMAGE_HINT = "_image"  # internal scheduler hint: the boot image's facts, set by the API
 MAX_CHUNK = 4 << 20
 
 
@@ -41,10 +42,16 @@ def _boot_image(conductor: Conductor, image_id: str) -> Any:
         return None  # deleted or deactivated since: the host may still have it cached
 
 
-def image_source(conductor: Conductor, image_id: str | None) -> ImageSource:
-    """What a host needs to find an image's bytes (``path`` when they are a local file)."""
+def image_source(conductor: Conductor, image_id: str | None,
+                 known: dict[str, Any] | None = None) -> ImageSource:
+    """What a host needs to find an image's bytes (``path`` when they are a local file).
+    ``known``: what the API recorded of the image when it accepted the server (an active
+    image's facts do not change), which spares a read of the image service per spawn."""
     if not image_id:
         return ImageSource()
+    if known and known.get("id") == image_id:
+        return ImageSource(**{k: v for k, v in known.items()
+                              if k in ImageSource.__dataclass_fields__})
     image = _boot_image(conductor, image_id)
     if image is None:
         return ImageSource(id=image_id)
@@ -68,7 +75,8 @@ def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any]
     spec = InstanceSpec(
         uuid=row["uuid"], name=instances.instance_name(row), vcpus=int(flavor["vcpus"]),
         memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
-        image=image_source(conductor, row["image_ref"]),
+        image=image_source(conductor, row["image_ref"],
+                           (row["scheduler_hints"] or {}).get(IMAGE_HINT)),
         metadata=dict(row["metadata"] or {}), user_data=row["user_data"],
         key_data=row["key_data"], hostname=_hostname(row), flavor_name=flavor.get("name"),
         extra_specs={str(k): str(v) for k, v in (flavor.get("extra_specs") or {}).items()},

@@ -52,6 +52,16 @@ def compute_services_by_host(conn: Connection) -> dict[str, dict[str, Any]]:
     return {s["host"]: s for s in list_(conn, binary="nova-compute")}
 
 
+def compute_service_of(conn: Connection, host: str | None) -> dict[str, Any] | None:
+    """The nova-compute service of one host (None without a host or service): one indexed
+    read, for views of a single server."""
+    if not host:
+        return None
+    row = conn.execute(sa.select(t.services).where(
+        t.services.c.host == host, t.services.c.binary == "nova-compute")).mappings().first()
+    return None if row is None else dict(row)
+
+
 # -- administration (os-services API) ------------------------------------------------------------
 def get(conn: Connection, ident: str, by_uuid: bool) -> dict[str, Any]:
     """A service by uuid (2.53+) or by integer id (404 when missing or malformed)."""
