@@ -1,8 +1,8 @@
 """identity OS-FEDERATION: identity providers, remote ids, protocols, mappings, service
 providers, federated (shadow) users
 
-Revision ID: 0007_identity_federation
-Revises: 0006_placement_revision
+Revision ID: 0010_identity_federation
+Revises: 0009_image_metadefs
 Create Date: 2026-12-03 01:13:49.435098
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_identity_federation'
-down_revision = '0009_metadefs_hapis'
+revision = '0010_identity_federation'
+down_revision = '0009_image_metadefs'
 branch_labels = None
 depends_on = None
 

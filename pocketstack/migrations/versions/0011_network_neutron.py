@@ -1,7 +1,7 @@
 """network (Neutron) tables
 
 Revision ID: 0011_network_neutron
-Revises: 0007_identity_federation (file 0010)
+Revises: 0010_identity_federation
 Create Date: 2026-12-03 01:22:27.746826
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011_network_neutron'
-down_revision = '0007_identity_federation'
+down_revision = '0010_identity_federation'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """image metadata definitions (/v2/metadefs)
 
-Revision ID: 0009_metadefs_hapis
-Revises: 0008_compute_apis_hapis
+Revision ID: 0009_image_metadefs
+Revises: 0008_compute_apis
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_metadefs_hapis'
-down_revision = '0008_compute_apis_hapis'
+revision = '0009_image_metadefs'
+down_revision = '0008_compute_apis'
 branch_labels = None
 depends_on = None
 

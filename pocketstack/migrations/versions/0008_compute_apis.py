@@ -1,7 +1,7 @@
 """compute: quota classes and migration records
 
-Revision ID: 0008_compute_apis_hapis
-Revises: 0007_unified_limits_hapis
+Revision ID: 0008_compute_apis
+Revises: 0007_unified_limits
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_compute_apis_hapis'
-down_revision = '0007_unified_limits_hapis'
+revision = '0008_compute_apis'
+down_revision = '0007_unified_limits'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """identity unified limits: registered limits and project/domain limits
 
-Revision ID: 0007_unified_limits_hapis
+Revision ID: 0007_unified_limits
 Revises: 0006_placement_revision
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_unified_limits_hapis'
+revision = '0007_unified_limits'
 down_revision = '0006_placement_revision'
 branch_labels = None
 depends_on = None
