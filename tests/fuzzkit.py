@@ -7,6 +7,7 @@ new route is fuzzed the day it is added.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import os
@@ -31,6 +32,9 @@ EXAMPLES = int(os.environ.get("POCKETSTACK_FUZZ_EXAMPLES", "4"))
 REQUEST_TIMEOUT = float(os.environ.get("POCKETSTACK_FUZZ_TIMEOUT", "20"))
 
 ROLES = ("anonymous", "other-project member", "admin")
+
+#: (backend, role, status) -> answers seen; written out when POCKETSTACK_FUZZ_STATS names a file
+STATS: collections.Counter[tuple[str, str, int]] = collections.Counter()
 
 
 # -- the route tables -------------------------------------------------------------------------
@@ -82,6 +86,7 @@ class World:
     ids: dict[tuple[str, str], list[str]] = field(repr=False)  # (service, param) -> ids
     values: list[str] = field(repr=False)  # strings that mean something to the cloud
     subject_tokens: list[str] = field(repr=False)
+    templates: dict[str, Any] = field(repr=False, default_factory=dict)  # route id -> body
     fingerprint: Callable[[], Any] = field(repr=False, default=lambda: None)
     last_fingerprint: Any = field(repr=False, default=None)  # as the last write left it
 
@@ -110,25 +115,43 @@ VOLATILE = {
 
 
 def make_fingerprint(database_url: str) -> tuple[Callable[[], Any], Callable[[], None]]:
-    """A function returning every table's rows (minus heartbeat columns), and a closer."""
+    """A function returning every table's rows (minus heartbeat columns), and a closer.
+
+    On SQLite the rows themselves (a few ms); on PostgreSQL a digest per table computed by the
+    server in one round trip (fetching every table would cost a round trip each)."""
     engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     meta = sa.MetaData()
     meta.reflect(engine)
-    selects = []
-    for table in meta.sorted_tables:
-        if table.name == "alembic_version":
-            continue
-        cols = [c for c in table.columns if c.name not in VOLATILE.get(table.name, ())]
-        selects.append((table.name, sa.select(*cols)))
+    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
 
-    def fingerprint() -> dict[str, list[str]]:
+    def columns(table: sa.Table) -> list[sa.Column[Any]]:
+        return [c for c in table.columns if c.name not in VOLATILE.get(table.name, ())]
+
+    if engine.dialect.name == "postgresql":
+        parts = []
+        for table in tables:
+            cols = ", ".join(f'"{c.name}"' for c in columns(table))
+            parts.append(f"SELECT '{table.name}' AS t, count(*) AS n, md5(coalesce(string_agg("
+                         f"r, '|' ORDER BY r), '')) AS h FROM (SELECT CAST(ROW({cols}) AS text) "
+                         f'AS r FROM "{table.name}") AS s')
+        digest = sa.text(" UNION ALL ".join(parts))
+
+        def fingerprint() -> dict[str, list[str]]:
+            with engine.connect() as conn:
+                return {row.t: [f"{row.n} rows, digest {row.h}"] for row in conn.execute(digest)}
+
+        return fingerprint, engine.dispose
+
+    selects = [(table.name, sa.select(*columns(table))) for table in tables]
+
+    def rows() -> dict[str, list[str]]:
         out = {}
         with engine.connect() as conn:
             for name, select in selects:
                 out[name] = sorted(repr(tuple(row)) for row in conn.execute(select))
         return out
 
-    return fingerprint, engine.dispose
+    return rows, engine.dispose
 
 
 def diff(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
@@ -330,7 +353,75 @@ def build_world(cloud: LiveCloud, backend: str, database_url: str) -> World:
                   {"anonymous": None, "other-project member": alt_token, "admin": admin_token},
                   ids, values, [subject])
     del admin_body
+    world.templates = harvest_templates(world)
     return world
+
+
+def harvest_templates(world: World) -> dict[str, Any]:
+    """A near-valid body for each write route, taken from what the cloud shows of the resource
+    (GET of the same path for PUT/PATCH; an item of the collection, under the singular key, for
+    POST). Mutating one field of it reaches deeper than a random body."""
+    out: dict[str, Any] = {}
+    headers = {"X-Auth-Token": world.tokens["admin"] or "", **NOVA}
+    reads = {(r.prefix + r.path) for r in all_routes() if r.method == "GET"}
+    for route in all_routes():
+        if route.method not in ("POST", "PUT", "PATCH") or route.stream:
+            continue
+        path = route.prefix + route.path
+        if path not in reads:
+            continue
+        for param in route.params:
+            known = world.ids.get((route.service, param))
+            if not known:
+                break
+            path = path.replace("{" + param + "}", quote(known[0], safe=""), 1)
+        else:
+            r = world.client.get(path, headers=headers)
+            if r.status_code != 200 or not r.content:
+                continue
+            body = r.json()
+            if route.method == "POST" and isinstance(body, dict):
+                lists = [(k, v) for k, v in body.items() if isinstance(v, list) and v]
+                if lists and isinstance(lists[0][1][0], dict):
+                    key, items = lists[0]
+                    single = envelopes_for(route)[-1] if route.service in (
+                        "identity", "compute") else None
+                    body = {single: items[0]} if single else items[0]
+            out[route.id] = _writable(body)
+    return out
+
+
+_READ_ONLY = {"links", "self", "schema", "file", "first", "created_at", "updated_at", "size",
+              "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "direct_url",
+              "locations", "owner", "status", "stores"}
+
+
+def _writable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _writable(v) for k, v in value.items() if k not in _READ_ONLY}
+    if isinstance(value, list):
+        return [_writable(v) for v in value]
+    return value
+
+
+def mutate(value: Any, world: World) -> st.SearchStrategy[Any]:
+    """One field of ``value`` replaced, removed or added, anywhere in the tree."""
+    if isinstance(value, dict) and value:
+        key = st.sampled_from(sorted(value))
+        return st.one_of(
+            key.flatmap(lambda k: mutate(value[k], world).map(lambda v: {**value, k: v})),
+            key.map(lambda k: {x: y for x, y in value.items() if x != k}),
+            st.tuples(st.sampled_from(BODY_KEYS), world.json_values).map(
+                lambda kv: {**value, kv[0]: kv[1]}),
+            world.json_values)
+    if isinstance(value, list) and value:
+        index = st.integers(0, len(value) - 1)
+        return st.one_of(
+            index.flatmap(lambda i: mutate(value[i], world).map(
+                lambda v: [*value[:i], v, *value[i + 1:]])),
+            world.json_values.map(lambda v: [*value, v]),
+            world.json_values)
+    return world.json_values
 
 
 # -- generated requests -----------------------------------------------------------------------
@@ -479,7 +570,9 @@ def requests_for(draw: st.DrawFn, route: FuzzRoute, world: World) -> FuzzRequest
     if "X-Subject-Token" in headers and world.subject_tokens and draw(st.booleans()):
         headers["X-Subject-Token"] = world.subject_tokens[0]
     envs = envelopes_for(route)
+    template = world.templates.get(route.id)
     body_value = draw(st.one_of(
+        *([mutate(template, world)] * 4 if template is not None else []),
         st.none(),
         world.json_values,
         st.fixed_dictionaries({}, optional={
@@ -549,6 +642,7 @@ def send(world: World, role: str, req: FuzzRequest,
     except httpx.TransportError as exc:
         world.last_fingerprint = None
         return [f"{role}: connection failed ({exc!r}): {req.describe()}"]
+    STATS[(world.backend, role, r.status_code)] += 1
     problems = []
     if r.status_code >= 500 and r.status_code != 501:
         if not tolerate_pending or pending(world, req) is None:
