@@ -131,14 +131,15 @@ def make_fingerprint(database_url: str) -> tuple[Callable[[], Any], Callable[[],
         parts = []
         for table in tables:
             cols = ", ".join(f'"{c.name}"' for c in columns(table))
-            parts.append(f"SELECT '{table.name}' AS t, count(*) AS n, md5(coalesce(string_agg("
-                         f"r, '|' ORDER BY r), '')) AS h FROM (SELECT CAST(ROW({cols}) AS text) "
-                         f'AS r FROM "{table.name}") AS s')
+            parts.append(f"SELECT '{table.name}' AS tbl, count(*) AS nrows, "
+                         f"md5(coalesce(string_agg(r, '|' ORDER BY r), '')) AS digest "
+                         f'FROM (SELECT CAST(ROW({cols}) AS text) AS r FROM "{table.name}") AS s')
         digest = sa.text(" UNION ALL ".join(parts))
 
         def fingerprint() -> dict[str, list[str]]:
             with engine.connect() as conn:
-                return {row.t: [f"{row.n} rows, digest {row.h}"] for row in conn.execute(digest)}
+                return {row.tbl: [f"{row.nrows} rows, digest {row.digest}"]
+                        for row in conn.execute(digest)}
 
         return fingerprint, engine.dispose
 
