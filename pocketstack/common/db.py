@@ -177,7 +177,7 @@ def _refused_values() -> Iterator[None]:
             f"Invalid input: a number is out of range ({exc}).") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException | None) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
