@@ -28,6 +28,8 @@ from tests.conftest import LiveCloud
 
 #: examples per route per backend; raise it for a longer campaign
 EXAMPLES = int(os.environ.get("POCKETSTACK_FUZZ_EXAMPLES", "4"))
+#: explore new ground (a fresh random seed each run) instead of CI's fixed, derandomized run
+RANDOM = os.environ.get("POCKETSTACK_FUZZ_RANDOM") == "1"
 #: no request may take longer than this (a hang is a failure, like a 500)
 REQUEST_TIMEOUT = float(os.environ.get("POCKETSTACK_FUZZ_TIMEOUT", "20"))
 
