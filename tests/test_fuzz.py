@@ -29,6 +29,7 @@ from tests.fuzzkit import FuzzRequest, FuzzRoute, World
 ROUTES = fuzzkit.all_routes()
 WRITES = [r for r in ROUTES if r.method in ("POST", "PUT", "PATCH")]
 READS = [r for r in ROUTES if r.method in ("GET", "HEAD")]
+PARAMETRISED = [r for r in ROUTES if r.params]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -131,12 +132,25 @@ class Seed:
     pending: str = ""  # "", "all" or a backend: still a 500 there until the bugs branch lands
 
 
-def _path(world: World, route: FuzzRoute, override: str | None = None) -> str:
+def _path(world: World, route: FuzzRoute, override: str | None = None,
+          at: int | None = None) -> str:
+    """The route's path with real ids, ``override`` (already encoded) at parameter ``at``
+    (every parameter when ``at`` is None)."""
     path = route.prefix + route.path
-    for param in route.params:
+    for i, param in enumerate(route.params):
         known = world.ids.get((route.service, param), ["x"])
-        path = path.replace("{" + param + "}", override or quote(known[0], safe=""), 1)
+        value = override if override is not None and at in (None, i) else \
+            quote(known[0], safe="")
+        path = path.replace("{" + param + "}", value, 1)
     return path
+
+
+def _each_param(route: FuzzRoute, ids: tuple[str, ...], body: bytes = b"{}",
+                query: str = "") -> Any:
+    """One request per hostile id per path parameter (the others real), so the handler is
+    reached with the hostile one wherever it sits."""
+    return lambda w: [FuzzRequest(route.method, _path(w, route, value, at), query, JSON, body,
+                                  value) for value in ids for at in range(len(route.params))]
 
 
 def _envelope(route: FuzzRoute, inner: dict[str, Any]) -> dict[str, Any]:
@@ -168,8 +182,7 @@ SEEDS = [
     Seed("nul-in-query-filters", READS, lambda r: lambda w: [FuzzRequest(
         r.method, _path(w, r), "name=a%00b&marker=%00&status=%00&tags=a%00&limit=1",
         {}, None, "\x00")]),
-    Seed("nul-in-path-ids", [r for r in ROUTES if r.params], lambda r: lambda w: [FuzzRequest(
-        r.method, _path(w, r, "nul%00id"), "", JSON, b"{}", "\x00")]),
+    Seed("nul-in-path-ids", PARAMETRISED, lambda r: _each_param(r, ("nul%00id",))),
     Seed("huge-numbers", WRITES + READS, lambda r: _body(r, _json(_envelope(r, {
         k: 10**40 for k in ("ram", "vcpus", "disk", "min_count", "max_count", "total",
                             "min_ram", "min_disk", "generation", "resource_provider_generation",
@@ -177,9 +190,18 @@ SEEDS = [
         query="limit=99999999999999999999999&marker=-99999999999999999999")),
     # found by the fuzz test: DELETE /compute/v2.1/os-services/99999999999999999999999999
     # was a 500 (OverflowError in SQLite's driver; "integer out of range" on PostgreSQL)
-    Seed("huge-path-ids", [r for r in ROUTES if r.params], lambda r: lambda w: [
-        FuzzRequest(r.method, _path(w, r, n), "", JSON, b"{}", "")
-        for n in ("99999999999999999999999999", "-99999999999999999999", "2147483648")]),
+    Seed("huge-path-ids", PARAMETRISED, lambda r: _each_param(
+        r, ("99999999999999999999999999", "-99999999999999999999", "2147483648"))),
+    # found by the fuzz test: PUT /identity/v3/projects/{id}/tags/%ff was a 500 (the decoded
+    # tag, echoed in the Location header, is not Latin-1); a control character there made the
+    # response unsendable
+    Seed("unsendable-ids", PARAMETRISED, lambda r: _each_param(
+        r, ("%ff%fe", "%C3%A9t%C3%A9", "ctl%07%1b%7f", "tab%09sp%20"))),
+    # found by the fuzz test: the cloud's own representation of an existing service or
+    # endpoint POSTed back (same id) was a 500 (unique key violation); now a 409
+    Seed("existing-resources-posted-back", WRITES, lambda r: lambda w: [
+        FuzzRequest(r.method, _path(w, r), "", JSON, _json(w.templates[r.id]), "")
+        for _ in [0] if r.id in w.templates]),
     Seed("invalid-utf8", WRITES + READS, lambda r: lambda w: [FuzzRequest(
         r.method, _path(w, r, "%ff%fe") if r.params else _path(w, r), "name=%ff&%fe=1",
         JSON, b'{"name": "\xff\xfe\xfd", "x": "\xc3"}', "\xff")]),

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from pocketstack.common import exceptions
 
@@ -163,9 +163,17 @@ class Database:
 def _refused_values() -> Iterator[None]:
     """A value the database cannot hold (an integer beyond its column or its driver, a string
     the backend refuses) is the caller's bad input: a 400 naming the problem, after the
-    transaction has been rolled back, never a 500. Every backend answers alike."""
+    transaction has been rolled back, never a 500; a row whose key is taken (a client-chosen
+    id that exists) is a 409. Every backend answers alike. Domain code that expects a
+    duplicate catches it itself (in a savepoint) and says more."""
     try:
         yield
+    except IntegrityError as exc:
+        if not is_duplicate_error(exc):
+            raise
+        LOG.info("database refused a duplicate: %s", exc.orig)
+        raise exceptions.Conflict(
+            "Conflict occurred attempting to store the resource: duplicate entry.") from None
     except DataError as exc:
         LOG.info("database refused a value: %s", exc.orig)
         raise exceptions.BadRequest(

@@ -74,6 +74,24 @@ def test_a_value_the_database_cannot_hold_is_a_400_and_nothing_is_written(db: Da
         db.read(lambda conn: conn.execute(huge).all())
 
 
+def test_an_escaped_duplicate_key_is_a_409(db: Database) -> None:
+    """Found by the fuzz test: POST /v3/services with the id of an existing service was a 500.
+    A unique-key violation that reaches the transaction's edge is a Conflict on every backend;
+    nothing of the transaction is kept."""
+    _default_domain(db)
+    made = db.write(projects.create, {"name": "original"})
+    row = db.read(lambda c: dict(c.execute(
+        sa.select(t.projects).where(t.projects.c.id == made["id"])).mappings().one()))
+
+    def again(conn):  # type: ignore[no-untyped-def]
+        projects.create(conn, {"name": "kept-nothing"})
+        conn.execute(sa.insert(t.projects).values(**{**row, "name": "other-name"}))
+
+    with pytest.raises(exceptions.Conflict, match="duplicate"):
+        db.write(again)
+    assert db.read(projects.list_, {"name": "kept-nothing"}) == []
+
+
 def test_concurrent_duplicate_creates_yield_one_row(db: Database) -> None:
     _default_domain(db)
     barrier = threading.Barrier(8)
