@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from pocketstack.common import exceptions
 
@@ -89,7 +89,7 @@ class Database:
     @contextlib.contextmanager
     def reader(self) -> Iterator[Connection]:
         """A read transaction."""
-        with self.engine.connect() as conn:
+        with _refused_values(), self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
@@ -97,6 +97,7 @@ class Database:
     def writer(self) -> Iterator[Connection]:
         """A write transaction: all or nothing."""
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_refused_values())
             if self._write_lock is not None:
                 stack.enter_context(self._write_lock)
             conn = stack.enter_context(self.engine.connect())
@@ -157,6 +158,36 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _refused_values() -> Iterator[None]:
+    """A value the database cannot hold (an integer beyond its column or its driver, a string
+    the backend refuses) is the caller's bad input: a 400 naming the problem, after the
+    transaction has been rolled back, never a 500; a row whose key is taken (a client-chosen
+    id that exists) is a 409. Every backend answers alike. Domain code that expects a
+    duplicate catches it itself (in a savepoint) and says more."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if not is_duplicate_error(exc):
+            raise
+        LOG.info("database refused a duplicate: %s", exc.orig)
+        raise exceptions.Conflict(
+            "Conflict occurred attempting to store the resource: duplicate entry.") from None
+    except DataError as exc:
+        LOG.info("database refused a value: %s", exc.orig)
+        raise exceptions.BadRequest(
+            f"Invalid input: a value is not acceptable to the database "
+            f"({_first_line(exc.orig)}).") from None
+    except OverflowError as exc:  # raised by the driver before the value reaches SQL
+        LOG.info("database driver refused a value: %s", exc)
+        raise exceptions.BadRequest(
+            f"Invalid input: a number is out of range ({exc}).") from None
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def update_generation(

@@ -99,3 +99,38 @@ def test_microversions() -> None:
 def test_version_ordering() -> None:
     assert Version.parse("2.10") > Version.parse("2.9")
     assert Version.parse("2.96").at_least("2.47")
+
+
+def _located(req: ApiRequest):  # type: ignore[no-untyped-def]
+    from pocketstack.common.api.app import empty_response
+
+    return empty_response(201, {"Location": req.url_for(req.path)})
+
+
+def _own_response(req: ApiRequest):  # type: ignore[no-untyped-def]
+    from starlette.responses import Response
+
+    return Response(b"", status_code=204, headers={"Location": "http://h/" + req.path_params["x"]})
+
+
+@pytest.mark.parametrize("segment, encoded", [
+    ("%ff%fe", "%EF%BF%BD%EF%BF%BD"),  # invalid UTF-8, decoded to U+FFFD: not Latin-1
+    ("%C3%A9t%C3%A9", "%C3%A9t%C3%A9"),  # é: Latin-1, but not ASCII
+    ("a%00b%07c%7f", "a%00b%07c%7F"),  # control characters: not sendable at all
+    ("sp%20ace", "sp%20ace"),
+])
+def test_hostile_ids_echoed_in_headers_are_percent_encoded(segment: str, encoded: str) -> None:
+    """Found by the fuzz test: a tag like %ff or %00 echoed in a Location header was a 500 (or a
+    dropped connection). URLs built from decoded paths are encoded; any header value a handler
+    builds itself is made sendable as the last step."""
+    client = TestClient(ServiceApp("test", [
+        Route("PUT", "/tags/{x}", _located, public=True),
+        Route("POST", "/own/{x}", _own_response, public=True)], errors.keystone_error),
+        raise_server_exceptions=False)
+    r = client.put(f"/tags/{segment}")
+    assert r.status_code == 201, r.text
+    assert r.headers["location"] == f"/tags/{encoded}"  # (no public base URL in this app)
+    if segment.startswith("a%00"):  # Latin-1 but not sendable: the kit's last guard
+        r = client.post(f"/own/{segment}")
+        assert r.status_code == 204, r.text
+        assert r.headers["location"] == "http://h/a%00b%07c%7F"

@@ -55,6 +55,43 @@ def test_failed_write_leaves_nothing(db: Database) -> None:
     assert db.read(projects.list_, {"name": "half"}) == []
 
 
+def test_a_value_the_database_cannot_hold_is_a_400_and_nothing_is_written(db: Database) -> None:
+    """An integer beyond what the backend holds (SQLite's driver raises OverflowError,
+    PostgreSQL a DataError) is the caller's bad input on every backend, never a 500."""
+    if db.engine.dialect.name == "mysql":
+        pytest.skip("MariaDB clamps an out-of-range integer in CAST instead of refusing it")
+    _default_domain(db)
+    huge = sa.text("SELECT CAST(:x AS INTEGER)").bindparams(x=10**30)
+
+    def write(conn):  # type: ignore[no-untyped-def]
+        projects.create(conn, {"name": "overflow"})
+        conn.execute(huge)
+
+    with pytest.raises(exceptions.BadRequest, match="Invalid input"):
+        db.write(write)
+    assert db.read(projects.list_, {"name": "overflow"}) == []
+    with pytest.raises(exceptions.BadRequest, match="Invalid input"):
+        db.read(lambda conn: conn.execute(huge).all())
+
+
+def test_an_escaped_duplicate_key_is_a_409(db: Database) -> None:
+    """Found by the fuzz test: POST /v3/services with the id of an existing service was a 500.
+    A unique-key violation that reaches the transaction's edge is a Conflict on every backend;
+    nothing of the transaction is kept."""
+    _default_domain(db)
+    made = db.write(projects.create, {"name": "original"})
+    row = db.read(lambda c: dict(c.execute(
+        sa.select(t.projects).where(t.projects.c.id == made["id"])).mappings().one()))
+
+    def again(conn):  # type: ignore[no-untyped-def]
+        projects.create(conn, {"name": "kept-nothing"})
+        conn.execute(sa.insert(t.projects).values(**{**row, "name": "other-name"}))
+
+    with pytest.raises(exceptions.Conflict, match="duplicate"):
+        db.write(again)
+    assert db.read(projects.list_, {"name": "kept-nothing"}) == []
+
+
 def test_concurrent_duplicate_creates_yield_one_row(db: Database) -> None:
     _default_domain(db)
     barrier = threading.Barrier(8)

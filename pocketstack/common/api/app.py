@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -82,20 +83,41 @@ class ApiRequest:
         return self.context
 
     def url_for(self, path: str) -> str:
-        return self.base_url + path
+        """The public URL of ``path`` (a decoded path, e.g. ``req.path`` or one built from
+        ids): characters a URL cannot carry are percent-encoded."""
+        return self.base_url + quote(path, safe=_PATH_SAFE)
+
+
+# RFC 3986 path characters (unreserved, sub-delims, ":", "@") and the separator
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_UNSAFE_HEADER_CHAR = re.compile(r"[^\x20-\x7e]")
+_UNSAFE_HEADER_BYTE = re.compile(rb"[^\x20-\x7e]")
+
+
+def safe_header(value: str) -> str:
+    """A header value as HTTP carries it: visible ASCII and spaces. Anything else (a control
+    character or a non-ASCII letter from an id echoed in a ``Location``) is percent-encoded as
+    UTF-8, so a hostile id can never make a response unsendable."""
+    if _UNSAFE_HEADER_CHAR.search(value) is None:
+        return value
+    return _UNSAFE_HEADER_CHAR.sub(lambda m: quote(m.group(), safe=""), value)
+
+
+def _safe_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    return None if headers is None else {k: safe_header(v) for k, v in headers.items()}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")).encode(),
         status_code=status,
-        headers=headers,
+        headers=_safe_headers(headers),
         media_type="application/json",
     )
 
 
 def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:
-    return Response(b"", status_code=status, headers=headers)
+    return Response(b"", status_code=status, headers=_safe_headers(headers))
 
 
 _PARAM_RE = re.compile(r"\{(\w+)\}")
@@ -197,6 +219,7 @@ class ServiceApp:
             response.headers.setdefault(key, value)
         for header in self.request_id_headers:
             response.headers[header] = request_id
+        _sendable(response)
         await response(scope, receive, send)
 
     def _error_response(self, exc: exceptions.PocketstackError, request_id: str) -> Response:
@@ -258,6 +281,16 @@ class ServiceApp:
         ctx = self.authenticate(req)
         ctx.request_id = req.request_id
         return ctx
+
+
+def _sendable(response: Response) -> None:
+    """The last guard before the server writes the headers: a value with bytes HTTP does not
+    allow (from a handler that built its own Response) is percent-encoded, not a crash after
+    the fault wrapper has already let go."""
+    raw = response.raw_headers
+    for i, (name, value) in enumerate(raw):
+        if _UNSAFE_HEADER_BYTE.search(value) is not None:
+            raw[i] = (name, safe_header(value.decode("latin-1")).encode("ascii"))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

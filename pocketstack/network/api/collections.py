@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 STD = {"id": "id", "name": "name", "description": "description", "tenant_id": "project_id",
        "project_id": "project_id", "created_at": "created_at", "updated_at": "updated_at",
        "revision_number": "revision_number"}
+UNNAMED = {k: v for k, v in STD.items() if k != "name"}  # resources without a name attribute
 
 
 # -- networks ----------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ SECURITY_GROUPS = Resource(
 SECURITY_GROUP_RULES = Resource(
     "security-group-rules", "security_group_rules", "security_group_rule",
     schemas.SECURITY_GROUP_RULE,
-    {**STD, "security_group_id": "security_group_id", "direction": "direction",
+    {**UNNAMED, "security_group_id": "security_group_id", "direction": "direction",
      "ethertype": "ethertype", "protocol": "protocol", "port_range_min": "port_range_min",
      "port_range_max": "port_range_max", "remote_ip_prefix": "remote_ip_prefix",
      "remote_group_id": "remote_group_id"},
@@ -165,7 +166,7 @@ ROUTERS = Resource(
 
 FLOATINGIPS = Resource(
     "floatingips", "floatingips", "floatingip", schemas.FLOATINGIP,
-    {**STD, "floating_ip_address": "floating_ip_address",
+    {**UNNAMED, "floating_ip_address": "floating_ip_address",
      "floating_network_id": "floating_network_id", "router_id": "router_id",
      "port_id": "fixed_port_id", "fixed_ip_address": "fixed_ip_address", "status": "status"},
     views.floatingip, floatingips.get_visible,
