@@ -517,3 +517,5 @@ def test_every_filter_and_sort_key_of_every_collection_answers(net: httpx.Client
                 r = net.get(f"/{res.path}", params=params)
                 assert r.status_code < 500, (res.path, params, r.text)
     assert net.get("/floatingips", params={"name": "x"}).status_code == 200
+    bad = net.get("/security-group-rules", params={"created_at": ""})  # a 500 on PostgreSQL
+    assert bad.status_code == 400 and bad.json()["NeutronError"]["type"] == "HTTPBadRequest"

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest
+from pocketstack.common.timeutils import parse_isotime
 from pocketstack.network import errors
 from pocketstack.network.domain.common import ListQuery, column_kinds
 
@@ -39,6 +41,12 @@ def _convert(kinds: dict[str, str], column: str, name: str, value: str) -> Any:
         except ValueError:
             raise errors.HTTPBadRequest(f"Invalid input for {name}. Reason: '{value}' is not "
                                         "an integer.") from None
+    if kind == "datetime":
+        try:
+            return parse_isotime(value)
+        except exceptions.ValidationError:
+            raise errors.HTTPBadRequest(f"Invalid input for {name}. Reason: '{value}' is not "
+                                        "a valid timestamp.") from None
     return value
 
 

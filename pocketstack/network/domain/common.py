@@ -305,11 +305,14 @@ TABLES: dict[str, sa.Table] = {
 
 
 def column_kinds(resource: str) -> dict[str, str]:
-    """``bool``, ``int`` or ``str`` per column of a collection (how a filter value parses)."""
+    """``bool``, ``int``, ``datetime`` or ``str`` per column of a collection (how a filter
+    value parses)."""
     out = {}
     for column in TABLES[resource].columns:
         if isinstance(column.type, sa.Boolean):
             out[column.name] = "bool"
+        elif isinstance(column.type, sa.DateTime):
+            out[column.name] = "datetime"
         elif isinstance(column.type, sa.Integer):
             out[column.name] = "int"
         else:
