@@ -1,0 +1,119 @@
+"""Servers on networks with the stock CLI: ports allocated and bound on the server's host,
+addresses (fixed and floating) in ``server show``, ports released on delete, bad requests."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import httpx
+
+from tests.conftest import LiveCloud, unique
+
+IMAGE = "pocketstack-empty-qcow2"
+DEMO = "pocketstack"  # a member of project demo, which owns devstack's `private`
+
+
+def _boot(cloud: LiveCloud, name: str, *nics: str) -> dict:
+    return cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE, *nics,
+                     "--wait", name, cloud=DEMO)
+
+
+def _addresses(cloud: LiveCloud, name: str) -> dict:
+    r = cloud.osc("server", "show", name, cloud=DEMO)
+    return r["addresses"]
+
+
+def test_server_on_private_gets_a_bound_port_and_an_address(cloud: LiveCloud) -> None:
+    name = unique("net")
+    server = _boot(cloud, name, "--network", "private")
+    addresses = _addresses(cloud, name)
+    assert list(addresses) == ["private"]
+    v4 = [a for a in addresses["private"] if ipaddress.ip_address(a).version == 4]
+    assert len(v4) == 1 and ipaddress.ip_address(v4[0]) in ipaddress.ip_network("10.0.0.0/26")
+    ports = cloud.osc("port", "list", "--server", server["id"], "--long", cloud=DEMO)
+    assert len(ports) == 1
+    port = cloud.osc("port", "show", ports[0]["ID"])  # binding:* is admin-only
+    assert port["device_owner"] == "compute:nova" and port["device_id"] == server["id"]
+    assert port["binding_host_id"] == cloud.osc("server", "show", server["id"])[
+        "OS-EXT-SRV-ATTR:host"]
+    assert port["binding_vif_type"] in ("bridge", "ovs")
+    # floating IP: shown in addresses as Nova does
+    fip = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
+    cloud.osc("server", "add", "floating", "ip", name, fip["floating_ip_address"], cloud=DEMO,
+              as_json=False)
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as c:
+        shown = c.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+    entries = shown["addresses"]["private"]
+    kinds = {(e["OS-EXT-IPS:type"], e["addr"]) for e in entries}
+    assert ("floating", fip["floating_ip_address"]) in kinds
+    assert ("fixed", v4[0]) in kinds
+    assert {e["OS-EXT-IPS-MAC:mac_addr"] for e in entries} == {port["mac_address"]}
+    # list shows the same addresses
+    with cloud.client(token) as c:
+        listed = c.get("/compute/v2.1/servers/detail", params={"name": name}).json()
+    assert listed["servers"][0]["addresses"] == shown["addresses"]
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+    assert cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO) == []
+    # the address is free again: a port asking for it gets it
+    again = cloud.osc("port", "create", "--network", "private", "--fixed-ip",
+                      f"subnet=private-subnet,ip-address={v4[0]}", unique("p"), cloud=DEMO)
+    assert again["fixed_ips"][0]["ip_address"] == v4[0]
+    cloud.osc("port", "delete", again["id"], cloud=DEMO, as_json=False)
+    cloud.osc("floating", "ip", "delete", fip["id"], cloud=DEMO, as_json=False)
+
+
+def test_two_networks_fixed_ip_and_user_port(cloud: LiveCloud) -> None:
+    name = unique("net2")
+    port = cloud.osc("port", "create", "--network", "shared", unique("p"), cloud=DEMO)
+    private = cloud.osc("network", "show", "private", cloud=DEMO)
+    _boot(cloud, name, "--nic", f"net-id={private['id']},v4-fixed-ip=10.0.0.50",
+          "--nic", f"port-id={port['id']}")
+    addresses = _addresses(cloud, name)
+    assert set(addresses) == {"private", "shared"}
+    assert "10.0.0.50" in addresses["private"]
+    assert port["fixed_ips"][0]["ip_address"] in addresses["shared"]
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+    kept = cloud.osc("port", "show", port["id"], cloud=DEMO)  # a user's port outlives it
+    assert kept["device_id"] == "" and kept["device_owner"] == ""
+    cloud.osc("port", "delete", port["id"], cloud=DEMO, as_json=False)
+
+
+def test_auto_and_none(cloud: LiveCloud) -> None:
+    name = unique("auto")
+    _boot(cloud, name, "--nic", "auto")
+    assert list(_addresses(cloud, name)) == ["private"]  # demo's own network
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+    name = unique("none")
+    server = _boot(cloud, name, "--nic", "none")
+    assert _addresses(cloud, name) == {}
+    assert cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO) == []
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def test_bad_networks_are_refused_as_nova(cloud: LiveCloud) -> None:
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as c:
+        image = c.get("/image/v2/images", params={"name": IMAGE}).json()["images"][0]["id"]
+
+        def post(networks: object) -> httpx.Response:
+            return c.post("/compute/v2.1/servers", headers={
+                "OpenStack-API-Version": "compute 2.90"}, json={"server": {
+                    "name": "bad", "imageRef": image, "flavorRef": "1",
+                    "networks": networks}})
+
+        missing = "8b1e2a4e-0000-4000-8000-000000000000"
+        r = post([{"uuid": missing}])
+        assert r.status_code == 400, r.text
+        assert r.json()["badRequest"]["message"] == f"Network {missing} could not be found."
+        r = post([{"port": missing}])
+        assert r.status_code == 400
+        assert r.json()["badRequest"]["message"] == f"Port id {missing} could not be found."
+        r = post([{"uuid": "not-a-uuid"}])
+        assert r.status_code == 400 and "Bad networks format" in r.text
+        # another project's private network is not there for demo
+        alt = cloud.osc("network", "create", unique("altnet"), cloud="pocketstack-alt")
+        r = post([{"uuid": alt["id"]}])
+        assert r.status_code == 400, r.text
+        cloud.osc("network", "delete", alt["id"], cloud="pocketstack-alt", as_json=False)
+        assert c.get("/compute/v2.1/servers", params={"name": "bad"}).json()["servers"] == []
