@@ -22,7 +22,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-server-tags:show", "os-console-output", "os-server-groups:index",
                 "os-server-groups:show", "os-simple-tenant-usage:show", "os-quota-sets:show",
                 "os-quota-sets:detail", "os-availability-zone:list", "limits",
-                "os-security-groups:list")
+                "os-security-groups:list", "os-attach-interfaces:list",
+                "os-attach-interfaces:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -35,7 +36,9 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-server-tags:delete", "os-server-tags:delete_all",
                  "os-server-groups:create", "os-server-groups:delete",
                  "servers:create:forced_host",
-                 "os-admin-password")
+                 "os-admin-password", "os-attach-interfaces:create",
+                 "os-attach-interfaces:delete", "os-security-groups:add",
+                 "os-security-groups:remove")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

@@ -45,6 +45,7 @@ class Vif:
     segmentation_id: int | None
     fixed_ips: tuple[FixedIP, ...] = field(default_factory=tuple)
     created: bool = True  # made for the instance (deleted with it) vs. passed in by the user
+    status: str = "DOWN"  # the port's status (ACTIVE once its agent has wired it)
 
 
 class NetworkAPI(Protocol):
@@ -62,9 +63,15 @@ class NetworkAPI(Protocol):
         ...
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
-                                keep_port_ids: tuple[str, ...] = ()) -> None:
+                                keep_port_ids: tuple[str, ...] = (),
+                                only_port_ids: tuple[str, ...] | None = None) -> None:
         """Delete the instance's ports except ``keep_port_ids`` (the ones the user passed in,
-        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept."""
+        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept; with
+        ``only_port_ids``, only those of its ports (an interface detach)."""
+        ...
+
+    def instance_ports(self, instance_id: str) -> list[Vif]:
+        """The instance's ports as they are now (for Nova's os-interface)."""
         ...
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
@@ -77,6 +84,13 @@ class NetworkAPI(Protocol):
             str, Any]]]:
         """The security groups of each instance's ports (Neutron's shape, rules included),
         each group once; for Nova's ``os-security-groups`` of a server."""
+        ...
+
+    def set_instance_security_group(self, ctx: RequestContext, instance_id: str,
+                                    group: str, add: bool) -> str:
+        """Add (or remove) the caller's group ``group`` (name or id) to (from) every port of
+        the instance; answers the group's name. 404 for an unknown group, 400 (Nova's words)
+        when it is already there (not there) or the instance has no ports."""
         ...
 
     def default_network_id(self, ctx: RequestContext) -> str | None:

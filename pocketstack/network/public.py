@@ -39,10 +39,16 @@ class NetworkInterface:
                 for m in made]
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
-                                keep_port_ids: tuple[str, ...] = ()) -> None:
+                                keep_port_ids: tuple[str, ...] = (),
+                                only_port_ids: tuple[str, ...] | None = None) -> None:
         self.service.db.write(instances.deallocate, ctx, instance_id, keep_port_ids,
-                              self.service.binding)
+                              self.service.binding, only_port_ids)
         self.service.changed("port", [])
+
+    def instance_ports(self, instance_id: str) -> list[Vif]:
+        found = self.service.db.read(instances.ports_of, instance_id)
+        return [Vif(**{**m, "fixed_ips": tuple(FixedIP(**f) for f in m["fixed_ips"])})
+                for m in found]
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
             str, Any]]]]:
@@ -53,6 +59,13 @@ class NetworkInterface:
         found = self.service.db.read(instances.security_groups, instance_ids)
         return {i: [views.security_group(g, _ADMIN) for g in groups]
                 for i, groups in found.items()}
+
+    def set_instance_security_group(self, ctx: RequestContext, instance_id: str,
+                                    group: str, add: bool) -> str:
+        name, changed = self.service.db.write(instances.set_security_group, ctx, instance_id,
+                                              group, add, self.service.binding)
+        self.service.changed("port", changed)
+        return str(name)
 
     def default_network_id(self, ctx: RequestContext) -> str | None:
         return self.service.db.read(instances.default_network, ctx)  # type: ignore[no-any-return]

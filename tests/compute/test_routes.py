@@ -104,6 +104,10 @@ GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
 GET    /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
+GET    /servers/{server_id}/os-interface
+POST   /servers/{server_id}/os-interface
+GET    /servers/{server_id}/os-interface/{port_id}
+DELETE /servers/{server_id}/os-interface/{port_id}
 """
 
 ROOT_ROUTES = """

@@ -117,3 +117,67 @@ def test_bad_networks_are_refused_as_nova(cloud: LiveCloud) -> None:
         assert r.status_code == 400, r.text
         cloud.osc("network", "delete", alt["id"], cloud="pocketstack-alt", as_json=False)
         assert c.get("/compute/v2.1/servers", params={"name": "bad"}).json()["servers"] == []
+
+
+def test_add_and_remove_port_and_network(cloud: LiveCloud) -> None:
+    name = unique("ifc")
+    server = _boot(cloud, name, "--network", "private")
+    port = cloud.osc("port", "create", "--network", "shared", unique("p"), cloud=DEMO)
+    cloud.osc("server", "add", "port", name, port["id"], cloud=DEMO, as_json=False)
+    shown = cloud.osc("port", "show", port["id"], cloud=DEMO)
+    assert shown["device_id"] == server["id"] and shown["device_owner"] == "compute:nova"
+    assert set(_addresses(cloud, name)) == {"private", "shared"}
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as c:
+        listed = c.get(f"/compute/v2.1/servers/{server['id']}/os-interface").json()
+        attachments = {a["port_id"]: a for a in listed["interfaceAttachments"]}
+        assert port["id"] in attachments and len(attachments) == 2
+        assert attachments[port["id"]]["mac_addr"] == port["mac_address"]
+        missing = "8b1e2a4e-0000-4000-8000-000000000000"
+        r = c.post(f"/compute/v2.1/servers/{server['id']}/os-interface",
+                   json={"interfaceAttachment": {"net_id": missing}})
+        assert r.status_code == 404, r.text
+        assert r.json()["itemNotFound"]["message"] == f"Network {missing} could not be found."
+        r = c.delete(f"/compute/v2.1/servers/{server['id']}/os-interface/{missing}")
+        assert r.status_code == 404, r.text
+    cloud.osc("server", "remove", "port", name, port["id"], cloud=DEMO, as_json=False)
+    kept = cloud.osc("port", "show", port["id"], cloud=DEMO)  # the user's port stays
+    assert kept["device_id"] == ""
+    assert list(_addresses(cloud, name)) == ["private"]
+    # add network: a new port made for the server, deleted when removed
+    cloud.osc("server", "add", "network", name, "shared", cloud=DEMO, as_json=False)
+    made = [p for p in cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO)]
+    assert len(made) == 2
+    cloud.osc("server", "remove", "network", name, "shared", cloud=DEMO, as_json=False)
+    assert len(cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO)) == 1
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+    assert cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO) == []
+    cloud.osc("port", "delete", port["id"], cloud=DEMO, as_json=False)
+
+
+def test_server_security_groups(cloud: LiveCloud) -> None:
+    name = unique("sgs")
+    server = _boot(cloud, name, "--network", "private")
+    token, _ = cloud.token("demo", project="demo")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    with cloud.client(token) as c:
+        groups = c.get(url + "/os-security-groups").json()["security_groups"]
+        assert [g["name"] for g in groups] == ["default"]
+        assert groups[0]["rules"] and all("ip_protocol" in r for r in groups[0]["rules"])
+    group = unique("web")
+    cloud.osc("security", "group", "create", group, cloud=DEMO)
+    cloud.osc("server", "add", "security", "group", name, group, cloud=DEMO, as_json=False)
+    port = cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO)[0]
+    groups_of_port = cloud.osc("port", "show", port["ID"], cloud=DEMO)["security_group_ids"]
+    assert len(groups_of_port) == 2
+    with cloud.client(token) as c:
+        names = {g["name"] for g in c.get(url + "/os-security-groups").json()[
+            "security_groups"]}
+        assert names == {"default", group}
+        r = c.post(url + "/action", json={"addSecurityGroup": {"name": "nope"}})
+        assert r.status_code == 404, r.text
+    assert {g["name"] for g in cloud.osc("server", "show", name, cloud=DEMO)[
+        "security_groups"]} == {"default", group}
+    cloud.osc("server", "remove", "security", "group", name, group, cloud=DEMO, as_json=False)
+    assert len(cloud.osc("port", "show", port["ID"], cloud=DEMO)["security_group_ids"]) == 1
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)

@@ -68,24 +68,26 @@ def _hostname(row: dict[str, Any]) -> str:
     return name[:63] or instances.instance_name(row)
 
 
+def vif_interface(vif: dict[str, Any]) -> NetworkInterface:
+    """A bound port (a NetworkAPI ``Vif`` as a dict) as the driver plugs it."""
+    details = dict(vif.get("vif_details") or {})
+    bridge = details.get("bridge_name")
+    if bridge is None:  # linuxbridge names a network's bridge brq + 11 chars of its id
+        bridge = "br-int" if vif.get("vif_type") == "ovs" else \
+            f"brq{str(vif.get('network_id'))[:11]}"
+    return NetworkInterface(
+        port_id=vif["port_id"], mac_address=vif["mac_address"],
+        network_id=vif.get("network_id"), mtu=vif.get("mtu"),
+        network_type=vif.get("network_type"), segmentation_id=vif.get("segmentation_id"),
+        vif_type=vif.get("vif_type") or "bridge", bridge=bridge, vif_details=details,
+        fixed_ips=[{"ip_address": f["address"], "version": f["version"],
+                    "subnet_id": f["subnet_id"], "cidr": f["cidr"], "gateway": f["gateway"]}
+                   for f in vif.get("fixed_ips") or []])
+
+
 def network_interfaces(row: dict[str, Any]) -> list[NetworkInterface]:
     """The instance's bound ports as the driver plugs them (recorded when they were bound)."""
-    out = []
-    for vif in (row["scheduler_hints"] or {}).get(VIFS) or []:
-        details = dict(vif.get("vif_details") or {})
-        bridge = details.get("bridge_name")
-        if bridge is None:  # linuxbridge names a network's bridge brq + 11 chars of its id
-            bridge = "br-int" if vif.get("vif_type") == "ovs" else \
-                f"brq{str(vif.get('network_id'))[:11]}"
-        out.append(NetworkInterface(
-            port_id=vif["port_id"], mac_address=vif["mac_address"],
-            network_id=vif.get("network_id"), mtu=vif.get("mtu"),
-            network_type=vif.get("network_type"), segmentation_id=vif.get("segmentation_id"),
-            vif_type=vif.get("vif_type") or "bridge", bridge=bridge, vif_details=details,
-            fixed_ips=[{"ip_address": f["address"], "version": f["version"],
-                        "subnet_id": f["subnet_id"], "cidr": f["cidr"],
-                        "gateway": f["gateway"]} for f in vif.get("fixed_ips") or []]))
-    return out
+    return [vif_interface(v) for v in (row["scheduler_hints"] or {}).get(VIFS) or []]
 
 
 def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any],

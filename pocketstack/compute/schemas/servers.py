@@ -108,3 +108,16 @@ LOCK = {"type": ["object", "null"], "properties": {
     "locked_reason": {"type": "string", "maxLength": 255}}, "additionalProperties": False}
 MIGRATE = {"type": ["object", "null"], "properties": {"host": {"type": ["string", "null"]}},
            "additionalProperties": False}
+
+INTERFACE_ATTACH: dict[str, Any] = {
+    "type": "object",
+    "properties": {"interfaceAttachment": {"type": "object", "properties": {
+        "net_id": {"type": "string", "format": "uuid"},
+        "port_id": {"type": "string", "format": "uuid"},
+        "fixed_ips": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+            "type": "object", "properties": {"ip_address": {"type": "string"}},
+            "required": ["ip_address"], "additionalProperties": False}},
+        "tag": {"type": "string", "maxLength": 60}},
+        "additionalProperties": False}},
+    "additionalProperties": False,
+}

@@ -36,7 +36,8 @@ def _vif(conn: Connection, port: dict[str, Any], created: bool) -> dict[str, Any
             "mac_address": port["mac_address"], "vif_type": port["binding_vif_type"],
             "vif_details": dict(port["binding_vif_details"] or {}), "mtu": network["mtu"],
             "network_type": seg["network_type"], "physical_network": seg["physical_network"],
-            "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created}
+            "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created,
+            "status": port.get("status") or "DOWN"}
 
 
 def validate(conn: Connection, ctx: RequestContext, requests: list[dict[str, Any]]) -> None:
@@ -76,6 +77,41 @@ def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
     return out
 
 
+def set_security_group(conn: Connection, ctx: RequestContext, instance_id: str, group: str,
+                       add: bool, binding: ports.BindingConfig) -> tuple[str, list[str]]:
+    project = ctx.project_id or ""
+    row = conn.execute(sa.select(t.security_groups.c.id, t.security_groups.c.name).where(
+        t.security_groups.c.project_id == project,
+        sa.or_(t.security_groups.c.id == group, t.security_groups.c.name == group))
+        .order_by(t.security_groups.c.created_at)).first()
+    if row is None:
+        raise errors.not_found("SecurityGroup", group,
+                               f"Security group {group} not found for project {project}.")
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    if not rows:
+        raise errors.BadRequest(f"instance {instance_id} has no ports")
+    found = ports.decorate(conn, rows)
+    changed = []
+    for port in found:
+        groups = list(port["security_groups"])
+        if add and row.id not in groups:
+            groups.append(row.id)
+        elif not add and row.id in groups:
+            groups.remove(row.id)
+        else:
+            continue
+        ports.update(conn, ctx, port["id"], {"security_groups": groups}, binding, None)
+        changed.append(port["id"])
+    if not changed:
+        raise errors.BadRequest(
+            f"Security group {row.name} is already associated with the instance {instance_id}"
+            if add else f"Security group {row.name} not associated with the instance "
+            f"{instance_id}")
+    return str(row.name), changed
+
+
 def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[str]:
     ids = []
     for name in names:
@@ -89,9 +125,12 @@ def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[
 
 
 def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
-               keep: tuple[str, ...], binding: ports.BindingConfig) -> None:
+               keep: tuple[str, ...], binding: ports.BindingConfig,
+               only: tuple[str, ...] | None = None) -> None:
     for row in conn.execute(sa.select(t.ports.c.id).where(
             t.ports.c.device_id == instance_id, t.ports.c.device_owner == OWNER)).all():
+        if only is not None and row.id not in only:
+            continue
         if row.id in keep:
             conn.execute(sa.update(t.ports).where(t.ports.c.id == row.id).values(
                 device_id="", device_owner="", binding_host_id="", binding_vif_type="unbound",
@@ -99,6 +138,13 @@ def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
             common.bump(conn, t.ports, row.id)
         else:
             ports.delete(conn, ctx, row.id, internal=True)
+
+
+def ports_of(conn: Connection, instance_id: str) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    return [_vif(conn, p, created=True) for p in ports.decorate(conn, rows)]
 
 
 def addresses(conn: Connection, instance_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
