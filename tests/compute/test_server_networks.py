@@ -181,3 +181,26 @@ def test_server_security_groups(cloud: LiveCloud) -> None:
     cloud.osc("server", "remove", "security", "group", name, group, cloud=DEMO, as_json=False)
     assert len(cloud.osc("port", "show", port["ID"], cloud=DEMO)["security_group_ids"]) == 1
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def test_binding_failure_reschedules_then_fails_and_releases(cloud: LiveCloud) -> None:
+    agents = [a for a in cloud.osc("network", "agent", "list")
+              if a["Agent Type"] in ("Linux bridge agent", "Open vSwitch agent")]
+    assert agents
+    try:
+        for agent in agents:
+            cloud.osc("network", "agent", "set", "--disable", agent["ID"], as_json=False)
+        name = unique("bf")
+        proc = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE,
+                         "--network", "private", "--wait", name, cloud=DEMO, check=False)
+        assert proc.returncode != 0
+        shown = cloud.osc("server", "show", name, cloud=DEMO)
+        assert shown["status"] == "ERROR"
+        server_id = shown["id"]
+        detail = cloud.osc("server", "show", server_id)  # admin sees every host's reason
+        assert "Binding failed for port" in detail["fault"]["details"]
+        assert cloud.osc("port", "list", "--device-id", server_id, cloud=DEMO) == []
+    finally:
+        for agent in agents:
+            cloud.osc("network", "agent", "set", "--enable", agent["ID"], as_json=False)
+    cloud.osc("server", "delete", "--wait", server_id, cloud=DEMO, as_json=False)

@@ -110,7 +110,11 @@ class Build(TaskFamily):
         try:
             chosen, verdicts, seconds = conductor.scheduler.schedule(spec)  # claims
         except NoValidHost as exc:
-            self.fail(step, exc.message, exc.summary, attempt,
+            earlier = [f"{r['chosen_host']}: {r['record']['failure']}" for r in records
+                       if r["chosen_host"] and r["record"].get("failure")]
+            message = exc.message + ("\nEarlier attempts failed:\n" + "\n".join(earlier)
+                                     if earlier else "")
+            self.fail(step, message, exc.summary, attempt,
                       record_of(exc.verdicts, None, 0.0, spec))
             return
         record = record_of(verdicts, chosen.host, seconds, spec)
