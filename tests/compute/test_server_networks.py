@@ -116,6 +116,13 @@ def test_bad_networks_are_refused_as_nova(cloud: LiveCloud) -> None:
         r = post([{"uuid": alt["id"]}])
         assert r.status_code == 400, r.text
         cloud.osc("network", "delete", alt["id"], cloud="pocketstack-alt", as_json=False)
+        private = cloud.osc("network", "show", "private", cloud=DEMO)["id"]
+        r = c.post("/compute/v2.1/servers", json={"server": {
+            "name": "bad", "imageRef": image, "flavorRef": "1", "max_count": 2,
+            "networks": [{"uuid": private, "fixed_ip": "10.0.0.40"}]}})
+        assert r.status_code == 400 and "fixed_ip" in r.json()["badRequest"]["message"]
+        r = post([{"uuid": private, "fixed_ip": "10.0.0.999"}])
+        assert r.status_code == 400 and "Invalid fixed IP address" in r.text
         assert c.get("/compute/v2.1/servers", params={"name": "bad"}).json()["servers"] == []
 
 

@@ -160,6 +160,13 @@ def create_server(req: ApiRequest) -> Response:
     max_count = _int(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
         raise exceptions.ValidationError("min_count must be <= max_count")
+    if max_count > 1 and any(r["port_id"] for r in requested):
+        raise exceptions.BadRequest("Unable to launch multiple instances with a single "
+                                    "configured port ID. Please launch your instance one by "
+                                    "one with different ports.")
+    if max_count > 1 and any(r["fixed_ip"] for r in requested):
+        raise exceptions.BadRequest("max_count cannot be greater than 1 if an fixed_ip is "
+                                    "specified.")
     user_data = server.get("user_data")
     if user_data is not None:
         try:
