@@ -211,3 +211,19 @@ def test_binding_failure_reschedules_then_fails_and_releases(cloud: LiveCloud) -
         for agent in agents:
             cloud.osc("network", "agent", "set", "--enable", agent["ID"], as_json=False)
     cloud.osc("server", "delete", "--wait", server_id, cloud=DEMO, as_json=False)
+
+
+def test_shelve_offload_unbinds_and_unshelve_binds_again(cloud: LiveCloud) -> None:
+    name = unique("shv")
+    server = _boot(cloud, name, "--network", "private")
+    port_id = cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO)[0]["ID"]
+    host = cloud.osc("server", "show", server["id"])["OS-EXT-SRV-ATTR:host"]
+    cloud.osc("server", "shelve", "--wait", name, cloud=DEMO, as_json=False)
+    port = cloud.osc("port", "show", port_id)
+    assert port["binding_host_id"] == "" and port["device_id"] == server["id"]
+    address = _addresses(cloud, name)["private"]  # a shelved server keeps its addresses
+    cloud.osc("server", "unshelve", "--wait", name, cloud=DEMO, as_json=False)
+    port = cloud.osc("port", "show", port_id)
+    assert port["binding_host_id"] == host and port["binding_vif_type"] != "unbound"
+    assert _addresses(cloud, name)["private"] == address
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)

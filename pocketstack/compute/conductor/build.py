@@ -38,6 +38,28 @@ def user_ports(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(r["port_id"]) for r in row["networks"] or [] if r.get("port_id"))
 
 
+def rebind_ports(conductor: Conductor, step: Step) -> None:
+    """After this step commits, bind the instance's ports to the host it is on now (unbind
+    them when it has none): moves, reverts, shelve offloads and unshelves."""
+    if conductor.network is not None and step.row["networks"]:
+        step.send("conductor", {"op": "bind_ports", "uuid": step.uuid})
+
+
+def bind_ports(conductor: Conductor, uuid: str) -> None:
+    """Bind (unbind) the instance's ports to its current host; its own transaction."""
+    try:
+        row = conductor.db.read(instances.get, uuid)
+    except exceptions.NotFound:
+        return
+    found = conductor.network.instance_ports(uuid)
+    if not found:
+        return
+    ctx = RequestContext(user_id=row["user_id"], project_id=row["project_id"],
+                         roles=["member"])
+    conductor.network.allocate_for_instance(
+        ctx, uuid, row["host"] or "", [PortRequest(port_id=v.port_id) for v in found])
+
+
 def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
                  flavor: dict[str, Any], ignore_hosts: set[str]) -> RequestSpec:
     group_policy, group_hosts, max_per_host = None, [], 1

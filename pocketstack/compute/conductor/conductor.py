@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
 from pocketstack.compute.conductor import spec as spawn
-from pocketstack.compute.conductor.build import SERVICE_CTX, Build
+from pocketstack.compute.conductor.build import SERVICE_CTX, Build, bind_ports
 from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
 from pocketstack.compute.conductor.family import NeedsWrite, Outbox, Step, TaskFamily
@@ -208,6 +208,11 @@ class Conductor:
                         int(msg.get("attempt") or 1)))
 
                 await self.queue.run(uuid, job)
+            elif op == "bind_ports" and uuid and self.network is not None:
+                async def bind() -> None:
+                    await self.in_thread(bind_ports, self, uuid)
+
+                await self.queue.run(uuid, bind)
             elif op == "release_ports" and uuid and self.network is not None:
                 await self.in_thread(self.network.deallocate_for_instance, SERVICE_CTX, uuid,
                                      tuple(msg.get("keep") or ()))
