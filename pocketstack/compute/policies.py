@@ -23,7 +23,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-server-groups:show", "os-simple-tenant-usage:show", "os-quota-sets:show",
                 "os-quota-sets:detail", "os-availability-zone:list", "limits",
                 "os-security-groups:list", "os-attach-interfaces:list",
-                "os-attach-interfaces:show")
+                "os-attach-interfaces:show", "os-networks:list", "os-networks:view",
+                "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -38,7 +39,8 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "servers:create:forced_host",
                  "os-admin-password", "os-attach-interfaces:create",
                  "os-attach-interfaces:delete", "os-security-groups:add",
-                 "os-security-groups:remove")
+                 "os-security-groups:remove", "os-floating-ips:create",
+                 "os-floating-ips:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

@@ -97,3 +97,24 @@ class NetworkAPI(Protocol):
         """The network ``networks: auto`` means for the caller (its only network, or the
         shared one), or None."""
         ...
+
+    def visible_networks(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The networks the caller sees: ``[{id, name, external}]`` (Nova's os-networks)."""
+        ...
+
+    def floating_ips(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The caller's floating IPs in Nova's proxy shape: ``{id, ip, fixed_ip,
+        instance_id, pool}`` (os-floating-ips)."""
+        ...
+
+    def floating_ip(self, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+        """One of them (404 when the caller cannot see it)."""
+        ...
+
+    def create_floating_ip(self, ctx: RequestContext, pool: str) -> dict[str, Any]:
+        """A new floating IP from the external network ``pool`` (name or id)."""
+        ...
+
+    def delete_floating_ip(self, ctx: RequestContext, fip_id: str) -> None:
+        """Release a floating IP (404 when the caller cannot see it)."""
+        ...

@@ -69,3 +69,23 @@ class NetworkInterface:
 
     def default_network_id(self, ctx: RequestContext) -> str | None:
         return self.service.db.read(instances.default_network, ctx)  # type: ignore[no-any-return]
+
+    def visible_networks(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        return self.service.db.read(instances.visible_networks, ctx)  # type: ignore[no-any-return]
+
+    def floating_ips(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        return self.service.db.read(instances.floating_ips, ctx)  # type: ignore[no-any-return]
+
+    def floating_ip(self, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+        return self.service.db.read(instances.floating_ip, ctx, fip_id)  # type: ignore[no-any-return]
+
+    def create_floating_ip(self, ctx: RequestContext, pool: str) -> dict[str, Any]:
+        svc = self.service
+        fip: dict[str, Any] = svc.db.write(instances.create_floating_ip, ctx, pool,
+                                           svc.quota_defaults, svc.binding)
+        svc.changed("floatingip", [fip["id"]])
+        return fip
+
+    def delete_floating_ip(self, ctx: RequestContext, fip_id: str) -> None:
+        self.service.db.write(instances.delete_floating_ip, ctx, fip_id)
+        self.service.changed("floatingip", [fip_id])

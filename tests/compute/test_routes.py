@@ -104,6 +104,13 @@ GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
 GET    /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
+GET    /os-networks
+GET    /os-networks/{network_id}
+GET    /os-floating-ip-pools
+GET    /os-floating-ips
+POST   /os-floating-ips
+GET    /os-floating-ips/{floating_ip_id}
+DELETE /os-floating-ips/{floating_ip_id}
 GET    /servers/{server_id}/os-interface
 POST   /servers/{server_id}/os-interface
 GET    /servers/{server_id}/os-interface/{port_id}

@@ -227,3 +227,38 @@ def test_shelve_offload_unbinds_and_unshelve_binds_again(cloud: LiveCloud) -> No
     assert port["binding_host_id"] == host and port["binding_vif_type"] != "unbound"
     assert _addresses(cloud, name)["private"] == address
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def test_deprecated_network_proxies(cloud: LiveCloud) -> None:
+    token, _ = cloud.token("demo", project="demo")
+    old = {"OpenStack-API-Version": "compute 2.35"}
+    new = {"OpenStack-API-Version": "compute 2.36"}
+    with cloud.client(token) as c:
+        nets = c.get("/compute/v2.1/os-networks", headers=old).json()["networks"]
+        labels = {n["label"]: n for n in nets}
+        assert {"private", "public", "shared"} <= set(labels)
+        assert labels["private"]["cidr"] is None and "mtu" not in labels["private"]
+        one = c.get(f"/compute/v2.1/os-networks/{labels['private']['id']}", headers=old)
+        assert one.json()["network"]["label"] == "private"
+        assert c.get("/compute/v2.1/os-networks", headers=new).status_code == 404
+        pools = c.get("/compute/v2.1/os-floating-ip-pools", headers=old).json()
+        assert pools["floating_ip_pools"] == [{"name": "public"}]
+        r = c.post("/compute/v2.1/os-floating-ips", headers=old, json={"pool": "public"})
+        assert r.status_code == 200, r.text
+        fip = r.json()["floating_ip"]
+        assert fip["pool"] == "public" and fip["instance_id"] is None
+        assert ipaddress.ip_address(fip["ip"]) in ipaddress.ip_network("172.24.4.0/24")
+        listed = c.get("/compute/v2.1/os-floating-ips", headers=old).json()["floating_ips"]
+        assert fip in listed
+        # the same address through Neutron
+        shown = cloud.osc("floating", "ip", "show", fip["id"], cloud=DEMO)
+        assert shown["floating_ip_address"] == fip["ip"]
+        r = c.post("/compute/v2.1/os-floating-ips", headers=old, json={"pool": "nope"})
+        assert r.status_code == 404
+        assert r.json()["itemNotFound"]["message"] == "Floating IP pool not found."
+        assert c.delete(f"/compute/v2.1/os-floating-ips/{fip['id']}",
+                        headers=old).status_code == 202
+        r = c.get(f"/compute/v2.1/os-floating-ips/{fip['id']}", headers=old)
+        assert r.status_code == 404
+        assert c.post("/compute/v2.1/os-floating-ips", headers=new,
+                      json={"pool": "public"}).status_code == 404

@@ -121,3 +121,9 @@ INTERFACE_ATTACH: dict[str, Any] = {
         "additionalProperties": False}},
     "additionalProperties": False,
 }
+
+FLOATING_IP_CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"pool": {"type": ["string", "null"]}},
+    "additionalProperties": False,
+}

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors
 from pocketstack.network import tables as t
-from pocketstack.network.domain import common, networks, ports, segments
+from pocketstack.network.domain import common, floatingips, networks, ports, segments
 from pocketstack.network.domain import security_groups as sgs
 
 OWNER = "compute:nova"
@@ -211,3 +211,63 @@ def default_network(conn: Connection, ctx: RequestContext) -> str | None:
     return None
 
 
+
+
+def visible_networks(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The networks the caller sees (id, name, external), oldest first (Nova's os-networks)."""
+    clause = networks.visible_clause(ctx)
+    query = sa.select(t.networks.c.id, t.networks.c.name, t.networks.c.external)
+    if clause is not None:
+        query = query.where(clause)
+    return [dict(r) for r in conn.execute(query.order_by(t.networks.c.created_at,
+                                                         t.networks.c.id)).mappings()]
+
+
+def _nova_fip(conn: Connection, fip: dict[str, Any]) -> dict[str, Any]:
+    pool = conn.execute(sa.select(t.networks.c.name).where(
+        t.networks.c.id == fip["floating_network_id"])).scalar()
+    instance = None
+    if fip["fixed_port_id"]:
+        port = conn.execute(sa.select(t.ports.c.device_id, t.ports.c.device_owner).where(
+            t.ports.c.id == fip["fixed_port_id"])).first()
+        if port is not None and str(port.device_owner).startswith("compute:"):
+            instance = port.device_id
+    return {"id": fip["id"], "ip": fip["floating_ip_address"],
+            "fixed_ip": fip["fixed_ip_address"], "instance_id": instance, "pool": pool}
+
+
+def floating_ips(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The caller's floating IPs as Nova's os-floating-ips shows them."""
+    clause = floatingips.visible_clause(ctx)
+    query = sa.select(t.floatingips)
+    if clause is not None:
+        query = query.where(clause)
+    rows = conn.execute(query.order_by(t.floatingips.c.created_at, t.floatingips.c.id))
+    return [_nova_fip(conn, dict(r)) for r in rows.mappings()]
+
+
+def floating_ip(conn: Connection, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+    return _nova_fip(conn, floatingips.get_visible(conn, ctx, fip_id))
+
+
+def create_floating_ip(conn: Connection, ctx: RequestContext, pool: str,
+                       quota_defaults: dict[str, int], binding: ports.BindingConfig
+                       ) -> dict[str, Any]:
+    """A floating IP from the external network named (or with the id) ``pool``."""
+    clause = networks.visible_clause(ctx)
+    query = sa.select(t.networks.c.id).where(
+        t.networks.c.external.is_(True),
+        sa.or_(t.networks.c.name == pool, t.networks.c.id == pool))
+    if clause is not None:
+        query = query.where(clause)
+    network_id = conn.execute(query.order_by(t.networks.c.created_at)).scalar()
+    if network_id is None:
+        raise errors.not_found("Network", pool, "Floating IP pool not found.")
+    fip = floatingips.create(conn, ctx, {"floating_network_id": network_id,
+                                         "project_id": ctx.project_id or ""},
+                             quota_defaults, binding)
+    return _nova_fip(conn, fip)
+
+
+def delete_floating_ip(conn: Connection, ctx: RequestContext, fip_id: str) -> None:
+    floatingips.delete(conn, ctx, fip_id)
