@@ -24,7 +24,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-quota-sets:detail", "os-availability-zone:list", "limits",
                 "os-security-groups:list", "os-attach-interfaces:list",
                 "os-attach-interfaces:show", "os-networks:list", "os-networks:view",
-                "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show")
+                "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show",
+                "os-security-groups:get", "os-security-groups:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -40,7 +41,9 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-admin-password", "os-attach-interfaces:create",
                  "os-attach-interfaces:delete", "os-security-groups:add",
                  "os-security-groups:remove", "os-floating-ips:create",
-                 "os-floating-ips:delete")
+                 "os-floating-ips:delete", "os-security-groups:create",
+                 "os-security-groups:update", "os-security-groups:delete",
+                 "os-security-groups:rule:create", "os-security-groups:rule:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

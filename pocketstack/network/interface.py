@@ -118,3 +118,33 @@ class NetworkAPI(Protocol):
     def delete_floating_ip(self, ctx: RequestContext, fip_id: str) -> None:
         """Release a floating IP (404 when the caller cannot see it)."""
         ...
+
+    def security_groups(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The caller's security groups in Neutron's shape, rules included (its project's
+        ``default`` made on first use)."""
+        ...
+
+    def security_group(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
+        """One group (404 when the caller cannot see it)."""
+        ...
+
+    def create_security_group(self, ctx: RequestContext, name: str,
+                              description: str) -> dict[str, Any]:
+        ...
+
+    def update_security_group(self, ctx: RequestContext, group_id: str, name: str,
+                              description: str) -> dict[str, Any]:
+        ...
+
+    def delete_security_group(self, ctx: RequestContext, group_id: str) -> None:
+        """409 when ports use it or it is a project's default (for a non-admin)."""
+        ...
+
+    def create_security_group_rule(self, ctx: RequestContext,
+                                   values: dict[str, Any]) -> dict[str, Any]:
+        """A rule from Neutron's fields (``security_group_id``, ``direction``, ``protocol``,
+        ``port_range_min/max``, ``remote_ip_prefix``, ``remote_group_id``, ``ethertype``)."""
+        ...
+
+    def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
+        ...

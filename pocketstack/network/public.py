@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.common.context import RequestContext
 from pocketstack.network.api import views
 from pocketstack.network.domain import instances
+from pocketstack.network.domain import security_groups as sgs
 from pocketstack.network.interface import FixedIP, PortRequest, Vif
 
 if TYPE_CHECKING:
@@ -89,3 +90,41 @@ class NetworkInterface:
     def delete_floating_ip(self, ctx: RequestContext, fip_id: str) -> None:
         self.service.db.write(instances.delete_floating_ip, ctx, fip_id)
         self.service.changed("floatingip", [fip_id])
+
+    def security_groups(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        found = self.service.db.write(instances.groups_of_caller, ctx)
+        return [views.security_group(g, ctx) for g in found]
+
+    def security_group(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
+        return views.security_group(self.service.db.read(sgs.get_visible, ctx, group_id), ctx)
+
+    def create_security_group(self, ctx: RequestContext, name: str,
+                              description: str) -> dict[str, Any]:
+        svc = self.service
+        group = svc.db.write(sgs.create, ctx, {"name": name, "description": description,
+                                               "project_id": ctx.project_id or ""},
+                             svc.quota_defaults)
+        svc.changed("security_group", [group["id"]])
+        return views.security_group(group, ctx)
+
+    def update_security_group(self, ctx: RequestContext, group_id: str, name: str,
+                              description: str) -> dict[str, Any]:
+        group = self.service.db.write(sgs.update, ctx, group_id,
+                                      {"name": name, "description": description}, None)
+        self.service.changed("security_group", [group_id])
+        return views.security_group(group, ctx)
+
+    def delete_security_group(self, ctx: RequestContext, group_id: str) -> None:
+        self.service.db.write(sgs.delete, ctx, group_id)
+        self.service.changed("security_group", [group_id])
+
+    def create_security_group_rule(self, ctx: RequestContext,
+                                   values: dict[str, Any]) -> dict[str, Any]:
+        svc = self.service
+        rule = svc.db.write(sgs.create_rule, ctx, values, svc.quota_defaults)
+        svc.changed("security_group", [rule["security_group_id"]])
+        return views.security_group_rule(rule, ctx)
+
+    def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
+        self.service.db.write(sgs.delete_rule, ctx, rule_id)
+        self.service.changed("security_group", [])

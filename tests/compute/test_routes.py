@@ -104,6 +104,13 @@ GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
 GET    /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
+GET    /os-security-groups
+POST   /os-security-groups
+GET    /os-security-groups/{security_group_id}
+PUT    /os-security-groups/{security_group_id}
+DELETE /os-security-groups/{security_group_id}
+POST   /os-security-group-rules
+DELETE /os-security-group-rules/{security_group_rule_id}
 GET    /os-networks
 GET    /os-networks/{network_id}
 GET    /os-floating-ip-pools

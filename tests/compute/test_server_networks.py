@@ -262,3 +262,45 @@ def test_deprecated_network_proxies(cloud: LiveCloud) -> None:
         assert r.status_code == 404
         assert c.post("/compute/v2.1/os-floating-ips", headers=new,
                       json={"pool": "public"}).status_code == 404
+
+
+def test_deprecated_security_group_proxy(cloud: LiveCloud) -> None:
+    token, _ = cloud.token("alt_demo", project="alt_demo")
+    old = {"OpenStack-API-Version": "compute 2.35"}
+    base = "/compute/v2.1/os-security-groups"
+    with cloud.client(token) as c:
+        groups = c.get(base, headers=old).json()["security_groups"]
+        assert "default" in {g["name"] for g in groups}
+        name = unique("nsg")
+        r = c.post(base, headers=old, json={"security_group": {"name": name,
+                                                                "description": "d"}})
+        assert r.status_code == 200, r.text
+        group = r.json()["security_group"]
+        assert group["name"] == name and group["rules"] == []  # egress rules are not shown
+        r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
+            "security_group_rule": {"parent_group_id": group["id"], "ip_protocol": "tcp",
+                                    "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}})
+        assert r.status_code == 200, r.text
+        rule = r.json()["security_group_rule"]
+        assert rule["from_port"] == 22 and rule["ip_range"] == {"cidr": "10.0.0.0/8"}
+        # Neutron sees the same rule
+        neutron = cloud.osc("security", "group", "rule", "list", group["id"],
+                            cloud="pocketstack-alt")
+        assert rule["id"] in {x["ID"] for x in neutron}
+        r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
+            "security_group_rule": {"parent_group_id": group["id"], "ip_protocol": "tcp",
+                                    "from_port": 0, "to_port": 22}})
+        assert r.status_code == 400 and "Invalid port range" in r.text
+        r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
+            "security_group_rule": {"parent_group_id": group["id"], "ip_protocol": "xyz",
+                                    "from_port": 1, "to_port": 2}})
+        assert r.status_code == 400 and "Invalid IP protocol" in r.text
+        shown = c.get(f"{base}/{group['id']}", headers=old).json()["security_group"]
+        assert [x["id"] for x in shown["rules"]] == [rule["id"]]
+        assert c.delete(f"/compute/v2.1/os-security-group-rules/{rule['id']}",
+                        headers=old).status_code == 202
+        assert c.delete(f"{base}/{group['id']}", headers=old).status_code == 202
+        r = c.get(f"{base}/{group['id']}", headers=old)
+        assert r.status_code == 404
+        assert r.json()["itemNotFound"]["message"] == f"Security group {group['id']} not found."
+        assert c.get(base, headers={"OpenStack-API-Version": "compute 2.36"}).status_code == 404

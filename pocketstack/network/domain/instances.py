@@ -271,3 +271,17 @@ def create_floating_ip(conn: Connection, ctx: RequestContext, pool: str,
 
 def delete_floating_ip(conn: Connection, ctx: RequestContext, fip_id: str) -> None:
     floatingips.delete(conn, ctx, fip_id)
+
+
+def groups_of_caller(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The caller's security groups (its project's ``default`` made first, as Neutron does on
+    first use), rules included, oldest first (Nova's os-security-groups)."""
+    if ctx.project_id:
+        sgs.ensure_default(conn, ctx.project_id)
+    clause = sgs.visible_clause(ctx)
+    query = sa.select(t.security_groups)
+    if clause is not None:
+        query = query.where(clause)
+    rows = [dict(r) for r in conn.execute(query.order_by(
+        t.security_groups.c.created_at, t.security_groups.c.id)).mappings()]
+    return sgs.decorate(conn, rows)
