@@ -109,6 +109,11 @@ def test_bad_networks_are_refused_as_nova(cloud: LiveCloud) -> None:
         r = post([{"port": missing}])
         assert r.status_code == 400
         assert r.json()["badRequest"]["message"] == f"Port id {missing} could not be found."
+        r = c.post("/compute/v2.1/servers", json={"server": {
+            "name": "bad", "imageRef": image, "flavorRef": "1",
+            "security_groups": [{"name": "no-such-group"}]}})
+        assert r.status_code == 400
+        assert "Security group no-such-group not found" in r.json()["badRequest"]["message"]
         r = post([{"uuid": "not-a-uuid"}])
         assert r.status_code == 400 and "Bad networks format" in r.text
         # another project's private network is not there for demo

@@ -156,6 +156,16 @@ def create_server(req: ApiRequest) -> Response:
             "Invalid input for field/attribute server. 'networks' is a required property.")
     networks = server.get("networks", "auto")
     requested = requested_networks(req, networks, explicit="networks" in server)
+    groups = [str(sg.get("name")) for sg in server.get("security_groups") or []
+              if isinstance(sg, dict)]
+    network = svc(req).network
+    if requested and network is not None and set(groups) - {"default"}:
+        visible = network.security_groups(ctx)
+        known = {g["name"] for g in visible} | {g["id"] for g in visible}
+        for name in groups:
+            if name not in known:
+                raise exceptions.BadRequest(
+                    f"Security group {name} not found for project {ctx.project_id}.")
     min_count = _int(server.get("min_count", 1), "min_count")
     max_count = _int(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
