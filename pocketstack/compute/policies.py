@@ -41,7 +41,8 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-admin-password", "os-attach-interfaces:create",
                  "os-attach-interfaces:delete", "os-security-groups:add",
                  "os-security-groups:remove", "os-floating-ips:create",
-                 "os-floating-ips:delete", "os-security-groups:create",
+                 "os-floating-ips:delete", "os-floating-ips:add", "os-floating-ips:remove",
+                 "os-security-groups:create",
                  "os-security-groups:update", "os-security-groups:delete",
                  "os-security-groups:rule:create", "os-security-groups:rule:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",

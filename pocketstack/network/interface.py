@@ -148,3 +148,10 @@ class NetworkAPI(Protocol):
 
     def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
         ...
+
+    def associate_floating_ip(self, ctx: RequestContext, instance_id: str, address: str,
+                              fixed_address: str | None, add: bool) -> None:
+        """Nova's addFloatingIp (``add``) / removeFloatingIp: the caller's floating IP
+        ``address`` to (from) a port of the instance (404 unknown address, 400 no such fixed
+        address, 409 not associated with it)."""
+        ...

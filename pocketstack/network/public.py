@@ -128,3 +128,9 @@ class NetworkInterface:
     def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
         self.service.db.write(sgs.delete_rule, ctx, rule_id)
         self.service.changed("security_group", [])
+
+    def associate_floating_ip(self, ctx: RequestContext, instance_id: str, address: str,
+                              fixed_address: str | None, add: bool) -> None:
+        fip_id = self.service.db.write(instances.associate_floating_ip, ctx, instance_id,
+                                       address, fixed_address, add)
+        self.service.changed("floatingip", [fip_id])

@@ -309,3 +309,35 @@ def test_deprecated_security_group_proxy(cloud: LiveCloud) -> None:
         assert r.status_code == 404
         assert r.json()["itemNotFound"]["message"] == f"Security group {group['id']} not found."
         assert c.get(base, headers={"OpenStack-API-Version": "compute 2.36"}).status_code == 404
+
+
+def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
+    name = unique("fipa")
+    server = _boot(cloud, name, "--network", "private")
+    fip = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
+    address = fip["floating_ip_address"]
+    token, _ = cloud.token("demo", project="demo")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    old = {"OpenStack-API-Version": "compute 2.43"}
+    with cloud.client(token) as c:
+        r = c.post(url + "/action", headers=old,
+                   json={"addFloatingIp": {"address": address}})
+        assert r.status_code == 202, r.text
+        entries = c.get(url).json()["server"]["addresses"]["private"]
+        assert {"floating"} == {e["OS-EXT-IPS:type"] for e in entries if e["addr"] == address}
+        r = c.post(url + "/action", headers=old,
+                   json={"addFloatingIp": {"address": "172.24.4.254"}})
+        assert r.status_code == 404
+        r = c.post(url + "/action", headers={"OpenStack-API-Version": "compute 2.44"},
+                   json={"removeFloatingIp": {"address": address}})
+        assert r.status_code == 400
+        r = c.post(url + "/action", headers=old,
+                   json={"removeFloatingIp": {"address": address}})
+        assert r.status_code == 202, r.text
+        entries = c.get(url).json()["server"]["addresses"]["private"]
+        assert address not in {e["addr"] for e in entries}
+        r = c.post(url + "/action", headers=old,
+                   json={"removeFloatingIp": {"address": address}})
+        assert r.status_code == 409
+    cloud.osc("floating", "ip", "delete", fip["id"], cloud=DEMO, as_json=False)
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)

@@ -364,6 +364,44 @@ def _security_group(add: bool) -> Handler:
     return handler
 
 
+FLOATING_IP = {"type": "object", "properties": {
+    "address": {"type": "string", "minLength": 1},
+    "fixed_address": {"type": "string"}},
+    "required": ["address"], "additionalProperties": False}
+
+
+def _floating_ip(add: bool) -> Handler:
+    """Nova's addFloatingIp/removeFloatingIp (gone from 2.44 on) through networking."""
+    action = "addFloatingIp" if add else "removeFloatingIp"
+
+    def handler(req: ApiRequest, arg: Any) -> Response:
+        if version_at_least(req, "2.44"):
+            raise exceptions.BadRequest(f"There is no such action: {action}")
+        data = validate(FLOATING_IP, arg)
+        service = svc(req)
+        row = service.db.read(lambda conn: load(req, conn))
+        enforce(req, "os_compute_api:os-floating-ips:" + ("add" if add else "remove"),
+                {"project_id": row["project_id"]})
+        network = service.network
+        if network is None:
+            raise exceptions.NotImplementedYet("Network driver does not support this "
+                                               "function.")
+        ctx = dataclasses.replace(req.ctx, project_id=row["project_id"])
+        try:
+            network.associate_floating_ip(ctx, row["uuid"], data["address"],
+                                          data.get("fixed_address"), add)
+        except exceptions.NotFound:
+            raise exceptions.NotFound(f"floating IP not found for address "
+                                      f"{data['address']}.") from None
+        except exceptions.Conflict as exc:
+            raise exceptions.Conflict(str(exc)) from None
+        except exceptions.BadRequest as exc:
+            raise exceptions.BadRequest(str(exc)) from None
+        return empty_response(202)
+
+    return handler
+
+
 ACTIONS: dict[str, Handler] = {
     **{key: plain(key) for key in PLAIN},
     "reboot": reboot, "resize": resize, "migrate": migrate, "rebuild": rebuild,
@@ -373,6 +411,7 @@ ACTIONS: dict[str, Handler] = {
     "createImage": server_snapshot.create_image, "rescue": server_rescue.rescue,
     "unrescue": server_rescue.unrescue,
     "addSecurityGroup": _security_group(True), "removeSecurityGroup": _security_group(False),
+    "addFloatingIp": _floating_ip(True), "removeFloatingIp": _floating_ip(False),
 }
 
 

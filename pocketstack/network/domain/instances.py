@@ -285,3 +285,42 @@ def groups_of_caller(conn: Connection, ctx: RequestContext) -> list[dict[str, An
     rows = [dict(r) for r in conn.execute(query.order_by(
         t.security_groups.c.created_at, t.security_groups.c.id)).mappings()]
     return sgs.decorate(conn, rows)
+
+
+def associate_floating_ip(conn: Connection, ctx: RequestContext, instance_id: str,
+                          address: str, fixed_address: str | None, add: bool) -> str:
+    """Nova's addFloatingIp/removeFloatingIp: (dis)associate the caller's floating IP
+    ``address`` with a port of the instance (the one holding ``fixed_address``, else its
+    first port with an IPv4 address). Answers the floating IP's id."""
+    clause = floatingips.visible_clause(ctx)
+    query = sa.select(t.floatingips).where(t.floatingips.c.floating_ip_address == address)
+    if clause is not None:
+        query = query.where(clause)
+    fip = conn.execute(query).mappings().first()
+    if fip is None:
+        raise errors.not_found("FloatingIP", address,
+                               f"floating IP not found for address {address}.")
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    found = ports.decorate(conn, rows)
+    if not add:
+        if fip["fixed_port_id"] not in {p["id"] for p in found}:
+            raise errors.conflict("FloatingIPNotAssociated",
+                                  f"Floating IP {address} is not associated with instance "
+                                  f"{instance_id}.")
+        floatingips.update(conn, ctx, fip["id"], {"port_id": None}, None)
+        return str(fip["id"])
+    for port in found:
+        for ip in port["fixed_ips"]:
+            v4 = ipaddress.ip_address(ip["ip_address"]).version == 4
+            if (fixed_address and ip["ip_address"] == fixed_address) or \
+                    (not fixed_address and v4):
+                floatingips.update(conn, ctx, fip["id"], {
+                    "port_id": port["id"], "fixed_ip_address": ip["ip_address"]}, None)
+                return str(fip["id"])
+    if fixed_address:
+        raise errors.BadRequest(f"Specified fixed address {fixed_address} not assigned to "
+                                "instance")
+    raise errors.BadRequest(f"Instance {instance_id} has no fixed IPv4 address to associate "
+                            "a floating IP with")
