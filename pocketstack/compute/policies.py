@@ -24,6 +24,7 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-quota-sets:detail", "os-availability-zone:list", "limits",
                 "os-security-groups:list", "os-attach-interfaces:list",
                 "os-attach-interfaces:show", "os-networks:list", "os-networks:view",
+                "os-tenant-networks:list", "os-tenant-networks:show",
                 "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show",
                 "os-security-groups:get", "os-security-groups:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",

@@ -141,6 +141,8 @@ ROUTES: list[Route] = [
           security_groups_proxy.delete_rule),
     Route("GET", "/os-networks", network_proxies.list_networks),
     Route("GET", "/os-networks/{network_id}", network_proxies.show_network),
+    Route("GET", "/os-tenant-networks", network_proxies.list_tenant_networks),
+    Route("GET", "/os-tenant-networks/{network_id}", network_proxies.show_tenant_network),
     Route("GET", "/os-floating-ip-pools", network_proxies.list_pools),
     Route("GET", "/os-floating-ips", network_proxies.list_floating_ips),
     Route("POST", "/os-floating-ips", network_proxies.create_floating_ip),

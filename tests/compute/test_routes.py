@@ -113,6 +113,8 @@ POST   /os-security-group-rules
 DELETE /os-security-group-rules/{security_group_rule_id}
 GET    /os-networks
 GET    /os-networks/{network_id}
+GET    /os-tenant-networks
+GET    /os-tenant-networks/{network_id}
 GET    /os-floating-ip-pools
 GET    /os-floating-ips
 POST   /os-floating-ips

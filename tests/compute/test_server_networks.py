@@ -246,6 +246,10 @@ def test_deprecated_network_proxies(cloud: LiveCloud) -> None:
         one = c.get(f"/compute/v2.1/os-networks/{labels['private']['id']}", headers=old)
         assert one.json()["network"]["label"] == "private"
         assert c.get("/compute/v2.1/os-networks", headers=new).status_code == 404
+        tenant = c.get("/compute/v2.1/os-tenant-networks", headers=old).json()["networks"]
+        assert {"id": labels["private"]["id"], "cidr": "None", "label": "private"} in tenant
+        assert c.get(f"/compute/v2.1/os-tenant-networks/{labels['private']['id']}",
+                     headers=old).json()["network"]["label"] == "private"
         pools = c.get("/compute/v2.1/os-floating-ip-pools", headers=old).json()
         assert pools["floating_ip_pools"] == [{"name": "public"}]
         r = c.post("/compute/v2.1/os-floating-ips", headers=old, json={"pool": "public"})

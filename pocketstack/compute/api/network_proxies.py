@@ -1,5 +1,6 @@
-"""Nova's deprecated proxies of the networking service: ``/os-networks`` (list, show),
-``/os-floating-ip-pools`` and ``/os-floating-ips`` (list, show, allocate, release).
+"""Nova's deprecated proxies of the networking service: ``/os-networks`` and
+``/os-tenant-networks`` (list, show), ``/os-floating-ip-pools`` and ``/os-floating-ips``
+(list, show, allocate, release).
 
 They answer only below microversion 2.36, as Nova's (404 from 2.36 on), and read or write
 through networking's ``NetworkAPI``; a cloud without networking has none to show.
@@ -56,6 +57,28 @@ def show_network(req: ApiRequest) -> Response:
         if net["id"] == network_id:
             return json_response({"network": _net_view(req, net)})
     raise exceptions.NotFound(f"Network {network_id} could not be found.")
+
+
+def _tenant_view(net: dict[str, Any]) -> dict[str, Any]:
+    # Nova prints the cidr a Neutron network does not have: the string "None"
+    return {"id": net["id"], "cidr": "None", "label": net["name"]}
+
+
+def list_tenant_networks(req: ApiRequest) -> Response:
+    network = _network(req)
+    enforce(req, "os_compute_api:os-tenant-networks:list", {"project_id": req.ctx.project_id})
+    found = network.visible_networks(req.ctx) if network else []
+    return json_response({"networks": [_tenant_view(n) for n in found]})
+
+
+def show_tenant_network(req: ApiRequest) -> Response:
+    network = _network(req)
+    enforce(req, "os_compute_api:os-tenant-networks:show", {"project_id": req.ctx.project_id})
+    network_id = req.path_params["network_id"]
+    for net in network.visible_networks(req.ctx) if network else []:
+        if net["id"] == network_id:
+            return json_response({"network": _tenant_view(net)})
+    raise exceptions.NotFound("Network not found")
 
 
 def list_pools(req: ApiRequest) -> Response:
