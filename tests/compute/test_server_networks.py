@@ -345,3 +345,19 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
         assert r.status_code == 409
     cloud.osc("floating", "ip", "delete", fip["id"], cloud=DEMO, as_json=False)
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def test_multi_create_gives_each_server_its_own_port(cloud: LiveCloud) -> None:
+    name = unique("multi")
+    cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE, "--network",
+              "private", "--min", "2", "--max", "2", "--wait", name, cloud=DEMO)
+    servers = [s for s in cloud.osc("server", "list", "--name", name, cloud=DEMO)]
+    assert len(servers) == 2
+    addresses = set()
+    for server in servers:
+        ports = cloud.osc("port", "list", "--device-id", server["ID"], cloud=DEMO)
+        assert len(ports) == 1
+        addresses.add(str(_addresses(cloud, server["ID"])["private"]))
+    assert len(addresses) == 2
+    for server in servers:
+        cloud.osc("server", "delete", "--wait", server["ID"], cloud=DEMO, as_json=False)
