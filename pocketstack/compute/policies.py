@@ -22,7 +22,11 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-server-tags:show", "os-console-output", "os-server-groups:index",
                 "os-server-groups:show", "os-simple-tenant-usage:show", "os-quota-sets:show",
                 "os-quota-sets:detail", "os-availability-zone:list", "limits",
-                "os-security-groups:list")
+                "os-security-groups:list", "os-attach-interfaces:list",
+                "os-attach-interfaces:show", "os-networks:list", "os-networks:view",
+                "os-tenant-networks:list", "os-tenant-networks:show",
+                "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show",
+                "os-security-groups:get", "os-security-groups:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -35,7 +39,13 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-server-tags:delete", "os-server-tags:delete_all",
                  "os-server-groups:create", "os-server-groups:delete",
                  "servers:create:forced_host",
-                 "os-admin-password")
+                 "os-admin-password", "os-attach-interfaces:create",
+                 "os-attach-interfaces:delete", "os-security-groups:add",
+                 "os-security-groups:remove", "os-floating-ips:create",
+                 "os-floating-ips:delete", "os-floating-ips:add", "os-floating-ips:remove",
+                 "os-security-groups:create",
+                 "os-security-groups:update", "os-security-groups:delete",
+                 "os-security-groups:rule:create", "os-security-groups:rule:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

@@ -20,6 +20,7 @@ from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.compute import microversions
 from pocketstack.compute.policies import RULES
 from pocketstack.image.interface import ImageAPI
+from pocketstack.network.interface import NetworkAPI
 from pocketstack.placement.interface import PlacementAPI
 
 if TYPE_CHECKING:
@@ -71,6 +72,11 @@ class ComputeService:
     def images(self) -> ImageAPI:
         return self.runtime.interfaces.get(ImageAPI)
 
+    @property
+    def network(self) -> NetworkAPI | None:
+        """Networking, when the cloud runs it (``None``: servers get no ports)."""
+        return self.runtime.interfaces.find(NetworkAPI)
+
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:
         return [Mount("/compute/v2.1", self.app()), Mount("/compute", self.root_app())]
@@ -103,7 +109,8 @@ class ComputeService:
             host = f"{s.compute_host_prefix}{index}"
             agent = load_agent(host, s, self.runtime.bus, options, hosts / host)
             roles.append(_Role(f"compute-agent:{host}", agent))
-        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images)
+        conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images,
+                              self.network)
         roles.append(_Role("conductor", conductor))
         return roles
 

@@ -45,6 +45,7 @@ class Vif:
     segmentation_id: int | None
     fixed_ips: tuple[FixedIP, ...] = field(default_factory=tuple)
     created: bool = True  # made for the instance (deleted with it) vs. passed in by the user
+    status: str = "DOWN"  # the port's status (ACTIVE once its agent has wired it)
 
 
 class NetworkAPI(Protocol):
@@ -62,9 +63,15 @@ class NetworkAPI(Protocol):
         ...
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
-                                keep_port_ids: tuple[str, ...] = ()) -> None:
+                                keep_port_ids: tuple[str, ...] = (),
+                                only_port_ids: tuple[str, ...] | None = None) -> None:
         """Delete the instance's ports except ``keep_port_ids`` (the ones the user passed in,
-        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept."""
+        ``Vif.created`` false: Nova's preserve_on_delete), which are unbound and kept; with
+        ``only_port_ids``, only those of its ports (an interface detach)."""
+        ...
+
+    def instance_ports(self, instance_id: str) -> list[Vif]:
+        """The instance's ports as they are now (for Nova's os-interface)."""
         ...
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
@@ -79,7 +86,72 @@ class NetworkAPI(Protocol):
         each group once; for Nova's ``os-security-groups`` of a server."""
         ...
 
+    def set_instance_security_group(self, ctx: RequestContext, instance_id: str,
+                                    group: str, add: bool) -> str:
+        """Add (or remove) the caller's group ``group`` (name or id) to (from) every port of
+        the instance; answers the group's name. 404 for an unknown group, 400 (Nova's words)
+        when it is already there (not there) or the instance has no ports."""
+        ...
+
     def default_network_id(self, ctx: RequestContext) -> str | None:
         """The network ``networks: auto`` means for the caller (its only network, or the
         shared one), or None."""
+        ...
+
+    def visible_networks(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The networks the caller sees: ``[{id, name, external}]`` (Nova's os-networks)."""
+        ...
+
+    def floating_ips(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The caller's floating IPs in Nova's proxy shape: ``{id, ip, fixed_ip,
+        instance_id, pool}`` (os-floating-ips)."""
+        ...
+
+    def floating_ip(self, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+        """One of them (404 when the caller cannot see it)."""
+        ...
+
+    def create_floating_ip(self, ctx: RequestContext, pool: str) -> dict[str, Any]:
+        """A new floating IP from the external network ``pool`` (name or id)."""
+        ...
+
+    def delete_floating_ip(self, ctx: RequestContext, fip_id: str) -> None:
+        """Release a floating IP (404 when the caller cannot see it)."""
+        ...
+
+    def security_groups(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The caller's security groups in Neutron's shape, rules included (its project's
+        ``default`` made on first use)."""
+        ...
+
+    def security_group(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
+        """One group (404 when the caller cannot see it)."""
+        ...
+
+    def create_security_group(self, ctx: RequestContext, name: str,
+                              description: str) -> dict[str, Any]:
+        ...
+
+    def update_security_group(self, ctx: RequestContext, group_id: str, name: str,
+                              description: str) -> dict[str, Any]:
+        ...
+
+    def delete_security_group(self, ctx: RequestContext, group_id: str) -> None:
+        """409 when ports use it or it is a project's default (for a non-admin)."""
+        ...
+
+    def create_security_group_rule(self, ctx: RequestContext,
+                                   values: dict[str, Any]) -> dict[str, Any]:
+        """A rule from Neutron's fields (``security_group_id``, ``direction``, ``protocol``,
+        ``port_range_min/max``, ``remote_ip_prefix``, ``remote_group_id``, ``ethertype``)."""
+        ...
+
+    def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
+        ...
+
+    def associate_floating_ip(self, ctx: RequestContext, instance_id: str, address: str,
+                              fixed_address: str | None, add: bool) -> None:
+        """Nova's addFloatingIp (``add``) / removeFloatingIp: the caller's floating IP
+        ``address`` to (from) a port of the instance (404 unknown address, 400 no such fixed
+        address, 409 not associated with it)."""
         ...

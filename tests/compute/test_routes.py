@@ -104,6 +104,26 @@ GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
 GET    /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
+GET    /os-security-groups
+POST   /os-security-groups
+GET    /os-security-groups/{security_group_id}
+PUT    /os-security-groups/{security_group_id}
+DELETE /os-security-groups/{security_group_id}
+POST   /os-security-group-rules
+DELETE /os-security-group-rules/{security_group_rule_id}
+GET    /os-networks
+GET    /os-networks/{network_id}
+GET    /os-tenant-networks
+GET    /os-tenant-networks/{network_id}
+GET    /os-floating-ip-pools
+GET    /os-floating-ips
+POST   /os-floating-ips
+GET    /os-floating-ips/{floating_ip_id}
+DELETE /os-floating-ips/{floating_ip_id}
+GET    /servers/{server_id}/os-interface
+POST   /servers/{server_id}/os-interface
+GET    /servers/{server_id}/os-interface/{port_id}
+DELETE /servers/{server_id}/os-interface/{port_id}
 """
 
 ROOT_ROUTES = """

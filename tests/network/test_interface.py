@@ -92,3 +92,30 @@ def test_allocate_addresses_release(service: NetworkService) -> None:
     l3 = next(a for a in listed if a["agent_type"] == "L3 agent")
     assert l3["configurations"]["routers"] == 1 and l3["configurations"]["gateways"] == 1
     assert l3["configurations"]["floating_ips"] == 0  # its port is gone with vm-1
+
+
+def test_instance_ports_rebind_and_detach_one(service: NetworkService) -> None:
+    api: NetworkAPI = service.provides()[NetworkAPI]  # type: ignore[assignment]
+    ctx = RequestContext(project_id="p1", roles=["member"])
+    db, q = service.db, service.quota_defaults
+    net = db.write(networks.create, ctx, {"name": "n1", "project_id": "p1"}, [],
+                   service.segment_config, q)
+    db.write(subnets.create, ctx, {"network_id": net["id"], "project_id": "p1",
+                                   "cidr": "10.9.0.0/24", "ip_version": 4}, q)
+    vifs = api.allocate_for_instance(ctx, "vm-1", "compute1", [
+        PortRequest(network_id=net["id"]), PortRequest(network_id=net["id"])])
+    found = api.instance_ports("vm-1")
+    assert {v.port_id for v in found} == {v.port_id for v in vifs}
+    assert {v.status for v in found} == {"ACTIVE"}
+    # rebinding: the same ports, asked for by id, move to another host (or none)
+    api.allocate_for_instance(ctx, "vm-1", "", [PortRequest(port_id=v.port_id) for v in vifs])
+    unbound = db.read(ports.get_visible, ctx, vifs[0].port_id)
+    assert unbound["binding_host_id"] == "" and unbound["device_id"] == "vm-1"
+    api.allocate_for_instance(ctx, "vm-1", "compute1",
+                              [PortRequest(port_id=v.port_id) for v in vifs])
+    assert db.read(ports.get_visible, ctx, vifs[0].port_id)["binding_host_id"] == "compute1"
+    # detaching one port leaves the other
+    api.deallocate_for_instance(ctx, "vm-1", (), only_port_ids=(vifs[0].port_id,))
+    assert [v.port_id for v in api.instance_ports("vm-1")] == [vifs[1].port_id]
+    with pytest.raises(exceptions.NotFound):
+        db.read(ports.get_visible, ctx, vifs[0].port_id)

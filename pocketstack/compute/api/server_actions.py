@@ -6,6 +6,7 @@ the conductor; bookkeeping actions (lock, unlock) are done here and now.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -329,6 +330,78 @@ def reset_state(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
+SECURITY_GROUP = {"type": "object", "properties": {
+    "name": {"type": "string", "minLength": 1, "maxLength": 255}},
+    "required": ["name"], "additionalProperties": False}
+
+
+def _security_group(add: bool) -> Handler:
+    """Nova's addSecurityGroup/removeSecurityGroup: the group goes on (off) every port of the
+    server through networking, and the server's list of group names follows."""
+
+    def handler(req: ApiRequest, arg: Any) -> Response:
+        data = validate(SECURITY_GROUP, arg)
+        service = svc(req)
+        row = service.db.read(lambda conn: load(req, conn))
+        enforce(req, "os_compute_api:os-security-groups:" + ("add" if add else "remove"),
+                {"project_id": row["project_id"]})
+        network = service.network
+        if network is None:
+            raise exceptions.NotImplementedYet("Network driver does not support this "
+                                               "function.")
+        ctx = dataclasses.replace(req.ctx, project_id=row["project_id"])
+        name = network.set_instance_security_group(ctx, row["uuid"], data["name"], add)
+
+        def write(conn: Any) -> None:
+            current = load(req, conn, row["uuid"])
+            names = [n for n in current["security_groups"] or [] if n != name]
+            instances.update(conn, current, {"security_groups": names + [name] if add
+                                             else names})
+
+        instances.write_checked(service.db, write)
+        return empty_response(202)
+
+    return handler
+
+
+FLOATING_IP = {"type": "object", "properties": {
+    "address": {"type": "string", "minLength": 1},
+    "fixed_address": {"type": "string"}},
+    "required": ["address"], "additionalProperties": False}
+
+
+def _floating_ip(add: bool) -> Handler:
+    """Nova's addFloatingIp/removeFloatingIp (gone from 2.44 on) through networking."""
+    action = "addFloatingIp" if add else "removeFloatingIp"
+
+    def handler(req: ApiRequest, arg: Any) -> Response:
+        if version_at_least(req, "2.44"):
+            raise exceptions.BadRequest(f"There is no such action: {action}")
+        data = validate(FLOATING_IP, arg)
+        service = svc(req)
+        row = service.db.read(lambda conn: load(req, conn))
+        enforce(req, "os_compute_api:os-floating-ips:" + ("add" if add else "remove"),
+                {"project_id": row["project_id"]})
+        network = service.network
+        if network is None:
+            raise exceptions.NotImplementedYet("Network driver does not support this "
+                                               "function.")
+        ctx = dataclasses.replace(req.ctx, project_id=row["project_id"])
+        try:
+            network.associate_floating_ip(ctx, row["uuid"], data["address"],
+                                          data.get("fixed_address"), add)
+        except exceptions.NotFound:
+            raise exceptions.NotFound(f"floating IP not found for address "
+                                      f"{data['address']}.") from None
+        except exceptions.Conflict as exc:
+            raise exceptions.Conflict(str(exc)) from None
+        except exceptions.BadRequest as exc:
+            raise exceptions.BadRequest(str(exc)) from None
+        return empty_response(202)
+
+    return handler
+
+
 ACTIONS: dict[str, Handler] = {
     **{key: plain(key) for key in PLAIN},
     "reboot": reboot, "resize": resize, "migrate": migrate, "rebuild": rebuild,
@@ -337,6 +410,8 @@ ACTIONS: dict[str, Handler] = {
     "changePassword": change_password, "os-resetState": reset_state,
     "createImage": server_snapshot.create_image, "rescue": server_rescue.rescue,
     "unrescue": server_rescue.unrescue,
+    "addSecurityGroup": _security_group(True), "removeSecurityGroup": _security_group(False),
+    "addFloatingIp": _floating_ip(True), "removeFloatingIp": _floating_ip(False),
 }
 
 

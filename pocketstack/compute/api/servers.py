@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 import secrets
+import uuid
 from typing import Any
 
 from starlette.responses import Response
@@ -29,6 +31,7 @@ from pocketstack.compute.domain import (
     states,
 )
 from pocketstack.compute.schemas import servers as schemas
+from pocketstack.network.interface import PortRequest
 
 MAX_LIMIT = 1000
 
@@ -73,6 +76,75 @@ def _image_id(server: dict[str, Any]) -> str | None:
     return _ref(image) if image else None
 
 
+def requested_networks(req: ApiRequest, networks: Any, explicit: bool) -> list[dict[str, Any]]:
+    """The ports a new server asks for, checked with networking and resolved (``auto``: the
+    project's network), as ``[{network_id, port_id, fixed_ip}]`` for the conductor."""
+    network = svc(req).network
+    if network is None or networks == "none":
+        if isinstance(networks, list) and networks:
+            raise exceptions.BadRequest(
+                f"Network {networks[0].get('uuid') or networks[0].get('port')} could not be "
+                "found (this cloud has no networking service).")
+        return []
+    ctx = req.ctx
+    if networks == "auto":
+        default = network.default_network_id(ctx)
+        if default is None:
+            if explicit:  # Nova: nothing to auto-allocate from
+                raise exceptions.BadRequest(
+                    f"Unable to automatically allocate a network for project {ctx.project_id}")
+            return []
+        return [{"network_id": default, "port_id": None, "fixed_ip": None}]
+    out: list[dict[str, Any]] = []
+    for entry in networks:
+        port_id, net_id, fixed_ip = entry.get("port"), entry.get("uuid"), entry.get("fixed_ip")
+        if port_id:
+            if not _is_uuid(port_id):
+                raise exceptions.BadRequest(f"Port id {port_id} could not be found.")
+            try:
+                network.validate_requests(ctx, [PortRequest(port_id=port_id)])
+            except exceptions.NotFound:
+                raise exceptions.BadRequest(f"Port id {port_id} could not be found.") from None
+            except exceptions.Conflict:
+                raise exceptions.Conflict(f"Port {port_id} is still in use.") from None
+            out.append({"network_id": None, "port_id": port_id, "fixed_ip": None})
+            continue
+        if not net_id:
+            raise exceptions.BadRequest("Bad networks format: network uuid is not in proper "
+                                        f"format ({net_id})")
+        if not _is_uuid(net_id):
+            raise exceptions.BadRequest("Bad networks format: network uuid is not in proper "
+                                        f"format ({net_id})")
+        if fixed_ip is not None:
+            try:
+                ipaddress.ip_address(fixed_ip)
+            except ValueError:
+                raise exceptions.BadRequest(f"Invalid fixed IP address ({fixed_ip})") from None
+        try:
+            network.validate_requests(ctx, [PortRequest(network_id=net_id)])
+        except exceptions.NotFound:
+            raise exceptions.BadRequest(f"Network {net_id} could not be found.") from None
+        out.append({"network_id": net_id, "port_id": None, "fixed_ip": fixed_ip})
+    return out
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def with_addresses(req: ApiRequest, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the addresses networking has for them (one batched read)."""
+    network = svc(req).network
+    if network is None or not rows:
+        return rows
+    found = network.instance_addresses([r["uuid"] for r in rows])
+    return [dict(r, addresses=found.get(r["uuid"]) or {}) for r in rows]
+
+
 def create_server(req: ApiRequest) -> Response:
     ctx = req.ctx
     service = svc(req)
@@ -83,14 +155,28 @@ def create_server(req: ApiRequest) -> Response:
         raise exceptions.ValidationError(
             "Invalid input for field/attribute server. 'networks' is a required property.")
     networks = server.get("networks", "auto")
-    if isinstance(networks, list) and networks:
-        raise exceptions.BadRequest(
-            f"Network {networks[0].get('uuid') or networks[0].get('port')} could not be found "
-            "(this cloud has no networking service yet; use networks 'none' or 'auto').")
+    requested = requested_networks(req, networks, explicit="networks" in server)
+    groups = [str(sg.get("name")) for sg in server.get("security_groups") or []
+              if isinstance(sg, dict)]
+    network = svc(req).network
+    if requested and network is not None and set(groups) - {"default"}:
+        visible = network.security_groups(ctx)
+        known = {g["name"] for g in visible} | {g["id"] for g in visible}
+        for name in groups:
+            if name not in known:
+                raise exceptions.BadRequest(
+                    f"Security group {name} not found for project {ctx.project_id}.")
     min_count = _int(server.get("min_count", 1), "min_count")
     max_count = _int(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
         raise exceptions.ValidationError("min_count must be <= max_count")
+    if max_count > 1 and any(r["port_id"] for r in requested):
+        raise exceptions.BadRequest("Unable to launch multiple instances with a single "
+                                    "configured port ID. Please launch your instance one by "
+                                    "one with different ports.")
+    if max_count > 1 and any(r["fixed_ip"] for r in requested):
+        raise exceptions.BadRequest("max_count cannot be greater than 1 if an fixed_ip is "
+                                    "specified.")
     user_data = server.get("user_data")
     if user_data is not None:
         try:
@@ -187,7 +273,7 @@ def create_server(req: ApiRequest) -> Response:
         "disk_config": server.get("OS-DCF:diskConfig", "MANUAL"),
         "security_groups": [sg["name"] for sg in server.get("security_groups") or []]
         or (["default"] if networks != "none" else []),
-        "networks": networks if isinstance(networks, list) else [],
+        "networks": requested,
         "addresses": {}, "block_devices": server.get("block_device_mapping_v2") or [],
         "scheduler_hints": internal_hints,
         "server_group": found["group"]["uuid"] if found["group"] else None,
@@ -311,6 +397,7 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
     more = len(rows) > limit
     rows = rows[:limit]
     if detailed:
+        rows = with_addresses(req, rows)
         items = [server_views.detail(req, r, ctx.is_admin, by_host.get(r["host"] or ""),
                                      service.settings.service_down_time, view="list")
                  for r in rows]
@@ -352,6 +439,7 @@ def show_server(req: ApiRequest) -> Response:
 
     row, svc_row, group = service.db.read(read)
     enforce(req, "os_compute_api:servers:show", {"project_id": row["project_id"]})
+    row = with_addresses(req, [row])[0]
     return json_response({"server": server_views.detail(
         req, row, ctx.is_admin, svc_row, service.settings.service_down_time, group)})
 
@@ -380,6 +468,7 @@ def update_server(req: ApiRequest) -> Response:
         return row, svc_row, server_groups.group_of(conn, row["uuid"])
 
     row, svc_row, group = instances.write_checked(service.db, write)
+    row = with_addresses(req, [row])[0]
     return json_response({"server": server_views.detail(
         req, row, ctx.is_admin, svc_row, service.settings.service_down_time, group,
         view="update")})

@@ -11,19 +11,53 @@ prints them) and a final failure's fault names each host's reason.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
+from pocketstack.common.context import RequestContext
 from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.conductor.family import ENDED, MAX_TASK_RETRIES, Step, TaskFamily
 from pocketstack.compute.domain import instance_actions, instances, server_groups, states
 from pocketstack.compute.domain.common import isotime, utcnow
 from pocketstack.compute.scheduler.model import NoValidHost, RequestSpec
+from pocketstack.network.interface import PortRequest
 
 if TYPE_CHECKING:
     from pocketstack.compute.conductor.conductor import Conductor
+
+
+VIFS = spawn.VIFS
+SERVICE_CTX = RequestContext(user_id="nova-conductor", roles=["admin"], system_scope="all")
+
+
+def user_ports(row: dict[str, Any]) -> tuple[str, ...]:
+    """The ports the user passed in (kept, unbound, when the instance lets them go)."""
+    return tuple(str(r["port_id"]) for r in row["networks"] or [] if r.get("port_id"))
+
+
+def rebind_ports(conductor: Conductor, step: Step) -> None:
+    """After this step commits, bind the instance's ports to the host it is on now (unbind
+    them when it has none): moves, reverts, shelve offloads and unshelves."""
+    if conductor.network is not None and step.row["networks"]:
+        step.send("conductor", {"op": "bind_ports", "uuid": step.uuid})
+
+
+def bind_ports(conductor: Conductor, uuid: str) -> None:
+    """Bind (unbind) the instance's ports to its current host; its own transaction."""
+    try:
+        row = conductor.db.read(instances.get, uuid)
+    except exceptions.NotFound:
+        return
+    found = conductor.network.instance_ports(uuid)
+    if not found:
+        return
+    ctx = RequestContext(user_id=row["user_id"], project_id=row["project_id"],
+                         roles=["member"])
+    conductor.network.allocate_for_instance(
+        ctx, uuid, row["host"] or "", [PortRequest(port_id=v.port_id) for v in found])
 
 
 def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
@@ -80,8 +114,7 @@ class Build(TaskFamily):
     def resume(self, step: Step) -> None:
         row = step.row
         if row["task_state"] == states.SPAWNING and row["host"]:
-            step.to_host(row["host"], "spawn", attempt=self._attempts(step),
-                         spec=spawn.spawn_spec(self.conductor, row, row["flavor"]))
+            self._spawn_or_allocate(step, self._attempts(step))
             step.note(f"building: spawn re-sent to {row['host']}")
             return
         self.advance(step)
@@ -99,7 +132,11 @@ class Build(TaskFamily):
         try:
             chosen, verdicts, seconds = conductor.scheduler.schedule(spec)  # claims
         except NoValidHost as exc:
-            self.fail(step, exc.message, exc.summary, attempt,
+            earlier = [f"{r['chosen_host']}: {r['record']['failure']}" for r in records
+                       if r["chosen_host"] and r["record"].get("failure")]
+            message = exc.message + ("\nEarlier attempts failed:\n" + "\n".join(earlier)
+                                     if earlier else "")
+            self.fail(step, message, exc.summary, attempt,
                       record_of(exc.verdicts, None, 0.0, spec))
             return
         record = record_of(verdicts, chosen.host, seconds, spec)
@@ -123,14 +160,81 @@ class Build(TaskFamily):
                               "The server group's policy could not be honoured.")
                 return
         instances.record_scheduling(step.conn, step.uuid, attempt, chosen.host, record)
+        hints = {k: v for k, v in row["scheduler_hints"].items() if k != VIFS}
         step.update({"host": chosen.host, "node": chosen.hypervisor_hostname,
                      "availability_zone": chosen.availability_zone,
                      "task_state": states.SPAWNING, "task_attempts": 0,
+                     "scheduler_hints": hints,
                      "task_deadline": conductor.deadline(build_task=True)})
-        step.to_host(chosen.host, "spawn", attempt=attempt,
-                     spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
+        self._spawn_or_allocate(step, attempt)
         step.note(f"building: scheduled on {chosen.host} (attempt {attempt}), resources "
                   f"claimed; spawning")
+
+    def _spawn_or_allocate(self, step: Step, attempt: int) -> None:
+        """Send the spawn, or first have the instance's ports allocated and bound on its host
+        (outside this step's transaction: networking writes in its own)."""
+        row = step.row
+        if self.conductor.network is not None and row["networks"] and \
+                VIFS not in row["scheduler_hints"]:
+            step.send("conductor", {"op": "allocate_ports", "uuid": step.uuid,
+                                    "host": row["host"], "attempt": attempt})
+            return
+        step.to_host(row["host"], "spawn", attempt=attempt,
+                     spec=spawn.spawn_spec(self.conductor, row, row["flavor"]))
+
+    def allocate_ports(self, uuid: str, host: str, attempt: int) -> list[Any]:
+        """Allocate and bind the instance's ports on ``host`` (its own transaction), then
+        record them and send the spawn; a binding no agent can serve reschedules, any other
+        failure ends the build in ERROR. Runs in the instance's turn of the work queue."""
+        conductor = self.conductor
+        try:
+            row = conductor.db.read(instances.get, uuid)
+        except exceptions.NotFound:
+            return []
+        if row["task_state"] != states.SPAWNING or row["host"] != host or \
+                VIFS in row["scheduler_hints"]:
+            return []  # stale: the build moved on
+        requests = [PortRequest(network_id=r.get("network_id"), port_id=r.get("port_id"),
+                                fixed_ip=r.get("fixed_ip")) for r in row["networks"]]
+        ctx = RequestContext(user_id=row["user_id"], project_id=row["project_id"],
+                             roles=["member"])
+        groups = [g for g in row["security_groups"] or []]
+        vifs: list[dict[str, Any]] = []
+        failure, fatal = None, False
+        try:  # a resumed attempt may have made ports already: start afresh
+            conductor.network.deallocate_for_instance(SERVICE_CTX, uuid, user_ports(row))
+            made = conductor.network.allocate_for_instance(
+                ctx, uuid, host, requests, None if groups in ([], ["default"]) else groups)
+            vifs = [dataclasses.asdict(v) for v in made]
+        except exceptions.PocketstackError as exc:
+            failure, fatal = str(exc), True
+        else:
+            failed = [v["port_id"] for v in vifs if v["vif_type"] == "binding_failed"]
+            if failed:
+                failure = (f"Binding failed for port {failed[0]}, please check neutron logs "
+                           "for more information.")
+        return conductor._step(uuid, self._ports_allocated, (host, attempt, vifs, failure,
+                                                              fatal))
+
+    def _ports_allocated(self, step: Step, host: str, attempt: int, vifs: list[dict[str, Any]],
+                         failure: str | None, fatal: bool) -> None:
+        row = step.row
+        if row["task_state"] != states.SPAWNING or row["host"] != host:
+            step.send("conductor", {"op": "release_ports", "uuid": step.uuid,
+                                    "keep": list(user_ports(row))})
+            return
+        if failure is not None:
+            if fatal:
+                self.conductor.placement.delete_allocations(step.uuid)
+                self.fail(step, f"Build of instance {step.uuid} aborted: {failure}",
+                          f"Build of instance {step.uuid} aborted: {failure}")
+            else:
+                self.reschedule(step, failure)
+            return
+        step.update({"scheduler_hints": dict(row["scheduler_hints"], **{VIFS: vifs})})
+        step.to_host(host, "spawn", attempt=attempt,
+                     spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
+        step.note(f"building: {len(vifs)} port(s) bound on {host}; spawning")
 
     def on_report(self, step: Step, msg: dict[str, Any]) -> None:
         row = step.row
@@ -185,6 +289,9 @@ class Build(TaskFamily):
         step.need_write()
         if record is not None and attempt is not None:
             instances.record_scheduling(step.conn, step.uuid, attempt, None, record)
+        if self.conductor.network is not None and step.row["networks"]:
+            step.send("conductor", {"op": "release_ports", "uuid": step.uuid,
+                                    "keep": list(user_ports(step.row))})
         step.update({**ENDED, "vm_state": states.ERROR, "host": None, "node": None,
                      "fault": {"code": 500, "message": message, "summary": summary,
                                "created": isotime(utcnow())}})

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
 from pocketstack.compute.conductor import spec as spawn
-from pocketstack.compute.conductor.build import Build
+from pocketstack.compute.conductor.build import SERVICE_CTX, Build, bind_ports
 from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
 from pocketstack.compute.conductor.family import NeedsWrite, Outbox, Step, TaskFamily
@@ -60,12 +60,13 @@ class Conductor:
     """See the module docstring."""
 
     def __init__(self, db: Database, bus: Any, settings: Settings, placement: Any,
-                 images: Any = None) -> None:
+                 images: Any = None, network: Any = None) -> None:
         self.db = db
         self.bus = bus
         self.settings = settings
         self.placement = placement  # PlacementClient: claims join a step's transaction
         self.images = images
+        self.network = network  # NetworkAPI, or None when the cloud runs no networking
         self.scheduler = Scheduler(db, placement, settings)
         self.hostname = socket.gethostname()
         self.queue = InstanceWorkQueue()
@@ -198,6 +199,23 @@ class Conductor:
             elif op == "report" and uuid:
                 if msg.get("purpose") != "cleanup":  # a former host's leftover: nothing to do
                     await self.run_step(uuid, self.report, msg)
+            elif op == "allocate_ports" and uuid and self.network is not None:
+                build = next(f for f in self.families if isinstance(f, Build))
+
+                async def job() -> None:
+                    await self.send(await self.in_thread(
+                        build.allocate_ports, uuid, str(msg.get("host")),
+                        int(msg.get("attempt") or 1)))
+
+                await self.queue.run(uuid, job)
+            elif op == "bind_ports" and uuid and self.network is not None:
+                async def bind() -> None:
+                    await self.in_thread(bind_ports, self, uuid)
+
+                await self.queue.run(uuid, bind)
+            elif op == "release_ports" and uuid and self.network is not None:
+                await self.in_thread(self.network.deallocate_for_instance, SERVICE_CTX, uuid,
+                                     tuple(msg.get("keep") or ()))
             elif op == "heartbeat":
                 await self.on_heartbeat(msg)
             elif op == "console_output":

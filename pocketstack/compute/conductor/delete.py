@@ -44,6 +44,10 @@ class Delete(TaskFamily):
     def finalize(self, step: Step, why: str) -> None:
         step.need_write()
         self.conductor.placement.delete_allocations(step.uuid)
+        if self.conductor.network is not None and step.row["networks"]:
+            step.send("conductor", {"op": "release_ports", "uuid": step.uuid,
+                                    "keep": [str(r["port_id"]) for r in step.row["networks"]
+                                             if r.get("port_id")]})
         instances.finalize_delete(step.conn, step.row)
         record = instance_actions.latest(step.conn, step.uuid, "delete")
         if record is not None:

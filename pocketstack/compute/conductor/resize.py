@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.compute.conductor import spec as spawn
-from pocketstack.compute.conductor.build import record_of, request_spec
+from pocketstack.compute.conductor.build import rebind_ports, record_of, request_spec
 from pocketstack.compute.conductor.family import ENDED, Step, TaskFamily
 from pocketstack.compute.conductor.power import OLD_VM_STATE, settled
 from pocketstack.compute.domain import instances, states
@@ -131,6 +131,8 @@ class ResizeMigrate(TaskFamily):
                      "old_flavor": row["flavor"], "flavor": row["new_flavor"] or row["flavor"],
                      "new_flavor": None, "power_state": msg.get("power_state") or 1},
                     name, True)
+        if msg["host"] != row["host"]:
+            rebind_ports(conductor, step)
         step.note(f"resized: {name} to {msg['host']} done; waiting for confirm or revert")
 
     def confirm(self, step: Step) -> None:
@@ -164,4 +166,5 @@ class ResizeMigrate(TaskFamily):
         for host, op in ops:
             step.to_host(host, op, purpose="settle")
         step.to_host(target, "destroy", purpose="cleanup")
+        rebind_ports(self.conductor, step)
         step.note(f"{step.row['vm_state']}: resize reverted to {source}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.compute.conductor import spec as spawn
-from pocketstack.compute.conductor.build import record_of, request_spec
+from pocketstack.compute.conductor.build import rebind_ports, record_of, request_spec
 from pocketstack.compute.conductor.family import ENDED, Step, TaskFamily
 from pocketstack.compute.domain import instances, states
 from pocketstack.compute.scheduler.model import NoValidHost
@@ -46,6 +46,7 @@ class Shelve(TaskFamily):
                      "node": None, "power_state": 4}, "shelve", True)
         if host:
             step.to_host(host, "destroy", purpose="cleanup")
+        rebind_ports(self.conductor, step)
         step.note(f"shelved_offloaded: claim released, guest removed from {host}")
 
     def unshelve(self, step: Step) -> None:
@@ -65,6 +66,7 @@ class Shelve(TaskFamily):
                      "task_deadline": conductor.deadline(build_task=True)})
         step.to_host(chosen.host, "spawn",
                      spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
+        rebind_ports(self.conductor, step)
         step.note(f"unshelving: scheduled on {chosen.host}, resources claimed; spawning")
 
     def on_report(self, step: Step, msg: dict[str, Any]) -> None:

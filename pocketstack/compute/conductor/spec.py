@@ -19,7 +19,12 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
-from pocketstack.agents.compute.drivers.spec import BlockDevices, ImageSource, InstanceSpec
+from pocketstack.agents.compute.drivers.spec import (
+    BlockDevices,
+    ImageSource,
+    InstanceSpec,
+    NetworkInterface,
+)
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.compute.domain import instances
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
 RESCUE_IMAGE_HINT = "_rescue_image"  # internal scheduler hint set by the rescue API
 IMAGE_HINT = "_image"  # internal scheduler hint: the boot image's facts, set by the API
+VIFS = "_vifs"  # internal: the instance's bound ports (NetworkAPI Vifs as dicts)
 MAX_CHUNK = 4 << 20
 
 
@@ -69,6 +75,28 @@ def _hostname(row: dict[str, Any]) -> str:
     return name[:63] or instances.instance_name(row)
 
 
+def vif_interface(vif: dict[str, Any]) -> NetworkInterface:
+    """A bound port (a NetworkAPI ``Vif`` as a dict) as the driver plugs it."""
+    details = dict(vif.get("vif_details") or {})
+    bridge = details.get("bridge_name")
+    if bridge is None:  # linuxbridge names a network's bridge brq + 11 chars of its id
+        bridge = "br-int" if vif.get("vif_type") == "ovs" else \
+            f"brq{str(vif.get('network_id'))[:11]}"
+    return NetworkInterface(
+        port_id=vif["port_id"], mac_address=vif["mac_address"],
+        network_id=vif.get("network_id"), mtu=vif.get("mtu"),
+        network_type=vif.get("network_type"), segmentation_id=vif.get("segmentation_id"),
+        vif_type=vif.get("vif_type") or "bridge", bridge=bridge, vif_details=details,
+        fixed_ips=[{"ip_address": f["address"], "version": f["version"],
+                    "subnet_id": f["subnet_id"], "cidr": f["cidr"], "gateway": f["gateway"]}
+                   for f in vif.get("fixed_ips") or []])
+
+
+def network_interfaces(row: dict[str, Any]) -> list[NetworkInterface]:
+    """The instance's bound ports as the driver plugs them (recorded when they were bound)."""
+    return [vif_interface(v) for v in (row["scheduler_hints"] or {}).get(VIFS) or []]
+
+
 def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any],
                rescue_image_id: str | None = None) -> dict[str, Any]:
     """The spec (as a bus dict) to build ``row`` with ``flavor``."""
@@ -80,7 +108,7 @@ def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any]
         metadata=dict(row["metadata"] or {}), user_data=row["user_data"],
         key_data=row["key_data"], hostname=_hostname(row), flavor_name=flavor.get("name"),
         extra_specs={str(k): str(v) for k, v in (flavor.get("extra_specs") or {}).items()},
-        network_interfaces=[],  # no networking service yet: nothing to plug
+        network_interfaces=network_interfaces(row),
         block_devices=BlockDevices(root_gb=int(flavor["disk"]),
                                    ephemeral_gb=int(flavor.get("ephemeral") or 0),
                                    swap_mb=int(flavor.get("swap") or 0),

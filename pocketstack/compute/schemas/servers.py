@@ -108,3 +108,44 @@ LOCK = {"type": ["object", "null"], "properties": {
     "locked_reason": {"type": "string", "maxLength": 255}}, "additionalProperties": False}
 MIGRATE = {"type": ["object", "null"], "properties": {"host": {"type": ["string", "null"]}},
            "additionalProperties": False}
+
+INTERFACE_ATTACH: dict[str, Any] = {
+    "type": "object",
+    "properties": {"interfaceAttachment": {"type": "object", "properties": {
+        "net_id": {"type": "string", "format": "uuid"},
+        "port_id": {"type": "string", "format": "uuid"},
+        "fixed_ips": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+            "type": "object", "properties": {"ip_address": {"type": "string"}},
+            "required": ["ip_address"], "additionalProperties": False}},
+        "tag": {"type": "string", "maxLength": 60}},
+        "additionalProperties": False}},
+    "additionalProperties": False,
+}
+
+FLOATING_IP_CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"pool": {"type": ["string", "null"]}},
+    "additionalProperties": False,
+}
+
+SECURITY_GROUP: dict[str, Any] = {
+    "type": "object",
+    "properties": {"security_group": {"type": "object", "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "description": {"type": "string", "maxLength": 255}},
+        "required": ["name", "description"], "additionalProperties": False}},
+    "required": ["security_group"], "additionalProperties": False,
+}
+
+SECURITY_GROUP_RULE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"security_group_rule": {"type": "object", "properties": {
+        "parent_group_id": {"type": ["string", "integer"]},
+        "ip_protocol": {"type": ["string", "null"]},
+        "from_port": {"type": ["string", "integer", "null"]},
+        "to_port": {"type": ["string", "integer", "null"]},
+        "cidr": {"type": ["string", "null"]},
+        "group_id": {"type": ["string", "null"]}},
+        "required": ["parent_group_id"], "additionalProperties": False}},
+    "required": ["security_group_rule"], "additionalProperties": False,
+}

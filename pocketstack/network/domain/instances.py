@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors
 from pocketstack.network import tables as t
-from pocketstack.network.domain import common, networks, ports, segments
+from pocketstack.network.domain import common, floatingips, networks, ports, segments
 from pocketstack.network.domain import security_groups as sgs
 
 OWNER = "compute:nova"
@@ -36,7 +36,8 @@ def _vif(conn: Connection, port: dict[str, Any], created: bool) -> dict[str, Any
             "mac_address": port["mac_address"], "vif_type": port["binding_vif_type"],
             "vif_details": dict(port["binding_vif_details"] or {}), "mtu": network["mtu"],
             "network_type": seg["network_type"], "physical_network": seg["physical_network"],
-            "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created}
+            "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created,
+            "status": port.get("status") or "DOWN"}
 
 
 def validate(conn: Connection, ctx: RequestContext, requests: list[dict[str, Any]]) -> None:
@@ -76,6 +77,41 @@ def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
     return out
 
 
+def set_security_group(conn: Connection, ctx: RequestContext, instance_id: str, group: str,
+                       add: bool, binding: ports.BindingConfig) -> tuple[str, list[str]]:
+    project = ctx.project_id or ""
+    row = conn.execute(sa.select(t.security_groups.c.id, t.security_groups.c.name).where(
+        t.security_groups.c.project_id == project,
+        sa.or_(t.security_groups.c.id == group, t.security_groups.c.name == group))
+        .order_by(t.security_groups.c.created_at)).first()
+    if row is None:
+        raise errors.not_found("SecurityGroup", group,
+                               f"Security group {group} not found for project {project}.")
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    if not rows:
+        raise errors.BadRequest(f"instance {instance_id} has no ports")
+    found = ports.decorate(conn, rows)
+    changed = []
+    for port in found:
+        groups = list(port["security_groups"])
+        if add and row.id not in groups:
+            groups.append(row.id)
+        elif not add and row.id in groups:
+            groups.remove(row.id)
+        else:
+            continue
+        ports.update(conn, ctx, port["id"], {"security_groups": groups}, binding, None)
+        changed.append(port["id"])
+    if not changed:
+        raise errors.BadRequest(
+            f"Security group {row.name} is already associated with the instance {instance_id}"
+            if add else f"Security group {row.name} not associated with the instance "
+            f"{instance_id}")
+    return str(row.name), changed
+
+
 def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[str]:
     ids = []
     for name in names:
@@ -89,9 +125,12 @@ def _group_ids(conn: Connection, ctx: RequestContext, names: list[str]) -> list[
 
 
 def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
-               keep: tuple[str, ...], binding: ports.BindingConfig) -> None:
+               keep: tuple[str, ...], binding: ports.BindingConfig,
+               only: tuple[str, ...] | None = None) -> None:
     for row in conn.execute(sa.select(t.ports.c.id).where(
             t.ports.c.device_id == instance_id, t.ports.c.device_owner == OWNER)).all():
+        if only is not None and row.id not in only:
+            continue
         if row.id in keep:
             conn.execute(sa.update(t.ports).where(t.ports.c.id == row.id).values(
                 device_id="", device_owner="", binding_host_id="", binding_vif_type="unbound",
@@ -99,6 +138,13 @@ def deallocate(conn: Connection, ctx: RequestContext, instance_id: str,
             common.bump(conn, t.ports, row.id)
         else:
             ports.delete(conn, ctx, row.id, internal=True)
+
+
+def ports_of(conn: Connection, instance_id: str) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    return [_vif(conn, p, created=True) for p in ports.decorate(conn, rows)]
 
 
 def addresses(conn: Connection, instance_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
@@ -165,3 +211,116 @@ def default_network(conn: Connection, ctx: RequestContext) -> str | None:
     return None
 
 
+
+
+def visible_networks(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The networks the caller sees (id, name, external), oldest first (Nova's os-networks)."""
+    clause = networks.visible_clause(ctx)
+    query = sa.select(t.networks.c.id, t.networks.c.name, t.networks.c.external)
+    if clause is not None:
+        query = query.where(clause)
+    return [dict(r) for r in conn.execute(query.order_by(t.networks.c.created_at,
+                                                         t.networks.c.id)).mappings()]
+
+
+def _nova_fip(conn: Connection, fip: dict[str, Any]) -> dict[str, Any]:
+    pool = conn.execute(sa.select(t.networks.c.name).where(
+        t.networks.c.id == fip["floating_network_id"])).scalar()
+    instance = None
+    if fip["fixed_port_id"]:
+        port = conn.execute(sa.select(t.ports.c.device_id, t.ports.c.device_owner).where(
+            t.ports.c.id == fip["fixed_port_id"])).first()
+        if port is not None and str(port.device_owner).startswith("compute:"):
+            instance = port.device_id
+    return {"id": fip["id"], "ip": fip["floating_ip_address"],
+            "fixed_ip": fip["fixed_ip_address"], "instance_id": instance, "pool": pool}
+
+
+def floating_ips(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The caller's floating IPs as Nova's os-floating-ips shows them."""
+    clause = floatingips.visible_clause(ctx)
+    query = sa.select(t.floatingips)
+    if clause is not None:
+        query = query.where(clause)
+    rows = conn.execute(query.order_by(t.floatingips.c.created_at, t.floatingips.c.id))
+    return [_nova_fip(conn, dict(r)) for r in rows.mappings()]
+
+
+def floating_ip(conn: Connection, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+    return _nova_fip(conn, floatingips.get_visible(conn, ctx, fip_id))
+
+
+def create_floating_ip(conn: Connection, ctx: RequestContext, pool: str,
+                       quota_defaults: dict[str, int], binding: ports.BindingConfig
+                       ) -> dict[str, Any]:
+    """A floating IP from the external network named (or with the id) ``pool``."""
+    clause = networks.visible_clause(ctx)
+    query = sa.select(t.networks.c.id).where(
+        t.networks.c.external.is_(True),
+        sa.or_(t.networks.c.name == pool, t.networks.c.id == pool))
+    if clause is not None:
+        query = query.where(clause)
+    network_id = conn.execute(query.order_by(t.networks.c.created_at)).scalar()
+    if network_id is None:
+        raise errors.not_found("Network", pool, "Floating IP pool not found.")
+    fip = floatingips.create(conn, ctx, {"floating_network_id": network_id,
+                                         "project_id": ctx.project_id or ""},
+                             quota_defaults, binding)
+    return _nova_fip(conn, fip)
+
+
+def delete_floating_ip(conn: Connection, ctx: RequestContext, fip_id: str) -> None:
+    floatingips.delete(conn, ctx, fip_id)
+
+
+def groups_of_caller(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
+    """The caller's security groups (its project's ``default`` made first, as Neutron does on
+    first use), rules included, oldest first (Nova's os-security-groups)."""
+    if ctx.project_id:
+        sgs.ensure_default(conn, ctx.project_id)
+    clause = sgs.visible_clause(ctx)
+    query = sa.select(t.security_groups)
+    if clause is not None:
+        query = query.where(clause)
+    rows = [dict(r) for r in conn.execute(query.order_by(
+        t.security_groups.c.created_at, t.security_groups.c.id)).mappings()]
+    return sgs.decorate(conn, rows)
+
+
+def associate_floating_ip(conn: Connection, ctx: RequestContext, instance_id: str,
+                          address: str, fixed_address: str | None, add: bool) -> str:
+    """Nova's addFloatingIp/removeFloatingIp: (dis)associate the caller's floating IP
+    ``address`` with a port of the instance (the one holding ``fixed_address``, else its
+    first port with an IPv4 address). Answers the floating IP's id."""
+    clause = floatingips.visible_clause(ctx)
+    query = sa.select(t.floatingips).where(t.floatingips.c.floating_ip_address == address)
+    if clause is not None:
+        query = query.where(clause)
+    fip = conn.execute(query).mappings().first()
+    if fip is None:
+        raise errors.not_found("FloatingIP", address,
+                               f"floating IP not found for address {address}.")
+    rows = [dict(r) for r in conn.execute(sa.select(t.ports).where(
+        t.ports.c.device_id == instance_id, t.ports.c.device_owner.like("compute:%"))
+        .order_by(t.ports.c.created_at, t.ports.c.id)).mappings()]
+    found = ports.decorate(conn, rows)
+    if not add:
+        if fip["fixed_port_id"] not in {p["id"] for p in found}:
+            raise errors.conflict("FloatingIPNotAssociated",
+                                  f"Floating IP {address} is not associated with instance "
+                                  f"{instance_id}.")
+        floatingips.update(conn, ctx, fip["id"], {"port_id": None}, None)
+        return str(fip["id"])
+    for port in found:
+        for ip in port["fixed_ips"]:
+            v4 = ipaddress.ip_address(ip["ip_address"]).version == 4
+            if (fixed_address and ip["ip_address"] == fixed_address) or \
+                    (not fixed_address and v4):
+                floatingips.update(conn, ctx, fip["id"], {
+                    "port_id": port["id"], "fixed_ip_address": ip["ip_address"]}, None)
+                return str(fip["id"])
+    if fixed_address:
+        raise errors.BadRequest(f"Specified fixed address {fixed_address} not assigned to "
+                                "instance")
+    raise errors.BadRequest(f"Instance {instance_id} has no fixed IPv4 address to associate "
+                            "a floating IP with")
