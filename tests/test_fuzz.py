@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from hypothesis import strategies as st
 from tests import fuzzkit
 from tests.conftest import fresh_database, start_cloud
 from tests.fuzzkit import FuzzRequest, FuzzRoute, World
+
+# Hypothesis chains a settings object per run of a parametrized @given test and resolves some
+# of its properties recursively along that chain: with ~1,000 cases (every route of every
+# service, on two backends) that passes Python's default limit of 1,000 frames.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 ROUTES = fuzzkit.all_routes()
 WRITES = [r for r in ROUTES if r.method in ("POST", "PUT", "PATCH")]
