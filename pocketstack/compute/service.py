@@ -126,7 +126,8 @@ class ComputeService:
             request_id_headers=("X-Openstack-Request-Id", "X-Compute-Request-Id"),
             state={"compute": self},
             max_body_size=self.settings.max_request_body_size,
-            empty_id_paths=("/os-simple-tenant-usage",),  # Nova: an empty tenant id is 404
+            # Nova: an empty id after these collections is 404
+            empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups"),
         )
 
     def root_app(self) -> ServiceApp:

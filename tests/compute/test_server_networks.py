@@ -361,3 +361,24 @@ def test_multi_create_gives_each_server_its_own_port(cloud: LiveCloud) -> None:
     assert len(addresses) == 2
     for server in servers:
         cloud.osc("server", "delete", "--wait", server["ID"], cloud=DEMO, as_json=False)
+
+
+def test_list_filtered_by_ip_and_empty_security_group_id(cloud: LiveCloud) -> None:
+    """Nova's ``ip`` filter (a regular expression over fixed addresses, as Tempest's
+    test_list_servers_filtered_by_ip uses it), and ``DELETE /os-security-groups/`` is a 404."""
+    one, two = unique("ipa"), unique("ipb")
+    private = cloud.osc("network", "show", "private", cloud=DEMO)
+    _boot(cloud, one, "--nic", f"net-id={private['id']},v4-fixed-ip=10.0.0.41")
+    _boot(cloud, two, "--nic", f"net-id={private['id']},v4-fixed-ip=10.0.0.42")
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as c:
+        names = [s["name"] for s in c.get("/compute/v2.1/servers",
+                                          params={"ip": "10.0.0.41"}).json()["servers"]]
+        assert names == [one]
+        names = {s["name"] for s in c.get("/compute/v2.1/servers/detail",
+                                          params={"ip": r"10\.0\.0\.4[12]$"}).json()["servers"]}
+        assert names == {one, two}
+        assert c.get("/compute/v2.1/servers", params={"ip": "("}).status_code == 400
+        r = c.delete("/compute/v2.1/os-security-groups/")
+        assert r.status_code == 404, r.text
+    cloud.osc("server", "delete", "--wait", one, two, cloud=DEMO, as_json=False)
