@@ -3,7 +3,8 @@
 Starts ``pocketstack up`` (fake hosts sized so capacity never runs out, quota raised), then:
 
 * create → ACTIVE latency, one at a time (p50/p95), polled every 2 ms so the figure is not
-  quantized by the poll (a poll costs the server ~1 ms: at one client that is noise);
+  quantized by the poll (a poll costs the server ~1 ms: at one client that is noise), without
+  a port and with one (``networks: auto``: the port allocated and bound in the build);
 * N concurrent boot+delete cycles (each: POST /servers, poll until ACTIVE, DELETE, poll until
   gone) at a given concurrency — cycles/s and boot/delete p50, to set beside OpenStack's
   published Rally figure (1000 fake hosts, concurrency 50: ~5.4 cycles/s, boot p50 6.2 s),
@@ -92,10 +93,10 @@ async def until(client: httpx.AsyncClient, server_id: str, gone: bool = False,
 
 
 async def cycle(client: httpx.AsyncClient, image: str, n: int,
-                poll: float | None = None) -> tuple[float, float]:
+                poll: float | None = None, networks: Any = "none") -> tuple[float, float]:
     t0 = time.perf_counter()
     r = await client.post(f"{V21}/servers", headers=MV, json={"server": {
-        "name": f"bench-{n}", "imageRef": image, "flavorRef": "1", "networks": "none"}})
+        "name": f"bench-{n}", "imageRef": image, "flavorRef": "1", "networks": networks}})
     server_id = r.json()["server"]["id"]
     await until(client, server_id, poll=poll)
     t1 = time.perf_counter()
@@ -105,7 +106,8 @@ async def cycle(client: httpx.AsyncClient, image: str, n: int,
 
 
 async def run_cycles(url: str, token: str, image: str, count: int,
-                     concurrency: int, poll: float | None = None) -> dict[str, float]:
+                     concurrency: int, poll: float | None = None,
+                     networks: Any = "none") -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers={"X-Auth-Token": token},
                                  limits=limits, timeout=120) as client:
@@ -113,7 +115,7 @@ async def run_cycles(url: str, token: str, image: str, count: int,
 
         async def one(n: int) -> tuple[float, float]:
             async with sem:
-                return await cycle(client, image, n, poll)
+                return await cycle(client, image, n, poll, networks)
 
         t0 = time.perf_counter()
         results = await asyncio.gather(*(one(n) for n in range(count)))
@@ -200,6 +202,13 @@ def main() -> None:
                   f"{LATENCY_POLL * 1000:.0f} ms): "
                   f"p50 {lat['boot_p50'] * 1000:.0f} ms, p95 {lat['boot_p95'] * 1000:.0f} ms; "
                   f"delete p50 {lat['delete_p50'] * 1000:.0f} ms", flush=True)
+            # the same with one port (networks "auto": devstack's `shared` network here)
+            port = asyncio.run(run_cycles(url, token, image, args.latency_boots, 1,
+                                          LATENCY_POLL, networks="auto"))
+            print(f"create->ACTIVE with one port, one at a time: p50 "
+                  f"{port['boot_p50'] * 1000:.0f} ms, p95 {port['boot_p95'] * 1000:.0f} ms "
+                  f"({(port['boot_p50'] - lat['boot_p50']) * 1000:+.0f} ms against no port); "
+                  f"delete p50 {port['delete_p50'] * 1000:.0f} ms", flush=True)
             before = tree_cpu_sample(proc.pid)
             POLLS[0] = 0
             res = asyncio.run(run_cycles(url, token, image, args.cycles, args.concurrency))
