@@ -98,10 +98,7 @@ class ComputeService:
         from pocketstack.compute.conductor.conductor import Conductor
 
         s = self.settings
-        options = AgentOptions(heartbeat_interval=s.heartbeat_interval,
-                               cpu_allocation_ratio=s.cpu_allocation_ratio,
-                               ram_allocation_ratio=s.ram_allocation_ratio,
-                               disk_allocation_ratio=s.disk_allocation_ratio)
+        options = AgentOptions.from_settings(s)
         hosts = self.runtime.state / "hypervisors"
         hosts.mkdir(exist_ok=True)
         roles: list[Role] = []

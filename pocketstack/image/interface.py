@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -69,10 +68,6 @@ class ImageAPI(Protocol):
 
     def upload_snapshot(self, image_id: str, source_id: str | None) -> bool:
         """Fill a snapshot image with its data (the source image's, for the fake driver)."""
-        ...
-
-    def image_path(self, image_id: str) -> Path | None:
-        """The local file holding an active image's bytes, when the store is local."""
         ...
 
     def open_image(self, image_id: str, offset: int = 0,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
@@ -57,12 +56,6 @@ class ImageInterface:
         if image["status"] != "active" or not image["location"]:
             raise exceptions.Conflict(f"Image {image_id} has no data to read.")
         return str(image["location"])
-
-    def image_path(self, image_id: str) -> Path | None:
-        store = self.service.store
-        if not isinstance(store, FileStore):
-            return None
-        return store.local_path(self._active_location(image_id))
 
     def open_image(self, image_id: str, offset: int = 0,
                    length: int | None = None) -> Iterator[bytes]:

@@ -37,6 +37,7 @@ from pocketstack.agents.compute.drivers.base import (
     VolumeConnection,
 )
 from pocketstack.agents.compute.images import BusFetch, ImageCache
+from pocketstack.config import Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ class AgentOptions:
     disk_allocation_ratio: float = 1.0
     availability_zone: str | None = None
     state_dir: Path | None = None  # this host's directory; images cache in instances/_base
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AgentOptions:
+        return cls(heartbeat_interval=settings.heartbeat_interval,
+                   cpu_allocation_ratio=settings.cpu_allocation_ratio,
+                   ram_allocation_ratio=settings.ram_allocation_ratio,
+                   disk_allocation_ratio=settings.disk_allocation_ratio)
 
 
 class ComputeAgent:

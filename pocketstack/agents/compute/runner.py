@@ -33,11 +33,7 @@ def run_compute_agent(settings: Settings, host: str) -> int:
     async def main() -> None:
         bus = make_bus(settings.transport_url or None)
         await bus.start()
-        agent = load_agent(host, settings, bus, AgentOptions(
-            heartbeat_interval=settings.heartbeat_interval,
-            cpu_allocation_ratio=settings.cpu_allocation_ratio,
-            ram_allocation_ratio=settings.ram_allocation_ratio,
-            disk_allocation_ratio=settings.disk_allocation_ratio),
+        agent = load_agent(host, settings, bus, AgentOptions.from_settings(settings),
             settings.state_path / "hypervisors" / host, on_crash=_crash)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ into its cache (``{"op": "image_chunk"}`` calls, see :mod:`pocketstack.agents.co
 
 The image service is reached only through its public interface
 (:class:`pocketstack.image.interface.ImageAPI`: ``get_image_for_boot`` with the conductor's
-own admin context, ``image_path`` and ``open_image``).
+own admin context — its ``path`` when the store is local — and ``open_image``).
 """
 
 from __future__ import annotations
