@@ -107,6 +107,25 @@ class Settings:
     compute_driver: str = _opt(
         "fake", "Hypervisor driver of the compute agents, by name: a driver registered under "
         "the pocketstack.compute_drivers entry-point group (built in: fake).")
+    dataplane: str = _opt(
+        "none", "Kernel data plane: none (networks are rows; agents keep their state in the "
+        "database), linux (bridges, VXLAN, dnsmasq, routers and nftables security groups in "
+        "the cloud's own network namespaces; needs root, ip, nft and dnsmasq) or auto (linux "
+        "where it can run).")
+    kernel_prefix: str = _opt(
+        "", "Name prefix of every kernel object the cloud makes (namespaces, nft tables, "
+        "processes); empty: ps + 4 hex digits of the state directory's path.")
+    underlay_cidr: str = _opt(
+        "10.254.0.0/24", "Addresses of the hosts' tunnel (VXLAN) interfaces on the cloud's "
+        "private underlay bridge; host N (1-based) takes the network's address N+1.")
+    physnet_gateways: str = _opt(
+        "public:172.24.4.1/24", "Address of the world beyond each physical network, set in "
+        "its namespace: PHYSNET:ADDRESS/PREFIX,... (devstack's br-ex has 172.24.4.1/24).")
+    dataplane_resync_interval: float = _opt(
+        10.0, "Seconds between the network agents' full comparisons of kernel and model.")
+    metadata_secret: str = _opt(
+        "", "Secret shared by the metadata proxies and the metadata API (Neutron's "
+        "metadata_proxy_shared_secret); empty: made once and kept in STATE/metadata_secret.")
     transport_url: str = _opt(
         "", "Message bus: empty for in-process, or amqp://user:pass@host:5672/ for RabbitMQ."
     )

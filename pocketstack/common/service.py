@@ -132,6 +132,15 @@ class Runtime:
         bus = self.bus
         loop.call_soon_threadsafe(lambda: loop.create_task(bus.cast(topic, message)))
 
+    def broadcast(self, topic: str, message: dict[str, Any]) -> None:
+        """Like :meth:`notify`, but every subscriber of ``topic`` gets the hint (a fanout):
+        for agents on many hosts that each keep their own part of the state."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        bus = self.bus
+        loop.call_soon_threadsafe(lambda: loop.create_task(bus.fanout(topic, message)))
+
 
 class Service(Protocol):
     """The one object a service package exposes (see the module docstring)."""

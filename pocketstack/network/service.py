@@ -95,7 +95,7 @@ class NetworkService:
     # -- helpers for handlers -------------------------------------------------------------------
     def changed(self, resource: str, ids: list[str]) -> None:
         """A hint for the agents: these resources changed (they re-read the database)."""
-        self.runtime.notify(CHANGES_TOPIC, {"resource": resource, "ids": ids})
+        self.runtime.broadcast(CHANGES_TOPIC, {"resource": resource, "ids": ids})
 
     def enforce(self, ctx: RequestContext, rule: str, target: dict[str, Any]) -> None:
         """Policy, refused with Neutron's ``PolicyNotAuthorized``."""

@@ -1,0 +1,31 @@
+"""Removing everything one cloud made in the kernel: every namespace with its prefix (the
+processes inside them are killed first, links go with their namespace) and the processes it
+started outside any namespace of its own (recorded in pid files under ``STATE/run``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from pocketstack.agents.kernel import run
+from pocketstack.agents.kernel.names import KernelNames
+
+
+def remove_all(names: KernelNames, state_dir: Path | None = None) -> list[str]:
+    """Kill the cloud's processes and delete its namespaces; answers the namespaces removed."""
+    if state_dir is not None:
+        for pidfile in sorted((state_dir / "run").glob("**/*.pid")):
+            try:
+                pid = int(pidfile.read_text().strip() or 0)
+                if pid > 1:
+                    os.kill(pid, signal.SIGKILL)
+            except (ValueError, ProcessLookupError, PermissionError, OSError):
+                pass
+            pidfile.unlink(missing_ok=True)
+    removed = []
+    for netns in run.netns_list():
+        if names.owns(netns):
+            run.delete_netns(netns)
+            removed.append(netns)
+    return removed
