@@ -81,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--database-url", dest="database_url")
     explain.add_argument("--json", action="store_true", help="print the raw records")
 
+    trace = sub.add_parser("trace", help="the path a packet takes through the virtual network")
+    trace.add_argument("source", help="a server (name or id) or a port (id or name)")
+    trace.add_argument("--to", required=True, help="an IP address or a server")
+    trace.add_argument("--protocol", choices=["icmp", "tcp", "udp"], default="icmp")
+    trace.add_argument("--port", type=int, help="destination port (tcp, udp)")
+    trace.add_argument("--live", action="store_true",
+                       help="check each hop in the kernel and send one real probe")
+    trace.add_argument("--json", action="store_true")
+    trace.add_argument("--state-dir", dest="state_dir")
+    trace.add_argument("--database-url", dest="database_url")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upg = db_sub.add_parser("upgrade", help="apply migrations")
@@ -219,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         from pocketstack.compute.explain import explain_server
 
         return explain_server(settings, args.server_id, as_json=args.json)
+    if args.command == "trace":
+        from pocketstack.network.tracecmd import main as trace_main
+
+        return trace_main(settings, args.source, args.to, args.protocol, args.port,
+                          as_json=args.json, live=args.live)
     if args.command == "db":
         from pocketstack.common import migrate
         from pocketstack.common.db import Database

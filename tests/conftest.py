@@ -22,6 +22,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REQUIRE_DBS = os.environ.get("POCKETSTACK_REQUIRE_DBS") == "1"
+#: CI (``.ci/run``) installs every package the suite needs, so there a skip is a failure
+NO_SKIPS = os.environ.get("POCKETSTACK_NO_SKIPS") == "1"
 
 BACKENDS = {
     "postgresql": os.environ.get("POCKETSTACK_TEST_POSTGRESQL",
@@ -34,6 +36,18 @@ def _skip_reason(report: Any) -> str:
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     return str(reason).removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With POCKETSTACK_NO_SKIPS=1 a skipped test (root, a Debian package, a database
+    missing) fails, saying why it would have skipped."""
+    outcome = yield
+    report = outcome.get_result()
+    if NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped, but POCKETSTACK_NO_SKIPS=1 (CI) makes every test "
+                           f"mandatory: {_skip_reason(report)}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -87,7 +87,9 @@ class ComputeService:
         self.db.write(flavors.ensure_defaults)
 
     def provides(self) -> dict[type, object]:
-        return {}
+        from pocketstack.compute.interface import ServerLookup
+
+        return {ServerLookup: _Lookup(self.db)}
 
     def roles(self) -> list[Role]:
         """The in-process compute hosts, then the conductor: it resumes interrupted tasks as
@@ -132,3 +134,15 @@ class ComputeService:
         from pocketstack.compute.routes import ROOT_ROUTES
 
         return ServiceApp("compute-root", ROOT_ROUTES, nova_error, state={"compute": self})
+
+
+class _Lookup:
+    """:class:`pocketstack.compute.interface.ServerLookup` over the compute database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def find_servers(self, name_or_id: str) -> list[tuple[str, str, str | None]]:
+        from pocketstack.compute.domain import lookup
+
+        return self.db.read(lookup.find_servers, name_or_id)
