@@ -7,6 +7,7 @@ no longer served (or a stopped proxy) has no listener."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import threading
@@ -225,5 +226,81 @@ def test_a_missing_namespace_is_an_error_and_retried(names: KernelNames, api: An
         await part.sync()
         assert part.listening() == {NETWORK: served_ns}
         await part.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_through_to_a_live_cloud(names: KernelNames, cloud: Any, tmp_path: Path) -> None:
+    """The whole way: the guest's curl, the proxy, the cloud's /metadata with its own secret
+    (STATE/metadata_secret), a server booted with user data; the guest has the server's
+    fixed address."""
+    import base64
+    import time
+
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as c:
+        image = c.get("/image/v2/images",
+                      params={"name": "pocketstack-empty-qcow2"}).json()["images"][0]["id"]
+        private = c.get("/networking/v2.0/networks",
+                        params={"name": "private"}).json()["networks"][0]["id"]
+        r = c.post("/compute/v2.1/servers", json={"server": {
+            "name": "proxied", "imageRef": image, "flavorRef": "1",
+            "networks": [{"uuid": private}],
+            "user_data": base64.b64encode(b"#!/bin/sh\necho hi\n").decode()}})
+        assert r.status_code == 202, r.text
+        sid = r.json()["server"]["id"]
+        try:
+            deadline = time.monotonic() + 60
+            shown: dict[str, Any] = {}
+            while time.monotonic() < deadline and shown.get("status") != "ACTIVE":
+                shown = c.get(f"/compute/v2.1/servers/{sid}").json()["server"]
+                time.sleep(0.2)
+            fixed = next(a["addr"] for a in shown["addresses"]["private"] if a["version"] == 4)
+            _proxied(names, cloud, tmp_path, sid, shown["tenant_id"], fixed)
+        finally:
+            c.delete(f"/compute/v2.1/servers/{sid}")
+
+
+def _proxied(names: KernelNames, cloud: Any, tmp_path: Path, sid: str, project: str,
+             fixed: str) -> None:
+    served_ns, guest = names.dhcp_ns(NETWORK), f"{names.prefix}-guest"
+    run.ensure_netns(served_ns)
+    run.ensure_netns(guest)
+    side = "10.0.0.61" if fixed != "10.0.0.61" else "10.0.0.62"  # the DHCP port's stand-in
+    run.ip_batch([f"link add ns-md type veth peer name eth0 netns {guest}",
+                  f"addr add {side}/26 dev ns-md", "addr add 169.254.169.254/32 dev ns-md",
+                  "link set ns-md up"], served_ns)
+    run.ip_batch([f"addr add {fixed}/26 dev eth0", "link set eth0 up",
+                  f"route add 169.254.169.254/32 via {side}"], guest)
+    bus = InProcessBus()
+    secret = (cloud.state_dir / "metadata_secret").read_text().strip()
+    ctx = AgentContext(host="net1", names=names, rpc=NetworkRPC(bus, timeout=5),
+                       state_dir=tmp_path, underlay_ip="10.254.0.2", underlay_prefixlen=24,
+                       physnet_gateways={}, physical_networks=(), metadata_secret=secret,
+                       metadata_url=cloud.url + "/metadata")
+    part = MetadataPart(ctx, lambda: {NETWORK: {"netns": served_ns}})
+
+    async def lookup(msg: dict[str, Any]) -> Any:  # what network.rpc would answer
+        return {"instance_id": sid, "project_id": project} if msg["address"] == fixed else {}
+
+    async def scenario() -> None:
+        await bus.start()
+        await bus.subscribe(RPC_TOPIC, lookup)
+        await part.sync()
+        rc, body, status = await _curl(guest, "/openstack/latest/meta_data.json", fixed)
+        assert (rc, status) == (0, 200), body
+        assert json.loads(body)["uuid"] == sid
+        rc, body, status = await _curl(guest, "/latest/user-data", fixed)
+        assert (status, body) == (200, "#!/bin/sh\necho hi\n")
+        rc, body, status = await _curl(guest, "/latest/meta-data/local-ipv4", fixed)
+        assert (status, body) == (200, fixed)
+        # a proxy with another secret is refused by the API
+        await part.stop()
+        wrong = MetadataPart(dataclasses.replace(ctx, metadata_secret="wrong"), part.served)
+        await wrong.sync()
+        rc, body, status = await _curl(guest, "/openstack/latest/meta_data.json", fixed)
+        assert status == 403
+        await wrong.stop()
+        await bus.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
