@@ -193,6 +193,13 @@ class Settings:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def effective_metadata_secret(self) -> str:
+        """``metadata_secret``, or the one kept in ``STATE/metadata_secret`` (made once)."""
+        from pocketstack.common.metadata_secret import load_or_create
+
+        return load_or_create(self.metadata_secret, self.state_path)
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

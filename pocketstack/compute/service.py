@@ -79,7 +79,8 @@ class ComputeService:
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:
-        return [Mount("/compute/v2.1", self.app()), Mount("/compute", self.root_app())]
+        return [Mount("/compute/v2.1", self.app()), Mount("/compute", self.root_app()),
+                Mount("/metadata", self.metadata_app())]
 
     def prepare(self) -> None:
         from pocketstack.compute.domain import flavors
@@ -128,6 +129,13 @@ class ComputeService:
             # Nova: an empty id after these collections is 404
             empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups"),
         )
+
+    def metadata_app(self) -> Any:
+        """``/metadata``: the instance metadata API (not in the catalog), for the metadata
+        proxies; they sign each instance id with the shared secret."""
+        from pocketstack.compute.api.metadata import MetadataApp
+
+        return MetadataApp(self, self.settings.effective_metadata_secret)
 
     def root_app(self) -> ServiceApp:
         """``/compute``: the unversioned version list."""
