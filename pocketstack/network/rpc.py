@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
+from pocketstack.network.domain import l2state
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
@@ -42,6 +43,8 @@ def report(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:
 def _ops() -> dict[str, Op]:
     return {
         "report": report,
+        "l2_state": l2state.l2_state,
+        "set_port_status": l2state.set_port_status,
     }
 
 
