@@ -55,6 +55,7 @@ class StubRPC:
 
     def __init__(self) -> None:
         self.status = {port: "DOWN" for port in PORTS}
+        self.admin_down: set[str] = set()
         self.peers: dict[str, dict[str, list[str]]] = {
             "h1": {NET_A: [UNDERLAY["h2"]], NET_F: [UNDERLAY["h2"]]},
             "h2": {NET_A: [UNDERLAY["h1"]], NET_B: []},
@@ -65,7 +66,8 @@ class StubRPC:
         host = args["host"]
         if op == "l2_state":
             ports = [{"id": pid, "network_id": net, "mac_address": mac, "device_owner":
-                      "compute:nova", "admin_state_up": True, "status": self.status[pid],
+                      "compute:nova", "admin_state_up": pid not in self.admin_down,
+                      "status": self.status[pid],
                       "fixed_ips": [{"subnet_id": "s", "ip_address": ip}],
                       "port_security_enabled": False, "security_group_ids": [],
                       "allowed_address_pairs": []}
@@ -214,3 +216,34 @@ def test_networks_without_ports_here_lose_their_bridge(cloud: Any) -> None:
         assert kn.tap(B2) not in h2  # its tap belongs to no port bound here any more
     finally:
         PORTS[B2] = moved
+
+
+def test_admin_down_port_goes_down_and_comes_back(cloud: Any) -> None:
+    names, rpc, parts, guests = cloud
+    rpc.admin_down.add(A2)
+    try:
+        asyncio.run(parts["h2"].sync())
+        assert "UP" not in links(names, "h2")[kn.tap(A2)]["flags"]
+        assert rpc.status[A2] == "DOWN" and not pings(guests[A1], "10.1.0.12")
+    finally:
+        rpc.admin_down.discard(A2)
+    asyncio.run(parts["h2"].sync())
+    assert rpc.status[A2] == "ACTIVE" and pings(guests[A1], "10.1.0.12")
+
+
+def test_pocketstack_clean_removes_the_clouds_namespaces(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pocketstack import cli
+    from pocketstack.agents.network import layout
+
+    names = KernelNames("pt" + secrets.token_hex(2))
+    try:
+        layout.ensure_host_ns(names, "c1")
+        run.ensure_netns(names.underlay_ns())
+        assert cli.main(["clean", "--state-dir", str(tmp_path),
+                         "--kernel-prefix", names.prefix]) == 0
+        assert not any(names.owns(ns) for ns in run.netns_list())
+        out = capsys.readouterr().out
+        assert f"removed namespace {names.host_ns('c1')}" in out and "2 namespaces" in out
+    finally:
+        cleanup.remove_all(names)
