@@ -60,3 +60,17 @@ def test_auto_without_the_kernel_tools_is_no_dataplane(
     assert [type(r) for r in roles(tmp_path, dataplane="auto")] == [AgentHeartbeats]
     with pytest.raises(ValueError, match="no root here"):
         roles(tmp_path, dataplane="linux")
+
+
+def test_command_line_of_the_network_agent_and_up() -> None:
+    from pocketstack import cli
+
+    args = cli._parser().parse_args(["agent", "network", "--host", "compute2", "--host-index",
+                                     "2", "--transport-url", "amqp://u:p@h:5672/",
+                                     "--network-node"])
+    assert (args.agent_kind, args.host, args.host_index, args.network_node) == \
+        ("network", "compute2", 2, True)
+    assert cli._settings(cli._parser().parse_args(["up", "--dataplane", "auto"])).dataplane \
+        == "auto"
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["up", "--dataplane", "ovs"])
