@@ -102,7 +102,7 @@ class L2Part:
         if layout.ensure_layout(self.ctx, links):
             links = layout.host_links(self.netns)
         if not self._nf_set:  # a namespace made before this agent ran: set it once
-            layout.set_bridge_nf(self.netns)
+            layout.host_sysctls(self.netns)
             self._nf_set = True
         return links
 

@@ -2,7 +2,8 @@
 to the physical networks (see ``docs/dataplane.md``, "Where things live").
 
 * ``P-host-<host>``: the host namespace (``net.bridge.bridge-nf-call-ip[6]tables=1``, so the
-  security groups' nftables rules see bridged frames);
+  security groups' nftables rules see bridged frames; no IPv6 link-local addresses on the
+  links made in it, so bridges and taps send no ND/MLD of their own into tenant networks);
 * ``P-underlay`` with bridge ``br-underlay``; the host's veth ``ul0`` (host namespace, with the
   host's tunnel address) ↔ ``h-<host>`` (underlay namespace, enslaved to ``br-underlay``);
 * per physical network ``P-phys-<physnet>`` with bridge ``br-phys`` (the world's address from
@@ -26,7 +27,10 @@ from pocketstack.agents.network.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 
-BRIDGE_NF_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+HOST_SYSCTLS = (("net.bridge.bridge-nf-call-iptables", "1"),
+                ("net.bridge.bridge-nf-call-ip6tables", "1"),
+                ("net.ipv6.conf.default.addr_gen_mode", "1"),  # none: no link-local address
+                ("net.ipv6.conf.default.accept_ra", "0"))
 
 
 def host_links(netns: str) -> dict[str, dict[str, Any]]:
@@ -43,10 +47,11 @@ def addresses(link: dict[str, Any]) -> set[str]:
             if "local" in a}
 
 
-def set_bridge_nf(netns: str) -> None:
-    """Bridged frames pass the inet hooks (br_netfilter); one process for both sysctls."""
-    script = "; ".join(f"echo 1 > /proc/sys/{key.replace('.', '/')}"
-                       for key in BRIDGE_NF_SYSCTLS)
+def host_sysctls(netns: str) -> None:
+    """Bridged frames pass the inet hooks (br_netfilter); links made later get no IPv6
+    address of their own. One process for all of :data:`HOST_SYSCTLS`."""
+    script = "; ".join(f"echo {value} > /proc/sys/{key.replace('.', '/')}"
+                       for key, value in HOST_SYSCTLS)
     run.run(["sh", "-c", script], netns)
 
 
@@ -54,7 +59,7 @@ def ensure_host_ns(names: KernelNames, host: str) -> str:
     """The host's namespace (with bridge netfilter on); answers its name."""
     netns = names.host_ns(host)
     if run.ensure_netns(netns):
-        set_bridge_nf(netns)
+        host_sysctls(netns)
     return netns
 
 

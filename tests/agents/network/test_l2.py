@@ -153,6 +153,8 @@ def test_layout_and_ports_wired(cloud: Any) -> None:
     assert under[kn.host_link("h1")]["master"] == kn.UNDERLAY_BRIDGE
     assert sh("cat", "/proc/sys/net/bridge/bridge-nf-call-iptables",
               netns=names.host_ns("h1")).strip() == "1"
+    assert not [a for a in run.ip_json(["addr", "show", "dev", kn.bridge(NET_A)],
+                                       names.host_ns("h1"))[0]["addr_info"]]
     assert rpc.status == {A1: "ACTIVE", A2: "ACTIVE", B2: "ACTIVE", F1: "ACTIVE", V1: "DOWN"}
     assert parts["h1"].configurations()["tunneling_ip"] == "10.254.0.2"
     assert parts["h1"].configurations()["devices"] == 2
