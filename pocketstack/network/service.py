@@ -66,7 +66,13 @@ class NetworkService:
 
         s = self.runtime.settings
         hosts = [f"{s.compute_host_prefix}{i}" for i in range(1, s.compute_hosts + 1)]
-        if dataplane_on(s):
+        dataplane = dataplane_on(s)
+        if dataplane and self.options.network_mechanism != "linuxbridge":
+            if s.dataplane == "linux":
+                raise ValueError("dataplane = linux needs network_mechanism = linuxbridge, "
+                                 f"not {self.options.network_mechanism!r}")
+            dataplane = False  # auto: the Linux data plane only does Linux bridges
+        if dataplane:
             physnets = sorted(self.segment_config.physical_networks)
             roles: list[Role] = [AgentRPC(self)]
             roles += [build_agent(s, host, index, self.runtime.bus, physnets=physnets,

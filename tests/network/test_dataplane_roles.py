@@ -62,6 +62,15 @@ def test_auto_without_the_kernel_tools_is_no_dataplane(
         roles(tmp_path, dataplane="linux")
 
 
+def test_the_linux_dataplane_is_linux_bridges(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "missing", lambda: None)
+    made = roles(tmp_path, dataplane="auto", network_mechanism="openvswitch")
+    assert [type(r) for r in made] == [AgentHeartbeats]
+    with pytest.raises(ValueError, match="linuxbridge"):
+        roles(tmp_path, dataplane="linux", network_mechanism="openvswitch")
+
+
 def test_command_line_of_the_network_agent_and_up() -> None:
     from pocketstack import cli
 
