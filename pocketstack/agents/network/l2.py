@@ -12,7 +12,8 @@ One :meth:`L2Part.sync` (level-triggered; see :mod:`.base`):
    ``peers[net]``; flat networks get ``ph-<physnet>``; other types are refused (their ports
    stay DOWN); per port whose tap ``tap<port>`` exists: enslaved, MTU; taps of no port bound
    here, and bridges and VXLAN devices of networks without ports here, are deleted;
-4. the security groups (the ``firewall`` callable, when given), *then* new taps go up;
+4. the security groups (the ``firewall`` callable, when given), *then* new taps go up (a
+   firewall that fails fails the sync: no tap goes up unfiltered);
 5. ``set_port_status`` with the ports whose status changed (ACTIVE: tap wired and up).
 
 Who makes taps: whoever owns the far end (the ``namespace`` driver, the DHCP and L3 agents)
@@ -69,7 +70,7 @@ class L2Part:
         self.devices = 0  # ports wired at the last sync
         self._reported: dict[str, str] = {}  # port -> status last reported (if not in state)
         self._refused: set[str] = set()  # networks already logged as unsupported
-        self._nf_set = False
+        self._sysctls_set = False
 
     def configurations(self) -> dict[str, Any]:
         mappings = {p: kn.physnet_dev(p) for p in self.ctx.physical_networks}
@@ -101,9 +102,9 @@ class L2Part:
         links = layout.host_links(self.netns)
         if layout.ensure_layout(self.ctx, links):
             links = layout.host_links(self.netns)
-        if not self._nf_set:  # a namespace made before this agent ran: set it once
+        if not self._sysctls_set:  # a namespace made before this agent ran: set them once
             layout.host_sysctls(self.netns)
-            self._nf_set = True
+            self._sysctls_set = True
         return links
 
     def _plan(self, links: dict[str, dict[str, Any]], state: dict[str, Any]) -> _Plan:
