@@ -249,3 +249,36 @@ def test_pocketstack_clean_removes_the_clouds_namespaces(
         assert f"removed namespace {names.host_ns('c1')}" in out and "2 namespaces" in out
     finally:
         cleanup.remove_all(names)
+
+
+def test_new_taps_go_up_only_after_the_firewall(cloud: Any) -> None:
+    names, rpc, parts, _ = cloud
+    part, new = parts["h1"], "a3000000-0000-4000-8000-00000000000a"
+    seen: list[tuple[str, list[str], bool]] = []
+
+    def firewall(netns: str, kernel: KernelNames, ports: list[dict[str, Any]],
+                 groups: dict[str, Any]) -> None:
+        assert kernel == names and groups == {}
+        tap = run.links(netns)[kn.tap(new)]
+        seen.append((netns, sorted(p["id"] for p in ports), "UP" in tap["flags"]))
+        if len(seen) == 1:
+            raise RuntimeError("nft said no")
+
+    PORTS[new] = ("h1", NET_A, "fa:16:3e:00:01:03", "10.1.0.14")
+    rpc.status[new] = "DOWN"
+    part.firewall = firewall
+    try:
+        guest = make_instance(names, new)
+        with pytest.raises(RuntimeError):
+            asyncio.run(part.sync())
+        assert "UP" not in links(names, "h1")[kn.tap(new)]["flags"]  # not up unfiltered
+        assert rpc.status[new] == "DOWN"
+        asyncio.run(part.sync())
+        assert seen[-1] == (names.host_ns("h1"), sorted([A1, F1, V1, new]), False)
+        assert "UP" in links(names, "h1")[kn.tap(new)]["flags"]
+        assert rpc.status[new] == "ACTIVE" and pings(guest, "10.1.0.12")
+    finally:
+        part.firewall = None
+        del PORTS[new]
+        asyncio.run(part.sync())
+    assert kn.tap(new) not in links(names, "h1")
