@@ -1,4 +1,5 @@
-"""The ``pocketstack`` command: ``up``, ``db upgrade``, ``fernet rotate``, ``config-doc``."""
+"""The ``pocketstack`` command: ``up``, ``agent compute|network``, ``clean``, ``explain``,
+``db upgrade``, ``fernet rotate``, ``config-doc``."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="hypervisor driver of the in-process compute hosts (default fake)")
     up.add_argument("--fake-fail", dest="fake_fail",
                     help="fake driver failure modes, e.g. spawn, hang, crash, guest_dies=5")
+    up.add_argument("--dataplane", choices=["none", "linux", "auto"],
+                    help="kernel data plane: none (default), linux or auto")
 
     agent = sub.add_parser("agent", help="run an agent that joins a cloud over the bus")
     agent_sub = agent.add_subparsers(dest="agent_kind", required=True)
@@ -73,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--vcpus", dest="fake_vcpus", type=int)
     compute.add_argument("--memory-mb", dest="fake_memory_mb", type=int)
     compute.add_argument("--disk-gb", dest="fake_disk_gb", type=int)
+    network = agent_sub.add_parser("network", help="a host's network agents (Linux data plane)")
+    network.add_argument("--host", required=True, help="this host's name (e.g. compute2)")
+    network.add_argument("--host-index", dest="host_index", type=int, required=True,
+                         help="the host's number N: its underlay address is underlay_cidr + N+1")
+    network.add_argument("--transport-url", dest="transport_url", required=True)
+    network.add_argument("--network-node", dest="network_node", action="store_true",
+                         help="also run DHCP, L3 and the metadata proxy here")
+    network.add_argument("--state-dir", dest="state_dir",
+                         help="the cloud's state directory (kernel prefix, metadata secret)")
+    network.add_argument("--kernel-prefix", dest="kernel_prefix")
+
+    clean = sub.add_parser("clean", help="remove every kernel object of the cloud "
+                           "(namespaces, their links and processes)")
+    clean.add_argument("--state-dir", dest="state_dir")
+    clean.add_argument("--kernel-prefix", dest="kernel_prefix")
 
     explain = sub.add_parser("explain", help="why the scheduler placed (or refused) a server")
     explain.add_argument("kind", choices=["server"])
@@ -112,7 +130,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
                 "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
-                "fake_memory_mb", "fake_disk_gb", "api_workers", "fake_fail"):
+                "fake_memory_mb", "fake_disk_gb", "api_workers", "fake_fail", "dataplane",
+                "kernel_prefix"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -193,6 +212,24 @@ def cmd_up(settings: Settings, started: float) -> int:
     return 0
 
 
+def cmd_clean(settings: Settings) -> int:
+    """Remove the cloud's namespaces (with their links and processes) and its pid files."""
+    from pocketstack.agents.kernel import cleanup, run
+    from pocketstack.agents.kernel.names import KernelNames
+
+    names = KernelNames.for_settings(settings.kernel_prefix, settings.state_path)
+    try:
+        removed = cleanup.remove_all(names, settings.state_path)
+    except run.KernelError as exc:
+        print(f"pocketstack: {exc}", file=sys.stderr)
+        return 1
+    for netns in removed:
+        print(f"removed namespace {netns}")
+    print(f"{len(removed)} namespaces of {names.prefix}-* removed" if removed
+          else f"nothing to remove: no namespace {names.prefix}-*")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
@@ -222,10 +259,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == "up":
         return cmd_up(settings, started)
+    if args.command == "agent" and args.agent_kind == "network":
+        from pocketstack.agents.network.process import run_network_agent
+
+        return run_network_agent(settings, args.host, args.host_index, args.network_node)
     if args.command == "agent":
         from pocketstack.agents.compute.runner import run_compute_agent
 
         return run_compute_agent(settings, args.host)
+    if args.command == "clean":
+        return cmd_clean(settings)
     if args.command == "explain":
         from pocketstack.compute.explain import explain_server
 

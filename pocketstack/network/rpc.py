@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
+from pocketstack.network.domain import l2state
 from pocketstack.network.domain.metadatastate import metadata_lookup
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def _ops() -> dict[str, Op]:
     return {
         "report": report,
         "metadata_lookup": metadata_lookup,
+        "l2_state": l2state.l2_state,
+        "set_port_status": l2state.set_port_status,
     }
 
 

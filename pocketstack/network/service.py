@@ -57,10 +57,28 @@ class NetworkService:
         return [Mount("/networking", self.app())]
 
     def roles(self) -> list[Role]:
+        """With the Linux data plane: the ``network.rpc`` endpoint, then one set of network
+        agents per compute host (the first is the network node). Without it: the in-process
+        agents' heartbeats only (networks stay rows)."""
+        from pocketstack.agents.network.host import build_agent, dataplane_on
         from pocketstack.network.roles import AgentHeartbeats, agent_specs
+        from pocketstack.network.rpc import AgentRPC
 
         s = self.runtime.settings
         hosts = [f"{s.compute_host_prefix}{i}" for i in range(1, s.compute_hosts + 1)]
+        dataplane = dataplane_on(s)
+        if dataplane and self.options.network_mechanism != "linuxbridge":
+            if s.dataplane == "linux":
+                raise ValueError("dataplane = linux needs network_mechanism = linuxbridge, "
+                                 f"not {self.options.network_mechanism!r}")
+            dataplane = False  # auto: the Linux data plane only does Linux bridges
+        if dataplane:
+            physnets = sorted(self.segment_config.physical_networks)
+            roles: list[Role] = [AgentRPC(self)]
+            roles += [build_agent(s, host, index, self.runtime.bus, physnets=physnets,
+                                  report_interval=self.options.network_agent_report_interval)
+                      for index, host in enumerate(hosts, start=1)]
+            return roles
         tunnels = [k for k in ("vxlan", "gre", "geneve")
                    if self.segment_config.tunnel_ranges.get(k)]
         specs = agent_specs(hosts, self.options.network_mechanism,

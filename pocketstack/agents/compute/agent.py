@@ -37,6 +37,7 @@ from pocketstack.agents.compute.drivers.base import (
     VolumeConnection,
 )
 from pocketstack.agents.compute.images import BusFetch, ImageCache
+from pocketstack.agents.network.rpc import NetworkRPC
 from pocketstack.config import Settings
 
 LOG = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ _POWER_OPS = {
 }
 TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot_soft",
                       "reboot_hard", *_POWER_OPS})
+#: after these succeed the guest's taps may be new: the network agents look at once
+HINT_OPS = frozenset({"spawn", "rebuild", "resize", "rescue", "unrescue", "reboot_soft",
+                      "reboot_hard", "start", "resume"})  # and the plug_vif call
 CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
                       "detach_volume", "plug_vif", "unplug_vif", "set_admin_password"})
 
@@ -168,12 +172,21 @@ class ComputeAgent:
             LOG.exception("%s: %s of %s crashed", self.host, op, uuid)
             await self._report(msg, "error", message=f"{type(exc).__name__}: {exc}")
             return None
+        if op in HINT_OPS:
+            await self._hint_network()
         power = None
         if op != "destroy":
             with contextlib.suppress(DriverError):
                 power = await self._driver("power_state", uuid)
         await self._report(msg, "ok", power_state=power)
         return None
+
+    async def _hint_network(self) -> None:
+        """Tell the network agents this host's devices changed (a new tap to wire)."""
+        try:
+            await NetworkRPC(self.bus).hint({"resource": "device", "host": self.host})
+        except Exception as exc:  # a hint is best effort: the agents resync on a timer
+            LOG.warning("%s: network hint failed: %s", self.host, exc)
 
     # -- tasks ----------------------------------------------------------------------------------
     async def _spec(self, msg: dict[str, Any], *, rescue: bool = False) -> InstanceSpec:
@@ -234,6 +247,7 @@ class ComputeAgent:
                 await self._driver("detach_volume", uuid, msg["volume_id"])
             elif op == "plug_vif":
                 await self._driver("plug_vif", uuid, NetworkInterface.from_dict(msg["vif"]))
+                await self._hint_network()
             elif op == "unplug_vif":
                 await self._driver("unplug_vif", uuid, msg["port_id"])
             elif op == "set_admin_password":

@@ -52,6 +52,9 @@ class NetworkAgent:
             await part.stop()
 
     async def hint(self, message: dict[str, Any]) -> None:
+        if message.get("resource") == "device" and message.get("host") not in (None,
+                                                                               self.ctx.host):
+            return  # another host's devices changed (a compute agent's hint)
         for event in self._dirty.values():
             event.set()
 
