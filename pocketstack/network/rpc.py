@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
+from pocketstack.network.domain.dhcpstate import dhcp_state
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
@@ -42,6 +43,7 @@ def report(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:
 def _ops() -> dict[str, Op]:
     return {
         "report": report,
+        "dhcp_state": dhcp_state,
     }
 
 
