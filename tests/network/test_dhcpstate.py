@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from pocketstack.common import migrate
 from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.network import tables as t
-from pocketstack.network.domain import networks, ports, quotas, segments, subnets
+from pocketstack.network.domain import agents, networks, ports, quotas, segments, subnets
 from pocketstack.network.domain.dhcpstate import DHCP_OWNER, device_id, dhcp_state
 from pocketstack.network.rpc import _ops
 
@@ -55,7 +55,8 @@ def _dhcp_ports(svc: SimpleNamespace, network_id: str) -> list[dict[str, Any]]:
 
 
 def _state(svc: SimpleNamespace, host: str = HOST) -> dict[str, dict[str, Any]]:
-    return {n["id"]: n for n in dhcp_state(svc, {"op": "dhcp_state", "host": host})["networks"]}
+    answer = dhcp_state(cast(Any, svc), {"op": "dhcp_state", "host": host})
+    return {n["id"]: n for n in answer["networks"]}
 
 
 def test_op_is_registered() -> None:
@@ -137,7 +138,8 @@ def test_addresses_follow_the_dhcp_subnets(svc: SimpleNamespace) -> None:
     served = _state(svc)[net["id"]]
     ips = {ip["subnet_id"]: ip["ip_address"] for ip in served["dhcp_port"]["fixed_ips"]}
     assert ips == {a["id"]: "10.0.0.2", c["id"]: "2001:db8::2"}
-    assert [s["enable_dhcp"] for s in served["subnets"]] == [True, False, True]
+    assert {s["id"]: s["enable_dhcp"] for s in served["subnets"]} == \
+        {a["id"]: True, b["id"]: False, c["id"]: True}
     # the last DHCP subnets deleted or turned off: the port goes, the network is not served
     svc.db.write(subnets.delete, CTX, c["id"])  # holds the DHCP port's address
     svc.db.write(subnets.update, CTX, a["id"], {"enable_dhcp": False}, None)
@@ -192,3 +194,27 @@ def test_network_with_an_instance_port_is_still_in_use(svc: SimpleNamespace) -> 
                                      "device_owner": "compute:nova"}, QUOTAS, svc.binding)
     with pytest.raises(exceptions.Conflict):
         svc.db.write(networks.delete, CTX, net["id"])
+
+
+def test_bound_again_once_the_l2_agent_is_alive(svc: SimpleNamespace) -> None:
+    net = _network(svc)
+    _subnet(svc, net["id"], "10.0.0.0/24")
+    _state(svc)
+    assert _dhcp_ports(svc, net["id"])[0]["binding_vif_type"] == "binding_failed"
+    svc.db.write(agents.report, "Linux bridge agent", "neutron-linuxbridge-agent", "N/A", HOST,
+                 None, {"tunnel_types": ["vxlan"]}, True)
+    _state(svc)
+    port = _dhcp_ports(svc, net["id"])[0]
+    assert port["binding_vif_type"] == "bridge" and port["binding_host_id"] == HOST
+    hints = len(svc.hints)
+    _state(svc)
+    assert len(svc.hints) == hints  # bound: nothing more to do
+
+
+def test_an_administratively_down_network_is_not_served(svc: SimpleNamespace) -> None:
+    net = _network(svc)
+    _subnet(svc, net["id"], "10.0.0.0/24")
+    assert list(_state(svc)) == [net["id"]]
+    svc.db.write(networks.update, CTX, net["id"], {"admin_state_up": False}, None, CONFIG)
+    assert _state(svc) == {}
+    assert len(_dhcp_ports(svc, net["id"])) == 1  # the port stays, as in Neutron

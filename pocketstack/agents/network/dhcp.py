@@ -402,7 +402,7 @@ class DhcpPart:
         if "UP" not in (link.get("flags") or []):
             lines.append(f"link set {device} up")
         run.ip_batch(lines, netns)
-        if fresh and mtu:
+        if mtu and (fresh or host_links[tap].get("mtu") != mtu):
             run.ip_batch([f"link set {tap} mtu {mtu}"], host_ns)
         return fresh or have != want
 

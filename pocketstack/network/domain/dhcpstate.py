@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.network import tables as t
-from pocketstack.network.domain import ports
+from pocketstack.network.domain import agents, ports, segments
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
@@ -62,13 +62,23 @@ def _host_ports(conn: Connection, host: str) -> dict[str, dict[str, Any]]:
     return {r["device_id"][len(prefix):]: r for r in ports.decorate(conn, rows)}
 
 
-def plan(conn: Connection, host: str) -> tuple[list[str], list[str]]:
-    """(networks whose DHCP port is missing or on the wrong subnets, DHCP ports to delete)."""
+def _unbound(conn: Connection, port: dict[str, Any], host: str, down_time: int) -> bool:
+    """The port could not be bound when it was made, and the host's L2 agent is alive now."""
+    if port["binding_vif_type"] not in ("binding_failed", "unbound"):
+        return False
+    segs = segments.of_networks(conn, [port["network_id"]])[port["network_id"]]
+    return agents.l2_agent_serving(conn, host, segs, down_time) is not None
+
+
+def plan(conn: Connection, host: str, down_time: int = 75) -> tuple[list[str], list[str]]:
+    """(networks whose DHCP port is missing, on the wrong subnets or to bind again now that
+    the host's L2 agent is alive, DHCP ports to delete)."""
     wanted = _dhcp_subnets(conn)
     have = _host_ports(conn, host)
     fix = [net for net, subnet_ids in sorted(wanted.items())
            if net not in have
-           or {ip["subnet_id"] for ip in have[net]["fixed_ips"]} != subnet_ids]
+           or {ip["subnet_id"] for ip in have[net]["fixed_ips"]} != subnet_ids
+           or _unbound(conn, have[net], host, down_time)]
     drop = sorted(port["id"] for net, port in have.items() if net not in wanted)
     return fix, drop
 
@@ -103,11 +113,15 @@ def ensure_port(conn: Connection, host: str, network_id: str,
         ports.delete(conn, ctx, port["id"], internal=True)
         return str(port["id"])
     have = {ip["subnet_id"] for ip in port["fixed_ips"]}
-    if have == set(wanted):
+    values: dict[str, Any] = {}
+    if have != set(wanted):
+        keep = [ip for ip in port["fixed_ips"] if ip["subnet_id"] in wanted]
+        values["fixed_ips"] = keep + [{"subnet_id": s} for s in wanted if s not in have]
+    if _unbound(conn, port, host, binding.agent_down_time):
+        values["binding:host_id"] = host
+    if not values:
         return None
-    keep = [ip for ip in port["fixed_ips"] if ip["subnet_id"] in wanted]
-    fresh = [{"subnet_id": s} for s in wanted if s not in have]
-    ports.update(conn, ctx, port["id"], {"fixed_ips": keep + fresh}, binding, None)
+    ports.update(conn, ctx, port["id"], values, binding, None)
     return str(port["id"])
 
 
@@ -118,14 +132,16 @@ def delete_port(conn: Connection, port_id: str) -> None:
 
 
 def answer(conn: Connection, host: str) -> dict[str, Any]:
-    """Every network with a DHCP subnet and this host's DHCP port, as the agent wants it."""
+    """Every network (administratively up) with a DHCP subnet and this host's DHCP port,
+    as the agent wants it."""
     wanted = _dhcp_subnets(conn)
     have = _host_ports(conn, host)
-    served = sorted(net for net in wanted if net in have)
+    candidates = [net for net in wanted if net in have]
+    mtus = dict(conn.execute(sa.select(t.networks.c.id, t.networks.c.mtu).where(
+        t.networks.c.id.in_(candidates), t.networks.c.admin_state_up.is_(True))).all())
+    served = sorted(mtus)  # an administratively down network is not served
     if not served:
         return {"networks": []}
-    mtus = dict(conn.execute(sa.select(t.networks.c.id, t.networks.c.mtu)
-                             .where(t.networks.c.id.in_(served))).all())
     subnets: dict[str, list[dict[str, Any]]] = {net: [] for net in served}
     for row in conn.execute(sa.select(t.subnets).where(t.subnets.c.network_id.in_(served))
                             .order_by(t.subnets.c.created_at, t.subnets.c.id)).mappings():
@@ -140,7 +156,7 @@ def answer(conn: Connection, host: str) -> dict[str, Any]:
     for net in served:
         dhcp = have[net]
         networks.append({
-            "id": net, "mtu": mtus.get(net, 0), "subnets": subnets[net],
+            "id": net, "mtu": mtus[net], "subnets": subnets[net],
             "ports": by_network[net],
             "dhcp_port": {"id": dhcp["id"], "mac_address": dhcp["mac_address"],
                           "fixed_ips": dhcp["fixed_ips"]},
@@ -153,7 +169,7 @@ def dhcp_state(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:
     Fixes the host's DHCP ports first, one network per transaction (a network whose port
     cannot be made, e.g. a full subnet, is left out and tried again next time)."""
     host = str(msg["host"])
-    fix, drop = service.db.read(plan, host)
+    fix, drop = service.db.read(plan, host, service.binding.agent_down_time)
     changed: list[str] = []
     for network_id in fix:
         try:
