@@ -283,6 +283,28 @@ def test_restart_only_for_new_ranges_or_a_dead_dnsmasq(lab: Lab) -> None:
 
 
 @kernel
+def test_dhcpv6_stateful_subnet_gets_a_range_and_an_address(lab: Lab) -> None:
+    # no DHCPv6 client is installed here: only dnsmasq's side is checked
+    v6 = str(uuid.uuid4())
+    network = lab.rpc.state["networks"][0]
+    network["subnets"].append({
+        "id": v6, "cidr": "2001:db8::/64", "ip_version": 6, "gateway_ip": "2001:db8::1",
+        "enable_dhcp": True, "dns_nameservers": [], "host_routes": [],
+        "ipv6_address_mode": "dhcpv6-stateful", "ipv6_ra_mode": "dhcpv6-stateful"})
+    network["dhcp_port"]["fixed_ips"].append({"subnet_id": v6, "ip_address": "2001:db8::2"})
+    lab.sync()
+    args = dhcp.cmdline(lab.dnsmasq_pid())
+    assert f"--dhcp-range=set:subnet-{v6},2001:db8::,static,64,86400s" in args
+    link = run.ip_json(["addr", "show", "dev", kn.dhcp_dev(DHCP_PORT)], lab.names.dhcp_ns(NET))
+    assert "2001:db8::2" in {a["local"] for a in link[0]["addr_info"]}
+    log = lab.part.files(NET).log
+    deadline = time.monotonic() + 2
+    while "DHCPv6, static" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "DHCPv6, static leases only on 2001:db8::" in log.read_text()
+
+
+@kernel
 def test_waits_for_the_host_namespace(lab: Lab) -> None:
     run.delete_netns(lab.host_ns)
     lab.sync()
