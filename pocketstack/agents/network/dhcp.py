@@ -317,23 +317,20 @@ class DhcpPart:
 
     def apply(self, networks: list[dict[str, Any]]) -> None:
         host_ns = self.ctx.names.host_ns(self.ctx.host)
-        served: dict[str, dict[str, Any]] = {}
-        keep: set[str] = set()
         if not run.netns_exists(host_ns):
             LOG.info("%s: DHCP waits for the host namespace %s (the L2 agent makes it)",
                      self.ctx.host, host_ns)
-            keep = set(self._served) | {n["id"] for n in networks}
-            networks = []
-        host_links = run.links(host_ns) if networks else {}
+            return
+        host_links = run.links(host_ns)
+        served: dict[str, dict[str, Any]] = {}
         for network in networks:
-            keep.add(network["id"])
             try:
                 served[network["id"]] = self.serve(network, host_ns, host_links)
             except (run.KernelError, OSError) as exc:
                 LOG.warning("%s: DHCP for network %s: %s", self.ctx.host, network["id"], exc)
                 if network["id"] in self._served:
                     served[network["id"]] = self._served[network["id"]]
-        self.forget(keep)
+        self.forget({n["id"] for n in networks})
         self._served = served
         self._counts = _Counts(
             networks=len(served),

@@ -113,12 +113,15 @@ class Lab:
         self.rpc = StubRPC(_state())
         self.part = DhcpPart(_ctx(self.names, self.rpc, tmp_path / "run" / "network" / HOST))
         self.host_ns = self.names.host_ns(HOST)
-        run.ensure_netns(self.host_ns)
-        bridge = kn.bridge(NET)
-        run.ip_batch([f"link add {bridge} type bridge", f"link set {bridge} up"], self.host_ns)
+        self.make_host()
         self.hook = tmp_path / "hook.sh"
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
+
+    def make_host(self) -> None:
+        run.ensure_netns(self.host_ns)
+        bridge = kn.bridge(NET)
+        run.ip_batch([f"link add {bridge} type bridge", f"link set {bridge} up"], self.host_ns)
 
     def sync(self) -> None:
         import asyncio
@@ -305,11 +308,23 @@ def test_dhcpv6_stateful_subnet_gets_a_range_and_an_address(lab: Lab) -> None:
 
 
 @kernel
-def test_waits_for_the_host_namespace(lab: Lab) -> None:
+def test_waits_for_the_host_namespace_and_plugs_again_into_a_new_one(lab: Lab) -> None:
     run.delete_netns(lab.host_ns)
     lab.sync()
     assert lab.part.served() == {}
     assert not run.netns_exists(lab.names.dhcp_ns(NET))
+    lab.make_host()
+    lab.sync()
+    pid = lab.dnsmasq_pid()
+    # the host namespace is made again (its veth ends went with it): a new veth, a new dnsmasq
+    # (the old pair may linger a moment while the kernel tears the old namespace down)
+    run.delete_netns(lab.host_ns)
+    lab.make_host()
+    lab.sync()
+    assert kn.dhcp_dev(DHCP_PORT) in run.links(lab.names.dhcp_ns(NET))
+    assert lab.dnsmasq_pid() != pid
+    rc, got = lab.udhcpc(lab.client("vm1", MAC1))
+    assert rc == 0 and got["ip"] == "10.0.0.5"
 
 
 # -- the files, without a kernel ----------------------------------------------------------
