@@ -173,7 +173,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 @kernel
 def test_clients_get_their_addresses_and_changes_need_no_restart(lab: Lab) -> None:
+    started = time.monotonic()
     lab.sync()
+    print(f"\nfirst sync (namespace, veth, files, dnsmasq): "
+          f"{(time.monotonic() - started) * 1000:.0f} ms")
     served = lab.part.served()
     netns = lab.names.dhcp_ns(NET)
     assert served == {NET: {"netns": netns, "port_id": DHCP_PORT,
@@ -218,7 +221,9 @@ def test_clients_get_their_addresses_and_changes_need_no_restart(lab: Lab) -> No
     # the port appears in the model: new files, SIGHUP, same dnsmasq
     lab.rpc.state["networks"][0]["ports"].append(_port(VM2, MAC2, "10.0.0.6"))
     hosts_before = lab.part.files(NET).hosts.read_text()
+    started = time.monotonic()
     lab.sync()
+    print(f"sync of a new port (files, SIGHUP): {(time.monotonic() - started) * 1000:.0f} ms")
     assert lab.dnsmasq_pid() == pid
     assert lab.part.files(NET).hosts.read_text() != hosts_before
     rc, got = lab.udhcpc(vm2)
@@ -226,7 +231,9 @@ def test_clients_get_their_addresses_and_changes_need_no_restart(lab: Lab) -> No
     assert lab.part.configurations()["ports"] == 3
     # a sync with nothing new touches nothing
     mtime = lab.part.files(NET).hosts.stat().st_mtime_ns
+    started = time.monotonic()
     lab.sync()
+    print(f"sync with nothing to do: {(time.monotonic() - started) * 1000:.0f} ms")
     assert lab.dnsmasq_pid() == pid
     assert lab.part.files(NET).hosts.stat().st_mtime_ns == mtime
 
