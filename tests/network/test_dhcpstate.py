@@ -99,13 +99,17 @@ def test_port_made_once_with_an_address_on_each_dhcp_subnet(svc: SimpleNamespace
     assert again == state and len(_dhcp_ports(svc, net["id"])) == 1
     assert len(svc.hints) == 1
     # an instance port shows up in the next answer
+    opts = [{"opt_name": "tftp-server", "opt_value": "10.0.0.7"}]
     vm = svc.db.write(ports.create, CTX, {"network_id": net["id"], "project_id": "p1",
-                                          "device_owner": "compute:nova"}, QUOTAS, svc.binding)
+                                          "device_owner": "compute:nova",
+                                          "extra_dhcp_opts": opts}, QUOTAS, svc.binding)
     listed = {p["id"]: p for p in _state(svc)[net["id"]]["ports"]}
     assert set(listed) == {port["id"], vm["id"]}
     assert listed[vm["id"]] == {"id": vm["id"], "mac_address": vm["mac_address"],
                                 "fixed_ips": vm["fixed_ips"], "device_owner": "compute:nova",
-                                "name": ""}
+                                "name": "", "extra_dhcp_opts": [
+                                    {"opt_name": "tftp-server", "opt_value": "10.0.0.7",
+                                     "ip_version": 4}]}
     # counts in the project's port usage, as a port the API made would
     assert svc.db.read(quotas.usage, "p1")["port"] == 2
 

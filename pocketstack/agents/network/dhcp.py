@@ -10,7 +10,8 @@ For each network ``dhcp_state`` names, the part keeps (Neutron's DHCP agent with
 * the files under ``STATE_DIR/dhcp/<network>/``: ``hosts`` (``MAC,host-<ip>.openstacklocal.,IP``
   per fixed IP on a DHCP subnet), ``opts`` (per ``subnet-<id>`` tag: router, DNS servers,
   classless static routes (options 121 and 249: host routes, 169.254.169.254 via the DHCP
-  port, the other subnets on-link, the default route) and the MTU), ``leases``,
+  port, the other subnets on-link, the default route) and the MTU; per ``port-<id>`` tag
+  the port's ``extra_dhcp_opts``), ``leases``,
   ``dnsmasq.pid``, ``log``;
 * dnsmasq, started detached in the namespace in static mode (only known MACs get an
   address), run through the link ``STATE_DIR/dhcp/<prefix>-dnsmasq`` so its name carries the
@@ -97,8 +98,22 @@ def hosts_file(network: dict[str, Any]) -> str:
                 continue
             address = ip["ip_address"]
             shown = f"[{address}]" if ":" in address else address
-            lines.append(f"{port['mac_address']},{host_name(address)}.{DOMAIN}.,{shown}")
+            tag = f"set:port-{port['id']}," if port.get("extra_dhcp_opts") else ""
+            lines.append(f"{port['mac_address']},{tag}{host_name(address)}.{DOMAIN}.,{shown}")
     return "".join(line + "\n" for line in lines)
+
+
+def port_opts(network: dict[str, Any]) -> list[str]:
+    """A port's extra DHCP options (``extra_dhcp_opts``), tagged by the port: a numeric name
+    is the option number, any other one dnsmasq's option name."""
+    lines = []
+    for port in network["ports"]:
+        for opt in port.get("extra_dhcp_opts") or []:
+            name, value = str(opt["opt_name"]), str(opt["opt_value"])
+            space = "option6:" if opt.get("ip_version") == 6 else "option:"
+            key = name if name.isdigit() and space == "option:" else f"{space}{name}"
+            lines.append(f"tag:port-{port['id']},{key},{value}")
+    return lines
 
 
 def _dhcp_address(network: dict[str, Any], subnet_id: str) -> str | None:
@@ -147,6 +162,7 @@ def opts_file(network: dict[str, Any]) -> str:
             lines.append(f"{tag},249,{routes}")
         if network.get("mtu"):
             lines.append(f"{tag},option:mtu,{network['mtu']}")
+    lines += port_opts(network)
     return "".join(line + "\n" for line in lines)
 
 

@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 DHCP_OWNER = "network:dhcp"
 SUBNET_FIELDS = ("id", "cidr", "ip_version", "gateway_ip", "enable_dhcp", "dns_nameservers",
                  "host_routes", "ipv6_address_mode", "ipv6_ra_mode")
-PORT_FIELDS = ("id", "mac_address", "fixed_ips", "device_owner", "name")
+PORT_FIELDS = ("id", "mac_address", "fixed_ips", "device_owner", "name", "extra_dhcp_opts")
 
 
 def device_id(host: str, network_id: str) -> str:

@@ -90,7 +90,7 @@ def _ctx(names: KernelNames, rpc: StubRPC, state_dir: Path) -> AgentContext:
 HOOK = """#!/bin/sh
 # udhcpc hook: record the options, then apply address, MTU and classless routes
 [ "$1" = bound ] || exit 0
-env | grep -E '^(ip|mask|router|dns|mtu|staticroutes|msstaticroutes|hostname|lease)=' \\
+env | grep -E '^(ip|mask|router|dns|mtu|staticroutes|msstaticroutes|hostname|lease|tftp)=' \\
     | sort > "$0.$interface.out"
 ip addr add "$ip/$mask" dev "$interface"
 [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
@@ -219,15 +219,21 @@ def test_clients_get_their_addresses_and_changes_need_no_restart(lab: Lab) -> No
     rc, got = lab.udhcpc(vm2, tries=2)
     assert rc != 0 and not got
     # the port appears in the model: new files, SIGHUP, same dnsmasq
-    lab.rpc.state["networks"][0]["ports"].append(_port(VM2, MAC2, "10.0.0.6"))
+    lab.rpc.state["networks"][0]["ports"].append(dict(
+        _port(VM2, MAC2, "10.0.0.6"),
+        extra_dhcp_opts=[{"opt_name": "tftp-server", "opt_value": "10.0.0.7", "ip_version": 4}]))
     hosts_before = lab.part.files(NET).hosts.read_text()
     started = time.monotonic()
     lab.sync()
     print(f"sync of a new port (files, SIGHUP): {(time.monotonic() - started) * 1000:.0f} ms")
     assert lab.dnsmasq_pid() == pid
     assert lab.part.files(NET).hosts.read_text() != hosts_before
-    rc, got = lab.udhcpc(vm2)
+    rc, got = lab.udhcpc(vm2, "-O", "tftp")
     assert rc == 0 and got["ip"] == "10.0.0.6"
+    assert got["tftp"] == "10.0.0.7"  # the port's extra DHCP option, for that port only
+    run.run(["ip", "addr", "flush", "dev", "eth0"], vm1)
+    rc, got = lab.udhcpc(vm1, "-O", "tftp")
+    assert rc == 0 and got["ip"] == "10.0.0.5" and "tftp" not in got
     assert lab.part.configurations()["ports"] == 3
     # a sync with nothing new touches nothing
     mtime = lab.part.files(NET).hosts.stat().st_mtime_ns
@@ -352,6 +358,16 @@ def test_hosts_and_opts_files() -> None:
         "fa:16:3e:00:00:02,host-10-0-0-2.openstacklocal.,10.0.0.2\n"
         "fa:16:3e:00:01:05,host-10-0-0-5.openstacklocal.,10.0.0.5\n"
         "fa:16:3e:00:01:05,host-2001-db8--5.openstacklocal.,[2001:db8::5]\n")
+    network["ports"][1]["extra_dhcp_opts"] = [
+        {"opt_name": "tftp-server", "opt_value": "10.0.0.7", "ip_version": 4},
+        {"opt_name": "150", "opt_value": "10.0.0.8", "ip_version": 4},
+        {"opt_name": "bootfile-url", "opt_value": "tftp://x/y", "ip_version": 6}]
+    assert dhcp.hosts_file(network).splitlines()[1] == \
+        f"fa:16:3e:00:01:05,set:port-{VM1},host-10-0-0-5.openstacklocal.,10.0.0.5"
+    assert dhcp.opts_file(network).splitlines()[-3:] == [
+        f"tag:port-{VM1},option:tftp-server,10.0.0.7", f"tag:port-{VM1},150,10.0.0.8",
+        f"tag:port-{VM1},option6:bootfile-url,tftp://x/y"]
+    network["ports"][1]["extra_dhcp_opts"] = []
     tag = f"tag:subnet-{SUBNET}"
     routes = "10.5.0.0/16,10.0.0.9,169.254.169.254/32,10.0.0.2,0.0.0.0/0,10.0.0.1"
     assert dhcp.opts_file(network) == (
