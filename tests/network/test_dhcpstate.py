@@ -63,6 +63,19 @@ def test_op_is_registered() -> None:
     assert _ops()["dhcp_state"] is dhcp_state
 
 
+def test_answered_over_the_endpoint_as_plain_json(svc: SimpleNamespace) -> None:
+    import asyncio
+    import json
+
+    from pocketstack.network.rpc import AgentRPC
+
+    net = _network(svc)
+    _subnet(svc, net["id"], "10.0.0.0/24")
+    answer = asyncio.run(AgentRPC(cast(Any, svc)).handle({"op": "dhcp_state", "host": HOST}))
+    assert [n["id"] for n in answer["networks"]] == [net["id"]]
+    assert json.loads(json.dumps(answer)) == answer
+
+
 def test_device_id_is_neutrons() -> None:
     # uuid5(NAMESPACE_DNS, "node1"), as Neutron's DHCP agent computes it
     assert device_id("node1", "N") == "dhcp8461c769-9756-5dd2-a662-868702182d0e-N"
