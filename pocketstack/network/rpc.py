@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
 from pocketstack.network.domain import l2state
+from pocketstack.network.domain.dhcpstate import dhcp_state
 from pocketstack.network.domain.metadatastate import metadata_lookup
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def _ops() -> dict[str, Op]:
         "metadata_lookup": metadata_lookup,
         "l2_state": l2state.l2_state,
         "set_port_status": l2state.set_port_status,
+        "dhcp_state": dhcp_state,
     }
 
 
