@@ -49,7 +49,7 @@ def test_dataplane_runs_the_rpc_and_one_agent_per_host(
     assert first.physical_networks == ("physnet9", "public")
     assert first.physnet_gateways == {"public": "172.24.4.1/24"}
     assert first.metadata_secret and first.metadata_secret == agents[2].ctx.metadata_secret
-    assert (tmp_path / "metadata_secret").read_text() == first.metadata_secret
+    assert (tmp_path / "metadata_secret").read_text().strip() == first.metadata_secret
     assert all(isinstance(a.parts[0], L2Part) for a in agents)
     assert [r.name for r in made[1:]] == [f"network-agent:compute{i}" for i in (1, 2, 3)]
 

@@ -17,7 +17,9 @@ from typing import Any
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
 from pocketstack.agents.network.base import AgentContext, AgentPart
+from pocketstack.agents.network.dhcp import DhcpPart
 from pocketstack.agents.network.l2 import L2Part
+from pocketstack.agents.network.metadata import MetadataPart
 from pocketstack.agents.network.rpc import NetworkRPC
 from pocketstack.agents.network.runner import NetworkAgent
 from pocketstack.config import Settings
@@ -77,12 +79,13 @@ def context(settings: Settings, host: str, index: int, bus: Any,
 
 
 def parts_for(ctx: AgentContext, network_node: bool) -> list[AgentPart]:
-    """The agent parts of a host: L2 everywhere; DHCP, L3 and the metadata proxy on the
-    network node."""
+    """The agent parts of a host: L2 (with its security groups) everywhere; DHCP, L3 and the
+    metadata proxy (in the DHCP namespaces) on the network node."""
     firewall = None  # pocketstack.agents.network.firewall.sync_firewall, when merged
     parts: list[AgentPart] = [L2Part(ctx, firewall=firewall)]
     if network_node:
-        pass  # the network node's parts go here: DhcpPart(ctx), L3Part(ctx), MetadataPart(ctx)
+        dhcp = DhcpPart(ctx)
+        parts += [dhcp, MetadataPart(ctx, dhcp.served)]
     return parts
 
 
