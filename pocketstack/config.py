@@ -121,6 +121,11 @@ class Settings:
     physnet_gateways: str = _opt(
         "public:172.24.4.1/24", "Address of the world beyond each physical network, set in "
         "its namespace: PHYSNET:ADDRESS/PREFIX,... (devstack's br-ex has 172.24.4.1/24).")
+    physnet_root_links: str = _opt(
+        "", "Physical networks also wired to the machine's own network namespace "
+        "(comma-separated), as devstack's br-ex: a veth named PREFIX-PHYSNET there takes the "
+        "physnet's gateway address, so the machine reaches floating IPs directly (Tempest "
+        "with validation needs it). Empty: nothing is made outside the cloud's namespaces.")
     dataplane_resync_interval: float = _opt(
         10.0, "Seconds between the network agents' full comparisons of kernel and model.")
     metadata_secret: str = _opt(

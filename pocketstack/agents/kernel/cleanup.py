@@ -24,6 +24,10 @@ def remove_all(names: KernelNames, state_dir: Path | None = None) -> list[str]:
                 pass
             pidfile.unlink(missing_ok=True)
     removed = []
+    for link in run.links(None):
+        if link.startswith(f"{names.prefix}-"):  # physnet_root_links
+            run.run(["ip", "link", "delete", link], check=False)
+            removed.append(f"link {link}")
     for netns in run.netns_list():
         if names.owns(netns):
             run.delete_netns(netns)

@@ -99,6 +99,11 @@ class KernelNames:
     def guest_ns(self, uuid: str) -> str:
         return f"{self.prefix}-inst-{uuid}"
 
+    def root_link(self, physnet: str) -> str:
+        """The machine-side link of a physical network (``physnet_root_links``): the only
+        object the cloud makes in the machine's own namespace, and only when configured."""
+        return f"{self.prefix}-{physnet}"[:IFNAMSIZ]
+
     def nft_table(self, role: str) -> str:
         """An nft table of the cloud's (``role``: ``sg``, ``nat``, ...)."""
         return f"{self.prefix}_{role}"

@@ -30,6 +30,7 @@ class AgentContext:
     physical_networks: tuple[str, ...]  # physnets this host is wired to
     metadata_secret: str
     metadata_url: str  # where the metadata API answers (the cloud's public URL + /metadata)
+    physnet_root_links: tuple[str, ...] = ()  # physnets linked into the machine's namespace
 
 
 class AgentPart(Protocol):

@@ -75,6 +75,8 @@ def context(settings: Settings, host: str, index: int, bus: Any,
         else physical_networks(settings),
         metadata_secret=settings.effective_metadata_secret,
         metadata_url=settings.effective_public_url + "/metadata",
+        physnet_root_links=tuple(p.strip() for p in settings.physnet_root_links.split(",")
+                                 if p.strip()),
     )
 
 

@@ -119,12 +119,17 @@ def ensure_layout(ctx: AgentContext, links: dict[str, dict[str, Any]] | None = N
         link = links.get(dev)
         if link is None:
             phys_ns = names.physnet_ns(physnet)
-            ensure_shared_bridge(phys_ns, kn.PHYS_BRIDGE, ctx.physnet_gateways.get(physnet))
+            gateway = (None if physnet in ctx.physnet_root_links
+                       else ctx.physnet_gateways.get(physnet))
+            ensure_shared_bridge(phys_ns, kn.PHYS_BRIDGE, gateway)
             lines += [f"link add {dev} type veth peer name {peer} netns {phys_ns}",
                       f"link set {dev} up"]
             shared.append((phys_ns, kn.PHYS_BRIDGE))
         elif not is_up(link):
             lines.append(f"link set {dev} up")
+    for physnet in ctx.physnet_root_links:
+        if physnet in ctx.physical_networks:
+            ensure_root_link(names, physnet, ctx.physnet_gateways.get(physnet))
     if not lines:
         return False
     run.ip_batch(lines, netns)
@@ -133,3 +138,26 @@ def ensure_layout(ctx: AgentContext, links: dict[str, dict[str, Any]] | None = N
     if shared:
         LOG.info("%s: wired to %s", host, ", ".join(ns for ns, _ in shared))
     return True
+
+
+def ensure_root_link(names: KernelNames, physnet: str, address: str | None) -> None:
+    """The physnet's wire reaches the machine's own namespace (``physnet_root_links``): a
+    veth ``PREFIX-PHYSNET`` there with the gateway address, its peer ``root`` on the
+    physnet bridge. Made once; removed by ``pocketstack clean``."""
+    link = names.root_link(physnet)
+    phys_ns = names.physnet_ns(physnet)
+    if link in run.links(None):
+        return
+    ensure_shared_bridge(phys_ns, kn.PHYS_BRIDGE)
+    lines = [f"link add {link} type veth peer name root netns {phys_ns}"]
+    if address:
+        lines.append(f"addr add {address} dev {link}")
+    lines.append(f"link set {link} up")
+    try:
+        run.ip_batch(lines)
+    except run.KernelError:
+        if link not in run.links(None):
+            raise
+        return
+    run.ip_batch([f"link set root master {kn.PHYS_BRIDGE} up"], phys_ns)
+    LOG.info("%s: linked to the machine's namespace as %s", phys_ns, link)

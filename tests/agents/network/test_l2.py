@@ -282,3 +282,42 @@ def test_new_taps_go_up_only_after_the_firewall(cloud: Any) -> None:
         del PORTS[new]
         asyncio.run(part.sync())
     assert kn.tap(new) not in links(names, "h1")
+
+
+def test_root_link_reaches_a_flat_instance_and_goes_with_clean(
+        tmp_path: Path) -> None:
+    """``physnet_root_links``: the machine's namespace gets the physnet's gateway address on
+    a PREFIX-PHYSNET veth (devstack's br-ex), reaches an instance on the flat network, and
+    ``cleanup.remove_all`` takes the link away. Addresses from 198.18.0.0/15 (benchmarking),
+    inside namespaces this test makes."""
+    names = KernelNames("pt" + secrets.token_hex(2))
+    rpc = StubRPC()
+    ctx = AgentContext(host="h1", names=names, rpc=cast(Any, rpc), state_dir=tmp_path,
+                       underlay_ip="10.254.0.2", underlay_prefixlen=24,
+                       physnet_gateways={"public": "198.18.7.1/24"},
+                       physical_networks=("public",), metadata_secret="", metadata_url="",
+                       physnet_root_links=("public",))
+    part = L2Part(ctx)
+    link = names.root_link("public")
+    try:
+        asyncio.run(part.sync())
+        machine = run.ip_json(["addr", "show", "dev", link])
+        assert [a["local"] for a in machine[0]["addr_info"] if a["family"] == "inet"] == [
+            "198.18.7.1"]
+        # the gateway address is on the machine's end, not on the physnet bridge
+        phys = run.ip_json(["addr", "show", "dev", kn.PHYS_BRIDGE], names.physnet_ns("public"))
+        assert not [a for a in phys[0]["addr_info"] if a["family"] == "inet"]
+        guest = names.guest_ns("root0001")
+        run.ensure_netns(guest)
+        run.ip_batch([f"link add {kn.tap(F1)} type veth peer name eth0 netns {guest}"],
+                     names.host_ns("h1"))
+        run.ip_batch(["link set eth0 address fa:16:3e:00:03:01 up",
+                      "addr add 198.18.7.20/24 dev eth0"], guest)
+        asyncio.run(part.sync())
+        proc = subprocess.run(["ping", "-c", "1", "-W", "2", "198.18.7.20"],
+                              capture_output=True, check=False)
+        assert proc.returncode == 0, proc.stdout
+    finally:
+        removed = cleanup.remove_all(names)
+    assert f"link {link}" in removed
+    assert link not in run.links(None)
