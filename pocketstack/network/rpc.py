@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
+from pocketstack.network.domain import l3state
 
 if TYPE_CHECKING:
     from pocketstack.network.service import NetworkService
@@ -42,6 +43,8 @@ def report(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:
 def _ops() -> dict[str, Op]:
     return {
         "report": report,
+        "l3_state": l3state.l3_state,
+        "set_floatingip_status": l3state.set_floatingip_status,
     }
 
 
