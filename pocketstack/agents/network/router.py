@@ -1,6 +1,6 @@
 """One router's namespace (``P-qrouter-<id>``), made equal to its model (blocking calls).
 
-* forwarding on (IPv4 and IPv6) inside the namespace only;
+* forwarding on (IPv4 and IPv6) inside the namespace only, IPv6 DAD off;
 * per interface a veth: ``qr-<port>`` here (MAC, addresses, MTU, up) and ``tap<port>`` in
   the host namespace, left down for the L2 agent to put into its network's bridge;
 * the gateway the same with ``qg-<port>``, the default route via the external subnet's
@@ -33,9 +33,13 @@ from pocketstack.agents.kernel.names import KernelNames
 
 LOG = logging.getLogger(__name__)
 
+# forwarding on; no duplicate address detection on the router's ports (the model's addresses
+# are unique, and a tentative link-local address delays the first forwarded IPv6 packets)
 FORWARDING = ("echo 1 > /proc/sys/net/ipv4/ip_forward; "
               "if [ -e /proc/sys/net/ipv6 ]; then "
-              "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; fi")
+              "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; "
+              "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad; "
+              "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad; fi")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class RouterMemo:
     """What the agent last applied to one router (kept between syncs)."""
 
     nat: str = ""
+    forwarding: bool = False  # set once per router and agent process
     fips: dict[str, str] = field(default_factory=dict)  # floating -> fixed address
 
 
@@ -204,8 +209,9 @@ def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMem
     netns = names.router_ns(router["id"])
     host_ns = names.host_ns(host)
     done = Applied()
-    if run.ensure_netns(netns):
+    if run.ensure_netns(netns) or not memo.forwarding:
         run.run(["sh", "-c", FORWARDING], netns)
+        memo.forwarding = True
     want = wanted_links(router)
     current = {link["ifname"]: link for link in run.ip_json(["addr", "show"], netns)}
     gone_fips: list[str] = []

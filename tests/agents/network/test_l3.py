@@ -31,10 +31,11 @@ HOST = "net1"
 PORT = 7000
 SERVER = """
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16); print("ready", flush=True)
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1]))); s.listen(16); print("ready", flush=True)
 while True:
-    c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()
+    c, peer = s.accept(); c.sendall(peer[0].removeprefix("::ffff:").encode()); c.close()
 """
 CLIENT = """
 import socket, sys
@@ -100,6 +101,7 @@ class Lab:
     def plug(self, name: str, network: str, address: str, gateway: str | None) -> str:
         netns = self.names.guest_ns(name)
         run.ensure_netns(netns)
+        run.sysctl(netns, "net.ipv6.conf.default.accept_dad", "0")
         tap = f"tapi{name}"
         run.run(["ip", "link", "add", "eth0", "type", "veth", "peer", "name", tap,
                  "netns", self.host_ns], netns)
@@ -249,11 +251,40 @@ def test_snat_floating_ip_and_its_removal(lab: Lab) -> None:
 
 def test_subnets_route_to_each_other_and_extra_routes(lab: Lab) -> None:
     router = _router(lab)
+    for port, net in zip(router["interfaces"], ("fd00:1::", "fd00:2::"), strict=True):
+        port["fixed_ips"].append({"ip_address": f"{net}1", "prefixlen": 64,
+                                  "subnet_id": _id(), "cidr": f"{net}/64"})
+    for netns, net in ((lab.a, "fd00:1::"), (lab.b, "fd00:2::")):
+        run.ip_batch([f"addr add {net}5/64 dev eth0 nodad", f"route add ::/0 via {net}1"],
+                     netns)
     lab.rpc.routers = [router]
     lab.sync()
     rns = lab.names.router_ns(router["id"])
     assert lab.seen_from(lab.a, "10.1.0.5") == "10.0.0.5"  # no SNAT between its subnets
     assert lab.seen_from(lab.b, "10.0.0.5") == "10.1.0.5"
+    assert lab.seen_from(lab.a, "fd00:2::5") == "fd00:1::5"  # IPv6 forwarding too
+
+    # the agent restarts: it finds everything in place and makes no new taps
+    hints = len(lab.rpc.hints)
+    lab.part = L3Part(lab.part.ctx)
+    lab.sync()
+    assert len(lab.rpc.hints) == hints
+    assert lab.seen_from(lab.b, "10.0.0.5") == "10.1.0.5"
+
+    # an MTU change reaches both ends of the veth
+    router["interfaces"][0]["mtu"] = 1400
+    lab.sync()
+    qr = kn.router_dev(router["interfaces"][0]["port_id"])
+    tap = kn.tap(router["interfaces"][0]["port_id"])
+    assert run.links(rns)[qr]["mtu"] == 1400 and run.links(lab.host_ns)[tap]["mtu"] == 1400
+
+    # without SNAT the world cannot answer a tenant address
+    router["enable_snat"] = False
+    lab.sync()
+    assert lab.seen_from(lab.a, "172.24.4.1", 0.5) == "unreachable"
+    router["enable_snat"] = True
+    lab.sync()
+    assert lab.seen_from(lab.a, "172.24.4.1") == "172.24.4.10"
 
     # an extra route: 192.168.77.0/24 lives behind instance a
     run.ip_batch(["addr add 192.168.77.1/32 dev lo"], lab.a)
