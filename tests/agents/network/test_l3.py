@@ -78,20 +78,22 @@ class StubRPC:
 class Lab:
     """The namespaces of one test (all under its own prefix)."""
 
-    def __init__(self, names: KernelNames) -> None:
+    def __init__(self, names: KernelNames, rpc: Any = None, ext: str | None = None,
+                 t1: str | None = None, instances: bool = True) -> None:
         self.names = names
         self.host_ns = names.host_ns(HOST)
         self.procs: list[subprocess.Popen[str]] = []
-        self.rpc = StubRPC()
-        self.ext, self.t1, self.t2 = _id(), _id(), _id()
+        self.rpc = StubRPC() if rpc is None else rpc
+        self.ext, self.t1, self.t2 = ext or _id(), t1 or _id(), _id()
         run.ensure_netns(self.host_ns)
         run.ip_batch([f"link add {kn.bridge(n)} type bridge" for n in (self.ext, self.t1, self.t2)]
                      + [f"link set {kn.bridge(n)} up" for n in (self.ext, self.t1, self.t2)],
                      self.host_ns)
         self.world = self.plug("world", self.ext, "172.24.4.1/24", None)
-        self.a = self.plug("a", self.t1, "10.0.0.5/24", "10.0.0.1")
-        self.c = self.plug("c", self.t1, "10.0.0.6/24", "10.0.0.1")
-        self.b = self.plug("b", self.t2, "10.1.0.5/24", "10.1.0.1")
+        if instances:
+            self.a = self.plug("a", self.t1, "10.0.0.5/24", "10.0.0.1")
+            self.c = self.plug("c", self.t1, "10.0.0.6/24", "10.0.0.1")
+            self.b = self.plug("b", self.t2, "10.1.0.5/24", "10.1.0.1")
         ctx = AgentContext(host=HOST, names=names, rpc=cast(NetworkRPC, self.rpc),
                            state_dir=Path("/nonexistent"), underlay_ip="10.254.0.2",
                            underlay_prefixlen=24, physnet_gateways={},
@@ -119,7 +121,8 @@ class Lab:
         asyncio.run(self.part.sync())
         links = run.links(self.host_ns)
         lines = []
-        for router in self.rpc.routers:
+        routers = asyncio.run(self.rpc.call("l3_state", host=HOST))["routers"]
+        for router in routers:
             ports = list(router["interfaces"]) + ([router["gateway"]] if router["gateway"]
                                                   else [])
             for port in ports:
