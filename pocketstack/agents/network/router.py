@@ -1,6 +1,6 @@
 """One router's namespace (``P-qrouter-<id>``), made equal to its model (blocking calls).
 
-* forwarding on (IPv4 and IPv6) inside the namespace only, IPv6 DAD off;
+* forwarding on (IPv4 and IPv6) inside the namespace only, no ICMP redirects, no IPv6 DAD;
 * per interface a veth: ``qr-<port>`` here (MAC, addresses, MTU, up) and ``tap<port>`` in
   the host namespace, left down for the L2 agent to put into its network's bridge;
 * the gateway the same with ``qg-<port>``, the default route via the external subnet's
@@ -33,9 +33,13 @@ from pocketstack.agents.kernel.names import KernelNames
 
 LOG = logging.getLogger(__name__)
 
-# forwarding on; no duplicate address detection on the router's ports (the model's addresses
-# are unique, and a tentative link-local address delays the first forwarded IPv6 packets)
+# forwarding on; no ICMP redirects (an instance reaching a floating IP of its own network
+# must keep going through the router); no duplicate address detection on the router's ports
+# (the model's addresses are unique, and a tentative link-local address delays the first
+# forwarded IPv6 packets)
 FORWARDING = ("echo 1 > /proc/sys/net/ipv4/ip_forward; "
+              "echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects; "
+              "echo 0 > /proc/sys/net/ipv4/conf/default/send_redirects; "
               "if [ -e /proc/sys/net/ipv6 ]; then "
               "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; "
               "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad; "

@@ -234,6 +234,12 @@ def test_snat_floating_ip_and_its_removal(lab: Lab) -> None:
     assert lab.seen_from(lab.c, "172.24.4.1") == "172.24.4.10"  # no FIP: still SNAT
     # an instance on the same network reaches the FIP through the router (hairpin)
     assert lab.seen_from(lab.c, "172.24.4.50") == "172.24.4.10"
+    # and again: the router sent no ICMP redirect that would make c skip it
+    assert lab.seen_from(lab.c, "172.24.4.50") == "172.24.4.10"
+    assert lab.ping(lab.c, "172.24.4.50") and lab.ping(lab.c, "172.24.4.50")
+    icmp = [line.split() for line in run.run(["cat", "/proc/net/snmp"], rns).splitlines()
+            if line.startswith("Icmp:")]
+    assert dict(zip(icmp[0], icmp[1], strict=True))["OutRedirects"] == "0"
     calls = len(lab.rpc.statuses)
     lab.sync()  # nothing changed: no status written
     assert len(lab.rpc.statuses) == calls
