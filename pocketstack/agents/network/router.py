@@ -16,7 +16,8 @@
   come back through the router.
 
 Connection tracking entries of a floating IP that went away are deleted (``conntrack -D``),
-so its flows stop at once rather than when their entries time out.
+so its flows stop at once rather than when their entries time out. New gateway addresses
+are announced with a gratuitous ARP (:mod:`.garp`) once ``qg`` is up.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from pocketstack.agents.kernel import names as kn
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.agents.network import garp
 
 LOG = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class RouterMemo:
 
     nat: str = ""
     forwarding: bool = False  # set once per router and agent process
+    announced: set[str] = field(default_factory=set)  # gateway addresses sent in a GARP
     fips: dict[str, str] = field(default_factory=dict)  # floating -> fixed address
 
 
@@ -290,4 +293,25 @@ def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMem
     gone_fips += [f for f, fixed in memo.fips.items() if fips.get(f) not in (None, fixed)]
     _forget_connections(netns, sorted(set(gone_fips)))
     memo.fips = fips
+    _announce(netns, want, current, memo)
     return done
+
+
+def _announce(netns: str, want: dict[str, Link], current: dict[str, dict[str, Any]],
+              memo: RouterMemo) -> None:
+    """Gratuitous ARP for the gateway's IPv4 addresses (its own and floating IPs) not yet
+    announced while its link was up (a new router's ``qg`` waits for the L2 agent)."""
+    qg = next((link for dev, link in want.items() if dev.startswith("qg-")), None)
+    addresses = {a.split("/")[0] for a in qg.addresses if "." in a} if qg else set()
+    memo.announced &= addresses
+    if qg is None or current.get(qg.dev, {}).get("operstate") != "UP":
+        return
+    new = sorted(addresses - memo.announced)
+    if not new:
+        return
+    try:
+        garp.announce(netns, qg.dev, new)
+    except OSError as exc:
+        LOG.warning("%s: gratuitous ARP from %s: %s", netns, qg.dev, exc)
+        return
+    memo.announced |= set(new)

@@ -221,6 +221,9 @@ def test_snat_floating_ip_and_its_removal(lab: Lab) -> None:
     fip = {"id": _id(), "floating_ip_address": "172.24.4.50", "fixed_ip_address": "10.0.0.5",
            "port_id": _id(), "status": "DOWN"}
     router["floating_ips"] = [fip]
+    # the world still maps the address to its last owner's MAC: the gratuitous ARP fixes it
+    run.ip_batch(["neigh replace 172.24.4.50 lladdr 02:00:00:00:00:01 dev eth0 nud reachable"],
+                 lab.world)
     start = time.monotonic()
     lab.sync()
     synced = time.monotonic() - start
@@ -229,6 +232,7 @@ def test_snat_floating_ip_and_its_removal(lab: Lab) -> None:
     print(f"\nfloating IP: sync {synced * 1000:.0f} ms, reachable (ping) after "
           f"{(time.monotonic() - start) * 1000:.0f} ms")
     assert lab.rpc.statuses[-1]["statuses"] == {fip["id"]: "ACTIVE"}
+    assert "fa:16:3e:00:00:10" in run.run(["ip", "neigh", "show", "172.24.4.50"], lab.world)
     assert lab.seen_from(lab.world, "172.24.4.50") == "172.24.4.1"  # DNAT keeps the source
     assert lab.seen_from(lab.a, "172.24.4.1") == "172.24.4.50"  # outbound from the FIP
     assert lab.seen_from(lab.c, "172.24.4.1") == "172.24.4.10"  # no FIP: still SNAT
