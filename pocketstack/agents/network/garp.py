@@ -47,9 +47,9 @@ def _open(netns: str, dev: str) -> socket.socket:
     thread = threading.Thread(target=enter, name=f"garp-{dev}", daemon=True)
     thread.start()
     thread.join()
-    if "error" in found:
-        raise found["error"]
-    sock = found["sock"]
+    error, sock = found.get("error"), found.get("sock")
+    if isinstance(error, BaseException):
+        raise error
     assert isinstance(sock, socket.socket)
     return sock
 
