@@ -11,7 +11,6 @@ started and the agent's own threads never change namespace.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import ipaddress
 import os
 import socket
@@ -30,7 +29,7 @@ def _open(netns: str, dev: str) -> socket.socket:
 
     def enter() -> None:
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc
             fd = os.open(os.path.join(run.NETNS_DIR, netns), os.O_RDONLY)
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:

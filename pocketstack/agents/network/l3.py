@@ -86,7 +86,7 @@ class L3Part:
                 done = routerns.apply(names, self.ctx.host, router, memo)
             except run.KernelError as exc:
                 LOG.warning("%s: router %s: %s", self.ctx.host, router["id"], exc)
-                memo.nat = ""  # look again at everything next time
+                self._memos[router["id"]] = routerns.RouterMemo()  # look again at everything
                 out.fips.update({f["id"]: "ERROR" for f in router["floating_ips"]})
                 out.routers[router["id"]] = "ERROR"
                 continue

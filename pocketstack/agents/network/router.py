@@ -66,6 +66,7 @@ class RouterMemo:
 
     nat: str = ""
     forwarding: bool = False  # set once per router and agent process
+    v6_routes: bool | None = None  # whether IPv6 gateway routes may exist (None: unknown)
     announced: set[str] = field(default_factory=set)  # gateway addresses sent in a GARP
     fips: dict[str, str] = field(default_factory=dict)  # floating -> fixed address
 
@@ -173,10 +174,10 @@ def _current_addresses(link: dict[str, Any]) -> set[str]:
             if a.get("scope") != "link" and "local" in a}
 
 
-def _gateway_routes(netns: str) -> list[tuple[str, str, str]]:
+def _gateway_routes(netns: str, v6: bool = True) -> list[tuple[str, str, str]]:
     """Routes of the main tables that go through a gateway: (destination, gateway, dev)."""
     out = []
-    for family in ("-4", "-6"):
+    for family in ("-4", "-6") if v6 else ("-4",):
         for route in run.ip_json([family, "route", "show"], netns):
             gateway = route.get("gateway")
             if not gateway:
@@ -207,16 +208,15 @@ def _forget_connections(netns: str, addresses: list[str]) -> None:
             run.run(["conntrack", "-D", selector, address], netns, check=False)
 
 
-def _nat_table_present(netns: str, table: str) -> bool:
-    return f"table ip {table}" in run.run(["nft", "list", "tables"], netns).splitlines()
-
-
 def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMemo) -> Applied:
     """Make ``P-qrouter-<id>`` equal to ``router`` (an ``l3_state`` entry)."""
     netns = names.router_ns(router["id"])
     host_ns = names.host_ns(host)
     done = Applied()
-    if run.ensure_netns(netns) or not memo.forwarding:
+    if run.ensure_netns(netns):  # new (or made again): nothing of the memo holds
+        memo.nat, memo.fips, memo.announced, memo.v6_routes = "", {}, set(), False
+        memo.forwarding = False
+    if not memo.forwarding:
         run.run(["sh", "-c", FORWARDING], netns)
         memo.forwarding = True
     want = wanted_links(router)
@@ -257,7 +257,8 @@ def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMem
         if have is None or "UP" not in (have.get("flags") or []):
             lines.append(f"link set {dev} up")
     defaults, extras = wanted_routes(router)
-    routes_before = _gateway_routes(netns)
+    v6_wanted = any(":" in g for _, g, _ in defaults) or any(":" in g for _, g in extras)
+    routes_before = _gateway_routes(netns, v6=v6_wanted or memo.v6_routes is not False)
     for dst, gateway, dev in defaults:
         if (dst, gateway, dev) not in routes_before:
             lines.append(f"route replace {dst} via {gateway} dev {dev}")
@@ -277,14 +278,14 @@ def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMem
         if out.strip():
             LOG.debug("router %s routes: %s", router["id"], out.strip())
         failed = [g for d, g in extras if (d, g) not in {(r[0], r[1]) for r in
-                                                        _gateway_routes(netns)}]
+                                                        _gateway_routes(netns, v6_wanted)}]
         if failed:
             LOG.warning("router %s: extra routes via %s not set (nexthop unreachable)",
                         router["id"], ", ".join(failed))
 
     table = names.nft_table("nat")
     script = nat_script(table, router)
-    if script != memo.nat or not _nat_table_present(netns, table):
+    if script != memo.nat:  # the memo starts empty with each agent and each namespace
         run.run(["nft", "-f", "-"], netns, input=script)
         memo.nat = script
         done.nat_changed = True
@@ -292,6 +293,7 @@ def apply(names: KernelNames, host: str, router: dict[str, Any], memo: RouterMem
             for f in router.get("floating_ips") or []}
     gone_fips += [f for f, fixed in memo.fips.items() if fips.get(f) not in (None, fixed)]
     _forget_connections(netns, sorted(set(gone_fips)))
+    memo.v6_routes = v6_wanted
     memo.fips = fips
     _announce(netns, want, current, memo)
     return done
