@@ -342,3 +342,39 @@ def test_router_down_or_deleted_loses_its_namespace(lab: Lab) -> None:
     assert not run.netns_exists(rns)
     assert kn.tap(router["gateway"]["port_id"]) not in run.links(lab.host_ns)
     assert lab.part.configurations()["routers"] == 0
+
+
+def test_waits_for_the_host_namespace_of_the_l2_agent(tmp_path: Path) -> None:
+    names = KernelNames("pt" + secrets.token_hex(2))
+    stub = StubRPC()
+    stub.routers = [{"id": _id(), "admin_state_up": True, "status": "ACTIVE",
+                     "enable_snat": True, "gateway": None, "interfaces": [], "routes": [],
+                     "floating_ips": []}]
+    ctx = AgentContext(host=HOST, names=names, rpc=cast(NetworkRPC, stub), state_dir=tmp_path,
+                       underlay_ip="10.254.0.2", underlay_prefixlen=24, physnet_gateways={},
+                       physical_networks=(), metadata_secret="", metadata_url="")
+    asyncio.run(L3Part(ctx).sync())
+    assert not [ns for ns in run.netns_list() if names.owns(ns)]
+    assert stub.statuses == [] and stub.hints == []
+
+
+def test_a_router_that_cannot_be_made_reports_error(lab: Lab) -> None:
+    bad, good = _router(lab, with_t2=False), _router(lab, with_t2=False)
+    bad["interfaces"][0].update(network_id=lab.t2, mac_address="fa:16:3e:00:02:01", fixed_ips=[
+        {"ip_address": "10.1.0.1", "prefixlen": 24, "subnet_id": _id(), "cidr": "10.1.0.0/24"}])
+    bad["interfaces"][0]["mtu"] = 10  # below the minimum of a veth: ip refuses it
+    bad["gateway"].update(mac_address="fa:16:3e:00:00:11")
+    bad["gateway"]["fixed_ips"][0]["ip_address"] = "172.24.4.11"
+    fip = {"id": _id(), "floating_ip_address": "172.24.4.60", "fixed_ip_address": "10.0.0.5",
+           "port_id": _id(), "status": "DOWN"}
+    bad["floating_ips"] = [fip]
+    lab.rpc.routers = [bad, good]
+    lab.sync()
+    assert lab.rpc.statuses[-1] == {"statuses": {fip["id"]: "ERROR"},
+                                    "routers": {bad["id"]: "ERROR"}}
+    assert lab.seen_from(lab.a, "172.24.4.1") == "172.24.4.10"  # the other one works
+    bad["interfaces"][0]["mtu"] = 1450
+    lab.sync()
+    assert lab.rpc.statuses[-1] == {"statuses": {fip["id"]: "ACTIVE"},
+                                    "routers": {bad["id"]: "ACTIVE"}}
+    assert lab.seen_from(lab.b, "172.24.4.1") == "172.24.4.11"
