@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 
-from pocketstack.agents.kernel import run
+from pocketstack.agents.kernel import cleanup, run
 from pocketstack.agents.kernel.names import KernelNames
 from pocketstack.common.context import RequestContext
 from pocketstack.network import rpc
@@ -42,8 +42,13 @@ class ServiceRPC:
 
 @pytest.fixture()
 def lab(cloud: dict[str, Any]) -> Iterator[Lab]:  # noqa: F811
-    made = Lab(KernelNames("pt" + secrets.token_hex(2)), ServiceRPC(cloud["service"]),
-               ext=cloud["public"], t1=cloud["private"], instances=False)
+    names = KernelNames("pt" + secrets.token_hex(2))
+    try:
+        made = Lab(names, ServiceRPC(cloud["service"]), ext=cloud["public"],
+                   t1=cloud["private"], instances=False)
+    except BaseException:
+        cleanup.remove_all(names)
+        raise
     try:
         yield made
     finally:

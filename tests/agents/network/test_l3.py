@@ -171,7 +171,12 @@ def lab() -> Iterator[Lab]:
     reason = run.missing()
     if reason is not None:
         pytest.skip(reason)
-    made = Lab(KernelNames("pt" + secrets.token_hex(2)))
+    names = KernelNames("pt" + secrets.token_hex(2))
+    try:
+        made = Lab(names)
+    except BaseException:
+        cleanup.remove_all(names)  # kills the servers inside the namespaces too
+        raise
     try:
         yield made
     finally:
