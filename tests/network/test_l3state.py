@@ -159,3 +159,22 @@ def test_set_floatingip_status_writes_what_changed(cloud: dict[str, Any]) -> Non
         op(service, {"statuses": {fip_id: "UP"}})
     answer = rpc._ops()["l3_state"](service, {"host": HOST})
     assert answer["routers"][0]["floating_ips"][0]["status"] == "ACTIVE"
+
+
+def test_binding_that_failed_is_tried_again_once_the_l2_agent_lives(
+        cloud: dict[str, Any]) -> None:
+    service = cloud["service"]
+    # the network host's L2 agent has not reported yet
+    service.db.write(lambda conn: conn.execute(sa.delete(t.agents)))
+    rpc._ops()["l3_state"](service, {"host": HOST})
+    assert {(p["binding_host_id"], p["binding_vif_type"])
+            for p in _router_ports(service.db)} == {(HOST, "binding_failed")}
+    rpc._ops()["l3_state"](service, {"host": HOST})
+    assert len(service.hints) == 1  # nothing to try again while no agent lives
+    service.db.write(lambda conn: agents.report(
+        conn, "Linux bridge agent", "neutron-linuxbridge-agent", "N/A", HOST, None,
+        {"interface_mappings": {"public": "ph-public"}, "tunnel_types": ["vxlan"]}, True))
+    rpc._ops()["l3_state"](service, {"host": HOST})
+    assert {(p["binding_host_id"], p["binding_vif_type"])
+            for p in _router_ports(service.db)} == {(HOST, "bridge")}
+    assert len(service.hints) == 2
