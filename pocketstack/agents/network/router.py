@@ -112,11 +112,11 @@ def wanted_routes(router: dict[str, Any]) -> tuple[list[tuple[str, str, str]],
             gateway = ip.get("gateway_ip")
             if not gateway:
                 continue
-            version = ipaddress.ip_address(gateway).version
-            if version in seen:
+            address = ipaddress.ip_address(gateway)
+            if address.version in seen:
                 continue
-            seen.add(version)
-            defaults.append(("0.0.0.0/0" if version == 4 else "::/0", gateway, dev))
+            seen.add(address.version)
+            defaults.append(("0.0.0.0/0" if address.version == 4 else "::/0", str(address), dev))
     extras = [(str(ipaddress.ip_network(r["destination"], strict=False)),
                str(ipaddress.ip_address(r["nexthop"]))) for r in router.get("routes") or []]
     return defaults, extras
