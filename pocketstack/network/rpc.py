@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.network.domain import agents as agent_rows
-from pocketstack.network.domain import l2state
+from pocketstack.network.domain import l2state, l3state
 from pocketstack.network.domain.dhcpstate import dhcp_state
 from pocketstack.network.domain.metadatastate import metadata_lookup
 
@@ -49,6 +49,8 @@ def _ops() -> dict[str, Op]:
         "l2_state": l2state.l2_state,
         "set_port_status": l2state.set_port_status,
         "dhcp_state": dhcp_state,
+        "l3_state": l3state.l3_state,
+        "set_floatingip_status": l3state.set_floatingip_status,
     }
 
 

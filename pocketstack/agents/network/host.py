@@ -19,6 +19,7 @@ from pocketstack.agents.kernel.names import KernelNames
 from pocketstack.agents.network.base import AgentContext, AgentPart
 from pocketstack.agents.network.dhcp import DhcpPart
 from pocketstack.agents.network.l2 import L2Part
+from pocketstack.agents.network.l3 import L3Part
 from pocketstack.agents.network.metadata import MetadataPart
 from pocketstack.agents.network.rpc import NetworkRPC
 from pocketstack.agents.network.runner import NetworkAgent
@@ -87,7 +88,7 @@ def parts_for(ctx: AgentContext, network_node: bool) -> list[AgentPart]:
     parts: list[AgentPart] = [L2Part(ctx, firewall=firewall)]
     if network_node:
         dhcp = DhcpPart(ctx)
-        parts += [dhcp, MetadataPart(ctx, dhcp.served)]
+        parts += [dhcp, L3Part(ctx), MetadataPart(ctx, dhcp.served)]
     return parts
 
 
