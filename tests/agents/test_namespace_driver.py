@@ -49,6 +49,7 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 BRIDGE = "brqtest"
 GUEST_IP = "10.10.0.11"
+SECOND_IP = "10.10.0.12"  # a second port's
 DHCP_IP = "10.10.0.2"
 MTU = 1450
 
@@ -64,6 +65,7 @@ class World:
     key: Path
     pubkey: str
     mac: str
+    mac2: str
     procs: list[subprocess.Popen[bytes]]
 
     def ping(self, address: str = GUEST_IP, wait: str = "0.3") -> bool:
@@ -101,7 +103,8 @@ def world(tmp_path: Path) -> Iterator[World]:
                                                     "state_dir": str(tmp_path / "state")})
     context = DriverContext("h1", settings, tmp_path / "state" / "hypervisors" / "h1")
     procs: list[subprocess.Popen[bytes]] = []
-    mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    mac, mac2 = ("fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+                 for _ in range(2))
     try:
         driver = loader.load_driver("namespace", context)
         assert isinstance(driver, NamespaceDriver)
@@ -116,7 +119,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                      dhcp_ns)
         d = tmp_path / "dhcp"
         d.mkdir()
-        (d / "hosts").write_text(f"{mac},vm,{GUEST_IP}\n")
+        (d / "hosts").write_text(f"{mac},vm,{GUEST_IP}\n{mac2},vm2,{SECOND_IP}\n")
         (d / "opts").write_text(
             "tag:flat,option:classless-static-route,"
             f"169.254.169.254/32,{DHCP_IP},0.0.0.0/0,10.10.0.1\n"
@@ -141,7 +144,7 @@ def world(tmp_path: Path) -> Iterator[World]:
              "--directory", str(tmp_path / "md")], dhcp_ns),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         yield World(names, driver, context, dhcp_ns, host_ns, tmp_path, key, pubkey, mac,
-                    procs)
+                    mac2, procs)
     finally:
         for log in sorted(tmp_path.glob("state/hypervisors/h1/instances/*/console.log")):
             print(f"--- {log}\n{log.read_text()}")  # shown when the test failed
@@ -204,6 +207,7 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
           "the user data to run")
     base = world.context.state_dir / "instances" / spec.uuid
     assert (base / "root" / "marker").exists()  # the guest's /root, not the host's
+    assert not Path("/root/marker").exists()
     console = driver.console_output(spec.uuid)
     assert "metadata: 1 public key(s) for root" in console
     assert f"eth0: bound {GUEST_IP}/24 mtu {MTU}" in console
@@ -229,6 +233,19 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
     assert disk["virtual-size"] == 1 << 30
     assert driver.snapshot(spec.uuid) == {"image_id": "img1"}
 
+    # a second port, plugged while the guest runs, then unplugged
+    second = NetworkInterface(str(uuidlib.uuid4()), world.mac2, network_id="net1", mtu=MTU)
+    driver.plug_vif(spec.uuid, second)
+    assert driver.info(spec.uuid)["vifs"][second.port_id] == "eth1"
+    world.plug(second.devname or "")
+    until(lambda: world.ping(SECOND_IP), 10, "the hot-plugged eth1 to answer ping")
+    driver.unplug_vif(spec.uuid, second.port_id)
+    assert second.devname not in run.links(world.host_ns)
+    assert "eth1" not in run.links(world.names.guest_ns(spec.uuid))
+    assert not [p for p in run.netns_pids(world.names.guest_ns(spec.uuid))
+                if b"eth1" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
+    assert list(driver.info(spec.uuid)["vifs"]) == [spec.network_interfaces[0].port_id]
+
     # the agent restarts: its guests are found again, still running
     again = loader.load_driver("namespace", world.context)
     assert again.list_instances() == {spec.uuid: RUNNING}  # type: ignore[misc]
@@ -242,6 +259,11 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
     assert driver.power_state(spec.uuid) == RUNNING
     until(world.ping, 10, "the guest to answer ping after power on")
     assert driver.console_output(spec.uuid).count(marker) == 1  # user data runs once
+    assert "reboot: Power down" in driver.console_output(spec.uuid)  # a clean shutdown
+    before = driver.guest_init_pid(spec.uuid)
+    driver.reboot(spec.uuid, hard=True)
+    assert driver.guest_init_pid(spec.uuid) not in (None, before)
+    until(world.ping, 10, "the guest to answer ping after a hard reboot")
 
     group = f"{world.names.prefix}-{spec.uuid}"
     driver.pause(spec.uuid)
@@ -265,6 +287,7 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
 
     driver.power_on(spec.uuid)
     pids |= set(run.netns_pids(world.names.guest_ns(spec.uuid)))
+    print(driver.console_output(spec.uuid))  # shown when the test fails (or with -s)
     driver.pause(spec.uuid)  # destroy must get rid of a frozen guest too
     driver.destroy(spec.uuid)
     assert driver.list_instances() == {}

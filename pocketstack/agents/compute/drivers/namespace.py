@@ -46,6 +46,7 @@ from typing import Any
 
 from pocketstack.agents.compute.drivers import namespace_boot as boot
 from pocketstack.agents.compute.drivers.base import (
+    NOSTATE,
     PAUSED,
     RUNNING,
     SHUTDOWN,
@@ -283,16 +284,16 @@ class NamespaceDriver:
     def power_state(self, uuid: str) -> int:
         record = self._record(uuid)
         if self._init_pid(uuid) is None:
-            return SHUTDOWN
+            return NOSTATE if record.get("building") else SHUTDOWN
         if cgroups.freezer_state(self._group(uuid)) in ("FROZEN", "FREEZING"):
             return SUSPENDED if record.get("suspended") else PAUSED
         return RUNNING
 
     def spawn(self, spec: InstanceSpec) -> None:
         uuid = spec.uuid
-        with contextlib.suppress(InstanceNotFound):
-            self._record(uuid)
-            return  # idempotent: a retried spawn of an existing guest is a no-op
+        if self._init_pid(uuid) is not None:
+            return  # idempotent: a retried spawn of a running guest is a no-op
+        self._remove(uuid)  # what a spawn that did not finish left behind, if anything
         if spec.image.path is not None and not os.path.isfile(spec.image.path):
             raise DriverError(f"{self.host}: image file {spec.image.path} is missing.")
         base = self._dir(uuid)
@@ -310,7 +311,7 @@ class NamespaceDriver:
         base.mkdir(parents=True, exist_ok=False)
         devs = {vif.port_id: f"eth{i}" for i, vif in enumerate(spec.network_interfaces)}
         record = {"spec": spec.to_dict(), "devs": devs, "suspended": False,
-                  "created_at": time.time()}
+                  "created_at": time.time(), "building": True}
         self._save(uuid, record)  # first, so that a failure's clean-up knows the taps
         self._make_disk(spec, base / "disk")
         root = base / "root"
@@ -335,6 +336,8 @@ class NamespaceDriver:
         for vif in spec.network_interfaces:
             self._plug(uuid, vif, devs[vif.port_id], host_links)
         self._start(uuid, record)
+        del record["building"]
+        self._save(uuid, record)
 
     def _make_disk(self, spec: InstanceSpec, disk: Path) -> None:
         """A qcow2 overlay on the cached image (or a blank disk of the flavor's size)."""
@@ -540,6 +543,19 @@ class NamespaceDriver:
             subprocess.run(["setsid", "-f", "sh", "-c", command], stdin=subprocess.DEVNULL,
                            stdout=console, stderr=subprocess.STDOUT, check=False)
 
+    def _stop_dhcp(self, uuid: str, dev: str) -> None:
+        """Kill the guest's DHCP client of ``dev``, or its wait for carrier (the interface is
+        about to go)."""
+        for pid in run.netns_pids(self.names.guest_ns(uuid)):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            dhcp = b"udhcpc" in argv or any(arg.endswith(b"/net.sh") for arg in argv)
+            if dhcp and dev.encode() in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
     def unplug_vif(self, uuid: str, port_id: str) -> None:
         record = self._record(uuid)
         dev = record["devs"].pop(port_id, None)
@@ -548,6 +564,7 @@ class NamespaceDriver:
         interfaces = record["spec"]["network_interfaces"]
         vif = next((NetworkInterface.from_dict(v) for v in interfaces
                     if v.get("port_id") == port_id), NetworkInterface(port_id, ""))
+        self._stop_dhcp(uuid, dev)
         self._unplug(uuid, vif, dev)
         record["spec"]["network_interfaces"] = [v for v in interfaces
                                                 if v.get("port_id") != port_id]
