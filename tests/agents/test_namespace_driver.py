@@ -177,7 +177,7 @@ def make_spec(world: World, hostname: str, image: bool = True, **kw: object) -> 
     uuid = str(uuidlib.uuid4())
     vif = NetworkInterface(str(uuidlib.uuid4()), world.mac, network_id="net1", mtu=MTU)
     values: dict[str, object] = dict(
-        uuid=uuid, name="instance-00000001", vcpus=1, memory_mb=128, root_gb=1,
+        uuid=uuid, name="instance-00000001", vcpus=1, memory_mb=64, root_gb=1,
         image=ImageSource(id="img1", disk_format="raw", path=str(path) if path else None),
         hostname=hostname, network_interfaces=[vif])
     values.update(kw)
@@ -197,6 +197,9 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
     driver.spawn(spec)
     spawned = time.monotonic() - start
     assert driver.power_state(spec.uuid) == RUNNING
+    group = f"{world.names.prefix}-{spec.uuid}"
+    limit = cgroups.path("memory", group) / "memory.limit_in_bytes"
+    assert int(limit.read_text()) == 64 << 20  # the flavor's memory bounds the guest
     links = run.links(world.host_ns)
     assert "UP" not in links[tap]["flags"]  # left down for the L2 agent
     world.plug(tap)
@@ -265,7 +268,6 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
     assert driver.guest_init_pid(spec.uuid) not in (None, before)
     until(world.ping, 10, "the guest to answer ping after a hard reboot")
 
-    group = f"{world.names.prefix}-{spec.uuid}"
     driver.pause(spec.uuid)
     assert driver.power_state(spec.uuid) == PAUSED
     assert cgroups.freezer_state(group) == "FROZEN"
@@ -338,3 +340,19 @@ def test_failed_spawn_leaves_nothing(world: World) -> None:
         world.driver.spawn(missing_image)
     with pytest.raises(InstanceNotFound):
         world.driver.power_state(spec.uuid)
+
+
+def test_clean_removes_a_frozen_guest(world: World) -> None:
+    """``pocketstack clean`` (cleanup.remove_all) gets rid of guests the driver never
+    destroyed, paused ones too (a frozen process cannot die until thawed)."""
+    spec = make_spec(world, "vm-frozen", image=False)
+    world.driver.spawn(spec)
+    world.driver.pause(spec.uuid)
+    pids = cgroups.pids(f"{world.names.prefix}-{spec.uuid}")
+    assert pids
+    cleanup.remove_all(world.names)
+    assert not run.netns_exists(world.names.guest_ns(spec.uuid))
+    assert not cgroups.owned(world.names.prefix)
+    assert not [p for p in pids if os.path.exists(f"/proc/{p}")
+                and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
+    assert world.driver.list_instances() == {spec.uuid: SHUTDOWN}  # its files are still there

@@ -173,7 +173,8 @@ class NamespaceDriver:
                     f"{boot.q(str(base / 'init.sh'))}")
         with open(base / "console.log", "ab") as console:
             proc = subprocess.run(["setsid", "-f", "sh", "-c", launcher], stdin=subprocess.DEVNULL,
-                                  stdout=console, stderr=subprocess.STDOUT, check=False)
+                                  stdout=console, stderr=subprocess.STDOUT, cwd="/",
+                                  check=False)
         if proc.returncode != 0:
             raise DriverError(f"{uuid}: the guest's init could not be started "
                               f"(setsid exited {proc.returncode}).")
@@ -541,7 +542,7 @@ class NamespaceDriver:
                    f"{boot.q(str(base / 'net.sh'))} {boot.q(dev)}")
         with open(base / "console.log", "ab") as console:
             subprocess.run(["setsid", "-f", "sh", "-c", command], stdin=subprocess.DEVNULL,
-                           stdout=console, stderr=subprocess.STDOUT, check=False)
+                           stdout=console, stderr=subprocess.STDOUT, cwd="/", check=False)
 
     def _stop_dhcp(self, uuid: str, dev: str) -> None:
         """Kill the guest's DHCP client of ``dev``, or its wait for carrier (the interface is
@@ -598,4 +599,4 @@ def create(context: DriverContext) -> NamespaceDriver:
         raise ValueError(reason)
     s = context.settings
     names = KernelNames.for_settings(s.kernel_prefix, s.state_path)
-    return NamespaceDriver(context.host, names, context.state_dir / "instances")
+    return NamespaceDriver(context.host, names, (context.state_dir / "instances").resolve())
