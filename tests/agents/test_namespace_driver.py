@@ -9,6 +9,7 @@ host for the guest's MAC and a metadata HTTP server on 169.254.169.254:80.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -22,9 +23,11 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
 from pocketstack.agents.compute.drivers import loader
 from pocketstack.agents.compute.drivers.base import (
     PAUSED,
@@ -41,6 +44,7 @@ from pocketstack.agents.compute.drivers.base import (
 from pocketstack.agents.compute.drivers.namespace import NamespaceDriver, missing
 from pocketstack.agents.kernel import cgroups, cleanup, run
 from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.common.bus import InProcessBus
 from pocketstack.config import load_settings
 
 REASON = missing() or (None if shutil.which("ssh") and shutil.which("ssh-keygen")
@@ -167,9 +171,10 @@ def metadata(world: World, uuid: str, hostname: str, user_data: str | None) -> N
         (md / "user_data").write_text(user_data)
 
 
-def make_spec(world: World, hostname: str, image: bool = True, **kw: object) -> InstanceSpec:
+def make_spec(world: World, hostname: str, with_image: bool = True,
+              **kw: object) -> InstanceSpec:
     path = None
-    if image:
+    if with_image:
         path = world.tmp / "image.raw"
         if not path.exists():
             subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(path), "16M"],
@@ -308,7 +313,7 @@ def test_without_metadata_the_spec_key_and_user_data_are_used(world: World) -> N
     """No metadata answers (404): the spec's key and user data, as a config drive gives."""
     hostname = "vm-" + secrets.token_hex(3)
     marker = f"LOCAL-{secrets.token_hex(4)}"
-    spec = make_spec(world, hostname, image=False, root_gb=0, key_data=world.pubkey,
+    spec = make_spec(world, hostname, with_image=False, root_gb=0, key_data=world.pubkey,
                      user_data=base64.b64encode(f"#!/bin/sh\necho {marker}\n".encode()).decode())
     world.driver.spawn(spec)
     world.plug(spec.network_interfaces[0].devname or "")
@@ -334,7 +339,7 @@ def test_failed_spawn_leaves_nothing(world: World) -> None:
                 and link != "tapdhcp"]
     assert not cgroups.owned(world.names.prefix)
     assert not (world.context.state_dir / "instances" / spec.uuid).exists()
-    missing_image = make_spec(world, "vm-bad", image=False)
+    missing_image = make_spec(world, "vm-bad", with_image=False)
     missing_image.image.path = str(world.tmp / "nowhere")
     with pytest.raises(DriverError, match="missing"):
         world.driver.spawn(missing_image)
@@ -345,7 +350,7 @@ def test_failed_spawn_leaves_nothing(world: World) -> None:
 def test_clean_removes_a_frozen_guest(world: World) -> None:
     """``pocketstack clean`` (cleanup.remove_all) gets rid of guests the driver never
     destroyed, paused ones too (a frozen process cannot die until thawed)."""
-    spec = make_spec(world, "vm-frozen", image=False)
+    spec = make_spec(world, "vm-frozen", with_image=False)
     world.driver.spawn(spec)
     world.driver.pause(spec.uuid)
     pids = cgroups.pids(f"{world.names.prefix}-{spec.uuid}")
@@ -356,3 +361,71 @@ def test_clean_removes_a_frozen_guest(world: World) -> None:
     assert not [p for p in pids if os.path.exists(f"/proc/{p}")
                 and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
     assert world.driver.list_instances() == {spec.uuid: SHUTDOWN}  # its files are still there
+
+
+def test_through_the_agent_with_its_image_cache(world: World) -> None:
+    """The compute agent drives the driver over the bus (sync methods in worker threads); the
+    image streamed into the host's ``instances/_base`` backs the guest's disk next to it."""
+    source = world.tmp / "source.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(source), "64M"], check=True)
+    image = source.read_bytes()
+    spec = make_spec(world, "vm-agent", with_image=False, network_interfaces=[],
+                     image=ImageSource(id="img-q", disk_format="qcow2", size=len(image)))
+    reports: list[dict[str, object]] = []
+
+    async def conductor(msg: dict[str, object]) -> object:
+        if msg["op"] == "report":
+            reports.append(msg)
+        elif msg["op"] == "image_chunk":
+            offset, length = int(msg["offset"]), int(msg["length"])  # type: ignore[call-overload]
+            return {"data": base64.b64encode(image[offset:offset + length]).decode()}
+        return None
+
+    async def main() -> None:
+        bus = InProcessBus()
+        agent = ComputeAgent("h1", cast(Any, world.driver), bus, AgentOptions(
+            heartbeat_interval=0.05, state_dir=world.context.state_dir))
+        await bus.subscribe("conductor", conductor)
+        await agent.start()
+
+        async def task(op: str, **extra: object) -> dict[str, object]:
+            before = len(reports)
+            await bus.cast("compute.h1", {"op": op, "uuid": spec.uuid, **extra})
+            for _ in range(400):
+                await asyncio.sleep(0.01)
+                if len(reports) > before:
+                    return reports[-1]
+            raise AssertionError(f"no report for {op}")
+
+        try:
+            r = await task("spawn", spec=spec.to_dict())
+            assert (r["result"], r["power_state"]) == ("ok", RUNNING), r
+            for op, power in (("stop", SHUTDOWN), ("start", RUNNING), ("pause", PAUSED),
+                              ("unpause", RUNNING), ("suspend", SUSPENDED), ("resume", RUNNING),
+                              ("reboot_soft", RUNNING), ("reboot_hard", RUNNING)):
+                r = await task(op)
+                assert (r["result"], r["power_state"]) == ("ok", power), (op, r)
+            call = {"op": "snapshot", "uuid": spec.uuid}
+            assert await bus.call("compute.h1", call, 5) == {"snapshot": {"image_id": "img-q"}}
+            call = {"op": "set_admin_password", "uuid": spec.uuid, "password": "x"}
+            assert "not support" in (await bus.call("compute.h1", call, 5))["error"]
+            call = {"op": "console_output", "uuid": spec.uuid}
+            for _ in range(200):  # the last (hard) reboot is still booting
+                output = (await bus.call("compute.h1", call, 5))["output"]
+                if output.endswith("vm-agent login:\n"):
+                    break
+                await asyncio.sleep(0.02)
+            assert output.endswith("vm-agent login:\n"), output
+            assert output.count("Booting instance-") == 4  # spawn, start and two reboots
+            base = world.context.state_dir / "instances"
+            disk = json.loads(run.run(["qemu-img", "info", "--output=json",
+                                       str(base / spec.uuid / "disk")]))
+            backing = Path(disk["backing-filename"])
+            assert backing.parent == base / "_base" and backing.read_bytes() == image
+            assert (await task("destroy"))["result"] == "ok"
+            assert not (base / spec.uuid).exists() and backing.exists()
+        finally:
+            await agent.stop()
+            await bus.stop()
+
+    asyncio.run(main())
