@@ -26,6 +26,10 @@ its links down — the namespace, the taps and the files stay; ``power_on`` boot
 reboot is both. Pause and suspend freeze the guest's control group (suspend is recorded so
 that it reports ``SUSPENDED``). The inventory is the host's real CPUs, memory and the disk of
 the state directory. Volumes, rescue and passwords are not supported (``DriverError``).
+
+A guest shares the host's filesystem and runs as root (only ``/root``, ``/run``, ``/tmp``,
+``/var/log`` and ``/etc/resolv.conf`` are its own): a test hypervisor, not an isolation
+boundary. It starts with a clean environment (:data:`GUEST_ENV`), nothing of the agent's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -71,6 +76,11 @@ _QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vdi": "vdi", "
 _KILL_WAIT = 5.0  # seconds for a killed guest's processes to be gone
 _SOFT_WAIT = 1.0  # seconds a guest has to stop on SIGTERM before it is killed
 _CONSOLE_MAX = 256 * 1024  # bytes of console.log that console_output returns (the tail)
+#: the environment a guest starts with (nothing of the agent's)
+GUEST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOME": "/root", "TERM": "linux", "LANG": "C.UTF-8"}
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
 def missing() -> str | None:
@@ -174,7 +184,7 @@ class NamespaceDriver:
         with open(base / "console.log", "ab") as console:
             proc = subprocess.run(["setsid", "-f", "sh", "-c", launcher], stdin=subprocess.DEVNULL,
                                   stdout=console, stderr=subprocess.STDOUT, cwd="/",
-                                  check=False)
+                                  env=GUEST_ENV, check=False)
         if proc.returncode != 0:
             raise DriverError(f"{uuid}: the guest's init could not be started "
                               f"(setsid exited {proc.returncode}).")
@@ -220,8 +230,12 @@ class NamespaceDriver:
               host_links: dict[str, dict[str, Any]] | None = None) -> None:
         """Create the veth ``dev`` (guest) / ``vif.devname`` (host, left down)."""
         host_ns = self.names.host_ns(self.host)
-        run.ensure_netns(host_ns)
         tap = vif.devname or f"tap{vif.port_id[:11]}"
+        if not _MAC.match(vif.mac_address or ""):
+            raise DriverError(f"port {vif.port_id}: bad MAC address {vif.mac_address!r}")
+        if not _IFNAME.match(tap):
+            raise DriverError(f"port {vif.port_id}: bad device name {tap!r}")
+        run.ensure_netns(host_ns)
         if host_links is None:
             host_links = run.links(host_ns)
         if tap in host_links:  # left over by a guest that was not cleaned up
@@ -542,7 +556,8 @@ class NamespaceDriver:
                    f"{boot.q(str(base / 'net.sh'))} {boot.q(dev)}")
         with open(base / "console.log", "ab") as console:
             subprocess.run(["setsid", "-f", "sh", "-c", command], stdin=subprocess.DEVNULL,
-                           stdout=console, stderr=subprocess.STDOUT, cwd="/", check=False)
+                           stdout=console, stderr=subprocess.STDOUT, cwd="/", env=GUEST_ENV,
+                           check=False)
 
     def _stop_dhcp(self, uuid: str, dev: str) -> None:
         """Kill the guest's DHCP client of ``dev``, or its wait for carrier (the interface is
