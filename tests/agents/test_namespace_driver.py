@@ -21,6 +21,7 @@ import sys
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -429,3 +430,23 @@ def test_through_the_agent_with_its_image_cache(world: World) -> None:
             await bus.stop()
 
     asyncio.run(main())
+
+
+def test_guests_in_parallel(world: World) -> None:
+    """The agent runs driver calls in worker threads: guests built and destroyed at once
+    do not trip over each other (shared host namespace, cgroup hierarchies)."""
+    specs = []
+    for i in range(4):
+        vif = NetworkInterface(str(uuidlib.uuid4()), f"fa:16:3e:00:01:{i:02x}", mtu=MTU)
+        specs.append(make_spec(world, f"vm-par{i}", with_image=False, network_interfaces=[vif]))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(world.driver.spawn, specs))
+        assert world.driver.list_instances() == {s.uuid: RUNNING for s in specs}
+        taps = {s.network_interfaces[0].devname for s in specs}
+        assert taps <= set(run.links(world.host_ns))
+        list(pool.map(world.driver.destroy, [s.uuid for s in specs]))
+    assert world.driver.list_instances() == {}
+    assert not taps & set(run.links(world.host_ns))
+    assert not cgroups.owned(world.names.prefix)
+    assert [ns for ns in run.netns_list() if world.names.owns(ns)] == \
+        sorted([world.host_ns, world.dhcp_ns])

@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -44,10 +45,12 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pocketstack.agents.compute.drivers import namespace_boot as boot
 from pocketstack.agents.compute.drivers.base import (
@@ -83,6 +86,19 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_at_a_time(method: _F) -> _F:
+    """Serialize a driver method per guest (its first argument: a uuid or a spec)."""
+    @functools.wraps(method)
+    def wrapper(self: NamespaceDriver, first: Any, *args: Any, **kwargs: Any) -> Any:
+        uuid = first.uuid if isinstance(first, InstanceSpec) else str(first)
+        with self._guest_lock(uuid):
+            return method(self, first, *args, **kwargs)
+    return cast(_F, wrapper)
+
+
 def missing() -> str | None:
     """Why namespace guests cannot run here, or None when they can."""
     reason = run.missing()
@@ -109,6 +125,13 @@ class NamespaceDriver:
         self.host = host
         self.names = names
         self.instances_dir = instances_dir
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _guest_lock(self, uuid: str) -> threading.RLock:
+        """One operation at a time on a guest (the agent runs them in worker threads)."""
+        with self._locks_guard:
+            return self._locks.setdefault(uuid, threading.RLock())
 
     # -- where things are ------------------------------------------------------------------
     def _dir(self, uuid: str) -> Path:
@@ -304,6 +327,7 @@ class NamespaceDriver:
             return SUSPENDED if record.get("suspended") else PAUSED
         return RUNNING
 
+    @_one_at_a_time
     def spawn(self, spec: InstanceSpec) -> None:
         uuid = spec.uuid
         if self._init_pid(uuid) is not None:
@@ -375,6 +399,7 @@ class NamespaceDriver:
             return
         run.run(argv, timeout=60)
 
+    @_one_at_a_time
     def destroy(self, uuid: str) -> None:
         self._remove(uuid)
 
@@ -398,6 +423,7 @@ class NamespaceDriver:
         cgroups.remove(group)
         shutil.rmtree(base, ignore_errors=True)
 
+    @_one_at_a_time
     def power_off(self, uuid: str) -> None:
         record = self._record(uuid)
         self._stop(uuid, soft=True)
@@ -406,6 +432,7 @@ class NamespaceDriver:
             self._save(uuid, record)
         self._console_line(uuid, "[pocketstack] powered off")
 
+    @_one_at_a_time
     def power_on(self, uuid: str) -> None:
         record = self._record(uuid)
         if self._init_pid(uuid) is not None:
@@ -413,6 +440,7 @@ class NamespaceDriver:
         self._ensure_links(uuid, record)
         self._start(uuid, record)
 
+    @_one_at_a_time
     def reboot(self, uuid: str, hard: bool) -> None:
         record = self._record(uuid)
         self._stop(uuid, soft=not hard)
@@ -428,14 +456,17 @@ class NamespaceDriver:
             raise DriverError(f"Instance {uuid} is not running.")
         return record
 
+    @_one_at_a_time
     def pause(self, uuid: str) -> None:
         self._running(uuid)
         cgroups.freeze(self._group(uuid))
 
+    @_one_at_a_time
     def unpause(self, uuid: str) -> None:
         self._record(uuid)
         cgroups.thaw(self._group(uuid))
 
+    @_one_at_a_time
     def suspend(self, uuid: str) -> None:
         """The guest's memory stays where it is (frozen), recorded as suspended."""
         record = self._running(uuid)
@@ -443,6 +474,7 @@ class NamespaceDriver:
         self._save(uuid, record)
         cgroups.freeze(self._group(uuid))
 
+    @_one_at_a_time
     def resume(self, uuid: str) -> None:
         record = self._record(uuid)
         cgroups.thaw(self._group(uuid))
@@ -474,6 +506,7 @@ class NamespaceDriver:
         with open(self._dir(uuid) / "console.log", "a") as handle:
             handle.write(line + "\n")
 
+    @_one_at_a_time
     def resize(self, spec: InstanceSpec) -> None:
         """Record the new size; a running guest's memory and CPU limits change at once."""
         record = self._record(spec.uuid)
@@ -506,6 +539,7 @@ class NamespaceDriver:
                 "vifs": dict(record["devs"]), "addresses": addresses,
                 "volumes": {}, "uptime": time.time() - record.get("created_at", time.time())}
 
+    @_one_at_a_time
     def snapshot(self, uuid: str) -> dict[str, Any]:
         """``{"image_id"}`` while the root disk has nothing of its own beyond its image, else a
         standalone qcow2 copy ``{"path", "disk_format"}``."""
@@ -530,6 +564,7 @@ class NamespaceDriver:
         self._record(uuid)
         raise DriverError("The namespace driver does not support volumes.")
 
+    @_one_at_a_time
     def plug_vif(self, uuid: str, vif: NetworkInterface) -> None:
         """A new ``eth<i>`` (the lowest free); a running guest runs DHCP on it at once."""
         record = self._record(uuid)
@@ -572,6 +607,7 @@ class NamespaceDriver:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
+    @_one_at_a_time
     def unplug_vif(self, uuid: str, port_id: str) -> None:
         record = self._record(uuid)
         dev = record["devs"].pop(port_id, None)
