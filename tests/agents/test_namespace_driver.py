@@ -240,7 +240,15 @@ def test_guest_boots_answers_ping_and_ssh_and_obeys_power(world: World) -> None:
     disk = json.loads(run.run(["qemu-img", "info", "--output=json", str(base / "disk")]))
     assert disk["format"] == "qcow2" and disk["backing-filename"] == spec.image.path
     assert disk["virtual-size"] == 1 << 30
-    assert driver.snapshot(spec.uuid) == {"image_id": "img1"}
+    assert driver.snapshot(spec.uuid) == {"image_id": "img1"}  # nothing of its own yet
+    if shutil.which("qemu-io"):
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 64k", str(base / "disk")],
+                       check=True, capture_output=True)
+        snap = driver.snapshot(spec.uuid)
+        assert snap["disk_format"] == "qcow2"
+        about = json.loads(run.run(["qemu-img", "info", "--output=json", snap["path"]]))
+        assert "backing-filename" not in about  # standalone
+        Path(snap["path"]).unlink()
 
     # a second port, plugged while the guest runs, then unplugged
     second = NetworkInterface(str(uuidlib.uuid4()), world.mac2, network_id="net1", mtu=MTU)

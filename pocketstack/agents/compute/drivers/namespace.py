@@ -197,6 +197,7 @@ class NamespaceDriver:
         boot.write_scripts(base, spec, record["devs"])
         group = self._group(uuid)
         cgroups.create(group, spec.memory_mb, spec.vcpus)
+        _trim(base / "console.log")
         pidfile = base / "init.pid"
         pidfile.unlink(missing_ok=True)
         joins = " ".join(f"echo $$ > {boot.q(str(p))} &&" for p in cgroups.join_paths(group))
@@ -622,6 +623,21 @@ class NamespaceDriver:
                                                 if v.get("port_id") != port_id]
         self._save(uuid, record)
         boot.write_scripts(self._dir(uuid), self._spec(record), record["devs"])
+
+
+def _trim(console: Path) -> None:
+    """Keep a console log that grew past 4 × :data:`_CONSOLE_MAX` to its last part."""
+    try:
+        if console.stat().st_size <= 4 * _CONSOLE_MAX:
+            return
+        with open(console, "rb") as handle:
+            handle.seek(-_CONSOLE_MAX, os.SEEK_END)
+            tail = handle.read()
+    except FileNotFoundError:
+        return
+    tmp = console.with_suffix(".tmp")
+    tmp.write_bytes(tail)
+    os.replace(tmp, console)
 
 
 def _alive(pid: int) -> bool:
