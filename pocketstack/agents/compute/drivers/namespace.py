@@ -215,6 +215,8 @@ class NamespaceDriver:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             if self.guest_init_pid(uuid) is not None:
+                record["booted_at"] = time.time()
+                self._save(uuid, record)
                 return
             time.sleep(0.005)
         raise DriverError(f"{uuid}: the guest's init did not start; console: "
@@ -526,6 +528,7 @@ class NamespaceDriver:
         record = self._record(uuid)
         spec = self._spec(record)
         disk = self._dir(uuid) / "disk"
+        init = self.guest_init_pid(uuid)
         addresses: dict[str, list[str]] = {}
         netns = self.names.guest_ns(uuid)
         if run.netns_exists(netns):
@@ -536,9 +539,10 @@ class NamespaceDriver:
                 "memory_mb": spec.memory_mb, "root_gb": spec.root_gb,
                 "image": spec.image.id, "image_path": spec.image.path,
                 "disk": str(disk) if disk.exists() else None,
-                "namespace": netns, "init_pid": self.guest_init_pid(uuid),
-                "vifs": dict(record["devs"]), "addresses": addresses,
-                "volumes": {}, "uptime": time.time() - record.get("created_at", time.time())}
+                "namespace": netns, "init_pid": init,
+                "vifs": sorted(record["devs"]), "devices": dict(record["devs"]),
+                "addresses": addresses, "volumes": {},
+                "uptime": None if init is None else time.time() - record.get("booted_at", 0)}
 
     @_one_at_a_time
     def snapshot(self, uuid: str) -> dict[str, Any]:
