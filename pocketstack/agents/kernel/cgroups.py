@@ -125,7 +125,7 @@ def owned(prefix: str) -> list[str]:
     for controller in CONTROLLERS:
         try:
             entries = os.listdir(ROOT / controller)
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
         found.update(e for e in entries if e.startswith(f"{prefix}-")
                      and (ROOT / controller / e).is_dir())
