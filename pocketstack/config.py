@@ -106,7 +106,7 @@ class Settings:
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
     compute_driver: str = _opt(
         "fake", "Hypervisor driver of the compute agents, by name: a driver registered under "
-        "the pocketstack.compute_drivers entry-point group (built in: fake).")
+        "the pocketstack.compute_drivers entry-point group (built in: fake, namespace).")
     dataplane: str = _opt(
         "none", "Kernel data plane: none (networks are rows; agents keep their state in the "
         "database), linux (bridges, VXLAN, dnsmasq, routers and nftables security groups in "

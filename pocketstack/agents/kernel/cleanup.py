@@ -1,6 +1,7 @@
 """Removing everything one cloud made in the kernel: every namespace with its prefix (the
 processes inside them are killed first, links go with their namespace) and the processes it
-started outside any namespace of its own (recorded in pid files under ``STATE/run``)."""
+started outside any namespace of its own (recorded in pid files under ``STATE/run``), and the
+control groups of its guests (thawed and emptied first: a frozen process cannot die)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import os
 import signal
 from pathlib import Path
 
-from pocketstack.agents.kernel import run
+from pocketstack.agents.kernel import cgroups, run
 from pocketstack.agents.kernel.names import KernelNames
 
 
 def remove_all(names: KernelNames, state_dir: Path | None = None) -> list[str]:
-    """Kill the cloud's processes and delete its namespaces; answers the namespaces removed."""
+    """Kill the cloud's processes, delete its namespaces and remove its control groups;
+    answers the namespaces removed."""
+    groups = cgroups.owned(names.prefix)
+    for group in groups:
+        cgroups.kill(group)
     if state_dir is not None:
         for pidfile in sorted((state_dir / "run").glob("**/*.pid")):
             try:
@@ -32,4 +37,6 @@ def remove_all(names: KernelNames, state_dir: Path | None = None) -> list[str]:
         if names.owns(netns):
             run.delete_netns(netns)
             removed.append(netns)
+    for group in groups:
+        cgroups.remove(group)
     return removed

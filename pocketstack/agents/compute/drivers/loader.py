@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from pocketstack.config import Settings
 
 GROUP = "pocketstack.compute_drivers"
-BUILTIN = {"fake": "pocketstack.agents.compute.drivers.fake:create"}
+BUILTIN = {"fake": "pocketstack.agents.compute.drivers.fake:create",
+           "namespace": "pocketstack.agents.compute.drivers.namespace:create"}
 
 
 class UnknownDriver(ValueError):
