@@ -261,6 +261,9 @@ def create_server(req: ApiRequest) -> Response:
         "path": image.path}
     if force_host:
         internal_hints["_force_host"] = force_host
+    # the requester's roles: the conductor makes the ports as the requester would (an admin
+    # may boot on any project's network, as Nova passes the user's context to Neutron)
+    internal_hints["_roles"] = list(ctx.roles)
     base = {
         "display_name": server["name"], "description": server.get("description"),
         "project_id": ctx.project_id, "user_id": ctx.user_id, "image_ref": image.id,

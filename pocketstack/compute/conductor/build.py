@@ -54,10 +54,17 @@ def bind_ports(conductor: Conductor, uuid: str) -> None:
     found = conductor.network.instance_ports(uuid)
     if not found:
         return
-    ctx = RequestContext(user_id=row["user_id"], project_id=row["project_id"],
-                         roles=["member"])
+    ctx = requester(row)
     conductor.network.allocate_for_instance(
         ctx, uuid, row["host"] or "", [PortRequest(port_id=v.port_id) for v in found])
+
+
+def requester(row: dict[str, Any]) -> RequestContext:
+    """The context ports are made in: the server's user and project with the roles the
+    create request had (recorded by the API; ``member`` for servers made before that)."""
+    roles = (row["scheduler_hints"] or {}).get("_roles") or ["member"]
+    return RequestContext(user_id=row["user_id"], project_id=row["project_id"],
+                          roles=[str(r) for r in roles])
 
 
 def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
@@ -196,8 +203,7 @@ class Build(TaskFamily):
             return []  # stale: the build moved on
         requests = [PortRequest(network_id=r.get("network_id"), port_id=r.get("port_id"),
                                 fixed_ip=r.get("fixed_ip")) for r in row["networks"]]
-        ctx = RequestContext(user_id=row["user_id"], project_id=row["project_id"],
-                             roles=["member"])
+        ctx = requester(row)
         groups = [g for g in row["security_groups"] or []]
         vifs: list[dict[str, Any]] = []
         failure, fatal = None, False
