@@ -1,0 +1,424 @@
+"""Security groups in nftables (pocketstack.agents.network.firewall).
+
+Rendering tests are pure. Kernel tests (root, ip/nft) build a host namespace with one bridge,
+three instance namespaces and an unfiltered client on veths, load the rules with
+``sync_firewall`` and check them with real pings, TCP connections and ARP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pocketstack.agents.kernel import names as kn
+from pocketstack.agents.kernel import run
+from pocketstack.agents.kernel.cleanup import remove_all
+from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.agents.network.firewall import FirewallCache, render, sync_firewall
+
+NET = "0e7f1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
+ALL_EGRESS = [{"direction": "egress", "ethertype": "IPv4", "protocol": None},
+              {"direction": "egress", "ethertype": "IPv6", "protocol": None}]
+
+
+def _port(pid: str, mac: str, ips: list[str], groups: list[str] | None = None,
+          security: bool = True, pairs: list[dict[str, str]] | None = None,
+          owner: str = "compute:nova") -> dict[str, Any]:
+    return {"id": pid, "network_id": NET, "mac_address": mac, "device_owner": owner,
+            "admin_state_up": True,
+            "fixed_ips": [{"subnet_id": "s", "ip_address": ip} for ip in ips],
+            "port_security_enabled": security,
+            "security_group_ids": ["default"] if groups is None else groups,
+            "allowed_address_pairs": pairs or []}
+
+
+def _rule(direction: str, protocol: str | None = None, low: int | None = None,
+          high: int | None = None, prefix: str | None = None, group: str | None = None,
+          ethertype: str = "IPv4") -> dict[str, Any]:
+    return {"id": secrets.token_hex(4), "direction": direction, "ethertype": ethertype,
+            "protocol": protocol, "port_range_min": low, "port_range_max": high,
+            "remote_ip_prefix": prefix, "remote_group_id": group}
+
+
+# --- rendering (pure) ------------------------------------------------------------------------
+
+NAMES = KernelNames("ptunit")
+P1 = _port("11111111-aaaa-4bbb-8ccc-000000000001", "fa:16:3e:00:00:11", ["10.0.0.11"])
+
+
+def _chain(text: str, family: str, chain: str) -> str:
+    table = text.split(f"table {family} ptunit_sg {{\n", 1)[1]
+    body = table.split(f"  chain {chain} {{", 1)[1]
+    return body.split("\n  }", 1)[0]
+
+
+def test_render_replaces_both_tables_in_one_script() -> None:
+    text = render(NAMES, [P1], {"default": {"rules": ALL_EGRESS, "members": {}}})
+    lines = text.splitlines()
+    assert lines[:4] == ["table bridge ptunit_sg {}", "delete table bridge ptunit_sg",
+                         "table inet ptunit_sg {}", "delete table inet ptunit_sg"]
+    assert "table bridge ptunit_sg {" in lines and "table inet ptunit_sg {" in lines
+    tap = kn.tap(P1["id"])
+    assert f'"{tap}" : jump from_1' in text and f'"{tap}" : jump to_1' in text
+    # rendering is deterministic (the agent compares texts) and independent of port order
+    p2 = _port("22222222-aaaa-4bbb-8ccc-000000000002", "fa:16:3e:00:00:12", ["10.0.0.12"])
+    sgs = {"default": {"rules": ALL_EGRESS, "members": {}}}
+    assert render(NAMES, [P1, p2], sgs) == render(NAMES, [p2, P1], sgs)
+
+
+def test_render_default_deny_and_dhcp() -> None:
+    text = render(NAMES, [P1], {"default": {"rules": ALL_EGRESS, "members": {}}})
+    ingress = _chain(text, "inet", "in_1")
+    assert "udp sport 67 udp dport 68 accept" in ingress
+    assert ingress.strip().endswith("drop;")
+    egress = _chain(text, "inet", "out_1")
+    # the port may not answer DHCP; that drop comes before anything allows
+    assert egress.index("udp sport 67 udp dport 68 drop") < egress.index("return")
+    assert "icmpv6 type nd-router-advert drop" in egress
+    assert "meta nfproto ipv4 return;" in egress and egress.strip().endswith("drop;")
+
+
+def test_render_no_egress_rules_means_no_egress() -> None:
+    text = render(NAMES, [P1], {"default": {"rules": [], "members": {}}})
+    egress = _chain(text, "inet", "out_1")
+    assert "meta nfproto ipv4 return;" not in egress
+    assert "udp sport 68 udp dport 67 return" in egress  # DHCP client still allowed
+
+
+def test_render_rule_translation() -> None:
+    rules = [
+        _rule("ingress", "tcp", 22, 22, prefix="10.0.0.0/24"),
+        _rule("ingress", "udp", 1000, 2000),
+        _rule("ingress", "icmp", 8, 0),
+        _rule("ingress", "icmp", 8),
+        _rule("ingress", "icmp", ethertype="IPv6"),
+        _rule("ingress", "47"),
+        _rule("ingress", "6", 80, 80),
+        _rule("ingress", "tcp", 1, 65535),
+        _rule("egress", "udp", 53, 53, prefix="192.168.1.1/32"),
+        _rule("ingress", "tcp", prefix="fd00::/64"),  # family mismatch: matches nothing
+        _rule("ingress", "bogus"),
+    ]
+    text = render(NAMES, [P1], {"default": {"rules": rules, "members": {}}})
+    ingress = _chain(text, "inet", "in_1")
+    assert "meta nfproto ipv4 ip saddr 10.0.0.0/24 meta l4proto tcp th dport 22 accept" in ingress
+    assert "meta l4proto udp th dport 1000-2000 accept" in ingress
+    assert "meta l4proto icmp icmp type 8 icmp code 0 accept" in ingress
+    assert "meta l4proto icmp icmp type 8 accept" in ingress
+    assert "meta nfproto ipv6 meta l4proto icmpv6 accept" in ingress
+    assert "meta nfproto ipv4 meta l4proto 47 accept" in ingress
+    assert "meta l4proto tcp th dport 80 accept" in ingress
+    assert "meta nfproto ipv4 meta l4proto tcp accept" in ingress  # the full range
+    assert "fd00" not in ingress and "bogus" not in text
+    egress = _chain(text, "inet", "out_1")
+    assert "ip daddr 192.168.1.1 meta l4proto udp th dport 53 return" in egress
+
+
+def test_render_remote_groups_are_sets_of_members() -> None:
+    sgs = {"default": {"rules": [_rule("ingress", group="peers"),
+                                 _rule("ingress", "tcp", 22, 22, group="peers",
+                                       ethertype="IPv6")],
+                       "members": {}},
+           "peers": {"rules": [], "members": {"IPv4": ["10.0.0.12", "10.0.0.13", "10.0.0.12"],
+                                              "IPv6": ["fd00::12"]}}}
+    text = render(NAMES, [P1], sgs)
+    assert "elements = { 10.0.0.12/31 }" in text  # .12 and .13, duplicates merged
+    assert "elements = { fd00::12 }" in text
+    ingress = _chain(text, "inet", "in_1")
+    assert "ip saddr @g1_4 accept" in ingress
+    assert "ip6 saddr @g1_6 meta l4proto tcp th dport 22 accept" in ingress
+    # a group that has no members yet still gives a (empty) set
+    sgs["peers"]["members"] = {}
+    text = render(NAMES, [P1], sgs)
+    assert "ip saddr @g1_4 accept" in _chain(text, "inet", "in_1")
+
+
+def test_render_anti_spoofing_and_pairs() -> None:
+    port = dict(P1, fixed_ips=[{"ip_address": "10.0.0.11"}, {"ip_address": "fd00::11"}],
+                allowed_address_pairs=[{"ip_address": "10.0.0.0/28"},
+                                       {"ip_address": "10.0.1.5",
+                                        "mac_address": "FA:16:3E:00:00:99"}])
+    text = render(NAMES, [port], {"default": {"rules": [], "members": {}}})
+    ip4 = _chain(text, "bridge", "ip_1")
+    assert "ether saddr fa:16:3e:00:00:11 ip saddr 10.0.0.11 accept" in ip4
+    assert "ether saddr fa:16:3e:00:00:11 ip saddr 10.0.0.0/28 accept" in ip4
+    assert "ether saddr fa:16:3e:00:00:99 ip saddr 10.0.1.5 accept" in ip4
+    ip6 = _chain(text, "bridge", "ip6_1")
+    assert "ip6 saddr fd00::11 accept" in ip6
+    assert "ip6 saddr fe80::f816:3eff:fe00:11 accept" in ip6  # EUI-64 link-local
+    arp = _chain(text, "bridge", "arp_1")
+    assert "arp saddr ether fa:16:3e:00:00:99 arp saddr ip 10.0.1.5 accept" in arp
+    frm = _chain(text, "bridge", "from_1")
+    assert "ether saddr != { fa:16:3e:00:00:11, fa:16:3e:00:00:99 } drop" in frm
+    assert frm.strip().endswith("drop;")  # other ethertypes (VLAN tags...) are dropped
+
+
+def test_render_unfiltered_ports() -> None:
+    open_port = _port("33333333-aaaa-4bbb-8ccc-000000000003", "fa:16:3e:00:00:13",
+                      ["10.0.0.13"], security=False, groups=[])
+    dhcp = _port("44444444-aaaa-4bbb-8ccc-000000000004", "fa:16:3e:00:00:02", ["10.0.0.2"],
+                 owner="network:dhcp", groups=[])
+    text = render(NAMES, [open_port, dhcp, P1], {"default": {"rules": [], "members": {}}})
+    assert kn.tap(open_port["id"]) not in text and kn.tap(dhcp["id"]) not in text
+    assert kn.tap(P1["id"]) in text
+    assert "jump in_1" in text and "in_2" not in text
+    # all ports of the host set the conntrack zone of their bridge
+    assert f'"{kn.bridge(NET)}" :' in text
+
+
+def test_render_no_ports() -> None:
+    text = render(NAMES, [], {})
+    assert "vmap" not in text and "table inet ptunit_sg {" in text
+
+
+# --- kernel ----------------------------------------------------------------------------------
+
+kernel = pytest.mark.skipif(run.missing() is not None, reason=str(run.missing()))
+
+PROBE_CONNECT = ("import socket,sys\n"
+                 "socket.create_connection((sys.argv[1], int(sys.argv[2])), "
+                 "timeout=float(sys.argv[3])).close()\n")
+LISTENER = ("import select,socket,sys\n"
+            "ss=[]\n"
+            "for p in sys.argv[1:]:\n"
+            "    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "    s.bind(('0.0.0.0', int(p))); s.listen(16); ss.append(s)\n"
+            "print('ready', flush=True)\n"
+            "while True:\n"
+            "    for s in select.select(ss, [], [])[0]:\n"
+            "        s.accept()[0].close()\n")
+
+
+class Lab:
+    """One host namespace, its bridge, and namespaces plugged into it by veths."""
+
+    def __init__(self) -> None:
+        self.names = KernelNames("pt" + secrets.token_hex(2))
+        self.host = self.names.host_ns("h1")
+        self.ns: dict[str, str] = {}
+        self.cache = FirewallCache()
+        self.ports = {
+            "vm1": _port("a1000000-0000-4000-8000-000000000001", "fa:16:3e:00:01:11",
+                         ["10.0.0.11", "fd00::11"]),
+            "vm2": _port("a2000000-0000-4000-8000-000000000002", "fa:16:3e:00:01:12",
+                         ["10.0.0.12"]),
+            "vm3": _port("a3000000-0000-4000-8000-000000000003", "fa:16:3e:00:01:13",
+                         ["10.0.0.13"]),
+            "client": _port("c0000000-0000-4000-8000-000000000020", "fa:16:3e:00:01:20",
+                            ["10.0.0.20", "fd00::20"], security=False, groups=[]),
+        }
+
+    def build(self) -> None:
+        run.ensure_netns(self.host)
+        brq = kn.bridge(NET)
+        host_cmds = [f"link add {brq} type bridge", f"link set {brq} up"]
+        for name, port in self.ports.items():
+            ns = self.names.guest_ns(name)
+            run.ensure_netns(ns)
+            self.ns[name] = ns
+            tap = kn.tap(port["id"])
+            run.run(["ip", "link", "add", tap, "netns", self.host, "type", "veth",
+                     "peer", "name", "eth0", "netns", ns])
+            cmds = [f"link set eth0 address {port['mac_address']} up"]
+            for fixed in port["fixed_ips"]:
+                ip = fixed["ip_address"]
+                cmds.append(f"addr add {ip}/64 dev eth0 nodad" if ":" in ip
+                            else f"addr add {ip}/24 dev eth0")
+            run.ip_batch(cmds, ns)
+            host_cmds += [f"link set {tap} master {brq} up"]
+        run.ip_batch(host_cmds, self.host)
+        for name in ("vm1", "vm2", "vm3"):  # the wiring works before any rule (and ARP is warm)
+            assert self.ping("client", self.ports[name]["fixed_ips"][0]["ip_address"], True)
+
+    def sync(self, groups: dict[str, Any], **changes: dict[str, Any]) -> float:
+        """Load the rules for the lab's ports (with ``changes`` per port); answers seconds."""
+        ports = [dict(port, **changes.get(name, {})) for name, port in self.ports.items()]
+        start = time.perf_counter()
+        sync_firewall(self.host, self.names, ports, groups, self.cache)
+        return time.perf_counter() - start
+
+    def ping(self, src: str, dst: str, expect: bool, source: str | None = None) -> bool:
+        wait = "1" if expect else "0.4"
+        argv = ["ping", "-c", "1", "-W", wait, *(["-I", source] if source else []), dst]
+        out = subprocess.run(run.in_netns(argv, self.ns[src]), capture_output=True, check=False)
+        return out.returncode == 0
+
+    def connect(self, src: str, dst: str, port: int, expect: bool) -> bool:
+        wait = "1" if expect else "0.4"
+        argv = [sys.executable, "-c", PROBE_CONNECT, dst, str(port), wait]
+        out = subprocess.run(run.in_netns(argv, self.ns[src]), capture_output=True, check=False)
+        return out.returncode == 0
+
+    def listen(self, name: str, *ports: int) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(run.in_netns([sys.executable, "-c", LISTENER,
+                                              *map(str, ports)], self.ns[name]),
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return proc
+
+    def ip(self, name: str, *args: str) -> None:
+        run.run(["ip", *args], self.ns[name])
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    the_lab = Lab()
+    try:
+        the_lab.build()
+        yield the_lab
+    finally:
+        remove_all(the_lab.names)
+
+
+def _groups(*rules: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    sgs: dict[str, Any] = {"default": {"rules": ALL_EGRESS + list(rules), "members": {}}}
+    sgs.update(extra or {})
+    return sgs
+
+
+@kernel
+def test_kernel_sysctls_and_tables(lab: Lab) -> None:
+    lab.cache.loaded.clear()
+    lab.sync(_groups())
+    out = run.run(["sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables "
+                   "/proc/sys/net/bridge/bridge-nf-call-ip6tables"], lab.host)
+    assert out.split() == ["1", "1"]
+    listed = run.run(["nft", "list", "tables"], lab.host)
+    table = lab.names.nft_table("sg")
+    assert f"table bridge {table}" in listed and f"table inet {table}" in listed
+    # the same state again is not reloaded; a change is
+    assert sync_firewall(lab.host, lab.names, list(lab.ports.values()), _groups(),
+                         lab.cache) is False
+    assert sync_firewall(lab.host, lab.names, list(lab.ports.values()),
+                         _groups(_rule("ingress", "icmp")), lab.cache) is True
+
+
+@kernel
+def test_kernel_icmp_rule_opens_and_closes_ping(lab: Lab) -> None:
+    lab.sync(_groups())
+    assert not lab.ping("client", "10.0.0.11", expect=False)  # default deny ingress
+    opened = lab.sync(_groups(_rule("ingress", "icmp")))
+    t0 = time.perf_counter()
+    assert lab.ping("client", "10.0.0.11", expect=True)
+    first_ping = time.perf_counter() - t0
+    closed = lab.sync(_groups())
+    assert not lab.ping("client", "10.0.0.11", expect=False)
+    # ICMP type/code: echo request (8/0) is enough for ping; another type is not
+    lab.sync(_groups(_rule("ingress", "icmp", 8, 0)))
+    assert lab.ping("client", "10.0.0.11", expect=True)
+    lab.sync(_groups(_rule("ingress", "icmp", 13)))
+    assert not lab.ping("client", "10.0.0.11", expect=False)
+    print(f"\nrule change enforced (render + nft load): open {opened * 1000:.1f} ms, "
+          f"close {closed * 1000:.1f} ms; first ping after it {first_ping * 1000:.1f} ms")
+
+
+@kernel
+def test_kernel_established_replies_to_egress_pass(lab: Lab) -> None:
+    lab.sync(_groups())
+    assert lab.ping("vm1", "10.0.0.20", expect=True)  # vm1 may send; the reply comes back
+    assert not lab.ping("client", "10.0.0.11", expect=False)
+    # without any egress rule vm1 can no longer start anything
+    lab.sync({"default": {"rules": [], "members": {}}})
+    assert not lab.ping("vm1", "10.0.0.20", expect=False)
+
+
+@kernel
+def test_kernel_tcp_port_rule(lab: Lab) -> None:
+    listener = lab.listen("vm1", 8080, 8081)
+    try:
+        lab.sync(_groups())
+        assert not lab.connect("client", "10.0.0.11", 8080, expect=False)
+        lab.sync(_groups(_rule("ingress", "tcp", 8080, 8080)))
+        assert lab.connect("client", "10.0.0.11", 8080, expect=True)
+        assert not lab.connect("client", "10.0.0.11", 8081, expect=False)
+        # by protocol number, with a remote prefix that excludes the client
+        lab.sync(_groups(_rule("ingress", "6", 8081, 8081, prefix="10.0.0.12/32")))
+        assert not lab.connect("client", "10.0.0.11", 8081, expect=False)
+        assert lab.connect("vm2", "10.0.0.11", 8081, expect=True)
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+@kernel
+def test_kernel_remote_group(lab: Lab) -> None:
+    peers = {"peers": {"rules": ALL_EGRESS,
+                       "members": {"IPv4": ["10.0.0.12"], "IPv6": []}}}
+    groups = _groups(_rule("ingress", "icmp", group="peers"), extra=peers)
+    lab.sync(groups, vm2={"security_group_ids": ["peers"]})
+    assert lab.ping("vm2", "10.0.0.11", expect=True)  # a member
+    assert not lab.ping("vm3", "10.0.0.11", expect=False)  # not a member
+    assert not lab.ping("client", "10.0.0.11", expect=False)
+    # membership changes (vm3 joins) are a set change
+    peers["peers"]["members"]["IPv4"].append("10.0.0.13")
+    lab.sync(groups, vm2={"security_group_ids": ["peers"]},
+             vm3={"security_group_ids": ["peers"]})
+    assert lab.ping("vm3", "10.0.0.11", expect=True)
+
+
+@kernel
+def test_kernel_ip_spoofing_and_allowed_address_pair(lab: Lab) -> None:
+    lab.sync(_groups())
+    lab.ip("vm2", "addr", "add", "10.0.0.99/32", "dev", "eth0")
+    try:
+        assert lab.ping("vm2", "10.0.0.20", expect=True)  # its own address
+        assert not lab.ping("vm2", "10.0.0.20", expect=False, source="10.0.0.99")
+        lab.sync(_groups(), vm2={"allowed_address_pairs": [{"ip_address": "10.0.0.96/29"}]})
+        assert lab.ping("vm2", "10.0.0.20", expect=True, source="10.0.0.99")
+        # a pair with another MAC does not let the port's own MAC use the address
+        lab.sync(_groups(), vm2={"allowed_address_pairs": [
+            {"ip_address": "10.0.0.99", "mac_address": "fa:16:3e:00:09:99"}]})
+        run.run(["ip", "neigh", "flush", "all"], lab.ns["client"])
+        assert not lab.ping("vm2", "10.0.0.20", expect=False, source="10.0.0.99")
+    finally:
+        lab.ip("vm2", "addr", "del", "10.0.0.99/32", "dev", "eth0")
+
+
+@kernel
+def test_kernel_mac_and_arp_spoofing(lab: Lab) -> None:
+    lab.sync(_groups())
+    arping = ["busybox", "arping", "-c", "1", "-w", "1", "-I", "eth0"]
+    out = subprocess.run(run.in_netns([*arping, "-s", "10.0.0.12", "10.0.0.20"],
+                                      lab.ns["vm2"]), capture_output=True, check=False)
+    assert out.returncode == 0  # its own address: answered
+    lab.ip("vm2", "addr", "add", "10.0.0.11/32", "dev", "eth0")
+    try:
+        out = subprocess.run(run.in_netns([*arping, "-s", "10.0.0.11", "10.0.0.20"],
+                                          lab.ns["vm2"]), capture_output=True, check=False)
+        assert out.returncode != 0  # claiming vm1's address: dropped
+    finally:
+        lab.ip("vm2", "addr", "del", "10.0.0.11/32", "dev", "eth0")
+    lab.ip("vm2", "link", "set", "eth0", "address", "fa:16:3e:00:07:77")
+    try:
+        assert not lab.ping("vm2", "10.0.0.20", expect=False)
+    finally:
+        lab.ip("vm2", "link", "set", "eth0", "address", lab.ports["vm2"]["mac_address"])
+    assert lab.ping("vm2", "10.0.0.20", expect=True)
+
+
+@kernel
+def test_kernel_port_security_disabled_is_open(lab: Lab) -> None:
+    lab.sync(_groups())
+    assert not lab.ping("client", "10.0.0.13", expect=False)
+    lab.sync(_groups(), vm3={"port_security_enabled": False, "security_group_ids": []})
+    assert lab.ping("client", "10.0.0.13", expect=True)
+    lab.ip("vm3", "addr", "add", "10.0.0.98/32", "dev", "eth0")
+    try:
+        assert lab.ping("vm3", "10.0.0.20", expect=True, source="10.0.0.98")  # no anti-spoofing
+    finally:
+        lab.ip("vm3", "addr", "del", "10.0.0.98/32", "dev", "eth0")
+
+
+@kernel
+def test_kernel_ipv6_neighbour_discovery_and_rule(lab: Lab) -> None:
+    lab.sync(_groups())
+    assert not lab.ping("client", "fd00::11", expect=False)
+    lab.sync(_groups(_rule("ingress", "icmp", ethertype="IPv6")))  # icmp means ICMPv6 here
+    assert lab.ping("client", "fd00::11", expect=True)
+    assert not lab.ping("client", "10.0.0.11", expect=False)  # IPv4 stays closed
