@@ -184,7 +184,7 @@ def _rule_match(rule: dict[str, Any], ingress: bool, set_names: dict[tuple[str, 
         name = PORTED.get(proto)
         parts.append(f"meta l4proto {name or proto}")
         if name is not None and (low is not None or high is not None):
-            first = int(low) if low is not None else int(high)
+            first = int(low if low is not None else high)  # type: ignore[arg-type]
             last = int(high) if high is not None else first
             if (first, last) != (1, 65535) and (first, last) != (0, 65535):
                 parts.append(f"th dport {first}" if first == last else f"th dport {first}-{last}")

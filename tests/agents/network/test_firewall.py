@@ -233,8 +233,11 @@ class Lab:
             run.ip_batch(cmds, ns)
             host_cmds += [f"link set {tap} master {brq} up"]
         run.ip_batch(host_cmds, self.host)
-        for name in ("vm1", "vm2", "vm3"):  # the wiring works before any rule (and ARP is warm)
-            assert self.ping("client", self.ports[name]["fixed_ips"][0]["ip_address"], True)
+        # the wiring works before any rule is loaded (a veth carries traffic only once its
+        # carrier is seen, up to a second after it comes up)
+        for name in ("vm1", "vm2", "vm3"):
+            address = self.ports[name]["fixed_ips"][0]["ip_address"]
+            assert any(self.ping("client", address, True) for _ in range(3))
 
     def sync(self, groups: dict[str, Any], **changes: dict[str, Any]) -> float:
         """Load the rules for the lab's ports (with ``changes`` per port); answers seconds."""
