@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,6 +213,9 @@ class Lab:
                          ["10.0.0.13"]),
             "client": _port("c0000000-0000-4000-8000-000000000020", "fa:16:3e:00:01:20",
                             ["10.0.0.20", "fd00::20"], security=False, groups=[]),
+            # Neutron's own port: never filtered, whatever its port security says
+            "dhcp": _port("d0000000-0000-4000-8000-000000000002", "fa:16:3e:00:01:02",
+                          ["10.0.0.2"], groups=[], owner="network:dhcp"),
         }
 
     def build(self) -> None:
@@ -235,7 +239,7 @@ class Lab:
         run.ip_batch(host_cmds, self.host)
         # the wiring works before any rule is loaded (a veth carries traffic only once its
         # carrier is seen, up to a second after it comes up)
-        for name in ("vm1", "vm2", "vm3"):
+        for name in ("vm1", "vm2", "vm3", "dhcp"):
             address = self.ports[name]["fixed_ips"][0]["ip_address"]
             assert any(self.ping("client", address, True) for _ in range(3))
 
@@ -264,6 +268,15 @@ class Lab:
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         return proc
+
+    def dhcp_lease(self, name: str, expect: bool) -> bool:
+        """Whether ``name`` gets a DHCP lease (any server; the address is not applied)."""
+        tries = "3" if expect else "1"
+        argv = ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", tries, "-T", "1",
+                "-s", "/bin/true"]
+        out = subprocess.run(run.in_netns(argv, self.ns[name]), capture_output=True,
+                             check=False)
+        return out.returncode == 0
 
     def ip(self, name: str, *args: str) -> None:
         run.run(["ip", *args], self.ns[name])
@@ -425,3 +438,38 @@ def test_kernel_ipv6_neighbour_discovery_and_rule(lab: Lab) -> None:
     lab.sync(_groups(_rule("ingress", "icmp", ethertype="IPv6")))  # icmp means ICMPv6 here
     assert lab.ping("client", "fd00::11", expect=True)
     assert not lab.ping("client", "10.0.0.11", expect=False)  # IPv4 stays closed
+
+
+@kernel
+def test_kernel_dhcp_client_allowed_rogue_server_dropped(lab: Lab, tmp_path: Path) -> None:
+    # vm1 has no egress rule at all: DHCP to and from the network's server still passes
+    lab.sync({"default": {"rules": [], "members": {}}})
+    dnsmasq = subprocess.Popen(run.in_netns(
+        ["dnsmasq", "--no-hosts", "--no-resolv", "--keep-in-foreground", "--conf-file=/dev/null",
+         f"--pid-file={tmp_path}/dnsmasq.pid", f"--dhcp-leasefile={tmp_path}/leases",
+         "--interface=eth0", "--bind-interfaces", "--except-interface=lo", "--port=0",
+         "--dhcp-range=10.0.0.0,static,255.255.255.0,600s",
+         f"--dhcp-host={lab.ports['vm1']['mac_address']},10.0.0.11"], lab.ns["dhcp"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)
+        assert lab.dhcp_lease("vm1", expect=True)
+    finally:
+        dnsmasq.kill()
+        dnsmasq.wait()
+    # vm2 runs a DHCP server of its own: its offers never leave the port, even though its
+    # group allows all egress (and the requests in)
+    server = _groups(_rule("ingress", "udp", 67, 67))
+    conf = tmp_path / "udhcpd.conf"
+    conf.write_text(f"interface eth0\nstart 10.0.0.150\nend 10.0.0.160\n"
+                    f"lease_file {tmp_path}/udhcpd.leases\npidfile {tmp_path}/udhcpd.pid\n")
+    rogue = subprocess.Popen(run.in_netns(["busybox", "udhcpd", "-f", str(conf)], lab.ns["vm2"]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lab.sync(server, vm2={"port_security_enabled": False})  # first, the server works
+        assert lab.dhcp_lease("vm1", expect=True)
+        lab.sync(server)
+        assert not lab.dhcp_lease("vm1", expect=False)
+    finally:
+        rogue.kill()
+        rogue.wait()
