@@ -235,7 +235,8 @@ def _bridge_table(table: str, ports: list[_Port]) -> list[str]:
         for mac, net in pairs:
             if net.version == 6:
                 out.append(f"    ether saddr {mac} ip6 saddr {_addr(net)} accept;")
-        out.append(f"    ip6 saddr :: icmpv6 type {{ {ICMP6_FROM_UNSPECIFIED} }} accept;")
+        out.append(f"    ether saddr {{ {', '.join(macs)} }} ip6 saddr :: "
+                   f"icmpv6 type {{ {ICMP6_FROM_UNSPECIFIED} }} accept;")
         out.append("    drop;")
         out.append("  }")
         # ARP: the sender fields must be one of the port's own pairs (or a probe from 0.0.0.0)
@@ -388,8 +389,11 @@ def sync_firewall(netns: str, names: KernelNames, ports: list[dict[str, Any]],
     text = render(names, ports, security_groups)
     if cache is not None and cache.is_current(netns, text):
         return False
-    script = "; ".join(f"echo 1 > /proc/sys/{key.replace('.', '/')}" for key in BRIDGE_SYSCTLS)
-    run.run(["sh", "-c", f"{script}; exec nft -f -"], netns, input=text)
+    # one process for both: the sysctls (without them br_netfilter never calls the inet
+    # chain and every rule is silently bypassed) and the load
+    script = " && ".join(f"echo 1 > /proc/sys/{key.replace('.', '/')}"
+                         for key in BRIDGE_SYSCTLS)
+    run.run(["sh", "-c", f"{script} && exec nft -f -"], netns, input=text)
     if cache is not None:
         cache.remember(netns, text)
     return True

@@ -434,7 +434,11 @@ def test_kernel_port_security_disabled_is_open(lab: Lab) -> None:
 @kernel
 def test_kernel_ipv6_neighbour_discovery_and_rule(lab: Lab) -> None:
     lab.sync(_groups())
+    run.run(["ip", "neigh", "flush", "all"], lab.ns["client"])
     assert not lab.ping("client", "fd00::11", expect=False)
+    # ...but neighbour discovery went through (solicitation in, advertisement out)
+    neigh = run.ip_json(["-6", "neigh", "show", "fd00::11"], lab.ns["client"])
+    assert [n.get("lladdr") for n in neigh] == [lab.ports["vm1"]["mac_address"]]
     lab.sync(_groups(_rule("ingress", "icmp", ethertype="IPv6")))  # icmp means ICMPv6 here
     assert lab.ping("client", "fd00::11", expect=True)
     assert not lab.ping("client", "10.0.0.11", expect=False)  # IPv4 stays closed
