@@ -196,63 +196,85 @@ def _zone(network_id: str) -> int:
     return int(hashlib.sha1(network_id.encode()).hexdigest()[:8], 16) % 65535 + 1
 
 
-@dataclass
-class _Port:
-    index: int
-    port: dict[str, Any]
-    tap: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tap = kn.tap(self.port["id"])
+def _profile(port: dict[str, Any]) -> tuple[str, ...]:
+    """What decides a port's inet chains: its groups (nothing else there is per port)."""
+    return tuple(sorted(set(port.get("security_group_ids") or [])))
 
 
-def _bridge_table(table: str, ports: list[_Port]) -> list[str]:
+Pairs = list[tuple[str, Network]]
+
+
+def _spoof_elements(taps: list[tuple[str, Pairs]], version: int) -> list[str]:
+    """``tap . mac . address`` elements, overlapping prefixes of one (tap, MAC) merged."""
+    out = []
+    for tap, pairs in taps:
+        by_mac: dict[str, list[Network]] = {}
+        for mac, net in pairs:
+            if net.version == version:
+                by_mac.setdefault(mac, []).append(net)
+        for mac in sorted(by_mac):
+            nets = by_mac[mac]
+            merged = nets if len(nets) == 1 else ipaddress.collapse_addresses(nets)  # type: ignore[type-var]
+            for net in merged:
+                out.append(f'"{tap}" . {mac} . {_addr(net)}')
+    return out
+
+
+def _set(name: str, kind: str, elements: list[str], interval: bool = False,
+         comment: str = "") -> list[str]:
+    flags = " flags interval;" if interval else ""
+    out = [f"  set {name} {{{'  # ' + comment if comment else ''}",
+           f"    type {kind};{flags}"]
+    if elements:
+        out.append(f"    elements = {{ {', '.join(elements)} }}")
+    out.append("  }")
+    return out
+
+
+def _bridge_table(table: str, taps: list[tuple[str, Pairs]],
+                  profile_of: dict[str, int]) -> list[str]:
+    """Stage 1: anti-spoofing of every filtered port, and the mark naming the profiles of the
+    filtered ports a frame comes from (bits 16..31) and goes to (bits 0..15)."""
     out = [f"table bridge {table} {{"]
-    for p in ports:
-        pairs = _pairs(p.port)
-        macs = sorted({mac for mac, _ in pairs})
-        out.append(f"  chain to_{p.index} {{")
-        out.append(f"    meta mark set meta mark or 0x{p.index:x};")
+    macs = sorted({f'"{tap}" . {mac}' for tap, pairs in taps for mac, _ in pairs})
+    out += _set("macs", "ifname . ether_addr", macs)
+    out += _set("addr4", "ifname . ether_addr . ipv4_addr", _spoof_elements(taps, 4), True)
+    out += _set("addr6", "ifname . ether_addr . ipv6_addr", _spoof_elements(taps, 6), True)
+    out.append("  chain spoof {")
+    out.append("    iifname . ether saddr != @macs drop;")
+    out.append("    ether type vmap { ip : goto spoof4, ip6 : goto spoof6, arp : goto spoofarp };")
+    out.append("    drop;")  # anything else (VLAN tags would pass br_netfilter unseen)
+    out.append("  }")
+    out.append("  chain spoof4 {")
+    out.append("    iifname . ether saddr . ip saddr @addr4 accept;")
+    out.append("    iifname . ether saddr @macs ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept;")
+    out.append("    drop;")
+    out.append("  }")
+    out.append("  chain spoof6 {")
+    out.append("    iifname . ether saddr . ip6 saddr @addr6 accept;")
+    out.append(f"    iifname . ether saddr @macs ip6 saddr :: "
+               f"icmpv6 type {{ {ICMP6_FROM_UNSPECIFIED} }} accept;")
+    out.append("    drop;")
+    out.append("  }")
+    out.append("  chain spoofarp {")  # sender fields: one of the port's pairs, or a probe
+    out.append("    iifname . arp saddr ether . arp saddr ip @addr4 accept;")
+    out.append("    iifname . arp saddr ether @macs arp saddr ip 0.0.0.0 accept;")
+    out.append("    drop;")
+    out.append("  }")
+    for n in sorted(set(profile_of.values())):
+        out.append(f"  chain to_{n} {{")
+        out.append(f"    meta mark set meta mark or 0x{n:x};")
         out.append("  }")
-        out.append(f"  chain from_{p.index} {{")
-        out.append(f"    meta mark set meta mark or 0x{p.index << FROM_SHIFT:x};")
-        out.append(f"    ether saddr != {{ {', '.join(macs)} }} drop;")
-        out.append(f"    ether type vmap {{ ip : jump ip_{p.index}, ip6 : jump ip6_{p.index}, "
-                   f"arp : jump arp_{p.index} }};")
-        out.append("    drop;")
-        out.append("  }")
-        # IPv4
-        out.append(f"  chain ip_{p.index} {{")
-        for mac, net in pairs:
-            if net.version == 4:
-                out.append(f"    ether saddr {mac} ip saddr {_addr(net)} accept;")
-        out.append(f"    ether saddr {{ {', '.join(macs)} }} ip saddr 0.0.0.0 "
-                   "udp sport 68 udp dport 67 accept;")
-        out.append("    drop;")
-        out.append("  }")
-        # IPv6
-        out.append(f"  chain ip6_{p.index} {{")
-        for mac, net in pairs:
-            if net.version == 6:
-                out.append(f"    ether saddr {mac} ip6 saddr {_addr(net)} accept;")
-        out.append(f"    ether saddr {{ {', '.join(macs)} }} ip6 saddr :: "
-                   f"icmpv6 type {{ {ICMP6_FROM_UNSPECIFIED} }} accept;")
-        out.append("    drop;")
-        out.append("  }")
-        # ARP: the sender fields must be one of the port's own pairs (or a probe from 0.0.0.0)
-        out.append(f"  chain arp_{p.index} {{")
-        for mac, net in pairs:
-            if net.version == 4:
-                out.append(f"    arp saddr ether {mac} arp saddr ip {_addr(net)} accept;")
-        out.append(f"    arp saddr ether {{ {', '.join(macs)} }} arp saddr ip 0.0.0.0 accept;")
-        out.append("    drop;")
+        out.append(f"  chain from_{n} {{")
+        out.append(f"    meta mark set meta mark or 0x{n << FROM_SHIFT:x};")
+        out.append("    goto spoof;")
         out.append("  }")
     out.append("  chain forward {")
     out.append("    type filter hook forward priority -200; policy accept;")
     out.append("    meta mark set 0;")
-    if ports:
-        to_map = ", ".join(f'"{p.tap}" : jump to_{p.index}' for p in ports)
-        from_map = ", ".join(f'"{p.tap}" : jump from_{p.index}' for p in ports)
+    if taps:
+        to_map = ", ".join(f'"{tap}" : jump to_{profile_of[tap]}' for tap, _ in taps)
+        from_map = ", ".join(f'"{tap}" : jump from_{profile_of[tap]}' for tap, _ in taps)
         out.append(f"    oifname vmap {{ {to_map} }};")
         out.append(f"    iifname vmap {{ {from_map} }};")
     out.append("  }")
@@ -260,28 +282,22 @@ def _bridge_table(table: str, ports: list[_Port]) -> list[str]:
     return out
 
 
-def _inet_table(table: str, ports: list[_Port], all_ports: list[dict[str, Any]],
-                security_groups: dict[str, Any], names: KernelNames) -> list[str]:
+def _inet_table(table: str, profiles: list[tuple[str, ...]], all_ports: list[dict[str, Any]],
+                security_groups: dict[str, Any]) -> list[str]:
+    """Stage 2: conntrack zones, and the stateful chains of each profile (set of groups)."""
     out = [f"table inet {table} {{"]
-    # one set per remote group referenced by a filtered port's rules, and family
-    used: set[str] = set()
-    for p in ports:
-        for gid in p.port.get("security_group_ids") or []:
-            for rule in (security_groups.get(gid) or {}).get("rules") or []:
-                if rule.get("remote_group_id"):
-                    used.add(rule["remote_group_id"])
+    # one set per remote group named by a rule of a filtered port, and family
+    used = sorted({rule["remote_group_id"] for profile in profiles for gid in profile
+                   for rule in (security_groups.get(gid) or {}).get("rules") or []
+                   if rule.get("remote_group_id")})
     set_names: dict[tuple[str, int], str] = {}
-    for n, gid in enumerate(sorted(used), start=1):
+    for n, gid in enumerate(used, start=1):
         members = ((security_groups.get(gid) or {}).get("members")) or {}
         for version, key, kind in ((4, "IPv4", "ipv4_addr"), (6, "IPv6", "ipv6_addr")):
             name = f"g{n}_{version}"
             set_names[(gid, version)] = name
-            elements = _elements(members.get(key) or [], version)
-            out.append(f"  set {name} {{  # group {gid}")
-            out.append(f"    type {kind}; flags interval;")
-            if elements:
-                out.append(f"    elements = {{ {', '.join(elements)} }}")
-            out.append("  }")
+            out += _set(name, kind, _elements(members.get(key) or [], version), True,
+                        comment=f"group {gid}")
     # conntrack zone per network (its bridge), set before conntrack sees the packet
     bridges = sorted({kn.bridge(str(port["network_id"])): _zone(str(port["network_id"]))
                       for port in all_ports if port.get("network_id")}.items())
@@ -291,9 +307,10 @@ def _inet_table(table: str, ports: list[_Port], all_ports: list[dict[str, Any]],
         zone_map = ", ".join(f'"{brq}" : {zone}' for brq, zone in bridges)
         out.append(f"    ct zone set iifname map {{ {zone_map} }};")
     out.append("  }")
-    for p in ports:
-        rules = _port_rules(p.port, security_groups, set_names)
-        out.append(f"  chain out_{p.index} {{  # port {p.port['id']} egress")
+    for n, profile in enumerate(profiles, start=1):
+        rules = _profile_rules(profile, security_groups, set_names)
+        groups = ", ".join(profile) or "no group"
+        out.append(f"  chain out_{n} {{  # egress: {groups}")
         out.append("    meta nfproto ipv4 udp sport 67 udp dport 68 drop;")
         out.append("    meta nfproto ipv4 udp sport 68 udp dport 67 return;")
         out.append("    meta nfproto ipv6 udp sport 547 udp dport 546 drop;")
@@ -303,7 +320,7 @@ def _inet_table(table: str, ports: list[_Port], all_ports: list[dict[str, Any]],
         out.extend(f"    {match} return;" for match in rules["egress"])
         out.append("    drop;")
         out.append("  }")
-        out.append(f"  chain in_{p.index} {{  # port {p.port['id']} ingress")
+        out.append(f"  chain in_{n} {{  # ingress: {groups}")
         out.append("    meta nfproto ipv4 udp sport 67 udp dport 68 accept;")
         out.append("    meta nfproto ipv6 udp sport 547 udp dport 546 accept;")
         out.append(f"    icmpv6 type {{ {ICMP6_IN} }} accept;")
@@ -315,9 +332,10 @@ def _inet_table(table: str, ports: list[_Port], all_ports: list[dict[str, Any]],
     out.append("    meta mark 0 accept;")
     out.append("    ct state invalid drop;")
     out.append("    ct state established,related accept;")
-    if ports:
-        out_map = ", ".join(f"0x{p.index << FROM_SHIFT:x} : jump out_{p.index}" for p in ports)
-        in_map = ", ".join(f"0x{p.index:x} : jump in_{p.index}" for p in ports)
+    if profiles:
+        numbers = range(1, len(profiles) + 1)
+        out_map = ", ".join(f"0x{n << FROM_SHIFT:x} : jump out_{n}" for n in numbers)
+        in_map = ", ".join(f"0x{n:x} : jump in_{n}" for n in numbers)
         out.append(f"    meta mark & 0x{MAX_PORTS << FROM_SHIFT:x} vmap {{ {out_map} }};")
         out.append(f"    meta mark & 0x{MAX_PORTS:x} vmap {{ {in_map} }};")
     out.append("  }")
@@ -325,10 +343,10 @@ def _inet_table(table: str, ports: list[_Port], all_ports: list[dict[str, Any]],
     return out
 
 
-def _port_rules(port: dict[str, Any], security_groups: dict[str, Any],
-                set_names: dict[tuple[str, int], str]) -> dict[str, list[str]]:
+def _profile_rules(profile: tuple[str, ...], security_groups: dict[str, Any],
+                   set_names: dict[tuple[str, int], str]) -> dict[str, list[str]]:
     rules: dict[str, list[str]] = {"ingress": [], "egress": []}
-    for gid in port.get("security_group_ids") or []:
+    for gid in profile:
         for rule in (security_groups.get(gid) or {}).get("rules") or []:
             direction = rule.get("direction")
             if direction not in rules:
@@ -344,14 +362,17 @@ def render(names: KernelNames, ports: list[dict[str, Any]],
     """The ``nft -f`` script replacing the host's security group tables (pure)."""
     table = names.nft_table("sg")
     filtered = [p for p in sorted(ports, key=lambda p: str(p["id"])) if _filtered(p)]
-    if len(filtered) > MAX_PORTS:
-        raise ValueError(f"{len(filtered)} filtered ports on one host; at most {MAX_PORTS}")
-    indexed = [_Port(n, port) for n, port in enumerate(filtered, start=1)]
+    profiles = sorted({_profile(p) for p in filtered})
+    if len(profiles) > MAX_PORTS:
+        raise ValueError(f"{len(profiles)} sets of groups on one host; at most {MAX_PORTS}")
+    number = {profile: n for n, profile in enumerate(profiles, start=1)}
+    taps = [(kn.tap(p["id"]), _pairs(p)) for p in filtered]
+    profile_of = {kn.tap(p["id"]): number[_profile(p)] for p in filtered}
     lines: list[str] = []
     for family in ("bridge", "inet"):
         lines += [f"table {family} {table} {{}}", f"delete table {family} {table}"]
-    lines += _bridge_table(table, indexed)
-    lines += _inet_table(table, indexed, ports, security_groups, names)
+    lines += _bridge_table(table, taps, profile_of)
+    lines += _inet_table(table, profiles, ports, security_groups)
     return "\n".join(lines) + "\n"
 
 

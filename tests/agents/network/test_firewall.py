@@ -140,24 +140,50 @@ def test_render_remote_groups_are_sets_of_members() -> None:
     assert "ip saddr @g1_4 accept" in _chain(text, "inet", "in_1")
 
 
+def _set_elements(text: str, family: str, name: str) -> set[str]:
+    table = text.split(f"table {family} ptunit_sg {{\n", 1)[1]
+    block = table.split(f"  set {name} {{", 1)[1].split("\n  }", 1)[0]
+    if "elements = { " not in block:
+        return set()
+    return set(block.split("elements = { ", 1)[1].rsplit(" }", 1)[0].split(", "))
+
+
 def test_render_anti_spoofing_and_pairs() -> None:
     port = dict(P1, fixed_ips=[{"ip_address": "10.0.0.11"}, {"ip_address": "fd00::11"}],
                 allowed_address_pairs=[{"ip_address": "10.0.0.0/28"},
                                        {"ip_address": "10.0.1.5",
                                         "mac_address": "FA:16:3E:00:00:99"}])
     text = render(NAMES, [port], {"default": {"rules": [], "members": {}}})
-    ip4 = _chain(text, "bridge", "ip_1")
-    assert "ether saddr fa:16:3e:00:00:11 ip saddr 10.0.0.11 accept" in ip4
-    assert "ether saddr fa:16:3e:00:00:11 ip saddr 10.0.0.0/28 accept" in ip4
-    assert "ether saddr fa:16:3e:00:00:99 ip saddr 10.0.1.5 accept" in ip4
-    ip6 = _chain(text, "bridge", "ip6_1")
-    assert "ip6 saddr fd00::11 accept" in ip6
-    assert "ip6 saddr fe80::f816:3eff:fe00:11 accept" in ip6  # EUI-64 link-local
-    arp = _chain(text, "bridge", "arp_1")
-    assert "arp saddr ether fa:16:3e:00:00:99 arp saddr ip 10.0.1.5 accept" in arp
-    frm = _chain(text, "bridge", "from_1")
-    assert "ether saddr != { fa:16:3e:00:00:11, fa:16:3e:00:00:99 } drop" in frm
-    assert frm.strip().endswith("drop;")  # other ethertypes (VLAN tags...) are dropped
+    tap = kn.tap(P1["id"])
+    assert _set_elements(text, "bridge", "macs") == {f'"{tap}" . fa:16:3e:00:00:11',
+                                                     f'"{tap}" . fa:16:3e:00:00:99'}
+    # the fixed IP lies in the pair's prefix with the same MAC: one interval
+    assert _set_elements(text, "bridge", "addr4") == {
+        f'"{tap}" . fa:16:3e:00:00:11 . 10.0.0.0/28', f'"{tap}" . fa:16:3e:00:00:99 . 10.0.1.5'}
+    assert _set_elements(text, "bridge", "addr6") == {
+        f'"{tap}" . fa:16:3e:00:00:11 . fd00::11',
+        f'"{tap}" . fa:16:3e:00:00:11 . fe80::f816:3eff:fe00:11',  # EUI-64 link-local
+        f'"{tap}" . fa:16:3e:00:00:99 . fe80::f816:3eff:fe00:99'}
+    assert "iifname . arp saddr ether . arp saddr ip @addr4 accept" in _chain(
+        text, "bridge", "spoofarp")
+    spoof = _chain(text, "bridge", "spoof")
+    assert "iifname . ether saddr != @macs drop" in spoof
+    assert spoof.strip().endswith("drop;")  # other ethertypes (VLAN tags...) are dropped
+
+
+def test_render_ports_with_the_same_groups_share_chains() -> None:
+    p2 = _port("22222222-aaaa-4bbb-8ccc-000000000002", "fa:16:3e:00:00:12", ["10.0.0.12"])
+    p3 = _port("33333333-aaaa-4bbb-8ccc-000000000003", "fa:16:3e:00:00:13", ["10.0.0.13"],
+               groups=["web", "default"])
+    sgs = {"default": {"rules": ALL_EGRESS, "members": {}},
+           "web": {"rules": [_rule("ingress", "tcp", 80, 80)], "members": {}}}
+    text = render(NAMES, [P1, p2, p3], sgs)
+    assert "in_2" in text and "in_3" not in text
+    forward = _chain(text, "bridge", "forward")
+    for port, n in ((P1, 1), (p2, 1), (p3, 2)):
+        assert f'"{kn.tap(port["id"])}" : jump from_{n}' in forward
+    assert "th dport 80 accept" in _chain(text, "inet", "in_2")
+    assert "th dport 80" not in _chain(text, "inet", "in_1")
 
 
 def test_render_unfiltered_ports() -> None:
@@ -169,13 +195,17 @@ def test_render_unfiltered_ports() -> None:
     assert kn.tap(open_port["id"]) not in text and kn.tap(dhcp["id"]) not in text
     assert kn.tap(P1["id"]) in text
     assert "jump in_1" in text and "in_2" not in text
+    assert "elements" not in _chain(text, "bridge", "forward")
+    assert {e.split(" . ")[0] for e in _set_elements(text, "bridge", "macs")} == {
+        f'"{kn.tap(P1["id"])}"'}
     # all ports of the host set the conntrack zone of their bridge
     assert f'"{kn.bridge(NET)}" :' in text
 
 
 def test_render_no_ports() -> None:
     text = render(NAMES, [], {})
-    assert "vmap" not in text and "table inet ptunit_sg {" in text
+    assert "vmap" not in _chain(text, "bridge", "forward")
+    assert "vmap" not in _chain(text, "inet", "forward")
 
 
 # --- kernel ----------------------------------------------------------------------------------
