@@ -131,19 +131,17 @@ def _protocol(value: Any, ethertype: str) -> int | None:
     if value is None:
         return None
     text = str(value).strip().lower()
-    if text in ("", "any"):
+    if text in ("", "any", "0"):  # "0", as iptables' "-p 0", is any protocol
         return None
     if text.isdigit():
         number = int(text)
     elif text in PROTOCOLS:
         number = PROTOCOLS[text]
+        if ethertype == "IPv6" and text == "icmp":
+            number = ICMP6  # Neutron reads "icmp" in an IPv6 rule as ICMPv6
     else:
         return UNKNOWN
-    if number > 255:
-        return UNKNOWN
-    if ethertype == "IPv6" and number == ICMP4:
-        number = ICMP6  # Neutron treats "icmp" in an IPv6 rule as ICMPv6
-    return number
+    return number if number <= 255 else UNKNOWN
 
 
 def _rule_match(rule: dict[str, Any], ingress: bool, set_names: dict[tuple[str, int], str],
@@ -398,6 +396,16 @@ def _netns_inode(netns: str) -> int:
         return os.stat(os.path.join(run.NETNS_DIR, netns)).st_ino
     except OSError:
         return -1
+
+
+def remove_firewall(netns: str, names: KernelNames, cache: FirewallCache | None = None) -> None:
+    """Delete the namespace's security group tables (every port open again). Blocking."""
+    table = names.nft_table("sg")
+    script = "".join(f"table {family} {table} {{}}\ndelete table {family} {table}\n"
+                     for family in ("bridge", "inet"))
+    run.run(["nft", "-f", "-"], netns, input=script)
+    if cache is not None:
+        cache.forget(netns)
 
 
 BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")

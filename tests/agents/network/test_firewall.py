@@ -21,7 +21,12 @@ from pocketstack.agents.kernel import names as kn
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.cleanup import remove_all
 from pocketstack.agents.kernel.names import KernelNames
-from pocketstack.agents.network.firewall import FirewallCache, render, sync_firewall
+from pocketstack.agents.network.firewall import (
+    FirewallCache,
+    remove_firewall,
+    render,
+    sync_firewall,
+)
 
 NET = "0e7f1c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
 ALL_EGRESS = [{"direction": "egress", "ethertype": "IPv4", "protocol": None},
@@ -105,6 +110,8 @@ def test_render_rule_translation() -> None:
         _rule("egress", "udp", 53, 53, prefix="192.168.1.1/32"),
         _rule("ingress", "tcp", prefix="fd00::/64"),  # family mismatch: matches nothing
         _rule("ingress", "bogus"),
+        _rule("ingress", "0", prefix="10.9.0.0/16"),  # "0" is any protocol
+        _rule("ingress", "1", ethertype="IPv6"),  # a number is taken as it is
     ]
     text = render(NAMES, [P1], {"default": {"rules": rules, "members": {}}})
     ingress = _chain(text, "inet", "in_1")
@@ -117,6 +124,8 @@ def test_render_rule_translation() -> None:
     assert "meta l4proto tcp th dport 80 accept" in ingress
     assert "meta nfproto ipv4 meta l4proto tcp accept" in ingress  # the full range
     assert "fd00" not in ingress and "bogus" not in text
+    assert "meta nfproto ipv4 ip saddr 10.9.0.0/16 accept" in ingress
+    assert "meta nfproto ipv6 meta l4proto icmp accept" in ingress
     egress = _chain(text, "inet", "out_1")
     assert "ip daddr 192.168.1.1 meta l4proto udp th dport 53 return" in egress
 
@@ -343,6 +352,14 @@ def test_kernel_sysctls_and_tables(lab: Lab) -> None:
                          lab.cache) is False
     assert sync_firewall(lab.host, lab.names, list(lab.ports.values()),
                          _groups(_rule("ingress", "icmp")), lab.cache) is True
+    # removed: every port is open, and the next sync loads again
+    lab.sync(_groups())
+    remove_firewall(lab.host, lab.names, lab.cache)
+    assert table not in run.run(["nft", "list", "tables"], lab.host)
+    assert lab.ping("client", "10.0.0.11", expect=True)
+    lab.sync(_groups())
+    assert table in run.run(["nft", "list", "tables"], lab.host)
+    assert not lab.ping("client", "10.0.0.11", expect=False)
 
 
 @kernel
