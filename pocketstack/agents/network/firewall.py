@@ -5,7 +5,7 @@ docs/dataplane.md) into one ``nft -f`` script; :func:`sync_firewall` loads it. T
 both named ``names.nft_table("sg")``, are replaced together in one transaction:
 
 * ``bridge``: a forward chain (priority -200) sees every bridged frame with its bridge ports.
-  It tags the frame with ``meta mark``: bits 16..31 the index of the filtered port it came
+  It tags the frame with ``meta mark``: bits 16..31 the profile of the filtered port it came
   from, bits 0..15 the one it goes to. Frames from a filtered port must carry its MAC and one
   of its addresses (fixed IPs, EUI-64 link-local, allowed address pairs with their MAC); ARP
   likewise; other ethertypes (VLAN tags would slip past br_netfilter) are dropped.
@@ -14,7 +14,9 @@ both named ``names.nft_table("sg")``, are replaced together in one transaction:
   egress chain of the sending port and the ingress chain of the receiving one (picked by the
   mark) must both let a new flow through. A conntrack zone per bridge (network) keeps
   overlapping addresses of two networks apart. Remote groups are sets of member addresses,
-  one per group and family.
+  one per group and family. Ports with the same groups share their chains (a *profile*);
+  the mark names profiles, the bridge table's sets name ports. Flows are tagged with the
+  rules' generation (ct mark) so a rule change is re-checked on the flows it let in.
 
 There is no ``ct`` in bridge tables on this kernel (no NF_CONNTRACK_BRIDGE), hence the two
 stages. Ports with ``port_security_enabled = false`` and Neutron's own ports (``device_owner``
@@ -319,23 +321,31 @@ def _inet_table(table: str, profiles: list[tuple[str, ...]], all_ports: list[dic
         out.append("    drop;")
         out.append("  }")
         out.append(f"  chain in_{n} {{  # ingress: {groups}")
-        out.append("    meta nfproto ipv4 udp sport 67 udp dport 68 accept;")
-        out.append("    meta nfproto ipv6 udp sport 547 udp dport 546 accept;")
-        out.append(f"    icmpv6 type {{ {ICMP6_IN} }} accept;")
-        out.extend(f"    {match} accept;" for match in rules["ingress"])
+        out.append("    meta nfproto ipv4 udp sport 67 udp dport 68 return;")
+        out.append("    meta nfproto ipv6 udp sport 547 udp dport 546 return;")
+        out.append(f"    icmpv6 type {{ {ICMP6_IN} }} return;")
+        out.extend(f"    {match} return;" for match in rules["ingress"])
         out.append("    drop;")
         out.append("  }")
+    # A flow let in under these rules carries their generation (a hash of them) as its ct
+    # mark. A flow of an older generation goes through the port chains again with its next
+    # packet in the original direction (replies and related packets still pass), so a
+    # removed rule stops the flows it let in, as Neutron's conntrack cleanup does.
+    generation = int(hashlib.sha1("\n".join(out).encode()).hexdigest()[:8], 16) | 1
     out.append("  chain forward {")
     out.append("    type filter hook forward priority filter; policy accept;")
     out.append("    meta mark 0 accept;")
     out.append("    ct state invalid drop;")
-    out.append("    ct state established,related accept;")
+    out.append(f"    ct state established ct mark 0x{generation:08x} accept;")
+    out.append("    ct state established ct direction reply accept;")
+    out.append("    ct state related accept;")
     if profiles:
         numbers = range(1, len(profiles) + 1)
         out_map = ", ".join(f"0x{n << FROM_SHIFT:x} : jump out_{n}" for n in numbers)
         in_map = ", ".join(f"0x{n:x} : jump in_{n}" for n in numbers)
         out.append(f"    meta mark & 0x{MAX_PORTS << FROM_SHIFT:x} vmap {{ {out_map} }};")
         out.append(f"    meta mark & 0x{MAX_PORTS:x} vmap {{ {in_map} }};")
+    out.append(f"    ct mark set 0x{generation:08x} accept;")
     out.append("  }")
     out.append("}")
     return out

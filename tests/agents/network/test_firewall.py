@@ -81,7 +81,7 @@ def test_render_replaces_both_tables_in_one_script() -> None:
 def test_render_default_deny_and_dhcp() -> None:
     text = render(NAMES, [P1], {"default": {"rules": ALL_EGRESS, "members": {}}})
     ingress = _chain(text, "inet", "in_1")
-    assert "udp sport 67 udp dport 68 accept" in ingress
+    assert "udp sport 67 udp dport 68 return" in ingress
     assert ingress.strip().endswith("drop;")
     egress = _chain(text, "inet", "out_1")
     # the port may not answer DHCP; that drop comes before anything allows
@@ -115,17 +115,17 @@ def test_render_rule_translation() -> None:
     ]
     text = render(NAMES, [P1], {"default": {"rules": rules, "members": {}}})
     ingress = _chain(text, "inet", "in_1")
-    assert "meta nfproto ipv4 ip saddr 10.0.0.0/24 meta l4proto tcp th dport 22 accept" in ingress
-    assert "meta l4proto udp th dport 1000-2000 accept" in ingress
-    assert "meta l4proto icmp icmp type 8 icmp code 0 accept" in ingress
-    assert "meta l4proto icmp icmp type 8 accept" in ingress
-    assert "meta nfproto ipv6 meta l4proto icmpv6 accept" in ingress
-    assert "meta nfproto ipv4 meta l4proto 47 accept" in ingress
-    assert "meta l4proto tcp th dport 80 accept" in ingress
-    assert "meta nfproto ipv4 meta l4proto tcp accept" in ingress  # the full range
+    assert "meta nfproto ipv4 ip saddr 10.0.0.0/24 meta l4proto tcp th dport 22 return" in ingress
+    assert "meta l4proto udp th dport 1000-2000 return" in ingress
+    assert "meta l4proto icmp icmp type 8 icmp code 0 return" in ingress
+    assert "meta l4proto icmp icmp type 8 return" in ingress
+    assert "meta nfproto ipv6 meta l4proto icmpv6 return" in ingress
+    assert "meta nfproto ipv4 meta l4proto 47 return" in ingress
+    assert "meta l4proto tcp th dport 80 return" in ingress
+    assert "meta nfproto ipv4 meta l4proto tcp return" in ingress  # the full range
     assert "fd00" not in ingress and "bogus" not in text
-    assert "meta nfproto ipv4 ip saddr 10.9.0.0/16 accept" in ingress
-    assert "meta nfproto ipv6 meta l4proto icmp accept" in ingress
+    assert "meta nfproto ipv4 ip saddr 10.9.0.0/16 return" in ingress
+    assert "meta nfproto ipv6 meta l4proto icmp return" in ingress
     egress = _chain(text, "inet", "out_1")
     assert "ip daddr 192.168.1.1 meta l4proto udp th dport 53 return" in egress
 
@@ -141,12 +141,12 @@ def test_render_remote_groups_are_sets_of_members() -> None:
     assert "elements = { 10.0.0.12/31 }" in text  # .12 and .13, duplicates merged
     assert "elements = { fd00::12 }" in text
     ingress = _chain(text, "inet", "in_1")
-    assert "ip saddr @g1_4 accept" in ingress
-    assert "ip6 saddr @g1_6 meta l4proto tcp th dport 22 accept" in ingress
+    assert "ip saddr @g1_4 return" in ingress
+    assert "ip6 saddr @g1_6 meta l4proto tcp th dport 22 return" in ingress
     # a group that has no members yet still gives a (empty) set
     sgs["peers"]["members"] = {}
     text = render(NAMES, [P1], sgs)
-    assert "ip saddr @g1_4 accept" in _chain(text, "inet", "in_1")
+    assert "ip saddr @g1_4 return" in _chain(text, "inet", "in_1")
 
 
 def _set_elements(text: str, family: str, name: str) -> set[str]:
@@ -191,7 +191,7 @@ def test_render_ports_with_the_same_groups_share_chains() -> None:
     forward = _chain(text, "bridge", "forward")
     for port, n in ((P1, 1), (p2, 1), (p3, 2)):
         assert f'"{kn.tap(port["id"])}" : jump from_{n}' in forward
-    assert "th dport 80 accept" in _chain(text, "inet", "in_2")
+    assert "th dport 80 return" in _chain(text, "inet", "in_2")
     assert "th dport 80" not in _chain(text, "inet", "in_1")
 
 
@@ -379,6 +379,28 @@ def test_kernel_icmp_rule_opens_and_closes_ping(lab: Lab) -> None:
     assert not lab.ping("client", "10.0.0.11", expect=False)
     print(f"\nrule change enforced (render + nft load): open {opened * 1000:.1f} ms, "
           f"close {closed * 1000:.1f} ms; first ping after it {first_ping * 1000:.1f} ms")
+
+
+@kernel
+def test_kernel_rule_change_rechecks_existing_flows(lab: Lab) -> None:
+    """One ping flow (one ICMP id) across two changes: an unrelated rule added leaves it
+    alone; removing the rule that let it in stops it (Neutron clears its conntrack entries)."""
+    icmp = _rule("ingress", "icmp")
+    lab.sync(_groups(icmp))
+    argv = ["ping", "-D", "-n", "-i", "0.05", "-w", "2", "10.0.0.11"]
+    ping = subprocess.Popen(run.in_netns(argv, lab.ns["client"]), stdout=subprocess.PIPE,
+                            text=True)
+    time.sleep(0.5)
+    lab.sync(_groups(icmp, _rule("ingress", "tcp", 22, 22)))
+    changed = time.time()
+    time.sleep(0.5)
+    lab.sync(_groups(_rule("ingress", "tcp", 22, 22)))
+    removed = time.time()
+    out, _ = ping.communicate(timeout=5)
+    replies = [float(line[1:line.index("]")]) for line in out.splitlines()
+               if line.startswith("[") and "bytes from" in line]
+    assert any(changed < t < removed - 0.1 for t in replies), out  # survived the change
+    assert not [t for t in replies if t > removed], out  # stopped by the removal
 
 
 @kernel
