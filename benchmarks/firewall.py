@@ -38,7 +38,7 @@ def rule(direction: str, protocol: str | None = None, low: int | None = None,
 
 
 def model(size: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    ports = []
+    ports: list[dict[str, Any]] = []
     for n in range(size):
         net, host = divmod(n, 50)
         ports.append({

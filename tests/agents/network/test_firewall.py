@@ -131,7 +131,7 @@ def test_render_rule_translation() -> None:
 
 
 def test_render_remote_groups_are_sets_of_members() -> None:
-    sgs = {"default": {"rules": [_rule("ingress", group="peers"),
+    sgs: dict[str, Any] = {"default": {"rules": [_rule("ingress", group="peers"),
                                  _rule("ingress", "tcp", 22, 22, group="peers",
                                        ethertype="IPv6")],
                        "members": {}},
@@ -433,7 +433,7 @@ def test_kernel_tcp_port_rule(lab: Lab) -> None:
 
 @kernel
 def test_kernel_remote_group(lab: Lab) -> None:
-    peers = {"peers": {"rules": ALL_EGRESS,
+    peers: dict[str, Any] = {"peers": {"rules": ALL_EGRESS,
                        "members": {"IPv4": ["10.0.0.12"], "IPv6": []}}}
     groups = _groups(_rule("ingress", "icmp", group="peers"), extra=peers)
     lab.sync(groups, vm2={"security_group_ids": ["peers"]})
