@@ -172,23 +172,41 @@ def _rule_match(rule: dict[str, Any], ingress: bool, set_names: dict[tuple[str, 
     proto = _protocol(rule.get("protocol"), ethertype)
     if proto == UNKNOWN:
         return None
-    low, high = rule.get("port_range_min"), rule.get("port_range_max")
+    try:
+        low, high = _number(rule.get("port_range_min")), _number(rule.get("port_range_max"))
+    except ValueError:
+        return None
     if proto in (ICMP4, ICMP6):
         kind = "icmp" if proto == ICMP4 else "icmpv6"
         parts.append(f"meta l4proto {kind}")
         if low is not None:
-            parts.append(f"{kind} type {int(low)}")
+            if low > 255 or (high is not None and high > 255):
+                return None
+            parts.append(f"{kind} type {low}")
             if high is not None:
-                parts.append(f"{kind} code {int(high)}")
+                parts.append(f"{kind} code {high}")
     elif proto is not None:
         name = PORTED.get(proto)
         parts.append(f"meta l4proto {name or proto}")
         if name is not None and (low is not None or high is not None):
-            first = int(low if low is not None else high)  # type: ignore[arg-type]
-            last = int(high) if high is not None else first
+            first = low if low is not None else high
+            last = high if high is not None else first
+            assert first is not None and last is not None
+            if first > last or last > 65535:
+                return None
             if (first, last) != (1, 65535) and (first, last) != (0, 65535):
                 parts.append(f"th dport {first}" if first == last else f"th dport {first}-{last}")
     return " ".join(parts)
+
+
+def _number(value: Any) -> int | None:
+    """A port or ICMP type/code of a rule (ValueError when it is not a number >= 0)."""
+    if value is None or value == "":
+        return None
+    number = int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
 
 
 def _zone(network_id: str) -> int:

@@ -112,6 +112,9 @@ def test_render_rule_translation() -> None:
         _rule("ingress", "bogus"),
         _rule("ingress", "0", prefix="10.9.0.0/16"),  # "0" is any protocol
         _rule("ingress", "1", ethertype="IPv6"),  # a number is taken as it is
+        # what nft would refuse matches nothing (and the rest still loads)
+        _rule("ingress", "icmp", 300), _rule("ingress", "tcp", 90, 80),
+        _rule("ingress", "tcp", 70000, 70000), _rule("ingress", "tcp", "x", 3),
     ]
     text = render(NAMES, [P1], {"default": {"rules": rules, "members": {}}})
     ingress = _chain(text, "inet", "in_1")
@@ -124,6 +127,7 @@ def test_render_rule_translation() -> None:
     assert "meta l4proto tcp th dport 80 return" in ingress
     assert "meta nfproto ipv4 meta l4proto tcp return" in ingress  # the full range
     assert "fd00" not in ingress and "bogus" not in text
+    assert "300" not in ingress and "90" not in ingress and "70000" not in ingress
     assert "meta nfproto ipv4 ip saddr 10.9.0.0/16 return" in ingress
     assert "meta nfproto ipv6 meta l4proto icmp return" in ingress
     egress = _chain(text, "inet", "out_1")
@@ -360,6 +364,29 @@ def test_kernel_sysctls_and_tables(lab: Lab) -> None:
     lab.sync(_groups())
     assert table in run.run(["nft", "list", "tables"], lab.host)
     assert not lab.ping("client", "10.0.0.11", expect=False)
+
+
+@kernel
+def test_kernel_every_rule_kind_loads(lab: Lab) -> None:
+    """nft accepts what render writes for every kind of rule, odd ones included."""
+    rules = [_rule(d, proto, low, high, prefix, group, eth)
+             for d in ("ingress", "egress") for eth in ("IPv4", "IPv6")
+             for proto, low, high in ((None, None, None), ("tcp", 22, 22), ("udp", 1, 1024),
+                                      ("icmp", 8, 0), ("icmp", None, None), ("icmpv6", 135, 0),
+                                      ("58", 128, None), ("sctp", 5000, 5001), ("132", 9, 9),
+                                      ("47", None, None), ("1", 300, None), ("tcp", 9, 1),
+                                      ("0", None, None), ("any", None, None), ("vrrp", 1, 2))
+             for prefix, group in ((None, None), ("10.1.0.0/16", None), ("fd00:1::/48", None),
+                                   (None, "peers"), (None, "missing"))]
+    groups = _groups(*rules, extra={"peers": {"rules": [], "members": {
+        "IPv4": ["10.0.0.12", "10.0.0.0/30", "10.0.0.3"], "IPv6": ["fd00::12", "fd00::/126"]}}})
+    ports = [dict(port, allowed_address_pairs=[{"ip_address": "10.0.0.128/25"},
+                                               {"ip_address": "fd00::/64"},
+                                               {"ip_address": "10.0.0.11",
+                                                "mac_address": "fa:16:3e:00:0a:0b"}])
+             for port in lab.ports.values()]
+    text = render(lab.names, ports, groups)
+    run.run(["nft", "-c", "-f", "-"], lab.host, input=text)  # check only
 
 
 @kernel
