@@ -9,6 +9,7 @@ Used by the network service's roles (``pocketstack up``, one agent per compute h
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.agents.network import firewall
 from pocketstack.agents.network.base import AgentContext, AgentPart
 from pocketstack.agents.network.dhcp import DhcpPart
 from pocketstack.agents.network.l2 import L2Part
@@ -84,8 +86,8 @@ def context(settings: Settings, host: str, index: int, bus: Any,
 def parts_for(ctx: AgentContext, network_node: bool) -> list[AgentPart]:
     """The agent parts of a host: L2 (with its security groups) everywhere; DHCP, L3 and the
     metadata proxy (in the DHCP namespaces) on the network node."""
-    firewall = None  # pocketstack.agents.network.firewall.sync_firewall, when merged
-    parts: list[AgentPart] = [L2Part(ctx, firewall=firewall)]
+    sg = functools.partial(firewall.sync_firewall, cache=firewall.FirewallCache())
+    parts: list[AgentPart] = [L2Part(ctx, firewall=sg)]
     if network_node:
         dhcp = DhcpPart(ctx)
         parts += [dhcp, L3Part(ctx), MetadataPart(ctx, dhcp.served)]
