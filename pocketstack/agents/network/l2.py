@@ -41,7 +41,7 @@ LOG = logging.getLogger(__name__)
 VXLAN_PORT = 4789
 FLOOD_MAC = "00:00:00:00:00:00"
 #: ``(netns, names, ports, security_groups) -> None``: replaces the host's security groups
-Firewall = Callable[[str, KernelNames, list[dict[str, Any]], dict[str, Any]], None]
+Firewall = Callable[[str, KernelNames, list[dict[str, Any]], dict[str, Any]], object]
 
 
 @dataclass
