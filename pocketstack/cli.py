@@ -1,4 +1,4 @@
-"""The ``pocketstack`` command: ``up``, ``agent compute|network``, ``clean``, ``explain``,
+"""The ``pocketstack`` command: ``up``, ``agent compute|network|volume``, ``clean``, ``explain``,
 ``db upgrade``, ``fernet rotate``, ``config-doc``."""
 
 from __future__ import annotations
@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     network.add_argument("--state-dir", dest="state_dir",
                          help="the cloud's state directory (kernel prefix, metadata secret)")
     network.add_argument("--kernel-prefix", dest="kernel_prefix")
+
+    volume = agent_sub.add_parser("volume", help="a storage host (cinder-volume, file backend)")
+    volume.add_argument("--host", required=True, help="this storage host's name (HOST or "
+                        "HOST@BACKEND)")
+    volume.add_argument("--transport-url", dest="transport_url", required=True)
+    volume.add_argument("--state-dir", dest="state_dir",
+                        help="directory whose volumes/<host@backend>/ keeps the volume files")
 
     clean = sub.add_parser("clean", help="remove every kernel object of the cloud "
                            "(namespaces, their links and processes)")
@@ -259,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == "up":
         return cmd_up(settings, started)
+    if args.command == "agent" and args.agent_kind == "volume":
+        from pocketstack.agents.volume.runner import run_volume_agent
+        from pocketstack.volume.settings import VolumeSettings
+
+        vs = settings.section(VolumeSettings)
+        return run_volume_agent(settings, args.host, vs.volume_backend_name,
+                                vs.volume_report_interval, vs.volume_availability_zone)
     if args.command == "agent" and args.agent_kind == "network":
         from pocketstack.agents.network.process import run_network_agent
 

@@ -19,6 +19,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "pocketstack.compute.tables"),
     ServiceSpec("network", "pocketstack.network.service:NetworkService",
                 "pocketstack.network.tables", "pocketstack.network.settings:NetworkSettings"),
+    ServiceSpec("volume", "pocketstack.volume.service:VolumeService", "pocketstack.volume.tables",
+                "pocketstack.volume.settings:VolumeSettings"),
 )
 
 

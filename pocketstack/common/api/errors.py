@@ -43,6 +43,14 @@ def nova_error(
     return {key: body}
 
 
+def cinder_error(
+    status: int, title: str, message: str, request_id: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Cinder's faults: the same names as Nova's (``badRequest``, ``itemNotFound``,
+    ``overLimit`` …), ``{"message", "code"}`` inside."""
+    return {_NOVA_FAULT_NAMES.get(status, "computeFault"): {"message": message, "code": status}}
+
+
 def neutron_error(
     status: int, title: str, message: str, request_id: str, extra: dict[str, Any]
 ) -> dict[str, Any]:

@@ -1,0 +1,167 @@
+"""The storage agent: one per storage host (``host@backend``), drives its backend, never
+touches the database.
+
+It listens on ``volume.<host@backend>``. *Tasks* arrive as casts (``{"op": "create"|"delete"|
+"extend"|"snapshot"|"delete_snapshot", "kind", "id", ...}``) and their outcome is cast back on
+:data:`CONDUCTOR` as ``{"op": "report", "kind", "id", "action", "result": "ok"|"error",
+"message"}``. *Calls* (``connection_info``, ``path``) answer directly (``{"error": ...}`` on
+failure). Every ``report_interval`` seconds it heartbeats ``{"op": "heartbeat", "host",
+"capabilities"}`` so ``os-services`` shows it up. Tasks are idempotent: a retried create of a
+volume that exists, or a delete of one that is gone, succeeds.
+
+Image data: the task names the image's local file (``image.path``) when the image store is a
+directory this machine can read; otherwise the agent streams the image over the bus
+(``{"op": "image_chunk"}`` calls to the conductor) into a temporary file first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pocketstack.agents.volume.backend import Backend, BackendError
+
+LOG = logging.getLogger(__name__)
+
+CONDUCTOR = "volume.conductor"
+CHUNK = 1 << 20
+TASK_OPS = frozenset({"create", "delete", "extend", "snapshot", "delete_snapshot"})
+CALL_OPS = frozenset({"connection_info", "path"})
+
+
+def topic_of(host: str) -> str:
+    return f"volume.{host}"
+
+
+class VolumeAgent:
+    """Serves one storage host (see module docstring)."""
+
+    def __init__(self, host: str, backend: Backend, bus: Any, report_interval: float = 10.0,
+                 availability_zone: str = "nova", scratch: Path | None = None) -> None:
+        self.host = host  # host@backend
+        self.backend = backend
+        self.bus = bus
+        self.report_interval = report_interval
+        self.availability_zone = availability_zone
+        self.scratch = scratch
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def topic(self) -> str:
+        return topic_of(self.host)
+
+    async def start(self) -> None:
+        await self.bus.subscribe(self.topic, self.handle)
+        await self.heartbeat()
+        self._task = asyncio.create_task(self._heartbeats())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.report_interval)
+            try:
+                await self.heartbeat()
+            except Exception:  # the next beat retries
+                LOG.exception("%s: heartbeat failed", self.host)
+
+    async def heartbeat(self) -> None:
+        caps = await asyncio.to_thread(self.backend.capabilities)
+        await self.bus.cast(CONDUCTOR, {"op": "heartbeat", "host": self.host,
+                                        "availability_zone": self.availability_zone,
+                                        "capabilities": caps})
+
+    async def handle(self, msg: dict[str, Any]) -> Any:
+        op = msg.get("op")
+        if op in CALL_OPS:
+            return await self._answer(str(op), msg)
+        try:
+            if op not in TASK_OPS:
+                raise BackendError(f"unknown operation {op!r}")
+            await self._task_op(str(op), msg)
+        except (BackendError, KeyError, TypeError, ValueError, OSError) as exc:
+            LOG.info("%s: %s of %s failed: %s", self.host, op, msg.get("id"), exc)
+            await self._report(msg, "error", message=str(exc)[:250])
+            return None
+        except Exception as exc:  # a backend bug: report it rather than leave a task hanging
+            LOG.exception("%s: %s of %s crashed", self.host, op, msg.get("id"))
+            await self._report(msg, "error", message=f"{type(exc).__name__}: {exc}"[:250])
+            return None
+        await self._report(msg, "ok")
+        return None
+
+    async def _report(self, msg: dict[str, Any], result: str, **extra: Any) -> None:
+        await self.bus.cast(CONDUCTOR, {
+            "op": "report", "host": self.host, "kind": msg.get("kind", "volume"),
+            "id": msg.get("id"), "action": msg.get("op"), "result": result, **extra})
+
+    async def _task_op(self, op: str, msg: dict[str, Any]) -> None:
+        b = self.backend
+        ident = str(msg["id"])
+        if op == "create":
+            size = int(msg["size"])
+            source = msg.get("source") or {}
+            kind = source.get("type")
+            if kind == "image":
+                await self._from_image(ident, size, source)
+            elif kind == "snapshot":
+                await asyncio.to_thread(b.create_from_snapshot, ident, str(source["id"]), size)
+            elif kind == "volume":
+                await asyncio.to_thread(b.clone, ident, str(source["id"]), size)
+            else:
+                await asyncio.to_thread(b.create, ident, size)
+        elif op == "delete":
+            await asyncio.to_thread(b.delete, ident)
+        elif op == "extend":
+            await asyncio.to_thread(b.extend, ident, int(msg["size"]))
+        elif op == "snapshot":
+            await asyncio.to_thread(b.snapshot, ident, str(msg["volume_id"]))
+        elif op == "delete_snapshot":
+            await asyncio.to_thread(b.delete_snapshot, ident)
+
+    async def _from_image(self, ident: str, size: int, source: dict[str, Any]) -> None:
+        path = source.get("path")
+        fmt = source.get("disk_format")
+        if path and os.access(path, os.R_OK):
+            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(path), fmt)
+            return
+        fd, tmp = tempfile.mkstemp(prefix="image-", dir=self.scratch)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                offset = 0
+                while True:
+                    reply = await self.bus.call(CONDUCTOR, {
+                        "op": "image_chunk", "image_id": source["id"], "offset": offset,
+                        "length": CHUNK}, timeout=60)
+                    if not isinstance(reply, dict) or reply.get("error"):
+                        raise BackendError(f"image {source['id']}: "
+                                           f"{(reply or {}).get('error', 'no data')}")
+                    data = base64.b64decode(reply.get("data", ""))
+                    if not data:
+                        break
+                    out.write(data)
+                    offset += len(data)
+            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(tmp), fmt)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    async def _answer(self, op: str, msg: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if op == "connection_info":
+                return {"connection_info": await asyncio.to_thread(
+                    self.backend.connection_info, str(msg["id"]))}
+            info = await asyncio.to_thread(self.backend.connection_info, str(msg["id"]))
+            return {"path": info["data"]["device_path"]}
+        except (BackendError, KeyError, TypeError) as exc:
+            return {"error": str(exc)}

@@ -1,0 +1,1 @@
+"""Cinder v3's thin HTTP handlers (``api/attachments.py`` is reserved for the attachments API)."""

@@ -1,0 +1,249 @@
+"""``/v3/snapshots``: create, list/detail (filters, sort, pages), show, update, delete,
+metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest, empty_response, json_response
+from pocketstack.volume import errors
+from pocketstack.volume.api import views
+from pocketstack.volume.api.common import (
+    body,
+    ctx,
+    metadata,
+    next_link,
+    paging,
+    sort_spec,
+    svc,
+    text,
+    to_bool,
+    version_at_least,
+)
+from pocketstack.volume.domain import snapshots, volumes
+from pocketstack.volume.domain.common import deadline
+
+_FILTERS = {"name", "status", "volume_id", "display_name"}
+
+
+def _list(req: ApiRequest, detail: bool) -> Response:
+    c = ctx(req)
+    q = req.query
+    project: str | None = c.project_id or ""
+    if q.get("all_tenants") and to_bool(q["all_tenants"], "all_tenants"):
+        svc(req).enforce(c, "volume:get_all_tenants", {"project_id": c.project_id or ""})
+        project = q.get("project_id") or None
+    filters = {("name" if k == "display_name" else k): v for k, v in q.items() if k in _FILTERS}
+    meta: dict[str, str] = {}
+    if q.get("metadata"):
+        from pocketstack.volume.api.volumes import _parse_dict
+
+        meta = _parse_dict(q["metadata"], "metadata")
+    limit, marker, offset = paging(req)
+    lq = volumes.ListQuery(project_id=project, filters=filters, metadata=meta,
+                           sort=sort_spec(req, snapshots.SORT_KEYS), limit=limit,
+                           marker=marker, offset=offset)
+    rows, more = svc(req).db.read(snapshots.list_snapshots, lq)
+    items = [views.snapshot(req, r, c.is_admin) if detail else
+             {"id": r["id"], "name": r["name"], "volume_id": r["volume_id"],
+              "status": r["status"], "size": r["size"], "description": r["description"],
+              "created_at": views.when(r["created_at"]), "metadata": r["metadata"]}
+             for r in rows]
+    out: dict[str, Any] = {"snapshots": items}
+    link = next_link(req, "snapshots", rows, more, "snapshots")
+    if link:
+        out["snapshots_links"] = link
+    return json_response(out)
+
+
+def list_snapshots(req: ApiRequest) -> Response:
+    return _list(req, False)
+
+
+def list_detail(req: ApiRequest) -> Response:
+    return _list(req, True)
+
+
+def _load(req: ApiRequest) -> dict[str, Any]:
+    c = ctx(req)
+    row: dict[str, Any] = svc(req).db.read(snapshots.get, req.path_params["snapshot_id"],
+                                           c.project_id, c.is_admin)
+    return row
+
+
+def show(req: ApiRequest) -> Response:
+    return json_response({"snapshot": views.snapshot(req, _load(req), ctx(req).is_admin)})
+
+
+def create(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = body(req, "snapshot")
+    volume_id = text(data.get("volume_id"), "volume_id", 36)
+    if not volume_id:
+        raise errors.bad("'volume_id' is a required property")
+    name = text(data.get("name", data.get("display_name")), "name")
+    description = text(data.get("description", data.get("display_description")),
+                       "description")
+    force = to_bool(data.get("force", False), "force") or version_at_least(req, "3.66")
+    meta = metadata(data.get("metadata"))
+    if c.project_id is None:
+        raise errors.bad("a project-scoped token is needed to create snapshots.")
+    project = c.project_id
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            volume = volumes.get(conn, volume_id, c.project_id, c.is_admin)
+        except exceptions.NotFound:
+            raise errors.VolumeNotFound(volume_id) from None
+        s.enforce(c, "volume:create_snapshot", {"project_id": volume["project_id"]})
+        return snapshots.create(conn, volume, project_id=project, user_id=c.user_id,
+                                name=name, description=description, metadata=meta,
+                                force=force, quota_defaults=s.quota_defaults,
+                                task_deadline=deadline(s.options.volume_task_timeout))
+
+    row, msg = s.db.write(write)
+    s.send(msg)
+    return json_response({"snapshot": views.snapshot(req, row, c.is_admin)}, 202)
+
+
+def update(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = body(req, "snapshot")
+    values: dict[str, Any] = {}
+    for key, column in (("name", "name"), ("display_name", "name"),
+                        ("description", "description"),
+                        ("display_description", "description")):
+        if key in data:
+            values[column] = text(data[key], key)
+    if not values:
+        raise errors.bad("No snapshot attributes to update.")
+
+    def write(conn: Any) -> dict[str, Any]:
+        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
+        return snapshots.update(conn, row, values)
+
+    return json_response({"snapshot": views.snapshot(req, s.db.write(write), c.is_admin)})
+
+
+def delete(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+
+    def write(conn: Any) -> dict[str, Any] | None:
+        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:delete_snapshot", {"project_id": row["project_id"]})
+        host = volumes.get(conn, row["volume_id"], None, True)["host"]
+        return snapshots.begin_delete(conn, row, host, False,
+                                      deadline(s.options.volume_task_timeout))
+
+    s.send(s.db.write(write))
+    return empty_response(202)
+
+
+def action(req: ApiRequest) -> Response:
+    """``os-reset_status`` and ``os-force_delete`` (admin), ``os-update_snapshot_status``."""
+    c = ctx(req)
+    s = svc(req)
+    data = req.json()
+    if not isinstance(data, dict) or len(data) != 1:
+        raise errors.bad("There is no such action.")
+    (name, arg), = data.items()
+    if name in ("os-reset_status", "os-update_snapshot_status"):
+        status = arg.get("status") if isinstance(arg, dict) else None
+        if status not in ("available", "error", "creating", "deleting", "error_deleting"):
+            raise errors.bad(f"Invalid status: {status}")
+        s.enforce(c, "volume_extension:volume_admin_actions:reset_status", {})
+
+        def write(conn: Any) -> None:
+            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, True)
+            snapshots.update(conn, row, {"status": status, "task": None,
+                                         "task_deadline": None})
+
+        s.db.write(write)
+        return empty_response(202)
+    if name == "os-force_delete":
+        s.enforce(c, "volume_extension:volume_admin_actions:force_delete", {})
+
+        def force(conn: Any) -> dict[str, Any] | None:
+            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, True)
+            host = volumes.get(conn, row["volume_id"], None, True)["host"]
+            return snapshots.begin_delete(conn, row, host, True,
+                                          deadline(s.options.volume_task_timeout))
+
+        s.send(s.db.write(force))
+        return empty_response(202)
+    raise errors.bad(f"There is no such action: {name}")
+
+
+# -- metadata -----------------------------------------------------------------------------------
+def show_metadata(req: ApiRequest) -> Response:
+    return json_response({"metadata": dict(_load(req)["metadata"])})
+
+
+def _write_metadata(req: ApiRequest, replace: bool) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = req.json()
+    if not isinstance(data, dict) or "metadata" not in data:
+        raise errors.bad("Malformed request body: 'metadata' is required.")
+    new = metadata(data["metadata"])
+
+    def write(conn: Any) -> dict[str, str]:
+        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
+        return snapshots.set_metadata(conn, row, new, replace=replace)
+
+    return json_response({"metadata": s.db.write(write)})
+
+
+def create_metadata(req: ApiRequest) -> Response:
+    return _write_metadata(req, False)
+
+
+def replace_metadata(req: ApiRequest) -> Response:
+    return _write_metadata(req, True)
+
+
+def show_metadata_item(req: ApiRequest) -> Response:
+    row = _load(req)
+    key = req.path_params["key"]
+    if key not in row["metadata"]:
+        raise exceptions.NotFound(f"Snapshot {row['id']} has no metadata with key {key}.")
+    return json_response({"meta": {key: row["metadata"][key]}})
+
+
+def update_metadata_item(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    key = req.path_params["key"]
+    data = req.json()
+    item = metadata(data.get("meta") if isinstance(data, dict) else None, "meta")
+    if len(item) != 1 or key not in item:
+        raise errors.bad("Request body and URI mismatch")
+
+    def write(conn: Any) -> None:
+        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
+        snapshots.set_metadata(conn, row, item, replace=False)
+
+    s.db.write(write)
+    return json_response({"meta": item})
+
+
+def delete_metadata_item(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+
+    def write(conn: Any) -> None:
+        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
+        snapshots.delete_metadata(conn, row, req.path_params["key"])
+
+    s.db.write(write)
+    return empty_response(200)

@@ -1,0 +1,316 @@
+"""``/v3/volumes``: create (blank, from an image, a snapshot or a volume), list/detail with
+Cinder's filters, sorting and pages, show, update, delete, and the metadata subresource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from pocketstack.common import exceptions
+from pocketstack.common.api.app import ApiRequest, empty_response, json_response
+from pocketstack.volume import errors
+from pocketstack.volume.api import views
+from pocketstack.volume.api.common import (
+    body,
+    ctx,
+    metadata,
+    next_link,
+    paging,
+    sort_spec,
+    svc,
+    text,
+    to_bool,
+    to_int,
+    version_at_least,
+)
+from pocketstack.volume.domain import services as dservices
+from pocketstack.volume.domain import volumes
+from pocketstack.volume.domain.common import deadline
+
+_FILTERS = {"name", "status", "bootable", "availability_zone", "volume_type_id",
+            "display_name"}
+_IGNORED = {"sort", "sort_key", "sort_dir", "limit", "marker", "offset", "all_tenants",
+            "with_count", "metadata", "project_id", "volume_type", "glance_metadata"}
+
+
+def _target(row: dict[str, Any]) -> dict[str, Any]:
+    return {"project_id": row["project_id"]}
+
+
+def load(req: ApiRequest, ident: str | None = None) -> dict[str, Any]:
+    c = ctx(req)
+    vid = ident or req.path_params["volume_id"]
+    row: dict[str, Any] = svc(req).db.read(volumes.get, vid, c.project_id, c.is_admin)
+    return row
+
+
+def _list_query(req: ApiRequest) -> volumes.ListQuery:
+    c = ctx(req)
+    q = req.query
+    project: str | None = c.project_id or ""
+    if q.get("all_tenants") and to_bool(q["all_tenants"], "all_tenants"):
+        svc(req).enforce(c, "volume:get_all_tenants", {"project_id": c.project_id or ""})
+        project = q.get("project_id") or None
+    filters: dict[str, Any] = {}
+    for key, value in q.items():
+        if key in _FILTERS:
+            column = "name" if key == "display_name" else key
+            filters[column] = to_bool(value, key) if key == "bootable" else value
+    meta: dict[str, str] = {}
+    if q.get("metadata"):
+        meta = _parse_dict(q["metadata"], "metadata")
+    if q.get("volume_type"):
+        from pocketstack.volume.domain import types
+
+        filters["volume_type_id"] = svc(req).db.read(types.get, q["volume_type"],
+                                                     c.project_id, c.is_admin)["id"]
+    limit, marker, offset = paging(req)
+    return volumes.ListQuery(project_id=project, filters=filters, metadata=meta,
+                             sort=sort_spec(req, volumes.SORT_KEYS), limit=limit,
+                             marker=marker, offset=offset)
+
+
+def _parse_dict(value: str, name: str) -> dict[str, str]:
+    import ast
+    import json
+
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise errors.bad(f"{name} filter must be a dictionary.") from None
+    if not isinstance(parsed, dict):
+        raise errors.bad(f"{name} filter must be a dictionary.")
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
+def _list(req: ApiRequest, detail: bool) -> Response:
+    c = ctx(req)
+    q = _list_query(req)
+    s = svc(req)
+
+    def read(conn: Any) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
+        rows, more = volumes.list_volumes(conn, q)
+        return rows, more, volumes.type_names(conn)
+
+    rows, more, names = s.db.read(read)
+    items = [views.volume(req, r, names, c.is_admin) if detail else
+             views.volume_summary(req, r) for r in rows]
+    out: dict[str, Any] = {"volumes": items}
+    link = next_link(req, "volumes", rows, more, "volumes")
+    if link:
+        out["volumes_links"] = link
+    if version_at_least(req, "3.45") and req.query.get("with_count") and \
+            to_bool(req.query["with_count"], "with_count"):
+        total = s.db.read(volumes.list_volumes, volumes.ListQuery(
+            project_id=q.project_id, filters=q.filters, metadata=q.metadata, sort=q.sort))
+        out["count"] = len(total[0])
+    return json_response(out)
+
+
+def list_volumes(req: ApiRequest) -> Response:
+    return _list(req, False)
+
+
+def list_detail(req: ApiRequest) -> Response:
+    return _list(req, True)
+
+
+def show(req: ApiRequest) -> Response:
+    c = ctx(req)
+    row = load(req)
+    svc(req).enforce(c, "volume:get", _target(row))
+    names = svc(req).db.read(volumes.type_names)
+    return json_response({"volume": views.volume(req, row, names, c.is_admin)})
+
+
+def _image_source(req: ApiRequest, image_ref: Any) -> volumes.Source:
+    if not isinstance(image_ref, str) or not image_ref:
+        raise errors.bad("imageRef must be an image id.")
+    images = svc(req).image_api()
+    if images is None:
+        raise errors.bad("No image service to create a volume from an image.")
+    image = images.get_image_for_boot(ctx(req), image_ref)
+    meta = {"image_id": image.id, "image_name": image.name or "",
+            "container_format": image.container_format or "",
+            "disk_format": image.disk_format or "", "size": str(image.size or 0),
+            "min_disk": str(image.min_disk), "min_ram": str(image.min_ram),
+            "checksum": str(image.properties.get("checksum", ""))}
+    meta.update({k: str(v) for k, v in image.properties.items() if k != "checksum"})
+    return volumes.Source("image", image.id, image.path, image.disk_format,
+                          {k: v for k, v in meta.items() if v != ""}, image.min_root_gb)
+
+
+def create(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = body(req, "volume")
+    project = c.project_id
+    if project is None:
+        raise errors.bad("a project-scoped token is needed to create volumes.")
+    s.enforce(c, "volume:create", {"project_id": project})
+    size = None if data.get("size") is None else to_int(data["size"], "size", 1)
+    name = text(data.get("name", data.get("display_name")), "name")
+    description = text(data.get("description", data.get("display_description")),
+                       "description")
+    az = text(data.get("availability_zone"), "availability_zone")
+    vtype = data.get("volume_type")
+    if vtype is not None and not isinstance(vtype, str):
+        raise errors.bad("volume_type must be a string.")
+    meta = metadata(data.get("metadata"))
+    multiattach = to_bool(data.get("multiattach", False), "multiattach")
+    sources = [k for k in ("imageRef", "snapshot_id", "source_volid", "backup_id")
+               if data.get(k) is not None]
+    if len(sources) > 1:
+        raise errors.bad("Only one of imageRef, snapshot_id or source_volid may be given.")
+    if "backup_id" in sources:
+        raise errors.bad("Creating a volume from a backup is not supported here.")
+    source = volumes.Source()
+    if "imageRef" in sources:
+        source = _image_source(req, data["imageRef"])
+    elif "snapshot_id" in sources:
+        source = volumes.Source("snapshot", text(data["snapshot_id"], "snapshot_id", 36))
+    elif "source_volid" in sources:
+        source = volumes.Source("volume", text(data["source_volid"], "source_volid", 36))
+    if size is None and source.kind not in ("snapshot", "volume"):
+        raise errors.bad("'size' is a required property")
+    o = s.options
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+        host = None
+        if source.kind not in ("snapshot", "volume"):
+            host = dservices.pick_host(conn, o.volume_service_down_time, None)
+        row, msg = volumes.create(
+            conn, project_id=project, user_id=c.user_id, name=name, description=description,
+            size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
+            host=host, default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
+            admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
+            multiattach=multiattach)
+        return row, msg, volumes.type_names(conn)
+
+    row, msg, names = s.db.write(write)
+    s.send(msg)
+    return json_response({"volume": views.volume(req, row, names, c.is_admin)}, 202)
+
+
+def update(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = body(req, "volume")
+    values: dict[str, Any] = {}
+    for key, column in (("name", "name"), ("display_name", "name"),
+                        ("description", "description"),
+                        ("display_description", "description")):
+        if key in data:
+            values[column] = text(data[key], key)
+    if "metadata" in data:
+        values["metadata"] = metadata(data["metadata"])
+    unknown = set(data) - {"name", "display_name", "description", "display_description",
+                           "metadata"}
+    if unknown:
+        raise errors.bad(f"Additional properties are not allowed ({', '.join(sorted(unknown))} "
+                         "were unexpected)")
+    if not values:
+        raise errors.bad("No volume attributes to update.")
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update", _target(row))
+        return volumes.update(conn, row, values), volumes.type_names(conn)
+
+    row, names = s.db.write(write)
+    return json_response({"volume": views.volume(req, row, names, c.is_admin)})
+
+
+def delete(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    cascade = to_bool(req.query.get("cascade", "false"), "cascade")
+    force = to_bool(req.query.get("force", "false"), "force")
+    if force:
+        s.enforce(c, "volume:force_delete", {"project_id": c.project_id or ""})
+
+    def write(conn: Any) -> list[dict[str, Any]]:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:delete", _target(row))
+        return volumes.begin_delete(conn, row, cascade=cascade, force=force,
+                                    task_deadline=deadline(s.options.volume_task_timeout))
+
+    s.send(s.db.write(write))
+    return empty_response(202)
+
+
+# -- metadata -----------------------------------------------------------------------------------
+def show_metadata(req: ApiRequest) -> Response:
+    row = load(req)
+    svc(req).enforce(ctx(req), "volume:get", _target(row))
+    return json_response({"metadata": dict(row["metadata"])})
+
+
+def _write_metadata(req: ApiRequest, replace: bool) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    data = req.json()
+    if not isinstance(data, dict) or "metadata" not in data:
+        raise errors.bad("Malformed request body: 'metadata' is required.")
+    new = metadata(data["metadata"])
+
+    def write(conn: Any) -> dict[str, str]:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update", _target(row))
+        return volumes.set_metadata(conn, row, new, replace=replace)
+
+    return json_response({"metadata": s.db.write(write)})
+
+
+def create_metadata(req: ApiRequest) -> Response:
+    return _write_metadata(req, False)
+
+
+def replace_metadata(req: ApiRequest) -> Response:
+    return _write_metadata(req, True)
+
+
+def show_metadata_item(req: ApiRequest) -> Response:
+    row = load(req)
+    key = req.path_params["key"]
+    if key not in row["metadata"]:
+        raise exceptions.NotFound(f"Volume {row['id']} has no metadata with key {key}.")
+    return json_response({"meta": {key: row["metadata"][key]}})
+
+
+def update_metadata_item(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    key = req.path_params["key"]
+    data = req.json()
+    meta = data.get("meta") if isinstance(data, dict) else None
+    item = metadata(meta, "meta")
+    if len(item) != 1:
+        raise errors.bad("Request body contains too many items.")
+    if key not in item:
+        raise errors.bad("Request body and URI mismatch")
+
+    def write(conn: Any) -> None:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update", _target(row))
+        volumes.set_metadata(conn, row, item, replace=False)
+
+    s.db.write(write)
+    return json_response({"meta": item})
+
+
+def delete_metadata_item(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+
+    def write(conn: Any) -> None:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, "volume:update", _target(row))
+        volumes.delete_metadata(conn, row, req.path_params["key"])
+
+    s.db.write(write)
+    return empty_response(200)

@@ -1,0 +1,1 @@
+"""Cinder's SQL and rules: volumes, snapshots, types, quotas, services, task bookkeeping."""

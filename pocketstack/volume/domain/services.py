@@ -1,0 +1,58 @@
+"""``os-services``: cinder-volume rows from the storage agents' heartbeats and the
+cinder-scheduler row of the cloud itself; up/down from the last heartbeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.volume import tables as t
+from pocketstack.volume.domain.common import now, row_dict
+
+
+def heartbeat(conn: Connection, binary: str, host: str, availability_zone: str,
+              capabilities: dict[str, Any]) -> None:
+    s = t.services
+    stamp = now()
+    done = conn.execute(sa.update(s).where(s.c.binary == binary, s.c.host == host).values(
+        heartbeat_at=stamp, capabilities=capabilities,
+        availability_zone=availability_zone)).rowcount
+    if not done:
+        conn.execute(sa.insert(s).values(
+            binary=binary, host=host, availability_zone=availability_zone, disabled=False,
+            capabilities=capabilities, created_at=stamp, heartbeat_at=stamp))
+
+
+def list_services(conn: Connection, binary: str | None = None,
+                  host: str | None = None) -> list[dict[str, Any]]:
+    s = t.services
+    q = sa.select(s).order_by(s.c.binary, s.c.host)
+    if binary:
+        q = q.where(s.c.binary == binary)
+    if host:
+        q = q.where(s.c.host == host)
+    return [row_dict(r) for r in conn.execute(q)]
+
+
+def set_disabled(conn: Connection, binary: str, host: str, disabled: bool,
+                 reason: str | None) -> int:
+    s = t.services
+    return int(conn.execute(sa.update(s).where(s.c.binary == binary, s.c.host == host)
+                            .values(disabled=disabled, disabled_reason=reason)).rowcount)
+
+
+def pick_host(conn: Connection, down_time: int, availability_zone: str | None
+              ) -> str | None:
+    """The scheduler: the enabled cinder-volume host heard from most recently (up only)."""
+    s = t.services
+    since = now() - dt.timedelta(seconds=down_time)
+    q = (sa.select(s.c.host).where(s.c.binary == "cinder-volume", s.c.disabled.is_(False),
+                                   s.c.heartbeat_at >= since)
+         .order_by(s.c.heartbeat_at.desc()))
+    if availability_zone:
+        q = q.where(s.c.availability_zone == availability_zone)
+    found = conn.execute(q).first()
+    return None if found is None else str(found[0])

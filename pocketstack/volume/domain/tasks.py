@@ -1,0 +1,80 @@
+"""Finishing tasks: the storage agent's reports move volumes and snapshots to their next
+status; the reconciler moves those whose deadline passed to ``error``/``error_deleting``
+(with the reason in ``status_reason``), so nothing stays ``creating``/``deleting``/``extending``
+forever."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.volume import tables as t
+from pocketstack.volume.domain.common import now
+
+_ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending"}
+
+
+def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
+           message: str | None) -> bool:
+    """Apply one report; False when it no longer matters (the task was reconciled away)."""
+    table = t.snapshots if kind == "snapshot" else t.volumes
+    row = conn.execute(sa.select(table).where(table.c.id == ident)).first()
+    if row is None or row.task is None:
+        return False
+    task = row.task
+    stamp = now()
+    clear: dict[str, Any] = {"task": None, "task_deadline": None, "updated_at": stamp}
+    if task == "delete":
+        if ok:
+            conn.execute(sa.delete(table).where(table.c.id == ident))
+        else:
+            conn.execute(sa.update(table).where(table.c.id == ident).values(
+                status="error_deleting", status_reason=message, **clear))
+        return True
+    if task == "create":
+        values: dict[str, Any] = {"status": "available"} if ok else {
+            "status": "error", "status_reason": message}
+        if kind == "snapshot" and ok:
+            values["progress"] = "100%"
+        conn.execute(sa.update(table).where(table.c.id == ident).values(**values, **clear))
+        return True
+    if task == "extend" and kind == "volume":
+        meta = dict(row.admin_metadata)
+        back = meta.pop("extend_from", "available")
+        size = int(meta.pop("extend_to", row.size))
+        values = {"status": back, "size": size} if ok else {
+            "status": "error_extending", "status_reason": message}
+        conn.execute(sa.update(table).where(table.c.id == ident).values(
+            admin_metadata=meta, **values, **clear))
+        return True
+    return False
+
+
+def reconcile(conn: Connection) -> int:
+    """Expired tasks → error states; how many moved."""
+    stamp = now()
+    moved = 0
+    for table in (t.volumes, t.snapshots):
+        expired = conn.execute(sa.select(table.c.id, table.c.task).where(
+            table.c.task.is_not(None), table.c.task_deadline < stamp)).all()
+        for ident, task in expired:
+            conn.execute(sa.update(table).where(table.c.id == ident).values(
+                status=_ERROR_OF.get(task, "error"), task=None, task_deadline=None,
+                status_reason=f"{task} did not finish before its deadline", updated_at=stamp))
+            moved += 1
+    return moved
+
+
+def pending(conn: Connection) -> list[dict[str, Any]]:
+    """Tasks in flight (re-sent to their hosts at start: a lost cast only delays)."""
+    out: list[dict[str, Any]] = []
+    v = t.volumes
+    for r in conn.execute(sa.select(v).where(v.c.task.is_not(None))):
+        if r.task == "delete":
+            out.append({"op": "delete", "kind": "volume", "id": r.id, "host": r.host})
+        elif r.task == "extend":
+            out.append({"op": "extend", "kind": "volume", "id": r.id, "host": r.host,
+                        "size": int(r.admin_metadata.get("extend_to", r.size))})
+    return out

@@ -1,0 +1,326 @@
+"""Volumes: visibility, listing (filters, sorting, pages), create (quota under the project
+lock, then a task for the storage host), update, metadata, state actions and the attach state
+machine (``available → attaching → in-use → detaching → available``).
+
+A create, delete or extend writes the volume's new status with a task and deadline, and returns
+the *task message* the caller casts to the storage host once the transaction has committed;
+the conductor finishes the task from the agent's report (:mod:`.tasks`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pocketstack.common import exceptions
+from pocketstack.volume import errors
+from pocketstack.volume import tables as t
+from pocketstack.volume.domain import quotas, types
+from pocketstack.volume.domain.common import now, row_dict
+
+SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "availability_zone",
+             "bootable", "project_id", "display_name", "volume_type_id"}
+_SORT_ALIAS = {"display_name": "name"}
+DELETABLE = {"available", "error", "error_restoring", "error_extending", "error_managing"}
+
+
+@dataclass
+class ListQuery:
+    project_id: str | None  # None: every project (admin all_tenants)
+    filters: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    sort: list[tuple[str, str]] = field(default_factory=lambda: [("created_at", "desc")])
+    limit: int | None = None
+    marker: str | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a new volume is made from (nothing: blank)."""
+
+    kind: str | None = None  # image | snapshot | volume
+    id: str | None = None
+    image_path: str | None = None
+    image_format: str | None = None
+    image_metadata: dict[str, str] = field(default_factory=dict)
+    min_gb: int = 0
+
+
+def get(conn: Connection, ident: str, project_id: str | None, admin: bool) -> dict[str, Any]:
+    v = t.volumes
+    q = sa.select(v).where(v.c.id == ident)
+    if not admin:
+        q = q.where(v.c.project_id == (project_id or ""))
+    row = conn.execute(q).first()
+    if row is None:
+        raise errors.VolumeNotFound(ident)
+    return row_dict(row)
+
+
+def list_volumes(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+    """A page of volumes and whether more follow."""
+    v = t.volumes
+    stmt = sa.select(v)
+    if q.project_id is not None:
+        stmt = stmt.where(v.c.project_id == q.project_id)
+    for key, value in q.filters.items():
+        stmt = stmt.where(v.c[key] == value)
+    order = []
+    for key, direction in q.sort:
+        col = v.c[_SORT_ALIAS.get(key, key)]
+        order.append(col.asc() if direction == "asc" else col.desc())
+    order.append(v.c.id.asc())
+    rows = [row_dict(r) for r in conn.execute(stmt.order_by(*order))]
+    if q.metadata:
+        rows = [r for r in rows if all(r["metadata"].get(k) == val
+                                       for k, val in q.metadata.items())]
+    if q.marker is not None:
+        ids = [r["id"] for r in rows]
+        if q.marker not in ids:
+            raise errors.bad(f"marker [{q.marker}] not found")
+        rows = rows[ids.index(q.marker) + 1:]
+    rows = rows[q.offset:]
+    if q.limit is not None and len(rows) > q.limit:
+        return rows[:q.limit], True
+    return rows, False
+
+
+def type_names(conn: Connection) -> dict[str, str]:
+    return {r.id: r.name for r in conn.execute(sa.select(t.volume_types.c.id,
+                                                         t.volume_types.c.name))}
+
+
+def create(conn: Connection, *, project_id: str, user_id: str | None, name: str | None,
+           description: str | None, size: int | None, availability_zone: str | None,
+           volume_type: str | None, metadata: dict[str, str], source: Source, host: str | None,
+           default_az: str, quota_defaults: dict[str, int], admin: bool,
+           task_deadline: dt.datetime, multiattach: bool = False
+           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The new volume row and the task to cast to its host (None: it went to error at once,
+    no storage host is up)."""
+    vtype_id: str | None
+    src_row: dict[str, Any] | None = None
+    if source.kind == "snapshot":
+        src_row = _snapshot_for_create(conn, str(source.id), project_id, admin)
+        size = size or int(src_row["size"])
+        if size < int(src_row["size"]):
+            raise errors.bad(f"Volume size '{size}'GB cannot be smaller than the snapshot size "
+                             f"{src_row['size']}GB. They must be >= original snapshot size.")
+        parent = get(conn, src_row["volume_id"], project_id, True)
+        host, vtype_id = parent["host"], parent["volume_type_id"]
+        availability_zone = availability_zone or parent["availability_zone"]
+    elif source.kind == "volume":
+        src_row = get(conn, str(source.id), project_id, admin)
+        if src_row["status"] not in ("available", "in-use"):
+            raise errors.InvalidState(f"Invalid volume: Volume {src_row['id']} status must be "
+                                      f"available or in-use, but current status is: "
+                                      f"{src_row['status']}.")
+        size = size or int(src_row["size"])
+        if size < int(src_row["size"]):
+            raise errors.bad(f"Clones of volume {src_row['id']} must be at least "
+                             f"{src_row['size']}GB.")
+        host, vtype_id = src_row["host"], src_row["volume_type_id"]
+        availability_zone = availability_zone or src_row["availability_zone"]
+    else:
+        vtype_id = None
+    if size is None:
+        raise errors.bad("'size' is a required property")
+    if source.kind == "image" and size < source.min_gb:
+        raise errors.bad(f"Image {source.id} virtual size is bigger than the volume: the "
+                         f"volume needs at least {source.min_gb}GB, {size}GB asked.")
+    if volume_type is not None:
+        vtype_id = types.get(conn, volume_type, project_id, admin)["id"]
+    elif vtype_id is None:
+        vtype_id = types.default_id(conn) or types.ensure_default(conn)
+    az = availability_zone or default_az
+    if az != default_az:
+        raise errors.bad(f"Availability zone '{az}' is invalid.")
+    quotas.check(conn, project_id, quota_defaults, volumes=1, gigabytes=size, volume_size=size)
+    ident = str(uuid.uuid4())
+    stamp = now()
+    bootable = source.kind == "image" or bool(src_row and src_row.get("bootable"))
+    image_metadata = dict(source.image_metadata)
+    if src_row is not None and source.kind == "volume":
+        image_metadata = dict(src_row["image_metadata"])
+    status = "creating" if host else "error"
+    conn.execute(sa.insert(t.volumes).values(
+        id=ident, project_id=project_id, user_id=user_id, name=name, description=description,
+        size=size, status=status, status_reason=None if host else "No valid backend was found.",
+        attach_status="detached", availability_zone=az, host=host, volume_type_id=vtype_id,
+        bootable=bootable, readonly=False, multiattach=multiattach, encrypted=False,
+        snapshot_id=source.id if source.kind == "snapshot" else None,
+        source_volid=source.id if source.kind == "volume" else None,
+        image_id=source.id if source.kind == "image" else None, metadata=metadata,
+        image_metadata=image_metadata, admin_metadata={}, attachments=[],
+        task="create" if host else None, task_deadline=task_deadline if host else None,
+        created_at=stamp, updated_at=stamp))
+    row = get(conn, ident, None, True)
+    if not host:
+        return row, None
+    src: dict[str, Any] = {}
+    if source.kind == "image":
+        src = {"type": "image", "id": source.id, "path": source.image_path,
+               "disk_format": source.image_format}
+    elif source.kind in ("snapshot", "volume"):
+        src = {"type": source.kind, "id": source.id}
+    return row, {"op": "create", "kind": "volume", "id": ident, "size": size, "source": src,
+                 "host": host}
+
+
+def _snapshot_for_create(conn: Connection, ident: str, project_id: str,
+                         admin: bool) -> dict[str, Any]:
+    s = t.snapshots
+    q = sa.select(s).where(s.c.id == ident)
+    if not admin:
+        q = q.where(s.c.project_id == project_id)
+    row = conn.execute(q).first()
+    if row is None:
+        raise errors.SnapshotNotFound(ident)
+    if row.status != "available":
+        raise errors.InvalidState(f"Invalid snapshot: Originating snapshot status must be one "
+                                  f"of 'available' values, not {row.status}.")
+    return row_dict(row)
+
+
+def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    conn.execute(sa.update(t.volumes).where(t.volumes.c.id == row["id"])
+                 .values(updated_at=now(), **values))
+    return get(conn, row["id"], None, True)
+
+
+def set_metadata(conn: Connection, row: dict[str, Any], new: dict[str, str], *,
+                 replace: bool) -> dict[str, str]:
+    merged = dict(new) if replace else {**row["metadata"], **new}
+    update(conn, row, {"metadata": merged})
+    return merged
+
+
+def delete_metadata(conn: Connection, row: dict[str, Any], key: str) -> None:
+    meta = dict(row["metadata"])
+    if key not in meta:
+        raise exceptions.NotFound(f"Volume {row['id']} has no metadata with key {key}.")
+    meta.pop(key)
+    update(conn, row, {"metadata": meta})
+
+
+def snapshot_ids(conn: Connection, volume_id: str) -> list[str]:
+    return [r[0] for r in conn.execute(sa.select(t.snapshots.c.id)
+                                       .where(t.snapshots.c.volume_id == volume_id))]
+
+
+def begin_delete(conn: Connection, row: dict[str, Any], *, cascade: bool, force: bool,
+                 task_deadline: dt.datetime) -> list[dict[str, Any]]:
+    """Mark the volume (and, with cascade, its snapshots) deleting; the task messages."""
+    if row["attach_status"] != "detached" or row["attachments"]:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is attached; detach "
+                                  "it first.")
+    if not force and row["status"] not in DELETABLE:
+        raise errors.InvalidState(f"Invalid volume: Volume status must be available or error "
+                                  f"or error_restoring or error_extending or error_managing "
+                                  f"and must not be migrating, attached, belong to a group, "
+                                  f"have snapshots or be disassociated from snapshots after "
+                                  f"volume transfer. (status {row['status']})")
+    snaps = snapshot_ids(conn, row["id"])
+    msgs: list[dict[str, Any]] = []
+    if snaps and not cascade:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} still has dependent "
+                                  "snapshots.")
+    s = t.snapshots
+    for sid in snaps:
+        status = conn.execute(sa.select(s.c.status).where(s.c.id == sid)).scalar()
+        if status not in ("available", "error", "error_deleting", "deleting") and not force:
+            raise errors.InvalidState(f"Invalid volume: snapshot {sid} is {status}.")
+        conn.execute(sa.update(s).where(s.c.id == sid).values(
+            status="deleting", task="delete", task_deadline=task_deadline, updated_at=now()))
+        msgs.append({"op": "delete_snapshot", "kind": "snapshot", "id": sid,
+                     "host": row["host"]})
+    if row["host"] is None:  # never reached a storage host: nothing on disk
+        conn.execute(sa.delete(t.volumes).where(t.volumes.c.id == row["id"]))
+        return msgs
+    update(conn, row, {"status": "deleting", "task": "delete", "task_deadline": task_deadline})
+    msgs.append({"op": "delete", "kind": "volume", "id": row["id"], "host": row["host"]})
+    return msgs
+
+
+def begin_extend(conn: Connection, row: dict[str, Any], new_size: int,
+                 quota_defaults: dict[str, int], task_deadline: dt.datetime,
+                 in_use_ok: bool) -> dict[str, Any]:
+    allowed = ("available", "in-use") if in_use_ok else ("available",)
+    if row["status"] not in allowed:
+        raise errors.InvalidState(f"Invalid volume: Volume status must be "
+                                  f"{' or '.join(allowed)} to extend, currently "
+                                  f"{row['status']}.")
+    if new_size <= row["size"]:
+        raise errors.bad(f"New size for extend must be greater than current size. "
+                         f"(current: {row['size']}, extended: {new_size}).")
+    quotas.check(conn, row["project_id"], quota_defaults, gigabytes=new_size - row["size"],
+                 volume_size=new_size)
+    admin_meta = {**row["admin_metadata"], "extend_from": row["status"],
+                  "extend_to": str(new_size)}
+    update(conn, row, {"status": "extending", "task": "extend", "task_deadline": task_deadline,
+                       "admin_metadata": admin_meta})
+    return {"op": "extend", "kind": "volume", "id": row["id"], "size": new_size,
+            "host": row["host"]}
+
+
+# -- the attach state machine (compute, through VolumeAPI) --------------------------------------
+def reserve(conn: Connection, row: dict[str, Any]) -> None:
+    ok = row["status"] == "available" or (row["status"] == "in-use" and row["multiattach"])
+    if not ok:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} status must be "
+                                  f"available to reserve, but the current status is "
+                                  f"{row['status']}.")
+    update(conn, row, {"status": "attaching",
+                       "admin_metadata": {**row["admin_metadata"],
+                                          "reserved_from": row["status"]}})
+
+
+def unreserve(conn: Connection, row: dict[str, Any]) -> None:
+    if row["status"] != "attaching":
+        return
+    back = row["admin_metadata"].get("reserved_from", "available")
+    meta = {k: v for k, v in row["admin_metadata"].items() if k != "reserved_from"}
+    update(conn, row, {"status": back, "admin_metadata": meta})
+
+
+def attach(conn: Connection, row: dict[str, Any], instance_uuid: str, host: str | None,
+           mountpoint: str | None, attachment_id: str | None = None) -> dict[str, Any]:
+    if row["status"] not in ("attaching", "available") and not (
+            row["status"] == "in-use" and row["multiattach"]):
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is {row['status']}; "
+                                  "it cannot be attached.")
+    current = [a for a in row["attachments"] if a.get("server_id") != instance_uuid]
+    if current and not row["multiattach"]:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is already attached.")
+    att = {"id": attachment_id or str(uuid.uuid4()), "attachment_id": attachment_id or "",
+           "volume_id": row["id"], "server_id": instance_uuid, "host_name": host,
+           "device": mountpoint, "attached_at": now().isoformat()}
+    if not att["attachment_id"]:
+        att["attachment_id"] = att["id"]
+    meta = {k: v for k, v in row["admin_metadata"].items() if k != "reserved_from"}
+    meta["attached_mode"] = "ro" if row["readonly"] else "rw"
+    return update(conn, row, {"status": "in-use", "attach_status": "attached",
+                              "attachments": [*current, att], "admin_metadata": meta})
+
+
+def begin_detaching(conn: Connection, row: dict[str, Any]) -> None:
+    if row["status"] != "in-use":
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} must be in-use to "
+                                  f"detach, not {row['status']}.")
+    update(conn, row, {"status": "detaching"})
+
+
+def detach(conn: Connection, row: dict[str, Any], instance_uuid: str | None) -> dict[str, Any]:
+    left = [a for a in row["attachments"]
+            if instance_uuid is not None and a.get("server_id") != instance_uuid]
+    meta = {k: v for k, v in row["admin_metadata"].items() if k != "attached_mode"}
+    if left:
+        return update(conn, row, {"status": "in-use", "attachments": left})
+    return update(conn, row, {"status": "available", "attach_status": "detached",
+                              "attachments": [], "admin_metadata": meta})

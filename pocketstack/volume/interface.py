@@ -1,0 +1,91 @@
+"""What other services may ask of block storage (implemented by
+:class:`pocketstack.volume.public.VolumeInterface`): compute attaches volumes to servers and
+boots from them.
+
+The attach state machine, as Cinder's legacy flow has it: ``reserve`` (available →
+attaching), ``attach`` (→ in-use, returns the connection info for the hypervisor driver),
+``begin_detaching`` (in-use → detaching), ``detach`` (→ available, or in-use while other
+attachments remain), ``unreserve`` (attaching → back, when the attach is abandoned).
+
+Only this module (and the types in it) may be imported by other services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pocketstack.common.context import RequestContext
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """What compute needs to know of a volume."""
+
+    id: str
+    project_id: str
+    name: str | None
+    size: int  # GiB
+    status: str
+    attach_status: str
+    bootable: bool
+    multiattach: bool
+    availability_zone: str
+    host: str | None  # host@backend
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    image_metadata: dict[str, str] = field(default_factory=dict)
+
+
+class VolumeAPI(Protocol):
+    def get_volume(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
+        """A volume ``ctx`` may see (NotFound otherwise)."""
+        ...
+
+    def reserve(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
+        """available → attaching (BadRequest in another state; a multiattach volume may be
+        in-use)."""
+        ...
+
+    def unreserve(self, ctx: RequestContext, volume_id: str) -> None:
+        """attaching → its state before :meth:`reserve` (no-op otherwise)."""
+        ...
+
+    def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
+               host: str | None, mountpoint: str | None,
+               attachment_id: str | None = None) -> dict[str, Any]:
+        """Record the attachment (→ in-use) and return the connection info:
+        ``{"driver_volume_type": "local", "data": {"device_path": FILE}}``."""
+        ...
+
+    def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
+        """The connection info of an existing volume (for a driver re-plugging it)."""
+        ...
+
+    def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        """in-use → detaching."""
+        ...
+
+    def detach(self, ctx: RequestContext, volume_id: str,
+               instance_uuid: str | None = None) -> VolumeInfo:
+        """Drop the server's attachment (all, without ``instance_uuid``): → available once
+        none is left."""
+        ...
+
+    def create_volume(self, ctx: RequestContext, *, size: int, name: str | None = None,
+                      image_id: str | None = None, snapshot_id: str | None = None,
+                      source_volid: str | None = None, volume_type: str | None = None,
+                      availability_zone: str | None = None,
+                      metadata: dict[str, str] | None = None) -> VolumeInfo:
+        """Start creating a volume (status ``creating``; quotas of ``ctx``'s project)."""
+        ...
+
+    def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],
+                        timeout: float) -> VolumeInfo:
+        """Block until the volume reaches one of ``statuses`` or ``error`` (returned, the
+        caller decides), or raise TimeoutError."""
+        ...
+
+    def delete_volume(self, ctx: RequestContext, volume_id: str) -> None:
+        """Start deleting a detached volume (e.g. ``delete_on_termination``)."""
+        ...

@@ -1,0 +1,23 @@
+"""Cinder v3 microversions this service follows: ``OpenStack-API-Version: volume 3.x``.
+
+Advertised: 3.0 to :data:`MAX`. What changes with the version here:
+
+* 3.13 ``group_id`` in volume details; 3.21 ``provider_id``;
+* 3.27 the attachments API (``api/attachments.py``, built by the attachments work);
+* 3.41 ``user_id`` in snapshots; 3.42 ``os-extend`` of in-use volumes;
+* 3.45 ``count`` in volume lists when ``with_count=true``;
+* 3.48 ``shared_targets`` and ``service_uuid``; 3.61 ``cluster_name`` (admin) and
+  ``volume_type_id``; 3.64 ``encryption_key_id``; 3.65 ``consumes_quota``;
+* 3.66 a snapshot of an in-use volume needs no ``force``;
+* 3.67 the project id in the URL is optional (both forms are always accepted here).
+
+Not claimed: 3.68 (``os-reimage``) and above.
+"""
+
+from __future__ import annotations
+
+from pocketstack.common.api.microversion import MicroversionSpec
+
+MIN = "3.0"
+MAX = "3.67"
+SPEC = MicroversionSpec("volume", MIN, MAX)

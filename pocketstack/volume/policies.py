@@ -1,0 +1,38 @@
+"""Cinder policy defaults (the names Cinder uses): members act on their project's volumes,
+admins on all; admin actions, types, quotas updates and services are admin-only. Visibility
+is applied by the domain queries (another project's volume is a 404, not a 403)."""
+
+from __future__ import annotations
+
+from pocketstack.common.policy import Rule
+
+ADMIN = "role:admin"
+OWNER = "role:admin or project_id:%(project_id)s"
+
+RULES: list[Rule] = [
+    Rule("volume:create", OWNER, "Create a volume."),
+    Rule("volume:get", OWNER, "Show a volume."),
+    Rule("volume:get_all", "", "List volumes."),
+    Rule("volume:update", OWNER, "Update a volume."),
+    Rule("volume:delete", OWNER, "Delete a volume."),
+    Rule("volume:extend", OWNER, "Extend a volume."),
+    Rule("volume:force_delete", ADMIN, "Force-delete a volume."),
+    Rule("volume:update_readonly_flag", OWNER, "Set the read-only flag."),
+    Rule("volume:copy_volume_to_image", OWNER, "Upload a volume to an image."),
+    Rule("volume:retype", OWNER, "Change a volume's type."),
+    Rule("volume_extension:volume_admin_actions:reset_status", ADMIN, "Reset a status."),
+    Rule("volume_extension:volume_admin_actions:force_delete", ADMIN, "Force-delete."),
+    Rule("volume_extension:volume_actions:set_bootable", OWNER, "Set bootable."),
+    Rule("volume:get_all_snapshots", "", "List snapshots."),
+    Rule("volume:create_snapshot", OWNER, "Create a snapshot."),
+    Rule("volume:update_snapshot", OWNER, "Update a snapshot."),
+    Rule("volume:delete_snapshot", OWNER, "Delete a snapshot."),
+    Rule("volume_extension:types_manage", ADMIN, "Create, update and delete volume types."),
+    Rule("volume_extension:volume_type_access", ADMIN, "Manage private type access."),
+    Rule("volume_extension:quotas:show", OWNER, "Show a project's quotas."),
+    Rule("volume_extension:quotas:update", ADMIN, "Set a project's quotas."),
+    Rule("volume_extension:quotas:delete", ADMIN, "Reset a project's quotas."),
+    Rule("volume_extension:services:index", ADMIN, "List volume services."),
+    Rule("volume_extension:services:update", ADMIN, "Enable or disable a volume service."),
+    Rule("volume:get_all_tenants", ADMIN, "List every project's volumes (all_tenants)."),
+]

@@ -1,0 +1,157 @@
+"""The volume service's side of :class:`pocketstack.volume.interface.VolumeAPI`."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.common import exceptions
+from pocketstack.common.context import RequestContext
+from pocketstack.volume import errors
+from pocketstack.volume.domain import services as dservices
+from pocketstack.volume.domain import volumes
+from pocketstack.volume.domain.common import deadline
+from pocketstack.volume.interface import VolumeInfo
+
+if TYPE_CHECKING:
+    from pocketstack.volume.service import VolumeService
+
+
+def info(row: dict[str, Any]) -> VolumeInfo:
+    return VolumeInfo(
+        id=row["id"], project_id=row["project_id"], name=row["name"], size=int(row["size"]),
+        status=row["status"], attach_status=row["attach_status"], bootable=bool(row["bootable"]),
+        multiattach=bool(row["multiattach"]), availability_zone=row["availability_zone"],
+        host=row["host"], attachments=list(row["attachments"]),
+        image_metadata=dict(row["image_metadata"]))
+
+
+def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, Any]:
+    """Asked of the volume's storage host over the bus (the agent knows where its file is)."""
+    if not row["host"]:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} has no storage host.")
+    import asyncio
+
+    loop = service.runtime._loop
+    if loop is None or loop.is_closed():
+        raise exceptions.ServiceUnavailable("the cloud's event loop is not running")
+    future = asyncio.run_coroutine_threadsafe(service.runtime.bus.call(
+        f"volume.{row['host']}", {"op": "connection_info", "id": row["id"]}, timeout=30), loop)
+    try:
+        reply = future.result(35)
+    except Exception as exc:  # BusTimeout, a dead agent
+        raise exceptions.ServiceUnavailable(f"storage host {row['host']} did not answer: "
+                                            f"{exc}") from None
+    if not isinstance(reply, dict) or "error" in reply:
+        raise errors.InvalidState(f"Invalid volume: {(reply or {}).get('error')}")
+    return dict(reply["connection_info"])
+
+
+class VolumeInterface:
+    """Implements ``VolumeAPI`` on top of one :class:`VolumeService`."""
+
+    def __init__(self, service: VolumeService) -> None:
+        self.service = service
+        self.db = service.db
+
+    def _row(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = self.db.read(volumes.get, volume_id, ctx.project_id,
+                                           ctx.is_admin)
+        return row
+
+    def _change(self, ctx: RequestContext, volume_id: str, fn: Any, *args: Any) -> Any:
+        def write(conn: Any) -> Any:
+            row = volumes.get(conn, volume_id, ctx.project_id, ctx.is_admin)
+            result = fn(conn, row, *args)
+            return volumes.get(conn, volume_id, None, True) if result is None else result
+
+        return self.db.write(write)
+
+    def get_volume(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
+        return info(self._row(ctx, volume_id))
+
+    def reserve(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
+        return info(self._change(ctx, volume_id, volumes.reserve))
+
+    def unreserve(self, ctx: RequestContext, volume_id: str) -> None:
+        self._change(ctx, volume_id, volumes.unreserve)
+
+    def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
+               host: str | None, mountpoint: str | None,
+               attachment_id: str | None = None) -> dict[str, Any]:
+        row = self._row(ctx, volume_id)
+        conn_info = connection_info(self.service, row)  # before the state changes
+        self._change(ctx, volume_id, volumes.attach, instance_uuid, host, mountpoint,
+                     attachment_id)
+        return conn_info
+
+    def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
+        return connection_info(self.service, self._row(ctx, volume_id))
+
+    def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        self._change(ctx, volume_id, volumes.begin_detaching)
+
+    def detach(self, ctx: RequestContext, volume_id: str,
+               instance_uuid: str | None = None) -> VolumeInfo:
+        return info(self._change(ctx, volume_id, volumes.detach, instance_uuid))
+
+    def create_volume(self, ctx: RequestContext, *, size: int, name: str | None = None,
+                      image_id: str | None = None, snapshot_id: str | None = None,
+                      source_volid: str | None = None, volume_type: str | None = None,
+                      availability_zone: str | None = None,
+                      metadata: dict[str, str] | None = None) -> VolumeInfo:
+        s = self.service
+        if ctx.project_id is None:
+            raise errors.bad("a project-scoped context is needed to create volumes.")
+        source = volumes.Source()
+        if image_id is not None:
+            images = s.image_api()
+            if images is None:
+                raise errors.bad("No image service to create a volume from an image.")
+            image = images.get_image_for_boot(ctx, image_id)
+            source = volumes.Source("image", image.id, image.path, image.disk_format,
+                                    {"image_id": image.id, "image_name": image.name or ""},
+                                    image.min_root_gb)
+        elif snapshot_id is not None:
+            source = volumes.Source("snapshot", snapshot_id)
+        elif source_volid is not None:
+            source = volumes.Source("volume", source_volid)
+        o = s.options
+        project = ctx.project_id
+
+        def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+            host = None
+            if source.kind not in ("snapshot", "volume"):
+                host = dservices.pick_host(conn, o.volume_service_down_time, None)
+            return volumes.create(
+                conn, project_id=project, user_id=ctx.user_id, name=name, description=None,
+                size=size, availability_zone=availability_zone, volume_type=volume_type,
+                metadata=dict(metadata or {}), source=source, host=host,
+                default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
+                admin=ctx.is_admin, task_deadline=deadline(o.volume_task_timeout))
+
+        row, msg = self.db.write(write)
+        s.send(msg)
+        return info(row)
+
+    def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],
+                        timeout: float) -> VolumeInfo:
+        end = time.monotonic() + timeout
+        while True:
+            found = self.get_volume(ctx, volume_id)
+            if found.status in statuses or found.status.startswith("error"):
+                return found
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"volume {volume_id} is still {found.status}")
+            self.service.wait_change(min(left, 0.5))
+
+    def delete_volume(self, ctx: RequestContext, volume_id: str) -> None:
+        s = self.service
+
+        def write(conn: Any) -> list[dict[str, Any]]:
+            row = volumes.get(conn, volume_id, ctx.project_id, ctx.is_admin)
+            return volumes.begin_delete(conn, row, cascade=False, force=False,
+                                        task_deadline=deadline(s.options.volume_task_timeout))
+
+        s.send(self.db.write(write))

@@ -1,0 +1,72 @@
+"""The whole Cinder v3 surface, one line per route (paths without the project id: see
+``api/urls.py``). ``api/attachments.py`` (3.27) is reserved for the attachments API."""
+
+from __future__ import annotations
+
+from pocketstack.common.api.app import Route
+from pocketstack.volume.api import (
+    misc,
+    quotas,
+    snapshots,
+    types,
+    versions,
+    volume_actions,
+    volumes,
+)
+
+V = "/v3/volumes/{volume_id}"
+S = "/v3/snapshots/{snapshot_id}"
+T = "/v3/types/{type_id}"
+Q = "/v3/os-quota-sets/{project_id}"
+
+ROUTES: list[Route] = [
+    Route("GET", "/", versions.versions, public=True),
+    Route("GET", "/v3", versions.version_v3, public=True),
+    Route("GET", "/v3/volumes", volumes.list_volumes),
+    Route("POST", "/v3/volumes", volumes.create),
+    Route("GET", "/v3/volumes/detail", volumes.list_detail),
+    Route("GET", V, volumes.show),
+    Route("PUT", V, volumes.update),
+    Route("DELETE", V, volumes.delete),
+    Route("POST", f"{V}/action", volume_actions.action),
+    Route("GET", f"{V}/metadata", volumes.show_metadata),
+    Route("POST", f"{V}/metadata", volumes.create_metadata),
+    Route("PUT", f"{V}/metadata", volumes.replace_metadata),
+    Route("GET", f"{V}/metadata/{{key}}", volumes.show_metadata_item),
+    Route("PUT", f"{V}/metadata/{{key}}", volumes.update_metadata_item),
+    Route("DELETE", f"{V}/metadata/{{key}}", volumes.delete_metadata_item),
+    Route("GET", "/v3/snapshots", snapshots.list_snapshots),
+    Route("POST", "/v3/snapshots", snapshots.create),
+    Route("GET", "/v3/snapshots/detail", snapshots.list_detail),
+    Route("GET", S, snapshots.show),
+    Route("PUT", S, snapshots.update),
+    Route("DELETE", S, snapshots.delete),
+    Route("POST", f"{S}/action", snapshots.action),
+    Route("GET", f"{S}/metadata", snapshots.show_metadata),
+    Route("POST", f"{S}/metadata", snapshots.create_metadata),
+    Route("PUT", f"{S}/metadata", snapshots.replace_metadata),
+    Route("GET", f"{S}/metadata/{{key}}", snapshots.show_metadata_item),
+    Route("PUT", f"{S}/metadata/{{key}}", snapshots.update_metadata_item),
+    Route("DELETE", f"{S}/metadata/{{key}}", snapshots.delete_metadata_item),
+    Route("GET", "/v3/types", types.list_types),
+    Route("POST", "/v3/types", types.create),
+    Route("GET", T, types.show),
+    Route("PUT", T, types.update),
+    Route("DELETE", T, types.delete),
+    Route("POST", f"{T}/action", types.action),
+    Route("GET", f"{T}/os-volume-type-access", types.list_access),
+    Route("GET", f"{T}/extra_specs", types.list_specs),
+    Route("POST", f"{T}/extra_specs", types.create_specs),
+    Route("GET", f"{T}/extra_specs/{{key}}", types.show_spec),
+    Route("PUT", f"{T}/extra_specs/{{key}}", types.update_spec),
+    Route("DELETE", f"{T}/extra_specs/{{key}}", types.delete_spec),
+    Route("GET", Q, quotas.show),
+    Route("PUT", Q, quotas.update),
+    Route("DELETE", Q, quotas.delete),
+    Route("GET", f"{Q}/defaults", quotas.defaults),
+    Route("GET", "/v3/limits", quotas.limits),
+    Route("GET", "/v3/os-availability-zone", misc.availability_zones),
+    Route("GET", "/v3/os-services", misc.list_services),
+    Route("PUT", "/v3/os-services/{action}", misc.update_service),
+    Route("GET", "/v3/extensions", misc.extensions),
+]

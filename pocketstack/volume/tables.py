@@ -1,0 +1,112 @@
+"""Cinder's tables.
+
+Volumes and snapshots carry their metadata as JSON columns (small, always read with the row).
+A volume's in-flight task (create, delete, extend, …) is its ``task`` and ``task_deadline``: the
+conductor's reconciler moves a volume whose deadline passed to ``error``/``error_deleting``
+with the reason in ``status_reason``. Quota checks run under the project's row in
+``cinder_project_locks`` so concurrent creates cannot both take the last unit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pocketstack.common.schema import metadata
+
+UUID = sa.String(36)
+NAME = sa.String(255)
+PROJECT = sa.String(64)
+
+volume_types = sa.Table(
+    "cinder_volume_types", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("is_public", sa.Boolean, nullable=False, default=True),
+    sa.Column("extra_specs", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+type_access = sa.Table(
+    "cinder_volume_type_access", metadata,
+    sa.Column("volume_type_id", UUID,
+              sa.ForeignKey("cinder_volume_types.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("project_id", PROJECT, primary_key=True),
+)
+
+volumes = sa.Table(
+    "cinder_volumes", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.String(255), nullable=True),
+    sa.Column("attach_status", sa.String(32), nullable=False, default="detached"),
+    sa.Column("availability_zone", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("volume_type_id", UUID, nullable=True),
+    sa.Column("bootable", sa.Boolean, nullable=False, default=False),
+    sa.Column("readonly", sa.Boolean, nullable=False, default=False),
+    sa.Column("multiattach", sa.Boolean, nullable=False, default=False),
+    sa.Column("encrypted", sa.Boolean, nullable=False, default=False),
+    sa.Column("snapshot_id", UUID, nullable=True),
+    sa.Column("source_volid", UUID, nullable=True),
+    sa.Column("image_id", sa.String(64), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("image_metadata", sa.JSON, nullable=False),
+    sa.Column("admin_metadata", sa.JSON, nullable=False),
+    sa.Column("attachments", sa.JSON, nullable=False),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("task_deadline", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+snapshots = sa.Table(
+    "cinder_snapshots", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("volume_id", UUID, sa.ForeignKey("cinder_volumes.id"), nullable=False,
+              index=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.String(255), nullable=True),
+    sa.Column("progress", sa.String(8), nullable=False, default="0%"),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("task_deadline", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+quotas = sa.Table(
+    "cinder_quotas", metadata,
+    sa.Column("project_id", PROJECT, primary_key=True),
+    sa.Column("resource", sa.String(64), primary_key=True),
+    sa.Column("hard_limit", sa.BigInteger, nullable=False),
+)
+
+project_locks = sa.Table(
+    "cinder_project_locks", metadata,
+    sa.Column("project_id", PROJECT, primary_key=True),
+    sa.Column("counter", sa.Integer, nullable=False, default=0),
+)
+
+services = sa.Table(
+    "cinder_services", metadata,
+    sa.Column("binary", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("availability_zone", sa.String(255), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("disabled_reason", sa.String(255), nullable=True),
+    sa.Column("capabilities", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime, nullable=False),
+)
