@@ -8,7 +8,7 @@ Only this module (and the types in it) may be imported by other services.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,6 +68,19 @@ class ImageAPI(Protocol):
 
     def upload_snapshot(self, image_id: str, source_id: str | None) -> bool:
         """Fill a snapshot image with its data (the source image's, for the fake driver)."""
+        ...
+
+    def create_image(self, *, owner: str, name: str, disk_format: str, container_format: str,
+                     visibility: str, protected: bool, properties: dict[str, str],
+                     min_disk: int = 0) -> dict[str, Any]:
+        """A queued image of ``owner`` (block storage's ``os-volume_upload_image``), with the
+        owner's image quotas."""
+        ...
+
+    def upload_image(self, image_id: str, chunks: Iterable[bytes],
+                     virtual_size: int | None = None) -> bool:
+        """Fill a queued image with ``chunks`` and make it active; False when the image was
+        deleted meanwhile (nothing is left behind)."""
         ...
 
     def open_image(self, image_id: str, offset: int = 0,

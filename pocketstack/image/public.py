@@ -3,7 +3,7 @@ asks of images, each answer with Glance's own checks (visibility, policy, quotas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,23 @@ class ImageInterface:
         from pocketstack.image import snapshots
 
         return snapshots.upload(self.service, image_id, source_id)
+
+    def create_image(self, *, owner: str, name: str, disk_format: str, container_format: str,
+                     visibility: str, protected: bool, properties: dict[str, str],
+                     min_disk: int = 0) -> dict[str, Any]:
+        from pocketstack.image import snapshots
+
+        return snapshots.register_plain(self.service, owner=owner, name=name,
+                                        disk_format=disk_format,
+                                        container_format=container_format,
+                                        visibility=visibility, protected=protected,
+                                        properties=properties, min_disk=min_disk)
+
+    def upload_image(self, image_id: str, chunks: Iterable[bytes],
+                     virtual_size: int | None = None) -> bool:
+        from pocketstack.image import snapshots
+
+        return snapshots.upload_chunks(self.service, image_id, chunks, virtual_size)
 
     def _active_location(self, image_id: str) -> str:
         image = self.db.read(images.get, image_id)

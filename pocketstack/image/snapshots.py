@@ -8,6 +8,7 @@ image's data, copied through the store like any upload, with the same quotas.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common import exceptions
@@ -89,6 +90,58 @@ def upload(svc: ImageService, image_id: str, source_id: str | None) -> bool:
         virtual = svc.db.read(images.get, source_id)["virtual_size"] if location else 0
         facts = {"size": size, "virtual_size": virtual, "checksum": md5.hexdigest(),
                  "os_hash_algo": "sha512", "os_hash_value": sha.hexdigest()}
+        try:
+            svc.db.write(images.finish_upload, grant, stored, facts, svc.quotas, False)
+        except exceptions.Gone:
+            svc.store.delete(stored)
+            return False
+    except Exception:
+        svc.db.write(images.abort_upload, grant)
+        raise
+    return True
+
+
+def register_plain(svc: ImageService, *, owner: str, name: str, disk_format: str,
+                   container_format: str, visibility: str, protected: bool,
+                   properties: dict[str, str], min_disk: int) -> dict[str, Any]:
+    """A queued image of another service's data (a volume uploaded to an image)."""
+
+    def write(conn: Any) -> dict[str, Any]:
+        return images.create(conn, {
+            "name": name, "visibility": visibility, "owner": owner, "protected": protected,
+            "disk_format": disk_format, "container_format": container_format,
+            "min_disk": min_disk, "min_ram": 0}, dict(properties), [], svc.quotas)
+
+    try:
+        return svc.db.write(write)  # type: ignore[no-any-return]
+    except QuotaExceeded as exc:
+        raise exceptions.Forbidden(str(exc)) from None
+
+
+def upload_chunks(svc: ImageService, image_id: str, data: Iterable[bytes],
+                  virtual_size: int | None) -> bool:
+    """Fill a queued image with ``data`` and make it active (False: deleted meanwhile)."""
+    try:
+        grant = svc.db.write(images.begin_upload, image_id, False, svc.quotas)
+    except (exceptions.NotFound, exceptions.Conflict):
+        return False
+    try:
+        md5 = hashlib.md5(usedforsecurity=False)
+        sha = hashlib.sha512()
+        size = 0
+
+        def chunks() -> Any:
+            nonlocal size
+            for chunk in data:
+                md5.update(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        stored = svc.store.put(image_id, chunks())
+        facts = {"size": size, "virtual_size": virtual_size or size,
+                 "checksum": md5.hexdigest(), "os_hash_algo": "sha512",
+                 "os_hash_value": sha.hexdigest()}
         try:
             svc.db.write(images.finish_upload, grant, stored, facts, svc.quotas, False)
         except exceptions.Gone:

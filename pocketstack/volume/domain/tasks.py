@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from pocketstack.volume import tables as t
 from pocketstack.volume.domain.common import now
 
-_ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending"}
+_ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending",
+             "upload": "error"}
 
 
 def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
@@ -28,6 +29,8 @@ def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
     clear: dict[str, Any] = {"task": None, "task_deadline": None, "updated_at": stamp}
     if task == "delete":
         if ok:
+            if kind == "volume":  # a cascade: its snapshots go with it (their files too)
+                conn.execute(sa.delete(t.snapshots).where(t.snapshots.c.volume_id == ident))
             conn.execute(sa.delete(table).where(table.c.id == ident))
         else:
             conn.execute(sa.update(table).where(table.c.id == ident).values(
@@ -78,3 +81,29 @@ def pending(conn: Connection) -> list[dict[str, Any]]:
             out.append({"op": "extend", "kind": "volume", "id": r.id, "host": r.host,
                         "size": int(r.admin_metadata.get("extend_to", r.size))})
     return out
+
+
+def begin_upload(conn: Connection, row: dict[str, Any], force: bool,
+                 task_deadline: Any) -> None:
+    """available (or in-use with ``force``) → uploading, remembering where to go back."""
+    from pocketstack.volume import errors
+
+    allowed = ("available", "in-use") if force else ("available",)
+    if row["status"] not in allowed:
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} status must be "
+                                  f"{' or '.join(allowed)}, but current status is: "
+                                  f"{row['status']}.")
+    meta = {**row["admin_metadata"], "upload_from": row["status"]}
+    conn.execute(sa.update(t.volumes).where(t.volumes.c.id == row["id"]).values(
+        status="uploading", task="upload", task_deadline=task_deadline, admin_metadata=meta,
+        updated_at=now()))
+
+
+def end_upload(conn: Connection, volume_id: str) -> None:
+    row = conn.execute(sa.select(t.volumes).where(t.volumes.c.id == volume_id)).first()
+    if row is None or row.task != "upload":
+        return
+    meta = dict(row.admin_metadata)
+    back = meta.pop("upload_from", "available")
+    conn.execute(sa.update(t.volumes).where(t.volumes.c.id == volume_id).values(
+        status=back, task=None, task_deadline=None, admin_metadata=meta, updated_at=now()))
