@@ -1,0 +1,63 @@
+"""Pins Cinder v3's route table (``pocketstack/volume/routes.py``): every (method, path)
+template, one per line (paths without the optional project id segment)."""
+
+from __future__ import annotations
+
+from pocketstack.volume import routes
+from tests.route_pins import assert_pinned
+
+ROUTES = """
+GET    /
+GET    /v3
+GET    /v3/volumes
+POST   /v3/volumes
+GET    /v3/volumes/detail
+GET    /v3/volumes/{volume_id}
+PUT    /v3/volumes/{volume_id}
+DELETE /v3/volumes/{volume_id}
+POST   /v3/volumes/{volume_id}/action
+GET    /v3/volumes/{volume_id}/metadata
+POST   /v3/volumes/{volume_id}/metadata
+PUT    /v3/volumes/{volume_id}/metadata
+GET    /v3/volumes/{volume_id}/metadata/{key}
+PUT    /v3/volumes/{volume_id}/metadata/{key}
+DELETE /v3/volumes/{volume_id}/metadata/{key}
+GET    /v3/snapshots
+POST   /v3/snapshots
+GET    /v3/snapshots/detail
+GET    /v3/snapshots/{snapshot_id}
+PUT    /v3/snapshots/{snapshot_id}
+DELETE /v3/snapshots/{snapshot_id}
+POST   /v3/snapshots/{snapshot_id}/action
+GET    /v3/snapshots/{snapshot_id}/metadata
+POST   /v3/snapshots/{snapshot_id}/metadata
+PUT    /v3/snapshots/{snapshot_id}/metadata
+GET    /v3/snapshots/{snapshot_id}/metadata/{key}
+PUT    /v3/snapshots/{snapshot_id}/metadata/{key}
+DELETE /v3/snapshots/{snapshot_id}/metadata/{key}
+GET    /v3/types
+POST   /v3/types
+GET    /v3/types/{type_id}
+PUT    /v3/types/{type_id}
+DELETE /v3/types/{type_id}
+POST   /v3/types/{type_id}/action
+GET    /v3/types/{type_id}/os-volume-type-access
+GET    /v3/types/{type_id}/extra_specs
+POST   /v3/types/{type_id}/extra_specs
+GET    /v3/types/{type_id}/extra_specs/{key}
+PUT    /v3/types/{type_id}/extra_specs/{key}
+DELETE /v3/types/{type_id}/extra_specs/{key}
+GET    /v3/os-quota-sets/{project_id}
+PUT    /v3/os-quota-sets/{project_id}
+DELETE /v3/os-quota-sets/{project_id}
+GET    /v3/os-quota-sets/{project_id}/defaults
+GET    /v3/limits
+GET    /v3/os-availability-zone
+GET    /v3/os-services
+PUT    /v3/os-services/{action}
+GET    /v3/extensions
+"""
+
+
+def test_route_table_is_pinned() -> None:
+    assert_pinned(routes.ROUTES, ROUTES)
