@@ -14,26 +14,24 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveCloud, unique
-from tests.volume.conftest import volume_dir
+from tests.volume.conftest import volume_dir, wait_status
 
 
 def _wait(cloud: LiveCloud, kind: list[str], ident: str, status: str = "available",
           timeout: float = 30.0) -> dict[str, Any]:
-    end = time.monotonic() + timeout
-    while True:
-        shown: dict[str, Any] = cloud.osc(*kind, "show", ident)
-        if shown["status"] == status:
-            return shown
-        assert not shown["status"].startswith("error"), shown
-        assert time.monotonic() < end, f"{ident} still {shown['status']}"
-        time.sleep(0.1)
+    """Poll over HTTP (a CLI call costs a second or two), then show it with the CLI."""
+    key = "snapshot" if kind[-1] == "snapshot" else "volume"
+    token, _ = cloud.token()
+    with cloud.client(token) as client:
+        wait_status(client, f"/volume/v3/{key}s/{ident}", key, {status}, timeout)
+    shown: dict[str, Any] = cloud.osc(*kind, "show", ident)
+    return shown
 
 
 def _gone(cloud: LiveCloud, ident: str, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while cloud.osc("volume", "show", ident, check=False).returncode == 0:
-        assert time.monotonic() < end, f"{ident} not deleted"
-        time.sleep(0.1)
+    token, _ = cloud.token()
+    with cloud.client(token) as client:
+        wait_status(client, f"/volume/v3/volumes/{ident}", "volume", {"gone"}, timeout)
 
 
 def test_volume_service_list(cloud: LiveCloud) -> None:
