@@ -29,9 +29,10 @@ class VolumeConductor:
 
     name = "volume-conductor"
 
-    def __init__(self, service: VolumeService, reconcile_interval: float = 5.0) -> None:
+    def __init__(self, service: VolumeService, reconcile_interval: float | None = None) -> None:
         self.service = service
-        self.reconcile_interval = reconcile_interval
+        timeout = service.options.volume_task_timeout
+        self.reconcile_interval = reconcile_interval or min(5.0, max(0.5, timeout / 4))
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
