@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0012_volume_cinder'
 down_revision = '0011_network_neutron'
 branch_labels = None
