@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--public-url", dest="public_url")
     up.add_argument("--database-url", dest="database_url")
     up.add_argument("--admin-password", dest="admin_password")
-    up.add_argument("--compute-hosts", dest="compute_hosts", type=int)
+    up.add_argument("--hosts", "--compute-hosts", dest="compute_hosts", type=int,
+                    help="compute hosts (each its own namespace with the Linux data plane)")
     up.add_argument("--policy-file", dest="policy_file")
     up.add_argument("--transport-url", dest="transport_url",
                     help="amqp://user:pass@host:5672/ to let agents on other hosts join")
