@@ -44,7 +44,8 @@ def pct(values: list[float], q: float) -> float:
 
 def start(state: Path, hosts: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ, POCKETSTACK_PASSWORD_HASH_ROUNDS="4", POCKETSTACK_LOG_LEVEL="warning",
+    env = dict(os.environ, POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake",
+                   POCKETSTACK_PASSWORD_HASH_ROUNDS="4", POCKETSTACK_LOG_LEVEL="warning",
                POCKETSTACK_COMPUTE_HOSTS=str(hosts), POCKETSTACK_FAKE_MEMORY_MB="1048576",
                POCKETSTACK_FAKE_VCPUS="1024", POCKETSTACK_FAKE_DISK_GB="100000")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "pocketstack"), "up",

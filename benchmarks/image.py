@@ -227,7 +227,8 @@ def main() -> int:
         state = Path(tmp) / "state"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, POCKETSTACK_PASSWORD_HASH_ROUNDS="4",
+        env = dict(os.environ, POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake",
+                   POCKETSTACK_PASSWORD_HASH_ROUNDS="4",
                    POCKETSTACK_LOG_LEVEL="warning")
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(

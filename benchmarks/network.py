@@ -51,7 +51,8 @@ def timed(fn: Any) -> float:
 def run(quick: bool) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="netbench-"))
     port = free_port()
-    env = dict(os.environ, POCKETSTACK_PASSWORD_HASH_ROUNDS="4",
+    env = dict(os.environ, POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake",
+                   POCKETSTACK_PASSWORD_HASH_ROUNDS="4",
                POCKETSTACK_LOG_LEVEL="warning", POCKETSTACK_NETWORK_QUOTA_PORT="-1")
     proc = subprocess.Popen(
         [str(REPO / ".venv/bin/pocketstack"), "up", "--state-dir", str(work / "state"),

@@ -80,7 +80,8 @@ class Pocketstack(Target):
 
     def start(self) -> None:
         exe = str(Path(sys.executable).parent / "pocketstack")
-        env = dict(os.environ, POCKETSTACK_LOG_LEVEL="warning")
+        env = dict(os.environ, POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake",
+                   POCKETSTACK_LOG_LEVEL="warning")
         self.proc = subprocess.Popen(
             [exe, "up", "--state-dir", str(self.state), "--host", "127.0.0.1", "--port",
              str(self.port), "--admin-password", PASSWORD],

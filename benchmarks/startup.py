@@ -35,6 +35,9 @@ def start_once(state: Path, rounds: int | None = None, binary: Path = BIN) -> fl
            if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("POCKETSTACK_")}
     if rounds is not None:
         env["POCKETSTACK_PASSWORD_HASH_ROUNDS"] = str(rounds)
+    # the API processes' start (the kernel data plane's own start is in docs/performance.md)
+    env.setdefault("POCKETSTACK_DATAPLANE", "none")
+    env.setdefault("POCKETSTACK_COMPUTE_DRIVER", "fake")
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(binary), "up", "--state-dir", str(state), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

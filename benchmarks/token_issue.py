@@ -49,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = dict(os.environ, POCKETSTACK_PASSWORD_HASH_ROUNDS=str(args.rounds),
+        env = dict(os.environ, POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake",
+                   POCKETSTACK_PASSWORD_HASH_ROUNDS=str(args.rounds),
                    POCKETSTACK_LOG_LEVEL="warning")
         proc = subprocess.Popen([str(Path(sys.executable).parent / "pocketstack"), "up",
                                  "--state-dir", f"{tmp}/state", "--port", str(port),

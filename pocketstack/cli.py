@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--public-url", dest="public_url")
     up.add_argument("--database-url", dest="database_url")
     up.add_argument("--admin-password", dest="admin_password")
-    up.add_argument("--compute-hosts", dest="compute_hosts", type=int)
+    up.add_argument("--hosts", "--compute-hosts", dest="compute_hosts", type=int,
+                    help="compute hosts (each its own namespace with the Linux data plane)")
     up.add_argument("--policy-file", dest="policy_file")
     up.add_argument("--transport-url", dest="transport_url",
                     help="amqp://user:pass@host:5672/ to let agents on other hosts join")
@@ -133,6 +134,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _dataplane_line(settings: Settings) -> str:
+    """What the cloud's guests and networks are, for the ready banner."""
+    from pocketstack.agents.compute.drivers.loader import driver_name
+    from pocketstack.agents.kernel import run
+    from pocketstack.agents.kernel.names import KernelNames
+    from pocketstack.agents.network.host import dataplane_on
+
+    driver = driver_name(settings)
+    if not dataplane_on(settings):
+        why = run.missing() if settings.dataplane == "auto" else None
+        return (f"data plane: none (networks are the model only{': ' + why if why else ''}); "
+                f"compute driver: {driver}")
+    prefix = KernelNames.for_settings(settings.kernel_prefix, settings.state_path).prefix
+    return (f"data plane: linux in namespaces {prefix}-* (reach floating IPs with "
+            f"`ip netns exec {prefix}-phys-public ...`; remove with `pocketstack clean`); "
+            f"compute driver: {driver}")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
@@ -203,6 +222,7 @@ def cmd_up(settings: Settings, started: float) -> int:
             url = settings.effective_public_url
             clouds = settings.state_path / "clouds.yaml"
             print(f"Pocketstack {__version__} is ready at {url} ({elapsed:.2f}s)\n"
+                  f"  {_dataplane_line(settings)}\n"
                   f"  clouds.yaml: {clouds}\n"
                   f"  try: OS_CLIENT_CONFIG_FILE={shlex.quote(str(clouds))} "
                   f"{openstack_command()} --os-cloud pocketstack-admin token issue", flush=True)

@@ -105,10 +105,12 @@ class Settings:
     compute_hosts: int = _opt(1, "Number of in-process compute agents started by `up`.")
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
     compute_driver: str = _opt(
-        "fake", "Hypervisor driver of the compute agents, by name: a driver registered under "
-        "the pocketstack.compute_drivers entry-point group (built in: fake, namespace).")
+        "auto", "Hypervisor driver of the compute agents, by name: a driver registered under "
+        "the pocketstack.compute_drivers entry-point group (built in: fake, namespace), or "
+        "auto: namespace where the Linux data plane runs and namespace guests can (busybox, "
+        "dropbear, qemu-img, curl, the cgroup v1 freezer), else fake.")
     dataplane: str = _opt(
-        "none", "Kernel data plane: none (networks are rows; agents keep their state in the "
+        "auto", "Kernel data plane: none (networks are rows; agents keep their state in the "
         "database), linux (bridges, VXLAN, dnsmasq, routers and nftables security groups in "
         "the cloud's own network namespaces; needs root, ip, nft and dnsmasq) or auto (linux "
         "where it can run).")

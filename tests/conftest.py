@@ -143,7 +143,9 @@ def start_cloud(state_dir: Path, extra_env: dict[str, str] | None = None,
                 admin_password: str = "admin-secret") -> LiveCloud:
     port = port or free_port()
     env = dict(os.environ)
-    env.update({"POCKETSTACK_PASSWORD_HASH_ROUNDS": "4", "POCKETSTACK_LOG_LEVEL": "warning"})
+    env.update({"POCKETSTACK_PASSWORD_HASH_ROUNDS": "4", "POCKETSTACK_LOG_LEVEL": "warning",
+                # the API and the model by default; tests of the kernel data plane ask for it
+                "POCKETSTACK_DATAPLANE": "none", "POCKETSTACK_COMPUTE_DRIVER": "fake"})
     env.update(extra_env or {})
     cmd = [str(BIN / "pocketstack"), "up", "--state-dir", str(state_dir), "--port", str(port),
            "--admin-password", admin_password]

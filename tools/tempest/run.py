@@ -492,6 +492,14 @@ def cloud_env_for(conf, extra):
     """Settings for the cloud we start, so that it enforces what tempest.conf
     says it enforces (devstack does the same to keystone.conf for Tempest)."""
     env = {}
+    if conf.get("validation", "run_validation", fallback="false").lower() == "true":
+        # guests Tempest can reach: the kernel data plane, namespace guests, and `public`
+        # wired to this machine's namespace (devstack's br-ex) for the floating IPs
+        env.update({"POCKETSTACK_DATAPLANE": "linux", "POCKETSTACK_COMPUTE_DRIVER": "namespace",
+                    "POCKETSTACK_PHYSNET_ROOT_LINKS": "public"})
+    else:
+        # the API run: the model only, fake guests (fast, no kernel objects)
+        env.update({"POCKETSTACK_DATAPLANE": "none", "POCKETSTACK_COMPUTE_DRIVER": "fake"})
     sc = conf.get("identity-feature-enabled", "security_compliance", fallback="false")
     if sc.lower() == "true":
         for opt, setting in (

@@ -14,7 +14,7 @@ import os
 import signal
 
 from pocketstack.agents.compute.agent import AgentOptions
-from pocketstack.agents.compute.drivers.loader import load_agent
+from pocketstack.agents.compute.drivers.loader import driver_name, load_agent
 from pocketstack.common.bus import make_bus
 from pocketstack.config import Settings
 
@@ -40,7 +40,7 @@ def run_compute_agent(settings: Settings, host: str) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await agent.start()
-        print(f"compute agent {host} ({settings.compute_driver}) joined via "
+        print(f"compute agent {host} ({driver_name(settings)}) joined via "
               f"{settings.transport_url.split('@')[-1]}", flush=True)
         await stop.wait()
         await agent.stop()

@@ -85,14 +85,25 @@ def load_driver(name: str, context: DriverContext) -> Driver:
     return cast(Driver, driver)
 
 
+def driver_name(settings: Settings) -> str:
+    """The driver ``compute_driver`` names; ``auto``: ``namespace`` where the Linux data
+    plane runs (``dataplane``) and namespace guests can, else ``fake``."""
+    if settings.compute_driver != "auto":
+        return settings.compute_driver
+    from pocketstack.agents.compute.drivers.namespace import missing
+    from pocketstack.agents.network.host import dataplane_on
+
+    return "namespace" if dataplane_on(settings) and missing() is None else "fake"
+
+
 def check_settings(settings: Settings) -> None:
     """Refuse, before anything starts, a driver name nobody registered or a ``fake_fail``
     the fake driver cannot parse (raises ValueError with the reason)."""
     drivers = available()
-    if settings.compute_driver not in drivers:
+    name = driver_name(settings)
+    if name not in drivers:
         names = ", ".join(sorted(drivers)) or "none"
-        raise UnknownDriver(f"unknown compute driver {settings.compute_driver!r}; "
-                            f"available: {names}")
+        raise UnknownDriver(f"unknown compute driver {name!r}; available: {names}")
     if settings.fake_fail:
         from pocketstack.agents.compute.drivers.fake import FailureModes
 
@@ -104,6 +115,6 @@ def load_agent(host: str, settings: Settings, bus: Any, options: AgentOptions,
                ) -> ComputeAgent:
     """The compute agent of ``host``: its driver (``settings.compute_driver``) built with
     ``state_dir`` as the host's own directory, where the agent also caches images."""
-    driver = load_driver(settings.compute_driver, DriverContext(host, settings, state_dir))
+    driver = load_driver(driver_name(settings), DriverContext(host, settings, state_dir))
     return ComputeAgent(host, driver, bus, replace(options, state_dir=state_dir),
                         on_crash=on_crash)
