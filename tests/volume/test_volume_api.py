@@ -238,3 +238,31 @@ def test_clone_and_cascade(cloud: LiveCloud, demo: httpx.Client) -> None:
     _delete(demo, clone["id"])
     _delete(demo, src["id"])
     assert not list(volume_dir(cloud).glob(f"*{src['id']}*"))
+
+
+def test_image_bigger_than_the_volume_is_refused(cloud: LiveCloud, demo: httpx.Client,
+                                                 tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("qemu-img") is None:
+        pytest.skip("qemu-img is not installed")
+    disk = tmp_path / "big.qcow2"
+    subprocess.run(["qemu-img", "create", "-f", "qcow2", str(disk), "3G"], check=True,
+                   capture_output=True)
+    r = demo.post("/image/v2/images", json={"name": unique("big"), "disk_format": "qcow2",
+                                            "container_format": "bare"})
+    iid = r.json()["id"]
+    r = demo.put(f"/image/v2/images/{iid}/file", content=disk.read_bytes(),
+                 headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    before = sorted(p.name for p in volume_dir(cloud).iterdir())
+    r = demo.post(f"{V}/volumes", json={"volume": {"size": 2, "imageRef": iid}})
+    assert r.status_code == 400 and "badRequest" in r.json()
+    assert sorted(p.name for p in volume_dir(cloud).iterdir()) == before
+    vol = _create(demo, size=3, imageRef=iid)
+    assert wait_volume(demo, vol["id"])["bootable"] == "true"
+    _delete(demo, vol["id"])
+    demo.delete(f"/image/v2/images/{iid}")

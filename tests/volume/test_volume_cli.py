@@ -88,10 +88,12 @@ def test_volume_from_image_reads_back_identical(cloud: LiveCloud, tmp_path: Path
     up = cloud.osc("image", "create", "--volume", vol["id"], "--disk-format", "raw",
                    unique("fromvol"))
     new_id = up["image_id"]
-    end = time.monotonic() + 30
-    while cloud.osc("image", "show", new_id)["status"] != "active":
-        assert time.monotonic() < end
-        time.sleep(0.1)
+    token, _ = cloud.token()
+    with cloud.client(token) as client:
+        end = time.monotonic() + 30
+        while client.get(f"/image/v2/images/{new_id}").json()["status"] != "active":
+            assert time.monotonic() < end
+            time.sleep(0.1)
     out = tmp_path / "back.raw"
     cloud.osc("image", "save", "--file", str(out), new_id, as_json=False)
     with out.open("rb") as f:
