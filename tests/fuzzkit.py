@@ -65,6 +65,7 @@ def all_routes() -> list[FuzzRoute]:
     from pocketstack.image import routes as image
     from pocketstack.network import routes as network
     from pocketstack.placement import routes as placement
+    from pocketstack.volume import routes as volume
 
     tables: list[tuple[str, str, list[Route]]] = [
         ("identity", "/identity", identity.ROUTES),
@@ -73,6 +74,7 @@ def all_routes() -> list[FuzzRoute]:
         ("compute", "/compute/v2.1", compute.ROUTES),
         ("compute", "/compute", compute.ROOT_ROUTES),
         ("network", "/networking", network.ROUTES),
+        ("volume", "/volume", volume.ROUTES),
     ]
     return [FuzzRoute(service, prefix, r.method, r.path, r.stream, r.public)
             for service, prefix, table in tables for r in table]
@@ -116,6 +118,7 @@ VOLATILE = {
     "compute_services": {"last_seen_up", "report_count", "updated_at", "generation"},
     "compute_nodes": {"updated_at", "generation"},
     "neutron_agents": {"heartbeat_timestamp", "configurations"},
+    "cinder_services": {"heartbeat_at", "capabilities"},
 }
 
 
@@ -377,6 +380,28 @@ def build_world(cloud: LiveCloud, backend: str, database_url: str) -> World:
     add("placement", "name", cls, trait)
     add("placement", "consumer_uuid", consumer_uuid, server["id"])
 
+    # volume: a demo volume (available) with metadata and a snapshot; an admin type with an
+    # extra spec, private, with access for demo
+    vol = _ok(d.post("/volume/v3/volumes", json={"volume": {
+        "size": 1, "name": tag, "metadata": {"k": "v"}}}), 202)["volume"]
+    deadline = time.monotonic() + 30
+    while _ok(d.get(f"/volume/v3/volumes/{vol['id']}"), 200)["volume"]["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    snap = _ok(d.post("/volume/v3/snapshots", json={"snapshot": {
+        "volume_id": vol["id"], "name": tag, "metadata": {"k": "v"}}}), 202)["snapshot"]
+    vtype = _ok(a.post("/volume/v3/types", json={"volume_type": {
+        "name": tag, "os-volume-type-access:is_public": False,
+        "extra_specs": {"k": "v"}}}), 200)["volume_type"]
+    _ok(a.post(f"/volume/v3/types/{vtype['id']}/action",
+               json={"addProjectAccess": {"project": demo_project}}), 202)
+    add("volume", "volume_id", vol["id"])
+    add("volume", "snapshot_id", snap["id"])
+    add("volume", "type_id", vtype["id"], "default")
+    add("volume", "project_id", demo_project, p)
+    add("volume", "key", "k")
+    add("volume", "action", "enable", "disable", "disable-log-reason")
+
     a.close()
     d.close()
     values = sorted({v for vs in ids.values() for v in vs} | {
@@ -420,7 +445,7 @@ def harvest_templates(world: World) -> dict[str, Any]:
                     continue
                 item = lists[0][0]
                 body = {singular(route): item} if route.service in (
-                    "identity", "compute") else item
+                    "identity", "compute", "volume") else item
             out[route.id] = _writable(body)
     return out
 
@@ -697,6 +722,7 @@ def send(world: World, role: str, req: FuzzRequest,
     else:
         # accepted (or failed): let background work finish before the next check; writes
         # to servers start builds and actions, so wait longer for them to go quiet
-        quiet = 0.25 if "/servers" in req.path or "/import" in req.path else 0.02
+        quiet = 0.25 if "/servers" in req.path or "/import" in req.path or \
+            req.path.startswith("/volume") else 0.02
         world.last_fingerprint = settle(world, quiet)
     return problems
