@@ -266,3 +266,36 @@ def test_image_bigger_than_the_volume_is_refused(cloud: LiveCloud, demo: httpx.C
     assert wait_volume(demo, vol["id"])["bootable"] == "true"
     _delete(demo, vol["id"])
     demo.delete(f"/image/v2/images/{iid}")
+
+
+def test_legacy_attach_state_machine(cloud: LiveCloud, demo: httpx.Client) -> None:
+    """The transitions VolumeAPI offers compute, driven through Cinder's legacy actions."""
+    vol = _create(demo)
+    vid = vol["id"]
+    wait_volume(demo, vid)
+    act = f"{V}/volumes/{vid}/action"
+    assert demo.post(act, json={"os-reserve": None}).status_code == 202
+    assert demo.get(f"{V}/volumes/{vid}").json()["volume"]["status"] == "attaching"
+    assert demo.post(act, json={"os-reserve": None}).status_code == 400  # not twice
+    r = demo.post(act, json={"os-initialize_connection": {"connector": {}}})
+    info = r.json()["connection_info"]
+    assert info["driver_volume_type"] == "local"
+    assert info["data"]["device_path"] == str(volume_dir(cloud) / f"volume-{vid}")
+    server = "11111111-2222-3333-4444-555555555555"
+    r = demo.post(act, json={"os-attach": {"instance_uuid": server, "mountpoint": "/dev/vdb"}})
+    assert r.status_code == 202
+    shown = demo.get(f"{V}/volumes/{vid}").json()["volume"]
+    assert shown["status"] == "in-use"
+    assert [(a["server_id"], a["device"]) for a in shown["attachments"]] == [
+        (server, "/dev/vdb")]
+    r = demo.delete(f"{V}/volumes/{vid}")
+    assert r.status_code == 400 and "attached" in r.json()["badRequest"]["message"]
+    assert demo.post(act, json={"os-begin_detaching": None}).status_code == 202
+    assert demo.get(f"{V}/volumes/{vid}").json()["volume"]["status"] == "detaching"
+    assert demo.post(act, json={"os-detach": {}}).status_code == 202
+    shown = demo.get(f"{V}/volumes/{vid}").json()["volume"]
+    assert (shown["status"], shown["attachments"]) == ("available", [])
+    assert demo.post(act, json={"os-reserve": None}).status_code == 202
+    assert demo.post(act, json={"os-unreserve": None}).status_code == 202
+    assert demo.get(f"{V}/volumes/{vid}").json()["volume"]["status"] == "available"
+    _delete(demo, vid)
