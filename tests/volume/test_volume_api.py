@@ -299,3 +299,43 @@ def test_legacy_attach_state_machine(cloud: LiveCloud, demo: httpx.Client) -> No
     assert demo.post(act, json={"os-unreserve": None}).status_code == 202
     assert demo.get(f"{V}/volumes/{vid}").json()["volume"]["status"] == "available"
     _delete(demo, vid)
+
+
+def test_snapshot_api_retype_and_extend_in_use(admin: httpx.Client, demo: httpx.Client) -> None:
+    from tests.volume.conftest import wait_status
+
+    vol = _create(demo)
+    vid = vol["id"]
+    wait_volume(demo, vid)
+    r = demo.post(f"{V}/snapshots", json={"snapshot": {"volume_id": vid, "name": "s",
+                                                       "metadata": {"a": "1"}}})
+    sid = r.json()["snapshot"]["id"]
+    wait_status(demo, f"{V}/snapshots/{sid}", "snapshot", {"available"})
+    r = demo.put(f"{V}/snapshots/{sid}", json={"snapshot": {"name": "renamed",
+                                                            "description": "d"}})
+    assert (r.json()["snapshot"]["name"], r.json()["snapshot"]["description"]) == (
+        "renamed", "d")
+    demo.put(f"{V}/snapshots/{sid}/metadata", json={"metadata": {"b": "2"}})
+    assert demo.get(f"{V}/snapshots/{sid}/metadata").json()["metadata"] == {"b": "2"}
+    listed = demo.get(f"{V}/snapshots/detail", params={"volume_id": vid}).json()["snapshots"]
+    assert [s["id"] for s in listed] == [sid]
+    assert listed[0]["os-extended-snapshot-attributes:progress"] == "100%"
+    # retype in place to a new type
+    name = unique("rt")
+    admin.post(f"{V}/types", json={"volume_type": {"name": name}})
+    act = f"{V}/volumes/{vid}/action"
+    assert demo.post(act, json={"os-retype": {"new_type": name}}).status_code == 202
+    assert demo.get(f"{V}/volumes/{vid}").json()["volume"]["volume_type"] == name
+    # in-use extend needs 3.42
+    admin.post(act, json={"os-reset_status": {"status": "in-use"}})
+    r = demo.post(act, json={"os-extend": {"new_size": 2}})
+    assert r.status_code == 400
+    r = demo.post(act, json={"os-extend": {"new_size": 2}},
+                  headers={"OpenStack-API-Version": "volume 3.42"})
+    assert r.status_code == 202
+    assert wait_volume(demo, vid, "in-use")["size"] == 2
+    admin.post(act, json={"os-reset_status": {"status": "available"}})
+    assert demo.delete(f"{V}/snapshots/{sid}").status_code == 202
+    wait_status(demo, f"{V}/snapshots/{sid}", "snapshot", {"gone"})
+    _delete(demo, vid)
+    assert admin.delete(f"{V}/types/{name}").status_code == 202
