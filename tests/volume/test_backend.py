@@ -96,3 +96,11 @@ def test_image_larger_than_volume_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(BackendError):
         b.create_from_image("v2", 1, garbage, "qcow2")
     assert list((tmp_path / "vols").iterdir()) == []
+
+
+def test_scrub_removes_scratch_files_only(tmp_path: Path) -> None:
+    b = FileBackend(tmp_path)
+    b.create("v1", 1)
+    (tmp_path / "volume-v2.1234abcd.part").write_bytes(b"half")
+    assert b.scrub() == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["volume-v1"]

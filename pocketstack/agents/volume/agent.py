@@ -57,6 +57,9 @@ class VolumeAgent:
         return topic_of(self.host)
 
     async def start(self) -> None:
+        scrub = getattr(self.backend, "scrub", None)
+        if scrub is not None:
+            await asyncio.to_thread(scrub)
         await self.bus.subscribe(self.topic, self.handle)
         await self.heartbeat()
         self._task = asyncio.create_task(self._heartbeats())

@@ -5,7 +5,8 @@
 ``snapshot-<id>`` made with ``cp --reflink=auto --sparse=always``: copy-on-write where the
 filesystem can (btrfs, XFS), a sparse copy elsewhere. Volumes from a snapshot or another volume
 are copies the same way, then grown. Every write goes to a ``.part`` file renamed into place at
-the end, so a failed operation leaves no half-written volume behind.
+the end, so a failed operation leaves no half-written volume behind (and :meth:`scrub`
+removes the scratch files of an agent killed mid-copy when it starts again).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -112,7 +114,14 @@ class FileBackend:
 
     def delete(self, volume_id: str) -> None:
         self.volume_path(volume_id).unlink(missing_ok=True)
-        _part(self.volume_path(volume_id)).unlink(missing_ok=True)
+
+    def scrub(self) -> int:
+        """Remove scratch files a killed agent left behind (at start: none is in use)."""
+        count = 0
+        for part in self.root.glob("*.part"):
+            part.unlink(missing_ok=True)
+            count += 1
+        return count
 
     # -- snapshots -----------------------------------------------------------------------------
     def snapshot(self, snapshot_id: str, volume_id: str) -> None:
@@ -156,7 +165,9 @@ def _safe(ident: str) -> str:
 
 
 def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
+    """A private scratch name next to ``path``: two runs of one task (a re-sent cast) never
+    write the same file."""
+    return path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
 
 
 def _run(cmd: list[str], fallback: list[str] | None = None) -> None:

@@ -71,15 +71,33 @@ def reconcile(conn: Connection) -> int:
 
 
 def pending(conn: Connection) -> list[dict[str, Any]]:
-    """Tasks in flight (re-sent to their hosts at start: a lost cast only delays)."""
+    """Tasks in flight, re-sent to their hosts when the conductor starts (a cast lost with a
+    restart only delays; every agent operation is idempotent). An image is then streamed by
+    the agent over the bus (the local path is not kept)."""
     out: list[dict[str, Any]] = []
-    v = t.volumes
+    v, s = t.volumes, t.snapshots
     for r in conn.execute(sa.select(v).where(v.c.task.is_not(None))):
         if r.task == "delete":
             out.append({"op": "delete", "kind": "volume", "id": r.id, "host": r.host})
         elif r.task == "extend":
             out.append({"op": "extend", "kind": "volume", "id": r.id, "host": r.host,
                         "size": int(r.admin_metadata.get("extend_to", r.size))})
+        elif r.task == "create":
+            source: dict[str, Any] = {}
+            if r.image_id:
+                source = {"type": "image", "id": r.image_id, "path": None,
+                          "disk_format": r.image_metadata.get("disk_format")}
+            elif r.snapshot_id:
+                source = {"type": "snapshot", "id": r.snapshot_id}
+            elif r.source_volid:
+                source = {"type": "volume", "id": r.source_volid}
+            out.append({"op": "create", "kind": "volume", "id": r.id, "host": r.host,
+                        "size": int(r.size), "source": source})
+    for r in conn.execute(sa.select(s, v.c.host).join(v, v.c.id == s.c.volume_id)
+                          .where(s.c.task.is_not(None))):
+        op = "delete_snapshot" if r.task == "delete" else "snapshot"
+        out.append({"op": op, "kind": "snapshot", "id": r.id, "volume_id": r.volume_id,
+                    "host": r.host})
     return out
 
 

@@ -1,0 +1,90 @@
+"""Task bookkeeping on its own database: reports finish tasks, deadlines move stuck volumes
+and snapshots to error states, and a restarted conductor re-sends what is in flight."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from pocketstack.common.db import Database
+from pocketstack.volume import tables as t
+from pocketstack.volume.domain import tasks
+from pocketstack.volume.domain.common import now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    tables = [t.volume_types, t.type_access, t.volumes, t.snapshots, t.quotas,
+              t.project_locks, t.services]
+    t.volumes.metadata.create_all(database.engine, tables=tables)
+    return database
+
+
+def _volume(conn: Any, ident: str, **values: Any) -> None:
+    row = {"id": ident, "project_id": "p", "size": 1, "status": "creating",
+           "attach_status": "detached", "availability_zone": "nova", "host": "h@file",
+           "bootable": False, "readonly": False, "multiattach": False, "encrypted": False,
+           "metadata": {}, "image_metadata": {}, "admin_metadata": {}, "attachments": [],
+           "task": "create", "task_deadline": now() + dt.timedelta(seconds=60),
+           "created_at": now()}
+    row.update(values)
+    conn.execute(sa.insert(t.volumes).values(**row))
+
+
+def _status(db: Database, ident: str) -> Any:
+    return db.read(lambda c: c.execute(sa.select(t.volumes.c.status, t.volumes.c.task,
+                                                 t.volumes.c.size, t.volumes.c.status_reason)
+                                       .where(t.volumes.c.id == ident)).first())
+
+
+def test_reports_finish_tasks(db: Database) -> None:
+    db.write(_volume, "a")
+    db.write(_volume, "b")
+    db.write(_volume, "c", status="extending", task="extend",
+             admin_metadata={"extend_from": "in-use", "extend_to": "3"})
+    assert db.write(tasks.finish, "volume", "a", "create", True, None)
+    assert db.write(tasks.finish, "volume", "b", "create", False, "disk full")
+    assert db.write(tasks.finish, "volume", "c", "extend", True, None)
+    assert tuple(_status(db, "a")) == ("available", None, 1, None)
+    assert tuple(_status(db, "b")) == ("error", None, 1, "disk full")
+    assert tuple(_status(db, "c")) == ("in-use", None, 3, None)
+    assert not db.write(tasks.finish, "volume", "a", "create", True, None)  # a late repeat
+
+
+def test_deadlines_move_stuck_work_to_error(db: Database) -> None:
+    past = now() - dt.timedelta(seconds=1)
+    db.write(_volume, "a", task_deadline=past)
+    db.write(_volume, "b", status="deleting", task="delete", task_deadline=past)
+    db.write(_volume, "c")  # still within its deadline
+    assert db.write(tasks.reconcile) == 2
+    assert _status(db, "a")[:2] == ("error", None)
+    assert "deadline" in _status(db, "a")[3]
+    assert _status(db, "b")[:2] == ("error_deleting", None)
+    assert _status(db, "c")[:2] == ("creating", "create")
+
+
+def test_pending_work_is_resent(db: Database) -> None:
+    db.write(_volume, "blank")
+    db.write(_volume, "img", image_id="i1", image_metadata={"disk_format": "qcow2"})
+    db.write(_volume, "gone", status="deleting", task="delete")
+    db.write(_volume, "done", status="available", task=None, task_deadline=None)
+
+    def snap(conn: Any) -> None:
+        conn.execute(sa.insert(t.snapshots).values(
+            id="s1", project_id="p", volume_id="done", size=1, status="creating",
+            progress="0%", metadata={}, task="create", created_at=now()))
+
+    db.write(snap)
+    msgs = {m["id"]: m for m in db.read(tasks.pending)}
+    assert set(msgs) == {"blank", "img", "gone", "s1"}
+    assert msgs["blank"]["source"] == {} and msgs["blank"]["host"] == "h@file"
+    assert msgs["img"]["source"] == {"type": "image", "id": "i1", "path": None,
+                                     "disk_format": "qcow2"}
+    assert msgs["gone"]["op"] == "delete"
+    assert (msgs["s1"]["op"], msgs["s1"]["volume_id"], msgs["s1"]["host"]) == (
+        "snapshot", "done", "h@file")
