@@ -132,6 +132,24 @@ class Runtime:
         bus = self.bus
         loop.call_soon_threadsafe(lambda: loop.create_task(bus.cast(topic, message)))
 
+    def call_from_thread(self, topic: str, message: dict[str, Any],
+                         timeout: float = 30.0) -> Any:
+        """A bus ``call`` from a worker thread (a handler, ``asyncio.to_thread``), waiting for
+        the answer; :class:`BusTimeout` if none. Never from the event loop's own thread (it
+        would wait on itself: RuntimeError)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the cloud's event loop is not running")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("call_from_thread on the event loop: await bus.call instead")
+        future = asyncio.run_coroutine_threadsafe(
+            self.bus.call(topic, message, timeout=timeout), loop)
+        return future.result(timeout + 5)
+
     def broadcast(self, topic: str, message: dict[str, Any]) -> None:
         """Like :meth:`notify`, but every subscriber of ``topic`` gets the hint (a fanout):
         for agents on many hosts that each keep their own part of the state."""

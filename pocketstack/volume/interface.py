@@ -7,6 +7,10 @@ attaching), ``attach`` (→ in-use, returns the connection info for the hypervis
 ``begin_detaching`` (in-use → detaching), ``detach`` (→ available, or in-use while other
 attachments remain), ``unreserve`` (attaching → back, when the attach is abandoned).
 
+Every method blocks (database, and a bus call to the storage host for the connection info):
+call them from a worker thread (an API handler, ``asyncio.to_thread`` in a conductor), never
+on the event loop. Failures are Cinder's: NotFound (404), InvalidState (400), OverQuota (413).
+
 Only this module (and the types in it) may be imported by other services.
 """
 

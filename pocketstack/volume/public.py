@@ -27,18 +27,15 @@ def info(row: dict[str, Any]) -> VolumeInfo:
 
 
 def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, Any]:
-    """Asked of the volume's storage host over the bus (the agent knows where its file is)."""
+    """Asked of the volume's storage host over the bus (the agent knows where its file is).
+    Blocks: call it from a worker thread, never on the event loop."""
     if not row["host"]:
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} has no storage host.")
-    import asyncio
-
-    loop = service.runtime._loop
-    if loop is None or loop.is_closed():
-        raise exceptions.ServiceUnavailable("the cloud's event loop is not running")
-    future = asyncio.run_coroutine_threadsafe(service.runtime.bus.call(
-        f"volume.{row['host']}", {"op": "connection_info", "id": row["id"]}, timeout=30), loop)
     try:
-        reply = future.result(35)
+        reply = service.runtime.call_from_thread(
+            f"volume.{row['host']}", {"op": "connection_info", "id": row["id"]}, 30)
+    except RuntimeError:
+        raise
     except Exception as exc:  # BusTimeout, a dead agent
         raise exceptions.ServiceUnavailable(f"storage host {row['host']} did not answer: "
                                             f"{exc}") from None
