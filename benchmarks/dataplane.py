@@ -218,6 +218,7 @@ class Bench:
     def __init__(self, cloud: Cloud) -> None:
         self.c = cloud
         self.offset = boot_offset()
+        self.post_times: list[float] = []  # POST /servers response times
 
     # -- set-up ----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -261,6 +262,7 @@ class Bench:
                            "security_groups": [{"name": group}],
                            "availability_zone": f"nova:{host}"}}
         server = self.c.api("POST", f"{V21}/servers", body)["server"]
+        self.post_times.append(time.time() - t0)
         return str(server["id"]), t0
 
     def fixed_ip(self, server_id: str, timeout: float = 60) -> str:
@@ -321,8 +323,8 @@ class Bench:
         while "bound" not in marks and time.monotonic() < end:
             time.sleep(0.02)
             marks = self.console(server_id)
-        row = {"id": server_id, "ip": ip, "port": t_port, "active": active[0] - t0,
-               "pingable": ping}
+        row = {"id": server_id, "ip": ip, "post": self.post_times[-1], "port": t_port,
+               "active": active[0] - t0, "pingable": ping}
         row.update({k: v - t0 for k, v in marks.items()})
         return row
 
@@ -336,7 +338,7 @@ class Bench:
                 f" s, pingable {r['pingable']:.3f} s")
         self.serial_rows = rows
         out: dict[str, Any] = {"n": n}
-        for key in ("port", "active", "init", "link", "bound", "pingable"):
+        for key in ("post", "port", "active", "init", "link", "bound", "pingable"):
             vals = [r[key] for r in rows if key in r]
             out[key] = {"p50": p50(vals), "p95": pct(vals, 0.95), "max": max(vals, default=0)}
         lease = [r["bound"] - r["link"] for r in rows if "bound" in r and "link" in r]
@@ -461,11 +463,13 @@ class Bench:
                 time.sleep(0.1)
         time.sleep(1)
         before = memory()
+        self.post_times.clear()
         t0 = time.time()
         with ThreadPoolExecutor(8) as pool:
             ids = [sid for sid, _ in pool.map(
                 lambda i: self.post_server(f"burst-{i}", "compute2"), range(n))]
         t_posted = time.time() - t0
+        posts = list(self.post_times)
         log(f"burst: {n} POSTed in {t_posted:.1f} s")
         pending = set(ids)
         active: dict[str, float] = {}
@@ -515,7 +519,8 @@ class Bench:
                                for p in netns_pids(ns)])
         assert self.c.proc is not None
         cloud = proc_memory([self.c.proc.pid])
-        return {"n": n, "posted_s": t_posted, "all_active_s": max(active.values(), default=0),
+        return {"n": n, "posted_s": t_posted, "post_p50": p50(posts),
+                "post_p95": pct(posts, 0.95), "all_active_s": max(active.values(), default=0),
                 "active": len(active), "pingable": len(pingable), "never_pingable": missing,
                 "all_pingable_s": total,
                 "pingable_p50_s": p50(list(pingable.values())),
@@ -585,7 +590,8 @@ def report(res: dict[str, Any]) -> None:
     print(f"\nData plane benchmark ({res['when']}, load average {res['load_before']} → "
           f"{res['load_after']}, cloud ready in {res['ready_s']:.2f} s)")
     print(f"\n1. boot → pingable, {s['n']} servers one at a time (p50 / p95 / max from POST):")
-    for key, label in (("port", "port allocated (API)"), ("active", "ACTIVE (API)"),
+    for key, label in (("post", "POST /servers answered"), ("port", "port allocated (API)"),
+                       ("active", "ACTIVE (API)"),
                        ("init", "guest init started"), ("link", "eth0 carrier (tap plugged)"),
                        ("bound", "DHCP bound"), ("pingable", "pingable from qdhcp")):
         v = s[key]
@@ -600,7 +606,8 @@ def report(res: dict[str, Any]) -> None:
     if b:
         g = b["guests"]
         print(f"\n3. {b['n']} servers on compute2 (8 client threads): POSTed in "
-              f"{b['posted_s']:.1f} s, {b['active']} ACTIVE by {b['all_active_s']:.1f} s, "
+              f"{b['posted_s']:.1f} s (POST p50 {ms(b['post_p50'])}, p95 {ms(b['post_p95'])}), "
+              f"{b['active']} ACTIVE by {b['all_active_s']:.1f} s, "
               f"{b['pingable']} pingable by {b['all_pingable_s']:.1f} s (p50 "
               f"{b['pingable_p50_s']:.1f} s)")
         print(f"   memory used (free): {b['free_used_before_mb']:.0f} → "
