@@ -27,7 +27,7 @@ REST API (httpx) and measures, on a network of its own (``bench-net``, 10.200.0.
 Needs root and the data plane's tools (ip, nft, dnsmasq, busybox, dropbear, qemu-img, curl,
 ping from iputils) and iperf3 (Debian: ``apt-get install -y iperf3``; the throughput step is
 skipped, saying so, without it). Everything it makes carries its own prefix; at the end it
-stops the cloud and runs ``pocketstack clean`` (also on failure). About 3-4 minutes.
+stops the cloud and runs ``pocketstack clean`` (also on failure). About 1.5-2 minutes.
 
     python benchmarks/dataplane.py [--serial 20] [--burst 100] [--sg-rounds 10]
                                    [--fip-rounds 5] [--json FILE]
