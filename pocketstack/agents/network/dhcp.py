@@ -16,8 +16,10 @@ For each network ``dhcp_state`` names, the part keeps (Neutron's DHCP agent with
 * dnsmasq, started detached in the namespace in static mode (only known MACs get an
   address), run through the link ``STATE_DIR/dhcp/<prefix>-dnsmasq`` so its name carries the
   cloud's prefix. A change of hosts or options rewrites the files and sends SIGHUP; dnsmasq
-  is restarted only when its command line (ranges, device) or the port's addresses change, or
-  when it is gone.
+  is restarted only when its command line (ranges, device) or the port's addresses change,
+  when it is gone, or when its lease file holds an IPv4 lease of a host no longer there (a
+  deleted port's: dnsmasq would refuse that address to the port it is given to next; the
+  lease is dropped from the file while dnsmasq is stopped, as Neutron's dhcp_release does).
 
 Networks no longer served lose their dnsmasq, namespace and files.
 """
@@ -217,6 +219,36 @@ def dnsmasq_argv(binary: str, files: Files, device: str, ranges: list[str],
             f"--log-facility={files.log}"]
 
 
+def stale_leases(leases: str, hosts: str) -> list[str]:
+    """The IPv4 lines of dnsmasq's lease file that no line of ``hosts`` gives (a deleted
+    port's lease): dnsmasq refuses an address leased to another MAC ("no address available")
+    until the lease expires, so an address freed and given to a new port needs them gone."""
+    given = set()
+    for line in hosts.splitlines():
+        fields = line.split(",")
+        given.add((fields[0].lower(), fields[-1]))
+    stale = []
+    for line in leases.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1].count(":") == 5 and "." in fields[2] \
+                and (fields[1].lower(), fields[2]) not in given:
+            stale.append(line)
+    return stale
+
+
+def prune_leases(path: Path, hosts: str) -> None:
+    """Drop the stale IPv4 leases (:func:`stale_leases`) from the lease file of a stopped
+    dnsmasq (it reads the file when it starts)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return
+    stale = set(stale_leases(text, hosts))
+    if stale:
+        write_if_changed(path, "".join(line + "\n" for line in text.splitlines()
+                                       if line not in stale))
+
+
 # -- processes -------------------------------------------------------------------------------
 def read_pid(path: Path) -> int | None:
     try:
@@ -364,7 +396,8 @@ class DhcpPart:
                                 port_addresses(network), int(network.get("mtu") or 0))
         files = self.files(network["id"])
         files.dir.mkdir(parents=True, exist_ok=True)
-        changed = write_if_changed(files.hosts, hosts_file(network))
+        hosts = hosts_file(network)
+        changed = write_if_changed(files.hosts, hosts)
         changed = write_if_changed(files.opts, opts_file(network)) or changed
         binary = self.dnsmasq_binary()
         argv = dnsmasq_argv(binary, files, device,
@@ -372,12 +405,17 @@ class DhcpPart:
         pid = read_pid(files.pid)
         running = pid is not None and in_netns(pid, netns)
         current = cmdline(pid) if running and pid is not None else []
-        if pid is not None and current == argv and not readdressed:
+        try:
+            stale = bool(stale_leases(files.leases.read_text(), hosts))
+        except FileNotFoundError:
+            stale = False
+        if pid is not None and current == argv and not readdressed and not stale:
             if changed:
                 os.kill(pid, signal.SIGHUP)
         else:
             if pid is not None:
                 stop_process(pid, binary)
+            prune_leases(files.leases, hosts)
             self.start(netns, argv, files)
         return {"netns": netns, "port_id": port["id"], "device": device,
                 "addresses": [ip["ip_address"] for ip in port["fixed_ips"]]}

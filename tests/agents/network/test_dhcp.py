@@ -253,6 +253,41 @@ def test_clients_get_their_addresses_and_changes_need_no_restart(lab: Lab) -> No
 
 
 @kernel
+def test_a_deleted_ports_address_goes_to_the_next_port(lab: Lab) -> None:
+    """The model reuses a freed address at once; dnsmasq would refuse it to the new MAC while
+    the old lease stands ("no address available"), so that lease must go."""
+    lab.sync()
+    vm1 = lab.client("vm1", MAC1)
+    rc, got = lab.udhcpc(vm1)
+    assert rc == 0 and got["ip"] == "10.0.0.5"
+    assert MAC1 in lab.part.files(NET).leases.read_text()
+    network = lab.rpc.state["networks"][0]
+    network["ports"] = [p for p in network["ports"] if p["id"] != VM1]
+    network["ports"].append(_port(VM2, MAC2, "10.0.0.5"))
+    lab.sync()
+    assert MAC1 not in lab.part.files(NET).leases.read_text()
+    vm2 = lab.client("vm2", MAC2)
+    rc, got = lab.udhcpc(vm2, tries=3)
+    assert rc == 0 and got["ip"] == "10.0.0.5"
+    # current leases are kept (no restart for them)
+    pid = lab.dnsmasq_pid()
+    lab.sync()
+    assert lab.dnsmasq_pid() == pid and MAC2 in lab.part.files(NET).leases.read_text()
+
+
+def test_stale_leases() -> None:
+    hosts = "fa:16:3e:00:00:01,host-10-0-0-5.openstacklocal.,10.0.0.5\n" \
+            "fa:16:3e:00:00:02,host-fd00--5.openstacklocal.,[fd00::5]\n"
+    leases = ("1 fa:16:3e:00:00:01 10.0.0.5 host-10-0-0-5 01:fa:16:3e:00:00:01\n"
+              "1 FA:16:3E:00:00:09 10.0.0.5 host-10-0-0-5 *\n"
+              "1 fa:16:3e:00:00:01 10.0.0.6 * *\n"
+              "duid 00:01:00:01\n"
+              "1 1234 fd00::5 * 00:01\n")
+    assert dhcp.stale_leases(leases, hosts) == ["1 FA:16:3E:00:00:09 10.0.0.5 host-10-0-0-5 *",
+                                                "1 fa:16:3e:00:00:01 10.0.0.6 * *"]
+
+
+@kernel
 def test_restart_only_for_new_ranges_or_a_dead_dnsmasq(lab: Lab) -> None:
     lab.sync()
     pid = lab.dnsmasq_pid()
