@@ -46,6 +46,7 @@ class Vif:
     fixed_ips: tuple[FixedIP, ...] = field(default_factory=tuple)
     created: bool = True  # made for the instance (deleted with it) vs. passed in by the user
     status: str = "DOWN"  # the port's status (ACTIVE once its agent has wired it)
+    binding_failure: str = ""  # with vif_type binding_failed: why no agent could bind it
 
 
 class NetworkAPI(Protocol):
