@@ -30,9 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocketstack.agents.kernel import features
+from pocketstack.agents.kernel import features, run
 from pocketstack.agents.kernel import names as kn
-from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
 from pocketstack.agents.network import layout
 from pocketstack.agents.network.base import AgentContext
