@@ -122,3 +122,141 @@ def test_vlan_network_is_refused_at_binding_with_the_reason(cloud: LiveCloud) ->
     _until("its ports released", lambda: not _ports(cloud, server["id"]))
     assert _usage(cloud, server["id"]) == {}
     cloud.osc("server", "delete", "--wait", "onvlan", as_json=False)
+
+
+def _open_icmp(cloud: LiveCloud) -> None:
+    if cloud.env.get("ICMP_OPEN"):
+        return
+    group = next(g["ID"] for g in cloud.osc("security", "group", "list", "--project", "admin")
+                 if g["Name"] == "default")
+    cloud.osc("security", "group", "rule", "create", "--protocol", "icmp", group)
+    cloud.env["ICMP_OPEN"] = "1"
+
+
+def _private(cloud: LiveCloud) -> str:
+    return str(cloud.osc("network", "show", "private")["id"])
+
+
+def _pings(netns: str, address: str) -> bool:
+    return _ns(netns, "ping", "-c", "1", "-W", "1", address).returncode == 0
+
+
+def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
+    prefix = cloud.env["PREFIX"]
+    _open_icmp(cloud)
+    vm = _server(cloud, "repaired", "private")
+    address, net = _address(vm, "private"), _private(cloud)
+    host_ns, dhcp_ns = f"{prefix}-host-compute1", f"{prefix}-qdhcp-{net}"
+    _until("the DHCP namespace pings the guest", lambda: _pings(dhcp_ns, address))
+    port = _ports(cloud, vm["id"])[0]["ID"]
+    tap, bridge = kn.tap(port), kn.bridge(net)
+
+    # a deleted bridge comes back, with the taps in it
+    run.run(["ip", "link", "del", bridge], host_ns)
+    assert not _pings(dhcp_ns, address)
+    _until("the bridge is back and the guest answers", lambda: _pings(dhcp_ns, address),
+           timeout=5)
+    assert run.links(host_ns)[tap].get("master") == bridge
+
+    # a tap taken out of its bridge goes back in
+    run.run(["ip", "link", "set", tap, "nomaster"], host_ns)
+    _until("the tap is back in its bridge",
+           lambda: run.links(host_ns)[tap].get("master") == bridge, timeout=5)
+
+    # a flushed ruleset: the security groups are loaded again (ping allowed by a rule
+    # survives only through them; the table itself is what is checked)
+    table = f"{prefix}_sg"
+    run.run(["nft", "flush", "ruleset"], host_ns)
+    assert table not in run.run(["nft", "list", "tables"], host_ns)
+    _until("the security group tables are back", lambda: all(
+        f"table {family} {table}" in run.run(["nft", "list", "tables"], host_ns)
+        for family in ("bridge", "inet")), timeout=5)
+
+    # a killed dnsmasq is started again
+    pidfile = cloud.state_dir / "run" / "network" / "compute1" / "dhcp" / net / "dnsmasq.pid"
+    old = int(pidfile.read_text())
+    os.kill(old, signal.SIGKILL)
+    _until("dnsmasq runs again", lambda: (lambda pid: pid != old and os.path.exists(
+        f"/proc/{pid}"))(int(pidfile.read_text() or 0)), timeout=5)
+    cloud.osc("server", "delete", "--wait", "repaired", as_json=False)
+
+
+def test_wiring_failure_leaves_error_and_nothing_half_plugged(cloud: LiveCloud) -> None:
+    prefix = cloud.env["PREFIX"]
+    port = cloud.osc("port", "create", "--network", "private", "unpluggable")
+    tap = kn.tap(port["id"])
+    host_ns, blocker = f"{prefix}-host-compute1", f"{prefix}-block"
+    run.ensure_netns(blocker)
+    try:
+        # the tap's name is taken in the host namespace (an altname of a link of ours that
+        # is no stale tap: the driver cannot clear it), so the guest's veth cannot be made
+        run.ip_batch([f"link add blk0 type veth peer name blk1 netns {blocker}",
+                      f"link property add dev blk0 altname {tap}"], host_ns)
+        cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE,
+                  "--nic", f"port-id={port['id']}", "wired")
+        server = _settled(cloud, "wired")
+        assert server["status"] == "ERROR", server
+        fault = str(server.get("fault"))
+        assert tap in fault and "File exists" in fault, fault
+        # nothing half-plugged: no guest namespace, no veth end, no instance files
+        assert not run.netns_exists(f"{prefix}-inst-{server['id']}")
+        assert sorted(run.links(host_ns)).count("blk0") == 1
+        assert not [n for n in run.links(host_ns) if n == tap]
+        assert not list(cloud.state_dir.rglob(f"instances/{server['id']}/*"))
+        assert _usage(cloud, server["id"]) == {}
+        kept = cloud.osc("port", "show", port["id"])
+        assert kept["device_id"] == "" and kept["binding_host_id"] in ("", None), kept
+    finally:
+        run.delete_netns(blocker)
+    cloud.osc("server", "delete", "--wait", "wired", as_json=False)
+    cloud.osc("port", "delete", port["id"], as_json=False)
+
+
+def _init_pid(cloud: LiveCloud, uuid: str) -> str:
+    found = list(cloud.state_dir.rglob(f"instances/{uuid}/init.pid"))
+    assert len(found) == 1, found
+    return found[0].read_text()
+
+
+def test_restarting_up_keeps_the_guests_networking(cloud: LiveCloud) -> None:
+    """Last in this module: it replaces the cloud's process."""
+    prefix = cloud.env["PREFIX"]
+    _open_icmp(cloud)
+    vm = _server(cloud, "survivor", "private")
+    address, net = _address(vm, "private"), _private(cloud)
+    host_ns, dhcp_ns = f"{prefix}-host-compute1", f"{prefix}-qdhcp-{net}"
+    _until("the guest answers", lambda: _pings(dhcp_ns, address))
+    tap = kn.tap(_ports(cloud, vm["id"])[0]["ID"])
+    pidfile = cloud.state_dir / "run" / "network" / "compute1" / "dhcp" / net / "dnsmasq.pid"
+    before = {"dnsmasq": pidfile.read_text(), "tap": run.links(host_ns)[tap]["ifindex"],
+              "init": _init_pid(cloud, vm["id"])}
+
+    pinger = subprocess.Popen(["ip", "netns", "exec", dhcp_ns, "ping", "-i", "0.2", "-W", "1",
+                               address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        time.sleep(0.5)
+        cloud.process.send_signal(signal.SIGTERM)
+        assert cloud.process.wait(timeout=30) == 0
+        time.sleep(1.0)  # nobody runs the agents now: the kernel state alone forwards
+        assert _pings(dhcp_ns, address)
+        port = int(cloud.url.rsplit(":", 1)[1])
+        again = start_cloud(cloud.state_dir, {**ENV, "POCKETSTACK_KERNEL_PREFIX": prefix},
+                            port=port)
+        cloud.process = again.process
+        _until("the agents resynced", lambda: all(
+            a["State"] is True or a["Alive"] in (True, ":-)")
+            for a in cloud.osc("network", "agent", "list")), timeout=10)
+        time.sleep(2.5)  # a couple of resync ticks
+    finally:
+        pinger.send_signal(signal.SIGINT)
+        out, _ = pinger.communicate(timeout=10)
+    sent = [line for line in out.splitlines() if "packets transmitted" in line]
+    assert sent and " 0% packet loss" in sent[0], out[-400:]
+
+    after = {"dnsmasq": pidfile.read_text(), "tap": run.links(host_ns)[tap]["ifindex"],
+             "init": _init_pid(cloud, vm["id"])}
+    assert after == before
+    shown = cloud.osc("server", "show", "survivor")
+    assert shown["status"] == "ACTIVE" and shown["OS-EXT-STS:power_state"] in ("Running", 1)
+    assert _pings(dhcp_ns, address)

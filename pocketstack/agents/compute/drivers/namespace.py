@@ -268,8 +268,14 @@ class NamespaceDriver:
             run.run(["ip", "link", "del", tap], host_ns, check=False)
         mtu = f" mtu {int(vif.mtu)}" if vif.mtu else ""
         host_mac = "fe" + vif.mac_address[2:]  # as Nova's taps: the bridge never takes it
-        run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name {tap}"
-                      f" address {host_mac}{mtu} netns {host_ns}"], self.names.guest_ns(uuid))
+        try:
+            run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name "
+                          f"{tap} address {host_mac}{mtu} netns {host_ns}"],
+                         self.names.guest_ns(uuid))
+        except run.KernelError as exc:
+            raise DriverError(f"port {vif.port_id}: cannot plug {dev} (host end {tap} in "
+                              f"{host_ns}): {str(exc).splitlines()[0].split(': ', 1)[-1]}"
+                              ) from exc
 
     def _unplug(self, uuid: str, vif: NetworkInterface, dev: str) -> None:
         host_ns = self.names.host_ns(self.host)
