@@ -162,6 +162,7 @@ def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
     run.run(["ip", "link", "set", tap, "nomaster"], host_ns)
     _until("the tap is back in its bridge",
            lambda: run.links(host_ns)[tap].get("master") == bridge, timeout=5)
+    _until("the guest answers again", lambda: _pings(dhcp_ns, address), timeout=5)
 
     # a flushed ruleset: the security groups are loaded again (ping allowed by a rule
     # survives only through them; the table itself is what is checked)
@@ -171,6 +172,8 @@ def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
     _until("the security group tables are back", lambda: all(
         f"table {family} {table}" in run.run(["nft", "list", "tables"], host_ns)
         for family in ("bridge", "inet")), timeout=5)
+    _until("the guest answers through the reloaded firewall", lambda: _pings(dhcp_ns, address),
+           timeout=5)
 
     # a killed dnsmasq is started again
     pidfile = cloud.state_dir / "run" / "network" / "compute1" / "dhcp" / net / "dnsmasq.pid"
@@ -178,6 +181,10 @@ def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
     os.kill(old, signal.SIGKILL)
     _until("dnsmasq runs again", lambda: (lambda pid: pid != old and os.path.exists(
         f"/proc/{pid}"))(int(pidfile.read_text() or 0)), timeout=5)
+    # and serves: a new guest gets its address
+    other = _server(cloud, "afterwards", "private")
+    _until("a new guest answers", lambda: _pings(dhcp_ns, _address(other, "private")))
+    cloud.osc("server", "delete", "--wait", "afterwards", as_json=False)
     cloud.osc("server", "delete", "--wait", "repaired", as_json=False)
 
 
@@ -225,7 +232,15 @@ def test_restarting_up_keeps_the_guests_networking(cloud: LiveCloud) -> None:
     vm = _server(cloud, "survivor", "private")
     address, net = _address(vm, "private"), _private(cloud)
     host_ns, dhcp_ns = f"{prefix}-host-compute1", f"{prefix}-qdhcp-{net}"
-    _until("the guest answers", lambda: _pings(dhcp_ns, address))
+    try:
+        _until("the guest answers", lambda: _pings(dhcp_ns, address))
+    except AssertionError:
+        inst = f"{prefix}-inst-{vm['id']}"
+        diag = [_ns(dhcp_ns, "ip", "neigh").stdout, _ns(inst, "ip", "addr").stdout,
+                _ns(host_ns, "ip", "-d", "link").stdout, _ns(host_ns, "nft", "list",
+                                                             "ruleset").stdout[-3000:],
+                str(vm), cloud.osc("console", "log", "show", "survivor", as_json=False)]
+        raise AssertionError("\n----\n".join(diag)) from None
     tap = kn.tap(_ports(cloud, vm["id"])[0]["ID"])
     pidfile = cloud.state_dir / "run" / "network" / "compute1" / "dhcp" / net / "dnsmasq.pid"
     before = {"dnsmasq": pidfile.read_text(), "tap": run.links(host_ns)[tap]["ifindex"],

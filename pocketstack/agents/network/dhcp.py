@@ -258,6 +258,29 @@ def stop_process(pid: int, binary: str, wait: float = 2.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def stale_leases(leases: str, network: dict[str, Any]) -> list[str]:
+    """The IPv4 lease lines (``expiry mac ip name client-id``) of ``leases`` that no port
+    holds any more: dnsmasq keeps an address leased to a deleted port's MAC until the lease
+    expires and refuses it to the port that gets the address next (Neutron releases them with
+    ``dhcp_release``; here they are dropped from the file and dnsmasq restarted)."""
+    held = {(port["mac_address"].lower(), ip["ip_address"])
+            for port in network["ports"] for ip in port["fixed_ips"]}
+    out = []
+    for line in leases.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1].count(":") == 5 and "." in fields[2] \
+                and (fields[1].lower(), fields[2]) not in held:
+            out.append(line)
+    return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     try:
         if path.read_text() == text:
@@ -372,12 +395,18 @@ class DhcpPart:
         pid = read_pid(files.pid)
         running = pid is not None and in_netns(pid, netns)
         current = cmdline(pid) if running and pid is not None else []
-        if pid is not None and current == argv and not readdressed:
+        stale = stale_leases(_read(files.leases), network)
+        if pid is not None and current == argv and not readdressed and not stale:
             if changed:
                 os.kill(pid, signal.SIGHUP)
         else:
             if pid is not None:
                 stop_process(pid, binary)
+            if stale:  # dnsmasq reads its leases only as it starts
+                gone = set(stale)
+                write_if_changed(files.leases, "".join(
+                    line + "\n" for line in _read(files.leases).splitlines()
+                    if line not in gone))
             self.start(netns, argv, files)
         return {"netns": netns, "port_id": port["id"], "device": device,
                 "addresses": [ip["ip_address"] for ip in port["fixed_ips"]]}
