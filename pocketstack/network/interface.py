@@ -27,6 +27,10 @@ class FixedIP:
     subnet_id: str
     cidr: str
     gateway: str | None
+    enable_dhcp: bool = False  # the subnet's: guests take this address by DHCP
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination CIDR, nexthop)
+    ipv6_address_mode: str | None = None  # slaac, dhcpv6-stateful, dhcpv6-stateless
 
 
 @dataclass(frozen=True)

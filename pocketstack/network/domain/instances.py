@@ -32,7 +32,11 @@ def _vif(conn: Connection, port: dict[str, Any], created: bool,
         subnet = subnets[ip["subnet_id"]]
         fixed.append({"address": ip["ip_address"], "version": subnet["ip_version"],
                       "subnet_id": subnet["id"], "cidr": subnet["cidr"],
-                      "gateway": subnet["gateway_ip"]})
+                      "gateway": subnet["gateway_ip"], "enable_dhcp": bool(subnet["enable_dhcp"]),
+                      "dns_nameservers": tuple(subnet["dns_nameservers"] or ()),
+                      "host_routes": tuple((r["destination"], r["nexthop"])
+                                           for r in subnet["host_routes"] or ()),
+                      "ipv6_address_mode": subnet["ipv6_address_mode"]})
     return {"port_id": port["id"], "network_id": network["id"], "network_name": network["name"],
             "mac_address": port["mac_address"], "vif_type": port["binding_vif_type"],
             "vif_details": dict(port["binding_vif_details"] or {}), "mtu": network["mtu"],
