@@ -26,7 +26,8 @@ pytestmark = pytest.mark.skipif(run.missing() is not None, reason=str(run.missin
 
 GUEST_TOOLS = ("busybox", "dropbear", "ping")
 ENV = {"POCKETSTACK_DATAPLANE": "linux", "POCKETSTACK_COMPUTE_DRIVER": "namespace",
-       "POCKETSTACK_COMPUTE_HOSTS": "1", "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "1"}
+       "POCKETSTACK_COMPUTE_HOSTS": "1", "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "1",
+       "POCKETSTACK_HEARTBEAT_INTERVAL": "1"}
 
 
 def _ns(netns: str, *cmd: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -162,6 +163,15 @@ def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
     _until("the tap is back in its bridge",
            lambda: run.links(host_ns)[tap].get("master") == bridge, timeout=10)
     _until("the guest answers again", lambda: _pings(dhcp_ns, address), timeout=10)
+
+    # a deleted tap (and with it the guest's eth0): the driver plugs the guest again, the
+    # L2 agent wires the new tap, the guest takes its address by DHCP again
+    old_index = run.links(host_ns)[tap]["ifindex"]
+    run.run(["ip", "link", "del", tap], host_ns)
+    _until("a new tap in its bridge", lambda: (lambda link: link is not None and link.get(
+        "master") == bridge and link["ifindex"] != old_index)(run.links(host_ns).get(tap)),
+        timeout=10)
+    _until("the guest answers on its new veth", lambda: _pings(dhcp_ns, address), timeout=15)
 
     # a flushed ruleset: the security groups are loaded again (ping allowed by a rule
     # survives only through them; the table itself is what is checked)
