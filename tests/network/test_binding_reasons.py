@@ -17,7 +17,6 @@ from pocketstack.network import tables as t
 from pocketstack.network.domain import agents
 
 
-
 def _segment(kind: str, physnet: str | None, seg_id: int | None) -> dict[str, Any]:
     return {"network_type": kind, "physical_network": physnet, "segmentation_id": seg_id}
 
