@@ -93,7 +93,7 @@ class L2Part:
         try:
             layout.ensure_host_ns(self.ctx.names, self.ctx.host)
             return features.vlan_support(self.netns)
-        except run.KernelError as exc:
+        except (run.KernelError, OSError) as exc:
             return f"VLAN support could not be probed: {exc}"
 
     async def stop(self) -> None:
