@@ -215,10 +215,12 @@ class Build(TaskFamily):
         except exceptions.PocketstackError as exc:
             failure, fatal = str(exc), True
         else:
-            failed = [v["port_id"] for v in vifs if v["vif_type"] == "binding_failed"]
+            failed = [v for v in vifs if v["vif_type"] == "binding_failed"]
             if failed:
-                failure = (f"Binding failed for port {failed[0]}, please check neutron logs "
-                           "for more information.")
+                why = failed[0].get("binding_failure")
+                failure = (f"Binding failed for port {failed[0]['port_id']}"
+                           + (f": {why}" if why else
+                              ", please check neutron logs for more information."))
         return conductor._step(uuid, self._ports_allocated, (host, attempt, vifs, failure,
                                                               fatal))
 

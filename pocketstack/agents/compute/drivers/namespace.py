@@ -39,6 +39,7 @@ import binascii
 import contextlib
 import functools
 import json
+import logging
 import os
 import platform
 import re
@@ -71,6 +72,7 @@ from pocketstack.agents.kernel import cgroups, run
 from pocketstack.agents.kernel.names import KernelNames
 
 #: tools a namespace guest needs besides the data plane's (``run.missing``)
+LOG = logging.getLogger(__name__)
 REQUIRED_TOOLS = ("busybox", "dropbear", "dropbearkey", "qemu-img", "unshare", "setsid", "curl")
 #: qemu-img's name of each Glance disk_format the overlay can sit on
 _QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vdi": "vdi", "vhd": "vpc",
@@ -268,8 +270,14 @@ class NamespaceDriver:
             run.run(["ip", "link", "del", tap], host_ns, check=False)
         mtu = f" mtu {int(vif.mtu)}" if vif.mtu else ""
         host_mac = "fe" + vif.mac_address[2:]  # as Nova's taps: the bridge never takes it
-        run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name {tap}"
-                      f" address {host_mac}{mtu} netns {host_ns}"], self.names.guest_ns(uuid))
+        try:
+            run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name "
+                          f"{tap} address {host_mac}{mtu} netns {host_ns}"],
+                         self.names.guest_ns(uuid))
+        except run.KernelError as exc:
+            raise DriverError(f"port {vif.port_id}: cannot plug {dev} (host end {tap} in "
+                              f"{host_ns}): {str(exc).splitlines()[0].split(': ', 1)[-1]}"
+                              ) from exc
 
     def _unplug(self, uuid: str, vif: NetworkInterface, dev: str) -> None:
         host_ns = self.names.host_ns(self.host)
@@ -311,6 +319,9 @@ class NamespaceDriver:
             host_ip="127.0.0.1")
 
     def list_instances(self) -> dict[str, int]:
+        """Every guest and its power state; a running guest that lost a veth (its tap deleted
+        in the host namespace) is plugged again on the way (the compute agent's heartbeat is
+        this driver's periodic task), as a hot-plugged interface: DHCP runs on it again."""
         found = {}
         try:
             entries = sorted(os.listdir(self.instances_dir))
@@ -320,7 +331,30 @@ class NamespaceDriver:
             if (self.instances_dir / uuid / "instance.json").is_file():
                 with contextlib.suppress(InstanceNotFound):
                     found[uuid] = self.power_state(uuid)
+                    if found[uuid] == RUNNING:
+                        self._repair_links(uuid)
         return found
+
+    def _repair_links(self, uuid: str) -> None:
+        with self._guest_lock(uuid):
+            try:
+                record = self._record(uuid)
+                netns = self.names.guest_ns(uuid)
+                init = self.guest_init_pid(uuid)
+                if record.get("building") or init is None or not run.netns_exists(netns):
+                    return
+                present = run.links(netns)
+                for vif in self._spec(record).network_interfaces:
+                    dev = record["devs"].get(vif.port_id)
+                    if dev is None or dev in present:
+                        continue
+                    LOG.warning("%s: guest %s lost %s; plugging it again", self.host, uuid,
+                                dev)
+                    self._stop_dhcp(uuid, dev)
+                    self._plug(uuid, vif, dev)
+                    self._hotplug(uuid, init, dev)
+            except (DriverError, run.KernelError, InstanceNotFound) as exc:
+                LOG.warning("%s: guest %s: links not repaired: %s", self.host, uuid, exc)
 
     def power_state(self, uuid: str) -> int:
         record = self._record(uuid)
