@@ -1,6 +1,8 @@
 """The boot scripts of a ``namespace`` driver guest (busybox sh), written into its directory.
 
-* ``init.sh`` is the guest's PID 1: private ``/root`` (the guest's own ``root/``),
+* ``init.sh`` is the guest's PID 1: the flavor's vCPUs in ``/proc/cpuinfo``, a ``sudo`` that
+  runs its command (on root's PATH in ``/usr/local/sbin`` when the host has none: Tempest and
+  cloud images' users say ``sudo``), private ``/root`` (the guest's own ``root/``),
   ``/var/log``, ``/etc/resolv.conf``, ``/run`` and ``/tmp`` (tmpfs, unless the guest's
   directory lies beneath them; its pid files are in its ``run/``) in its mount
   namespace, the hostname, ``net.sh`` on every interface, the metadata service
@@ -10,7 +12,9 @@
   "reboot: Power down");
 * ``net.sh DEV`` sets ``DEV`` up, waits for carrier (the L2 agent sets the host end up) up to
   60 s, then runs ``busybox udhcpc`` with ``udhcpc.sh`` (the boot goes on once it has a lease,
-  or after 20 s without one while it keeps trying);
+  or after 20 s without one while it keeps trying); its pid file is ``/run/udhcpc.DEV.pid``
+  as in a cloud image (``kill -USR1`` renews the lease), in the guest's ``run/`` when its
+  ``/run`` is not private;
 * ``udhcpc.sh`` is udhcpc's hook: address, MTU, classless static routes (option 121, which
   replaces the router option as RFC 3442 says) or the default route, DNS servers.
 
@@ -40,14 +44,22 @@ trap 'say "reboot: Power down"; exit 0' TERM
 say "Booting $NAME ($UUID) on the pocketstack namespace hypervisor"
 mount --bind "$D/root" /root || { say "cannot mount the guest's /root"; exit 1; }
 private() {  # a tmpfs over $1, unless the guest's own directory is beneath it
-  case "$D/" in "$1"/*) return ;; esac
-  mount -t tmpfs -o "mode=$2,size=$3" tmpfs "$1" || say "warning: $1 is not private"
+  case "$D/" in "$1"/*) return 1 ;; esac
+  mount -t tmpfs -o "mode=$2,size=$3" tmpfs "$1" || { say "warning: $1 is not private"; return 1; }
 }
-private /run 755 16m
+# a private /run holds the pid files where a cloud image has them (/var/run/udhcpc.eth0.pid)
+private /run 755 16m && echo "$UUID" > /run/pocketstack-guest
 private /tmp 1777 64m
 [ -d /var/log ] && mount --bind "$D/log" /var/log
 if [ -f /etc/resolv.conf ]; then
   : > "$D/resolv.conf" && mount --bind "$D/resolv.conf" /etc/resolv.conf
+fi
+# the flavor's vCPUs, as a VM's /proc/cpuinfo shows them (its cpu cgroup gives it as much)
+[ -f "$D/cpuinfo" ] && mount --bind "$D/cpuinfo" /proc/cpuinfo
+# a cloud image's sudo, for a root that needs none (on root's PATH when the host lacks it)
+if ! command -v sudo >/dev/null && [ -d /usr/local/sbin ] && [ -z "$(ls -A /usr/local/sbin)" ]
+then
+  mount --bind "$D/sbin" /usr/local/sbin
 fi
 hostname "$HOST_NAME" && say "hostname: $HOST_NAME"
 ip link set lo up
@@ -110,8 +122,10 @@ while [ "$(cat "/sys/class/net/$dev/carrier" 2>/dev/null)" != 1 ]; do
   sleep 0.1
 done
 say "$dev: link up"
+piddir="$D/run"
+[ "$(cat /run/pocketstack-guest 2>/dev/null)" = "$UUID" ] && piddir=/run
 exec busybox udhcpc -i "$dev" -s "$D/udhcpc.sh" -t "$DHCP_TRIES" -T 1 -A 5 -b \\
-  -p "$D/run/udhcpc.$dev.pid" -O mtu -O staticroutes
+  -p "$piddir/udhcpc.$dev.pid" -O mtu -O staticroutes
 """
 
 _UDHCPC = """\
@@ -152,8 +166,54 @@ exit 0
 """
 
 
+_SUDO = """\
+#!/bin/sh
+# pocketstack: the guest's user is root already, so sudo runs its command as it is
+while [ $# -gt 0 ]; do
+  case "$1" in
+  -u|-g|-C|-h|-p|-U) shift 2 ;;
+  --) shift; break ;;
+  -*) shift ;;
+  *) break ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "usage: sudo COMMAND [ARG...]" >&2; exit 1; }
+exec "$@"
+"""
+
+
+def cpuinfo(host: str, vcpus: int) -> str:
+    """``/proc/cpuinfo`` of a guest with ``vcpus`` processors: the host's entries (``host``, the
+    text of its ``/proc/cpuinfo``) renumbered, repeated when the guest has more than it."""
+    blocks = [b for b in host.split("\n\n") if b.strip()]
+    if not blocks:
+        return ""
+    out = []
+    for index in range(max(1, vcpus)):
+        lines = blocks[index % len(blocks)].strip("\n").split("\n")
+        out.append("\n".join(f"processor\t: {index}" if line.split(":")[0].strip() == "processor"
+                             else line for line in lines))
+    return "\n\n".join(out) + "\n\n"
+
+
+def write_cpuinfo(base: Path, vcpus: int) -> None:
+    """(Re)write the guest's ``cpuinfo`` in place (a running guest has it bind-mounted)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            host = handle.read()
+    except OSError:
+        return
+    with open(base / "cpuinfo", "w") as handle:
+        handle.write(cpuinfo(host, vcpus))
+
+
 def write_scripts(base: Path, spec: InstanceSpec, devs: dict[str, str]) -> None:
     """(Re)write the guest's scripts for ``spec`` with its interfaces ``devs`` (port -> eth)."""
+    sbin = base / "sbin"
+    sbin.mkdir(exist_ok=True)
+    (sbin / "sudo").write_text(_SUDO)
+    (sbin / "sudo").chmod(0o755)
+    write_cpuinfo(base, spec.vcpus)
     names = " ".join(sorted(devs.values(), key=lambda d: int(d[3:]) if d[3:].isdigit() else 0))
     head = (f"# generated by pocketstack for guest {spec.uuid}; rewritten at every boot\n"
             f"D={q(str(base))}\nNAME={q(spec.name)}\nUUID={q(spec.uuid)}\n"
