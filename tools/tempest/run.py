@@ -58,6 +58,9 @@ VALIDATION_SETS = (
     "compute-feature-enabled.metadata_service=true",
     # the guests' DHCP client (busybox), for test_subnet_details's lease renewal
     "scenario.dhcp_client=udhcpc",
+    # port_security_enabled=false opens a port (nothing filtered): the scenario
+    # test_boot_into_disabled_port_security_network_without_secgroup runs
+    "network-feature-enabled.port_security=true",
 )
 
 SERVICES = {
