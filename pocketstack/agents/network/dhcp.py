@@ -16,8 +16,9 @@ For each network ``dhcp_state`` names, the part keeps (Neutron's DHCP agent with
 * dnsmasq, started detached in the namespace in static mode (only known MACs get an
   address), run through the link ``STATE_DIR/dhcp/<prefix>-dnsmasq`` so its name carries the
   cloud's prefix. A change of hosts or options rewrites the files and sends SIGHUP; dnsmasq
-  is restarted only when its command line (ranges, device) or the port's addresses change, or
-  when it is gone.
+  is restarted only when its command line (ranges, device) or the port's addresses change,
+  when it is gone, or when a lease holds an address the hosts now give to another MAC (a
+  deleted port's address reused: the lease is dropped, as Neutron's ``dhcp_release`` does).
 
 Networks no longer served lose their dnsmasq, namespace and files.
 """
@@ -101,6 +102,37 @@ def hosts_file(network: dict[str, Any]) -> str:
             tag = f"set:port-{port['id']}," if port.get("extra_dhcp_opts") else ""
             lines.append(f"{port['mac_address']},{tag}{host_name(address)}.{DOMAIN}.,{shown}")
     return "".join(line + "\n" for line in lines)
+
+
+def conflicting_leases(leases: str, hosts: str) -> list[str]:
+    """The IPv4 lease lines (``EXPIRY MAC IP ...``) of addresses the hosts file now gives to
+    another MAC: a port deleted and its address given to a new port. dnsmasq would refuse the
+    new owner ("not using configured address ... because it is leased to ...") until the old
+    lease expires; Neutron's agent releases a deleted port's lease (``dhcp_release``)."""
+    owner = {}
+    for line in hosts.splitlines():
+        fields = line.split(",")
+        if len(fields) >= 2:
+            owner[fields[-1].strip("[]")] = fields[0].lower()
+    stale = []
+    for line in leases.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1].count(":") == 5:  # IPv6 leases carry no MAC
+            mac, address = fields[1].lower(), fields[2]
+            if address in owner and owner[address] != mac:
+                stale.append(line)
+    return stale
+
+
+def drop_conflicting_leases(files: Files) -> None:
+    """Rewrite a stopped dnsmasq's lease file without :func:`conflicting_leases`."""
+    try:
+        leases = files.leases.read_text()
+    except FileNotFoundError:
+        return
+    stale = set(conflicting_leases(leases, files.hosts.read_text()))
+    kept = [line for line in leases.splitlines() if line not in stale]
+    files.leases.write_text("".join(line + "\n" for line in kept))
 
 
 def port_opts(network: dict[str, Any]) -> list[str]:
@@ -372,12 +404,15 @@ class DhcpPart:
         pid = read_pid(files.pid)
         running = pid is not None and in_netns(pid, netns)
         current = cmdline(pid) if running and pid is not None else []
-        if pid is not None and current == argv and not readdressed:
+        stale = changed and files.leases.exists() and bool(conflicting_leases(
+            files.leases.read_text(), files.hosts.read_text()))
+        if pid is not None and current == argv and not readdressed and not stale:
             if changed:
                 os.kill(pid, signal.SIGHUP)
         else:
             if pid is not None:
                 stop_process(pid, binary)
+            drop_conflicting_leases(files)  # dnsmasq reads its leases when it starts
             self.start(netns, argv, files)
         return {"netns": netns, "port_id": port["id"], "device": device,
                 "addresses": [ip["ip_address"] for ip in port["fixed_ips"]]}

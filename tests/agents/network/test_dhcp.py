@@ -299,6 +299,41 @@ def test_restart_only_for_new_ranges_or_a_dead_dnsmasq(lab: Lab) -> None:
 
 
 @kernel
+def test_a_deleted_ports_address_goes_to_a_new_port(lab: Lab) -> None:
+    """A server deleted and the next one given its address (Tempest's ServerActionsTestJSON
+    on a /28): the old MAC's lease must not keep the new port from getting the address."""
+    lab.sync()
+    vm1 = lab.client("vm1", MAC1)
+    rc, got = lab.udhcpc(vm1)
+    assert rc == 0 and got["ip"] == "10.0.0.5"
+    assert MAC1 in lab.part.files(NET).leases.read_text()
+    network = lab.rpc.state["networks"][0]
+    network["ports"] = [network["ports"][0], _port(VM2, MAC2, "10.0.0.5")]
+    pid = lab.dnsmasq_pid()
+    lab.sync()
+    assert lab.dnsmasq_pid() != pid  # restarted without the stale lease
+    assert MAC1 not in lab.part.files(NET).leases.read_text()
+    vm2 = lab.client("vm2", MAC2)
+    rc, got = lab.udhcpc(vm2, tries=3)
+    assert rc == 0 and got["ip"] == "10.0.0.5"
+    pid = lab.dnsmasq_pid()
+    lab.sync()  # nothing stale any more: no restart
+    assert lab.dnsmasq_pid() == pid
+
+
+def test_conflicting_leases() -> None:
+    hosts = (f"{MAC2},host-10-0-0-5.openstacklocal.,10.0.0.5\n"
+             "fa:16:3e:00:00:07,set:port-x,host-10-0-0-7.openstacklocal.,10.0.0.7\n")
+    leases = (f"1796363975 {MAC1} 10.0.0.5 host-10-0-0-5 01:{MAC1}\n"
+              f"1796363976 {MAC2} 10.0.0.6 host-10-0-0-6 *\n"
+              "1796363977 fa:16:3e:00:00:07 10.0.0.7 host-10-0-0-7 *\n"
+              "duid 00:01:00:01:2c:aa:bb:cc\n"
+              "1796363978 1234 fd00::5 host-fd00--5 00:01\n")
+    assert dhcp.conflicting_leases(leases, hosts) == [leases.splitlines()[0]]
+    assert dhcp.conflicting_leases("", hosts) == []
+
+
+@kernel
 def test_dhcpv6_stateful_subnet_gets_a_range_and_an_address(lab: Lab) -> None:
     # no DHCPv6 client is installed here: only dnsmasq's side is checked
     v6 = str(uuid.uuid4())
