@@ -72,8 +72,8 @@ def openstack_files(facts: InstanceFacts, version: str) -> dict[str, Any]:
     files: dict[str, Any] = {"meta_data.json": meta_data(facts, version)}
     if facts.user_data is not None:
         files["user_data"] = facts.user_data
-    if _since(version, GRIZZLY):
-        files["password"] = ""
+    if has_password(version):
+        files["password"] = facts.row.get("admin_pass") or ""
     if _since(version, HAVANA):
         files["vendor_data.json"] = {}
     if _since(version, LIBERTY):
@@ -81,6 +81,11 @@ def openstack_files(facts: InstanceFacts, version: str) -> dict[str, Any]:
     if _since(version, NEWTON_TWO):
         files["vendor_data2.json"] = {}
     return files
+
+
+def has_password(version: str) -> bool:
+    """Whether ``/openstack/<version>/`` has the ``password`` file (Grizzly on)."""
+    return _since(version, GRIZZLY)
 
 
 def openstack_listing(facts: InstanceFacts, version: str) -> list[str]:

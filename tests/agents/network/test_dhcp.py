@@ -418,28 +418,3 @@ def test_hosts_and_opts_files() -> None:
     network["subnets"][0]["enable_dhcp"] = False
     assert dhcp.opts_file(network).startswith(f"tag:subnet-{v6},")
     assert "10.0.0.5" not in dhcp.hosts_file(network)
-
-
-@kernel
-def test_an_address_freed_by_a_deleted_port_goes_to_the_next_port(lab: Lab) -> None:
-    """dnsmasq would keep 10.0.0.5 leased to the deleted port's MAC (and refuse it to the
-    next port that is given it): its lease is dropped, dnsmasq restarted."""
-    lab.sync()
-    vm1 = lab.client("vm1", MAC1)
-    rc, got = lab.udhcpc(vm1)
-    assert rc == 0 and got["ip"] == "10.0.0.5"
-    assert MAC1 in lab.part.files(NET).leases.read_text()
-    pid = lab.dnsmasq_pid()
-    network = lab.rpc.state["networks"][0]
-    network["ports"] = [p for p in network["ports"] if p["mac_address"] != MAC1]
-    network["ports"].append(_port(str(uuid.uuid4()), MAC2, "10.0.0.5"))
-    lab.sync()
-    assert MAC1 not in lab.part.files(NET).leases.read_text()
-    assert lab.dnsmasq_pid() != pid
-    vm2 = lab.client("vm2", MAC2)
-    rc, got = lab.udhcpc(vm2, tries=3)
-    assert rc == 0 and got["ip"] == "10.0.0.5", got
-    # nothing stale any more: the next sync keeps this dnsmasq
-    pid = lab.dnsmasq_pid()
-    lab.sync()
-    assert lab.dnsmasq_pid() == pid

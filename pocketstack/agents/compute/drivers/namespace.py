@@ -11,7 +11,8 @@ A guest ``<uuid>`` is
   (:mod:`.namespace_boot`): hostname, DHCP on every ``eth<i>`` once it has carrier, the
   metadata service (keys, hostname, user data), then dropbear on port 22;
 * control groups ``P-<uuid>`` (v1 ``freezer``, ``memory``, ``cpu``): the flavor's memory and
-  vCPUs bound it, the freezer pauses it.
+  vCPUs bound it, the freezer pauses it; its ``/proc/cpuinfo`` shows the flavor's vCPUs and,
+  in a time namespace of its own, its ``/proc/uptime`` counts from its boot.
 
 Files follow Nova's layout under the host's state directory, next to the image cache
 (``instances/_base``): ``instances/<uuid>/`` holds ``instance.json`` (the spec and which
@@ -204,7 +205,8 @@ class NamespaceDriver:
         pidfile.unlink(missing_ok=True)
         joins = " ".join(f"echo $$ > {boot.q(str(p))} &&" for p in cgroups.join_paths(group))
         launcher = (f"{joins} echo $$ > {boot.q(str(pidfile))} && exec ip netns exec "
-                    f"{boot.q(self.names.guest_ns(uuid))} unshare --pid --uts --mount --fork "
+                    f"{boot.q(self.names.guest_ns(uuid))} unshare --pid --uts --mount "
+                    f"{_time_namespace()}--fork "
                     f"--mount-proc --propagation private busybox sh "
                     f"{boot.q(str(base / 'init.sh'))}")
         with open(base / "console.log", "ab") as console:
@@ -552,6 +554,7 @@ class NamespaceDriver:
         record["spec"] = new
         self._save(spec.uuid, record)
         cgroups.set_limits(self._group(spec.uuid), spec.memory_mb, spec.vcpus)
+        boot.write_cpuinfo(self._dir(spec.uuid), spec.vcpus)
 
     def set_admin_password(self, uuid: str, password: str) -> None:
         self._record(uuid)
@@ -676,6 +679,19 @@ def _trim(console: Path) -> None:
     tmp = console.with_suffix(".tmp")
     tmp.write_bytes(tail)
     os.replace(tmp, console)
+
+
+def _time_namespace() -> str:
+    """``unshare`` options for a time namespace whose boot time is now (the guest's
+    ``/proc/uptime`` counts from its boot, as a VM's does), or "" when the kernel has none."""
+    if not os.path.exists("/proc/self/ns/time"):
+        return ""
+    try:
+        with open("/proc/uptime") as handle:
+            uptime = int(float(handle.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return ""
+    return f"--time --boottime -{uptime} "
 
 
 def _alive(pid: int) -> bool:
