@@ -32,14 +32,25 @@ class NetworkAgent:
         self._dirty = {id(p): asyncio.Event() for p in parts}
         self._tasks: list[asyncio.Task[None]] = []
         self.syncs = 0  # completed syncs, for tests and benchmarks
+        self.started = asyncio.Event()  # set once every part has synced once
 
     async def start(self) -> None:
+        """Report, listen for hints, and converge in the background: the parts' first syncs
+        run in order (L2 makes the host namespace the others plug into), then each part's
+        loop. The cloud is ready before its kernel state is (a restart finds it in place)."""
         await self.report(starting=True)
-        for part in self.parts:
-            await self._sync(part)
         await self.bus.subscribe(CHANGES_TOPIC, self.hint)
-        self._tasks = [asyncio.create_task(self._loop(p)) for p in self.parts]
+        self._tasks = [asyncio.create_task(self._converge())]
         self._tasks.append(asyncio.create_task(self._reports()))
+
+    async def _converge(self) -> None:
+        for part in self.parts:
+            self._dirty[id(part)].clear()  # this first sync covers hints so far
+            await self._sync(part)
+        self.started.set()
+        loops = [asyncio.create_task(self._loop(p)) for p in self.parts]
+        self._tasks += loops
+        await asyncio.gather(*loops)
 
     async def stop(self) -> None:
         for task in self._tasks:
