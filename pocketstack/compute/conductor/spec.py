@@ -27,10 +27,12 @@ from pocketstack.agents.compute.drivers.spec import (
 )
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
+from pocketstack.compute.conductor.volumes import connections as volume_connections
 from pocketstack.compute.domain import instances
 
 if TYPE_CHECKING:
-    from pocketstack.compute.conductor.conductor import Conductor
+    from pocketstack.compute.conductor.volumes import connections as volume_connections
+from pocketstack.compute.conductor.conductor import Conductor
 
 RESCUE_IMAGE_HINT = "_rescue_image"  # internal scheduler hint set by the rescue API
 IMAGE_HINT = "_image"  # internal scheduler hint: the boot image's facts, set by the API
@@ -112,7 +114,7 @@ def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any]
         block_devices=BlockDevices(root_gb=int(flavor["disk"]),
                                    ephemeral_gb=int(flavor.get("ephemeral") or 0),
                                    swap_mb=int(flavor.get("swap") or 0),
-                                   volumes=[]),  # no volume service yet: nothing attached
+                                   volumes=volume_connections(row)),
     )
     if rescue_image_id is not None:
         spec.rescue_image = image_source(conductor, rescue_image_id)
