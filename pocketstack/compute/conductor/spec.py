@@ -24,15 +24,14 @@ from pocketstack.agents.compute.drivers.spec import (
     ImageSource,
     InstanceSpec,
     NetworkInterface,
+    VolumeConnection,
 )
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
-from pocketstack.compute.conductor.volumes import connections as volume_connections
 from pocketstack.compute.domain import instances
 
 if TYPE_CHECKING:
-    from pocketstack.compute.conductor.volumes import connections as volume_connections
-from pocketstack.compute.conductor.conductor import Conductor
+    from pocketstack.compute.conductor.conductor import Conductor
 
 RESCUE_IMAGE_HINT = "_rescue_image"  # internal scheduler hint set by the rescue API
 IMAGE_HINT = "_image"  # internal scheduler hint: the boot image's facts, set by the API
@@ -92,6 +91,23 @@ def vif_interface(vif: dict[str, Any]) -> NetworkInterface:
         fixed_ips=[{"ip_address": f["address"], "version": f["version"],
                     "subnet_id": f["subnet_id"], "cidr": f["cidr"], "gateway": f["gateway"]}
                    for f in vif.get("fixed_ips") or []])
+
+
+def volume_connections(row: dict[str, Any]) -> list[VolumeConnection]:
+    """The volumes the spawn spec carries (boot index 0: the root)."""
+    out = []
+    for bdm in row["block_devices"] or []:
+        if not bdm.get("volume_id"):
+            continue
+        info = dict(bdm.get("connection_info") or {})
+        boot = bdm.get("boot_index")
+        out.append(VolumeConnection(
+            volume_id=str(bdm["volume_id"]), device_name=bdm.get("device_name"),
+            boot_index=None if boot in (None, "", "none") else int(boot),
+            driver_volume_type=str(info.get("driver_volume_type") or "local"),
+            connection_info=info,
+            delete_on_termination=bool(bdm.get("delete_on_termination"))))
+    return out
 
 
 def network_interfaces(row: dict[str, Any]) -> list[NetworkInterface]:

@@ -1,5 +1,5 @@
 """A server's volumes as the conductor handles them: detached (and deleted when
-``delete_on_termination``) once the server is gone, and carried in the spawn spec.
+``delete_on_termination``) once the server is gone.
 
 Runs in a worker thread: :class:`~pocketstack.volume.interface.VolumeAPI` blocks.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pocketstack.agents.compute.drivers.spec import VolumeConnection
 from pocketstack.common.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -28,20 +27,3 @@ def release(api: Any, uuid: str, bdms: list[dict[str, Any]]) -> None:
                 api.delete_volume(SERVICE_CTX, vid)
         except Exception as exc:  # gone already, or in a state that refuses: leave it
             LOG.warning("[instance: %s] releasing volume %s: %s", uuid, vid, exc)
-
-
-def connections(row: dict[str, Any]) -> list[VolumeConnection]:
-    """The volumes the spawn spec carries (boot index 0: the root)."""
-    out = []
-    for bdm in row["block_devices"] or []:
-        if not bdm.get("volume_id"):
-            continue
-        info = dict(bdm.get("connection_info") or {})
-        boot = bdm.get("boot_index")
-        out.append(VolumeConnection(
-            volume_id=str(bdm["volume_id"]), device_name=bdm.get("device_name"),
-            boot_index=None if boot in (None, "", "none") else int(boot),
-            driver_volume_type=str(info.get("driver_volume_type") or "local"),
-            connection_info=info,
-            delete_on_termination=bool(bdm.get("delete_on_termination"))))
-    return out
