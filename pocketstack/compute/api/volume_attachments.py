@@ -61,7 +61,7 @@ def _record(req: ApiRequest, uuid: str, change: Any) -> None:
 
 
 def next_device(used: set[str], root: str = "/dev/vda") -> str:
-    prefix = root.rstrip("abcdefghijklmnopqrstuvwxyz")
+    prefix = root[:-1]  # /dev/vd
     for letter in "bcdefghijklmnopqrstuvwxyz":
         if prefix + letter not in used:
             return prefix + letter
