@@ -219,6 +219,15 @@ class Conductor:
             elif op == "release_ports" and uuid and self.network is not None:
                 await self.in_thread(self.network.deallocate_for_instance, SERVICE_CTX, uuid,
                                      tuple(msg.get("keep") or ()))
+            elif op == "prepare_volumes" and uuid:
+                build = next(f for f in self.families if isinstance(f, Build))
+
+                async def prepare() -> None:
+                    await self.send(await self.in_thread(
+                        build.prepare_volumes, uuid, str(msg.get("host")),
+                        int(msg.get("attempt") or 1)))
+
+                await self.queue.run(uuid, prepare)
             elif op == "release_volumes" and uuid:
                 await self.in_thread(volumes.release, self.volume_api(), uuid,
                                      list(msg.get("volumes") or []))
