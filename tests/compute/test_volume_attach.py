@@ -138,3 +138,81 @@ def test_attach_refusals(cloud: LiveCloud, demo: httpx.Client) -> None:
                  json={"volumeAttachment": {"volumeId": "00000000-0000-0000-0000-000000000000"}})
     assert r.status_code in (403, 409), r.text
     cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
+
+
+def test_server_create_from_volume(cloud: LiveCloud, demo: httpx.Client) -> None:
+    vid = _volume(cloud, demo)
+    name = unique("bfv")
+    server = cloud.osc("server", "create", "--flavor", "m1.tiny", "--volume", vid, "--wait",
+                       name, cloud=DEMO)
+    assert server["status"] == "ACTIVE", server
+    shown = demo.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+    assert shown["image"] == ""
+    assert shown["os-extended-volumes:volumes_attached"] == [{"id": vid}]
+    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
+    assert vol["status"] == "in-use"
+    assert [(a["server_id"], a["device"]) for a in vol["attachments"]] == [
+        (server["id"], "/dev/vda")]
+    # the root volume cannot be detached
+    r = demo.delete(f"/compute/v2.1/servers/{server['id']}/os-volume_attachments/{vid}")
+    assert r.status_code == 400, r.text
+    # the volume is now in use: a second boot from it is refused
+    r = demo.post("/compute/v2.1/servers", json={"server": {
+        "name": unique("bfv"), "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"uuid": vid, "source_type": "volume",
+                                     "destination_type": "volume", "boot_index": 0}]}},
+        headers={"OpenStack-API-Version": "compute 2.37"})
+    assert r.status_code == 400, r.text
+    cloud.osc("server", "delete", "--wait", server["id"], cloud=DEMO, as_json=False)
+    wait_volume(demo, vid, "available")  # not delete_on_termination: kept
+    cloud.osc("volume", "delete", vid, cloud=DEMO, as_json=False)
+
+
+def test_bdm_image_to_volume_delete_on_termination(cloud: LiveCloud,
+                                                   demo: httpx.Client) -> None:
+    image = cloud.osc("image", "show", IMAGE, cloud=DEMO)
+    r = demo.post("/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
+                  json={"server": {
+                      "name": unique("bdm"), "flavorRef": "1", "networks": "none",
+                      "block_device_mapping_v2": [{
+                          "uuid": image["id"], "source_type": "image",
+                          "destination_type": "volume", "boot_index": 0, "volume_size": 1,
+                          "delete_on_termination": True}]}})
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    end = time.monotonic() + 60
+    while True:
+        shown = demo.get(f"/compute/v2.1/servers/{sid}",
+                         headers={"OpenStack-API-Version": "compute 2.3"}).json()["server"]
+        if shown["status"] != "BUILD":
+            break
+        assert time.monotonic() < end, shown
+        time.sleep(0.1)
+    assert shown["status"] == "ACTIVE", shown
+    assert shown["image"] == ""
+    [attached] = shown["os-extended-volumes:volumes_attached"]
+    assert attached["delete_on_termination"] is True
+    vol = demo.get(f"/volume/v3/volumes/{attached['id']}").json()["volume"]
+    assert vol["status"] == "in-use" and vol["bootable"] == "true"
+    assert vol["volume_image_metadata"]["image_id"] == image["id"]
+    cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
+    wait_volume(demo, attached["id"], "gone")
+
+
+def test_bdm_volume_needs_a_size(demo: httpx.Client, cloud: LiveCloud) -> None:
+    image = cloud.osc("image", "show", IMAGE, cloud=DEMO)
+    r = demo.post("/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
+                  json={"server": {
+                      "name": unique("bdm"), "flavorRef": "1", "networks": "none",
+                      "block_device_mapping_v2": [{
+                          "uuid": image["id"], "source_type": "image",
+                          "destination_type": "volume", "boot_index": 0}]}})
+    assert r.status_code == 400, r.text
+    r = demo.post("/compute/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.37"},
+                  json={"server": {
+                      "name": unique("bdm"), "flavorRef": "1", "networks": "none",
+                      "block_device_mapping_v2": [{
+                          "uuid": "00000000-0000-0000-0000-000000000000",
+                          "source_type": "volume", "destination_type": "volume",
+                          "boot_index": 0}]}})
+    assert r.status_code == 400, r.text
