@@ -93,6 +93,12 @@ def test_server_delete_detaches_its_volume(cloud: LiveCloud, demo: httpx.Client)
     assert r.status_code == 200, r.text
     assert r.json()["volumeAttachment"]["device"] == "/dev/vdc"
     assert r.json()["volumeAttachment"]["delete_on_termination"] is False
+    shown = demo.get(f"/compute/v2.1/servers/{sid}/os-volume_attachments/{vid}",
+                     headers={"OpenStack-API-Version": "compute 2.89"}).json()
+    attachment = shown["volumeAttachment"]
+    assert "id" not in attachment and attachment["bdm_uuid"]
+    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
+    assert [a["attachment_id"] for a in vol["attachments"]] == [attachment["attachment_id"]]
     cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
     vol = wait_volume(demo, vid, "available")
     assert vol["attachments"] == []

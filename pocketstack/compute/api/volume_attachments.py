@@ -11,6 +11,7 @@ puts the volume back where it was. The mappings live in the instance's ``block_d
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.responses import Response
@@ -123,11 +124,12 @@ def create(req: ApiRequest) -> Response:
         api.unreserve(ctx, vid)
         raise exceptions.Conflict(f"Failed to attach volume {vid} to {row['uuid']}: "
                                   f"{failure}")
-    api.attach(ctx, vid, row["uuid"], row["host"], device)
+    attachment_id = str(uuid.uuid4())
+    api.attach(ctx, vid, row["uuid"], row["host"], device, attachment_id)
     bdm = {"volume_id": vid, "device_name": device, "source_type": "volume",
            "destination_type": "volume", "boot_index": None, "tag": data.get("tag"),
            "delete_on_termination": bool(data.get("delete_on_termination")),
-           "attachment_id": None, "bdm_uuid": None, "size": vol.size,
+           "attachment_id": attachment_id, "bdm_uuid": str(uuid.uuid4()), "size": vol.size,
            "connection_info": conn_info}
     _record(req, row["uuid"], lambda bdms: [*bdms, bdm])
     return json_response({"volumeAttachment": _view(req, row, bdm)})
