@@ -29,15 +29,20 @@ from benchmarks._common import free_port, http_status_noredirect, stop_group
 BIN = Path(sys.executable).parent / "pocketstack"
 
 
-def start_once(state: Path, rounds: int | None = None, binary: Path = BIN) -> float:
+def start_once(state: Path, rounds: int | None = None, binary: Path = BIN,
+               dataplane: bool = False) -> float:
+    """``dataplane``: start with the Linux data plane (two hosts, namespace guests; the kernel
+    objects carry the state directory's own prefix); else the model only."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("POCKETSTACK_")}
     if rounds is not None:
         env["POCKETSTACK_PASSWORD_HASH_ROUNDS"] = str(rounds)
-    # the API processes' start (the kernel data plane's own start is in docs/performance.md)
-    env.setdefault("POCKETSTACK_DATAPLANE", "none")
-    env.setdefault("POCKETSTACK_COMPUTE_DRIVER", "fake")
+    if not dataplane:
+        env.update(POCKETSTACK_DATAPLANE="none", POCKETSTACK_COMPUTE_DRIVER="fake")
+    else:
+        env.update(POCKETSTACK_DATAPLANE="linux", POCKETSTACK_COMPUTE_DRIVER="namespace",
+                   POCKETSTACK_COMPUTE_HOSTS="2")
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(binary), "up", "--state-dir", str(state), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -70,18 +75,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--aim-fresh", type=float, default=1.5)
     ap.add_argument("--bin", type=Path, default=BIN,
                     help="the pocketstack command to measure (another checkout's, to compare)")
+    ap.add_argument("--dataplane", action="store_true",
+                    help="start with the Linux data plane (two hosts' namespaces, DHCP, router)"
+                    " and remove its kernel objects after each start (needs root)")
     a = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="ps-startup-"))
+
+    def clean(state: Path) -> None:
+        subprocess.run([str(a.bin), "clean", "--state-dir", str(state)],
+                       capture_output=True, check=False)
+
+    def once(state: Path, rounds: int | None = None, keep: bool = False) -> float:
+        try:
+            return start_once(state, rounds, a.bin, a.dataplane)
+        finally:
+            if a.dataplane and not keep:
+                clean(state)
+
     try:
-        start_once(root / "warm", binary=a.bin)  # caches bytecode, as an installed copy has
+        once(root / "warm")  # caches bytecode, as an installed copy has
         fresh12, fresh4, restart = [], [], []
         for i in range(a.runs):
-            fresh12.append(start_once(root / f"f12-{i}", binary=a.bin))
-            fresh4.append(start_once(root / f"f4-{i}", rounds=4, binary=a.bin))
-            restart.append(start_once(root / "f12-0", binary=a.bin))
+            # a restart finds its kernel objects in place (as after a real restart)
+            fresh12.append(once(root / f"f12-{i}", keep=i == 0))
+            fresh4.append(once(root / f"f4-{i}", rounds=4))
+            restart.append(once(root / "f12-0", keep=True))
     finally:
+        if a.dataplane:
+            clean(root / "f12-0")
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{a.bin} up, spawned -> GET /identity (load {os.getloadavg()[0]:.2f})")
+    mode = "with the Linux data plane, 2 hosts" if a.dataplane else "the model only"
+    print(f"{a.bin} up ({mode}), spawned -> GET /identity (load {os.getloadavg()[0]:.2f})")
     f12 = summary("fresh (12 bcrypt rounds)", fresh12)
     f4 = summary("fresh (4 rounds: hash aside)", fresh4)
     r = summary("restart", restart)

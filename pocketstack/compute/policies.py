@@ -27,7 +27,8 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show",
                 "os-tenant-networks:list", "os-tenant-networks:show",
                 "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show",
                 "os-security-groups:get", "os-security-groups:show",
-                "os-volumes-attachments:index", "os-volumes-attachments:show")
+                "os-volumes-attachments:index", "os-volumes-attachments:show",
+                "os-server-password:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -47,7 +48,8 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-floating-ips:delete", "os-floating-ips:add", "os-floating-ips:remove",
                  "os-security-groups:create",
                  "os-security-groups:update", "os-security-groups:delete",
-                 "os-security-groups:rule:create", "os-security-groups:rule:delete")
+                 "os-security-groups:rule:create", "os-security-groups:rule:delete",
+                 "os-server-password:clear")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

@@ -27,6 +27,10 @@ class FixedIP:
     subnet_id: str
     cidr: str
     gateway: str | None
+    enable_dhcp: bool = False  # the subnet's: guests take this address by DHCP
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination CIDR, nexthop)
+    ipv6_address_mode: str | None = None  # slaac, dhcpv6-stateful, dhcpv6-stateless
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Vif:
     fixed_ips: tuple[FixedIP, ...] = field(default_factory=tuple)
     created: bool = True  # made for the instance (deleted with it) vs. passed in by the user
     status: str = "DOWN"  # the port's status (ACTIVE once its agent has wired it)
+    binding_failure: str = ""  # with vif_type binding_failed: why no agent could bind it
 
 
 class NetworkAPI(Protocol):

@@ -36,7 +36,7 @@ class NetworkInterface:
                             [_request(r) for r in requests], security_groups,
                             svc.quota_defaults, svc.binding)
         svc.changed("port", [m["port_id"] for m in made])
-        return [Vif(**{**m, "fixed_ips": tuple(FixedIP(**f) for f in m["fixed_ips"])})
+        return [Vif(**{**m, "fixed_ips": tuple(_fixed_ip(f) for f in m["fixed_ips"])})
                 for m in made]
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,
@@ -48,7 +48,7 @@ class NetworkInterface:
 
     def instance_ports(self, instance_id: str) -> list[Vif]:
         found = self.service.db.read(instances.ports_of, instance_id)
-        return [Vif(**{**m, "fixed_ips": tuple(FixedIP(**f) for f in m["fixed_ips"])})
+        return [Vif(**{**m, "fixed_ips": tuple(_fixed_ip(f) for f in m["fixed_ips"])})
                 for m in found]
 
     def instance_addresses(self, instance_ids: list[str]) -> dict[str, dict[str, list[dict[
@@ -134,3 +134,10 @@ class NetworkInterface:
         fip_id = self.service.db.write(instances.associate_floating_ip, ctx, instance_id,
                                        address, fixed_address, add)
         self.service.changed("floatingip", [fip_id])
+
+
+def _fixed_ip(values: dict[str, Any]) -> FixedIP:
+    """A FixedIP from its dict (host routes as pairs, whatever JSON made of them)."""
+    routes = tuple((str(d), str(n)) for d, n in values.get("host_routes") or ())
+    return FixedIP(**{**values, "dns_nameservers": tuple(values.get("dns_nameservers") or ()),
+                      "host_routes": routes})

@@ -30,6 +30,7 @@ import pytest
 
 from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
 from pocketstack.agents.compute.drivers import loader
+from pocketstack.agents.compute.drivers import namespace_boot as boot
 from pocketstack.agents.compute.drivers.base import (
     PAUSED,
     RUNNING,
@@ -459,3 +460,58 @@ def test_guests_in_parallel(world: World) -> None:
     assert not cgroups.owned(world.names.prefix)
     assert [ns for ns in run.netns_list() if world.names.owns(ns)] == \
         sorted([world.host_ns, world.dhcp_ns])
+
+
+def test_cpuinfo_shows_the_flavor_vcpus() -> None:
+    host = ("processor\t: 0\nmodel name\t: A\n\nprocessor\t: 1\nmodel name\t: B\n\n")
+    three = boot.cpuinfo(host, 3)
+    assert [ln for ln in three.splitlines() if ln.startswith("processor")] == [
+        "processor\t: 0", "processor\t: 1", "processor\t: 2"]
+    assert [ln for ln in three.splitlines() if ln.startswith("model")] == [
+        "model name\t: A", "model name\t: B", "model name\t: A"]
+    assert boot.cpuinfo(host, 1).count("processor") == 1
+
+
+def test_guest_answers_what_tempest_runs_over_ssh(world: World) -> None:
+    """What Tempest's RemoteClient runs as ``image_ssh_user`` (root) in a cloud image: the
+    flavor's vCPUs in /proc/cpuinfo (test_verify_created_server_vcpus), ``sudo``, udhcpc's pid
+    file in /var/run and a lease renewal with ``kill -USR1`` (test_subnet_details), an uptime
+    counted from the guest's boot (the reboot tests' boot time)."""
+    spec = make_spec(world, "vm-tempest", with_image=False, vcpus=3, key_data=world.pubkey)
+    world.driver.spawn(spec)
+    world.plug(spec.network_interfaces[0].devname or "")
+    until(world.ping, 15, "the guest to answer ping")
+    result = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        result = world.ssh("set -eu -o pipefail; PATH=$PATH:/sbin:/usr/sbin; "
+                           "grep -c ^processor /proc/cpuinfo; sudo hostname; "
+                           "cat /var/run/udhcpc.eth0.pid; cut -f1 -d. /proc/uptime")
+        if result.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert result is not None and result.returncode == 0, result and result.stderr
+    vcpus, hostname, pid, uptime = result.stdout.split()
+    assert (vcpus, hostname) == ("3", "vm-tempest")
+    assert int(uptime) < 60 < float(Path("/proc/uptime").read_text().split()[0])
+    log = world.tmp / "dhcp" / "dnsmasq.log"
+
+    def acks() -> int:
+        return log.read_text().count(f"DHCPACK(ns-dhcp) {GUEST_IP} {world.mac}")
+
+    before = acks()
+    renew = world.ssh(f"sudo /bin/kill -USR1 {pid}")
+    assert renew.returncode == 0, renew.stderr
+    until(lambda: acks() > before, 10, "udhcpc to renew its lease")
+    assert not Path("/run/udhcpc.eth0.pid").exists() or \
+        Path("/run/udhcpc.eth0.pid").read_text().strip() != pid  # the guest's own /run
+    # a login's ip is busybox's, as in cirros: Tempest tolerates its words for an address that
+    # DHCP set meanwhile on a hot-plugged NIC
+    again = world.ssh(f"sudo ip addr add {GUEST_IP}/24 dev eth0")
+    assert again.returncode != 0 and "RTNETLINK answers: File exists" in again.stderr
+    # a resize changes what a running guest sees
+    world.driver.resize(make_spec(world, "vm-tempest", with_image=False, vcpus=1,
+                                  uuid=spec.uuid))
+    count = world.ssh("grep -c ^processor /proc/cpuinfo")
+    assert count.stdout.strip() == "1", count.stderr
+    world.driver.destroy(spec.uuid)

@@ -111,10 +111,11 @@ def test_network_data_from_the_ports(cloud: LiveCloud, booted: dict[str, Any]) -
     link = data["links"][0]
     assert link["ethernet_mac_address"] == fixed[0]["OS-EXT-IPS-MAC:mac_addr"]
     assert link["id"] == "tap" + link["vif_id"][:11] and link["mtu"] > 0
-    v4 = [n for n in data["networks"] if n["type"] == "ipv4"]
-    assert v4[0]["ip_address"] == fixed[0]["addr"] and v4[0]["link"] == link["id"]
-    assert v4[0]["network_id"] == booted["network"] and v4[0]["netmask"] == "255.255.255.192"
-    assert v4[0]["routes"][0]["network"] == "0.0.0.0"
+    # private's IPv4 subnet has DHCP: the guest asks for its address (as with Nova)
+    v4 = [n for n in data["networks"] if n["type"] == "ipv4_dhcp"]
+    assert v4 == [{"id": v4[0]["id"], "type": "ipv4_dhcp", "link": link["id"],
+                   "network_id": booted["network"]}]
+    assert isinstance(data["services"], list)
 
 
 def test_ec2_tree(cloud: LiveCloud, booted: dict[str, Any]) -> None:
@@ -191,3 +192,46 @@ def test_refusals(cloud: LiveCloud, booted: dict[str, Any]) -> None:
             assert "public_keys" not in md and "keys" not in md
         finally:
             c.delete(f"/compute/v2.1/servers/{plain}")
+
+
+def _post(cloud: LiveCloud, path: str, instance: str, project: str,
+          data: bytes) -> httpx.Response:
+    headers = {"X-Instance-ID": instance, "X-Tenant-ID": project,
+               "X-Forwarded-For": "10.0.0.9",
+               "X-Instance-ID-Signature": sign(_secret(cloud), instance)}
+    return httpx.post(cloud.url + "/metadata" + path, headers=headers, content=data,
+                      timeout=30)
+
+
+def test_guest_posts_its_password_once_and_the_owner_reads_and_clears_it(
+        cloud: LiveCloud, booted: dict[str, Any]) -> None:
+    """Tempest's test_server_basic_ops: ``curl -X POST -d PW .../openstack/2013-10-17/password``
+    in the guest, then ``GET /servers/{id}/os-server-password`` answers it."""
+    sid, project = booted["id"], booted["project"]
+    token, _ = cloud.token("demo", project="demo")
+    pw_url = f"/compute/v2.1/servers/{sid}/os-server-password"
+    with cloud.client(token) as c:
+        assert c.get(pw_url).json() == {"password": ""}
+        assert _get(cloud, "/openstack/latest/password", sid, project).text == ""
+        assert _post(cloud, "/openstack/2013-10-17/password", sid, project,
+                     b"x" * 256).status_code == 400  # too large
+        assert _post(cloud, "/openstack/2012-08-10/password", sid, project,
+                     b"pw").status_code == 405  # not in that version
+        assert _post(cloud, "/openstack/latest/meta_data.json", sid, project,
+                     b"pw").status_code == 405
+        secret = "s3cr3t-" + unique("pw")
+        posted = _post(cloud, "/openstack/2013-10-17/password", sid, project, secret.encode())
+        assert posted.status_code == 200, posted.text
+        assert c.get(pw_url).json() == {"password": secret}
+        assert _get(cloud, "/openstack/latest/password", sid, project).text == secret
+        again = _post(cloud, "/openstack/latest/password", sid, project, b"another")
+        assert again.status_code == 409  # set once, until the owner clears it
+        assert c.get(pw_url).json() == {"password": secret}
+        assert c.delete(pw_url).status_code == 204
+        assert c.get(pw_url).json() == {"password": ""}
+        assert _post(cloud, "/openstack/latest/password", sid, project,
+                     b"another").status_code == 200
+        assert c.get(pw_url).json() == {"password": "another"}
+        assert c.delete(pw_url).status_code == 204
+    assert _post(cloud, "/openstack/latest/password", sid, "someone-else",
+                 b"pw").status_code == 404

@@ -42,6 +42,36 @@ def test_network_data_two_ports_and_ipv6() -> None:
     assert facts.fixed_ipv4() == "10.0.0.5"
 
 
+def test_network_data_dhcp_subnets_and_dns_services() -> None:
+    """As Nova: a DHCP-enabled subnet is ``ipv4_dhcp`` (the guest asks its DHCP server), an
+    IPv6 address mode is ``ipv6_<mode>`` with the address, a static subnet carries its
+    routes (default and host routes) and DNS; every DNS server is a service, once."""
+    facts = content.InstanceFacts(_row(), ports=[
+        _vif("aaaaaaaaaaaa-1", "net-a",
+             FixedIP("10.0.0.5", 4, "s1", "10.0.0.0/26", "10.0.0.1", enable_dhcp=True,
+                     dns_nameservers=("10.0.0.53",)),
+             FixedIP("fd00::5", 6, "s2", "fd00::/64", "fd00::1", enable_dhcp=True,
+                     ipv6_address_mode="slaac", dns_nameservers=("fd00::53",))),
+        _vif("bbbbbbbbbbbb-2", "net-b",
+             FixedIP("192.168.1.9", 4, "s3", "192.168.1.0/24", "192.168.1.1",
+                     dns_nameservers=("10.0.0.53", "192.168.1.53"),
+                     host_routes=(("10.5.0.0/16", "192.168.1.254"),)))])
+    data = content.network_data(facts)
+    nets = data["networks"]
+    assert nets[0] == {"id": "network0", "type": "ipv4_dhcp", "link": "tapaaaaaaaaaaa",
+                       "network_id": "net-a"}
+    assert nets[1]["type"] == "ipv6_slaac" and nets[1]["ip_address"] == "fd00::5"
+    assert nets[1]["routes"] == [{"network": "::", "netmask": "::", "gateway": "fd00::1"}]
+    assert nets[2]["type"] == "ipv4" and nets[2]["routes"] == [
+        {"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "192.168.1.1"},
+        {"network": "10.5.0.0", "netmask": "255.255.0.0", "gateway": "192.168.1.254"}]
+    assert nets[2]["services"] == [{"type": "dns", "address": "10.0.0.53"},
+                                   {"type": "dns", "address": "192.168.1.53"}]
+    assert data["services"] == [{"type": "dns", "address": "10.0.0.53"},
+                                {"type": "dns", "address": "fd00::53"},
+                                {"type": "dns", "address": "192.168.1.53"}]
+
+
 def test_ec2_tree_listings_and_versions() -> None:
     facts = content.InstanceFacts(_row(key_name="k", key_data="ssh-rsa AAA k"),
                                   floating_ips=["172.24.4.10"],

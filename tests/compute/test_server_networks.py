@@ -382,3 +382,27 @@ def test_list_filtered_by_ip_and_empty_security_group_id(cloud: LiveCloud) -> No
         r = c.delete("/compute/v2.1/os-security-groups/")
         assert r.status_code == 404, r.text
     cloud.osc("server", "delete", "--wait", one, two, cloud=DEMO, as_json=False)
+
+
+def test_port_security_off_network_shows_no_default_group(cloud: LiveCloud) -> None:
+    """Tempest's test_boot_into_disabled_port_security_network_without_secgroup: a server
+    booted without groups on a network with port security off has ports without groups, and
+    shows none (Nova shows its ports' groups), while one on `private` shows `default`."""
+    net = unique("nosec")
+    cloud.osc("network", "create", "--disable-port-security", net, cloud=DEMO)
+    cloud.osc("subnet", "create", "--network", net, "--subnet-range", "10.77.0.0/24",
+              unique("nosec-sub"), cloud=DEMO)
+    name = unique("open")
+    server = _boot(cloud, name, "--network", net)
+    try:
+        assert "security_groups" not in cloud.osc("server", "show", name, cloud=DEMO) or \
+            not cloud.osc("server", "show", name, cloud=DEMO)["security_groups"]
+        port = cloud.osc("port", "list", "--device-id", server["id"], cloud=DEMO)[0]
+        assert cloud.osc("port", "show", port["ID"], cloud=DEMO)["security_group_ids"] == []
+        token, _ = cloud.token("demo", project="demo")
+        with cloud.client(token) as c:
+            shown = c.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+            assert "security_groups" not in shown
+    finally:
+        cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+        cloud.osc("network", "delete", net, cloud=DEMO, as_json=False)

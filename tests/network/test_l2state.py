@@ -75,7 +75,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
                 "rule": rule, **made}
 
     made = db.write(make)
-    # h3's L2 agent went silent: it is no peer any more
+    # h3's L2 agent went silent: still a peer (its instances keep forwarding)
     db.write(lambda c: c.execute(sa.update(t.agents).where(t.agents.c.host == "h3").values(
         heartbeat_timestamp=dt.datetime(2000, 1, 1))))
     service = SimpleNamespace(db=db, binding=BINDING)
@@ -105,8 +105,9 @@ def test_l2_state_of_a_host(world: dict[str, Any]) -> None:
     assert state["networks"][flat["id"]] == {"network_type": "flat",
                                              "physical_network": "public",
                                              "segmentation_id": None, "mtu": 1500}
-    # h2 has ports on net_a and a live agent; h3's agent is dead; the unbound port counts not
-    assert state["peers"] == {net_a["id"]: ["10.254.0.3"], flat["id"]: []}
+    # h2 and h3 have ports on net_a (h3's agent is not alive, but its kernel state forwards
+    # still: as Neutron's l2population, it stays a peer); the unbound port counts not
+    assert state["peers"] == {net_a["id"]: ["10.254.0.3", "10.254.0.4"], flat["id"]: []}
     web, peers = state["security_groups"][world["web"]["id"]], world["peers"]["id"]
     assert world["rule"]["id"] in [r["id"] for r in web["rules"]]
     rule = next(r for r in web["rules"] if r["id"] == world["rule"]["id"])

@@ -39,6 +39,30 @@ TEMPLATE = os.path.join(HERE, "tempest.conf.in")
 INTEROP_LIST = os.path.join(HERE, "interop-2022.11-compute.load-list")
 EXCLUDE_LIST = os.path.join(HERE, "exclude.txt")
 
+#: what --validation sets (before any --set, which wins): Tempest reaches the guests
+#: (namespace guests on the Linux data plane, see cloud_env_for) by SSH with the key pair
+#: through floating IPs on `public`, which the cloud wires into this machine's namespace
+VALIDATION_SETS = (
+    "validation.run_validation=true",
+    "validation.connect_method=floating",
+    "validation.auth_method=keypair",
+    # Nova (and Pocketstack) generate RSA key pairs; Tempest 47 defaults to ecdsa
+    "validation.ssh_key_type=rsa",
+    "validation.image_ssh_user=root",
+    "validation.image_alt_ssh_user=root",
+    "validation.ip_version_for_ssh=4",
+    "validation.ping_timeout=60",
+    "validation.connect_timeout=20",
+    "validation.ssh_timeout=120",
+    # the metadata proxy on 169.254.169.254 (qdhcp namespace) and Nova's metadata API
+    "compute-feature-enabled.metadata_service=true",
+    # the guests' DHCP client (busybox), for test_subnet_details's lease renewal
+    "scenario.dhcp_client=udhcpc",
+    # port_security_enabled=false opens a port (nothing filtered): the scenario
+    # test_boot_into_disabled_port_security_network_without_secgroup runs
+    "network-feature-enabled.port_security=true",
+)
+
 SERVICES = {
     # --service name -> (tempest.api package, [service_available] option)
     "identity": ("identity", None),
@@ -214,6 +238,21 @@ class Cloud:
                 except ProcessLookupError:
                     pass
                 self.proc.wait(timeout=10)
+        if self.state_dir and self.env.get("POCKETSTACK_DATAPLANE", "none") != "none":
+            # the kernel objects of the cloud (namespaces, the `public` link in this
+            # machine's namespace, guests' cgroups) go with it
+            env = dict(os.environ)
+            env.update(self.env)
+            r = subprocess.run(
+                [self.cmd, "clean", "--state-dir", self.state_dir],
+                stdout=self.logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                timeout=120,
+                check=False,
+            )
+            log(f"pocketstack clean --state-dir {self.state_dir}: exit {r.returncode}")
         if self.logf:
             self.logf.close()
             self.logf = None
@@ -432,7 +471,9 @@ def oslo_escape(value):
     return str(value).replace("$", "$$")
 
 
-def render_conf(admin, workspace, sets, api=None, catalog_types=None):
+def render_conf(admin, workspace, sets, api=None, catalog_types=None, validation=False):
+    if validation:
+        sets = list(VALIDATION_SETS) + list(sets)
     with open(TEMPLATE) as f:
         tmpl = string.Template(f.read())
     uri_v3 = admin["auth_url"]
@@ -922,6 +963,14 @@ def main():
         "e.g. POCKETSTACK_LOG_LEVEL=debug",
     )
     ap.add_argument(
+        "--validation",
+        action="store_true",
+        help="guest validation: Tempest SSHes into the servers through floating IPs with "
+        "the key pair ([validation] run_validation=true, metadata_service=true, ...); "
+        "the cloud runs the Linux data plane with namespace guests and `public` wired to "
+        "this machine (needs root and the data plane's tools)",
+    )
+    ap.add_argument(
         "--list-only",
         action="store_true",
         help="only count/list the selected tests; no cloud is started",
@@ -969,7 +1018,7 @@ def main():
             if args.clouds_yaml:
                 clouds_yaml = os.path.abspath(args.clouds_yaml)
             else:
-                pre = render_conf(dummy_admin(), outdir, args.set)
+                pre = render_conf(dummy_admin(), outdir, args.set, validation=args.validation)
                 cloud = Cloud(
                     find_pocketstack(args.pocketstack),
                     outdir,
@@ -987,7 +1036,8 @@ def main():
             log(f"catalog service types: {types}")
 
         ws = init_workspace(outdir)
-        conf = render_conf(admin, ws, args.set, api=api, catalog_types=catalog_types)
+        conf = render_conf(admin, ws, args.set, api=api, catalog_types=catalog_types,
+                           validation=args.validation)
         conf_path = os.path.join(ws, "etc", "tempest.conf")
         write_conf(conf, conf_path)
         shutil.copy(conf_path, os.path.join(outdir, "tempest.conf"))
@@ -1028,9 +1078,10 @@ def main():
         load_list = os.path.join(outdir, "selected.load-list")
         with open(load_list, "w") as f:
             f.write("\n".join(selected) + ("\n" if selected else ""))
-        desc = "services={}{}{}".format(
+        desc = "services={}{}{}{}".format(
             ",".join(services),
             " interop" if args.interop else "",
+            " validation" if args.validation else "",
             (f" regex={args.regex}") if args.regex else "",
         )
         log(f"selection ({desc}): {len(selected)} tests -> {load_list}")

@@ -426,16 +426,22 @@ class DhcpPart:
         the device is new), so dnsmasq must bind again."""
         tap = kn.tap(port["id"])
         inside = {link["ifname"]: link for link in run.ip_json(["addr", "show"], netns)}
-        lines = [f"link del {name}" for name in inside
-                 if name.startswith("ns-") and name != device]
+        gone = [f"link del {name}" for name in inside
+                if name.startswith("ns-") and name != device]
         fresh = device not in inside or tap not in host_links
         if fresh:
             if device in inside:
-                lines.append(f"link del {device}")
+                gone.append(f"link del {device}")
             if tap in host_links:
                 run.run(["ip", "link", "del", tap], host_ns, check=False)
-            lines.append(f"link add {device} type veth peer name {tap} netns {host_ns}")
-        run.ip_batch(lines, netns)
+        # a veth whose far end went (a host namespace deleted, the tap removed) may vanish
+        # between the listing and here: deleting what is already gone is not an error
+        if gone:
+            run.run(["ip", "-force", "-batch", "-"], netns, input="\n".join(gone) + "\n",
+                    check=False)
+        if fresh:
+            run.ip_batch([f"link add {device} type veth peer name {tap} netns {host_ns}"],
+                         netns)
         link = {} if fresh else inside[device]
         have = {f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info") or []
                 if a.get("scope") != "link" or a.get("family") == "inet"}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from pocketstack.agents.kernel import names as kn
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
 
+LOG = logging.getLogger(__name__)
 FROM_SHIFT = 16
 MAX_PORTS = 0xFFFF
 
@@ -436,6 +438,17 @@ def remove_firewall(netns: str, names: KernelNames, cache: FirewallCache | None 
         cache.forget(netns)
 
 
+def _tables_present(netns: str, table: str) -> bool:
+    """Whether both of the namespace's security group tables are in the kernel (one cheap
+    ``nft list tables``: someone may have flushed the ruleset under the cache)."""
+    try:
+        out = run.run(["nft", "list", "tables"], netns)
+    except run.KernelError:
+        return False
+    listed = {tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("table")}
+    return {("bridge", table), ("inet", table)} <= listed
+
+
 BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
 
 
@@ -445,7 +458,11 @@ def sync_firewall(netns: str, names: KernelNames, ports: list[dict[str, Any]],
     (False: ``cache`` says the same script is in place already). Blocking."""
     text = render(names, ports, security_groups)
     if cache is not None and cache.is_current(netns, text):
-        return False
+        if _tables_present(netns, names.nft_table("sg")):
+            return False
+        LOG.warning("%s: security group tables missing from the kernel; loading them again",
+                    netns)
+        cache.forget(netns)
     # one process for both: the sysctls (without them br_netfilter never calls the inet
     # chain and every rule is silently bypassed) and the load
     script = " && ".join(f"echo 1 > /proc/sys/{key.replace('.', '/')}"

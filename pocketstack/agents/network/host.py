@@ -61,6 +61,16 @@ def physical_networks(settings: Settings) -> tuple[str, ...]:
     return tuple(parse_gateways(settings.physnet_gateways))
 
 
+def report_interval(settings: Settings, default: float = 30.0) -> float:
+    """Seconds between heartbeats: the network service's ``network_agent_report_interval``
+    when its settings section is loaded (agents may not import the service)."""
+    for section in settings.sections.values():
+        value = getattr(section, "network_agent_report_interval", None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return default
+
+
 def context(settings: Settings, host: str, index: int, bus: Any,
             physnets: Sequence[str] | None = None) -> AgentContext:
     ip, prefixlen = underlay_address(settings.underlay_cidr, index)

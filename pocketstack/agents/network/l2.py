@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocketstack.agents.kernel import features, run
 from pocketstack.agents.kernel import names as kn
-from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
 from pocketstack.agents.network import layout
 from pocketstack.agents.network.base import AgentContext
@@ -71,12 +71,30 @@ class L2Part:
         self._reported: dict[str, str] = {}  # port -> status last reported (if not in state)
         self._refused: set[str] = set()  # networks already logged as unsupported
         self._sysctls_set = False
+        self._no_vlan: str | None = None  # why this host cannot serve VLANs (once probed)
+        self._probed = False
 
     def configurations(self) -> dict[str, Any]:
+        """The heartbeat's configurations; ``network_types`` (and ``vlan_supported``) tell
+        port binding what this host can wire: vlan only where the kernel has 802.1Q (probed
+        once, in the host namespace: blocking, a few ms, on the first heartbeat)."""
         mappings = {p: kn.physnet_dev(p) for p in self.ctx.physical_networks}
+        if not self._probed:
+            self._no_vlan = self._probe_vlan()
+            self._probed = True
+        types = ["flat", "vxlan"]  # vlan is not wired by this agent yet, even with 802.1Q
         return {"tunneling_ip": self.ctx.underlay_ip, "interface_mappings": mappings,
                 "bridge_mappings": dict(mappings), "tunnel_types": ["vxlan"],
-                "l2_population": True, "devices": self.devices}
+                "network_types": types, "vlan_supported": False,
+                "vlan_unsupported_reason": self._no_vlan or "the Linux bridge agent here "
+                "does not wire VLAN networks", "l2_population": True, "devices": self.devices}
+
+    def _probe_vlan(self) -> str | None:
+        try:
+            layout.ensure_host_ns(self.ctx.names, self.ctx.host)
+            return features.vlan_support(self.netns)
+        except (run.KernelError, OSError) as exc:
+            return f"VLAN support could not be probed: {exc}"
 
     async def stop(self) -> None:
         return None

@@ -2,8 +2,9 @@
 
 Each sync asks the network service for every router (``l3_state``, which also binds the
 routers' ports to this host so the L2 agent wires their taps), makes each router's namespace
-equal to it (:mod:`pocketstack.agents.network.router`), deletes the namespaces of routers
-that are gone or administratively down, hints the L2 agent about taps it made, and reports
+equal to it (:mod:`pocketstack.agents.network.router`; an administratively down router keeps
+its ports plugged, with no address, route or NAT: :func:`dark`), deletes the namespaces of
+routers that are gone, hints the L2 agent about taps it made, and reports
 floating IP (and router) statuses that changed: ACTIVE once configured, ERROR when the
 router could not be, DOWN when its router is down. Metadata is served from the DHCP
 namespaces (``force_metadata``), so there is no 169.254.169.254 redirect here.
@@ -30,6 +31,18 @@ class Outcome:
     new_taps: list[str] = field(default_factory=list)
     fips: dict[str, str] = field(default_factory=dict)  # fip id -> status now
     routers: dict[str, str] = field(default_factory=dict)  # router id -> status now
+
+
+def dark(router: dict[str, Any]) -> dict[str, Any]:
+    """An administratively down router as its namespace keeps it: the ports plugged (so the
+    L2 agent marks them ACTIVE, as Neutron shows a down router's interfaces, and Tempest waits
+    for) but no address, route, NAT or floating IP: nothing reaches or passes the router."""
+    def bare(port: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if port is None else {**port, "fixed_ips": []}
+
+    return {**router, "gateway": bare(router.get("gateway")), "routes": [],
+            "interfaces": [bare(port) for port in router.get("interfaces") or []],
+            "floating_ips": [], "enable_snat": False}
 
 
 class L3Part:
@@ -67,30 +80,35 @@ class L3Part:
         """Make the kernel match ``routers`` (blocking; run in a worker thread)."""
         names, out = self.ctx.names, Outcome()
         serving = {r["id"]: r for r in routers if r.get("admin_state_up", True)}
+        known = {r["id"] for r in routers}
         for router_id in routerns.router_ids(names):
-            if router_id not in serving:
+            if router_id not in known:
                 routerns.remove(names, router_id)
                 self._memos.pop(router_id, None)
-        for router_id in set(self._memos) - set(serving):
+        for router_id in set(self._memos) - known:
             self._memos.pop(router_id)
-        if serving and not run.netns_exists(names.host_ns(self.ctx.host)):
+        if routers and not run.netns_exists(names.host_ns(self.ctx.host)):
             LOG.info("%s: waiting for the L2 agent to make %s", self.ctx.host,
                      names.host_ns(self.ctx.host))
             return out
         for router in routers:
-            if router["id"] not in serving:
+            down = router["id"] not in serving
+            if down:
                 out.fips.update({f["id"]: "DOWN" for f in router["floating_ips"]})
-                continue
+                router = dark(router)
             memo = self._memos.setdefault(router["id"], routerns.RouterMemo())
             try:
                 done = routerns.apply(names, self.ctx.host, router, memo)
             except run.KernelError as exc:
                 LOG.warning("%s: router %s: %s", self.ctx.host, router["id"], exc)
                 self._memos[router["id"]] = routerns.RouterMemo()  # look again at everything
-                out.fips.update({f["id"]: "ERROR" for f in router["floating_ips"]})
-                out.routers[router["id"]] = "ERROR"
+                if not down:
+                    out.fips.update({f["id"]: "ERROR" for f in router["floating_ips"]})
+                    out.routers[router["id"]] = "ERROR"
                 continue
             out.new_taps += done.new_taps
+            if down:
+                continue
             active = "ACTIVE" if router.get("gateway") else "DOWN"
             out.fips.update({f["id"]: active for f in router["floating_ips"]})
             out.routers[router["id"]] = "ACTIVE"

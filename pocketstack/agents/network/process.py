@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from pocketstack.agents.network.host import build_agent
+from pocketstack.agents.network.host import build_agent, report_interval
 from pocketstack.common.bus import make_bus
 from pocketstack.config import Settings
 
@@ -17,7 +17,8 @@ def run_network_agent(settings: Settings, host: str, index: int, network_node: b
     async def main() -> None:
         bus = make_bus(settings.transport_url or None)
         await bus.start()
-        agent = build_agent(settings, host, index, bus, network_node=network_node)
+        agent = build_agent(settings, host, index, bus, network_node=network_node,
+                            report_interval=report_interval(settings))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

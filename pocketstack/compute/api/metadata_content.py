@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocketstack.network.interface import Vif
+from pocketstack.network.interface import FixedIP, Vif
 
 #: Nova's OpenStack metadata versions, oldest first (``latest`` is the newest)
 OPENSTACK_VERSIONS = ("2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30",
@@ -72,8 +72,8 @@ def openstack_files(facts: InstanceFacts, version: str) -> dict[str, Any]:
     files: dict[str, Any] = {"meta_data.json": meta_data(facts, version)}
     if facts.user_data is not None:
         files["user_data"] = facts.user_data
-    if _since(version, GRIZZLY):
-        files["password"] = ""
+    if has_password(version):
+        files["password"] = facts.row.get("admin_pass") or ""
     if _since(version, HAVANA):
         files["vendor_data.json"] = {}
     if _since(version, LIBERTY):
@@ -81,6 +81,11 @@ def openstack_files(facts: InstanceFacts, version: str) -> dict[str, Any]:
     if _since(version, NEWTON_TWO):
         files["vendor_data2.json"] = {}
     return files
+
+
+def has_password(version: str) -> bool:
+    """Whether ``/openstack/<version>/`` has the ``password`` file (Grizzly on)."""
+    return _since(version, GRIZZLY)
 
 
 def openstack_listing(facts: InstanceFacts, version: str) -> list[str]:
@@ -113,27 +118,50 @@ def meta_data(facts: InstanceFacts, version: str) -> dict[str, Any]:
 
 
 def network_data(facts: InstanceFacts) -> dict[str, Any]:
-    """Nova's network_data.json: one link per port, one network per fixed IP."""
+    """Nova's network_data.json: one link per port, one network per fixed IP (``ipv4_dhcp``
+    / ``ipv6_dhcp`` on a DHCP-enabled subnet, as Nova gives it when Neutron serves DHCP
+    there: the guest asks; ``ipv6_<mode>`` for SLAAC and DHCPv6 address modes; else the
+    static address, netmask, default and host routes and DNS), and every subnet's DNS servers
+    as ``services``."""
     links: list[dict[str, Any]] = []
     networks: list[dict[str, Any]] = []
+    services: list[dict[str, str]] = []
     for vif in facts.ports:
         link_id = f"tap{vif.port_id[:11]}"
         links.append({"id": link_id, "vif_id": vif.port_id,
                       "type": vif.vif_type if vif.vif_type != "binding_failed" else "other",
                       "mtu": vif.mtu, "ethernet_mac_address": vif.mac_address})
         for ip in vif.fixed_ips:
-            net = ipaddress.ip_network(ip.cidr, strict=False)
-            entry: dict[str, Any] = {
-                "id": f"network{len(networks)}", "type": f"ipv{ip.version}",
-                "link": link_id, "ip_address": ip.address, "netmask": str(net.netmask),
-                "routes": [], "network_id": vif.network_id, "services": []}
-            if ip.gateway:
-                default = "0.0.0.0" if ip.version == 4 else "::"
-                entry["routes"].append({"network": default,
-                                        "netmask": default if ip.version == 4 else "::",
-                                        "gateway": ip.gateway})
-            networks.append(entry)
-    return {"links": links, "networks": networks, "services": []}
+            dns = [{"type": "dns", "address": a} for a in ip.dns_nameservers]
+            services += [d for d in dns if d not in services]
+            number = f"network{len(networks)}"
+            if ip.enable_dhcp and not ip.ipv6_address_mode:
+                networks.append({"id": number, "type": f"ipv{ip.version}_dhcp",
+                                 "link": link_id, "network_id": vif.network_id})
+                continue
+            networks.append(_static_network(number, link_id, vif.network_id, ip, dns))
+    return {"links": links, "networks": networks, "services": services}
+
+
+def _static_network(number: str, link_id: str, network_id: str, ip: FixedIP,
+                    dns: list[dict[str, str]]) -> dict[str, Any]:
+    net = ipaddress.ip_network(ip.cidr, strict=False)
+    kind = f"ipv6_{ip.ipv6_address_mode}" if ip.version == 6 and ip.ipv6_address_mode \
+        else f"ipv{ip.version}"
+    entry: dict[str, Any] = {
+        "id": number, "type": kind, "link": link_id, "ip_address": ip.address,
+        "netmask": str(net.netmask), "routes": [], "network_id": network_id,
+        "services": dns}
+    if ip.gateway:
+        default = "0.0.0.0" if ip.version == 4 else "::"
+        entry["routes"].append({"network": default, "netmask": default,
+                                "gateway": ip.gateway})
+    for destination, nexthop in ip.host_routes:
+        route = ipaddress.ip_network(destination, strict=False)
+        if route.version == ip.version:
+            entry["routes"].append({"network": str(route.network_address),
+                                    "netmask": str(route.netmask), "gateway": nexthop})
+    return entry
 
 
 def ec2_tree(facts: InstanceFacts, version: str) -> dict[str, Any]:

@@ -214,21 +214,30 @@ class Build(TaskFamily):
         failure, fatal = None, False
         try:  # a resumed attempt may have made ports already: start afresh
             conductor.network.deallocate_for_instance(SERVICE_CTX, uuid, user_ports(row))
+            implicit = groups in ([], ["default"])
             made = conductor.network.allocate_for_instance(
-                ctx, uuid, host, requests, None if groups in ([], ["default"]) else groups)
+                ctx, uuid, host, requests, None if implicit else groups)
             vifs = [dataclasses.asdict(v) for v in made]
+            if implicit and groups and made and \
+                    not conductor.network.instance_security_groups([uuid]).get(uuid):
+                # the implicit default applies to no port (port security is off on their
+                # networks): the server shows no groups, as Nova shows its ports' groups
+                groups = []
         except exceptions.PocketstackError as exc:
             failure, fatal = str(exc), True
         else:
-            failed = [v["port_id"] for v in vifs if v["vif_type"] == "binding_failed"]
+            failed = [v for v in vifs if v["vif_type"] == "binding_failed"]
             if failed:
-                failure = (f"Binding failed for port {failed[0]}, please check neutron logs "
-                           "for more information.")
+                why = failed[0].get("binding_failure")
+                failure = (f"Binding failed for port {failed[0]['port_id']}"
+                           + (f": {why}" if why else
+                              ", please check neutron logs for more information."))
         return conductor._step(uuid, self._ports_allocated, (host, attempt, vifs, failure,
-                                                              fatal))
+                                                              fatal, groups))
 
     def _ports_allocated(self, step: Step, host: str, attempt: int, vifs: list[dict[str, Any]],
-                         failure: str | None, fatal: bool) -> None:
+                         failure: str | None, fatal: bool,
+                         groups: list[str] | None = None) -> None:
         row = step.row
         if row["task_state"] != states.SPAWNING or row["host"] != host:
             step.send("conductor", {"op": "release_ports", "uuid": step.uuid,
@@ -242,7 +251,10 @@ class Build(TaskFamily):
             else:
                 self.reschedule(step, failure)
             return
-        step.update({"scheduler_hints": dict(row["scheduler_hints"], **{VIFS: vifs})})
+        values: dict[str, Any] = {"scheduler_hints": dict(row["scheduler_hints"], **{VIFS: vifs})}
+        if groups is not None and groups != list(row["security_groups"] or []):
+            values["security_groups"] = groups
+        step.update(values)
         step.to_host(host, "spawn", attempt=attempt,
                      spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
         step.note(f"building: {len(vifs)} port(s) bound on {host}; spawning")

@@ -88,21 +88,65 @@ def delete(conn: Connection, agent_id: str) -> None:
     conn.execute(sa.delete(t.agents).where(t.agents.c.id == agent_id))
 
 
+def _can_bind(config: dict[str, Any], segment: dict[str, Any]) -> str | None:
+    """None when an L2 agent with these ``configurations`` can wire ``segment``, else why
+    not. An agent that reports ``network_types`` (the Linux data plane's) serves only those;
+    one that does not (the in-process heartbeats) any flat/vlan network on its mappings."""
+    kind = segment["network_type"]
+    mappings = config.get("bridge_mappings") or config.get("interface_mappings") or {}
+    tunnels = config.get("tunnel_types") or []
+    served = config.get("network_types")
+    if kind == "local":
+        return None
+    if kind in ("flat", "vlan"):
+        if served is not None and kind not in served:
+            if kind == "vlan":
+                why = config.get("vlan_unsupported_reason") or "no 802.1Q on the host"
+                return f"vlan not supported by the host's L2 agent ({why})"
+            return f"{kind} not supported by the host's L2 agent"
+        if segment["physical_network"] not in mappings:
+            return (f"physical network {segment['physical_network']} is not mapped on the "
+                    "host's L2 agent")
+        return None
+    if kind in tunnels:
+        return None
+    return f"{kind} not supported by the host's L2 agent (tunnel types: " \
+        f"{', '.join(tunnels) or 'none'})"
+
+
+def _l2_agents(conn: Connection, host: str) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.execute(sa.select(t.agents).where(
+        t.agents.c.host == host, t.agents.c.agent_type.in_(L2_TYPES))).mappings()]
+
+
 def l2_agent_serving(conn: Connection, host: str, segments: list[dict[str, Any]],
                      down_time: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The live, enabled L2 agent on ``host`` and the first segment it can bind."""
-    for row in conn.execute(sa.select(t.agents).where(
-            t.agents.c.host == host, t.agents.c.agent_type.in_(L2_TYPES))).mappings():
-        agent = dict(row)
+    for agent in _l2_agents(conn, host):
         if not agent["admin_state_up"] or not is_alive(agent, down_time):
             continue
         config = agent["configurations"] or {}
-        mappings = config.get("bridge_mappings") or config.get("interface_mappings") or {}
-        tunnels = config.get("tunnel_types") or []
         for segment in segments:
-            kind = segment["network_type"]
-            if kind == "local" or (kind in ("flat", "vlan")
-                                   and segment["physical_network"] in mappings) \
-                    or kind in tunnels:
+            if _can_bind(config, segment) is None:
                 return agent, segment
     return None
+
+
+def binding_failure(conn: Connection, host: str, segments: list[dict[str, Any]],
+                    down_time: int) -> str:
+    """Why no L2 agent on ``host`` can bind any of ``segments`` (for a build's fault)."""
+    found = _l2_agents(conn, host)
+    if not found:
+        return f"no L2 agent on host {host}"
+    reasons = []
+    for agent in found:
+        if not agent["admin_state_up"]:
+            reasons.append(f"the {agent['agent_type']} on {host} is disabled")
+        elif not is_alive(agent, down_time):
+            reasons.append(f"the {agent['agent_type']} on {host} is not alive")
+        else:
+            config = agent["configurations"] or {}
+            reasons += [r for r in (_can_bind(config, s) for s in segments) if r]
+    if not segments:
+        reasons.append("the network has no segments")
+    return "; ".join(dict.fromkeys(reasons)) or f"no L2 agent on host {host} can bind it"

@@ -12,13 +12,14 @@ from sqlalchemy.engine import Connection
 from pocketstack.common.context import RequestContext
 from pocketstack.network import errors
 from pocketstack.network import tables as t
-from pocketstack.network.domain import common, floatingips, networks, ports, segments
+from pocketstack.network.domain import agents, common, floatingips, networks, ports, segments
 from pocketstack.network.domain import security_groups as sgs
 
 OWNER = "compute:nova"
 
 
-def _vif(conn: Connection, port: dict[str, Any], created: bool) -> dict[str, Any]:
+def _vif(conn: Connection, port: dict[str, Any], created: bool,
+         binding: ports.BindingConfig | None = None) -> dict[str, Any]:
     network = conn.execute(sa.select(t.networks).where(t.networks.c.id == port["network_id"])
                            ).mappings().one()
     segs = segments.of_networks(conn, [network["id"]])[network["id"]]
@@ -31,13 +32,20 @@ def _vif(conn: Connection, port: dict[str, Any], created: bool) -> dict[str, Any
         subnet = subnets[ip["subnet_id"]]
         fixed.append({"address": ip["ip_address"], "version": subnet["ip_version"],
                       "subnet_id": subnet["id"], "cidr": subnet["cidr"],
-                      "gateway": subnet["gateway_ip"]})
+                      "gateway": subnet["gateway_ip"], "enable_dhcp": bool(subnet["enable_dhcp"]),
+                      "dns_nameservers": tuple(subnet["dns_nameservers"] or ()),
+                      "host_routes": tuple((r["destination"], r["nexthop"])
+                                           for r in subnet["host_routes"] or ()),
+                      "ipv6_address_mode": subnet["ipv6_address_mode"]})
     return {"port_id": port["id"], "network_id": network["id"], "network_name": network["name"],
             "mac_address": port["mac_address"], "vif_type": port["binding_vif_type"],
             "vif_details": dict(port["binding_vif_details"] or {}), "mtu": network["mtu"],
             "network_type": seg["network_type"], "physical_network": seg["physical_network"],
             "segmentation_id": seg["segmentation_id"], "fixed_ips": fixed, "created": created,
-            "status": port.get("status") or "DOWN"}
+            "status": port.get("status") or "DOWN",
+            "binding_failure": agents.binding_failure(
+                conn, port.get("binding_host_id") or "", segs, binding.agent_down_time)
+            if binding is not None and port["binding_vif_type"] == "binding_failed" else ""}
 
 
 def validate(conn: Connection, ctx: RequestContext, requests: list[dict[str, Any]]) -> None:
@@ -63,7 +71,7 @@ def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
             port = ports.update(conn, ctx, port["id"], {
                 "device_id": instance_id, "device_owner": OWNER, "binding:host_id": host},
                 binding, None)
-            out.append(_vif(conn, port, created=False))
+            out.append(_vif(conn, port, created=False, binding=binding))
             continue
         values: dict[str, Any] = {
             "network_id": request["network_id"], "project_id": ctx.project_id or "",
@@ -73,7 +81,7 @@ def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
         if security_groups is not None:
             values["security_groups"] = _group_ids(conn, ctx, security_groups)
         port = ports.create(conn, ctx, values, quota_defaults, binding)
-        out.append(_vif(conn, port, created=True))
+        out.append(_vif(conn, port, created=True, binding=binding))
     return out
 
 

@@ -2,7 +2,9 @@
 
 ``l2_state(host)``: the ports bound to the host (``binding_host_id``), their networks' first
 segment and MTU, the peers (tunnel addresses of the other hosts with ports on each of those
-networks, from the alive ``Linux bridge agent`` rows' ``configurations.tunneling_ip``), and the
+networks, from the ``Linux bridge agent`` rows' ``configurations.tunneling_ip``, alive or not:
+as Neutron's l2population, a host whose agent stopped reporting keeps its flood entries, so
+its instances keep forwarding; an agent row deleted takes them away), and the
 ports' security groups — plus every group their rules name as ``remote_group_id`` — with
 rules and member addresses (fixed IPs and allowed address pairs of every port in the group).
 The shape is documented in ``docs/dataplane.md``; ports also carry their current ``status``
@@ -22,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.network import tables as t
-from pocketstack.network.domain import agents, common, segments
+from pocketstack.network.domain import common, segments
 from pocketstack.network.domain.ports import decorate
 
 if TYPE_CHECKING:
@@ -67,8 +69,7 @@ def _networks(conn: Connection, network_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def _peers(conn: Connection, host: str, network_ids: list[str],
-           down_time: int) -> dict[str, list[str]]:
+def _peers(conn: Connection, host: str, network_ids: list[str]) -> dict[str, list[str]]:
     """Per network, the tunnel addresses of the other hosts with ports bound on it."""
     p = t.ports
     hosts_of: dict[str, set[str]] = {n: set() for n in network_ids}
@@ -81,12 +82,11 @@ def _peers(conn: Connection, host: str, network_ids: list[str],
     wanted = set().union(*hosts_of.values()) if hosts_of else set()
     address: dict[str, str] = {}
     if wanted:
-        now = common.now()
         for row in conn.execute(sa.select(t.agents).where(
                 t.agents.c.agent_type == L2_AGENT,
                 t.agents.c.host.in_(sorted(wanted)))).mappings():
             ip = (row["configurations"] or {}).get("tunneling_ip")
-            if ip and agents.is_alive(dict(row), down_time, now):
+            if ip:
                 address[row["host"]] = str(ip)
     return {net_id: sorted({address[h] for h in others if h in address})
             for net_id, others in hosts_of.items()}
@@ -141,7 +141,7 @@ def _security_groups(conn: Connection, group_ids: set[str]) -> dict[str, dict[st
             for g in ids}
 
 
-def state_for(conn: Connection, host: str, down_time: int) -> dict[str, Any]:
+def state_for(conn: Connection, host: str) -> dict[str, Any]:
     """The L2 state of ``host`` (see the module docstring)."""
     rows = [dict(r) for r in conn.execute(
         sa.select(t.ports).where(t.ports.c.binding_host_id == host)
@@ -150,7 +150,7 @@ def state_for(conn: Connection, host: str, down_time: int) -> dict[str, Any]:
     network_ids = sorted({p["network_id"] for p in ports})
     groups = {g for p in ports for g in p["security_group_ids"]}
     return {"ports": ports, "networks": _networks(conn, network_ids),
-            "peers": _peers(conn, host, network_ids, down_time),
+            "peers": _peers(conn, host, network_ids),
             "security_groups": _security_groups(conn, groups) if groups else {}}
 
 
@@ -173,9 +173,7 @@ def set_status(conn: Connection, host: str, up: list[str], down: list[str]) -> l
 # -- the network.rpc ops -------------------------------------------------------------------------
 def l2_state(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:
     """``{host}`` → the host's ports, networks, peers and security groups."""
-    host = str(msg["host"])
-    down_time = int(service.binding.agent_down_time)
-    return service.db.read(state_for, host, down_time)
+    return service.db.read(state_for, str(msg["host"]))
 
 
 def set_port_status(service: NetworkService, msg: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ A guest ``<uuid>`` is
   (:mod:`.namespace_boot`): hostname, DHCP on every ``eth<i>`` once it has carrier, the
   metadata service (keys, hostname, user data), then dropbear on port 22;
 * control groups ``P-<uuid>`` (v1 ``freezer``, ``memory``, ``cpu``): the flavor's memory and
-  vCPUs bound it, the freezer pauses it.
+  vCPUs bound it, the freezer pauses it; its ``/proc/cpuinfo`` shows the flavor's vCPUs and,
+  in a time namespace of its own, its ``/proc/uptime`` counts from its boot.
 
 Files follow Nova's layout under the host's state directory, next to the image cache
 (``instances/_base``): ``instances/<uuid>/`` holds ``instance.json`` (the spec and which
@@ -42,6 +43,7 @@ import binascii
 import contextlib
 import functools
 import json
+import logging
 import os
 import platform
 import re
@@ -75,6 +77,7 @@ from pocketstack.agents.kernel import cgroups, run
 from pocketstack.agents.kernel.names import KernelNames
 
 #: tools a namespace guest needs besides the data plane's (``run.missing``)
+LOG = logging.getLogger(__name__)
 REQUIRED_TOOLS = ("busybox", "dropbear", "dropbearkey", "qemu-img", "unshare", "setsid", "curl")
 #: qemu-img's name of each Glance disk_format the overlay can sit on
 _QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vdi": "vdi", "vhd": "vpc",
@@ -206,7 +209,8 @@ class NamespaceDriver:
         pidfile.unlink(missing_ok=True)
         joins = " ".join(f"echo $$ > {boot.q(str(p))} &&" for p in cgroups.join_paths(group))
         launcher = (f"{joins} echo $$ > {boot.q(str(pidfile))} && exec ip netns exec "
-                    f"{boot.q(self.names.guest_ns(uuid))} unshare --pid --uts --mount --fork "
+                    f"{boot.q(self.names.guest_ns(uuid))} unshare --pid --uts --mount "
+                    f"{_time_namespace()}--fork "
                     f"--mount-proc --propagation private busybox sh "
                     f"{boot.q(str(base / 'init.sh'))}")
         with open(base / "console.log", "ab") as console:
@@ -277,8 +281,14 @@ class NamespaceDriver:
             run.run(["ip", "link", "del", tap], host_ns, check=False)
         mtu = f" mtu {int(vif.mtu)}" if vif.mtu else ""
         host_mac = "fe" + vif.mac_address[2:]  # as Nova's taps: the bridge never takes it
-        run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name {tap}"
-                      f" address {host_mac}{mtu} netns {host_ns}"], self.names.guest_ns(uuid))
+        try:
+            run.ip_batch([f"link add {dev} address {vif.mac_address}{mtu} type veth peer name "
+                          f"{tap} address {host_mac}{mtu} netns {host_ns}"],
+                         self.names.guest_ns(uuid))
+        except run.KernelError as exc:
+            raise DriverError(f"port {vif.port_id}: cannot plug {dev} (host end {tap} in "
+                              f"{host_ns}): {str(exc).splitlines()[0].split(': ', 1)[-1]}"
+                              ) from exc
 
     def _unplug(self, uuid: str, vif: NetworkInterface, dev: str) -> None:
         host_ns = self.names.host_ns(self.host)
@@ -320,6 +330,9 @@ class NamespaceDriver:
             host_ip="127.0.0.1")
 
     def list_instances(self) -> dict[str, int]:
+        """Every guest and its power state; a running guest that lost a veth (its tap deleted
+        in the host namespace) is plugged again on the way (the compute agent's heartbeat is
+        this driver's periodic task), as a hot-plugged interface: DHCP runs on it again."""
         found = {}
         try:
             entries = sorted(os.listdir(self.instances_dir))
@@ -329,7 +342,30 @@ class NamespaceDriver:
             if (self.instances_dir / uuid / "instance.json").is_file():
                 with contextlib.suppress(InstanceNotFound):
                     found[uuid] = self.power_state(uuid)
+                    if found[uuid] == RUNNING:
+                        self._repair_links(uuid)
         return found
+
+    def _repair_links(self, uuid: str) -> None:
+        with self._guest_lock(uuid):
+            try:
+                record = self._record(uuid)
+                netns = self.names.guest_ns(uuid)
+                init = self.guest_init_pid(uuid)
+                if record.get("building") or init is None or not run.netns_exists(netns):
+                    return
+                present = run.links(netns)
+                for vif in self._spec(record).network_interfaces:
+                    dev = record["devs"].get(vif.port_id)
+                    if dev is None or dev in present:
+                        continue
+                    LOG.warning("%s: guest %s lost %s; plugging it again", self.host, uuid,
+                                dev)
+                    self._stop_dhcp(uuid, dev)
+                    self._plug(uuid, vif, dev)
+                    self._hotplug(uuid, init, dev)
+            except (DriverError, run.KernelError, InstanceNotFound) as exc:
+                LOG.warning("%s: guest %s: links not repaired: %s", self.host, uuid, exc)
 
     def power_state(self, uuid: str) -> int:
         record = self._record(uuid)
@@ -534,6 +570,7 @@ class NamespaceDriver:
         record["spec"] = new
         self._save(spec.uuid, record)
         cgroups.set_limits(self._group(spec.uuid), spec.memory_mb, spec.vcpus)
+        boot.write_cpuinfo(self._dir(spec.uuid), spec.vcpus)
 
     def set_admin_password(self, uuid: str, password: str) -> None:
         self._record(uuid)
@@ -699,6 +736,19 @@ def _trim(console: Path) -> None:
     tmp = console.with_suffix(".tmp")
     tmp.write_bytes(tail)
     os.replace(tmp, console)
+
+
+def _time_namespace() -> str:
+    """``unshare`` options for a time namespace whose boot time is now (the guest's
+    ``/proc/uptime`` counts from its boot, as a VM's does), or "" when the kernel has none."""
+    if not os.path.exists("/proc/self/ns/time"):
+        return ""
+    try:
+        with open("/proc/uptime") as handle:
+            uptime = int(float(handle.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return ""
+    return f"--time --boottime -{uptime} "
 
 
 def _alive(pid: int) -> bool:
