@@ -33,6 +33,7 @@ from pocketstack.compute.api import (
     usage,
     usage_audit,
     versions,
+    volume_attachments,
 )
 
 ROUTES: list[Route] = [
@@ -155,6 +156,14 @@ ROUTES: list[Route] = [
     Route("POST", "/servers/{server_id}/os-interface", interfaces.create),
     Route("GET", "/servers/{server_id}/os-interface/{port_id}", interfaces.show),
     Route("DELETE", "/servers/{server_id}/os-interface/{port_id}", interfaces.delete),
+    Route("GET", "/servers/{server_id}/os-volume_attachments", volume_attachments.index),
+    Route("POST", "/servers/{server_id}/os-volume_attachments", volume_attachments.create),
+    Route("GET", "/servers/{server_id}/os-volume_attachments/{volume_id}",
+          volume_attachments.show),
+    Route("PUT", "/servers/{server_id}/os-volume_attachments/{volume_id}",
+          volume_attachments.update),
+    Route("DELETE", "/servers/{server_id}/os-volume_attachments/{volume_id}",
+          volume_attachments.delete),
     Route("GET", "/servers/{server_id}/tags", server_tags.index),
     Route("PUT", "/servers/{server_id}/tags", server_tags.update_all),
     Route("DELETE", "/servers/{server_id}/tags", server_tags.delete_all),

@@ -22,6 +22,7 @@ from pocketstack.compute.policies import RULES
 from pocketstack.image.interface import ImageAPI
 from pocketstack.network.interface import NetworkAPI
 from pocketstack.placement.interface import PlacementAPI
+from pocketstack.volume.interface import VolumeAPI
 
 if TYPE_CHECKING:
     from pocketstack.config import Settings
@@ -77,6 +78,11 @@ class ComputeService:
         """Networking, when the cloud runs it (``None``: servers get no ports)."""
         return self.runtime.interfaces.find(NetworkAPI)
 
+    @property
+    def volume(self) -> VolumeAPI | None:
+        """Block storage, when the cloud runs it (``None``: no volumes to attach)."""
+        return self.runtime.interfaces.find(VolumeAPI)  # type: ignore[type-abstract]
+
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:
         return [Mount("/compute/v2.1", self.app()), Mount("/compute", self.root_app()),
@@ -110,7 +116,7 @@ class ComputeService:
             agent = load_agent(host, s, self.runtime.bus, options, hosts / host)
             roles.append(_Role(f"compute-agent:{host}", agent))
         conductor = Conductor(self.db, self.runtime.bus, s, self.placement, self.images,
-                              self.network)
+                              self.network, lambda: self.volume)
         roles.append(_Role("conductor", conductor))
         return roles
 

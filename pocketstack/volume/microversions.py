@@ -3,7 +3,8 @@
 Advertised: 3.0 to :data:`MAX`. What changes with the version here:
 
 * 3.13 ``group_id`` in volume details; 3.21 ``provider_id``;
-* 3.27 the attachments API (``api/attachments.py``, built by the attachments work);
+* 3.27 the attachments API (``api/attachments.py``); 3.44 its ``os-complete``; 3.54 its
+  ``mode``;
 * 3.41 ``user_id`` in snapshots; 3.42 ``os-extend`` of in-use volumes;
 * 3.45 ``count`` in volume lists when ``with_count=true``;
 * 3.48 ``shared_targets`` and ``service_uuid``; 3.61 ``cluster_name`` (admin) and

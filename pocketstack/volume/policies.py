@@ -35,4 +35,8 @@ RULES: list[Rule] = [
     Rule("volume_extension:services:index", ADMIN, "List volume services."),
     Rule("volume_extension:services:update", ADMIN, "Enable or disable a volume service."),
     Rule("volume:get_all_tenants", ADMIN, "List every project's volumes (all_tenants)."),
+    Rule("volume:attachment_create", OWNER, "Create an attachment."),
+    Rule("volume:attachment_update", OWNER, "Update an attachment (its connector)."),
+    Rule("volume:attachment_complete", OWNER, "Mark an attachment complete."),
+    Rule("volume:attachment_delete", OWNER, "Delete an attachment."),
 ]

@@ -1,10 +1,11 @@
 """The whole Cinder v3 surface, one line per route (paths without the project id: see
-``api/urls.py``). ``api/attachments.py`` (3.27) is reserved for the attachments API."""
+``api/urls.py``); the attachments API (3.27) is ``api/attachments.py``."""
 
 from __future__ import annotations
 
 from pocketstack.common.api.app import Route
 from pocketstack.volume.api import (
+    attachments,
     misc,
     quotas,
     snapshots,
@@ -18,6 +19,7 @@ V = "/v3/volumes/{volume_id}"
 S = "/v3/snapshots/{snapshot_id}"
 T = "/v3/types/{type_id}"
 Q = "/v3/os-quota-sets/{project_id}"
+A = "/v3/attachments/{attachment_id}"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -69,4 +71,11 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/os-services", misc.list_services),
     Route("PUT", "/v3/os-services/{action}", misc.update_service),
     Route("GET", "/v3/extensions", misc.extensions),
+    Route("GET", "/v3/attachments", attachments.list_attachments),
+    Route("POST", "/v3/attachments", attachments.create),
+    Route("GET", "/v3/attachments/detail", attachments.list_detail),
+    Route("GET", f"{A}", attachments.show),
+    Route("PUT", f"{A}", attachments.update),
+    Route("DELETE", f"{A}", attachments.delete),
+    Route("POST", f"{A}/action", attachments.action),
 ]

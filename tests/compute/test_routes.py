@@ -126,6 +126,11 @@ GET    /servers/{server_id}/os-interface
 POST   /servers/{server_id}/os-interface
 GET    /servers/{server_id}/os-interface/{port_id}
 DELETE /servers/{server_id}/os-interface/{port_id}
+GET    /servers/{server_id}/os-volume_attachments
+POST   /servers/{server_id}/os-volume_attachments
+GET    /servers/{server_id}/os-volume_attachments/{volume_id}
+PUT    /servers/{server_id}/os-volume_attachments/{volume_id}
+DELETE /servers/{server_id}/os-volume_attachments/{volume_id}
 """
 
 ROOT_ROUTES = """

@@ -56,6 +56,13 @@ GET    /v3/os-availability-zone
 GET    /v3/os-services
 PUT    /v3/os-services/{action}
 GET    /v3/extensions
+GET    /v3/attachments
+POST   /v3/attachments
+GET    /v3/attachments/detail
+GET    /v3/attachments/{attachment_id}
+PUT    /v3/attachments/{attachment_id}
+DELETE /v3/attachments/{attachment_id}
+POST   /v3/attachments/{attachment_id}/action
 """
 
 

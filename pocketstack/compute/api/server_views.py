@@ -99,7 +99,7 @@ def detail(req: ApiRequest, row: dict[str, Any], is_admin: bool,
             "OS-EXT-STS:task_state": row["task_state"],
             "OS-EXT-STS:vm_state": row["vm_state"],
             "OS-EXT-STS:power_state": row["power_state"],
-            "os-extended-volumes:volumes_attached": [],
+            "os-extended-volumes:volumes_attached": volumes_attached(req, row),
         })
         if row["security_groups"]:
             out["security_groups"] = [{"name": name} for name in row["security_groups"]]
@@ -148,3 +148,15 @@ def _host_status(row: dict[str, Any], service: dict[str, Any] | None, down_time:
     if service["disabled"]:
         return "MAINTENANCE"
     return "UP" if services.is_up(service, utcnow(), down_time) else "DOWN"
+
+
+def volumes_attached(req: ApiRequest, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """``os-extended-volumes:volumes_attached`` (``delete_on_termination`` from 2.3)."""
+    out = []
+    for bdm in row["block_devices"] or []:
+        if bdm.get("volume_id"):
+            item: dict[str, Any] = {"id": bdm["volume_id"]}
+            if version_at_least(req, "2.3"):
+                item["delete_on_termination"] = bool(bdm.get("delete_on_termination"))
+            out.append(item)
+    return out

@@ -17,7 +17,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.common.timeutils import parse_isotime
-from pocketstack.compute.api import server_views
+from pocketstack.compute.api import block_devices, server_views
 from pocketstack.compute.api.common import allowed, body, enforce, svc, version_at_least
 from pocketstack.compute.domain import (
     aggregates_view,
@@ -65,13 +65,11 @@ def _ref(value: str) -> str:
 
 
 def _image_id(server: dict[str, Any]) -> str | None:
+    """The image a server boots from (None: volume-backed, or none given)."""
+    if block_devices.volume_backed(server):
+        return None
     image = server.get("imageRef") or None
     for bdm in server.get("block_device_mapping_v2") or []:
-        if bdm.get("destination_type") == "volume" or bdm.get("source_type") in (
-                "volume", "snapshot"):
-            raise exceptions.BadRequest(
-                "Block Device Mapping is Invalid: booting from or attaching volumes needs the "
-                "block storage service, which this cloud does not have yet.")
         if bdm.get("source_type") == "image" and str(bdm.get("boot_index")) == "0":
             image = image or bdm.get("uuid")
     return _ref(image) if image else None
@@ -198,12 +196,15 @@ def create_server(req: ApiRequest) -> Response:
         enforce(req, "os_compute_api:servers:create:forced_host")
         force_host = server["host"]
     image_id = _image_id(server)
-    if not image_id:
+    bdms = block_devices.check(ctx, service.volume, service.images, server)
+    if not image_id and not block_devices.volume_backed(server):
         raise exceptions.BadRequest("Missing imageRef attribute")
-    try:
-        image = service.images.get_image_for_boot(ctx, image_id)
-    except exceptions.NotFound:
-        raise exceptions.BadRequest(f"Image {image_id} could not be found.") from None
+    image = None
+    if image_id:
+        try:
+            image = service.images.get_image_for_boot(ctx, image_id)
+        except exceptions.NotFound:
+            raise exceptions.BadRequest(f"Image {image_id} could not be found.") from None
     flavor_id = _ref(server["flavorRef"])
 
     def prepare(conn: Any) -> dict[str, Any]:
@@ -238,7 +239,7 @@ def create_server(req: ApiRequest) -> Response:
 
     found = service.db.read(prepare)
     flavor = found["flavor"]
-    if flavor["root_gb"] and image.min_root_gb > flavor["root_gb"]:
+    if image is not None and flavor["root_gb"] and image.min_root_gb > flavor["root_gb"]:
         if image.virtual_size and image.virtual_size > flavor["root_gb"] << 30:
             raise exceptions.BadRequest(
                 f"Flavor's disk is too small for requested image. Flavor disk is "
@@ -246,19 +247,20 @@ def create_server(req: ApiRequest) -> Response:
         raise exceptions.BadRequest(
             f"Flavor's disk is too small for requested image. Flavor disk is "
             f"{flavor['root_gb']} GB, the image needs {image.min_disk} GB (min_disk).")
-    if image.min_ram and flavor["memory_mb"] < image.min_ram:
+    if image is not None and image.min_ram and flavor["memory_mb"] < image.min_ram:
         raise exceptions.BadRequest("Flavor's memory is too small for requested image.")
     snapshot = flavors.snapshot(flavor)
     admin_pass = server.get("adminPass") or secrets.token_urlsafe(9)
     if found["group"] is not None:
         hints["group"] = found["group"]["uuid"]
     internal_hints = dict(hints)
-    internal_hints["_image_properties"] = dict(image.properties)
-    internal_hints["_image"] = {  # what the conductor's spawn spec needs (conductor/spec.py)
-        "id": image.id, "name": image.name, "disk_format": image.disk_format,
-        "container_format": image.container_format, "size": image.size,
-        "virtual_size": image.virtual_size, "properties": dict(image.properties),
-        "path": image.path}
+    if image is not None:
+        internal_hints["_image_properties"] = dict(image.properties)
+        internal_hints["_image"] = {  # what the conductor's spawn spec needs (spec.py)
+            "id": image.id, "name": image.name, "disk_format": image.disk_format,
+            "container_format": image.container_format, "size": image.size,
+            "virtual_size": image.virtual_size, "properties": dict(image.properties),
+            "path": image.path}
     if force_host:
         internal_hints["_force_host"] = force_host
     # the requester's roles: the conductor makes the ports as the requester would (an admin
@@ -266,7 +268,8 @@ def create_server(req: ApiRequest) -> Response:
     internal_hints["_roles"] = list(ctx.roles)
     base = {
         "display_name": server["name"], "description": server.get("description"),
-        "project_id": ctx.project_id, "user_id": ctx.user_id, "image_ref": image.id,
+        "project_id": ctx.project_id, "user_id": ctx.user_id,
+        "image_ref": image.id if image is not None else None,
         "flavor": snapshot, "requested_az": az, "key_name": server.get("key_name"),
         "key_data": found["key"]["public_key"] if found["key"] else None,
         "user_data": user_data, "metadata": dict(server.get("metadata") or {}),
@@ -278,7 +281,7 @@ def create_server(req: ApiRequest) -> Response:
         "security_groups": [sg["name"] for sg in server.get("security_groups") or []]
         or (["default"] if networks != "none" else []),
         "networks": requested,
-        "addresses": {}, "block_devices": server.get("block_device_mapping_v2") or [],
+        "addresses": {}, "block_devices": bdms,
         "scheduler_hints": internal_hints,
         "server_group": found["group"]["uuid"] if found["group"] else None,
         "admin_pass": None, "progress": 0,

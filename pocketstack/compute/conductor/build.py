@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.compute.conductor import spec as spawn
+from pocketstack.compute.conductor import volumes
 from pocketstack.compute.conductor.family import ENDED, MAX_TASK_RETRIES, Step, TaskFamily
 from pocketstack.compute.domain import instance_actions, instances, server_groups, states
 from pocketstack.compute.domain.common import isotime, utcnow
@@ -181,6 +182,10 @@ class Build(TaskFamily):
         """Send the spawn, or first have the instance's ports allocated and bound on its host
         (outside this step's transaction: networking writes in its own)."""
         row = step.row
+        if volumes.pending(row):
+            step.send("conductor", {"op": "prepare_volumes", "uuid": step.uuid,
+                                    "host": row["host"], "attempt": attempt})
+            return
         if self.conductor.network is not None and row["networks"] and \
                 VIFS not in row["scheduler_hints"]:
             step.send("conductor", {"op": "allocate_ports", "uuid": step.uuid,
@@ -253,6 +258,42 @@ class Build(TaskFamily):
         step.to_host(host, "spawn", attempt=attempt,
                      spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
         step.note(f"building: {len(vifs)} port(s) bound on {host}; spawning")
+
+    def prepare_volumes(self, uuid: str, host: str, attempt: int) -> list[Any]:
+        """Make and attach the instance's volumes on ``host`` (block storage's own
+        transactions), then record them and go on to the ports or the spawn; a failure ends
+        the build in ERROR. Runs in the instance's turn of the work queue."""
+        conductor = self.conductor
+        try:
+            row = conductor.db.read(instances.get, uuid)
+        except exceptions.NotFound:
+            return []
+        if row["task_state"] != states.SPAWNING or row["host"] != host or \
+                not volumes.pending(row):
+            return []  # stale: the build moved on
+        bdms, failure = volumes.prepare(conductor.volume_api(), requester(row), uuid, host,
+                                        list(row["block_devices"] or []),
+                                        float(conductor.settings.build_timeout))
+        return conductor._step(uuid, self._volumes_ready, (host, attempt, bdms, failure))
+
+    def _volumes_ready(self, step: Step, host: str, attempt: int, bdms: list[dict[str, Any]],
+                       failure: str | None) -> None:
+        row = step.row
+        made = [b for b in bdms if b.get("volume_id") and b.get("destination_type") == "volume"]
+        if row["task_state"] != states.SPAWNING or row["host"] != host:
+            if made and failure is None:
+                step.send("conductor", {"op": "release_volumes", "uuid": step.uuid,
+                                        "volumes": made})
+            return
+        if failure is not None:
+            self.conductor.placement.delete_allocations(step.uuid)
+            self.fail(step, f"Build of instance {step.uuid} aborted: {failure}",
+                      f"Build of instance {step.uuid} aborted: Failure prepping block "
+                      "device.")
+            return
+        step.update({"block_devices": bdms})
+        self._spawn_or_allocate(step, attempt)
+        step.note(f"building: {len(made)} volume(s) attached on {host}")
 
     def on_report(self, step: Step, msg: dict[str, Any]) -> None:
         row = step.row

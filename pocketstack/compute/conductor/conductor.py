@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
 from pocketstack.compute.conductor import spec as spawn
+from pocketstack.compute.conductor import volumes
 from pocketstack.compute.conductor.build import SERVICE_CTX, Build, bind_ports
 from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
@@ -60,13 +61,15 @@ class Conductor:
     """See the module docstring."""
 
     def __init__(self, db: Database, bus: Any, settings: Settings, placement: Any,
-                 images: Any = None, network: Any = None) -> None:
+                 images: Any = None, network: Any = None,
+                 volume: Callable[[], Any] | None = None) -> None:
         self.db = db
         self.bus = bus
         self.settings = settings
         self.placement = placement  # PlacementClient: claims join a step's transaction
         self.images = images
         self.network = network  # NetworkAPI, or None when the cloud runs no networking
+        self.volume_api = volume or (lambda: None)  # VolumeAPI (or None), found when needed
         self.scheduler = Scheduler(db, placement, settings)
         self.hostname = socket.gethostname()
         self.queue = InstanceWorkQueue()
@@ -216,6 +219,18 @@ class Conductor:
             elif op == "release_ports" and uuid and self.network is not None:
                 await self.in_thread(self.network.deallocate_for_instance, SERVICE_CTX, uuid,
                                      tuple(msg.get("keep") or ()))
+            elif op == "prepare_volumes" and uuid:
+                build = next(f for f in self.families if isinstance(f, Build))
+
+                async def prepare() -> None:
+                    await self.send(await self.in_thread(
+                        build.prepare_volumes, uuid, str(msg.get("host")),
+                        int(msg.get("attempt") or 1)))
+
+                await self.queue.run(uuid, prepare)
+            elif op == "release_volumes" and uuid:
+                await self.in_thread(volumes.release, self.volume_api(), uuid,
+                                     list(msg.get("volumes") or []))
             elif op == "heartbeat":
                 await self.on_heartbeat(msg)
             elif op == "console_output":

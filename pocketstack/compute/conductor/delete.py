@@ -48,6 +48,10 @@ class Delete(TaskFamily):
             step.send("conductor", {"op": "release_ports", "uuid": step.uuid,
                                     "keep": [str(r["port_id"]) for r in step.row["networks"]
                                              if r.get("port_id")]})
+        attached = [b for b in step.row["block_devices"] or [] if b.get("volume_id")]
+        if attached:
+            step.send("conductor", {"op": "release_volumes", "uuid": step.uuid,
+                                    "volumes": attached})
         instances.finalize_delete(step.conn, step.row)
         record = instance_actions.latest(step.conn, step.uuid, "delete")
         if record is not None:

@@ -24,6 +24,7 @@ from pocketstack.agents.compute.drivers.spec import (
     ImageSource,
     InstanceSpec,
     NetworkInterface,
+    VolumeConnection,
 )
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
@@ -92,6 +93,23 @@ def vif_interface(vif: dict[str, Any]) -> NetworkInterface:
                    for f in vif.get("fixed_ips") or []])
 
 
+def volume_connections(row: dict[str, Any]) -> list[VolumeConnection]:
+    """The volumes the spawn spec carries (boot index 0: the root)."""
+    out = []
+    for bdm in row["block_devices"] or []:
+        if not bdm.get("volume_id"):
+            continue
+        info = dict(bdm.get("connection_info") or {})
+        boot = bdm.get("boot_index")
+        out.append(VolumeConnection(
+            volume_id=str(bdm["volume_id"]), device_name=bdm.get("device_name"),
+            boot_index=None if boot in (None, "", "none") else int(boot),
+            driver_volume_type=str(info.get("driver_volume_type") or "local"),
+            connection_info=info,
+            delete_on_termination=bool(bdm.get("delete_on_termination"))))
+    return out
+
+
 def network_interfaces(row: dict[str, Any]) -> list[NetworkInterface]:
     """The instance's bound ports as the driver plugs them (recorded when they were bound)."""
     return [vif_interface(v) for v in (row["scheduler_hints"] or {}).get(VIFS) or []]
@@ -112,7 +130,7 @@ def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any]
         block_devices=BlockDevices(root_gb=int(flavor["disk"]),
                                    ephemeral_gb=int(flavor.get("ephemeral") or 0),
                                    swap_mb=int(flavor.get("swap") or 0),
-                                   volumes=[]),  # no volume service yet: nothing attached
+                                   volumes=volume_connections(row)),
     )
     if rescue_image_id is not None:
         spec.rescue_image = image_source(conductor, rescue_image_id)

@@ -149,3 +149,16 @@ SECURITY_GROUP_RULE: dict[str, Any] = {
         "required": ["parent_group_id"], "additionalProperties": False}},
     "required": ["security_group_rule"], "additionalProperties": False,
 }
+
+VOLUME_ATTACH: dict[str, Any] = {
+    "type": "object",
+    "properties": {"volumeAttachment": {"type": "object", "properties": {
+        "volumeId": {"type": "string", "format": "uuid"},
+        "device": {"type": ["string", "null"],
+                   "pattern": "^(/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$"},
+        "tag": {"type": "string", "maxLength": 60},
+        "delete_on_termination": {"type": "boolean"}},
+        "required": ["volumeId"], "additionalProperties": False}},
+    "required": ["volumeAttachment"],
+    "additionalProperties": False,
+}

@@ -27,7 +27,8 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
     attachments = [{"id": row["id"], "attachment_id": a.get("attachment_id") or a.get("id"),
                     "volume_id": row["id"], "server_id": a.get("server_id"),
                     "host_name": a.get("host_name"), "device": a.get("device"),
-                    "attached_at": a.get("attached_at")} for a in row["attachments"]]
+                    "attached_at": a.get("attached_at")} for a in row["attachments"]
+                   if (a.get("attach_status") or "attached") == "attached"]
     out: dict[str, Any] = {
         "id": row["id"], "name": row["name"], "description": row["description"],
         "size": row["size"], "status": row["status"],

@@ -26,7 +26,10 @@ Power: ``power_off`` stops the init (every process of the guest dies with its PI
 its links down — the namespace, the taps and the files stay; ``power_on`` boots again; a
 reboot is both. Pause and suspend freeze the guest's control group (suspend is recorded so
 that it reports ``SUSPENDED``). The inventory is the host's real CPUs, memory and the disk of
-the state directory. Volumes, rescue and passwords are not supported (``DriverError``).
+the state directory. A volume (a ``local`` connection: a file) becomes a loop device on the host
+and a block node (``/dev/vdb``...) in the guest's own ``/dev`` (:mod:`.namespace_volumes`);
+``instance.json`` records ``volumes`` (id → loop, device, file), freed on detach and destroy.
+Rescue and passwords are not supported (``DriverError``).
 
 A guest shares the host's filesystem and runs as root (only ``/root``, ``/run``, ``/tmp``,
 ``/var/log`` and ``/etc/resolv.conf`` are its own): a test hypervisor, not an isolation
@@ -55,6 +58,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from pocketstack.agents.compute.drivers import namespace_boot as boot
+from pocketstack.agents.compute.drivers import namespace_volumes as vols
 from pocketstack.agents.compute.drivers.base import (
     NOSTATE,
     PAUSED,
@@ -119,7 +123,7 @@ class NamespaceDriver:
     """Guests as namespaces with a busybox init (see the module docstring)."""
 
     capabilities = {"supports_pause": True, "supports_suspend": True, "supports_resize": True,
-                    "supports_attach_volume": False, "supports_attach_interface": True,
+                    "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True,
                     "supports_rescue": False, "supports_rebuild": True,
                     "supports_set_admin_password": False}
@@ -218,9 +222,14 @@ class NamespaceDriver:
                               f"(setsid exited {proc.returncode}).")
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
-            if self.guest_init_pid(uuid) is not None:
+            init = self.guest_init_pid(uuid)
+            if init is not None:
                 record["booted_at"] = time.time()
                 self._save(uuid, record)
+                volumes = record.get("volumes") or {}
+                if volumes:  # a new mount namespace: its device nodes again
+                    vols.expose(init, base, {v["device"]: v["loop"]
+                                             for v in volumes.values()})
                 return
             time.sleep(0.005)
         raise DriverError(f"{uuid}: the guest's init did not start; console: "
@@ -413,6 +422,10 @@ class NamespaceDriver:
             if run.netns_exists(self.names.host_ns(self.host)) else {}
         for vif in spec.network_interfaces:
             self._plug(uuid, vif, devs[vif.port_id], host_links)
+        record["volumes"] = {}
+        for volume in spec.block_devices.volumes:
+            self._loop(record, volume)
+            self._save(uuid, record)
         self._start(uuid, record)
         del record["building"]
         self._save(uuid, record)
@@ -459,6 +472,9 @@ class NamespaceDriver:
         if run.netns_exists(netns):
             self._stop(uuid, soft=False, links_down=False)
             run.delete_netns(netns)
+        with contextlib.suppress(InstanceNotFound):
+            for volume in (self._record(uuid).get("volumes") or {}).values():
+                vols.detach_loop(volume["loop"], volume.get("path"))
         cgroups.remove(group)
         shutil.rmtree(base, ignore_errors=True)
 
@@ -578,7 +594,10 @@ class NamespaceDriver:
                 "disk": str(disk) if disk.exists() else None,
                 "namespace": netns, "init_pid": init,
                 "vifs": sorted(record["devs"]), "devices": dict(record["devs"]),
-                "addresses": addresses, "volumes": {},
+                "addresses": addresses,
+                "volumes": {k: v["device"] for k, v in (record.get("volumes") or {}).items()},
+                "loop_devices": {k: v["loop"]
+                                 for k, v in (record.get("volumes") or {}).items()},
                 "uptime": None if init is None else time.time() - record.get("booted_at", 0)}
 
     @_one_at_a_time
@@ -598,13 +617,51 @@ class NamespaceDriver:
         run.run(["qemu-img", "convert", "-O", "qcow2", str(disk), str(target)], timeout=600)
         return {"path": str(target), "disk_format": "qcow2"}
 
-    def attach_volume(self, uuid: str, volume: VolumeConnection) -> str:
-        self._record(uuid)
-        raise DriverError("The namespace driver does not support volumes.")
+    @staticmethod
+    def _loop(record: dict[str, Any], volume: VolumeConnection) -> dict[str, Any]:
+        """A loop device for ``volume``, recorded (not yet in the guest)."""
+        volumes: dict[str, Any] = record.setdefault("volumes", {})
+        if volume.volume_id in volumes:
+            return dict(volumes[volume.volume_id])
+        path = vols.volume_path(volume.connection_info)
+        used = {v["device"] for v in volumes.values()}
+        used.add(record["spec"]["block_devices"].get("root_device_name") or "/dev/vda")
+        device = volume.device_name if volume.device_name and (
+            volume.device_name not in used or volume.boot_index == 0) \
+            else vols.next_device(used)
+        entry = {"loop": vols.attach_loop(path), "device": device, "path": path}
+        volumes[volume.volume_id] = entry
+        return entry
 
+    @_one_at_a_time
+    def attach_volume(self, uuid: str, volume: VolumeConnection) -> str:
+        """The volume's file as a loop device, shown in a running guest as a block node."""
+        record = self._record(uuid)
+        if volume.volume_id in (record.get("volumes") or {}):
+            return str(record["volumes"][volume.volume_id]["device"])
+        entry = self._loop(record, volume)
+        init = self.guest_init_pid(uuid)
+        try:
+            if init is not None:
+                vols.expose(init, self._dir(uuid), {entry["device"]: entry["loop"]})
+        except DriverError:
+            vols.detach_loop(entry["loop"], entry["path"])
+            raise
+        self._save(uuid, record)
+        return str(entry["device"])
+
+    @_one_at_a_time
     def detach_volume(self, uuid: str, volume_id: str) -> None:
-        self._record(uuid)
-        raise DriverError("The namespace driver does not support volumes.")
+        record = self._record(uuid)
+        entry = (record.get("volumes") or {}).pop(volume_id, None)
+        if entry is None:
+            return
+        init = self.guest_init_pid(uuid)
+        if init is not None:
+            with contextlib.suppress(DriverError):
+                vols.hide(init, entry["device"])
+        vols.detach_loop(entry["loop"], entry["path"])
+        self._save(uuid, record)
 
     @_one_at_a_time
     def plug_vif(self, uuid: str, vif: NetworkInterface) -> None:
