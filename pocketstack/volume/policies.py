@@ -34,5 +34,13 @@ RULES: list[Rule] = [
     Rule("volume_extension:quotas:delete", ADMIN, "Reset a project's quotas."),
     Rule("volume_extension:services:index", ADMIN, "List volume services."),
     Rule("volume_extension:services:update", ADMIN, "Enable or disable a volume service."),
+    Rule("backup:create", OWNER, "Create a backup."),
+    Rule("backup:get", OWNER, "Show a backup."),
+    Rule("backup:get_all", "", "List backups."),
+    Rule("backup:update", OWNER, "Update a backup."),
+    Rule("backup:delete", OWNER, "Delete a backup."),
+    Rule("backup:restore", OWNER, "Restore a backup."),
+    Rule("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup status."),
+    Rule("volume_extension:backup_admin_actions:force_delete", ADMIN, "Force-delete a backup."),
     Rule("volume:get_all_tenants", ADMIN, "List every project's volumes (all_tenants)."),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pocketstack.common.api.app import Route
 from pocketstack.volume.api import (
+    backups,
     misc,
     quotas,
     snapshots,
@@ -18,6 +19,7 @@ V = "/v3/volumes/{volume_id}"
 S = "/v3/snapshots/{snapshot_id}"
 T = "/v3/types/{type_id}"
 Q = "/v3/os-quota-sets/{project_id}"
+B = "/v3/backups/{backup_id}"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -69,4 +71,12 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/os-services", misc.list_services),
     Route("PUT", "/v3/os-services/{action}", misc.update_service),
     Route("GET", "/v3/extensions", misc.extensions),
+    Route("GET", "/v3/backups", backups.list_backups),
+    Route("POST", "/v3/backups", backups.create),
+    Route("GET", "/v3/backups/detail", backups.list_detail),
+    Route("GET", B, backups.show),
+    Route("PUT", B, backups.update),
+    Route("DELETE", B, backups.delete),
+    Route("POST", f"{B}/restore", backups.restore),
+    Route("POST", f"{B}/action", backups.action),
 ]

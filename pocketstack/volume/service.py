@@ -128,7 +128,8 @@ class InProcessStorage:
 
         o = service.options
         root = service.runtime.state / "volumes" / service.storage_host
-        self.agent = VolumeAgent(service.storage_host, FileBackend(root, o.volume_backend_name),
+        backend = FileBackend(root, o.volume_backend_name, service.runtime.state / "backups")
+        self.agent = VolumeAgent(service.storage_host, backend,
                                  service.runtime.bus, o.volume_report_interval,
                                  o.volume_availability_zone)
 
