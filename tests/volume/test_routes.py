@@ -56,6 +56,14 @@ GET    /v3/os-availability-zone
 GET    /v3/os-services
 PUT    /v3/os-services/{action}
 GET    /v3/extensions
+GET    /v3/backups
+POST   /v3/backups
+GET    /v3/backups/detail
+GET    /v3/backups/{backup_id}
+PUT    /v3/backups/{backup_id}
+DELETE /v3/backups/{backup_id}
+POST   /v3/backups/{backup_id}/restore
+POST   /v3/backups/{backup_id}/action
 """
 
 

@@ -153,16 +153,9 @@ def update(req: ApiRequest) -> Response:
         raise errors.bad("No backup attributes to update.")
 
     def write(conn: Any) -> dict[str, Any]:
-        import sqlalchemy as sa
-
-        from pocketstack.volume import tables as t
-        from pocketstack.volume.domain.common import now
-
         row = backups.get(conn, req.path_params["backup_id"], c.project_id, c.is_admin)
         s.enforce(c, "backup:update", {"project_id": row["project_id"]})
-        conn.execute(sa.update(t.backups).where(t.backups.c.id == row["id"])
-                     .values(updated_at=now(), **values))
-        return backups.get(conn, row["id"], None, True)
+        return backups.update(conn, row, values)
 
     return json_response({"backup": view(req, s.db.write(write), c.is_admin)})
 

@@ -202,6 +202,12 @@ def begin_restore(conn: Connection, row: dict[str, Any], *, volume_id: str | Non
                   "host": row["host"], "size": int(volume["size"])}
 
 
+def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    conn.execute(sa.update(t.backups).where(t.backups.c.id == row["id"])
+                 .values(updated_at=now(), **values))
+    return get(conn, row["id"], None, True)
+
+
 def reset_status(conn: Connection, row: dict[str, Any], status: str) -> None:
     conn.execute(sa.update(t.backups).where(t.backups.c.id == row["id"]).values(
         status=status, task=None, task_deadline=None, updated_at=now()))
