@@ -42,5 +42,10 @@ RULES: list[Rule] = [
     Rule("backup:restore", OWNER, "Restore a backup."),
     Rule("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup status."),
     Rule("volume_extension:backup_admin_actions:force_delete", ADMIN, "Force-delete a backup."),
+    Rule("volume:create_transfer", OWNER, "Create a volume transfer request."),
+    Rule("volume:get_transfer", OWNER, "Show a volume transfer request."),
+    Rule("volume:get_all_transfers", "", "List volume transfer requests."),
+    Rule("volume:accept_transfer", "", "Accept a volume transfer (with its auth key)."),
+    Rule("volume:delete_transfer", OWNER, "Delete a volume transfer request."),
     Rule("volume:get_all_tenants", ADMIN, "List every project's volumes (all_tenants)."),
 ]

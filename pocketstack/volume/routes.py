@@ -9,6 +9,7 @@ from pocketstack.volume.api import (
     misc,
     quotas,
     snapshots,
+    transfers,
     types,
     versions,
     volume_actions,
@@ -20,6 +21,8 @@ S = "/v3/snapshots/{snapshot_id}"
 T = "/v3/types/{type_id}"
 Q = "/v3/os-quota-sets/{project_id}"
 B = "/v3/backups/{backup_id}"
+OT = "/v3/os-volume-transfer"
+VT = "/v3/volume-transfers"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -79,4 +82,16 @@ ROUTES: list[Route] = [
     Route("DELETE", B, backups.delete),
     Route("POST", f"{B}/restore", backups.restore),
     Route("POST", f"{B}/action", backups.action),
+    Route("GET", OT, transfers.list_transfers),
+    Route("POST", OT, transfers.create),
+    Route("GET", f"{OT}/detail", transfers.list_detail),
+    Route("GET", f"{OT}/{{transfer_id}}", transfers.show),
+    Route("DELETE", f"{OT}/{{transfer_id}}", transfers.delete),
+    Route("POST", f"{OT}/{{transfer_id}}/accept", transfers.accept),
+    Route("GET", VT, transfers.list_transfers),
+    Route("POST", VT, transfers.create),
+    Route("GET", f"{VT}/detail", transfers.list_detail),
+    Route("GET", f"{VT}/{{transfer_id}}", transfers.show),
+    Route("DELETE", f"{VT}/{{transfer_id}}", transfers.delete),
+    Route("POST", f"{VT}/{{transfer_id}}/accept", transfers.accept),
 ]

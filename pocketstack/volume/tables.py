@@ -137,3 +137,15 @@ backups = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
 )
+
+transfers = sa.Table(
+    "cinder_transfers", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("volume_id", UUID, nullable=False, unique=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("crypt_hash", sa.String(128), nullable=False),
+    sa.Column("no_snapshots", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -64,6 +64,18 @@ PUT    /v3/backups/{backup_id}
 DELETE /v3/backups/{backup_id}
 POST   /v3/backups/{backup_id}/restore
 POST   /v3/backups/{backup_id}/action
+GET    /v3/os-volume-transfer
+POST   /v3/os-volume-transfer
+GET    /v3/os-volume-transfer/detail
+GET    /v3/os-volume-transfer/{transfer_id}
+DELETE /v3/os-volume-transfer/{transfer_id}
+POST   /v3/os-volume-transfer/{transfer_id}/accept
+GET    /v3/volume-transfers
+POST   /v3/volume-transfers
+GET    /v3/volume-transfers/detail
+GET    /v3/volume-transfers/{transfer_id}
+DELETE /v3/volume-transfers/{transfer_id}
+POST   /v3/volume-transfers/{transfer_id}/accept
 """
 
 

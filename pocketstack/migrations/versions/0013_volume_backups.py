@@ -1,4 +1,4 @@
-"""volume backups (Cinder) table
+"""volume backups and transfers (Cinder) tables
 
 Revision ID: 0013_volume_backups
 Revises: 0012_volume_cinder
@@ -46,9 +46,26 @@ def upgrade() -> None:
     with op.batch_alter_table('cinder_backups', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cinder_backups_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cinder_backups_volume_id'), ['volume_id'], unique=False)
+    op.create_table('cinder_transfers',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('volume_id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=True),
+    sa.Column('salt', sa.String(length=64), nullable=False),
+    sa.Column('crypt_hash', sa.String(length=128), nullable=False),
+    sa.Column('no_snapshots', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cinder_transfers')),
+    sa.UniqueConstraint('volume_id', name=op.f('uq_cinder_transfers_volume_id'))
+    )
+    with op.batch_alter_table('cinder_transfers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cinder_transfers_project_id'), ['project_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('cinder_transfers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cinder_transfers_project_id'))
+    op.drop_table('cinder_transfers')
     with op.batch_alter_table('cinder_backups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cinder_backups_volume_id'))
         batch_op.drop_index(batch_op.f('ix_cinder_backups_project_id'))
