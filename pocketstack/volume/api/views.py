@@ -66,6 +66,13 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
     return out
 
 
+def created(view: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a create or an update: Cinder leaves out the extension attributes
+    (tenant, host, migration status) and the image metadata there."""
+    return {k: v for k, v in view.items()
+            if not k.startswith("os-vol-") and k != "volume_image_metadata"}
+
+
 def snapshot(req: ApiRequest, row: dict[str, Any], admin: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"], "name": row["name"], "description": row["description"],
@@ -89,7 +96,7 @@ def volume_type(row: dict[str, Any], admin: bool) -> dict[str, Any]:
            "is_public": bool(row["is_public"]),
            "os-volume-type-access:is_public": bool(row["is_public"]),
            "extra_specs": {k: v for k, v in row["extra_specs"].items()
-                           if admin or k in _USER_SPECS}, "qos_specs_id": None}
+                           if admin or k in _USER_SPECS}}
     return out
 
 

@@ -193,7 +193,8 @@ def create(req: ApiRequest) -> Response:
 
     row, msg, names = s.db.write(write)
     s.send(msg)
-    return json_response({"volume": views.volume(req, row, names, c.is_admin)}, 202)
+    return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
+                         202)
 
 
 def update(req: ApiRequest) -> Response:
@@ -222,7 +223,7 @@ def update(req: ApiRequest) -> Response:
         return volumes.update(conn, row, values), volumes.type_names(conn)
 
     row, names = s.db.write(write)
-    return json_response({"volume": views.volume(req, row, names, c.is_admin)})
+    return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))})
 
 
 def delete(req: ApiRequest) -> Response:
