@@ -131,6 +131,7 @@ backups = sa.Table(
     sa.Column("object_count", sa.Integer, nullable=False, default=0),
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("restore_volume_id", UUID, nullable=True),
+    sa.Column("volume_meta", sa.JSON, nullable=True),
     sa.Column("task", sa.String(32), nullable=True),
     sa.Column("task_deadline", sa.DateTime, nullable=True),
     sa.Column("data_timestamp", sa.DateTime, nullable=False),

@@ -61,7 +61,7 @@ def _wait_backup(client: httpx.Client, bid: str, *statuses: str) -> dict[str, An
 
 def test_backup_restore_over_http(cloud: LiveCloud, demo: httpx.Client,
                                   alt: httpx.Client) -> None:
-    r = demo.post(f"{V}/volumes", json={"volume": {"size": 1}})
+    r = demo.post(f"{V}/volumes", json={"volume": {"size": 1, "metadata": {"k": "v"}}})
     vid = r.json()["volume"]["id"]
     wait_volume(demo, vid)
     vfile = volume_dir(cloud) / f"volume-{vid}"
@@ -114,7 +114,8 @@ def test_backup_restore_over_http(cloud: LiveCloud, demo: httpx.Client,
     assert r.status_code == 202, r.text
     new = r.json()["restore"]["volume_id"]
     assert r.json()["restore"]["volume_name"] == "restored"
-    assert wait_volume(demo, new)["size"] == 1
+    restored = wait_volume(demo, new)
+    assert restored["size"] == 1 and restored["metadata"] == {"k": "v"}
     with (volume_dir(cloud) / f"volume-{new}").open("rb") as f:
         assert f.read(11) == b"version one"
     # a busy volume cannot be a restore target

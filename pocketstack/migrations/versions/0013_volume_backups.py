@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('object_count', sa.Integer(), nullable=False),
     sa.Column('metadata', sa.JSON(), nullable=False),
     sa.Column('restore_volume_id', sa.String(length=36), nullable=True),
+    sa.Column('volume_meta', sa.JSON(), nullable=True),
     sa.Column('task', sa.String(length=32), nullable=True),
     sa.Column('task_deadline', sa.DateTime(), nullable=True),
     sa.Column('data_timestamp', sa.DateTime(), nullable=False),

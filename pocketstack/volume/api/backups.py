@@ -157,7 +157,9 @@ def update(req: ApiRequest) -> Response:
         s.enforce(c, "backup:update", {"project_id": row["project_id"]})
         return backups.update(conn, row, values)
 
-    return json_response({"backup": view(req, s.db.write(write), c.is_admin)})
+    row = s.db.write(write)
+    return json_response({"backup": {"id": row["id"], "name": row["name"],
+                                     "links": views.links(req, "backups", row["id"])}})
 
 
 def delete(req: ApiRequest) -> Response:

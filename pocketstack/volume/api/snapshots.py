@@ -107,7 +107,8 @@ def create(req: ApiRequest) -> Response:
 
     row, msg = s.db.write(write)
     s.send(msg)
-    return json_response({"snapshot": views.snapshot(req, row, c.is_admin)}, 202)
+    return json_response({"snapshot": views.created(views.snapshot(req, row, c.is_admin))},
+                         202)
 
 
 def update(req: ApiRequest) -> Response:
@@ -128,7 +129,8 @@ def update(req: ApiRequest) -> Response:
         s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
         return snapshots.update(conn, row, values)
 
-    return json_response({"snapshot": views.snapshot(req, s.db.write(write), c.is_admin)})
+    return json_response({"snapshot": views.created(views.snapshot(req, s.db.write(write),
+                                                                   c.is_admin))})
 
 
 def delete(req: ApiRequest) -> Response:

@@ -68,9 +68,10 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
 
 def created(view: dict[str, Any]) -> dict[str, Any]:
     """The answer to a create or an update: Cinder leaves out the extension attributes
-    (tenant, host, migration status) and the image metadata there."""
+    (tenant, host, migration status, snapshot progress) and the image metadata there."""
     return {k: v for k, v in view.items()
-            if not k.startswith("os-vol-") and k != "volume_image_metadata"}
+            if not k.startswith(("os-vol-", "os-extended-snapshot-attributes:"))
+            and k != "volume_image_metadata"}
 
 
 def snapshot(req: ApiRequest, row: dict[str, Any], admin: bool) -> dict[str, Any]:

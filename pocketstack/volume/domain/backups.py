@@ -130,6 +130,8 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, volume_id:
         status="creating", availability_zone=volume["availability_zone"], host=volume["host"],
         container=container or "backups", is_incremental=incremental, parent_id=parent_id,
         object_count=0, metadata=metadata, task="create", task_deadline=task_deadline,
+        volume_meta={"metadata": volume["metadata"], "bootable": bool(volume["bootable"]),
+                     "image_metadata": volume["image_metadata"]},
         data_timestamp=stamp, created_at=stamp, updated_at=stamp))
     if snapshot_id is None:
         meta = {**volume["admin_metadata"], "backup_from": volume["status"]}
@@ -223,7 +225,7 @@ def _restore_volume_status(conn: Connection, volume_id: str) -> None:
 
 
 def _restore_target_done(conn: Connection, volume_id: str | None, ok: bool,
-                         message: str | None) -> None:
+                         message: str | None, saved: dict[str, Any] | None = None) -> None:
     if volume_id is None:
         return
     vol = conn.execute(sa.select(t.volumes).where(t.volumes.c.id == volume_id)).first()
@@ -231,7 +233,14 @@ def _restore_target_done(conn: Connection, volume_id: str | None, ok: bool,
         return
     meta = {k: v for k, v in vol.admin_metadata.items() if k != "restore_new"}
     if ok:
-        _vol_update(conn, volume_id, status="available", admin_metadata=meta)
+        saved = saved or {}
+        extra: dict[str, Any] = {}
+        if saved:  # the backed-up volume's metadata, bootable flag and image metadata
+            extra = {"metadata": {**vol.metadata, **saved.get("metadata", {})},
+                     "bootable": bool(saved.get("bootable")) or bool(vol.bootable),
+                     "image_metadata": {**vol.image_metadata,
+                                        **saved.get("image_metadata", {})}}
+        _vol_update(conn, volume_id, status="available", admin_metadata=meta, **extra)
     else:
         _vol_update(conn, volume_id, status="error_restoring", status_reason=message,
                     admin_metadata=meta)
@@ -259,7 +268,7 @@ def finish(conn: Connection, ident: str, ok: bool, message: str | None) -> bool:
         conn.execute(sa.update(b).where(b.c.id == ident).values(**values, **clear))
         return True
     if row.task == "restore":
-        _restore_target_done(conn, row.restore_volume_id, ok, message)
+        _restore_target_done(conn, row.restore_volume_id, ok, message, row.volume_meta)
         values = {"status": "available"} if ok else {"status": "available",
                                                      "fail_reason": message}
         conn.execute(sa.update(b).where(b.c.id == ident).values(**values, **clear))
