@@ -30,6 +30,7 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/volumes", volumes.list_volumes),
     Route("POST", "/v3/volumes", volumes.create),
     Route("GET", "/v3/volumes/detail", volumes.list_detail),
+    Route("GET", "/v3/volumes/summary", volumes.summary),
     Route("GET", V, volumes.show),
     Route("PUT", V, volumes.update),
     Route("DELETE", V, volumes.delete),

@@ -192,3 +192,21 @@ def test_backup_cli(cloud: LiveCloud) -> None:
         _wait_backup(client, bk["id"], "gone")
         cloud.osc("volume", "delete", vid, as_json=False)
         wait_volume(client, vid, "gone")
+
+
+def test_volume_summary_and_missing_markers(alt: httpx.Client) -> None:
+    """3.12 summary (3.36 metadata); an unknown marker is a 404 like Cinder's."""
+    mv = {"OpenStack-API-Version": "volume 3.36"}
+    before = alt.get(f"{V}/volumes/summary", headers=mv).json()["volume-summary"]
+    r = alt.post(f"{V}/volumes", json={"volume": {"size": 1, "metadata": {"tier": "x"}}})
+    vid = r.json()["volume"]["id"]
+    after = alt.get(f"{V}/volumes/summary", headers=mv).json()["volume-summary"]
+    assert after["total_count"] == before["total_count"] + 1
+    assert after["total_size"] == before["total_size"] + 1
+    assert "x" in after["metadata"]["tier"]
+    assert alt.get(f"{V}/volumes/summary").status_code == 404  # below 3.12
+    for path in ("volumes", "snapshots", "backups"):
+        assert alt.get(f"{V}/{path}", params={"marker": "nope"}).status_code == 404
+    wait_volume(alt, vid)
+    assert alt.delete(f"{V}/volumes/{vid}").status_code == 202
+    wait_volume(alt, vid, "gone")

@@ -12,6 +12,7 @@ GET    /v3
 GET    /v3/volumes
 POST   /v3/volumes
 GET    /v3/volumes/detail
+GET    /v3/volumes/summary
 GET    /v3/volumes/{volume_id}
 PUT    /v3/volumes/{volume_id}
 DELETE /v3/volumes/{volume_id}

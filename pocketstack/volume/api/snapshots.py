@@ -83,8 +83,8 @@ def create(req: ApiRequest) -> Response:
     s = svc(req)
     data = body(req, "snapshot")
     volume_id = text(data.get("volume_id"), "volume_id", 36)
-    if not volume_id:
-        raise errors.bad("'volume_id' is a required property")
+    if not volume_id:  # Cinder looks the volume up anyway: a 404
+        raise errors.VolumeNotFound(str(volume_id))
     name = text(data.get("name", data.get("display_name")), "name")
     description = text(data.get("description", data.get("display_description")),
                        "description")

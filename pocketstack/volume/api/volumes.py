@@ -119,6 +119,29 @@ def list_detail(req: ApiRequest) -> Response:
     return _list(req, True)
 
 
+def summary(req: ApiRequest) -> Response:
+    """3.12 ``/volumes/summary``: count and total size of the caller's volumes (3.36: the
+    union of their metadata values)."""
+    c = ctx(req)
+    if not version_at_least(req, "3.12"):
+        raise exceptions.NotFound("Volume summary could not be found.")
+    project: str | None = c.project_id or ""
+    if req.query.get("all_tenants") and to_bool(req.query["all_tenants"], "all_tenants"):
+        svc(req).enforce(c, "volume:get_all_tenants", {"project_id": c.project_id or ""})
+        project = None
+    rows, _ = svc(req).db.read(volumes.list_volumes, volumes.ListQuery(project_id=project))
+    out: dict[str, Any] = {"total_size": sum(int(r["size"]) for r in rows),
+                           "total_count": len(rows)}
+    if version_at_least(req, "3.36"):
+        meta: dict[str, list[str]] = {}
+        for r in rows:
+            for k, v in r["metadata"].items():
+                if v not in meta.setdefault(k, []):
+                    meta[k].append(v)
+        out["metadata"] = meta
+    return json_response({"volume-summary": out})
+
+
 def show(req: ApiRequest) -> Response:
     c = ctx(req)
     row = load(req)
