@@ -210,3 +210,19 @@ def test_volume_summary_and_missing_markers(alt: httpx.Client) -> None:
     wait_volume(alt, vid)
     assert alt.delete(f"{V}/volumes/{vid}").status_code == 202
     wait_volume(alt, vid, "gone")
+
+
+def test_type_pinned_to_another_backend_goes_to_error(admin: httpx.Client) -> None:
+    """A type whose ``volume_backend_name`` no storage host has: the volume is ``error`` at
+    once (Cinder's "No valid backend"), with no file."""
+    name = unique("pinned")
+    r = admin.post(f"{V}/types", json={"volume_type": {
+        "name": name, "extra_specs": {"volume_backend_name": "nonexistent"}}})
+    assert r.status_code == 200, r.text
+    tid = r.json()["volume_type"]["id"]
+    r = admin.post(f"{V}/volumes", json={"volume": {"size": 1, "volume_type": name}})
+    assert r.status_code == 202 and r.json()["volume"]["status"] == "error", r.text
+    vid = r.json()["volume"]["id"]
+    assert admin.delete(f"{V}/volumes/{vid}").status_code == 202
+    wait_volume(admin, vid, "gone")
+    assert admin.delete(f"{V}/types/{tid}").status_code == 202

@@ -206,6 +206,13 @@ def create(req: ApiRequest) -> Response:
         host = None
         if source.kind not in ("snapshot", "volume"):
             host = dservices.pick_host(conn, o.volume_service_down_time, None)
+        if host and vtype is not None:  # a type pinned to another backend: no valid host
+            from pocketstack.volume.domain import types as vtypes
+
+            wanted = vtypes.get(conn, vtype, project, c.is_admin)["extra_specs"].get(
+                "volume_backend_name")
+            if wanted and host.partition("@")[2] != wanted:
+                host = None
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
