@@ -114,6 +114,8 @@ class VolumeService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"volume": self},
+            # Cinder: ``/volumes/`` and friends name an empty id (404), not the collection
+            empty_id_paths=("/v3/volumes", "/v3/snapshots", "/v3/backups", "/v3/types"),
         ))
 
 

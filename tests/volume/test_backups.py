@@ -226,3 +226,10 @@ def test_type_pinned_to_another_backend_goes_to_error(admin: httpx.Client) -> No
     assert admin.delete(f"{V}/volumes/{vid}").status_code == 202
     wait_volume(admin, vid, "gone")
     assert admin.delete(f"{V}/types/{tid}").status_code == 202
+
+
+def test_empty_ids_are_404(demo: httpx.Client) -> None:
+    for path in ("volumes/", "snapshots/", "backups/"):
+        assert demo.get(f"{V}/{path}").status_code == 404
+        assert demo.delete(f"{V}/{path}").status_code == 404
+        assert demo.put(f"{V}/{path}", json={}).status_code == 404
