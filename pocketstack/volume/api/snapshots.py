@@ -160,12 +160,20 @@ def action(req: ApiRequest) -> Response:
         status = arg.get("status") if isinstance(arg, dict) else None
         if status not in ("available", "error", "creating", "deleting", "error_deleting"):
             raise errors.bad(f"Invalid status: {status}")
-        s.enforce(c, "volume_extension:volume_admin_actions:reset_status", {})
+        values: dict[str, Any] = {"status": status, "task": None, "task_deadline": None}
+        if name == "os-reset_status":
+            s.enforce(c, "volume_extension:volume_admin_actions:reset_status", {})
+        else:  # the owner's driver reports progress: creating → available/error
+            progress = arg.get("progress")
+            if progress is not None:
+                values["progress"] = text(progress, "progress", 8)
 
         def write(conn: Any) -> None:
-            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, True)
-            snapshots.update(conn, row, {"status": status, "task": None,
-                                         "task_deadline": None})
+            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+            if name == "os-update_snapshot_status":
+                s.enforce(c, "snapshot_extension:snapshot_actions:update_snapshot_status",
+                          {"project_id": row["project_id"]})
+            snapshots.update(conn, row, values)
 
         s.db.write(write)
         return empty_response(202)
