@@ -213,11 +213,11 @@ def test_volume_summary_and_missing_markers(alt: httpx.Client) -> None:
 
 
 def test_type_pinned_to_another_backend_goes_to_error(admin: httpx.Client) -> None:
-    """A type whose ``volume_backend_name`` no storage host has: the volume is ``error`` at
+    """A type whose ``storage_protocol`` (or ``volume_backend_name``, ``vendor_name``) no storage host has: the volume is ``error`` at
     once (Cinder's "No valid backend"), with no file."""
     name = unique("pinned")
     r = admin.post(f"{V}/types", json={"volume_type": {
-        "name": name, "extra_specs": {"volume_backend_name": "nonexistent"}}})
+        "name": name, "extra_specs": {"storage_protocol": "nonexistent"}}})
     assert r.status_code == 200, r.text
     tid = r.json()["volume_type"]["id"]
     r = admin.post(f"{V}/volumes", json={"volume": {"size": 1, "volume_type": name}})

@@ -176,6 +176,7 @@ class FileBackend:
     def capabilities(self) -> dict[str, Any]:
         usage = shutil.disk_usage(self.root)
         return {"volume_backend_name": self.name, "storage_protocol": "local",
+                "vendor_name": "Open Source", "driver_version": "1.0",
                 "total_capacity_gb": usage.total // GIB, "free_capacity_gb": usage.free // GIB,
                 "thin_provisioning_support": True, "backup": True}
 

@@ -209,10 +209,12 @@ def create(req: ApiRequest) -> Response:
         if host and vtype is not None:  # a type pinned to another backend: no valid host
             from pocketstack.volume.domain import types as vtypes
 
-            wanted = vtypes.get(conn, vtype, project, c.is_admin)["extra_specs"].get(
-                "volume_backend_name")
-            if wanted and host.partition("@")[2] != wanted:
-                host = None
+            specs = vtypes.get(conn, vtype, project, c.is_admin)["extra_specs"]
+            caps = dservices.capabilities(conn, host)
+            for key in ("volume_backend_name", "storage_protocol", "vendor_name"):
+                if key in specs and str(caps.get(key)) != str(specs[key]):
+                    host = None  # Cinder's capabilities filter: no valid backend
+                    break
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
