@@ -213,8 +213,8 @@ def test_volume_summary_and_missing_markers(alt: httpx.Client) -> None:
 
 
 def test_type_pinned_to_another_backend_goes_to_error(admin: httpx.Client) -> None:
-    """A type whose ``storage_protocol`` (or ``volume_backend_name``, ``vendor_name``) no storage host has: the volume is ``error`` at
-    once (Cinder's "No valid backend"), with no file."""
+    """A type whose ``storage_protocol`` (or ``volume_backend_name``, ``vendor_name``) no
+    storage host has: the volume is ``error`` at once (Cinder's "No valid backend"), no file."""
     name = unique("pinned")
     r = admin.post(f"{V}/types", json={"volume_type": {
         "name": name, "extra_specs": {"storage_protocol": "nonexistent"}}})
