@@ -50,7 +50,8 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     items = [views.snapshot(req, r, c.is_admin) if detail else
              {"id": r["id"], "name": r["name"], "volume_id": r["volume_id"],
               "status": r["status"], "size": r["size"], "description": r["description"],
-              "created_at": views.when(r["created_at"]), "metadata": r["metadata"]}
+              "created_at": views.when(r["created_at"]),
+              "updated_at": views.when(r["updated_at"]), "metadata": r["metadata"]}
              for r in rows]
     out: dict[str, Any] = {"snapshots": items}
     link = next_link(req, "snapshots", rows, more, "snapshots")
