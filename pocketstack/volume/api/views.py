@@ -35,7 +35,11 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
         "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"]),
         "attachments": attachments, "bootable": "true" if row["bootable"] else "false",
         "encrypted": bool(row["encrypted"]), "multiattach": bool(row["multiattach"]),
-        "metadata": dict(row["metadata"]), "snapshot_id": row["snapshot_id"],
+        # Cinder shows the admin metadata's readonly/attached_mode among the metadata
+        "metadata": {**row["metadata"], **{k: row["admin_metadata"][k]
+                                           for k in ("readonly", "attached_mode")
+                                           if k in row["admin_metadata"]}},
+        "snapshot_id": row["snapshot_id"],
         "source_volid": row["source_volid"], "user_id": row["user_id"],
         "volume_type": type_names.get(row["volume_type_id"] or "", None),
         "consistencygroup_id": None, "replication_status": None,
