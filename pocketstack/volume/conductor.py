@@ -84,6 +84,11 @@ class VolumeConductor:
                     self.service.db.write, dservices.heartbeat, "cinder-volume",
                     str(msg["host"]), str(msg.get("availability_zone") or "nova"),
                     dict(msg.get("capabilities") or {}))
+                if (msg.get("capabilities") or {}).get("backup"):
+                    await asyncio.to_thread(
+                        self.service.db.write, dservices.heartbeat, "cinder-backup",
+                        str(msg["host"]).partition("@")[0],
+                        str(msg.get("availability_zone") or "nova"), {})
             elif op == "image_chunk":
                 return await asyncio.to_thread(self._chunk, msg)
         except Exception:

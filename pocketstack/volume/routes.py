@@ -6,9 +6,11 @@ from __future__ import annotations
 from pocketstack.common.api.app import Route
 from pocketstack.volume.api import (
     attachments,
+    backups,
     misc,
     quotas,
     snapshots,
+    transfers,
     types,
     versions,
     volume_actions,
@@ -20,6 +22,9 @@ S = "/v3/snapshots/{snapshot_id}"
 T = "/v3/types/{type_id}"
 Q = "/v3/os-quota-sets/{project_id}"
 A = "/v3/attachments/{attachment_id}"
+B = "/v3/backups/{backup_id}"
+OT = "/v3/os-volume-transfer"
+VT = "/v3/volume-transfers"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -27,6 +32,7 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/volumes", volumes.list_volumes),
     Route("POST", "/v3/volumes", volumes.create),
     Route("GET", "/v3/volumes/detail", volumes.list_detail),
+    Route("GET", "/v3/volumes/summary", volumes.summary),
     Route("GET", V, volumes.show),
     Route("PUT", V, volumes.update),
     Route("DELETE", V, volumes.delete),
@@ -78,4 +84,24 @@ ROUTES: list[Route] = [
     Route("PUT", f"{A}", attachments.update),
     Route("DELETE", f"{A}", attachments.delete),
     Route("POST", f"{A}/action", attachments.action),
+    Route("GET", "/v3/backups", backups.list_backups),
+    Route("POST", "/v3/backups", backups.create),
+    Route("GET", "/v3/backups/detail", backups.list_detail),
+    Route("GET", B, backups.show),
+    Route("PUT", B, backups.update),
+    Route("DELETE", B, backups.delete),
+    Route("POST", f"{B}/restore", backups.restore),
+    Route("POST", f"{B}/action", backups.action),
+    Route("GET", OT, transfers.list_transfers),
+    Route("POST", OT, transfers.create),
+    Route("GET", f"{OT}/detail", transfers.list_detail),
+    Route("GET", f"{OT}/{{transfer_id}}", transfers.show),
+    Route("DELETE", f"{OT}/{{transfer_id}}", transfers.delete),
+    Route("POST", f"{OT}/{{transfer_id}}/accept", transfers.accept),
+    Route("GET", VT, transfers.list_transfers),
+    Route("POST", VT, transfers.create),
+    Route("GET", f"{VT}/detail", transfers.list_detail),
+    Route("GET", f"{VT}/{{transfer_id}}", transfers.show),
+    Route("DELETE", f"{VT}/{{transfer_id}}", transfers.delete),
+    Route("POST", f"{VT}/{{transfer_id}}/accept", transfers.accept),
 ]

@@ -114,6 +114,8 @@ class VolumeService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"volume": self},
+            # Cinder: ``/volumes/`` and friends name an empty id (404), not the collection
+            empty_id_paths=("/v3/volumes", "/v3/snapshots", "/v3/backups", "/v3/types"),
         ))
 
 
@@ -128,7 +130,8 @@ class InProcessStorage:
 
         o = service.options
         root = service.runtime.state / "volumes" / service.storage_host
-        self.agent = VolumeAgent(service.storage_host, FileBackend(root, o.volume_backend_name),
+        backend = FileBackend(root, o.volume_backend_name, service.runtime.state / "backups")
+        self.agent = VolumeAgent(service.storage_host, backend,
                                  service.runtime.bus, o.volume_report_interval,
                                  o.volume_availability_zone)
 

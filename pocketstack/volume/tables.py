@@ -110,3 +110,43 @@ services = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("heartbeat_at", sa.DateTime, nullable=False),
 )
+
+backups = sa.Table(
+    "cinder_backups", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("volume_id", UUID, nullable=False, index=True),
+    sa.Column("snapshot_id", UUID, nullable=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("fail_reason", sa.String(255), nullable=True),
+    sa.Column("availability_zone", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("container", sa.String(255), nullable=True),
+    sa.Column("is_incremental", sa.Boolean, nullable=False, default=False),
+    sa.Column("parent_id", UUID, nullable=True),
+    sa.Column("object_count", sa.Integer, nullable=False, default=0),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("restore_volume_id", UUID, nullable=True),
+    sa.Column("volume_meta", sa.JSON, nullable=True),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("task_deadline", sa.DateTime, nullable=True),
+    sa.Column("data_timestamp", sa.DateTime, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+transfers = sa.Table(
+    "cinder_transfers", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("volume_id", UUID, nullable=False, unique=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("crypt_hash", sa.String(128), nullable=False),
+    sa.Column("no_snapshots", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -12,6 +12,7 @@ GET    /v3
 GET    /v3/volumes
 POST   /v3/volumes
 GET    /v3/volumes/detail
+GET    /v3/volumes/summary
 GET    /v3/volumes/{volume_id}
 PUT    /v3/volumes/{volume_id}
 DELETE /v3/volumes/{volume_id}
@@ -63,6 +64,26 @@ GET    /v3/attachments/{attachment_id}
 PUT    /v3/attachments/{attachment_id}
 DELETE /v3/attachments/{attachment_id}
 POST   /v3/attachments/{attachment_id}/action
+GET    /v3/backups
+POST   /v3/backups
+GET    /v3/backups/detail
+GET    /v3/backups/{backup_id}
+PUT    /v3/backups/{backup_id}
+DELETE /v3/backups/{backup_id}
+POST   /v3/backups/{backup_id}/restore
+POST   /v3/backups/{backup_id}/action
+GET    /v3/os-volume-transfer
+POST   /v3/os-volume-transfer
+GET    /v3/os-volume-transfer/detail
+GET    /v3/os-volume-transfer/{transfer_id}
+DELETE /v3/os-volume-transfer/{transfer_id}
+POST   /v3/os-volume-transfer/{transfer_id}/accept
+GET    /v3/volume-transfers
+POST   /v3/volume-transfers
+GET    /v3/volume-transfers/detail
+GET    /v3/volume-transfers/{transfer_id}
+DELETE /v3/volume-transfers/{transfer_id}
+POST   /v3/volume-transfers/{transfer_id}/accept
 """
 
 

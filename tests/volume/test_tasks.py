@@ -20,7 +20,7 @@ from pocketstack.volume.domain.common import now
 def db(tmp_path: Path) -> Database:
     database = Database(f"sqlite:///{tmp_path / 'v.db'}")
     tables = [t.volume_types, t.type_access, t.volumes, t.snapshots, t.quotas,
-              t.project_locks, t.services]
+              t.project_locks, t.services, t.backups]
     t.volumes.metadata.create_all(database.engine, tables=tables)
     return database
 
@@ -88,3 +88,42 @@ def test_pending_work_is_resent(db: Database) -> None:
     assert msgs["gone"]["op"] == "delete"
     assert (msgs["s1"]["op"], msgs["s1"]["volume_id"], msgs["s1"]["host"]) == (
         "snapshot", "done", "h@file")
+
+
+def _backup(conn: Any, ident: str, **values: Any) -> None:
+    row = {"id": ident, "project_id": "p", "volume_id": "v", "size": 1, "status": "creating",
+           "availability_zone": "nova", "host": "h@file", "is_incremental": False,
+           "object_count": 0, "metadata": {}, "task": "create",
+           "task_deadline": now() + dt.timedelta(seconds=60), "data_timestamp": now(),
+           "created_at": now()}
+    row.update(values)
+    conn.execute(sa.insert(t.backups).values(**row))
+
+
+def _backup_status(db: Database, ident: str) -> Any:
+    return db.read(lambda c: c.execute(sa.select(t.backups.c.status, t.backups.c.task)
+                                       .where(t.backups.c.id == ident)).first())
+
+
+def test_backup_tasks_finish_expire_and_resend(db: Database) -> None:
+    """A backup's volume goes back to its status; a stuck restore leaves the target in
+    error_restoring and the backup available; a restarted conductor re-sends them."""
+    past = now() - dt.timedelta(seconds=1)
+    db.write(_volume, "v", status="backing-up", task=None, task_deadline=None,
+             admin_metadata={"backup_from": "in-use"})
+    db.write(_volume, "r", status="restoring-backup", task=None, task_deadline=None)
+    db.write(_backup, "b1")
+    db.write(_backup, "b2", status="restoring", task="restore", restore_volume_id="r",
+             task_deadline=past)
+    db.write(_backup, "b3", status="deleting", task="delete")
+    msgs = {m["id"]: m for m in db.read(tasks.pending)}
+    assert msgs["b1"]["op"] == "backup" and msgs["b2"]["op"] == "restore"
+    assert msgs["b2"]["volume_id"] == "r" and msgs["b3"]["op"] == "delete_backup"
+    assert db.write(tasks.finish, "backup", "b1", "backup", True, None)
+    assert tuple(_backup_status(db, "b1")) == ("available", None)
+    assert _status(db, "v")[0] == "in-use"
+    assert db.write(tasks.reconcile) == 1
+    assert tuple(_backup_status(db, "b2")) == ("available", None)
+    assert _status(db, "r")[0] == "error_restoring"
+    assert db.write(tasks.finish, "backup", "b3", "delete_backup", True, None)
+    assert _backup_status(db, "b3") is None

@@ -7,6 +7,10 @@ filesystem can (btrfs, XFS), a sparse copy elsewhere. Volumes from a snapshot or
 are copies the same way, then grown. Every write goes to a ``.part`` file renamed into place at
 the end, so a failed operation leaves no half-written volume behind (and :meth:`scrub`
 removes the scratch files of an agent killed mid-copy when it starts again).
+
+Backups are sparse copies ``backup-<id>`` in a separate directory (``STATE/backups/``, the
+directory backup backend); a restore copies one back over (or into) a volume file, grown to the
+volume's size.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ class Backend(Protocol):
 
     def connection_info(self, volume_id: str) -> dict[str, Any]: ...
 
+    def backup(self, backup_id: str, volume_id: str, snapshot_id: str | None) -> None: ...
+
+    def restore(self, backup_id: str, volume_id: str, size_gb: int) -> None: ...
+
+    def delete_backup(self, backup_id: str) -> None: ...
+
     def capabilities(self) -> dict[str, Any]: ...
 
 
@@ -56,9 +66,10 @@ _FORMATS = {"raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "qed", "iso"}
 class FileBackend:
     """Volumes as sparse raw files (see module docstring)."""
 
-    def __init__(self, root: Path, name: str = "file") -> None:
+    def __init__(self, root: Path, name: str = "file", backup_root: Path | None = None) -> None:
         self.root = root
         self.name = name
+        self.backup_root = backup_root or root / "backups"
         root.mkdir(parents=True, exist_ok=True)
 
     def volume_path(self, volume_id: str) -> Path:
@@ -118,9 +129,10 @@ class FileBackend:
     def scrub(self) -> int:
         """Remove scratch files a killed agent left behind (at start: none is in use)."""
         count = 0
-        for part in self.root.glob("*.part"):
-            part.unlink(missing_ok=True)
-            count += 1
+        for root in (self.root, self.backup_root):
+            for part in root.glob("*.part"):
+                part.unlink(missing_ok=True)
+                count += 1
         return count
 
     # -- snapshots -----------------------------------------------------------------------------
@@ -130,6 +142,29 @@ class FileBackend:
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.snapshot_path(snapshot_id).unlink(missing_ok=True)
+
+    # -- backups (the directory backup backend) -------------------------------------------------
+    def backup_path(self, backup_id: str) -> Path:
+        return self.backup_root / f"backup-{_safe(backup_id)}"
+
+    def backup(self, backup_id: str, volume_id: str, snapshot_id: str | None) -> None:
+        final = self.backup_path(backup_id)
+        if final.exists():
+            return  # a retried task
+        self.backup_root.mkdir(parents=True, exist_ok=True)
+        source = self.snapshot_path(snapshot_id) if snapshot_id else self.volume_path(volume_id)
+        self._copy(source, final, None)
+
+    def restore(self, backup_id: str, volume_id: str, size_gb: int) -> None:
+        source = self.backup_path(backup_id)
+        if not source.exists():
+            raise BackendError(f"backup {backup_id} has no file")
+        if source.stat().st_size > size_gb * GIB:
+            raise BackendError(f"backup {backup_id} is larger than the volume ({size_gb} GiB)")
+        self._copy(source, self.volume_path(volume_id), size_gb)
+
+    def delete_backup(self, backup_id: str) -> None:
+        self.backup_path(backup_id).unlink(missing_ok=True)
 
     # -- attach --------------------------------------------------------------------------------
     def connection_info(self, volume_id: str) -> dict[str, Any]:
@@ -141,8 +176,9 @@ class FileBackend:
     def capabilities(self) -> dict[str, Any]:
         usage = shutil.disk_usage(self.root)
         return {"volume_backend_name": self.name, "storage_protocol": "local",
+                "vendor_name": "Open Source", "driver_version": "1.0",
                 "total_capacity_gb": usage.total // GIB, "free_capacity_gb": usage.free // GIB,
-                "thin_provisioning_support": True}
+                "thin_provisioning_support": True, "backup": True}
 
     def _copy(self, source: Path, final: Path, size_gb: int | None) -> None:
         if not source.exists():

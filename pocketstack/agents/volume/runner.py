@@ -1,6 +1,6 @@
 """``pocketstack agent volume``: one storage host in its own process, joined over the bus.
 
-Volumes live under ``STATE_DIR/volumes/<host@backend>/``.
+Volumes live under ``STATE_DIR/volumes/<host@backend>/``, backups under ``STATE_DIR/backups/``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def run_volume_agent(settings: Settings, host: str, backend_name: str = "file",
     async def main() -> None:
         bus = make_bus(settings.transport_url or None)
         await bus.start()
-        backend = FileBackend(settings.state_path / "volumes" / full, full.partition("@")[2])
+        backend = FileBackend(settings.state_path / "volumes" / full, full.partition("@")[2],
+                              settings.state_path / "backups")
         agent = VolumeAgent(full, backend, bus, report_interval, availability_zone)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -91,6 +91,10 @@ _EXTENSIONS = (
     ("os-vol-image-meta", "VolumeImageMetadata", "Show image metadata associated with the "
      "volume."),
     ("os-used-limits", "UsedLimits", "Provide data on limited resources that are being used."),
+    ("backups", "Backups", "Backups support."),
+    ("os-backup-project-attr", "BackupProjectAttribute", "Expose backup project_id as an "
+     "attribute of a backup."),
+    ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
 )
 
 

@@ -50,7 +50,8 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     items = [views.snapshot(req, r, c.is_admin) if detail else
              {"id": r["id"], "name": r["name"], "volume_id": r["volume_id"],
               "status": r["status"], "size": r["size"], "description": r["description"],
-              "created_at": views.when(r["created_at"]), "metadata": r["metadata"]}
+              "created_at": views.when(r["created_at"]),
+              "updated_at": views.when(r["updated_at"]), "metadata": r["metadata"]}
              for r in rows]
     out: dict[str, Any] = {"snapshots": items}
     link = next_link(req, "snapshots", rows, more, "snapshots")
@@ -83,8 +84,8 @@ def create(req: ApiRequest) -> Response:
     s = svc(req)
     data = body(req, "snapshot")
     volume_id = text(data.get("volume_id"), "volume_id", 36)
-    if not volume_id:
-        raise errors.bad("'volume_id' is a required property")
+    if not volume_id:  # Cinder looks the volume up anyway: a 404
+        raise errors.VolumeNotFound(str(volume_id))
     name = text(data.get("name", data.get("display_name")), "name")
     description = text(data.get("description", data.get("display_description")),
                        "description")
@@ -107,7 +108,8 @@ def create(req: ApiRequest) -> Response:
 
     row, msg = s.db.write(write)
     s.send(msg)
-    return json_response({"snapshot": views.snapshot(req, row, c.is_admin)}, 202)
+    return json_response({"snapshot": views.created(views.snapshot(req, row, c.is_admin))},
+                         202)
 
 
 def update(req: ApiRequest) -> Response:
@@ -128,7 +130,8 @@ def update(req: ApiRequest) -> Response:
         s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
         return snapshots.update(conn, row, values)
 
-    return json_response({"snapshot": views.snapshot(req, s.db.write(write), c.is_admin)})
+    return json_response({"snapshot": views.created(views.snapshot(req, s.db.write(write),
+                                                                   c.is_admin))})
 
 
 def delete(req: ApiRequest) -> Response:
@@ -158,12 +161,20 @@ def action(req: ApiRequest) -> Response:
         status = arg.get("status") if isinstance(arg, dict) else None
         if status not in ("available", "error", "creating", "deleting", "error_deleting"):
             raise errors.bad(f"Invalid status: {status}")
-        s.enforce(c, "volume_extension:volume_admin_actions:reset_status", {})
+        values: dict[str, Any] = {"status": status, "task": None, "task_deadline": None}
+        if name == "os-reset_status":
+            s.enforce(c, "volume_extension:volume_admin_actions:reset_status", {})
+        else:  # the owner's driver reports progress: creating → available/error
+            progress = arg.get("progress")
+            if progress is not None:
+                values["progress"] = text(progress, "progress", 8)
 
         def write(conn: Any) -> None:
-            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, True)
-            snapshots.update(conn, row, {"status": status, "task": None,
-                                         "task_deadline": None})
+            row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
+            if name == "os-update_snapshot_status":
+                s.enforce(c, "snapshot_extension:snapshot_actions:update_snapshot_status",
+                          {"project_id": row["project_id"]})
+            snapshots.update(conn, row, values)
 
         s.db.write(write)
         return empty_response(202)

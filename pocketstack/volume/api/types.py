@@ -67,7 +67,9 @@ def update(req: ApiRequest) -> Response:
         raise errors.bad("Specify volume type name, description, is_public or a "
                          "combination thereof.")
     row = svc(req).db.write(types.update, req.path_params["type_id"], values)
-    return json_response({"volume_type": views.volume_type(row, True)})
+    out = views.volume_type(row, True)
+    out.pop("os-volume-type-access:is_public", None)  # not in Cinder's update answer
+    return json_response({"volume_type": out})
 
 
 def delete(req: ApiRequest) -> Response:

@@ -36,7 +36,11 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
         "created_at": when(row["created_at"]), "updated_at": when(row["updated_at"]),
         "attachments": attachments, "bootable": "true" if row["bootable"] else "false",
         "encrypted": bool(row["encrypted"]), "multiattach": bool(row["multiattach"]),
-        "metadata": dict(row["metadata"]), "snapshot_id": row["snapshot_id"],
+        # Cinder shows the admin metadata's readonly/attached_mode among the metadata
+        "metadata": {**row["metadata"], **{k: row["admin_metadata"][k]
+                                           for k in ("readonly", "attached_mode")
+                                           if k in row["admin_metadata"]}},
+        "snapshot_id": row["snapshot_id"],
         "source_volid": row["source_volid"], "user_id": row["user_id"],
         "volume_type": type_names.get(row["volume_type_id"] or "", None),
         "consistencygroup_id": None, "replication_status": None,
@@ -67,6 +71,14 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
     return out
 
 
+def created(view: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a create or an update: Cinder leaves out the extension attributes
+    (tenant, host, migration status, snapshot progress) and the image metadata there."""
+    return {k: v for k, v in view.items()
+            if not k.startswith(("os-vol-", "os-extended-snapshot-attributes:"))
+            and k != "volume_image_metadata"}
+
+
 def snapshot(req: ApiRequest, row: dict[str, Any], admin: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"], "name": row["name"], "description": row["description"],
@@ -90,7 +102,7 @@ def volume_type(row: dict[str, Any], admin: bool) -> dict[str, Any]:
            "is_public": bool(row["is_public"]),
            "os-volume-type-access:is_public": bool(row["is_public"]),
            "extra_specs": {k: v for k, v in row["extra_specs"].items()
-                           if admin or k in _USER_SPECS}, "qos_specs_id": None}
+                           if admin or k in _USER_SPECS}}
     return out
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
+from pocketstack.volume.api import image_meta_actions
 from pocketstack.volume.api.common import ctx, svc, text, to_bool, to_int, version_at_least
 from pocketstack.volume.domain import types, volumes
 from pocketstack.volume.domain.common import deadline
@@ -220,6 +221,9 @@ _ACTIONS: dict[str, Callable[[ApiRequest, Any], Response]] = {
     "os-force_delete": _force_delete,
     "os-set_bootable": _set_bootable,
     "os-update_readonly_flag": _readonly,
+    "os-set_image_metadata": image_meta_actions.set_image_metadata,
+    "os-unset_image_metadata": image_meta_actions.unset_image_metadata,
+    "os-show_image_metadata": image_meta_actions.show_image_metadata,
     "os-retype": _retype,
     "os-volume_upload_image": _upload_image,
     "os-reserve": _reserve,

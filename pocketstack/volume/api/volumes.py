@@ -119,6 +119,29 @@ def list_detail(req: ApiRequest) -> Response:
     return _list(req, True)
 
 
+def summary(req: ApiRequest) -> Response:
+    """3.12 ``/volumes/summary``: count and total size of the caller's volumes (3.36: the
+    union of their metadata values)."""
+    c = ctx(req)
+    if not version_at_least(req, "3.12"):
+        raise exceptions.NotFound("Volume summary could not be found.")
+    project: str | None = c.project_id or ""
+    if req.query.get("all_tenants") and to_bool(req.query["all_tenants"], "all_tenants"):
+        svc(req).enforce(c, "volume:get_all_tenants", {"project_id": c.project_id or ""})
+        project = None
+    rows, _ = svc(req).db.read(volumes.list_volumes, volumes.ListQuery(project_id=project))
+    out: dict[str, Any] = {"total_size": sum(int(r["size"]) for r in rows),
+                           "total_count": len(rows)}
+    if version_at_least(req, "3.36"):
+        meta: dict[str, list[str]] = {}
+        for r in rows:
+            for k, v in r["metadata"].items():
+                if v not in meta.setdefault(k, []):
+                    meta[k].append(v)
+        out["metadata"] = meta
+    return json_response({"volume-summary": out})
+
+
 def show(req: ApiRequest) -> Response:
     c = ctx(req)
     row = load(req)
@@ -183,6 +206,15 @@ def create(req: ApiRequest) -> Response:
         host = None
         if source.kind not in ("snapshot", "volume"):
             host = dservices.pick_host(conn, o.volume_service_down_time, None)
+        if host and vtype is not None:  # a type pinned to another backend: no valid host
+            from pocketstack.volume.domain import types as vtypes
+
+            specs = vtypes.get(conn, vtype, project, c.is_admin)["extra_specs"]
+            caps = dservices.capabilities(conn, host)
+            for key in ("volume_backend_name", "storage_protocol", "vendor_name"):
+                if key in specs and str(caps.get(key)) != str(specs[key]):
+                    host = None  # Cinder's capabilities filter: no valid backend
+                    break
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
@@ -193,7 +225,8 @@ def create(req: ApiRequest) -> Response:
 
     row, msg, names = s.db.write(write)
     s.send(msg)
-    return json_response({"volume": views.volume(req, row, names, c.is_admin)}, 202)
+    return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
+                         202)
 
 
 def update(req: ApiRequest) -> Response:
@@ -222,7 +255,7 @@ def update(req: ApiRequest) -> Response:
         return volumes.update(conn, row, values), volumes.type_names(conn)
 
     row, names = s.db.write(write)
-    return json_response({"volume": views.volume(req, row, names, c.is_admin)})
+    return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))})
 
 
 def delete(req: ApiRequest) -> Response:

@@ -1,8 +1,8 @@
 """Per-project quotas: limits (defaults from settings, overrides in ``cinder_quotas``), usage
 counted from the volume and snapshot tables, and the race-free check under the project lock.
 
-``gigabytes`` counts volumes and snapshots, as Cinder's default does; backups and groups are
-limits only (nothing here creates them yet: usage 0)."""
+``gigabytes`` counts volumes and snapshots, as Cinder's default does; ``backups`` and
+``backup_gigabytes`` count backups; groups are a limit only (usage 0)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,18 @@ def usage(conn: Connection, project_id: str) -> dict[str, int]:
     nsnap, sgb = conn.execute(sa.select(sa.func.count(),
                                         sa.func.coalesce(sa.func.sum(s.c.size), 0))
                               .where(s.c.project_id == project_id)).one()
+    b = t.backups
+    nback, bgb = conn.execute(sa.select(sa.func.count(),
+                                        sa.func.coalesce(sa.func.sum(b.c.size), 0))
+                              .where(b.c.project_id == project_id)).one()
     return {"volumes": int(nvol), "snapshots": int(nsnap), "gigabytes": int(vgb) + int(sgb),
-            "per_volume_gigabytes": 0, "backups": 0, "backup_gigabytes": 0, "groups": 0}
+            "per_volume_gigabytes": 0, "backups": int(nback), "backup_gigabytes": int(bgb),
+            "groups": 0}
 
 
 def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volumes: int = 0,
-          snapshots: int = 0, gigabytes: int = 0, volume_size: int | None = None) -> None:
+          snapshots: int = 0, gigabytes: int = 0, volume_size: int | None = None,
+          backups: int = 0, backup_gigabytes: int = 0) -> None:
     """Refuse (413 overLimit) what would pass a limit. Holds the project's lock until the
     caller's transaction ends, so two creates cannot both take the last unit."""
     lock_project(conn, project_id)
@@ -48,7 +54,7 @@ def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volume
         raise errors.OverQuota(f"Volume size {volume_size}G exceeded the quota "
                                f"per_volume_gigabytes of {per}G.")
     used = usage(conn, project_id)
-    for name, adding in (("volumes", volumes), ("snapshots", snapshots)):
+    for name, adding in (("volumes", volumes), ("snapshots", snapshots), ("backups", backups)):
         if adding and 0 <= lim[name] < used[name] + adding:
             raise errors.OverQuota(f"Maximum number of {name} allowed ({lim[name]}) exceeded "
                                    f"for quota '{name}'.")
@@ -57,6 +63,12 @@ def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volume
             f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested "
             f"{gigabytes}G, quota is {lim['gigabytes']}G and {used['gigabytes']}G has been "
             "consumed.")
+    if backup_gigabytes and 0 <= lim["backup_gigabytes"] < (used["backup_gigabytes"]
+                                                             + backup_gigabytes):
+        raise errors.OverQuota(
+            f"Requested backup exceeds allowed Backup gigabytes quota. Requested "
+            f"{backup_gigabytes}G, quota is {lim['backup_gigabytes']}G and "
+            f"{used['backup_gigabytes']}G has been consumed.")
 
 
 def update(conn: Connection, project_id: str, values: dict[str, int]) -> None:

@@ -56,3 +56,11 @@ def pick_host(conn: Connection, down_time: int, availability_zone: str | None
         q = q.where(s.c.availability_zone == availability_zone)
     found = conn.execute(q).first()
     return None if found is None else str(found[0])
+
+
+def capabilities(conn: Connection, host: str) -> dict[str, Any]:
+    """What the cinder-volume ``host`` reported in its last heartbeat."""
+    s = t.services
+    row = conn.execute(sa.select(s.c.capabilities).where(
+        s.c.binary == "cinder-volume", s.c.host == host)).first()
+    return {} if row is None else dict(row[0] or {})

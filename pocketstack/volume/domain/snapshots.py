@@ -50,11 +50,11 @@ def list_snapshots(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]]
     if q.marker is not None:
         ids = [r["id"] for r in rows]
         if q.marker not in ids:
-            raise errors.bad(f"marker [{q.marker}] not found")
+            raise exceptions.NotFound(f"Marker {q.marker} could not be found.")
         rows = rows[ids.index(q.marker) + 1:]
     rows = rows[q.offset:]
-    if q.limit is not None and len(rows) > q.limit:
-        return rows[:q.limit], True
+    if q.limit is not None and q.limit > 0 and len(rows) >= q.limit:
+        return rows[:q.limit], True  # Cinder links a next page whenever this one is full
     return rows, False
 
 

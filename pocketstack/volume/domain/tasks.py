@@ -20,6 +20,10 @@ _ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_ext
 def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
            message: str | None) -> bool:
     """Apply one report; False when it no longer matters (the task was reconciled away)."""
+    if kind == "backup":
+        from pocketstack.volume.domain import backups
+
+        return backups.finish(conn, ident, ok, message)
     table = t.snapshots if kind == "snapshot" else t.volumes
     row = conn.execute(sa.select(table).where(table.c.id == ident)).first()
     if row is None or row.task is None:
@@ -67,7 +71,9 @@ def reconcile(conn: Connection) -> int:
                 status=_ERROR_OF.get(task, "error"), task=None, task_deadline=None,
                 status_reason=f"{task} did not finish before its deadline", updated_at=stamp))
             moved += 1
-    return moved
+    from pocketstack.volume.domain import backups
+
+    return moved + backups.reconcile(conn)
 
 
 def pending(conn: Connection) -> list[dict[str, Any]]:
@@ -98,7 +104,9 @@ def pending(conn: Connection) -> list[dict[str, Any]]:
         op = "delete_snapshot" if r.task == "delete" else "snapshot"
         out.append({"op": op, "kind": "snapshot", "id": r.id, "volume_id": r.volume_id,
                     "host": r.host})
-    return out
+    from pocketstack.volume.domain import backups
+
+    return out + backups.pending(conn)
 
 
 def begin_upload(conn: Connection, row: dict[str, Any], force: bool,
