@@ -16,7 +16,7 @@ def _r(name: str, check: str) -> Rule:
     return Rule(f"os_compute_api:{name}", check, name)
 
 
-_SERVER_READ = ("servers:index", "servers:detail", "servers:show",
+_SERVER_READ = ("servers:index", "servers:detail", "servers:show", "ips:index", "ips:show",
                 "os-instance-actions:list", "os-instance-actions:show",
                 "server-metadata:index", "server-metadata:show", "os-server-tags:index",
                 "os-server-tags:show", "os-console-output", "os-server-groups:index",

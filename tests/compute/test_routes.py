@@ -102,6 +102,8 @@ GET    /extensions/{alias}
 GET    /os-migrations
 GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
+GET    /servers/{server_id}/ips
+GET    /servers/{server_id}/ips/{network_label}
 GET    /servers/{server_id}/os-server-password
 DELETE /servers/{server_id}/os-server-password
 GET    /servers/{server_id}/migrations/{migration_id}

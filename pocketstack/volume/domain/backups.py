@@ -68,6 +68,8 @@ def list_backups(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]], 
             raise exceptions.NotFound(f"Marker {q.marker} could not be found.")
         rows = rows[ids.index(q.marker) + 1:]
     rows = rows[q.offset:]
+    if q.limit == 0:  # as Cinder's query with LIMIT 0: an empty page
+        return [], False
     if q.limit is not None and q.limit > 0 and len(rows) >= q.limit:
         return rows[:q.limit], True  # Cinder links a next page whenever this one is full
     return rows, False
