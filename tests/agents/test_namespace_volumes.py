@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,8 +91,20 @@ def test_attach_shows_a_block_device_in_the_guest(driver: NamespaceDriver,
     marker = b"pocketstack-volume-" + secrets.token_hex(8).encode()
     path = _volume_file(tmp_path, marker)
     host_dev = set(os.listdir("/dev"))
+    # a login's lsblk lists the guest's own disks (Tempest counts them around an attach)
+    lsblk = "PATH=/usr/local/sbin:$PATH lsblk -lb --nodeps"
+    for _ in range(100):  # until the boot script has made the login's tools
+        if _in_guest(driver, spec.uuid, "test -x /usr/local/sbin/lsblk").returncode == 0:
+            break
+        time.sleep(0.05)
+    before = _in_guest(driver, spec.uuid, lsblk)
+    assert before.returncode == 0 and " disk " not in before.stdout, before.stdout
     device = driver.attach_volume(spec.uuid, _conn(path))
     assert device == "/dev/vdb"
+    after = _in_guest(driver, spec.uuid, lsblk).stdout.splitlines()
+    column = after[0].index("TYPE")
+    assert [line.split()[0] for line in after[1:] if line[column:column + 4] == "disk"] == [
+        "vdb"], after
     [loop] = loops_of(str(path))
     shown = _in_guest(driver, spec.uuid, "ls -l /dev/vdb && ls /dev/null /dev/pts && "
                       "head -c 35 /dev/vdb")

@@ -185,6 +185,25 @@ exec "$@"
 """
 
 
+# the guest's own disks, as lsblk lists them: its private /dev (made when a volume is first
+# attached, marked by .pocketstack-guest) holds a block node per attached volume; the host's
+# lsblk would list the machine's disks instead (its /sys/block)
+_LSBLK = """\
+#!/bin/sh
+# pocketstack: the guest's disks are the block nodes of its own /dev (attached volumes)
+row() { printf '%-8s %-7s %2s %14s %2s %-4s %s\\n' "$@"; }
+row NAME MAJ:MIN RM SIZE RO TYPE MOUNTPOINTS
+[ -e /dev/.pocketstack-guest ] || exit 0
+for dev in /dev/vd[a-z] /dev/vd[a-z][a-z]; do
+  [ -b "$dev" ] || continue
+  numbers=$(stat -c '%t %T' "$dev")
+  major=$(printf '%d' "0x${numbers% *}"); minor=$(printf '%d' "0x${numbers#* }")
+  size=$(blockdev --getsize64 "$dev" 2>/dev/null || echo 0)
+  row "${dev#/dev/}" "$major:$minor" 0 "$size" 0 disk ""
+done
+"""
+
+
 def cpuinfo(host: str, vcpus: int) -> str:
     """``/proc/cpuinfo`` of a guest with ``vcpus`` processors: the host's entries (``host``, the
     text of its ``/proc/cpuinfo``) renumbered, repeated when the guest has more than it."""
@@ -216,6 +235,8 @@ def write_scripts(base: Path, spec: InstanceSpec, devs: dict[str, str]) -> None:
     sbin.mkdir(exist_ok=True)
     (sbin / "sudo").write_text(_SUDO)
     (sbin / "sudo").chmod(0o755)
+    (sbin / "lsblk").write_text(_LSBLK)
+    (sbin / "lsblk").chmod(0o755)
     busybox = shutil.which("busybox")
     if busybox is not None and not (sbin / "ip").is_symlink():
         # its "RTNETLINK answers: File exists" is what Tempest tolerates when it adds the
