@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.volume import errors
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import quotas, types
+from pocketstack.volume.domain import common, quotas, types
 from pocketstack.volume.domain.common import now, row_dict
 from pocketstack.volume.domain.volumes import ListQuery
 from pocketstack.volume.domain.volumes import get as get_volume
@@ -62,17 +62,7 @@ def list_backups(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]], 
         b.c.parent_id.is_not(None)))}
     for r in rows:
         r["has_dependent_backups"] = r["id"] in parents
-    if q.marker is not None:
-        ids = [r["id"] for r in rows]
-        if q.marker not in ids:
-            raise exceptions.NotFound(f"Marker {q.marker} could not be found.")
-        rows = rows[ids.index(q.marker) + 1:]
-    rows = rows[q.offset:]
-    if q.limit == 0:  # as Cinder's query with LIMIT 0: an empty page
-        return [], False
-    if q.limit is not None and q.limit > 0 and len(rows) >= q.limit:
-        return rows[:q.limit], True  # Cinder links a next page whenever this one is full
-    return rows, False
+    return common.page(rows, q.marker, q.offset, q.limit)
 
 
 def usage(conn: Connection, project_id: str) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""Helpers every Cinder domain module shares: the clock, the per-project lock, JSON-safe rows."""
+"""Helpers every Cinder domain module shares: the clock, the per-project lock, JSON-safe rows,
+one page of a list."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from pocketstack.common import exceptions
 from pocketstack.common.timeutils import utcnow
 from pocketstack.volume import tables as t
 
@@ -37,3 +39,21 @@ def lock_project(conn: Connection, project_id: str) -> None:
 
 def row_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+def page(rows: list[dict[str, Any]], marker: str | None, offset: int,
+         limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+    """One page of sorted ``rows`` as Cinder pages them: after ``marker`` (404 when it is not
+    among them), skipping ``offset``, at most ``limit`` (0: an empty page, as a query with
+    LIMIT 0); True when the page is full (Cinder then links a next one)."""
+    if marker is not None:
+        ids = [r["id"] for r in rows]
+        if marker not in ids:
+            raise exceptions.NotFound(f"Marker {marker} could not be found.")
+        rows = rows[ids.index(marker) + 1:]
+    rows = rows[offset:]
+    if limit == 0:
+        return [], False
+    if limit is not None and limit > 0 and len(rows) >= limit:
+        return rows[:limit], True
+    return rows, False

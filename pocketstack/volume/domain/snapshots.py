@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.volume import errors
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import quotas
+from pocketstack.volume.domain import common, quotas
 from pocketstack.volume.domain.common import now, row_dict
 from pocketstack.volume.domain.volumes import ListQuery
 
@@ -47,17 +47,7 @@ def list_snapshots(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]]
     rows = [row_dict(r) for r in conn.execute(stmt.order_by(*order))]
     if q.metadata:
         rows = [r for r in rows if all(r["metadata"].get(k) == v for k, v in q.metadata.items())]
-    if q.marker is not None:
-        ids = [r["id"] for r in rows]
-        if q.marker not in ids:
-            raise exceptions.NotFound(f"Marker {q.marker} could not be found.")
-        rows = rows[ids.index(q.marker) + 1:]
-    rows = rows[q.offset:]
-    if q.limit == 0:  # as Cinder's query with LIMIT 0: an empty page
-        return [], False
-    if q.limit is not None and q.limit > 0 and len(rows) >= q.limit:
-        return rows[:q.limit], True  # Cinder links a next page whenever this one is full
-    return rows, False
+    return common.page(rows, q.marker, q.offset, q.limit)
 
 
 def create(conn: Connection, volume: dict[str, Any], *, project_id: str, user_id: str | None,

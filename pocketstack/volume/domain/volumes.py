@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.volume import errors
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import quotas, types
+from pocketstack.volume.domain import common, quotas, types
 from pocketstack.volume.domain.common import now, row_dict
 
 SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "availability_zone",
@@ -80,17 +80,7 @@ def list_volumes(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]], 
     if q.metadata:
         rows = [r for r in rows if all(r["metadata"].get(k) == val
                                        for k, val in q.metadata.items())]
-    if q.marker is not None:
-        ids = [r["id"] for r in rows]
-        if q.marker not in ids:
-            raise exceptions.NotFound(f"Marker {q.marker} could not be found.")
-        rows = rows[ids.index(q.marker) + 1:]
-    rows = rows[q.offset:]
-    if q.limit == 0:  # as Cinder's query with LIMIT 0: an empty page
-        return [], False
-    if q.limit is not None and q.limit > 0 and len(rows) >= q.limit:
-        return rows[:q.limit], True  # Cinder links a next page whenever this one is full
-    return rows, False
+    return common.page(rows, q.marker, q.offset, q.limit)
 
 
 def type_names(conn: Connection) -> dict[str, str]:
