@@ -22,7 +22,7 @@ from pocketstack.network.service import NetworkService
 def service(tmp_path: Path) -> NetworkService:
     db = Database(f"sqlite:///{tmp_path / 'net.db'}")
     migrate.upgrade(db)
-    settings = Settings(state_dir=str(tmp_path))
+    settings = Settings(state_dir=str(tmp_path), dataplane="none")  # the in-process heartbeats
     svc = NetworkService(Runtime(settings, db, InProcessBus(), tmp_path))
     role = svc.roles()[0]
     role.report(starting=True)  # type: ignore[attr-defined]

@@ -25,8 +25,8 @@ from pocketstack.network.service import NetworkService
 def service(tmp_path: Path) -> NetworkService:
     db = Database(f"sqlite:///{tmp_path / 'net.db'}")
     migrate.upgrade(db)
-    svc = NetworkService(Runtime(Settings(state_dir=str(tmp_path)), db, InProcessBus(),
-                                 tmp_path))
+    settings = Settings(state_dir=str(tmp_path), dataplane="none")  # the in-process heartbeats
+    svc = NetworkService(Runtime(settings, db, InProcessBus(), tmp_path))
     svc.roles()[0].report(starting=True)  # type: ignore[attr-defined]
     return svc
 
