@@ -10,7 +10,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
-from pocketstack.volume.api import views
+from pocketstack.volume.api import metadata_items, views
 from pocketstack.volume.api.common import (
     body,
     ctx,
@@ -193,68 +193,18 @@ def action(req: ApiRequest) -> Response:
 
 
 # -- metadata -----------------------------------------------------------------------------------
-def show_metadata(req: ApiRequest) -> Response:
-    return json_response({"metadata": dict(_load(req)["metadata"])})
-
-
-def _write_metadata(req: ApiRequest, replace: bool) -> Response:
-    c = ctx(req)
-    s = svc(req)
-    data = req.json()
-    if not isinstance(data, dict) or "metadata" not in data:
-        raise errors.bad("Malformed request body: 'metadata' is required.")
-    new = metadata(data["metadata"])
-
-    def write(conn: Any) -> dict[str, str]:
-        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
-        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
-        return snapshots.set_metadata(conn, row, new, replace=replace)
-
-    return json_response({"metadata": s.db.write(write)})
+METADATA = metadata_items.Owner(
+    "Snapshot", "snapshot_id", snapshots.get, snapshots.set_metadata,
+    snapshots.delete_metadata, write_rule="volume:update_snapshot")
+show_metadata = METADATA.show
+show_metadata_item = METADATA.show_item
+update_metadata_item = METADATA.update_item
+delete_metadata_item = METADATA.delete_item
 
 
 def create_metadata(req: ApiRequest) -> Response:
-    return _write_metadata(req, False)
+    return METADATA.write(req, False)
 
 
 def replace_metadata(req: ApiRequest) -> Response:
-    return _write_metadata(req, True)
-
-
-def show_metadata_item(req: ApiRequest) -> Response:
-    row = _load(req)
-    key = req.path_params["key"]
-    if key not in row["metadata"]:
-        raise exceptions.NotFound(f"Snapshot {row['id']} has no metadata with key {key}.")
-    return json_response({"meta": {key: row["metadata"][key]}})
-
-
-def update_metadata_item(req: ApiRequest) -> Response:
-    c = ctx(req)
-    s = svc(req)
-    key = req.path_params["key"]
-    data = req.json()
-    item = metadata(data.get("meta") if isinstance(data, dict) else None, "meta")
-    if len(item) != 1 or key not in item:
-        raise errors.bad("Request body and URI mismatch")
-
-    def write(conn: Any) -> None:
-        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
-        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
-        snapshots.set_metadata(conn, row, item, replace=False)
-
-    s.db.write(write)
-    return json_response({"meta": item})
-
-
-def delete_metadata_item(req: ApiRequest) -> Response:
-    c = ctx(req)
-    s = svc(req)
-
-    def write(conn: Any) -> None:
-        row = snapshots.get(conn, req.path_params["snapshot_id"], c.project_id, c.is_admin)
-        s.enforce(c, "volume:update_snapshot", {"project_id": row["project_id"]})
-        snapshots.delete_metadata(conn, row, req.path_params["key"])
-
-    s.db.write(write)
-    return empty_response(200)
+    return METADATA.write(req, True)
