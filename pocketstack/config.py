@@ -156,8 +156,10 @@ class Settings:
         "when more fit), as Nova's max_placement_results.")
     scheduler_filters: str = _opt(
         "ComputeFilter,AvailabilityZoneFilter,ImagePropertiesFilter,"
-        "ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,AggregateMultiTenancyFilter",
-        "Scheduler filters, in order (resources are filtered by placement first).",
+        "ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,AggregateMultiTenancyFilter,"
+        "SameHostFilter,DifferentHostFilter",
+        "Scheduler filters, in order (resources are filtered by placement first); also known: "
+        "AggregateInstanceExtraSpecsFilter, JsonFilter (the query hint).",
     )
     scheduler_weighers: str = _opt(
         "RAMWeigher,CPUWeigher,DiskWeigher,ServerGroupSoftAffinityWeigher",

@@ -16,7 +16,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("placement", "pocketstack.placement.service:PlacementService",
                 "pocketstack.placement.tables"),
     ServiceSpec("compute", "pocketstack.compute.service:ComputeService",
-                "pocketstack.compute.tables"),
+                "pocketstack.compute.tables", "pocketstack.compute.settings:ComputeSettings"),
     ServiceSpec("network", "pocketstack.network.service:NetworkService",
                 "pocketstack.network.tables", "pocketstack.network.settings:NetworkSettings"),
     ServiceSpec("volume", "pocketstack.volume.service:VolumeService", "pocketstack.volume.tables",

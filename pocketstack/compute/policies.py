@@ -49,7 +49,8 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-security-groups:create",
                  "os-security-groups:update", "os-security-groups:delete",
                  "os-security-groups:rule:create", "os-security-groups:rule:delete",
-                 "os-server-password:clear")
+                 "os-server-password:clear", "os-create-backup",
+                 "os-deferred-delete:restore", "os-deferred-delete:force")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",
@@ -73,7 +74,8 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "limits:other_project", "os-keypairs:other_user", "scheduler:explain",
                "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
                "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot",
-               "os-quota-class-sets:show", "os-quota-class-sets:update")
+               "os-quota-class-sets:show", "os-quota-class-sets:update",
+               "os-shelve:unshelve_to_host")
 
 RULES: list[Rule] = [
     *(_r(n, PROJECT_READER_OR_ADMIN) for n in _SERVER_READ),

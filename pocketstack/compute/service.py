@@ -19,6 +19,7 @@ from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.compute import microversions
 from pocketstack.compute.policies import RULES
+from pocketstack.compute.settings import ComputeSettings
 from pocketstack.image.interface import ImageAPI
 from pocketstack.network.interface import NetworkAPI
 from pocketstack.placement.interface import PlacementAPI
@@ -52,12 +53,13 @@ class ComputeService:
     name = "compute"
     catalog = (CatalogEntry("compute", "nova", "/compute/v2.1", "Nova Compute Service"),)
     tables = "pocketstack.compute.tables"
-    settings_section = None
+    settings_section = ComputeSettings
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.db: Database = runtime.db
         self.settings: Settings = runtime.settings
+        self.options: ComputeSettings = runtime.settings.section(ComputeSettings)
         self.authenticate: Authenticator = runtime.authenticate
         self.policy = PolicyEngine(
             RULES, self.settings.policy_file or None,

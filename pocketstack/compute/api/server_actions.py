@@ -18,7 +18,12 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.compute.api import server_rescue, server_snapshot, server_views
+from pocketstack.compute.api import (
+    server_rescue,
+    server_shelve,
+    server_snapshot,
+    server_views,
+)
 from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
 from pocketstack.compute.api.servers import _ref, load, start_delete
 from pocketstack.compute.domain import (
@@ -81,8 +86,6 @@ PLAIN: dict[str, tuple[str, str, str, int]] = {
                       "confirmResize", 204),
     "revertResize": ("revert_resize", "os_compute_api:servers:revert_resize", "revertResize",
                      202),
-    "shelve": ("shelve", "os_compute_api:os-shelve:shelve", "shelve", 202),
-    "unshelve": ("unshelve", "os_compute_api:os-shelve:unshelve", "unshelve", 202),
 }
 
 
@@ -191,14 +194,6 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
     return json_response({"server": view}, status=202)
 
 
-def shelve_offload(req: ApiRequest, arg: Any) -> Response:
-    row = svc(req).db.read(lambda conn: load(req, conn))
-    if row["vm_state"] != states.SHELVED_OFFLOADED:
-        raise exceptions.Conflict(f"Cannot 'shelveOffload' instance {row['uuid']} while it is "
-                                  f"in vm_state {row['vm_state']}")
-    return empty_response(202)
-
-
 def lock(req: ApiRequest, arg: Any) -> Response:
     data = validate(schemas.LOCK, arg) or {}
     if "locked_reason" in data and not version_at_least(req, "2.73"):
@@ -272,7 +267,15 @@ def console_output(req: ApiRequest, arg: Any) -> Response:
 
 
 def force_delete(req: ApiRequest, arg: Any) -> Response:
-    start_delete(req, "os_compute_api:servers:force_delete")
+    """Delete now, whatever the state (a soft-deleted server is not waited for)."""
+    start_delete(req, "os_compute_api:os-deferred-delete:force")
+    return empty_response(202)
+
+
+def restore(req: ApiRequest, arg: Any) -> Response:
+    """Bring a SOFT_DELETED server back (its guest is powered on again)."""
+    _task(req, "restore", "os_compute_api:os-deferred-delete:restore", "restore",
+          lambda conn, row: {"deleted_at": None})
     return empty_response(202)
 
 
@@ -405,10 +408,13 @@ def _floating_ip(add: bool) -> Handler:
 ACTIONS: dict[str, Handler] = {
     **{key: plain(key) for key in PLAIN},
     "reboot": reboot, "resize": resize, "migrate": migrate, "rebuild": rebuild,
-    "shelveOffload": shelve_offload, "lock": lock,
+    "shelve": server_shelve.shelve, "unshelve": server_shelve.unshelve,
+    "shelveOffload": server_shelve.shelve_offload, "lock": lock,
     "unlock": unlock, "os-getConsoleOutput": console_output, "forceDelete": force_delete,
+    "restore": restore,
     "changePassword": change_password, "os-resetState": reset_state,
-    "createImage": server_snapshot.create_image, "rescue": server_rescue.rescue,
+    "createImage": server_snapshot.create_image,
+    "createBackup": server_snapshot.create_backup, "rescue": server_rescue.rescue,
     "unrescue": server_rescue.unrescue,
     "addSecurityGroup": _security_group(True), "removeSecurityGroup": _security_group(False),
     "addFloatingIp": _floating_ip(True), "removeFloatingIp": _floating_ip(False),

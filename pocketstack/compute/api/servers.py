@@ -41,7 +41,8 @@ STATUS_TO_VM_STATES = {
     "PAUSED": [states.PAUSED], "SUSPENDED": [states.SUSPENDED], "ERROR": [states.ERROR],
     "VERIFY_RESIZE": [states.RESIZED], "DELETED": [states.DELETED],
     "SHELVED": [states.SHELVED], "SHELVED_OFFLOADED": [states.SHELVED_OFFLOADED],
-    "RESCUE": [states.RESCUED], "RESIZE": [states.ACTIVE, states.STOPPED],
+    "RESCUE": [states.RESCUED], "SOFT_DELETED": [states.SOFT_DELETED],
+    "RESIZE": [states.ACTIVE, states.STOPPED],
     "REBOOT": [states.ACTIVE], "HARD_REBOOT": [states.ACTIVE], "REBUILD": [states.ACTIVE],
 }
 
@@ -183,6 +184,8 @@ def create_server(req: ApiRequest) -> Response:
         except (binascii.Error, ValueError):
             raise exceptions.ValidationError("User data needs to be valid base 64.") from None
     hints = dict(data.get("os:scheduler_hints") or data.get("OS-SCH-HNT:scheduler_hints") or {})
+    if isinstance(hints.get("group"), list):  # Nova takes a list's first group
+        hints["group"] = hints["group"][0] if hints["group"] else None
     az = server.get("availability_zone")
     force_host = None
     if az and ":" in az:
@@ -501,11 +504,15 @@ def update_server(req: ApiRequest) -> Response:
 
 
 def delete_server(req: ApiRequest) -> Response:
-    start_delete(req, "os_compute_api:servers:delete")
+    start_delete(req, "os_compute_api:servers:delete",
+                 soft=svc(req).options.reclaim_instance_interval > 0)
     return empty_response(204)
 
 
-def start_delete(req: ApiRequest, rule: str) -> None:
+def start_delete(req: ApiRequest, rule: str, soft: bool = False) -> None:
+    """Delete the server now, or with ``soft`` (``reclaim_instance_interval`` set) put it in
+    SOFT_DELETED: powered off, resources kept until it is restored or reclaimed. As Nova, a
+    server that never ran, or has a task in flight, is deleted for good even then."""
     ctx = req.ctx
     service = svc(req)
 
@@ -516,12 +523,20 @@ def start_delete(req: ApiRequest, rule: str) -> None:
             raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
         if row["task_state"] == states.DELETING:
             return row
-        updated = instances.mark_deleting(conn, row, service.settings.task_timeout)
+        if soft and row["vm_state"] == states.SOFT_DELETED and row["task_state"] is None:
+            return row  # deleted already: the reclaim (or forceDelete) removes it
+        event = "compute_terminate_instance"
+        if soft and row["task_state"] is None and row["launched_at"] is not None:
+            updated = instances.mark_soft_deleting(conn, row, service.settings.task_timeout)
+            event = "compute_soft_delete_instance"
+        else:
+            updated = instances.mark_deleting(conn, row, service.settings.task_timeout)
         action = instance_actions.start(conn, row["uuid"], "delete", req.request_id,
                                         ctx.project_id or "", ctx.user_id or "")
-        instance_actions.event_start(conn, action, "compute_terminate_instance", row["host"])
+        instance_actions.event_start(conn, action, event, row["host"])
         return updated
 
     row = instances.write_checked(service.db, write)
-    LOG.info("[instance: %s] deleting: accepted (%s)", row["uuid"], req.request_id)
+    LOG.info("[instance: %s] %s: accepted (%s)", row["uuid"], row["task_state"],
+             req.request_id)
     service.notify("conductor", {"op": "delete", "uuid": row["uuid"]})

@@ -85,7 +85,13 @@ def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
     image_props: dict[str, Any] = {}
     if row["image_ref"] and conductor.images is not None:
         image_props = dict(row["scheduler_hints"].get("_image_properties", {}))
+    hints = row["scheduler_hints"] or {}
+    same = _uuids(hints.get("same_host"))
+    different = _uuids(hints.get("different_host"))
     return RequestSpec(
+        same_host=None if same is None else instances.hosts_of(conn, same),
+        different_host=instances.hosts_of(conn, different or []),
+        query=hints.get("query"),
         instance_uuid=row["uuid"], project_id=row["project_id"], user_id=row["user_id"],
         vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
         extra_specs=dict(flavor.get("extra_specs") or {}), image_properties=image_props,
@@ -93,6 +99,13 @@ def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
         group_policy=group_policy,
         group_hosts=group_hosts, group_max_per_host=max_per_host, ignore_hosts=ignore_hosts,
         force_host=row["scheduler_hints"].get("_force_host"))
+
+
+def _uuids(value: Any) -> list[str] | None:
+    """A same_host/different_host hint as a list of server uuids (None: no hint)."""
+    if value is None or value == []:
+        return None
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
 
 
 def record_of(verdicts: list[Any], chosen: str | None, seconds: float,

@@ -42,10 +42,12 @@ from pocketstack.compute.conductor.power_sync import PowerSync
 from pocketstack.compute.conductor.recovery import Recovery
 from pocketstack.compute.conductor.resize import ResizeMigrate
 from pocketstack.compute.conductor.shelve import Shelve
+from pocketstack.compute.conductor.soft_delete import SoftDelete
 from pocketstack.compute.conductor.workqueue import InstanceWorkQueue
 from pocketstack.compute.domain import instances, services
 from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.scheduler.scheduler import Scheduler
+from pocketstack.compute.settings import ComputeSettings
 from pocketstack.config import Settings
 
 LOG = logging.getLogger(__name__)
@@ -73,8 +75,10 @@ class Conductor:
         self.scheduler = Scheduler(db, placement, settings)
         self.hostname = socket.gethostname()
         self.queue = InstanceWorkQueue()
+        self.soft_delete = SoftDelete(self)
         self.families: list[TaskFamily] = [Build(self), PowerActions(self),
-                                           ResizeMigrate(self), Shelve(self), Delete(self)]
+                                           ResizeMigrate(self), Shelve(self), Delete(self),
+                                           self.soft_delete]
         self._by_task = {task: f for f in self.families for task in f.task_states}
         self.hosts = Hosts(self)
         self.power_sync = PowerSync(self)
@@ -231,6 +235,8 @@ class Conductor:
             elif op == "release_volumes" and uuid:
                 await self.in_thread(volumes.release, self.volume_api(), uuid,
                                      list(msg.get("volumes") or []))
+            elif op == "delete_image" and msg.get("image_id"):
+                await self.in_thread(self.delete_image, str(msg["image_id"]), uuid)
             elif op == "heartbeat":
                 await self.on_heartbeat(msg)
             elif op == "console_output":
@@ -243,6 +249,16 @@ class Conductor:
             LOG.exception("[instance: %s] conductor: %s failed; the reconciler will look "
                           "again", uuid or "-", op)
         return None
+
+    def delete_image(self, image_id: str, uuid: str) -> None:
+        """Delete an image the compute service made (a shelved server's snapshot)."""
+        if self.images is None:
+            return
+        try:
+            self.images.delete_image(SERVICE_CTX, image_id)
+        except exceptions.NotFound:
+            return  # deleted already
+        LOG.info("[instance: %s] image %s deleted", uuid or "-", image_id)
 
     async def on_heartbeat(self, msg: dict[str, Any]) -> None:
         received = utcnow()
@@ -260,6 +276,13 @@ class Conductor:
         for row in await self.in_thread(self.db.read, instances.overdue, now):
             if not self.queue.busy(row["uuid"]):
                 await self.run_step(row["uuid"], self.recovery.overdue, now)
+        interval = self.settings.section(ComputeSettings).reclaim_instance_interval
+        if interval > 0:  # deferred deletes whose time is up (Nova's _reclaim_queued_deletes)
+            before = now - dt.timedelta(seconds=interval)
+            for row in await self.in_thread(self.db.read, instances.reclaimable, before):
+                if not self.queue.busy(row["uuid"]):
+                    await self.run_step(row["uuid"], self.soft_delete.reclaim,
+                                        self.deadline())
 
     async def _resume_all(self) -> None:
         """After a restart: pick up every task that was under way, side by side."""

@@ -52,6 +52,10 @@ class Delete(TaskFamily):
         if attached:
             step.send("conductor", {"op": "release_volumes", "uuid": step.uuid,
                                     "volumes": attached})
+        snapshot = (step.row["scheduler_hints"] or {}).get(states.SHELVED_IMAGE_HINT)
+        if snapshot:  # a shelved server's snapshot goes with it (as Nova's delete)
+            step.send("conductor", {"op": "delete_image", "image_id": snapshot,
+                                    "uuid": step.uuid})
         instances.finalize_delete(step.conn, step.row)
         record = instance_actions.latest(step.conn, step.uuid, "delete")
         if record is not None:

@@ -116,12 +116,14 @@ def network_interfaces(row: dict[str, Any]) -> list[NetworkInterface]:
 
 
 def spawn_spec(conductor: Conductor, row: dict[str, Any], flavor: dict[str, Any],
-               rescue_image_id: str | None = None) -> dict[str, Any]:
-    """The spec (as a bus dict) to build ``row`` with ``flavor``."""
+               rescue_image_id: str | None = None,
+               image_id: str | None = None) -> dict[str, Any]:
+    """The spec (as a bus dict) to build ``row`` with ``flavor`` (from ``image_id`` rather
+    than the server's own image: unshelve boots from the shelved snapshot)."""
     spec = InstanceSpec(
         uuid=row["uuid"], name=instances.instance_name(row), vcpus=int(flavor["vcpus"]),
         memory_mb=int(flavor["ram"]), root_gb=int(flavor["disk"]),
-        image=image_source(conductor, row["image_ref"],
+        image=image_source(conductor, image_id or row["image_ref"],
                            (row["scheduler_hints"] or {}).get(IMAGE_HINT)),
         metadata=dict(row["metadata"] or {}), user_data=row["user_data"],
         key_data=row["key_data"], hostname=_hostname(row), flavor_name=flavor.get("name"),

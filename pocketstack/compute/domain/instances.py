@@ -111,6 +111,7 @@ def set_tags(conn: Connection, row: dict[str, Any], tags: list[str]) -> None:
 # internal action -> the name Nova's API uses for it in a 409 ("Cannot 'reboot' instance ...")
 API_NAMES = {"reboot_soft": "reboot", "reboot_hard": "reboot", "confirm_resize": "confirmResize",
              "revert_resize": "revertResize", "create_image": "createImage",
+             "create_backup": "createBackup", "force_delete": "forceDelete",
              "shelve_offload": "shelveOffload"}
 
 
@@ -122,7 +123,23 @@ def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seco
     flight). The write is a compare-and-swap on the row's generation; run it with
     :func:`write_checked` so a request that loses a race re-reads and answers from the
     winner's state."""
-    allowed, task_state = states.ACTIONS[action]
+    _, task_state = states.ACTIONS[action]
+    replaced = check_task(row, action)
+    if replaced is not None:  # the replaced task's action ends here, as failed
+        record = instance_actions.latest(conn, row["uuid"], replaced)
+        if record is not None and record["finish_time"] is None:
+            instance_actions.finish(conn, record["id"], "Error")
+    values = {"task_state": task_state,
+              "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
+              "task_attempts": 0}
+    values.update(extra or {})
+    return update(conn, row, values)
+
+
+def check_task(row: dict[str, Any], action: str) -> str | None:
+    """409 unless ``action`` may start now (see :func:`start_task`); returns the name of the
+    task it replaces, if any."""
+    allowed = states.ACTIONS[action][0]
     name = API_NAMES.get(action, action)
     if row["locked"] and action not in ("unlock",):
         raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
@@ -133,15 +150,7 @@ def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seco
     if row["task_state"] is not None and replaced is None:
         raise exceptions.Conflict(f"Cannot '{name}' instance {row['uuid']} while it is in "
                                   f"task_state {row['task_state']}")
-    if replaced is not None:  # the replaced task's action ends here, as failed
-        record = instance_actions.latest(conn, row["uuid"], replaced)
-        if record is not None and record["finish_time"] is None:
-            instance_actions.finish(conn, record["id"], "Error")
-    values = {"task_state": task_state,
-              "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
-              "task_attempts": 0}
-    values.update(extra or {})
-    return update(conn, row, values)
+    return replaced
 
 
 def write_checked(db: Database, fn: Callable[..., R], *args: Any, attempts: int = 5) -> R:
@@ -164,6 +173,24 @@ def mark_deleting(conn: Connection, row: dict[str, Any], deadline_seconds: int) 
         "task_state": states.DELETING,
         "task_deadline": utcnow() + dt.timedelta(seconds=deadline_seconds),
         "task_attempts": 0})
+
+
+def mark_soft_deleting(conn: Connection, row: dict[str, Any],
+                       deadline_seconds: int) -> dict[str, Any]:
+    """Start a deferred delete: ``deleted_at`` is when the reclaim interval starts."""
+    hints = dict(row["scheduler_hints"] or {})
+    hints[states.BEFORE_SOFT_DELETE_HINT] = row["vm_state"]
+    now = utcnow()
+    return update(conn, row, {
+        "task_state": states.SOFT_DELETING, "deleted_at": now, "scheduler_hints": hints,
+        "task_deadline": now + dt.timedelta(seconds=deadline_seconds), "task_attempts": 0})
+
+
+def reclaimable(conn: Connection, before: dt.datetime) -> list[dict[str, Any]]:
+    """Soft-deleted instances whose reclaim interval ended (``deleted_at`` before ``before``)."""
+    return [dict(r) for r in conn.execute(sa.select(T).where(
+        T.c.deleted.is_(False), T.c.vm_state == states.SOFT_DELETED,
+        T.c.task_state.is_(None), T.c.deleted_at < before)).mappings()]
 
 
 def finalize_delete(conn: Connection, row: dict[str, Any]) -> None:
@@ -217,8 +244,8 @@ def list_(conn: Connection, *, project_id: str | None, filters: dict[str, Any],
     q = sa.select(T)
     if project_id is not None:
         q = q.where(T.c.project_id == project_id)
-    if not deleted:
-        q = q.where(T.c.deleted.is_(False))
+    if not deleted:  # as Nova, soft-deleted servers are listed only with the deleted ones
+        q = q.where(T.c.deleted.is_(False), T.c.vm_state != states.SOFT_DELETED)
     for key, value in filters.items():
         if key == "name":  # a regular expression, as Nova matches it
             try:

@@ -9,6 +9,7 @@ BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED = "building", "active", "stopped", 
     "suspended"
 RESIZED, ERROR, DELETED, SHELVED, SHELVED_OFFLOADED, RESCUED = "resized", "error", "deleted", \
     "shelved", "shelved_offloaded", "rescued"
+SOFT_DELETED = "soft-delete"
 
 # task states
 SCHEDULING, SPAWNING, DELETING = "scheduling", "spawning", "deleting"
@@ -20,11 +21,20 @@ RESIZE_PREP, RESIZE_FINISH, RESIZE_REVERTING, RESIZE_CONFIRMING = "resize_prep",
 REBUILDING, MIGRATING, SHELVING, UNSHELVING = "rebuilding", "migrating", "shelving", \
     "unshelving"
 RESCUING, UNRESCUING, IMAGE_SNAPSHOT = "rescuing", "unrescuing", "image_snapshot"
+IMAGE_BACKUP = "image_backup"
+SOFT_DELETING, RESTORING = "soft-deleting", "restoring"
+
+# internal scheduler hints that carry shelve's facts from the API to the conductor
+SHELVED_IMAGE_HINT = "_shelved_image"  # the <name>-shelved snapshot unshelve boots from
+UNSHELVE_HOST_HINT = "_unshelve_host"  # the host an unshelve was asked to use (2.91)
+# the vm_state a soft-deleted server had (restored to it when it has no guest to power on)
+BEFORE_SOFT_DELETE_HINT = "_before_soft_delete"
 
 _STATUS = {
     BUILDING: "BUILD", ACTIVE: "ACTIVE", STOPPED: "SHUTOFF", PAUSED: "PAUSED",
     SUSPENDED: "SUSPENDED", RESIZED: "VERIFY_RESIZE", ERROR: "ERROR", DELETED: "DELETED",
     SHELVED: "SHELVED", SHELVED_OFFLOADED: "SHELVED_OFFLOADED", RESCUED: "RESCUE",
+    SOFT_DELETED: "SOFT_DELETED",
 }
 _TASK_STATUS = {
     REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", RESIZE_PREP: "RESIZE",
@@ -62,6 +72,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "rescue": ((ACTIVE, STOPPED, ERROR), RESCUING),
     "unrescue": ((RESCUED,), UNRESCUING),
     "create_image": ((ACTIVE, STOPPED, PAUSED, SUSPENDED), IMAGE_SNAPSHOT),
+    "create_backup": ((ACTIVE, STOPPED, PAUSED, SUSPENDED), IMAGE_BACKUP),
+    "restore": ((SOFT_DELETED,), RESTORING),
 }
 
 # Actions that run on the hypervisor; their success sets these states.

@@ -25,6 +25,9 @@ class RequestSpec:
     group_max_per_host: int = 1
     ignore_hosts: set[str] = field(default_factory=set)
     force_host: str | None = None
+    same_host: list[str] | None = None  # hosts of the servers a same_host hint names
+    different_host: list[str] = field(default_factory=list)  # ... a different_host hint
+    query: Any = None  # the query hint (JSON text or already parsed)
 
     @property
     def resources(self) -> dict[str, int]:

@@ -31,6 +31,14 @@ NETWORKS = {"oneOf": [
         "additionalProperties": False}},
 ]}
 
+# Nova's scheduler hints: known keys are checked, any other key is kept (as Nova)
+HINTS: dict[str, Any] = {"type": "object", "properties": {
+    "group": {"oneOf": [UUID, {"type": "array", "items": UUID}]},
+    "same_host": {"oneOf": [UUID, {"type": "array", "items": UUID}]},
+    "different_host": {"oneOf": [UUID, {"type": "array", "items": UUID}]},
+    "query": {"type": ["string", "object", "array"]},
+}, "additionalProperties": True}
+
 CREATE: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -68,8 +76,8 @@ CREATE: dict[str, Any] = {
             "required": ["name", "flavorRef"],
             "additionalProperties": False,
         },
-        "os:scheduler_hints": {"type": "object"},
-        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+        "os:scheduler_hints": HINTS,
+        "OS-SCH-HNT:scheduler_hints": HINTS,
     },
     "required": ["server"],
     "additionalProperties": False,

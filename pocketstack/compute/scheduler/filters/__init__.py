@@ -19,6 +19,7 @@ def load_filters(names: str) -> list[Filter]:
         aggregates,
         availability_zone,
         compute,
+        hints,
         image_properties,
         server_groups,
     )
@@ -31,6 +32,9 @@ def load_filters(names: str) -> list[Filter]:
         "ServerGroupAntiAffinityFilter": server_groups.ServerGroupAntiAffinityFilter,
         "AggregateMultiTenancyFilter": aggregates.AggregateMultiTenancyFilter,
         "AggregateInstanceExtraSpecsFilter": aggregates.AggregateInstanceExtraSpecsFilter,
+        "SameHostFilter": hints.SameHostFilter,
+        "DifferentHostFilter": hints.DifferentHostFilter,
+        "JsonFilter": hints.JsonFilter,
     }
     out: list[Filter] = []
     for name in (n.strip() for n in names.split(",")):
