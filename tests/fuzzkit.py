@@ -510,6 +510,7 @@ BODY_KEYS = [
     "cores", "force", "state", "flavor", "image", "group", "limit", "marker", "hint",
     "os:scheduler_hints", "accessIPv4", "config_drive", "locked_reason", "method",
     "import_method", "stores", "all_stores", "uri", "generation", "mappings", "consumer_type",
+    "same_host", "different_host", "query", "backup_type", "rotation", "availability_zone",
 ]
 ENVELOPES = [
     "auth", "project", "user", "group", "role", "domain", "region", "service", "endpoint",
@@ -520,7 +521,7 @@ ENVELOPES = [
     "resume", "shelve", "shelveOffload", "unshelve", "migrate", "rescue", "unrescue",
     "os-getConsoleOutput", "forceDelete", "changePassword", "os-resetState", "addHost",
     "removeHost", "set_metadata", "addTenantAccess", "removeTenantAccess", "config",
-    "image_member", "trusts", "inventories", "allocations",
+    "image_member", "trusts", "inventories", "allocations", "createBackup", "restore",
 ]
 QUERY_KEYS = [
     "limit", "marker", "name", "sort", "sort_key", "sort_dir", "all_tenants", "all_projects",

@@ -147,3 +147,19 @@ def test_route_table_is_pinned() -> None:
 
 def test_root_route_table_is_pinned() -> None:
     assert_pinned(routes.ROOT_ROUTES, ROOT_ROUTES)
+
+
+# ``POST /servers/{server_id}/action``: the body keys it answers (an action added or lost by
+# accident fails here, as a route does above)
+SERVER_ACTIONS = """
+addFloatingIp addSecurityGroup changePassword confirmResize createBackup createImage
+forceDelete lock migrate os-getConsoleOutput os-resetState os-start os-stop pause reboot
+rebuild removeFloatingIp removeSecurityGroup rescue resize restore resume revertResize shelve
+shelveOffload suspend unlock unpause unrescue unshelve
+"""
+
+
+def test_server_actions_are_pinned() -> None:
+    from pocketstack.compute.api import server_actions
+
+    assert sorted(server_actions.ACTIONS) == sorted(SERVER_ACTIONS.split())
