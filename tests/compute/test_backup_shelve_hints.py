@@ -206,7 +206,7 @@ def test_unshelve_refusals(cloud: LiveCloud, admin: httpx.Client) -> None:
     assert action(admin, server_id, {"unshelve": None}).status_code == 409
     assert action(admin, server_id, {"shelve": None}).status_code == 202
     wait_for(admin, server_id, "SHELVED_OFFLOADED")
-    cases = [
+    cases: list[tuple[dict[str, Any], str, int]] = [
         ({"unshelve": {"host": "compute1"}}, "2.90", 400),  # host is 2.91's
         ({"unshelve": {}}, "2.77", 400),  # 2.77 wants availability_zone
         ({"unshelve": {"availability_zone": "nowhere"}}, "2.77", 400),

@@ -154,3 +154,46 @@ def test_member_restores_own_server(cloud: LiveCloud, admin: httpx.Client) -> No
         assert demo.post(f"{NOVA}/servers/{ident}/action",
                          json={"forceDelete": None}).status_code == 202
         wait_gone(admin, ident, 10)
+
+
+def test_shelved_server_soft_deletes_and_restores_shelved(cloud: LiveCloud,
+                                                          admin: httpx.Client) -> None:
+    name = unique("shsd")
+    ident = boot(cloud, name)
+    assert admin.post(f"{NOVA}/servers/{ident}/action", json={"shelve": None}).status_code \
+        == 202
+    wait_for(admin, ident, "SHELVED_OFFLOADED")
+    snapshot = admin.get("/image/v2/images", params={"name": f"{name}-shelved"}).json()
+    assert len(snapshot["images"]) == 1
+    assert admin.delete(f"{NOVA}/servers/{ident}").status_code == 204
+    gone = wait_for(admin, ident, "SOFT_DELETED")  # no guest to power off
+    assert gone["OS-EXT-SRV-ATTR:host"] is None
+    assert admin.post(f"{NOVA}/servers/{ident}/action",
+                      json={"restore": None}).status_code == 202
+    wait_for(admin, ident, "SHELVED_OFFLOADED")  # back as it was, its snapshot kept
+    image_id = snapshot["images"][0]["id"]
+    assert admin.get(f"/image/v2/images/{image_id}").status_code == 200
+    assert admin.post(f"{NOVA}/servers/{ident}/action",
+                      json={"forceDelete": None}).status_code == 202
+    wait_gone(admin, ident, 10)
+    deadline = time.monotonic() + 10  # the snapshot goes with the server
+    while admin.get(f"/image/v2/images/{image_id}").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_server_that_never_ran_is_deleted_at_once(admin: httpx.Client) -> None:
+    image = admin.get("/image/v2/images", params={"name": IMAGE}).json()["images"][0]
+    flavor = admin.post(f"{NOVA}/flavors", json={"flavor": {
+        "name": unique("huge"), "ram": 40_000, "vcpus": 1, "disk": 1}})
+    assert flavor.status_code == 200, flavor.text
+    flavor_id = flavor.json()["flavor"]["id"]
+    r = admin.post(f"{NOVA}/servers", json={"server": {
+        "name": unique("never"), "flavorRef": flavor_id, "imageRef": image["id"],
+        "networks": "none"}})
+    assert r.status_code == 202, r.text
+    ident = r.json()["server"]["id"]
+    wait_for(admin, ident, "ERROR")  # more RAM than the host has (16 GiB x 1.5): it never launched
+    assert admin.delete(f"{NOVA}/servers/{ident}").status_code == 204
+    wait_gone(admin, ident, 10)
+    assert admin.delete(f"{NOVA}/flavors/{flavor_id}").status_code == 202
