@@ -273,9 +273,9 @@ def force_delete(req: ApiRequest, arg: Any) -> Response:
 
 
 def restore(req: ApiRequest, arg: Any) -> Response:
-    """Bring a SOFT_DELETED server back (its guest is powered on again)."""
-    _task(req, "restore", "os_compute_api:os-deferred-delete:restore", "restore",
-          lambda conn, row: {"deleted_at": None})
+    """Bring a SOFT_DELETED server back (its guest is powered on again). ``deleted_at`` is
+    cleared when the restore succeeds: a restore that fails leaves the reclaim on time."""
+    _task(req, "restore", "os_compute_api:os-deferred-delete:restore", "restore")
     return empty_response(202)
 
 

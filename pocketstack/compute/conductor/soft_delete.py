@@ -49,8 +49,10 @@ class SoftDelete(TaskFamily):
             return
         action = self.action_name(row) or ""
         values: dict[str, Any] = dict(ENDED)
-        if row["task_state"] == states.SOFT_DELETING:
-            values["deleted_at"] = None  # the server stays as it was
+        if row["task_state"] == states.SOFT_DELETING:  # the server stays as it was
+            hints = dict(row["scheduler_hints"] or {})
+            hints.pop(states.BEFORE_SOFT_DELETE_HINT, None)
+            values.update({"deleted_at": None, "scheduler_hints": hints})
         step.settle(values, action, False, msg.get("message"))
         step.note(f"{row['task_state']}: {op} failed on {row['host']} "
                   f"({msg.get('message')}); the instance stays {row['vm_state']}")
