@@ -54,10 +54,12 @@ def _content_length(req: ApiRequest) -> int | None:
 
 def _begin(req: ApiRequest, service: ImageService, image_id: str, stage: bool,
            length: int | None) -> images.UploadGrant:
+    quotas = service.quotas_for_image(image_id)
+
     def write(conn: Connection) -> images.UploadGrant:
         image = images.get_visible(conn, req.ctx, image_id)
         enforce(req, "upload_image", images.policy_target(image, req.ctx))
-        grant = images.begin_upload(conn, image_id, stage, service.quotas)
+        grant = images.begin_upload(conn, image_id, stage, quotas)
         if length is not None and 0 <= grant.max_bytes < length:
             raise exceptions.PayloadTooLarge(grant.limit_reason)
         return grant
@@ -111,7 +113,8 @@ async def _receive_data(req: ApiRequest, stage: bool) -> Response:
         else:
             location, facts = await anyio.to_thread.run_sync(pipeline.commit)
         await anyio.to_thread.run_sync(
-            service.db.write, images.finish_upload, grant, location, facts, service.quotas,
+            service.db.write, images.finish_upload, grant, location, facts,
+            service.quotas_for(grant.owner),
             stage)
     except BaseException:
         with anyio.CancelScope(shield=True):

@@ -72,7 +72,8 @@ def new_image_values(req: ApiRequest, data: Any
 
 def create_image(req: ApiRequest) -> Response:
     base, props, tags = new_image_values(req, req.json())
-    image = svc(req).db.write(images.create, base, props, tags, svc(req).quotas)
+    image = svc(req).db.write(images.create, base, props, tags,
+                              svc(req).quotas_for(base.get("owner")))
     headers = {"Location": req.url_for(f"/v2/images/{image['id']}"), **IMPORT_HEADER}
     return json_response(image_view(image), status=201, headers=headers)
 
