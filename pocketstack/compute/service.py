@@ -85,16 +85,17 @@ class ComputeService:
         """Block storage, when the cloud runs it (``None``: no volumes to attach)."""
         return self.runtime.interfaces.find(VolumeAPI)  # type: ignore[type-abstract]
 
-    def unified_limits(self, project_id: str) -> Unified | None:
+    def unified_limits(self, project_id: str | None) -> Unified | None:
         """The project's compute limits from keystone when ``quota_driver = unified_limits``
-        (read before the write that enforces them), else None: os-quota-sets rows apply."""
+        (read before the write that enforces them), else None: os-quota-sets rows apply.
+        Without a project: the registered defaults."""
         if self.settings.quota_driver != "unified_limits":
             return None
         from pocketstack.compute.domain.quotas import UNIFIED_NAMES
 
         identity = self.runtime.interfaces.get(IdentityAPI)
         found = identity.unified_limits(project_id, "compute", list(UNIFIED_NAMES))
-        return Unified.from_keystone(project_id, found)
+        return Unified.from_keystone(project_id or "", found)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

@@ -125,7 +125,7 @@ class IdentityService:
             return False
         return True
 
-    def unified_limits(self, project_id: str, service_type: str,
+    def unified_limits(self, project_id: str | None, service_type: str,
                        resource_names: Sequence[str]) -> dict[str, int]:
         from pocketstack.identity.domain import limits
 

@@ -17,13 +17,16 @@ def svc(req: ApiRequest) -> ComputeService:
     return req.state["compute"]  # type: ignore[no-any-return]
 
 
-def unified_limits(req: ApiRequest, project_id: str | None = None) -> Unified | None:
+def unified_limits(req: ApiRequest, project_id: str | None = None,
+                   defaults: bool = False) -> Unified | None:
     """The unified limits (``quota_driver = unified_limits``) of a project (by default the
-    caller's), else None. Read before
-    the write transaction that enforces them."""
+    caller's; ``defaults``: the registered defaults), else None. Read before the write
+    transaction that enforces them."""
     service = svc(req)
     if service.settings.quota_driver != "unified_limits":
         return None
+    if defaults:
+        return service.unified_limits(None)
     return service.unified_limits(project_id if project_id is not None
                                   else req.ctx.project_id or "")
 

@@ -56,7 +56,7 @@ def defaults(req: ApiRequest) -> Response:
 
 
 def _defaults(req: ApiRequest) -> dict[str, int]:
-    registered = unified_limits(req, "")  # no project has the id "": the registered defaults
+    registered = unified_limits(req, defaults=True)
     if registered is not None:
         return registered.quota_set()
     return svc(req).db.read(quotas.get_defaults)  # type: ignore[no-any-return]

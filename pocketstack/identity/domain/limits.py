@@ -285,12 +285,12 @@ def delete_limit(conn: Connection, limit_id: str) -> None:
 
 
 # -- what services enforce ----------------------------------------------------------------------
-def effective(conn: Connection, project_id: str, service_type: str, region_id: str | None,
-              names: list[str]) -> dict[str, int]:
+def effective(conn: Connection, project_id: str | None, service_type: str,
+              region_id: str | None, names: list[str]) -> dict[str, int]:
     """The limit of each named resource of a service (by catalog type) for a project, as
     oslo.limit's flat enforcer reads it: the project's own limit, else the registered default.
     A registered limit of the service's region wins over one without a region; a name with no
-    registered limit is absent from the answer."""
+    registered limit is absent from the answer. Without a project: the registered defaults."""
     if not names:
         return {}
     rl = t.registered_limits
@@ -306,7 +306,7 @@ def effective(conn: Connection, project_id: str, service_type: str, region_id: s
             chosen[row["resource_name"]] = dict(row)
     out = {name: int(row["default_limit"]) for name, row in chosen.items()}
     by_id = {row["id"]: name for name, row in chosen.items()}
-    if by_id:
+    if by_id and project_id is not None:
         own = sa.select(t.limits.c.registered_limit_id, t.limits.c.resource_limit).where(
             t.limits.c.registered_limit_id.in_(list(by_id)), t.limits.c.project_id == project_id)
         for registered_id, value in conn.execute(own):

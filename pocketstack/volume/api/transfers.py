@@ -112,7 +112,8 @@ def accept(req: ApiRequest) -> Response:
     project = c.project_id
     s.enforce(c, "volume:accept_transfer", {"project_id": project})
     row = s.db.write(transfers.accept, req.path_params["transfer_id"], key,
-                     project_id=project, user_id=c.user_id, quota_defaults=s.quota_defaults)
+                     project_id=project, user_id=c.user_id,
+                     quota_defaults=s.quota_limits(project))
     return json_response({"transfer": view(req, row, False)}, 202)
 
 
