@@ -110,6 +110,10 @@ class Settings:
         "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
         "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
+    image_cache: bool = _opt(
+        False, "Glance's image cache on the API node (STATE/image-cache): the /v2/cache API "
+        "queues images, a prefetcher copies them, and downloads of cached images are served "
+        "from the cache. Off: the cache API answers 404, as Glance without image_cache_dir.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
         "require_image_format_match; unsafe images are refused either way).")

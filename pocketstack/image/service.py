@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -16,6 +16,7 @@ from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.config import Settings
+from pocketstack.image.cache import ImageCache, Prefetcher
 from pocketstack.image.domain import images
 from pocketstack.image.policies import RULES
 from pocketstack.image.store import FileStore, ImageStore
@@ -50,6 +51,7 @@ class ImageOptions:
     image_tag_quota: int = 128
     image_member_quota: int = 128
     image_default: bool = True
+    image_cache: bool = False
     image_require_format_match: bool = True
 
     @classmethod
@@ -89,6 +91,11 @@ class ImageService:
         self.use_keystone_limits: bool = settings.use_keystone_limits
         self.store: ImageStore = store or FileStore(settings.state_path / "images")
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        self.cache: ImageCache | None = None
+        self.prefetcher: Prefetcher | None = None
+        if self.options.image_cache:
+            self.cache = ImageCache(settings.state_path / "image-cache")
+            self.prefetcher = Prefetcher(self.cache, self._cache_source)
 
     # -- quotas ---------------------------------------------------------------------------------
     def quotas_for(self, owner: str | None) -> images.Quotas:
@@ -128,7 +135,17 @@ class ImageService:
         return [Mount("/image", self.app())]
 
     def roles(self) -> list[Role]:
-        return []
+        return [self.prefetcher] if self.prefetcher is not None else []
+
+    def _cache_source(self, image_id: str) -> tuple[Iterable[bytes], str | None] | None:
+        """An active image's data and checksum, for the cache prefetcher (None: not active)."""
+        try:
+            image = self.db.read(images.get, image_id)
+        except exceptions.NotFound:
+            return None
+        if image["status"] != "active" or not image["location"]:
+            return None
+        return self.store.get(image["location"]), image["checksum"]
 
     def provides(self) -> dict[type, object]:
         from pocketstack.image.interface import ImageAPI

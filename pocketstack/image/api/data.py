@@ -195,21 +195,29 @@ def download_file(req: ApiRequest) -> Response:
                                    "download is forbidden.")
     if not image["location"] or image["status"] not in ("active", "deactivated"):
         return empty_response(204)
-    size = service.store.size(image["location"])
+    cached = service.cache.size(image_id) if service.cache is not None else None
+    size = cached if cached is not None else service.store.size(image["location"])
+
+    def data(offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        if cached is not None and service.cache is not None:  # served by the node's cache
+            served = service.cache.read(image_id, offset, length)
+            if served is not None:
+                return served
+        return service.store.get(image["location"], offset, length)
+
     headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
     range_header = req.headers.get("range")
     if range_header:
         start, end = _parse_range(range_header, size)
         length = end - start + 1
-        body: Iterator[bytes] = service.store.get(image["location"], start, length)
+        body: Iterator[bytes] = data(start, length)
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         headers["Content-Length"] = str(length)
         return StreamingResponse(body, status_code=206, headers=headers)
     if image["checksum"]:
         headers["Content-MD5"] = image["checksum"]
     headers["Content-Length"] = str(size)
-    return StreamingResponse(service.store.get(image["location"]), status_code=200,
-                             headers=headers)
+    return StreamingResponse(data(), status_code=200, headers=headers)
 
 
 # -- glance-direct import ----------------------------------------------------------------------

@@ -99,6 +99,9 @@ def delete_image(req: ApiRequest) -> Response:
 
     for location in svc(req).db.write(write):
         svc(req).store.delete(location)
+    cache = svc(req).cache
+    if cache is not None:  # a deleted image leaves the node's cache and queue
+        cache.delete(image_id)
     return empty_response()
 
 
