@@ -181,3 +181,38 @@ def test_volumes(ul: LiveCloud) -> None:
     r = admin.put(f"/volume/v3/{demo_id}/os-quota-sets/{demo_id}",
                   json={"quota_set": {"volumes": 9}})
     assert r.status_code == 200 and r.json()["quota_set"]["volumes"] == 2
+    # extending is held to a registered gigabytes limit: 2 GB in use, +2 passes 3
+    ul.osc("registered", "limit", "create", "--service", "block-storage", "--default-limit",
+           "3", "gigabytes")
+    vid = demo.get("/volume/v3/volumes").json()["volumes"][0]["id"]
+    r = demo.post(f"/volume/v3/volumes/{vid}/action", json={"os-extend": {"new_size": 3}})
+    assert r.status_code == 413
+    assert "Requested 2G, quota is 3G and 2G has been consumed." in r.text
+
+
+def test_region_metadata_and_server_groups(ul: LiveCloud) -> None:
+    alt, alt_id = _as(ul, "alt_demo")
+    # a registered limit of this cloud's region wins over one for any region
+    ul.osc("registered", "limit", "create", "--service", "compute", "--default-limit", "0",
+           "server_groups")
+    ul.osc("registered", "limit", "create", "--service", "compute", "--region", "RegionOne",
+           "--default-limit", "1", "server_groups")
+    ul.osc("registered", "limit", "create", "--service", "compute", "--default-limit", "1",
+           "server_metadata_items")
+    q = alt.get(f"/compute/v2.1/os-quota-sets/{alt_id}", headers=NOVA).json()["quota_set"]
+    assert (q["server_groups"], q["metadata_items"]) == (1, 1)
+    group = {"server_group": {"name": unique("g"), "policy": "anti-affinity"}}
+    assert alt.post("/compute/v2.1/os-server-groups", json=group,
+                    headers=NOVA).status_code == 200
+    r = alt.post("/compute/v2.1/os-server-groups", json=group, headers=NOVA)
+    assert r.status_code == 403
+    assert r.json()["forbidden"]["message"] == _over(alt_id, "server_groups", 1, 1, 1)
+    # metadata items are checked per server against the limit (usage 0, delta the count)
+    sid = next(s["id"] for s in alt.get("/compute/v2.1/servers",
+                                        headers=NOVA).json()["servers"])
+    r = alt.post(f"/compute/v2.1/servers/{sid}/metadata",
+                 json={"metadata": {"a": "1", "b": "2"}}, headers=NOVA)
+    assert r.status_code == 403
+    assert r.json()["forbidden"]["message"] == _over(alt_id, "server_metadata_items", 1, 0, 2)
+    assert alt.post(f"/compute/v2.1/servers/{sid}/metadata", json={"metadata": {"a": "1"}},
+                    headers=NOVA).status_code == 200
