@@ -15,7 +15,13 @@ from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.compute.api.common import enforce, link, svc, version_at_least
+from pocketstack.compute.api.common import (
+    enforce,
+    link,
+    server_owner_limits,
+    svc,
+    version_at_least,
+)
 from pocketstack.compute.api.servers import load
 from pocketstack.compute.domain import instance_actions, instances, quotas, states
 from pocketstack.compute.schemas import servers as schemas
@@ -32,12 +38,13 @@ def create_image(req: ApiRequest, arg: Any) -> Response:
     ctx = req.ctx
     service = svc(req)
     metadata = dict(data.get("metadata") or {})
+    unified = server_owner_limits(req) if metadata else None
 
     def start(conn: Any) -> tuple[dict[str, Any], int]:
         row = load(req, conn)
         enforce(req, "os_compute_api:servers:create_image", {"project_id": row["project_id"]})
         if metadata:
-            quotas.check_metadata(conn, row["project_id"], len(metadata))
+            quotas.check_metadata(conn, row["project_id"], len(metadata), unified)
         if row["locked"] and ctx.is_admin:
             row = dict(row, locked=False)
         updated = instances.start_task(conn, row, "create_image",
