@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 STATE ?= state
 BIN = $(VENV)/bin
+# test workers (pytest-xdist); a module is one unit, so its cloud starts once (tests/conftest.py)
+JOBS ?= 2
 
 .PHONY: setup up test lint typecheck clean
 
@@ -18,7 +20,7 @@ up: setup
 	$(BIN)/pocketstack up --state-dir $(STATE) $(ARGS)
 
 test: setup
-	$(BIN)/pytest -q $(ARGS)
+	$(BIN)/pytest -q -n $(JOBS) --dist loadgroup $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check pocketstack tests benchmarks tools

@@ -86,6 +86,17 @@ class Settings:
         "flat", "Keystone unified limits enforcement model: flat, or strict_two_level (a "
         "project's limit may not exceed its domain's; projects nest at most two deep)."
     )
+    quota_driver: str = _opt(
+        "db", "Where compute quotas come from: db (os-quota-sets, Nova's DbQuotaDriver) or "
+        "unified_limits (keystone registered limits and project limits of the compute service, "
+        "as Nova's UnifiedLimitsDriver: servers, class:VCPU, class:MEMORY_MB, class:DISK_GB, "
+        "server_metadata_items, server_key_pairs, server_groups, server_group_members; "
+        "os-quota-sets then shows them and its updates change nothing).")
+    use_keystone_limits: bool = _opt(
+        False, "Image quotas from keystone unified limits of the image service (Glance's "
+        "use_keystone_limits): image_count_total, image_count_uploading, image_size_total and "
+        "image_stage_total (MiB); a limit that is not registered is 0. Otherwise the "
+        "image_quota_* options apply.")
     image_quota_count: int = _opt(-1, "Images a project may own (-1: unlimited).")
     image_quota_size: int = _opt(-1, "Bytes of image data a project may store (-1: unlimited).")
     image_quota_stage: int = _opt(
@@ -99,6 +110,10 @@ class Settings:
         "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
         "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
+    image_cache: bool = _opt(
+        False, "Glance's image cache on the API node (STATE/image-cache): the /v2/cache API "
+        "queues images, a prefetcher copies them, and downloads of cached images are served "
+        "from the cache. Off: the cache API answers 404, as Glance without image_cache_dir.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
         "require_image_format_match; unsafe images are refused either way).")
@@ -226,7 +241,9 @@ def _public_fields(kind: type) -> dict[str, Any]:
 
 
 # options that take one of a few words
-_CHOICES = {"unified_limit_enforcement_model": ("flat", "strict_two_level")}
+_CHOICES = {"unified_limit_enforcement_model": ("flat", "strict_two_level"),
+            "quota_driver": ("db", "unified_limits"),
+            "volume_quota_driver": ("db", "unified_limits")}
 
 
 def _coerce(kind: Any, value: Any, name: str) -> Any:

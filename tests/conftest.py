@@ -50,6 +50,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                            f"mandatory: {_skip_reason(report)}")
 
 
+#: modules that share the one RabbitMQ broker in a way another module could disturb (one of
+#: them stops and starts the broker's app): under xdist they run one after another on one worker
+RABBITMQ_MODULES = frozenset({
+    "tests/common/test_bus_amqp.py", "tests/compute/test_group_placement.py",
+    "tests/compute/test_scheduling_story.py", "tests/network/test_dataplane_roles.py",
+    "tests/test_dataplane_agent_down.py", "tests/volume/test_volume_agent_process.py",
+})
+#: the longest modules, started first so that no worker is left alone with one at the end
+LONG_FIRST = ("tests/test_fuzz.py", "tests/test_dataplane_", "tests/agents/",
+              "tests/volume/", "tests/compute/test_volume_attach.py")
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    module = item.nodeid.split("::", 1)[0]
+    if module in RABBITMQ_MODULES:
+        return "rabbitmq"
+    callspec = getattr(item, "callspec", None)
+    if module == "tests/test_fuzz.py" and callspec is not None and "world" in callspec.params:
+        return f"fuzz-{callspec.params['world']}"  # one cloud per backend, two units
+    return module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``make test``) a module is one unit of work, so
+    its module-scoped cloud starts once; the longest units are handed out first."""
+    def rank(item: pytest.Item) -> int:
+        nodeid = item.nodeid
+        return next((i for i, p in enumerate(LONG_FIRST) if nodeid.startswith(p)),
+                    len(LONG_FIRST))
+    items.sort(key=rank)  # stable: the order inside a module is kept
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The session's very last line: how many tests were skipped, and why (grouped)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")

@@ -6,11 +6,8 @@ not alive after the down time, and the guests keep forwarding (the kernel state 
 from __future__ import annotations
 
 import ipaddress
-import secrets
-import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,61 +16,30 @@ import pytest
 from pocketstack.agents.kernel import names as kn
 from pocketstack.agents.kernel import run
 from pocketstack.agents.kernel.names import KernelNames
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import BIN, LiveCloud
+from tests.dataplane_kit import dataplane_cloud, rabbitmq_vhost, until
 
 pytestmark = pytest.mark.skipif(run.missing() is not None, reason=str(run.missing()))
 
 DOWN_TIME = 3
 
 
-def _until(what: str, check: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
-
-
 @pytest.fixture()
 def amqp_url() -> Iterator[str]:
-    """A private RabbitMQ vhost, so this test's queues never meet another cloud's."""
-    ctl = shutil.which("rabbitmqctl")
-    vhost = f"pstest-{uuid.uuid4().hex[:8]}"
-    if ctl is None or subprocess.run([ctl, "add_vhost", vhost], capture_output=True,
-                                     timeout=60).returncode != 0:
-        pytest.skip("RabbitMQ not reachable on loopback: an agent process needs a broker")
-    subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True, timeout=60)
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    finally:
-        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+    with rabbitmq_vhost() as url:
+        yield url
 
 
 @pytest.fixture()
 def cloud(tmp_path: Any, amqp_url: str) -> Iterator[LiveCloud]:
-    state = tmp_path / "state"
-    state.mkdir()
-    prefix = "pt" + secrets.token_hex(2)
-    live = start_cloud(state, {"POCKETSTACK_DATAPLANE": "linux",
-                               "POCKETSTACK_KERNEL_PREFIX": prefix,
-                               "POCKETSTACK_TRANSPORT_URL": amqp_url,
-                               "POCKETSTACK_COMPUTE_HOSTS": "1",
-                               "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "1",
-                               "POCKETSTACK_NETWORK_AGENT_REPORT_INTERVAL": "0.5",
-                               "POCKETSTACK_NETWORK_AGENT_DOWN_TIME": str(DOWN_TIME)})
-    live.env.update(PREFIX=prefix, AMQP=amqp_url)
-    try:
+    with dataplane_cloud(tmp_path / "state", {
+            "POCKETSTACK_TRANSPORT_URL": amqp_url,
+            "POCKETSTACK_COMPUTE_HOSTS": "1",
+            "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "1",
+            "POCKETSTACK_NETWORK_AGENT_REPORT_INTERVAL": "0.5",
+            "POCKETSTACK_NETWORK_AGENT_DOWN_TIME": str(DOWN_TIME)}) as live:
+        live.env["AMQP"] = amqp_url
         yield live
-    finally:
-        live.stop()
-        subprocess.run([str(BIN / "pocketstack"), "clean", "--state-dir", str(state)],
-                       env=live.env, capture_output=True, timeout=60, check=False)
-        leftovers = [n for n in run.netns_list() if n.startswith(prefix + "-")]
-        assert not leftovers, f"namespaces left behind: {leftovers}"
 
 
 def _alive(cloud: LiveCloud) -> dict[str, bool]:
@@ -92,7 +58,7 @@ def _guest(cloud: LiveCloud, names: KernelNames, host: str, prefixlen: int,
     address = next(f["ip_address"] for f in port["fixed_ips"] if "." in f["ip_address"])
     run.ip_batch([f"link set eth0 address {port['mac_address']} mtu {mtu} up",
                   f"addr add {address}/{prefixlen} dev eth0"], netns)
-    _until(f"the port on {host} goes ACTIVE", lambda: cloud.osc(
+    until(f"the port on {host} goes ACTIVE", lambda: cloud.osc(
         "port", "show", port["id"])["status"] == "ACTIVE")
     return netns, address
 
@@ -106,7 +72,7 @@ def test_killed_agent_is_reported_down_and_its_guests_keep_forwarding(
          "--kernel-prefix", names.prefix],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=cloud.env)
     try:
-        _until("compute2's agent reports", lambda: _alive(cloud).get("compute2"))
+        until("compute2's agent reports", lambda: _alive(cloud).get("compute2"))
         net = cloud.osc("network", "show", "private")
         cidr = next(cloud.osc("subnet", "show", s)["cidr"] for s in net["subnets"]
                     if "." in cloud.osc("subnet", "show", s)["cidr"])
@@ -114,13 +80,13 @@ def test_killed_agent_is_reported_down_and_its_guests_keep_forwarding(
         one, _ = _guest(cloud, names, "compute1", prefixlen, int(net["mtu"]))
         _, two = _guest(cloud, names, "compute2", prefixlen, int(net["mtu"]))
         ping = ["ip", "netns", "exec", one, "ping", "-c", "1", "-W", "1", two]
-        _until("compute1's guest pings compute2's over VXLAN",
+        until("compute1's guest pings compute2's over VXLAN",
                lambda: subprocess.run(ping, capture_output=True).returncode == 0)
 
         agent.kill()
         agent.wait(timeout=10)
         killed = time.monotonic()
-        _until("compute2's agent is not alive", lambda: _alive(cloud) == {
+        until("compute2's agent is not alive", lambda: _alive(cloud) == {
             "compute1": True, "compute2": False}, timeout=DOWN_TIME + 10)
         assert time.monotonic() - killed >= DOWN_TIME - 1.5  # not before the down time
         for _ in range(3):

@@ -7,11 +7,11 @@ killed dnsmasq, and restarting ``pocketstack up`` keeps the guests' networking."
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +20,8 @@ import pytest
 from pocketstack.agents.kernel import names as kn
 from pocketstack.agents.kernel import run
 from tests.compute.test_servers import IMAGE
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import LiveCloud, start_cloud
+from tests.dataplane_kit import address, dataplane_cloud, ns, skip_without_guest_tools, until
 
 pytestmark = pytest.mark.skipif(run.missing() is not None, reason=str(run.missing()))
 
@@ -30,41 +31,11 @@ ENV = {"POCKETSTACK_DATAPLANE": "linux", "POCKETSTACK_COMPUTE_DRIVER": "namespac
        "POCKETSTACK_HEARTBEAT_INTERVAL": "1"}
 
 
-def _ns(netns: str, *cmd: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", netns, *cmd], capture_output=True, text=True,
-                          timeout=timeout, check=False)
-
-
-def _until(what: str, check: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    missing = [tool for tool in GUEST_TOOLS if subprocess.run(
-        ["sh", "-c", f"command -v {tool}"], capture_output=True, check=False).returncode]
-    if missing:
-        pytest.skip(f"namespace guests need {', '.join(missing)}")
-    state = tmp_path_factory.mktemp("faults") / "state"
-    state.mkdir()
-    prefix = "pt" + secrets.token_hex(2)
-    live = start_cloud(state, {**ENV, "POCKETSTACK_KERNEL_PREFIX": prefix})
-    live.env["PREFIX"] = prefix
-    try:
+    skip_without_guest_tools(GUEST_TOOLS)
+    with dataplane_cloud(tmp_path_factory.mktemp("faults") / "state", ENV) as live:
         yield live
-    finally:
-        live.stop()
-        subprocess.run([str(BIN / "pocketstack"), "clean", "--state-dir", str(state)],
-                       env=live.env, capture_output=True, timeout=60, check=False)
-        leftovers = [n for n in run.netns_list() if n.startswith(prefix + "-")]
-        assert not leftovers, f"namespaces left behind: {leftovers}"
 
 
 def _server(cloud: LiveCloud, name: str, network: str, wait: bool = True) -> dict[str, Any]:
@@ -74,19 +45,8 @@ def _server(cloud: LiveCloud, name: str, network: str, wait: bool = True) -> dic
 
 
 def _settled(cloud: LiveCloud, name: str) -> dict[str, Any]:
-    return dict(_until(f"{name} settles", lambda: (lambda s: s if s["status"] in (
+    return dict(until(f"{name} settles", lambda: (lambda s: s if s["status"] in (
         "ACTIVE", "ERROR") else None)(cloud.osc("server", "show", name)), timeout=40))
-
-
-def _address(server: dict[str, Any], network: str) -> str:
-    addresses = server["addresses"]
-    if isinstance(addresses, dict):
-        return str(next(a for a in addresses[network] if "." in a))
-    for part in str(addresses).split(";"):
-        name, _, ips = part.strip().partition("=")
-        if name == network:
-            return next(ip.strip() for ip in ips.split(",") if "." in ip)
-    raise AssertionError(f"no address on {network}: {addresses}")
 
 
 def _ports(cloud: LiveCloud, device: str) -> list[dict[str, Any]]:
@@ -120,7 +80,7 @@ def test_vlan_network_is_refused_at_binding_with_the_reason(cloud: LiveCloud) ->
     fault = str(server.get("fault"))
     assert "vlan not supported by the host's L2 agent" in fault, fault
     assert "Binding failed" in fault, fault
-    _until("its ports released", lambda: not _ports(cloud, server["id"]))
+    until("its ports released", lambda: not _ports(cloud, server["id"]))
     assert _usage(cloud, server["id"]) == {}
     cloud.osc("server", "delete", "--wait", "onvlan", as_json=False)
 
@@ -138,60 +98,68 @@ def _private(cloud: LiveCloud) -> str:
     return str(cloud.osc("network", "show", "private")["id"])
 
 
+def _pid(pidfile: Path) -> int:
+    """The pid in a pid file, 0 while the file is absent (between a kill and the restart)."""
+    try:
+        return int(pidfile.read_text() or 0)
+    except FileNotFoundError:
+        return 0
+
+
 def _pings(netns: str, address: str) -> bool:
-    return _ns(netns, "ping", "-c", "1", "-W", "1", address).returncode == 0
+    return ns(netns, "ping", "-c", "1", "-W", "1", address).returncode == 0
 
 
 def test_periodic_resync_repairs_the_kernel(cloud: LiveCloud) -> None:
     prefix = cloud.env["PREFIX"]
     _open_icmp(cloud)
     vm = _server(cloud, "repaired", "private")
-    address, net = _address(vm, "private"), _private(cloud)
+    ip, net = address(vm, "private"), _private(cloud)
     host_ns, dhcp_ns = f"{prefix}-host-compute1", f"{prefix}-qdhcp-{net}"
-    _until("the DHCP namespace pings the guest", lambda: _pings(dhcp_ns, address))
+    until("the DHCP namespace pings the guest", lambda: _pings(dhcp_ns, ip))
     port = _ports(cloud, vm["id"])[0]["ID"]
     tap, bridge = kn.tap(port), kn.bridge(net)
 
     # a deleted bridge comes back, with the taps in it
     run.run(["ip", "link", "del", bridge], host_ns)  # (the next tick may be at once)
-    _until("the bridge is back and the guest answers", lambda: _pings(dhcp_ns, address),
+    until("the bridge is back and the guest answers", lambda: _pings(dhcp_ns, ip),
            timeout=10)
     assert run.links(host_ns)[tap].get("master") == bridge
 
     # a tap taken out of its bridge goes back in
     run.run(["ip", "link", "set", tap, "nomaster"], host_ns)
-    _until("the tap is back in its bridge",
+    until("the tap is back in its bridge",
            lambda: run.links(host_ns)[tap].get("master") == bridge, timeout=10)
-    _until("the guest answers again", lambda: _pings(dhcp_ns, address), timeout=10)
+    until("the guest answers again", lambda: _pings(dhcp_ns, ip), timeout=10)
 
     # a deleted tap (and with it the guest's eth0): the driver plugs the guest again, the
     # L2 agent wires the new tap, the guest takes its address by DHCP again
     old_index = run.links(host_ns)[tap]["ifindex"]
     run.run(["ip", "link", "del", tap], host_ns)
-    _until("a new tap in its bridge", lambda: (lambda link: link is not None and link.get(
+    until("a new tap in its bridge", lambda: (lambda link: link is not None and link.get(
         "master") == bridge and link["ifindex"] != old_index)(run.links(host_ns).get(tap)),
         timeout=10)
-    _until("the guest answers on its new veth", lambda: _pings(dhcp_ns, address), timeout=15)
+    until("the guest answers on its new veth", lambda: _pings(dhcp_ns, ip), timeout=15)
 
     # a flushed ruleset: the security groups are loaded again (ping allowed by a rule
     # survives only through them; the table itself is what is checked)
     table = f"{prefix}_sg"
     run.run(["nft", "flush", "ruleset"], host_ns)
-    _until("the security group tables are back", lambda: all(
+    until("the security group tables are back", lambda: all(
         f"table {family} {table}" in run.run(["nft", "list", "tables"], host_ns)
         for family in ("bridge", "inet")), timeout=10)
-    _until("the guest answers through the reloaded firewall", lambda: _pings(dhcp_ns, address),
+    until("the guest answers through the reloaded firewall", lambda: _pings(dhcp_ns, ip),
            timeout=10)
 
     # a killed dnsmasq is started again
     pidfile = cloud.state_dir / "run" / "network" / "compute1" / "dhcp" / net / "dnsmasq.pid"
     old = int(pidfile.read_text())
     os.kill(old, signal.SIGKILL)
-    _until("dnsmasq runs again", lambda: (lambda pid: pid != old and os.path.exists(
-        f"/proc/{pid}"))(int(pidfile.read_text() or 0)), timeout=10)
+    until("dnsmasq runs again", lambda: (lambda pid: pid not in (0, old) and os.path.exists(
+        f"/proc/{pid}"))(_pid(pidfile)), timeout=10)
     # and serves: a new guest gets its address
     other = _server(cloud, "afterwards", "private")
-    _until("a new guest answers", lambda: _pings(dhcp_ns, _address(other, "private")))
+    until("a new guest answers", lambda: _pings(dhcp_ns, address(other, "private")))
     cloud.osc("server", "delete", "--wait", "afterwards", as_json=False)
     cloud.osc("server", "delete", "--wait", "repaired", as_json=False)
 
@@ -238,14 +206,14 @@ def test_restarting_up_keeps_the_guests_networking(cloud: LiveCloud) -> None:
     prefix = cloud.env["PREFIX"]
     _open_icmp(cloud)
     vm = _server(cloud, "survivor", "private")
-    address, net = _address(vm, "private"), _private(cloud)
+    ip, net = address(vm, "private"), _private(cloud)
     host_ns, dhcp_ns = f"{prefix}-host-compute1", f"{prefix}-qdhcp-{net}"
     try:
-        _until("the guest answers", lambda: _pings(dhcp_ns, address))
+        until("the guest answers", lambda: _pings(dhcp_ns, ip))
     except AssertionError:
         inst = f"{prefix}-inst-{vm['id']}"
-        diag = [_ns(dhcp_ns, "ip", "neigh").stdout, _ns(inst, "ip", "addr").stdout,
-                _ns(host_ns, "ip", "-d", "link").stdout, _ns(host_ns, "nft", "list",
+        diag = [ns(dhcp_ns, "ip", "neigh").stdout, ns(inst, "ip", "addr").stdout,
+                ns(host_ns, "ip", "-d", "link").stdout, ns(host_ns, "nft", "list",
                                                              "ruleset").stdout[-3000:],
                 str(vm), cloud.osc("console", "log", "show", "survivor", as_json=False)]
         raise AssertionError("\n----\n".join(diag)) from None
@@ -255,19 +223,19 @@ def test_restarting_up_keeps_the_guests_networking(cloud: LiveCloud) -> None:
               "init": _init_pid(cloud, vm["id"])}
 
     pinger = subprocess.Popen(["ip", "netns", "exec", dhcp_ns, "ping", "-i", "0.2", "-W", "1",
-                               address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               ip], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     try:
         time.sleep(0.5)
         cloud.process.send_signal(signal.SIGTERM)
         assert cloud.process.wait(timeout=30) == 0
         time.sleep(1.0)  # nobody runs the agents now: the kernel state alone forwards
-        assert _pings(dhcp_ns, address)
+        assert _pings(dhcp_ns, ip)
         port = int(cloud.url.rsplit(":", 1)[1])
         again = start_cloud(cloud.state_dir, {**ENV, "POCKETSTACK_KERNEL_PREFIX": prefix},
                             port=port)
         cloud.process = again.process
-        _until("the agents resynced", lambda: all(
+        until("the agents resynced", lambda: all(
             a["State"] is True or a["Alive"] in (True, ":-)")
             for a in cloud.osc("network", "agent", "list")), timeout=10)
         time.sleep(2.5)  # a couple of resync ticks
@@ -282,4 +250,4 @@ def test_restarting_up_keeps_the_guests_networking(cloud: LiveCloud) -> None:
     assert after == before
     shown = cloud.osc("server", "show", "survivor")
     assert shown["status"] == "ACTIVE" and shown["OS-EXT-STS:power_state"] in ("Running", 1)
-    assert _pings(dhcp_ns, address)
+    assert _pings(dhcp_ns, ip)

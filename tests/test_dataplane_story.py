@@ -7,7 +7,6 @@ through it, user data runs; deleting everything leaves no namespace behind."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,53 +17,23 @@ import pytest
 
 from pocketstack.agents.kernel import run
 from tests.compute.test_servers import IMAGE
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import BIN, LiveCloud
+from tests.dataplane_kit import address, dataplane_cloud, ns, skip_without_guest_tools, until
 
 pytestmark = pytest.mark.skipif(run.missing() is not None, reason=str(run.missing()))
 
-GUEST_TOOLS = ("busybox", "dropbear", "ssh", "ssh-keygen", "ping")
-
-
 def _ns(cloud: LiveCloud, *cmd: str, netns: str,
         timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", netns, *cmd], capture_output=True, text=True,
-                          timeout=timeout, check=False)
-
-
-def _until(what: str, check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+    return ns(netns, *cmd, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def dp_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    missing = [tool for tool in GUEST_TOOLS if subprocess.run(
-        ["sh", "-c", f"command -v {tool}"], capture_output=True, check=False).returncode]
-    if missing:
-        pytest.skip(f"namespace guests need {', '.join(missing)}")
-    state = tmp_path_factory.mktemp("dpcloud") / "state"
-    state.mkdir()
-    prefix = "pt" + secrets.token_hex(2)
-    live = start_cloud(state, {"POCKETSTACK_DATAPLANE": "linux",
-                               "POCKETSTACK_COMPUTE_DRIVER": "namespace",
-                               "POCKETSTACK_COMPUTE_HOSTS": "2",
-                               "POCKETSTACK_KERNEL_PREFIX": prefix,
-                               "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "2"})
-    live.env["PREFIX"] = prefix
-    try:
+    skip_without_guest_tools()
+    with dataplane_cloud(tmp_path_factory.mktemp("dpcloud") / "state", {
+            "POCKETSTACK_COMPUTE_DRIVER": "namespace", "POCKETSTACK_COMPUTE_HOSTS": "2",
+            "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "2"}) as live:
         yield live
-    finally:
-        live.stop()
-        subprocess.run([str(BIN / "pocketstack"), "clean", "--state-dir", str(state)],
-                       env=live.env, capture_output=True, timeout=60, check=False)
-        leftovers = [n for n in run.netns_list() if n.startswith(prefix + "-")]
-        assert not leftovers, f"namespaces left behind: {leftovers}"
 
 
 def _server(cloud: LiveCloud, name: str, network: str, host: str, key: str,
@@ -74,17 +43,6 @@ def _server(cloud: LiveCloud, name: str, network: str, host: str, key: str,
     if user_data is not None:
         args[-1:-1] = ["--user-data", str(user_data)]
     return dict(cloud.osc(*args))
-
-
-def _address(server: dict[str, Any], network: str) -> str:
-    addresses = server["addresses"]
-    if isinstance(addresses, dict):
-        return str(next(a for a in addresses[network] if "." in a))
-    for part in str(addresses).split(";"):
-        name, _, ips = part.strip().partition("=")
-        if name == network:
-            return next(ip.strip() for ip in ips.split(",") if "." in ip)
-    raise AssertionError(f"no address on {network}: {addresses}")
 
 
 def test_two_hosts_router_security_groups_floating_ip_ssh(dp_cloud: LiveCloud,
@@ -102,19 +60,19 @@ def test_two_hosts_router_security_groups_floating_ip_ssh(dp_cloud: LiveCloud,
     vm1 = _server(cloud, "vm1", "private", "compute1", "story", user_data)
     vm2 = _server(cloud, "vm2", "private", "compute2", "story")
     vm3 = _server(cloud, "vm3", "net2", "compute2", "story")
-    ip1, ip2 = _address(vm1, "private"), _address(vm2, "private")
+    ip1, ip2 = address(vm1, "private"), address(vm2, "private")
     ns1, ns3 = f"{prefix}-inst-{vm1['id']}", f"{prefix}-inst-{vm3['id']}"
 
     # DHCP gave each guest its address; across hosts over VXLAN (same default group)
-    _until("vm1 has its DHCP address", lambda: ip1 in _ns(cloud, "ip", "-4", "addr",
+    until("vm1 has its DHCP address", lambda: ip1 in _ns(cloud, "ip", "-4", "addr",
                                                           netns=ns1).stdout)
-    _until("vm1 pings vm2 across hosts", lambda: _ns(
+    until("vm1 pings vm2 across hosts", lambda: _ns(
         cloud, "ping", "-c", "1", "-W", "1", ip2, netns=ns1).returncode == 0)
 
     # another network: unreachable until it is on the router
     assert _ns(cloud, "ping", "-c", "1", "-W", "1", ip1, netns=ns3).returncode != 0
     cloud.osc("router", "add", "subnet", "router1", "sub2", as_json=False)
-    _until("vm3 reaches vm1 through router1", lambda: _ns(
+    until("vm3 reaches vm1 through router1", lambda: _ns(
         cloud, "ping", "-c", "1", "-W", "1", ip1, netns=ns3).returncode == 0)
 
     # a floating IP, reached from the public network's namespace
@@ -127,10 +85,10 @@ def test_two_hosts_router_security_groups_floating_ip_ssh(dp_cloud: LiveCloud,
     group = next(g["ID"] for g in cloud.osc("security", "group", "list", "--project", "admin")
                  if g["Name"] == "default")
     rule = cloud.osc("security", "group", "rule", "create", "--protocol", "icmp", group)
-    _until("ping to the floating IP once icmp is allowed", lambda: _ns(
+    until("ping to the floating IP once icmp is allowed", lambda: _ns(
         cloud, "ping", "-c", "1", "-W", "1", fip, netns=public).returncode == 0, timeout=5)
     cloud.osc("security", "group", "rule", "delete", rule["id"], as_json=False)
-    _until("ping refused again", lambda: _ns(
+    until("ping refused again", lambda: _ns(
         cloud, "ping", "-c", "1", "-W", "1", fip, netns=public).returncode != 0, timeout=5)
 
     # SSH with the key pair through the floating IP
@@ -139,7 +97,7 @@ def test_two_hosts_router_security_groups_floating_ip_ssh(dp_cloud: LiveCloud,
     ssh = ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o",
            "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "-o", "BatchMode=yes",
            f"root@{fip}", "hostname"]
-    out = _until("ssh through the floating IP", lambda: (
+    out = until("ssh through the floating IP", lambda: (
         lambda p: p.stdout.strip() if p.returncode == 0 else None)(_ns(cloud, *ssh, netns=public)))
     assert out == "vm1"
 
@@ -156,5 +114,5 @@ def test_two_hosts_router_security_groups_floating_ip_ssh(dp_cloud: LiveCloud,
 
     for name in ("vm1", "vm2", "vm3"):
         cloud.osc("server", "delete", "--wait", name, as_json=False)
-    _until("guest namespaces gone", lambda: not [
+    until("guest namespaces gone", lambda: not [
         n for n in run.netns_list() if n.startswith(f"{prefix}-inst-")])

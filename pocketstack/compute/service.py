@@ -18,8 +18,10 @@ from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.compute import microversions
+from pocketstack.compute.domain.quotas import Unified
 from pocketstack.compute.policies import RULES
 from pocketstack.compute.settings import ComputeSettings
+from pocketstack.identity.interface import IdentityAPI
 from pocketstack.image.interface import ImageAPI
 from pocketstack.network.interface import NetworkAPI
 from pocketstack.placement.interface import PlacementAPI
@@ -84,6 +86,18 @@ class ComputeService:
     def volume(self) -> VolumeAPI | None:
         """Block storage, when the cloud runs it (``None``: no volumes to attach)."""
         return self.runtime.interfaces.find(VolumeAPI)  # type: ignore[type-abstract]
+
+    def unified_limits(self, project_id: str | None) -> Unified | None:
+        """The project's compute limits from keystone when ``quota_driver = unified_limits``
+        (read before the write that enforces them), else None: os-quota-sets rows apply.
+        Without a project: the registered defaults."""
+        if self.settings.quota_driver != "unified_limits":
+            return None
+        from pocketstack.compute.domain.quotas import UNIFIED_NAMES
+
+        identity = self.runtime.interfaces.get(IdentityAPI)
+        found = identity.unified_limits(project_id, "compute", list(UNIFIED_NAMES))
+        return Unified.from_keystone(project_id or "", found)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:

@@ -4,6 +4,7 @@ bootstraps the accounts, roles and catalog of a new cloud."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -123,6 +124,13 @@ class IdentityService:
         except exceptions.NotFound:
             return False
         return True
+
+    def unified_limits(self, project_id: str | None, service_type: str,
+                       resource_names: Sequence[str]) -> dict[str, int]:
+        from pocketstack.identity.domain import limits
+
+        return dict(self.db.read(limits.effective, project_id, service_type,
+                                 self.settings.region, list(resource_names)))
 
     def authenticate_request(self, req: ApiRequest) -> RequestContext:
         """Turn ``X-Auth-Token`` into a context (any service's API uses this)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pocketstack.common.api.app import Route
 from pocketstack.image.api import (
+    cache,
     data,
     images,
     members,
@@ -73,6 +74,11 @@ ROUTES: list[Route] = [
     Route("GET", "/v2/images/{image_id}/members/{member_id}", members.show_member),
     Route("PUT", "/v2/images/{image_id}/members/{member_id}", members.update_member),
     Route("DELETE", "/v2/images/{image_id}/members/{member_id}", members.delete_member),
+    # the API node's image cache
+    Route("GET", "/v2/cache", cache.state),
+    Route("DELETE", "/v2/cache", cache.clear),
+    Route("PUT", "/v2/cache/{image_id}", cache.queue),
+    Route("DELETE", "/v2/cache/{image_id}", cache.delete_entry),
     # tasks
     Route("GET", "/v2/tasks", tasks.list_tasks),
     Route("POST", "/v2/tasks", tasks.create_task),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, ServiceApp
 from pocketstack.common.api.errors import glance_error
 from pocketstack.common.context import RequestContext
@@ -15,11 +16,16 @@ from pocketstack.common.db import Database
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
 from pocketstack.config import Settings
+from pocketstack.image.cache import ImageCache, Prefetcher
 from pocketstack.image.domain import images
 from pocketstack.image.policies import RULES
 from pocketstack.image.store import FileStore, ImageStore
 
 LOG = logging.getLogger(__name__)
+
+# Glance's unified limit names (glance/quota/keystone.py)
+KEYSTONE_LIMITS = ["image_size_total", "image_stage_total", "image_count_total",
+                   "image_count_uploading"]
 
 Authenticator = Callable[[ApiRequest], RequestContext]
 
@@ -45,6 +51,7 @@ class ImageOptions:
     image_tag_quota: int = 128
     image_member_quota: int = 128
     image_default: bool = True
+    image_cache: bool = False
     image_require_format_match: bool = True
 
     @classmethod
@@ -81,15 +88,64 @@ class ImageService:
         self.authenticate: Authenticator = runtime.authenticate
         self.options = ImageOptions.from_settings(settings)
         self.quotas = self.options.quotas
+        self.use_keystone_limits: bool = settings.use_keystone_limits
         self.store: ImageStore = store or FileStore(settings.state_path / "images")
         self.policy = PolicyEngine(RULES, settings.policy_file or None)
+        self.cache: ImageCache | None = None
+        self.prefetcher: Prefetcher | None = None
+        if self.options.image_cache:
+            self.cache = ImageCache(settings.state_path / "image-cache")
+            self.prefetcher = Prefetcher(self.cache, self._cache_source)
+
+    # -- quotas ---------------------------------------------------------------------------------
+    def quotas_for(self, owner: str | None) -> images.Quotas:
+        """The quotas of a project: the configured ones, or with ``use_keystone_limits`` its
+        unified limits of the image service (read through identity's public interface before
+        the write that enforces them). As in Glance, a limit that is not registered is 0; the
+        size limits are MiB in keystone, bytes here."""
+        if not self.use_keystone_limits or not owner:
+            return self.quotas
+        from pocketstack.identity.interface import IdentityAPI
+
+        found = self.runtime.interfaces.get(IdentityAPI).unified_limits(
+            owner, "image", KEYSTONE_LIMITS)
+
+        def mib(name: str) -> int:
+            value = found.get(name, 0)
+            return value * 1024 * 1024 if value >= 0 else -1
+
+        return replace(self.quotas, keystone_project=owner,
+                       image_count_total=found.get("image_count_total", 0),
+                       image_count_uploading=found.get("image_count_uploading", 0),
+                       image_size_total=mib("image_size_total"),
+                       image_stage_total=mib("image_stage_total"))
+
+    def quotas_for_image(self, image_id: str) -> images.Quotas:
+        """The quotas of an image's owner (one read of the owner with keystone limits)."""
+        if not self.use_keystone_limits:
+            return self.quotas
+        try:
+            owner = self.db.read(images.get, image_id)["owner"]
+        except exceptions.NotFound:
+            return self.quotas  # the write that follows answers the 404
+        return self.quotas_for(owner)
 
     # -- the seam -------------------------------------------------------------------------------
     def mounts(self) -> list[Mount]:
         return [Mount("/image", self.app())]
 
     def roles(self) -> list[Role]:
-        return []
+        return [self.prefetcher] if self.prefetcher is not None else []
+
+    def _cache_source(self, image_id: str) -> tuple[Iterable[bytes], str | None] | None:
+        """An active image's data and checksum, for the cache prefetcher (None: not active)."""
+        try:
+            image = self.db.read(images.get, image_id)
+        except exceptions.NotFound:
+            return None
+        if image["status"] != "active" or not image["location"]:
+            return None
+        return self.store.get(image["location"]), image["checksum"]
 
     def provides(self) -> dict[type, object]:
         from pocketstack.image.interface import ImageAPI

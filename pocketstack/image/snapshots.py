@@ -28,6 +28,7 @@ def register(svc: ImageService, *, owner: str, name: str, source_id: str | None,
              instance_uuid: str, user_id: str | None, metadata: dict[str, str],
              min_disk: int, min_ram: int) -> dict[str, Any]:
     """A queued, private snapshot image (Nova's createImage answers with its id)."""
+    quotas = svc.quotas_for(owner)
 
     def write(conn: Any) -> dict[str, Any]:
         source: dict[str, Any] = {}
@@ -51,7 +52,7 @@ def register(svc: ImageService, *, owner: str, name: str, source_id: str | None,
             "container_format": source.get("container_format") or "bare",
             "min_disk": max(min_disk, int(source.get("min_disk") or 0)),
             "min_ram": max(min_ram, int(source.get("min_ram") or 0)),
-        }, props, [], svc.quotas)
+        }, props, [], quotas)
 
     try:
         return svc.db.write(write)  # type: ignore[no-any-return]
@@ -64,7 +65,8 @@ def upload(svc: ImageService, image_id: str, source_id: str | None) -> bool:
 
     Returns False when the snapshot was deleted meanwhile (nothing is left behind)."""
     try:
-        grant = svc.db.write(images.begin_upload, image_id, False, svc.quotas)
+        grant = svc.db.write(images.begin_upload, image_id, False,
+                             svc.quotas_for_image(image_id))
     except (exceptions.NotFound, exceptions.Conflict):
         return False
     try:
@@ -91,7 +93,8 @@ def upload(svc: ImageService, image_id: str, source_id: str | None) -> bool:
         facts = {"size": size, "virtual_size": virtual, "checksum": md5.hexdigest(),
                  "os_hash_algo": "sha512", "os_hash_value": sha.hexdigest()}
         try:
-            svc.db.write(images.finish_upload, grant, stored, facts, svc.quotas, False)
+            svc.db.write(images.finish_upload, grant, stored, facts,
+                         svc.quotas_for(grant.owner), False)
         except exceptions.Gone:
             svc.store.delete(stored)
             return False
@@ -105,12 +108,13 @@ def register_plain(svc: ImageService, *, owner: str, name: str, disk_format: str
                    container_format: str, visibility: str, protected: bool,
                    properties: dict[str, str], min_disk: int) -> dict[str, Any]:
     """A queued image of another service's data (a volume uploaded to an image)."""
+    quotas = svc.quotas_for(owner)
 
     def write(conn: Any) -> dict[str, Any]:
         return images.create(conn, {
             "name": name, "visibility": visibility, "owner": owner, "protected": protected,
             "disk_format": disk_format, "container_format": container_format,
-            "min_disk": min_disk, "min_ram": 0}, dict(properties), [], svc.quotas)
+            "min_disk": min_disk, "min_ram": 0}, dict(properties), [], quotas)
 
     try:
         return svc.db.write(write)  # type: ignore[no-any-return]
@@ -122,7 +126,8 @@ def upload_chunks(svc: ImageService, image_id: str, data: Iterable[bytes],
                   virtual_size: int | None) -> bool:
     """Fill a queued image with ``data`` and make it active (False: deleted meanwhile)."""
     try:
-        grant = svc.db.write(images.begin_upload, image_id, False, svc.quotas)
+        grant = svc.db.write(images.begin_upload, image_id, False,
+                             svc.quotas_for_image(image_id))
     except (exceptions.NotFound, exceptions.Conflict):
         return False
     try:
@@ -143,7 +148,8 @@ def upload_chunks(svc: ImageService, image_id: str, data: Iterable[bytes],
                  "checksum": md5.hexdigest(), "os_hash_algo": "sha512",
                  "os_hash_value": sha.hexdigest()}
         try:
-            svc.db.write(images.finish_upload, grant, stored, facts, svc.quotas, False)
+            svc.db.write(images.finish_upload, grant, stored, facts,
+                         svc.quotas_for(grant.owner), False)
         except exceptions.Gone:
             svc.store.delete(stored)
             return False

@@ -58,7 +58,8 @@ def run(svc: ImageService, task_id: str) -> None:
     task = svc.db.read(tasks.get, task_id, None, True)
     image_id = task["image_id"]
     try:
-        grant = svc.db.write(images.begin_upload, image_id, False, svc.quotas)
+        grant = svc.db.write(images.begin_upload, image_id, False,
+                             svc.quotas_for_image(image_id))
     except exceptions.PocketstackError as exc:
         _fail(svc, task_id, image_id, f"Image {image_id} cannot take data: {exc.message}")
         return
@@ -70,7 +71,7 @@ def run(svc: ImageService, task_id: str) -> None:
         _download(task["input"]["import_from"], svc.settings.image_import_allowed_ports,
                   pipeline)
         location, facts = pipeline.commit()
-        svc.db.write(_finish, grant, location, facts, svc.quotas, task_id)
+        svc.db.write(_finish, grant, location, facts, svc.quotas_for(grant.owner), task_id)
     except Exception as exc:  # noqa: BLE001 - any failure is the task's failure
         message = exc.message if isinstance(exc, exceptions.PocketstackError) else (
             f"{type(exc).__name__}: {exc}")

@@ -115,6 +115,7 @@ class VolumeInterface:
             source = volumes.Source("volume", source_volid)
         o = s.options
         project = ctx.project_id
+        limits = s.quota_limits(project)
 
         def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
             host = None
@@ -124,7 +125,7 @@ class VolumeInterface:
                 conn, project_id=project, user_id=ctx.user_id, name=name, description=None,
                 size=size, availability_zone=availability_zone, volume_type=volume_type,
                 metadata=dict(metadata or {}), source=source, host=host,
-                default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
+                default_az=o.volume_availability_zone, quota_defaults=limits,
                 admin=ctx.is_admin, task_deadline=deadline(o.volume_task_timeout))
 
         row, msg = self.db.write(write)

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp
 
+from pocketstack.common import exceptions
 from pocketstack.common.api.app import ServiceApp
 from pocketstack.common.api.errors import cinder_error
 from pocketstack.common.context import RequestContext
 from pocketstack.common.policy import PolicyEngine
 from pocketstack.common.service import CatalogEntry, Mount, Role, Runtime
-from pocketstack.volume.domain import types
+from pocketstack.volume.domain import quotas, types
 from pocketstack.volume.policies import RULES
 from pocketstack.volume.settings import VolumeSettings
 
@@ -72,6 +73,36 @@ class VolumeService:
     def prepare(self) -> None:
         """The ``__DEFAULT__`` volume type, as Cinder's database has it from the start."""
         self.db.write(types.ensure_default)
+
+    # -- quotas ---------------------------------------------------------------------------------
+    @property
+    def unified_limits(self) -> bool:
+        return self.options.volume_quota_driver == "unified_limits"
+
+    def quota_limits(self, project_id: str | None, defaults: bool = False) -> dict[str, int]:
+        """What a project's quota checks start from: the defaults (``cinder_quotas`` rows
+        override them in the check), or with ``volume_quota_driver = unified_limits`` its
+        keystone limits of the block-storage service, read through identity's public
+        interface before the write that enforces them (``defaults``: the registered ones)."""
+        if not self.unified_limits or not (project_id or defaults):
+            return self.quota_defaults
+        from pocketstack.identity.interface import IdentityAPI
+
+        found = self.runtime.interfaces.get(IdentityAPI).unified_limits(
+            None if defaults else project_id, "block-storage", list(self.quota_defaults))
+        return quotas.Fixed({**self.quota_defaults, **found})
+
+    def quota_limits_of_volume(self, volume_id: str) -> dict[str, int]:
+        """The quota limits of a volume's project (one read of the owner in unified mode)."""
+        if not self.unified_limits:
+            return self.quota_defaults
+        from pocketstack.volume.domain import volumes
+
+        try:
+            project = self.db.read(volumes.get, volume_id, None, True)["project_id"]
+        except exceptions.NotFound:
+            return self.quota_defaults  # the write that follows answers the 404
+        return self.quota_limits(project)
 
     # -- helpers --------------------------------------------------------------------------------
     def image_api(self) -> ImageAPI | None:

@@ -22,6 +22,12 @@ class VolumeSettings:
     volume_report_interval: float = _opt(10.0, "Seconds between storage agent heartbeats.")
     volume_service_down_time: int = _opt(60, "A storage service silent this long is down.")
     volume_availability_zone: str = _opt("nova", "Availability zone of the storage hosts.")
+    volume_quota_driver: str = _opt(
+        "db", "Where volume quotas come from: db (os-quota-sets) or unified_limits (keystone "
+        "registered limits and project limits of the block-storage service, named as the "
+        "quota set: volumes, gigabytes, snapshots, backups, backup_gigabytes, groups, "
+        "per_volume_gigabytes; a name keystone does not hold keeps the volume_quota_* "
+        "default; os-quota-sets then shows them and its updates change nothing).")
     volume_quota_volumes: int = _opt(10, "Default volumes per project (-1: unlimited).")
     volume_quota_gigabytes: int = _opt(1000, "Default GiB of volumes and snapshots per project.")
     volume_quota_snapshots: int = _opt(10, "Default snapshots per project.")

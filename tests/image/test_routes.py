@@ -28,6 +28,10 @@ POST   /v2/images/{image_id}/members
 GET    /v2/images/{image_id}/members/{member_id}
 PUT    /v2/images/{image_id}/members/{member_id}
 DELETE /v2/images/{image_id}/members/{member_id}
+GET    /v2/cache
+DELETE /v2/cache
+PUT    /v2/cache/{image_id}
+DELETE /v2/cache/{image_id}
 GET    /v2/schemas/{name}
 GET    /v2/info/import
 GET    /v2/info/stores

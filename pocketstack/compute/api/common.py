@@ -9,11 +9,41 @@ from pocketstack.common.api.app import ApiRequest
 from pocketstack.common.api.validation import validate
 
 if TYPE_CHECKING:
+    from pocketstack.compute.domain.quotas import Unified
     from pocketstack.compute.service import ComputeService
 
 
 def svc(req: ApiRequest) -> ComputeService:
     return req.state["compute"]  # type: ignore[no-any-return]
+
+
+def unified_limits(req: ApiRequest, project_id: str | None = None,
+                   defaults: bool = False) -> Unified | None:
+    """The unified limits (``quota_driver = unified_limits``) of a project (by default the
+    caller's; ``defaults``: the registered defaults), else None. Read before the write
+    transaction that enforces them."""
+    service = svc(req)
+    if service.settings.quota_driver != "unified_limits":
+        return None
+    if defaults:
+        return service.unified_limits(None)
+    return service.unified_limits(project_id if project_id is not None
+                                  else req.ctx.project_id or "")
+
+
+def server_owner_limits(req: ApiRequest) -> Unified | None:
+    """Unified limits of the project owning the server in the path (None: not in that mode)."""
+    service = svc(req)
+    if service.settings.quota_driver != "unified_limits":
+        return None
+    from pocketstack.compute.domain import instance_access
+
+    def owner(conn: Any) -> str:
+        return str(instance_access.load_instance(
+            conn, req.ctx.project_id, req.ctx.is_admin,
+            req.path_params["server_id"])["project_id"])
+
+    return service.unified_limits(service.db.read(owner))
 
 
 def enforce(req: ApiRequest, rule: str, target: dict[str, Any] | None = None) -> None:

@@ -16,7 +16,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.common.timeutils import parse_isotime
-from pocketstack.compute.api.common import link, svc, version_at_least
+from pocketstack.compute.api.common import link, svc, unified_limits, version_at_least
 from pocketstack.compute.domain import quotas
 from pocketstack.compute.domain.common import isotime
 from pocketstack.compute.schemas import servers as schemas
@@ -140,11 +140,12 @@ def delete_image(req: ApiRequest) -> Response:
 def _change(req: ApiRequest, new: dict[str, str] | None, replace: bool = False,
             remove: str | None = None) -> dict[str, Any]:
     service = svc(req)
-    limits = service.db.read(quotas.get_limits, req.ctx.project_id or "")
+    unified = unified_limits(req)
+    limits = service.db.read(quotas.get_limits, req.ctx.project_id or "", None, unified)
     allowed = int(limits.get("metadata_items", -1))
     return service.images.update_properties(
         req.ctx, req.path_params["image_id"], new, replace=replace, remove=remove,
-        check_count=lambda count: quotas.check_metadata_count(allowed, count))
+        check_count=lambda count: quotas.check_metadata_count(allowed, count, unified))
 
 
 def list_metadata(req: ApiRequest) -> Response:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.compute.api.admin_common import page_params, paginate
-from pocketstack.compute.api.common import body, enforce, svc, version_at_least
+from pocketstack.compute.api.common import body, enforce, svc, unified_limits, version_at_least
 from pocketstack.compute.domain import keypairs
 from pocketstack.compute.domain.common import isotime_us
 from pocketstack.compute.schemas import admin as schemas
@@ -64,7 +64,7 @@ def create_keypair(req: ApiRequest) -> Response:
     if public_key is None:
         private_key, public_key = keypairs.generate(key_type, user_id)
     row = svc(req).db.write(keypairs.create, req.ctx.project_id or "", user_id,
-                            data["name"], public_key, key_type)
+                            data["name"], public_key, key_type, unified_limits(req))
     view: dict[str, Any] = {"name": row["name"], "public_key": row["public_key"],
                             "fingerprint": row["fingerprint"], "user_id": row["user_id"]}
     if version_at_least(req, "2.2"):

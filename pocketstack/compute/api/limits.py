@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from pocketstack.common.api.app import ApiRequest, json_response
-from pocketstack.compute.api.common import enforce, svc, version_at_least
+from pocketstack.compute.api.common import enforce, svc, unified_limits, version_at_least
 from pocketstack.compute.domain import quotas
 
 
@@ -20,8 +20,12 @@ def show(req: ApiRequest) -> Response:
         enforce(req, "os_compute_api:limits:other_project", {"project_id": wanted})
         project_id, user_id = wanted, None
 
+    unified = unified_limits(req, project_id)
+    if unified is not None:
+        user_id = None  # unified limits are per project
+
     def read(conn: Any) -> tuple[dict[str, int], dict[str, int]]:
-        return (quotas.get_limits(conn, project_id, user_id),
+        return (quotas.get_limits(conn, project_id, user_id, unified),
                 quotas.count_usage(conn, project_id))
 
     limits, usage = svc(req).db.read(read)

@@ -1,4 +1,8 @@
-"""``/os-quota-sets``: a project's (or a user's) limits, with usage in ``/detail``."""
+"""``/os-quota-sets``: a project's (or a user's) limits, with usage in ``/detail``.
+
+With ``quota_driver = unified_limits`` the limits shown are keystone's (the defaults are the
+registered limits) and, as in Nova, updates and deletes are accepted but change nothing: the
+limits are managed in keystone (``openstack registered limit …``, ``openstack limit …``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response
 from pocketstack.common.api.validation import query_bool
 from pocketstack.compute.api.admin_common import reply
-from pocketstack.compute.api.common import body, enforce, svc, version_at_least
+from pocketstack.compute.api.common import body, enforce, svc, unified_limits, version_at_least
 from pocketstack.compute.domain import quotas
 from pocketstack.compute.schemas import admin as schemas
 
@@ -32,22 +36,30 @@ def _filtered(req: ApiRequest, values: dict[str, Any]) -> dict[str, Any]:
 def show(req: ApiRequest) -> Response:
     project_id, user_id, target = _target(req)
     enforce(req, "os_compute_api:os-quota-sets:show", target)
-    limits = svc(req).db.read(quotas.get_limits, project_id, user_id)
+    limits = svc(req).db.read(quotas.get_limits, project_id, user_id,
+                              unified_limits(req, project_id))
     return reply("quota_set", {"id": project_id, **_filtered(req, limits)})
 
 
 def detail(req: ApiRequest) -> Response:
     project_id, user_id, target = _target(req)
     enforce(req, "os_compute_api:os-quota-sets:detail", target)
-    details = svc(req).db.read(quotas.detail, project_id, user_id)
+    details = svc(req).db.read(quotas.detail, project_id, user_id,
+                               unified_limits(req, project_id))
     return reply("quota_set", {"id": project_id, **_filtered(req, details)})
 
 
 def defaults(req: ApiRequest) -> Response:
     project_id = req.path_params["project_id"]
     enforce(req, "os_compute_api:os-quota-sets:defaults", {"project_id": project_id})
-    defaults_ = svc(req).db.read(quotas.get_defaults)
-    return reply("quota_set", {"id": project_id, **_filtered(req, defaults_)})
+    return reply("quota_set", {"id": project_id, **_filtered(req, _defaults(req))})
+
+
+def _defaults(req: ApiRequest) -> dict[str, int]:
+    registered = unified_limits(req, defaults=True)
+    if registered is not None:
+        return registered.quota_set()
+    return svc(req).db.read(quotas.get_defaults)  # type: ignore[no-any-return]
 
 
 def update(req: ApiRequest) -> Response:
@@ -61,7 +73,11 @@ def update(req: ApiRequest) -> Response:
             raise exceptions.ValidationError(
                 f"Invalid input for field/attribute {name}. Value: {value}. "
                 f"{value} is less than the minimum of -1")
-    limits = svc(req).db.write(quotas.set_limits, project_id, user_id, values, bool(force))
+    unified = unified_limits(req, project_id)
+    if unified is not None:  # Nova: keystone holds the limits; nothing is written
+        limits = svc(req).db.read(quotas.get_limits, project_id, None, unified)
+    else:
+        limits = svc(req).db.write(quotas.set_limits, project_id, user_id, values, bool(force))
     return reply("quota_set", _filtered(req, limits))
 
 
@@ -81,7 +97,10 @@ def _class_name(req: ApiRequest) -> str:
 def show_class(req: ApiRequest) -> Response:
     enforce(req, "os_compute_api:os-quota-class-sets:show")
     name = _class_name(req)
-    values = svc(req).db.read(quotas.get_class_limits, name)
+    if svc(req).settings.quota_driver == "unified_limits":
+        values = _defaults(req)  # Nova: every class is the registered defaults
+    else:
+        values = svc(req).db.read(quotas.get_class_limits, name)
     return reply("quota_class_set", {"id": name, **_class_view(req, values)})
 
 
@@ -96,12 +115,16 @@ def update_class(req: ApiRequest) -> Response:
             raise exceptions.ValidationError(
                 f"Invalid input for field/attribute {key}. Value: {value}. "
                 f"{value} is less than the minimum of -1")
-    limits = svc(req).db.write(quotas.set_class_limits, name, values)
+    if svc(req).settings.quota_driver == "unified_limits":
+        limits = _defaults(req)  # Nova: keystone holds the limits; nothing is written
+    else:
+        limits = svc(req).db.write(quotas.set_class_limits, name, values)
     return reply("quota_class_set", _class_view(req, limits))
 
 
 def delete(req: ApiRequest) -> Response:
     project_id, user_id, target = _target(req)
     enforce(req, "os_compute_api:os-quota-sets:delete", target)
-    svc(req).db.write(quotas.delete_limits, project_id, user_id)
+    if svc(req).settings.quota_driver != "unified_limits":  # Nova: keystone's are kept
+        svc(req).db.write(quotas.delete_limits, project_id, user_id)
     return empty_response(202)

@@ -24,7 +24,13 @@ from pocketstack.compute.api import (
     server_snapshot,
     server_views,
 )
-from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
+from pocketstack.compute.api.common import (
+    allowed,
+    enforce,
+    server_owner_limits,
+    svc,
+    version_at_least,
+)
 from pocketstack.compute.api.servers import _ref, load, start_delete
 from pocketstack.compute.domain import (
     flavors,
@@ -108,6 +114,8 @@ def reboot(req: ApiRequest, arg: Any) -> Response:
 
 def _new_flavor(req: ApiRequest, flavor_id: str) -> Callable[[Any, dict[str, Any]],
                                                            dict[str, Any]]:
+    unified = server_owner_limits(req)
+
     def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
         try:
             flavor = flavors.get(conn, flavor_id)
@@ -120,9 +128,12 @@ def _new_flavor(req: ApiRequest, flavor_id: str) -> Callable[[Any, dict[str, Any
         if flavor["root_gb"] < row["flavor"]["disk"]:
             raise exceptions.BadRequest("Resize error: Unable to resize disk down.")
         # the bigger flavor must fit the project's cores/ram quota (403 otherwise)
+        new = flavors.snapshot(flavor)
+        bfv = not row.get("image_ref")
         quotas.enforce(conn, row["project_id"], row["user_id"], {
             "cores": flavor["vcpus"] - int(row["flavor"]["vcpus"]),
-            "ram": flavor["memory_mb"] - int(row["flavor"]["ram"])})
+            "ram": flavor["memory_mb"] - int(row["flavor"]["ram"]),
+            "disk": quotas.disk_gb(new, bfv) - quotas.disk_gb(row["flavor"], bfv)}, unified)
         hints = dict(row["scheduler_hints"])
         hints.pop("_migrate", None)
         return {"new_flavor": flavors.snapshot(flavor), "scheduler_hints": hints}

@@ -10,7 +10,14 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import query_bool
 from pocketstack.compute.api.admin_common import int_param, is_admin
-from pocketstack.compute.api.common import allowed, body, enforce, svc, version_at_least
+from pocketstack.compute.api.common import (
+    allowed,
+    body,
+    enforce,
+    svc,
+    unified_limits,
+    version_at_least,
+)
 from pocketstack.compute.domain import quotas, server_groups
 from pocketstack.compute.schemas import admin as schemas
 
@@ -86,10 +93,14 @@ def create_group(req: ApiRequest) -> Response:
         data = body(req, schema)["server_group"]
         policy, rules = data["policies"][0], {}
 
+    unified = unified_limits(req)
+
     def write(conn: Any) -> dict[str, Any]:
         try:
             g = server_groups.create(conn, ctx.project_id or "", ctx.user_id or "",
-                                     data["name"], policy, rules)
+                                     data["name"], policy, rules, unified)
+        except quotas.OverLimit:
+            raise
         except quotas.QuotaExceeded:
             raise quotas.QuotaExceeded("Quota exceeded, too many server groups.",
                                        ["server_groups"]) from None

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.compute.api.admin_common import is_admin
-from pocketstack.compute.api.common import body, enforce, svc
+from pocketstack.compute.api.common import body, enforce, server_owner_limits, svc
 from pocketstack.compute.domain import instances, quotas
 from pocketstack.compute.domain.instance_access import load_instance
 from pocketstack.compute.schemas import admin as schemas
@@ -41,13 +41,15 @@ def _read(req: ApiRequest, rule: str) -> dict[str, Any]:
 
 def _change(req: ApiRequest, rule: str, what: str, fn: Any) -> dict[str, str]:
     """Apply ``fn(old_metadata) -> new_metadata`` under the instance's generation."""
+    unified = server_owner_limits(req)
+
     def write(conn: Any) -> dict[str, str]:
         inst = load_instance(conn, req.ctx.project_id, is_admin(req),
                              req.path_params["server_id"])
         enforce(req, rule, {"project_id": inst["project_id"]})
         check_changeable(req, inst, what)
         new = fn(dict(inst["metadata"] or {}))
-        quotas.check_metadata(conn, inst["project_id"], len(new))
+        quotas.check_metadata(conn, inst["project_id"], len(new), unified)
         instances.set_metadata(conn, inst, new)
         return new  # type: ignore[no-any-return]
 

@@ -21,7 +21,13 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
-from pocketstack.compute.api.common import enforce, link, svc, version_at_least
+from pocketstack.compute.api.common import (
+    enforce,
+    link,
+    server_owner_limits,
+    svc,
+    version_at_least,
+)
 from pocketstack.compute.api.servers import load
 from pocketstack.compute.domain import instance_actions, instances, quotas
 from pocketstack.compute.schemas import servers as schemas
@@ -79,12 +85,13 @@ def snapshot(req: ApiRequest, action: str, name: str, event: str, image_name: st
     service = svc(req)
     rule = "os_compute_api:os-create-backup" if action == "create_backup" else \
         "os_compute_api:servers:create_image"
+    unified = server_owner_limits(req) if check_quota else None
 
     def start(conn: Any) -> tuple[dict[str, Any], int]:
         row = load(req, conn)
         enforce(req, rule, {"project_id": row["project_id"]})
         if check_quota:
-            quotas.check_metadata(conn, row["project_id"], len(metadata))
+            quotas.check_metadata(conn, row["project_id"], len(metadata), unified)
         if row["locked"] and (ctx.is_admin or action == "create_backup"):
             row = dict(row, locked=False)  # Nova's backup ignores the lock
         if refuse_volume_backed and not row["image_ref"]:

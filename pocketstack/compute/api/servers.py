@@ -18,7 +18,14 @@ from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.common.timeutils import parse_isotime
 from pocketstack.compute.api import block_devices, server_views
-from pocketstack.compute.api.common import allowed, body, enforce, svc, version_at_least
+from pocketstack.compute.api.common import (
+    allowed,
+    body,
+    enforce,
+    svc,
+    unified_limits,
+    version_at_least,
+)
 from pocketstack.compute.domain import (
     aggregates_view,
     flavors,
@@ -290,27 +297,31 @@ def create_server(req: ApiRequest) -> Response:
         "admin_pass": None, "progress": 0,
     }
     vcpus, ram = snapshot["vcpus"], snapshot["ram"]
+    disk = quotas.disk_gb(snapshot, image is None)
+    unified = unified_limits(req)
 
     def write(conn: Any) -> list[dict[str, Any]]:
         count = max_count
         try:
             quotas.enforce(conn, ctx.project_id or "", ctx.user_id,
-                           {"instances": count, "cores": count * vcpus, "ram": count * ram})
+                           {"instances": count, "cores": count * vcpus, "ram": count * ram,
+                            "disk": count * disk}, unified)
         except quotas.QuotaExceeded:
             if min_count == max_count:
                 raise
             count = min_count  # Nova boots as many as fit between min and max
             quotas.enforce(conn, ctx.project_id or "", ctx.user_id,
-                           {"instances": count, "cores": count * vcpus, "ram": count * ram})
+                           {"instances": count, "cores": count * vcpus, "ram": count * ram,
+                            "disk": count * disk}, unified)
         if base["metadata"]:
-            quotas.check_metadata(conn, ctx.project_id or "", len(base["metadata"]))
+            quotas.check_metadata(conn, ctx.project_id or "", len(base["metadata"]), unified)
         rows = instances.create(conn, base, count, service.settings.build_timeout)
         for row in rows:
             action = instance_actions.start(conn, row["uuid"], "create", req.request_id,
                                             ctx.project_id or "", ctx.user_id or "")
             instance_actions.event_start(conn, action, "conductor_schedule_and_build", None)
             if found["group"] is not None:
-                server_groups.add_member(conn, found["group"]["uuid"], row["uuid"])
+                server_groups.add_member(conn, found["group"]["uuid"], row["uuid"], unified)
         return rows
 
     rows = service.db.write(write)

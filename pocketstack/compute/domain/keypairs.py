@@ -87,14 +87,17 @@ def list_(conn: Connection, user_id: str) -> list[dict[str, Any]]:
 
 
 def create(conn: Connection, project_id: str, user_id: str, name: str,
-           public_key: str, key_type: str) -> dict[str, Any]:
+           public_key: str, key_type: str,
+           unified: quotas.Unified | None = None) -> dict[str, Any]:
     """Import a public key (fingerprinted here) within the user's key_pairs quota."""
     fp = fingerprint(public_key, key_type)
     if conn.execute(sa.select(t.keypairs.c.id).where(
             t.keypairs.c.user_id == user_id, t.keypairs.c.name == name)).first() is not None:
         raise exceptions.Conflict(f"Key pair '{name}' already exists.")
     try:
-        quotas.enforce(conn, project_id, user_id, {"key_pairs": 1})
+        quotas.enforce(conn, project_id, user_id, {"key_pairs": 1}, unified)
+    except quotas.OverLimit:
+        raise
     except quotas.QuotaExceeded:
         raise quotas.QuotaExceeded("Quota exceeded, too many key pairs.",
                                    ["key_pairs"]) from None

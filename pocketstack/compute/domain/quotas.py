@@ -1,6 +1,10 @@
 """Nova quotas: per-project limits (with optional per-user overrides), usage counted from the
 rows themselves (no reservations), and enforcement inside the caller's write transaction.
 
+With ``quota_driver = unified_limits`` the limits are keystone's unified limits instead (Nova's
+``UnifiedLimitsDriver``): the API reads them through identity's public interface before the
+write and hands them in as :class:`Unified`; usage is counted and checked exactly as below.
+
 ``enforce`` first bumps the project's ``compute_project_usage`` row, so concurrent writers of
 one project queue on that row lock and each counts what the others committed: checks are
 race-free on every backend.
@@ -8,6 +12,9 @@ race-free on every backend.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +55,76 @@ class QuotaExceeded(exceptions.Forbidden):
     def __init__(self, message: str, overs: list[str] | None = None) -> None:
         super().__init__(message)
         self.overs = overs or []
+
+
+class OverLimit(QuotaExceeded):
+    """Over a unified limit: the message is oslo.limit's (``Project … is over a limit for
+    [Resource … is over limit of … due to current usage … and delta …]``), which Nova passes
+    on unchanged for every resource."""
+
+
+# -- unified limits (Nova's UnifiedLimitsDriver) -----------------------------------------------
+# keystone resource name of the compute service → the legacy quota name it stands for
+UNIFIED_NAMES: dict[str, str] = {
+    "servers": "instances",
+    "class:VCPU": "cores",
+    "class:MEMORY_MB": "ram",
+    "class:DISK_GB": "disk",
+    "server_metadata_items": "metadata_items",
+    "server_injected_files": "injected_files",
+    "server_injected_file_content_bytes": "injected_file_content_bytes",
+    "server_injected_file_path_bytes": "injected_file_path_bytes",
+    "server_key_pairs": "key_pairs",
+    "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
+}
+LEGACY_TO_UNIFIED = {legacy: name for name, legacy in UNIFIED_NAMES.items()}
+# Nova's defaults ([quota] unified_limits_resource_strategy = require,
+# unified_limits_resource_list = [servers]): a required resource with no registered limit has
+# the limit 0; any other unregistered resource is not limited.
+REQUIRED = ("servers",)
+
+
+@dataclass(frozen=True)
+class Unified:
+    """A project's compute limits from keystone, by legacy name (-1: unlimited)."""
+
+    project_id: str
+    limits: Mapping[str, int]
+
+    @classmethod
+    def from_keystone(cls, project_id: str, found: Mapping[str, int]) -> Unified:
+        limits = {}
+        for name, legacy in UNIFIED_NAMES.items():
+            if name in found:
+                limits[legacy] = int(found[name])
+            else:
+                limits[legacy] = 0 if name in REQUIRED else -1
+        return cls(project_id, limits)
+
+    def quota_set(self) -> dict[str, int]:
+        """The limits by os-quota-sets name (what keystone does not hold is -1)."""
+        return {name: self.limits.get(name, -1) for name in DEFAULTS}
+
+
+def _unlimited(limit: int) -> bool:
+    return limit < 0  # keystone documents -1 as "no limit"; Nova treats any negative so
+
+
+def _over_limit(project_id: str, infos: list[tuple[str, int, int, int]]) -> OverLimit:
+    described = ", ".join(
+        f"Resource {LEGACY_TO_UNIFIED.get(name, name)} is over limit of {limit} due to "
+        f"current usage {used} and delta {delta}" for name, delta, used, limit in infos)
+    return OverLimit(f"Project {project_id} is over a limit for [{described}]",
+                     [i[0] for i in infos])
+
+
+def disk_gb(flavor: Mapping[str, Any], boot_from_volume: bool) -> int:
+    """Placement's DISK_GB of a flavor: root (not when booted from a volume) + ephemeral +
+    swap rounded up to GiB."""
+    root = 0 if boot_from_volume else int(flavor.get("disk", 0) or 0)
+    swap_mb = int(flavor.get("swap", 0) or 0)
+    return root + int(flavor.get("ephemeral", 0) or 0) + math.ceil(swap_mb / 1024)
 
 
 def resources_for(version_at_least: Any) -> list[str]:
@@ -111,12 +188,15 @@ def get_defaults(conn: Connection) -> dict[str, int]:
     return get_class_limits(conn, DEFAULT_CLASS)
 
 
-def get_limits(conn: Connection, project_id: str, user_id: str | None = None
-               ) -> dict[str, int]:
+def get_limits(conn: Connection, project_id: str, user_id: str | None = None,
+               unified: Unified | None = None) -> dict[str, int]:
     """The effective limits of a project, or of a user in it (-1 = unlimited).
 
     A user's own limits override the project's; without any they inherit the project's, and
-    the project's fall back to the ``default`` quota class."""
+    the project's fall back to the ``default`` quota class. With unified limits the project's
+    limits are keystone's (no user limits; resources keystone does not hold are -1)."""
+    if unified is not None:
+        return unified.quota_set()
     limits = get_defaults(conn)
     limits.update(_rows(conn, project_id, ""))
     if user_id:
@@ -125,17 +205,18 @@ def get_limits(conn: Connection, project_id: str, user_id: str | None = None
 
 
 def _instance_usage(conn: Connection, project_id: str, user_id: str | None) -> dict[str, int]:
-    q = sa.select(t.instances.c.flavor).where(
+    q = sa.select(t.instances.c.flavor, t.instances.c.image_ref).where(
         t.instances.c.project_id == project_id, t.instances.c.deleted.is_(False))
     if user_id:
         q = q.where(t.instances.c.user_id == user_id)
-    instances = cores = ram = 0
-    for (flavor,) in conn.execute(q):
+    instances = cores = ram = disk = 0
+    for flavor, image_ref in conn.execute(q):
         flavor = flavor or {}
         instances += 1
         cores += int(flavor.get("vcpus", 0))
         ram += int(flavor.get("ram", flavor.get("memory_mb", 0)))
-    return {"instances": instances, "cores": cores, "ram": ram}
+        disk += disk_gb(flavor, not image_ref)
+    return {"instances": instances, "cores": cores, "ram": ram, "disk": disk}
 
 
 def count_usage(conn: Connection, project_id: str, user_id: str | None = None
@@ -190,15 +271,19 @@ def _over(resource: str, requested: int, used: int, allowed: int) -> bool:
 
 
 def enforce(conn: Connection, project_id: str, user_id: str | None,
-            deltas: dict[str, int]) -> None:
+            deltas: dict[str, int], unified: Unified | None = None) -> None:
     """Raise :class:`QuotaExceeded` if adding ``deltas`` (positive = more) to the current
-    usage passes a project limit or one of the user's own limits.
+    usage passes a project limit or one of the user's own limits (with ``unified``: a unified
+    limit, :class:`OverLimit`).
 
     Call it in the same write transaction that creates the rows being counted."""
     wanted = {k: int(v) for k, v in deltas.items() if int(v) > 0}
     if not wanted:
         return
     lock_project(conn, project_id)
+    if unified is not None:
+        _enforce_unified(conn, project_id, user_id, wanted, unified)
+        return
     project_limits = get_limits(conn, project_id)
     usage = count_usage(conn, project_id, user_id)
     overs: list[tuple[str, int, int, int]] = []
@@ -228,6 +313,26 @@ def enforce(conn: Connection, project_id: str, user_id: str | None,
         raise QuotaExceeded(_message(overs), [o[0] for o in overs])
 
 
+def _enforce_unified(conn: Connection, project_id: str, user_id: str | None,
+                     wanted: dict[str, int], unified: Unified) -> None:
+    """Usage as Nova counts it for unified limits: servers, vCPUs, RAM, disk and server
+    groups of the whole project; key pairs of the requesting user."""
+    usage = count_usage(conn, project_id)
+    if "key_pairs" in wanted:
+        usage["key_pairs"] = count_usage(conn, project_id, user_id)["key_pairs"] if user_id \
+            else 0
+    infos = []
+    for resource, requested in wanted.items():
+        if resource == "server_group_members":
+            continue  # per group: check_group_members
+        allowed = unified.limits.get(resource, -1)
+        used = usage.get(resource, 0)
+        if not _unlimited(allowed) and used + requested > allowed:
+            infos.append((resource, requested, used, allowed))
+    if infos:
+        raise _over_limit(project_id, infos)
+
+
 def _message(overs: list[tuple[str, int, int, int]]) -> str:
     names = ", ".join(o[0] for o in overs)
     requested = ", ".join(str(o[1]) for o in overs)
@@ -238,22 +343,28 @@ def _message(overs: list[tuple[str, int, int, int]]) -> str:
 
 
 def check_group_members(conn: Connection, project_id: str, group_uuid: str,
-                        adding: int = 1) -> None:
+                        adding: int = 1, unified: Unified | None = None) -> None:
     """Raise :class:`QuotaExceeded` if a server group would get more members than allowed."""
-    allowed = get_limits(conn, project_id).get("server_group_members", -1)
+    allowed = get_limits(conn, project_id, unified=unified).get("server_group_members", -1)
     used = group_member_count(conn, group_uuid)
+    if unified is not None and not _unlimited(allowed) and used + adding > allowed:
+        raise _over_limit(project_id, [("server_group_members", adding, used, allowed)])
     if _over("server_group_members", adding, used, allowed):
         raise QuotaExceeded(
             "Quota exceeded, too many servers in group", ["server_group_members"])
 
 
-def check_metadata(conn: Connection, project_id: str, count: int) -> None:
+def check_metadata(conn: Connection, project_id: str, count: int,
+                   unified: Unified | None = None) -> None:
     """Raise :class:`QuotaExceeded` if a server would carry more metadata items than allowed."""
-    check_metadata_count(get_limits(conn, project_id).get("metadata_items", -1), count)
+    allowed = get_limits(conn, project_id, unified=unified).get("metadata_items", -1)
+    check_metadata_count(allowed, count, unified)
 
 
-def check_metadata_count(allowed: int, count: int) -> None:
+def check_metadata_count(allowed: int, count: int, unified: Unified | None = None) -> None:
     """Raise :class:`QuotaExceeded` if ``count`` metadata items exceed ``allowed`` (-1: any)."""
+    if unified is not None and not _unlimited(allowed) and count > allowed:
+        raise _over_limit(unified.project_id, [("metadata_items", count, 0, allowed)])
     if allowed >= 0 and count > allowed:
         raise QuotaExceeded(f"Quota exceeded for metadata_items: Maximum number of metadata "
                             f"items exceeds {allowed}", ["metadata_items"])
@@ -300,9 +411,9 @@ def delete_limits(conn: Connection, project_id: str, user_id: str | None = None)
     conn.execute(q)
 
 
-def detail(conn: Connection, project_id: str, user_id: str | None = None
-           ) -> dict[str, dict[str, int]]:
-    limits = get_limits(conn, project_id, user_id)
-    usage = count_usage(conn, project_id, user_id)
+def detail(conn: Connection, project_id: str, user_id: str | None = None,
+           unified: Unified | None = None) -> dict[str, dict[str, int]]:
+    limits = get_limits(conn, project_id, user_id, unified)
+    usage = count_usage(conn, project_id, None if unified is not None else user_id)
     return {name: {"limit": limit, "in_use": usage.get(name, 0), "reserved": 0}
             for name, limit in limits.items()}

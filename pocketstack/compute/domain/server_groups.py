@@ -51,7 +51,8 @@ def members_by_group(conn: Connection, uuids: list[str]) -> dict[str, list[str]]
     return out
 
 
-def add_member(conn: Connection, group_uuid: str, instance_uuid: str) -> None:
+def add_member(conn: Connection, group_uuid: str, instance_uuid: str,
+               unified: quotas.Unified | None = None) -> None:
     """Add an instance to a group, within the group's ``server_group_members`` quota
     (raises ``quotas.QuotaExceeded``, a 403)."""
     group = get(conn, group_uuid)
@@ -60,7 +61,7 @@ def add_member(conn: Connection, group_uuid: str, instance_uuid: str) -> None:
         t.server_group_members.c.instance_uuid == instance_uuid)).first()
     if exists is not None:
         return
-    quotas.check_group_members(conn, group["project_id"], group_uuid)
+    quotas.check_group_members(conn, group["project_id"], group_uuid, unified=unified)
     conn.execute(sa.insert(t.server_group_members).values(
         group_uuid=group_uuid, instance_uuid=instance_uuid))
 
@@ -132,10 +133,11 @@ def check_placement(conn: Connection, group_uuid: str, instance_uuid: str, host:
 
 
 def create(conn: Connection, project_id: str, user_id: str, name: str, policy: str,
-           rules: dict[str, Any] | None = None) -> dict[str, Any]:
+           rules: dict[str, Any] | None = None,
+           unified: quotas.Unified | None = None) -> dict[str, Any]:
     if policy not in POLICIES:
         raise exceptions.ValidationError(f"Invalid policy {policy!r}.")
-    quotas.enforce(conn, project_id, user_id, {"server_groups": 1})
+    quotas.enforce(conn, project_id, user_id, {"server_groups": 1}, unified)
     uuid = str(uuidlib.uuid4())
     conn.execute(sa.insert(t.server_groups).values(
         uuid=uuid, name=name, project_id=project_id, user_id=user_id, policy=policy,

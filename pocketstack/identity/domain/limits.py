@@ -282,3 +282,33 @@ def update_limit(conn: Connection, limit_id: str, changes: dict[str, Any],
 def delete_limit(conn: Connection, limit_id: str) -> None:
     get_limit(conn, limit_id)
     conn.execute(sa.delete(t.limits).where(t.limits.c.id == limit_id))
+
+
+# -- what services enforce ----------------------------------------------------------------------
+def effective(conn: Connection, project_id: str | None, service_type: str,
+              region_id: str | None, names: list[str]) -> dict[str, int]:
+    """The limit of each named resource of a service (by catalog type) for a project, as
+    oslo.limit's flat enforcer reads it: the project's own limit, else the registered default.
+    A registered limit of the service's region wins over one without a region; a name with no
+    registered limit is absent from the answer. Without a project: the registered defaults."""
+    if not names:
+        return {}
+    rl = t.registered_limits
+    service_ids = sa.select(t.services.c.id).where(t.services.c.type == service_type)
+    q = sa.select(rl.c.id, rl.c.resource_name, rl.c.region_id, rl.c.default_limit).where(
+        rl.c.service_id.in_(service_ids), rl.c.resource_name.in_(names))
+    q = q.where(rl.c.region_id.is_(None) if region_id is None
+                else sa.or_(rl.c.region_id.is_(None), rl.c.region_id == region_id))
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(q).mappings():
+        held = chosen.get(row["resource_name"])
+        if held is None or (held["region_id"] is None and row["region_id"] is not None):
+            chosen[row["resource_name"]] = dict(row)
+    out = {name: int(row["default_limit"]) for name, row in chosen.items()}
+    by_id = {row["id"]: name for name, row in chosen.items()}
+    if by_id and project_id is not None:
+        own = sa.select(t.limits.c.registered_limit_id, t.limits.c.resource_limit).where(
+            t.limits.c.registered_limit_id.in_(list(by_id)), t.limits.c.project_id == project_id)
+        for registered_id, value in conn.execute(own):
+            out[by_id[registered_id]] = int(value)
+    return out

@@ -54,10 +54,12 @@ def _content_length(req: ApiRequest) -> int | None:
 
 def _begin(req: ApiRequest, service: ImageService, image_id: str, stage: bool,
            length: int | None) -> images.UploadGrant:
+    quotas = service.quotas_for_image(image_id)
+
     def write(conn: Connection) -> images.UploadGrant:
         image = images.get_visible(conn, req.ctx, image_id)
         enforce(req, "upload_image", images.policy_target(image, req.ctx))
-        grant = images.begin_upload(conn, image_id, stage, service.quotas)
+        grant = images.begin_upload(conn, image_id, stage, quotas)
         if length is not None and 0 <= grant.max_bytes < length:
             raise exceptions.PayloadTooLarge(grant.limit_reason)
         return grant
@@ -111,7 +113,8 @@ async def _receive_data(req: ApiRequest, stage: bool) -> Response:
         else:
             location, facts = await anyio.to_thread.run_sync(pipeline.commit)
         await anyio.to_thread.run_sync(
-            service.db.write, images.finish_upload, grant, location, facts, service.quotas,
+            service.db.write, images.finish_upload, grant, location, facts,
+            service.quotas_for(grant.owner),
             stage)
     except BaseException:
         with anyio.CancelScope(shield=True):
@@ -192,21 +195,29 @@ def download_file(req: ApiRequest) -> Response:
                                    "download is forbidden.")
     if not image["location"] or image["status"] not in ("active", "deactivated"):
         return empty_response(204)
-    size = service.store.size(image["location"])
+    cached = service.cache.size(image_id) if service.cache is not None else None
+    size = cached if cached is not None else service.store.size(image["location"])
+
+    def data(offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        if cached is not None and service.cache is not None:  # served by the node's cache
+            served = service.cache.read(image_id, offset, length)
+            if served is not None:
+                return served
+        return service.store.get(image["location"], offset, length)
+
     headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
     range_header = req.headers.get("range")
     if range_header:
         start, end = _parse_range(range_header, size)
         length = end - start + 1
-        body: Iterator[bytes] = service.store.get(image["location"], start, length)
+        body: Iterator[bytes] = data(start, length)
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         headers["Content-Length"] = str(length)
         return StreamingResponse(body, status_code=206, headers=headers)
     if image["checksum"]:
         headers["Content-MD5"] = image["checksum"]
     headers["Content-Length"] = str(size)
-    return StreamingResponse(service.store.get(image["location"]), status_code=200,
-                             headers=headers)
+    return StreamingResponse(data(), status_code=200, headers=headers)
 
 
 # -- glance-direct import ----------------------------------------------------------------------

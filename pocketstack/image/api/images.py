@@ -72,7 +72,8 @@ def new_image_values(req: ApiRequest, data: Any
 
 def create_image(req: ApiRequest) -> Response:
     base, props, tags = new_image_values(req, req.json())
-    image = svc(req).db.write(images.create, base, props, tags, svc(req).quotas)
+    image = svc(req).db.write(images.create, base, props, tags,
+                              svc(req).quotas_for(base.get("owner")))
     headers = {"Location": req.url_for(f"/v2/images/{image['id']}"), **IMPORT_HEADER}
     return json_response(image_view(image), status=201, headers=headers)
 
@@ -98,6 +99,9 @@ def delete_image(req: ApiRequest) -> Response:
 
     for location in svc(req).db.write(write):
         svc(req).store.delete(location)
+    cache = svc(req).cache
+    if cache is not None:  # a deleted image leaves the node's cache and queue
+        cache.delete(image_id)
     return empty_response()
 
 

@@ -38,11 +38,18 @@ def info_stores(req: ApiRequest) -> Response:
 
 def info_usage(req: ApiRequest) -> Response:
     project = req.ctx.project_id or ""
-    quotas = svc(req).quotas
+    quotas = svc(req).quotas_for(project)
     used = svc(req).db.read(images.project_usage, project)
+    size, stage = used.size_bytes, used.staged_bytes
+    size_limit, stage_limit = quotas.image_size_total, quotas.image_stage_total
+    if quotas.keystone_project is not None:  # Glance reports keystone's unit, MiB
+        mib = 1024 * 1024
+        size, stage = size // mib, stage // mib
+        size_limit = size_limit // mib if size_limit >= 0 else -1
+        stage_limit = stage_limit // mib if stage_limit >= 0 else -1
     return json_response({"usage": {
-        "image_size_total": {"limit": quotas.image_size_total, "usage": used.size_bytes},
-        "image_stage_total": {"limit": quotas.image_stage_total, "usage": used.staged_bytes},
+        "image_size_total": {"limit": size_limit, "usage": size},
+        "image_stage_total": {"limit": stage_limit, "usage": stage},
         "image_count_total": {"limit": quotas.image_count_total, "usage": used.image_count},
         "image_count_uploading": {"limit": quotas.image_count_uploading, "usage": used.uploading},
     }})

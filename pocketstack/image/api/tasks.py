@@ -66,9 +66,10 @@ def create_task(req: ApiRequest) -> Response:
         raise exceptions.BadRequest("Properties disk_format, container_format must be set "
                                     "prior to importing data.")
     ctx = req.ctx
+    quotas = service.quotas_for(base.get("owner"))
 
     def write(conn: Any) -> dict[str, Any]:
-        image = images.create(conn, base, props, tags, service.quotas)
+        image = images.create(conn, base, props, tags, quotas)
         return tasks.create_import(conn, image["id"], ctx.project_id, ctx.user_id,
                                    req.request_id, task_input)
 

@@ -40,6 +40,9 @@ class Quotas:
     properties_per_image: int = 128
     tags_per_image: int = 128
     members_per_image: int = 128
+    # set when the counts and sizes are the project's keystone unified limits: refusals then
+    # read as oslo.limit's, which Glance passes on
+    keystone_project: str | None = None
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -261,11 +264,20 @@ def _count_in_progress(conn: Connection, owner: str) -> int:
         t.images.c.owner == owner, t.images.c.status.in_(IN_PROGRESS))).scalar() or 0)
 
 
+def _over_limit(project: str, resource: str, limit: int, used: int, delta: int) -> str:
+    """oslo.limit's words for a refusal (Glance answers them as the 413's message)."""
+    return (f"Project {project} is over a limit for [Resource {resource} is over limit of "
+            f"{limit} due to current usage {used} and delta {delta}]")
+
+
 def _check_count_quota(conn: Connection, owner: str | None, quotas: Quotas) -> None:
     if quotas.image_count_total < 0 or owner is None:
         return
     count = _count_owned(conn, owner)
     if count >= quotas.image_count_total:
+        if quotas.keystone_project is not None:
+            raise QuotaExceeded(_over_limit(quotas.keystone_project, "image_count_total",
+                                            quotas.image_count_total, count, 1))
         raise QuotaExceeded(
             f"Maximum number of images exceeded: the project may own "
             f"{quotas.image_count_total} image(s).")
@@ -494,7 +506,11 @@ def begin_upload(conn: Connection, image_id: str, stage: bool, quotas: Quotas) -
         raise exceptions.BadRequest("Properties disk_format, container_format must be set "
                                     "prior to saving data.")
     if quotas.image_count_uploading >= 0 and image["owner"]:
-        if _count_in_progress(conn, image["owner"]) >= quotas.image_count_uploading:
+        uploading = _count_in_progress(conn, image["owner"])
+        if uploading >= quotas.image_count_uploading:
+            if quotas.keystone_project is not None:
+                raise QuotaExceeded(_over_limit(quotas.keystone_project, "image_count_uploading",
+                                                quotas.image_count_uploading, uploading, 1))
             raise QuotaExceeded("Maximum number of concurrent uploads exceeded.")
     limits: list[tuple[int, str]] = []
     if quotas.image_size_cap >= 0:

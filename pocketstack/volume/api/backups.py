@@ -121,13 +121,14 @@ def create(req: ApiRequest) -> Response:
         raise errors.bad("a project-scoped token is needed to create backups.")
     s.enforce(c, "backup:create", {"project_id": c.project_id})
     project = c.project_id
+    limits = s.quota_limits(project)
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         return backups.create(conn, project_id=project, user_id=c.user_id,
                               volume_id=volume_id, snapshot_id=snapshot_id, name=name,
                               description=description, container=container,
                               incremental=incremental, force=force, metadata=meta,
-                              admin=c.is_admin, quota_defaults=s.quota_defaults,
+                              admin=c.is_admin, quota_defaults=limits,
                               task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)
@@ -184,13 +185,14 @@ def restore(req: ApiRequest) -> Response:
     if c.project_id is None:
         raise errors.bad("a project-scoped token is needed to restore backups.")
     project = c.project_id
+    limits = s.quota_limits(project)
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         row = backups.get(conn, req.path_params["backup_id"], c.project_id, c.is_admin)
         s.enforce(c, "backup:restore", {"project_id": row["project_id"]})
         return backups.begin_restore(
             conn, row, volume_id=volume_id, name=name, project_id=project, user_id=c.user_id,
-            admin=c.is_admin, quota_defaults=s.quota_defaults,
+            admin=c.is_admin, quota_defaults=limits,
             default_az=s.options.volume_availability_zone,
             task_deadline=deadline(s.options.volume_task_timeout))
 

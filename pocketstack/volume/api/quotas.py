@@ -1,4 +1,8 @@
-"""``os-quota-sets`` (show with ``usage``, update, defaults, delete) and ``limits``."""
+"""``os-quota-sets`` (show with ``usage``, update, defaults, delete) and ``limits``.
+
+With ``volume_quota_driver = unified_limits`` they show keystone's limits (the defaults are the
+registered limits); updates and deletes are accepted and change nothing, as Nova's are in that
+mode: the limits are managed in keystone."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def show(req: ApiRequest) -> Response:
     project = req.path_params["project_id"]
     s.enforce(c, "volume_extension:quotas:show", {"project_id": project})
     usage = to_bool(req.query.get("usage", "false"), "usage")
-    details: dict[str, Any] = s.db.read(quotas.details, project, s.quota_defaults)
+    details: dict[str, Any] = s.db.read(quotas.details, project, s.quota_limits(project))
     out: dict[str, Any] = {"id": project}
     for name, d in details.items():
         out[name] = {"limit": d["limit"], "in_use": d["in_use"], "reserved": 0,
@@ -28,7 +32,8 @@ def show(req: ApiRequest) -> Response:
 
 def defaults(req: ApiRequest) -> Response:
     ctx(req)
-    out: dict[str, Any] = {"id": req.path_params["project_id"], **svc(req).quota_defaults}
+    out: dict[str, Any] = {"id": req.path_params["project_id"],
+                           **svc(req).quota_limits(None, defaults=True)}
     return json_response({"quota_set": out})
 
 
@@ -45,7 +50,10 @@ def update(req: ApiRequest) -> Response:
         if key not in quotas.RESOURCES:
             raise errors.bad(f"Bad key(s) in quota set: {key}")
         values[key] = to_int(value, key, -1)
-    details = s.db.write(_update, project, values, s.quota_defaults)
+    if s.unified_limits:  # keystone holds the limits: nothing is written
+        details = s.db.read(quotas.details, project, s.quota_limits(project))
+    else:
+        details = s.db.write(_update, project, values, s.quota_defaults)
     return json_response({"quota_set": {k: v["limit"] for k, v in details.items()}})
 
 
@@ -60,7 +68,8 @@ def delete(req: ApiRequest) -> Response:
     s = svc(req)
     project = req.path_params["project_id"]
     s.enforce(c, "volume_extension:quotas:delete", {"project_id": project})
-    s.db.write(quotas.reset, project)
+    if not s.unified_limits:
+        s.db.write(quotas.reset, project)
     return empty_response(200)
 
 
@@ -69,7 +78,7 @@ def limits(req: ApiRequest) -> Response:
     s = svc(req)
     project = req.query.get("project_id") if c.is_admin and req.query.get("project_id") \
         else c.project_id or ""
-    d = s.db.read(quotas.details, project, s.quota_defaults)
+    d = s.db.read(quotas.details, project, s.quota_limits(project))
     absolute = {
         "maxTotalVolumes": d["volumes"]["limit"], "totalVolumesUsed": d["volumes"]["in_use"],
         "maxTotalSnapshots": d["snapshots"]["limit"],

@@ -94,6 +94,7 @@ def create(req: ApiRequest) -> Response:
     if c.project_id is None:
         raise errors.bad("a project-scoped token is needed to create snapshots.")
     project = c.project_id
+    limits = s.quota_limits(project)
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
@@ -103,7 +104,7 @@ def create(req: ApiRequest) -> Response:
         s.enforce(c, "volume:create_snapshot", {"project_id": volume["project_id"]})
         return snapshots.create(conn, volume, project_id=project, user_id=c.user_id,
                                 name=name, description=description, metadata=meta,
-                                force=force, quota_defaults=s.quota_defaults,
+                                force=force, quota_defaults=limits,
                                 task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)

@@ -3,6 +3,7 @@ create (the auth key is in this answer only), list/detail, show, accept, delete.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.responses import Response
@@ -67,6 +68,16 @@ def show(req: ApiRequest) -> Response:
     return json_response({"transfer": view(req, row, True)})
 
 
+def _uuid_like(value: str) -> bool:
+    """oslo.utils' ``is_uuid_like``: a UUID, with or without dashes, braces or ``urn:uuid:``."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    plain = value.lower().replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    return parsed.hex == plain
+
+
 def create(req: ApiRequest) -> Response:
     c = ctx(req)
     s = svc(req)
@@ -75,6 +86,9 @@ def create(req: ApiRequest) -> Response:
     volume_id = text(data.get("volume_id"), "volume_id", 36)
     if not volume_id:
         raise errors.bad("'volume_id' is a required property")
+    if not _uuid_like(volume_id):  # Cinder's schema: volume_id has the uuid format
+        raise errors.bad(f"Invalid input for field/attribute volume_id. Value: {volume_id}. "
+                         f"'{volume_id}' is not a 'uuid'")
     name = text(data.get("name", data.get("display_name")), "name")
     no_snapshots = False
     if "no_snapshots" in data:
@@ -112,7 +126,8 @@ def accept(req: ApiRequest) -> Response:
     project = c.project_id
     s.enforce(c, "volume:accept_transfer", {"project_id": project})
     row = s.db.write(transfers.accept, req.path_params["transfer_id"], key,
-                     project_id=project, user_id=c.user_id, quota_defaults=s.quota_defaults)
+                     project_id=project, user_id=c.user_id,
+                     quota_defaults=s.quota_limits(project))
     return json_response({"transfer": view(req, row, False)}, 202)
 
 

@@ -52,8 +52,9 @@ def _extend(req: ApiRequest, arg: Any) -> Response:
     new_size = to_int(arg.get("new_size"), "new_size", 1)
     s = svc(req)
     in_use = version_at_least(req, "3.42")
+    limits = s.quota_limits_of_volume(req.path_params["volume_id"])
     msg = _write(req, "volume:extend", lambda conn, row: volumes.begin_extend(
-        conn, row, new_size, s.quota_defaults, deadline(s.options.volume_task_timeout),
+        conn, row, new_size, limits, deadline(s.options.volume_task_timeout),
         in_use))
     s.send(msg)
     return empty_response(202)

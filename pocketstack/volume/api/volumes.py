@@ -202,6 +202,8 @@ def create(req: ApiRequest) -> Response:
         raise errors.bad("'size' is a required property")
     o = s.options
 
+    limits = s.quota_limits(project)
+
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
         host = None
         if source.kind not in ("snapshot", "volume"):
@@ -218,7 +220,7 @@ def create(req: ApiRequest) -> Response:
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
-            host=host, default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
+            host=host, default_az=o.volume_availability_zone, quota_defaults=limits,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
         return row, msg, volumes.type_names(conn)

@@ -19,7 +19,14 @@ RESOURCES = ("volumes", "gigabytes", "snapshots", "per_volume_gigabytes", "backu
              "backup_gigabytes", "groups")
 
 
+class Fixed(dict[str, int]):
+    """A project's limits that are final (keystone's unified limits, read before the write):
+    no ``cinder_quotas`` row overrides them."""
+
+
 def limits(conn: Connection, project_id: str, defaults: dict[str, int]) -> dict[str, int]:
+    if isinstance(defaults, Fixed):
+        return dict(defaults)
     out = dict(defaults)
     for row in conn.execute(sa.select(t.quotas).where(t.quotas.c.project_id == project_id)):
         out[row.resource] = int(row.hard_limit)
