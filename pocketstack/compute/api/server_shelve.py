@@ -152,6 +152,9 @@ def unshelve(req: ApiRequest, arg: Any) -> Response:
     def start(conn: Any) -> dict[str, Any]:
         row = load(req, conn)
         enforce(req, "os_compute_api:os-shelve:unshelve", {"project_id": row["project_id"]})
+        if row["locked"] and ctx.is_admin:
+            row = dict(row, locked=False)
+        instances.check_task(row, "unshelve")  # Nova's state check comes first
         if (new_az is not _UNSET or host) and row["vm_state"] != states.SHELVED_OFFLOADED:
             status = states.status(row["vm_state"], row["task_state"])
             raise exceptions.Conflict(
@@ -175,8 +178,6 @@ def unshelve(req: ApiRequest, arg: Any) -> Response:
                     aggregates_view.host_zone(conn, host, default_zone) != zone:
                 raise exceptions.Conflict(f'Host "{host}" is not in the availability zone '
                                           f'"{zone}".')
-        if row["locked"] and ctx.is_admin:
-            row = dict(row, locked=False)
         hints = dict(row["scheduler_hints"])
         hints.pop(UNSHELVE_HOST, None)
         if host:
