@@ -33,7 +33,7 @@ def resolve_kernel(meta: str, cache: Path) -> str:
     """The versioned kernel package behind a meta package (``linux-image-cloud-amd64`` ->
     ``linux-image-6.1.0-57-cloud-amd64``); a name that is already versioned is kept. Falls back
     to the newest kernel in the cache when apt cannot answer (offline, no lists)."""
-    if any(ch.isdigit() for ch in meta.removeprefix("linux-image-").split("-")[0]):
+    if meta.removeprefix("linux-image-")[:1].isdigit():
         return meta
     try:
         out = run(["apt-cache", "depends", "--no-recommends", "--no-suggests", meta])
