@@ -226,6 +226,15 @@ def test_boots_from_metadata_service(image: guestimage.GuestImage, ssh_key: Path
         guest.wait_ssh(ssh_key)
         assert guest.ssh(ssh_key, "root", "hostname").strip() == "vm-md"
         assert "user data ran" in guest.ssh(ssh_key, "root", "cat /root/user-data-ran")
+        # a reboot from inside: the disk keeps its state, user data does not run again
+        guest.ssh(ssh_key, "root", "rm /root/user-data-ran; reboot")
+        deadline = time.monotonic() + BOOT_DEADLINE
+        while guest.console.read_text().count(guestimage.READY_MARKER) < 2:
+            assert time.monotonic() < deadline and guest.proc.poll() is None, \
+                guest.console.read_text()
+            time.sleep(0.2)
+        guest.wait_ssh(ssh_key)
+        assert guest.ssh(ssh_key, "root", "hostname; ls /root").split() == ["vm-md"]
     finally:
         guest.stop()
 
