@@ -34,7 +34,7 @@ INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ata_p
 #: the ACPI power button, virtio extras.
 ROOT_MODULES = INITRAMFS_MODULES + [
     "virtio_net", "e1000", "virtio_console", "virtio_rng", "virtio_balloon", "sr_mod",
-    "isofs", "vfat", "nls_cp437", "nls_iso8859_1", "nls_utf8", "button", "evdev"]
+    "isofs", "vfat", "nls_ascii", "nls_cp437", "nls_iso8859_1", "nls_utf8", "button", "evdev"]
 SYSLINUX_MBR = [Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/SYSLINUX/mbr.bin")]
 KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} console=tty0 console=ttyS0,115200n8 quiet"
 
