@@ -30,6 +30,8 @@ READY_MARKER = "pocketstack-guest: ready"
 PROPERTIES = {
     "hw_disk_bus": "virtio",
     "hw_vif_model": "virtio",
+    # without an entropy source the first boot's SSH host key waits ~1.5 s (TCG) for the crng
+    "hw_rng_model": "virtio",
     "os_distro": "debian",
     "os_type": "linux",
     "os_admin_user": "root",
