@@ -25,8 +25,14 @@ from pocketstack.image.guestimage.kmod import Module, ModuleTree
 MiB = 1 << 20
 ROOT_LABEL = "pocketroot"
 BOOT_LABEL = "BOOT"
-#: Libraries dropbear needs (``apt-cache depends --recurse dropbear-bin``, less the bases).
-LIB_PACKAGES = ["libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g"]
+#: Libraries dropbear and e2fsprogs need (``apt-cache depends --recurse``, less the bases).
+LIB_PACKAGES = ["libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g",
+                "libext2fs2", "libcom-err2", "libblkid1", "libuuid1"]
+#: From e2fsprogs (busybox's mke2fs makes ext2 only; ``mke2fs -t ext4`` is what tests run).
+E2FS_TOOLS = ("mke2fs", "e2fsck", "resize2fs", "tune2fs")
+E2FS_LINKS = {"mkfs.ext2": "mke2fs", "mkfs.ext3": "mke2fs", "mkfs.ext4": "mke2fs",
+              "fsck.ext2": "e2fsck", "fsck.ext3": "e2fsck", "fsck.ext4": "e2fsck",
+              "e2label": "tune2fs"}
 #: Drivers the initramfs loads to find the root disk (virtio-blk, virtio-scsi, IDE/SATA).
 INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ata_piix",
                      "ata_generic", "ahci", "ext4", "crc32c_generic"]
@@ -35,6 +41,8 @@ INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ata_p
 ROOT_MODULES = INITRAMFS_MODULES + [
     "virtio_net", "e1000", "virtio_console", "virtio_rng", "virtio_balloon", "sr_mod",
     "isofs", "vfat", "nls_ascii", "nls_cp437", "nls_iso8859_1", "nls_utf8", "button", "evdev"]
+#: Small scripts standing in for util-linux/sudo commands that busybox lacks.
+TOOL_SHIMS = ("sudo", "lsblk", "blkid")
 SYSLINUX_MBR = [Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/SYSLINUX/mbr.bin")]
 KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} console=tty0 console=ttyS0,115200n8 quiet"
 
@@ -85,7 +93,8 @@ def build_guest_image(output: Path, cache_dir: Path | None = None, *,
     timings: dict[str, float] = {}
     mark = time.monotonic()
     kernel_pkg = resolve_kernel(kernel_package, cache)
-    names = [kernel_pkg, "busybox-static", "dropbear-bin", *LIB_PACKAGES]
+    names = [kernel_pkg, "busybox-static", "busybox", "dropbear-bin", "e2fsprogs",
+             *LIB_PACKAGES]
     trees = fetch(names, cache)
     timings["packages"] = time.monotonic() - mark
     output = Path(output)
@@ -94,12 +103,20 @@ def build_guest_image(output: Path, cache_dir: Path | None = None, *,
         work = Path(tmp)
         mark = time.monotonic()
         kmods = ModuleTree(trees[kernel_pkg])
-        busybox = trees["busybox-static"] / "bin" / "busybox"
-        applets = run([str(busybox), "--list-full"]).split()
+        # the initramfs has the static busybox (no libraries); the root the dynamic one, whose
+        # shell runs programs by PATH (the static build prefers its own applets: its mke2fs
+        # would shadow e2fsprogs')
+        static = trees["busybox-static"] / "bin" / "busybox"
+        static_applets = run([str(static), "--list"]).split()
+        busybox = trees["busybox"] / "bin" / "busybox"
+        try:
+            applets = run([str(busybox), "--list"]).split()
+        except GuestBuildError:  # cannot run here: the static list is a close superset
+            applets = static_applets
         root = work / "root"
         _root_tree(root, trees, kmods, busybox, applets, ssh_user)
         initrd = work / "initrd.gz"
-        _initramfs(initrd, kmods.closure(INITRAMFS_MODULES), busybox, applets)
+        _initramfs(initrd, kmods.closure(INITRAMFS_MODULES), static, static_applets)
         vmlinuz = sorted((trees[kernel_pkg] / "boot").glob("vmlinuz-*"))[-1]
         timings["trees"] = time.monotonic() - mark
         mark = time.monotonic()
@@ -148,13 +165,26 @@ def _root_tree(root: Path, trees: dict[str, Path], kmods: ModuleTree, busybox: P
     (root / "root").mkdir(mode=0o700)
     os.chmod(root / "tmp", 0o1777)
     shutil.copy2(busybox, root / "usr/bin/busybox")
-    for applet in applets:
-        target = root / "usr" / applet.removeprefix("usr/")
-        if not target.exists() and not target.is_symlink():
-            target.symlink_to("/usr/bin/busybox")
+    # every applet in both bin and sbin: tools call /bin/ip and /sbin/ip alike
+    for name in sorted(set(applets) - {"busybox"}):
+        for d in ("usr/bin", "usr/sbin"):
+            (root / d / name).symlink_to("/usr/bin/busybox")
     dropbear = trees["dropbear-bin"]
     shutil.copy2(dropbear / "usr/sbin/dropbear", root / "usr/sbin/dropbear")
     shutil.copy2(dropbear / "usr/bin/dropbearkey", root / "usr/bin/dropbearkey")
+    e2fs = trees["e2fsprogs"]
+    for tool in E2FS_TOOLS:
+        (root / "usr/sbin" / tool).unlink(missing_ok=True)
+        shutil.copy2(next(p for p in (e2fs / "sbin" / tool, e2fs / "usr/sbin" / tool)
+                          if p.exists()), root / "usr/sbin" / tool)
+    for link, tool in E2FS_LINKS.items():
+        (root / "usr/sbin" / link).unlink(missing_ok=True)
+        (root / "usr/sbin" / link).symlink_to(tool)
+    for tool in (*E2FS_TOOLS, *E2FS_LINKS):  # not busybox's, whatever the PATH order
+        (root / "usr/bin" / tool).unlink(missing_ok=True)
+        (root / "usr/bin" / tool).symlink_to(f"../sbin/{tool}")
+    if (e2fs / "etc/mke2fs.conf").exists():
+        shutil.copy2(e2fs / "etc/mke2fs.conf", root / "etc/mke2fs.conf")
     for name in LIB_PACKAGES:
         for libdir in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"):
             src = trees[name] / libdir
@@ -180,6 +210,12 @@ def _root_tree(root: Path, trees: dict[str, Path], kmods: ModuleTree, busybox: P
            files.joinpath("rcS").read_text().replace("@SSH_USER@", ssh_user), 0o755)
     _write(root / "etc/init.d/rcK", files.joinpath("rcK").read_text(), 0o755)
     _write(root / "etc/udhcpc.script", files.joinpath("udhcpc.script").read_text(), 0o755)
+    for tool in TOOL_SHIMS:  # what busybox lacks and tests of guests (Tempest) call
+        shim = root / "usr/sbin" / tool
+        shim.unlink(missing_ok=True)
+        _write(shim, files.joinpath(tool).read_text(), 0o755)
+        (root / "usr/bin" / tool).unlink(missing_ok=True)
+        (root / "usr/bin" / tool).symlink_to(f"../sbin/{tool}")
     _write(root / "etc/acpi/PWRF/00000080", files.joinpath("power-button").read_text(), 0o755)
     _write(root / "usr/share/pocketstack/json.awk", files.joinpath("json.awk").read_text())
     uid = 1000
@@ -215,7 +251,7 @@ def _initramfs(path: Path, modules: list[Module], busybox: Path, applets: list[s
         cpio.Entry("init", stat.S_IFREG | 0o755,
                    _files().joinpath("initramfs-init").read_bytes()),
     ]
-    for applet in sorted({a.rsplit("/", 1)[-1] for a in applets} - {"busybox"}):
+    for applet in sorted(set(applets) - {"busybox"}):
         entries.append(cpio.Entry(f"bin/{applet}", stat.S_IFLNK | 0o777, b"busybox"))
     for m in modules:
         entries.append(cpio.Entry(f"modules/{m.name}.ko", stat.S_IFREG | 0o644,
