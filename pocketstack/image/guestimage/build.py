@@ -1,8 +1,6 @@
-"""Assemble the guest image: root tree, initramfs, FAT boot partition, ext4 root, MBR, qcow2.
-
-No mount and no loop device: the boot partition is made with ``mkfs.vfat``/``mcopy`` and made
-bootable with ``syslinux`` (mtools-based, works on a file), the root with ``mke2fs -d`` from a
-directory, the partition table is written here, and ``qemu-img convert`` makes the qcow2.
+"""Assemble the guest image: root tree and initramfs from the unpacked packages, then the disk
+(:mod:`.disk`: FAT boot partition, ext4 root, MBR) and ``qemu-img convert`` to a compressed
+qcow2. No mount and no loop device.
 """
 
 from __future__ import annotations
@@ -12,19 +10,15 @@ import importlib.resources
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pocketstack.image.guestimage import cpio
+from pocketstack.image.guestimage import cpio, disk
 from pocketstack.image.guestimage.debs import GuestBuildError, fetch, resolve_kernel, run
 from pocketstack.image.guestimage.kmod import Module, ModuleTree
 
-MiB = 1 << 20
-ROOT_LABEL = "pocketroot"
-BOOT_LABEL = "BOOT"
 #: Libraries dropbear and e2fsprogs need (``apt-cache depends --recurse``, less the bases).
 LIB_PACKAGES = ["libc6", "libcrypt1", "libtomcrypt1", "libtommath1", "libgmp10", "zlib1g",
                 "libext2fs2", "libcom-err2", "libblkid1", "libuuid1"]
@@ -43,8 +37,6 @@ ROOT_MODULES = INITRAMFS_MODULES + [
     "isofs", "vfat", "nls_ascii", "nls_cp437", "nls_iso8859_1", "nls_utf8", "button", "evdev"]
 #: Small scripts standing in for util-linux/sudo commands that busybox lacks.
 TOOL_SHIMS = ("sudo", "lsblk", "blkid")
-SYSLINUX_MBR = [Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/SYSLINUX/mbr.bin")]
-KERNEL_ARGS = f"root=LABEL={ROOT_LABEL} console=tty0 console=ttyS0,115200n8 quiet"
 
 
 @dataclass
@@ -71,7 +63,7 @@ def check_tools() -> str | None:
     """What is missing on this host to build, or None."""
     missing = [tool for tool in ("apt-get", "dpkg-deb", "mke2fs", "mkfs.vfat", "mcopy",
                                  "syslinux", "qemu-img") if shutil.which(tool) is None]
-    if not any(p.exists() for p in SYSLINUX_MBR):
+    if not any(p.exists() for p in disk.SYSLINUX_MBR):
         missing.append("syslinux mbr.bin (syslinux-common)")
     if missing:
         return ("missing " + ", ".join(missing) + " (Debian: apt-get install e2fsprogs "
@@ -121,12 +113,12 @@ def build_guest_image(output: Path, cache_dir: Path | None = None, *,
         timings["trees"] = time.monotonic() - mark
         mark = time.monotonic()
         boot = work / "boot.img"
-        boot_start = MiB
-        _boot_partition(boot, vmlinuz, initrd, hidden_sectors=boot_start // 512)
+        boot_start = disk.MiB
+        disk.boot_partition(boot, vmlinuz, initrd, hidden_sectors=boot_start // 512)
         rootfs = work / "root.img"
-        _root_partition(rootfs, root)
+        disk.root_partition(rootfs, root)
         raw = work / "disk.raw"
-        _disk(raw, [(boot, 0x0E, True), (rootfs, 0x83, False)], boot_start)
+        disk.mbr_disk(raw, [(boot, 0x0E, True), (rootfs, 0x83, False)], boot_start)
         timings["filesystems"] = time.monotonic() - mark
         mark = time.monotonic()
         qcow = work / "disk.qcow2"
@@ -259,64 +251,3 @@ def _initramfs(path: Path, modules: list[Module], busybox: Path, applets: list[s
     order = "".join(f"{m.name}.ko\n" for m in modules)
     entries.append(cpio.Entry("modules/load.order", stat.S_IFREG | 0o644, order.encode()))
     path.write_bytes(gzip.compress(cpio.archive(entries), compresslevel=6, mtime=0))
-
-
-# -- partitions and disk ------------------------------------------------------------------------
-def _round_mib(n: int) -> int:
-    return (n + MiB - 1) // MiB * MiB
-
-
-def _boot_partition(path: Path, vmlinuz: Path, initrd: Path, hidden_sectors: int) -> None:
-    size = _round_mib(int((vmlinuz.stat().st_size + initrd.stat().st_size) * 1.15) + 2 * MiB)
-    size = max(size, 16 * MiB)
-    run(["mkfs.vfat", "-C", "-F", "16", "-n", BOOT_LABEL, "-h", str(hidden_sectors),
-         str(path), str(size // 1024)])
-    cfg = path.with_name("syslinux.cfg")
-    cfg.write_text("SERIAL 0 115200\nDEFAULT pocketstack\nPROMPT 0\nTIMEOUT 0\n"
-                   f"LABEL pocketstack\n  LINUX /vmlinuz\n  INITRD /initrd.gz\n"
-                   f"  APPEND {KERNEL_ARGS}\n")
-    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    for src, name in ((vmlinuz, "vmlinuz"), (initrd, "initrd.gz"), (cfg, "syslinux.cfg")):
-        done = subprocess.run(["mcopy", "-i", str(path), str(src), f"::/{name}"], env=env,
-                              capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise GuestBuildError(f"mcopy {name} failed: {done.stderr.strip()}")
-    run(["syslinux", "--install", str(path)])
-
-
-def _root_partition(path: Path, tree: Path) -> None:
-    used = sum(p.lstat().st_size for p in tree.rglob("*"))
-    size = _round_mib(int(used * 1.3) + 48 * MiB)
-    with open(path, "wb") as fh:
-        fh.truncate(size)
-    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", ROOT_LABEL, "-m", "0", "-E",
-         "root_owner=0:0", "-d", str(tree), str(path)])
-
-
-def _disk(path: Path, parts: list[tuple[Path, int, bool]], first: int) -> None:
-    """An MBR disk: syslinux's boot code, then each (file, type, bootable) partition."""
-    mbr_code = next(p for p in SYSLINUX_MBR if p.exists()).read_bytes()[:440]
-    table = bytearray(512)
-    table[:len(mbr_code)] = mbr_code
-    table[440:444] = os.urandom(4)  # disk signature
-    offset = first
-    layout = []
-    for i, (part, ptype, bootable) in enumerate(parts):
-        size = part.stat().st_size
-        entry = bytes([0x80 if bootable else 0, 0xFE, 0xFF, 0xFF, ptype, 0xFE, 0xFF, 0xFF]) + \
-            (offset // 512).to_bytes(4, "little") + (size // 512).to_bytes(4, "little")
-        table[446 + 16 * i:462 + 16 * i] = entry
-        layout.append((part, offset))
-        offset += _round_mib(size)
-    table[510:512] = b"\x55\xaa"
-    with open(path, "wb") as out:
-        out.truncate(offset)
-        out.write(table)
-        for part, at in layout:
-            with open(part, "rb") as src:
-                out.seek(at)
-                while chunk := src.read(4 * MiB):
-                    if chunk.count(0) == len(chunk):
-                        out.seek(len(chunk), os.SEEK_CUR)
-                    else:
-                        out.write(chunk)
