@@ -114,6 +114,10 @@ class Settings:
         False, "Glance's image cache on the API node (STATE/image-cache): the /v2/cache API "
         "queues images, a prefetcher copies them, and downloads of cached images are served "
         "from the cache. Off: the cache API answers 404, as Glance without image_cache_dir.")
+    image_default_guest: bool = _opt(
+        False, "Make the default image the bootable guest (pocketstack-guest, built from "
+        "Debian packages with `pocketstack image build-guest`'s builder, cached in "
+        "~/.cache/pocketstack/guest-image) instead of the empty stub; `up --guest-image`.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
         "require_image_format_match; unsafe images are refused either way).")

@@ -52,6 +52,7 @@ class ImageOptions:
     image_member_quota: int = 128
     image_default: bool = True
     image_cache: bool = False
+    image_default_guest: bool = False
     image_require_format_match: bool = True
 
     @classmethod
