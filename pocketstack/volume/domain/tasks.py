@@ -1,7 +1,8 @@
 """Finishing tasks: the storage agent's reports move volumes and snapshots to their next
 status; the reconciler moves those whose deadline passed to ``error``/``error_deleting``
 (with the reason in ``status_reason``), so nothing stays ``creating``/``deleting``/``extending``
-forever."""
+forever. Compute's attach and detach reservations (tasks ``attach``/``detach``) are compute's
+to roll back: its reconciler asks for them (``VolumeAPI.overdue_reservations``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from pocketstack.volume import tables as t
 from pocketstack.volume.domain.common import now
+from pocketstack.volume.domain.volumes import OWNED_BY_COMPUTE
 
 _ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending",
              "upload": "error"}
@@ -65,7 +67,8 @@ def reconcile(conn: Connection) -> int:
     moved = 0
     for table in (t.volumes, t.snapshots):
         expired = conn.execute(sa.select(table.c.id, table.c.task).where(
-            table.c.task.is_not(None), table.c.task_deadline < stamp)).all()
+            table.c.task.is_not(None), table.c.task.not_in(OWNED_BY_COMPUTE),
+            table.c.task_deadline < stamp)).all()
         for ident, task in expired:
             conn.execute(sa.update(table).where(table.c.id == ident).values(
                 status=_ERROR_OF.get(task, "error"), task=None, task_deadline=None,
