@@ -1,6 +1,7 @@
 """The volume conductor (cinder-scheduler's and the volume manager's database half): casts
-tasks to storage hosts, applies the agents' reports and heartbeats, serves image chunks to
-remote agents, and reconciles expired tasks to error states.
+tasks to storage hosts, applies the agents' reports (outcomes, and the progress of long copies)
+and heartbeats, serves image chunks to remote agents, and reconciles expired tasks to error
+states.
 
 It listens on ``volume.conductor``; the storage agents never touch the database.
 """
@@ -79,6 +80,9 @@ class VolumeConductor:
                     self.service.db.write, tasks.finish, str(msg.get("kind")), str(msg["id"]),
                     str(msg.get("action")), msg.get("result") == "ok", msg.get("message"))
                 self.service.task_done(str(msg["id"]))
+            elif op == "progress":
+                await asyncio.to_thread(self.service.db.write, tasks.progress,
+                                        str(msg["id"]), int(msg.get("progress") or 0))
             elif op == "heartbeat":
                 await asyncio.to_thread(
                     self.service.db.write, dservices.heartbeat, "cinder-volume",
