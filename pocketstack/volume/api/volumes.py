@@ -202,7 +202,9 @@ def create(req: ApiRequest) -> Response:
         raise errors.bad("'size' is a required property")
     o = s.options
 
-    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    def choose(conn: Any) -> tuple[str | None, dict[str, str]]:
+        """The scheduler's pick (outside the write: only the quota check and the insert hold
+        the writer)."""
         host = None
         if source.kind not in ("snapshot", "volume"):
             host = dservices.pick_host(conn, o.volume_service_down_time, None)
@@ -215,15 +217,22 @@ def create(req: ApiRequest) -> Response:
                 if key in specs and str(caps.get(key)) != str(specs[key]):
                     host = None  # Cinder's capabilities filter: no valid backend
                     break
+        return host, volumes.type_names(conn)
+
+    host, names = s.db.read(choose)
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
             host=host, default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
-        return row, msg, volumes.type_names(conn)
+        return row, msg
 
-    row, msg, names = s.db.write(write)
+    row, msg = s.db.write(write)
+    if row["volume_type_id"] not in names:  # a type made since the read
+        names = s.db.read(volumes.type_names)
     s.send(msg)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
                          202)

@@ -141,7 +141,7 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
     if src_row is not None and source.kind == "volume":
         image_metadata = dict(src_row["image_metadata"])
     status = "creating" if host else "error"
-    conn.execute(sa.insert(t.volumes).values(
+    values: dict[str, Any] = dict(
         id=ident, project_id=project_id, user_id=user_id, name=name, description=description,
         size=size, status=status, status_reason=None if host else "No valid backend was found.",
         attach_status="detached", availability_zone=az, host=host, volume_type_id=vtype_id,
@@ -151,8 +151,9 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
         image_id=source.id if source.kind == "image" else None, metadata=metadata,
         image_metadata=image_metadata, admin_metadata={}, attachments=[],
         task="create" if host else None, task_deadline=task_deadline if host else None,
-        created_at=stamp, updated_at=stamp))
-    row = get(conn, ident, None, True)
+        created_at=stamp, updated_at=stamp)
+    conn.execute(sa.insert(t.volumes).values(**values))
+    row = {c.name: values.get(c.name) for c in t.volumes.columns}  # as read back, one trip less
     if not host:
         return row, None
     src: dict[str, Any] = {}
