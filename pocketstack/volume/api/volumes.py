@@ -144,9 +144,13 @@ def summary(req: ApiRequest) -> Response:
 
 def show(req: ApiRequest) -> Response:
     c = ctx(req)
-    row = load(req)
+    vid = req.path_params["volume_id"]
+
+    def read(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:  # one transaction: polled
+        return volumes.get(conn, vid, c.project_id, c.is_admin), volumes.type_names(conn)
+
+    row, names = svc(req).db.read(read)
     svc(req).enforce(c, "volume:get", _target(row))
-    names = svc(req).db.read(volumes.type_names)
     return json_response({"volume": views.volume(req, row, names, c.is_admin)})
 
 
