@@ -61,9 +61,11 @@ class VolumeAPI(Protocol):
 
     def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
                host: str | None, mountpoint: str | None,
-               attachment_id: str | None = None) -> dict[str, Any]:
+               attachment_id: str | None = None, reserved: bool = False) -> dict[str, Any]:
         """Record the attachment (→ in-use) and return the connection info:
-        ``{"driver_volume_type": "local", "data": {"device_path": FILE}}``."""
+        ``{"driver_volume_type": "local", "data": {"device_path": FILE}}``. With
+        ``reserved``, only a volume still reserved for ``instance_uuid`` (InvalidState
+        otherwise: the reservation was rolled back or released meanwhile)."""
         ...
 
     def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:

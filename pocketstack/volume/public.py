@@ -78,11 +78,11 @@ class VolumeInterface:
 
     def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
                host: str | None, mountpoint: str | None,
-               attachment_id: str | None = None) -> dict[str, Any]:
+               attachment_id: str | None = None, reserved: bool = False) -> dict[str, Any]:
         row = self._row(ctx, volume_id)
         conn_info = connection_info(self.service, row)  # before the state changes
         self._change(ctx, volume_id, volumes.attach, instance_uuid, host, mountpoint,
-                     attachment_id)
+                     attachment_id, reserved)
         return conn_info
 
     def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:

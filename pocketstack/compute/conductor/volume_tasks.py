@@ -147,7 +147,7 @@ class VolumeTasks:
         if failure is None and api is not None:
             try:
                 await c.in_thread(api.attach, SERVICE_CTX, volume_id, uuid, host,
-                                  bdm.get("device_name"), bdm.get("attachment_id"))
+                                  bdm.get("device_name"), bdm.get("attachment_id"), True)
             except Exception as exc:
                 failure = str(exc) or type(exc).__name__
         if failure is not None:

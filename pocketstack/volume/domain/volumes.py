@@ -303,7 +303,12 @@ def unreserve(conn: Connection, row: dict[str, Any], instance_uuid: str | None =
 
 
 def attach(conn: Connection, row: dict[str, Any], instance_uuid: str, host: str | None,
-           mountpoint: str | None, attachment_id: str | None = None) -> dict[str, Any]:
+           mountpoint: str | None, attachment_id: str | None = None,
+           reserved: bool = False) -> dict[str, Any]:
+    if reserved and (row["status"] != "attaching" or row["admin_metadata"].get(
+            "reserved_for") != instance_uuid):
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is no longer reserved "
+                                  f"for instance {instance_uuid} (it is {row['status']}).")
     if row["status"] not in ("attaching", "available") and not (
             row["status"] == "in-use" and row["multiattach"]):
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is {row['status']}; "
