@@ -162,7 +162,8 @@ class Settings:
         "", "Failures the fake driver produces, to rehearse them: comma-separated "
         "MODE[=SECONDS][@HOST] with MODE spawn (spawns fail), hang (spawns never return), "
         "crash (the agent dies mid-spawn), guest_dies=N (guests shut down N s after boot), "
-        "spawn_delay=N. Without @HOST a mode applies to every host.")
+        "spawn_delay=N, attach (volume attaches fail), attach_delay=N. Without @HOST a mode "
+        "applies to every host.")
     cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")
@@ -187,6 +188,9 @@ class Settings:
     build_timeout: int = _opt(300, "Seconds a build may take before the reconciler acts.")
     task_timeout: int = _opt(120, "Seconds any other instance task may take.")
     reconcile_interval: float = _opt(2.0, "Seconds between conductor reconcile passes.")
+    volume_attach_timeout: float = _opt(
+        60.0, "Seconds a volume attach or detach may take on the server's host before it is "
+        "rolled back (the volume back to available or in-use).")
     heartbeat_interval: float = _opt(10.0, "Seconds between compute agent heartbeats.")
     service_down_time: int = _opt(60, "A service silent this long is reported down.")
     default_availability_zone: str = _opt("nova", "Availability zone of hosts not in one.")

@@ -46,28 +46,45 @@ class VolumeAPI(Protocol):
         """A volume ``ctx`` may see (NotFound otherwise)."""
         ...
 
-    def reserve(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
+    def reserve(self, ctx: RequestContext, volume_id: str, instance_uuid: str | None = None,
+                deadline_seconds: float | None = None) -> VolumeInfo:
         """available → attaching (BadRequest in another state; a multiattach volume may be
-        in-use)."""
+        in-use). With ``instance_uuid`` and ``deadline_seconds`` the reservation is compute's
+        task: listed by :meth:`overdue_reservations` once the deadline passes."""
         ...
 
-    def unreserve(self, ctx: RequestContext, volume_id: str) -> None:
-        """attaching → its state before :meth:`reserve` (no-op otherwise)."""
+    def unreserve(self, ctx: RequestContext, volume_id: str,
+                  instance_uuid: str | None = None) -> None:
+        """attaching → its state before :meth:`reserve` (no-op otherwise, or when reserved
+        for another server than ``instance_uuid``)."""
         ...
 
     def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
                host: str | None, mountpoint: str | None,
-               attachment_id: str | None = None) -> dict[str, Any]:
+               attachment_id: str | None = None, reserved: bool = False) -> dict[str, Any]:
         """Record the attachment (→ in-use) and return the connection info:
-        ``{"driver_volume_type": "local", "data": {"device_path": FILE}}``."""
+        ``{"driver_volume_type": "local", "data": {"device_path": FILE}}``. With
+        ``reserved``, only a volume still reserved for ``instance_uuid`` (InvalidState
+        otherwise: the reservation was rolled back or released meanwhile)."""
         ...
 
     def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
         """The connection info of an existing volume (for a driver re-plugging it)."""
         ...
 
-    def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
-        """in-use → detaching."""
+    def begin_detaching(self, ctx: RequestContext, volume_id: str,
+                        instance_uuid: str | None = None,
+                        deadline_seconds: float | None = None) -> None:
+        """in-use → detaching (a compute task with a deadline, as :meth:`reserve`)."""
+        ...
+
+    def roll_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        """detaching → in-use: the detach did not happen (no-op in another state)."""
+        ...
+
+    def overdue_reservations(self) -> list[tuple[str, str, str]]:
+        """Compute's attaches and detaches past their deadline: (volume id, server uuid,
+        ``attach`` | ``detach``), for compute's reconciler to roll back."""
         ...
 
     def detach(self, ctx: RequestContext, volume_id: str,

@@ -10,7 +10,7 @@ from pocketstack.common.context import RequestContext
 from pocketstack.volume import errors
 from pocketstack.volume.domain import services as dservices
 from pocketstack.volume.domain import volumes
-from pocketstack.volume.domain.common import deadline
+from pocketstack.volume.domain.common import deadline, now
 from pocketstack.volume.interface import VolumeInfo
 
 if TYPE_CHECKING:
@@ -67,26 +67,40 @@ class VolumeInterface:
     def get_volume(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
         return info(self._row(ctx, volume_id))
 
-    def reserve(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
-        return info(self._change(ctx, volume_id, volumes.reserve))
+    def reserve(self, ctx: RequestContext, volume_id: str, instance_uuid: str | None = None,
+                deadline_seconds: float | None = None) -> VolumeInfo:
+        until = None if deadline_seconds is None else deadline(deadline_seconds)
+        return info(self._change(ctx, volume_id, volumes.reserve, instance_uuid, until))
 
-    def unreserve(self, ctx: RequestContext, volume_id: str) -> None:
-        self._change(ctx, volume_id, volumes.unreserve)
+    def unreserve(self, ctx: RequestContext, volume_id: str,
+                  instance_uuid: str | None = None) -> None:
+        self._change(ctx, volume_id, volumes.unreserve, instance_uuid)
 
     def attach(self, ctx: RequestContext, volume_id: str, instance_uuid: str,
                host: str | None, mountpoint: str | None,
-               attachment_id: str | None = None) -> dict[str, Any]:
+               attachment_id: str | None = None, reserved: bool = False) -> dict[str, Any]:
         row = self._row(ctx, volume_id)
         conn_info = connection_info(self.service, row)  # before the state changes
         self._change(ctx, volume_id, volumes.attach, instance_uuid, host, mountpoint,
-                     attachment_id)
+                     attachment_id, reserved)
         return conn_info
 
     def connection_info(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
         return connection_info(self.service, self._row(ctx, volume_id))
 
-    def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
-        self._change(ctx, volume_id, volumes.begin_detaching)
+    def begin_detaching(self, ctx: RequestContext, volume_id: str,
+                        instance_uuid: str | None = None,
+                        deadline_seconds: float | None = None) -> None:
+        until = None if deadline_seconds is None else deadline(deadline_seconds)
+        self._change(ctx, volume_id, volumes.begin_detaching, instance_uuid, until)
+
+    def roll_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        self._change(ctx, volume_id, volumes.roll_detaching)
+
+    def overdue_reservations(self) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = self.db.read(volumes.overdue_reservations,
+                                                         now())
+        return found
 
     def detach(self, ctx: RequestContext, volume_id: str,
                instance_uuid: str | None = None) -> VolumeInfo:

@@ -161,10 +161,12 @@ class InProcessStorage:
 
         o = service.options
         root = service.runtime.state / "volumes" / service.storage_host
-        backend = FileBackend(root, o.volume_backend_name, service.runtime.state / "backups")
+        backend = FileBackend(root, o.volume_backend_name, service.runtime.state / "backups",
+                              o.volume_copy_bps_limit)
         self.agent = VolumeAgent(service.storage_host, backend,
                                  service.runtime.bus, o.volume_report_interval,
-                                 o.volume_availability_zone)
+                                 o.volume_availability_zone,
+                                 progress_interval=o.volume_progress_interval)
 
     async def start(self) -> None:
         await self.agent.start()

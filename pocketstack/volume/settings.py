@@ -20,6 +20,11 @@ class VolumeSettings:
     volume_task_timeout: float = _opt(
         600.0, "Seconds a volume may stay creating/deleting/extending before it goes to error.")
     volume_report_interval: float = _opt(10.0, "Seconds between storage agent heartbeats.")
+    volume_progress_interval: float = _opt(
+        2.0, "Seconds between progress reports of a long copy (the volume's `progress` "
+        "metadata while it is created from an image, snapshot, volume or backup).")
+    volume_copy_bps_limit: int = _opt(
+        0, "Bytes per second an image-to-volume copy may write (0: no limit), as Cinder's.")
     volume_service_down_time: int = _opt(60, "A storage service silent this long is down.")
     volume_availability_zone: str = _opt("nova", "Availability zone of the storage hosts.")
     volume_quota_driver: str = _opt(

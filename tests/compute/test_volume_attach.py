@@ -53,9 +53,8 @@ def test_add_and_remove_volume(cloud: LiveCloud, demo: httpx.Client) -> None:
     sid = server["id"]
     t0 = time.monotonic()
     cloud.osc("server", "add", "volume", sid, vid, as_json=False, cloud=DEMO)
+    vol = wait_volume(demo, vid, "in-use")  # the conductor's task plugs it
     took = time.monotonic() - t0
-    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
-    assert vol["status"] == "in-use", vol
     assert [(a["server_id"], a["device"]) for a in vol["attachments"]] == [(sid, "/dev/vdb")]
     shown = cloud.osc("server", "show", sid, cloud=DEMO)
     attached = shown["volumes_attached"]
@@ -73,9 +72,12 @@ def test_add_and_remove_volume(cloud: LiveCloud, demo: httpx.Client) -> None:
     # a volume in use cannot be deleted
     assert cloud.osc("volume", "delete", vid, cloud=DEMO, check=False).returncode != 0
     cloud.osc("server", "remove", "volume", sid, vid, as_json=False, cloud=DEMO)
-    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
-    assert vol["status"] == "available" and vol["attachments"] == [], vol
+    vol = wait_volume(demo, vid, "available")
+    assert vol["attachments"] == [], vol
     assert cloud.osc("server", "show", sid, cloud=DEMO)["volumes_attached"] == []
+    events = demo.get(f"/compute/v2.1/servers/{sid}/os-instance-actions").json()
+    assert {"attach_volume", "detach_volume"} <= {a["action"] for a in
+                                                  events["instanceActions"]}
     assert _guest_disks(cloud, sid) == 1
     r = demo.delete(f"/compute/v2.1/servers/{sid}/os-volume_attachments/{vid}")
     assert r.status_code == 404, r.text
@@ -93,6 +95,7 @@ def test_server_delete_detaches_its_volume(cloud: LiveCloud, demo: httpx.Client)
     assert r.status_code == 200, r.text
     assert r.json()["volumeAttachment"]["device"] == "/dev/vdc"
     assert r.json()["volumeAttachment"]["delete_on_termination"] is False
+    wait_volume(demo, vid, "in-use")
     shown = demo.get(f"/compute/v2.1/servers/{sid}/os-volume_attachments/{vid}",
                      headers={"OpenStack-API-Version": "compute 2.89"}).json()
     attachment = shown["volumeAttachment"]
@@ -114,6 +117,7 @@ def test_delete_on_termination_deletes_the_volume(cloud: LiveCloud,
                   json={"volumeAttachment": {"volumeId": vid,
                                              "delete_on_termination": True}})
     assert r.status_code == 200, r.text
+    wait_volume(demo, vid, "in-use")
     shown = demo.get(f"/compute/v2.1/servers/{sid}",
                      headers={"OpenStack-API-Version": "compute 2.3"}).json()["server"]
     assert shown["os-extended-volumes:volumes_attached"] == [
@@ -222,3 +226,51 @@ def test_bdm_volume_needs_a_size(demo: httpx.Client, cloud: LiveCloud) -> None:
                           "source_type": "volume", "destination_type": "volume",
                           "boot_index": 0}]}})
     assert r.status_code == 400, r.text
+
+
+def _wait_server(demo: httpx.Client, sid: str, status: str) -> dict[str, Any]:
+    end = time.monotonic() + 60
+    while True:
+        shown: dict[str, Any] = demo.get(f"/compute/v2.1/servers/{sid}").json()["server"]
+        if shown["status"] == status and not shown.get("OS-EXT-STS:task_state"):
+            return shown
+        assert time.monotonic() < end, shown
+        time.sleep(0.1)
+
+
+def test_volume_on_a_shelved_offloaded_server(cloud: LiveCloud, demo: httpx.Client) -> None:
+    """Nova 2.20: attached at block storage while shelved, plugged by the unshelve."""
+    vid = _volume(cloud, demo)
+    sid = _server(cloud)["id"]
+    cloud.osc("server", "shelve", sid, as_json=False, cloud=DEMO)
+    _wait_server(demo, sid, "SHELVED_OFFLOADED")
+    r = demo.post(f"/compute/v2.1/servers/{sid}/os-volume_attachments",
+                  headers={"OpenStack-API-Version": "compute 2.19"},
+                  json={"volumeAttachment": {"volumeId": vid}})
+    assert r.status_code == 409, r.text  # before 2.20
+    cloud.osc("--os-compute-api-version", "2.20", "server", "add", "volume", sid, vid,
+              as_json=False, cloud=DEMO)
+    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
+    assert vol["status"] == "in-use", vol
+    assert [(a["server_id"], a["device"]) for a in vol["attachments"]] == [(sid, "/dev/vdb")]
+    assert [a["id"] for a in cloud.osc("server", "show", sid,
+                                       cloud=DEMO)["volumes_attached"]] == [vid]
+    cloud.osc("server", "unshelve", sid, as_json=False, cloud=DEMO)
+    _wait_server(demo, sid, "ACTIVE")
+    assert _guest_disks(cloud, sid) == 2  # the spawn plugged the volume
+    cloud.osc("server", "remove", "volume", sid, vid, as_json=False, cloud=DEMO)
+    wait_volume(demo, vid, "available")
+    assert _guest_disks(cloud, sid) == 1
+    # and while shelved again: detached at block storage only
+    cloud.osc("--os-compute-api-version", "2.20", "server", "add", "volume", sid, vid,
+              as_json=False, cloud=DEMO)
+    wait_volume(demo, vid, "in-use")
+    cloud.osc("server", "shelve", sid, as_json=False, cloud=DEMO)
+    _wait_server(demo, sid, "SHELVED_OFFLOADED")
+    cloud.osc("--os-compute-api-version", "2.20", "server", "remove", "volume", sid, vid,
+              as_json=False, cloud=DEMO)
+    vol = demo.get(f"/volume/v3/volumes/{vid}").json()["volume"]
+    assert vol["status"] == "available" and vol["attachments"] == [], vol
+    assert cloud.osc("server", "show", sid, cloud=DEMO)["volumes_attached"] == []
+    cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
+    cloud.osc("volume", "delete", vid, cloud=DEMO, as_json=False)

@@ -127,3 +127,47 @@ def test_backup_tasks_finish_expire_and_resend(db: Database) -> None:
     assert _status(db, "r")[0] == "error_restoring"
     assert db.write(tasks.finish, "backup", "b3", "delete_backup", True, None)
     assert _backup_status(db, "b3") is None
+
+
+def test_compute_reservations_are_computes_to_roll_back(db: Database) -> None:
+    """An attach or detach reserved by compute past its deadline stays as it is for the volume
+    reconciler (compute's reconciler rolls it back and fixes the server's mapping) and is
+    listed as overdue; rolling back puts the volume where it was."""
+    from pocketstack.volume.domain import volumes
+
+    past = now() - dt.timedelta(seconds=1)
+    db.write(_volume, "att", status="available", task=None, task_deadline=None)
+    db.write(_volume, "det", status="in-use", task=None, task_deadline=None,
+             attach_status="attached", attachments=[{"server_id": "s2", "id": "x"}])
+    db.write(lambda c: volumes.reserve(c, volumes.get(c, "att", None, True), "s1", past))
+    db.write(lambda c: volumes.begin_detaching(c, volumes.get(c, "det", None, True), "s2",
+                                               past))
+    assert db.write(tasks.reconcile) == 0
+    assert _status(db, "att")[:2] == ("attaching", "attach")
+    assert sorted(db.read(volumes.overdue_reservations, now())) == [
+        ("att", "s1", "attach"), ("det", "s2", "detach")]
+    # unreserving for another server changes nothing; for its own, back to available
+    db.write(lambda c: volumes.unreserve(c, volumes.get(c, "att", None, True), "s9"))
+    assert _status(db, "att")[:2] == ("attaching", "attach")
+    db.write(lambda c: volumes.unreserve(c, volumes.get(c, "att", None, True), "s1"))
+    db.write(lambda c: volumes.roll_detaching(c, volumes.get(c, "det", None, True)))
+    assert _status(db, "att")[:2] == ("available", None)
+    assert _status(db, "det")[:2] == ("in-use", None)
+    assert db.read(volumes.overdue_reservations, now()) == []
+    # an attach that comes too late (its reservation was rolled back) is refused
+    with pytest.raises(Exception, match="no longer reserved"):
+        db.write(lambda c: volumes.attach(c, volumes.get(c, "att", None, True), "s1", "h",
+                                          "/dev/vdb", None, True))
+
+
+def test_progress_is_shown_while_copying_and_removed_after(db: Database) -> None:
+    db.write(_volume, "img", image_id="i1", metadata={"a": "b"})
+    assert db.write(tasks.progress, "img", 40)
+    vol = db.read(lambda c: c.execute(sa.select(t.volumes).where(t.volumes.c.id == "img"))
+                  .first())
+    assert vol.status == "downloading" and vol.metadata == {"a": "b", "progress": "40%"}
+    assert db.write(tasks.finish, "volume", "img", "create", True, None)
+    vol = db.read(lambda c: c.execute(sa.select(t.volumes).where(t.volumes.c.id == "img"))
+                  .first())
+    assert vol.status == "available" and vol.metadata == {"a": "b"}
+    assert not db.write(tasks.progress, "img", 90)  # a late report after the copy

@@ -10,6 +10,9 @@ failure). Every ``report_interval`` seconds it heartbeats ``{"op": "heartbeat", 
 "capabilities"}`` so ``os-services`` shows it up. Tasks are idempotent: a retried create of a
 volume that exists, or a delete of one that is gone, succeeds.
 
+A long copy (a volume from an image, snapshot, volume or backup) casts ``{"op": "progress",
+"id", "progress": PERCENT}`` now and then (``progress_interval``).
+
 Image data: the task names the image's local file (``image.path``) when the image store is a
 directory this machine can read; otherwise the agent streams the image over the bus
 (``{"op": "image_chunk"}`` calls to the conductor) into a temporary file first.
@@ -23,10 +26,11 @@ import contextlib
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.volume.backend import Backend, BackendError
+from pocketstack.agents.volume.backend import Backend, BackendError, Progress
 
 LOG = logging.getLogger(__name__)
 
@@ -45,11 +49,13 @@ class VolumeAgent:
     """Serves one storage host (see module docstring)."""
 
     def __init__(self, host: str, backend: Backend, bus: Any, report_interval: float = 10.0,
-                 availability_zone: str = "nova", scratch: Path | None = None) -> None:
+                 availability_zone: str = "nova", scratch: Path | None = None,
+                 progress_interval: float = 2.0) -> None:
         self.host = host  # host@backend
         self.backend = backend
         self.bus = bus
         self.report_interval = report_interval
+        self.progress_interval = progress_interval
         self.availability_zone = availability_zone
         self.scratch = scratch
         self._task: asyncio.Task[None] | None = None
@@ -120,9 +126,11 @@ class VolumeAgent:
             if kind == "image":
                 await self._from_image(ident, size, source)
             elif kind == "snapshot":
-                await asyncio.to_thread(b.create_from_snapshot, ident, str(source["id"]), size)
+                await asyncio.to_thread(b.create_from_snapshot, ident, str(source["id"]), size,
+                                        self._progress(ident))
             elif kind == "volume":
-                await asyncio.to_thread(b.clone, ident, str(source["id"]), size)
+                await asyncio.to_thread(b.clone, ident, str(source["id"]), size,
+                                        self._progress(ident))
             else:
                 await asyncio.to_thread(b.create, ident, size)
         elif op == "delete":
@@ -138,7 +146,8 @@ class VolumeAgent:
             await asyncio.to_thread(b.backup, ident, str(msg["volume_id"]),
                                     None if snap is None else str(snap))
         elif op == "restore":
-            await asyncio.to_thread(b.restore, ident, str(msg["volume_id"]), int(msg["size"]))
+            await asyncio.to_thread(b.restore, ident, str(msg["volume_id"]), int(msg["size"]),
+                                    self._progress(str(msg["volume_id"])))
         elif op == "delete_backup":
             await asyncio.to_thread(b.delete_backup, ident)
 
@@ -146,7 +155,8 @@ class VolumeAgent:
         path = source.get("path")
         fmt = source.get("disk_format")
         if path and os.access(path, os.R_OK):
-            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(path), fmt)
+            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(path), fmt,
+                                    self._progress(ident))
             return
         fd, tmp = tempfile.mkstemp(prefix="image-", dir=self.scratch)
         try:
@@ -164,10 +174,31 @@ class VolumeAgent:
                         break
                     out.write(data)
                     offset += len(data)
-            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(tmp), fmt)
+            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(tmp), fmt,
+                                    self._progress(ident))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+    def _progress(self, volume_id: str) -> Progress:
+        """A callback for the backend's worker thread: casts ``{"op": "progress"}`` for the
+        volume on :data:`CONDUCTOR` when the whole percentage moved and at least
+        ``progress_interval`` seconds passed since the last one (never on the copy's path: the
+        cast is handed to the event loop)."""
+        loop = asyncio.get_running_loop()
+        last = {"at": 0.0, "value": -1}
+
+        def report(percent: float) -> None:
+            value = int(percent)
+            now = time.monotonic()
+            if value <= last["value"] or now - last["at"] < self.progress_interval:
+                return
+            last.update(at=now, value=value)
+            asyncio.run_coroutine_threadsafe(self.bus.cast(CONDUCTOR, {
+                "op": "progress", "kind": "volume", "id": volume_id, "progress": value,
+                "host": self.host}), loop)
+
+        return report
 
     async def _answer(self, op: str, msg: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -1,16 +1,20 @@
 """``/servers/{id}/os-volume_attachments``: volumes attached to a server (Nova's volume
 attachments; ``openstack server add volume`` / ``server remove volume``).
 
-Attach reserves the volume through block storage's ``VolumeAPI`` (available → attaching),
-asks the server's host to plug it (``attach_volume`` over the bus, with the volume's
-connection info), then records the attachment (→ in-use) and the server's block device
-mapping. Detach runs the other way (in-use → detaching → available). A failure on the host
-puts the volume back where it was. The mappings live in the instance's ``block_devices``
-(entries with a ``volume_id``); the spawn spec carries them (:mod:`..conductor.spec`).
+Attach records the intent and answers (200): the server's block device mapping, marked
+``pending`` with a deadline, and the volume reserved through block storage's ``VolumeAPI``
+(available → attaching) as a task of this server; the conductor then has the host plug it and
+records the attachment (→ in-use), or rolls it all back (:mod:`..conductor.volume_tasks`).
+Detach (202) marks the mapping and sets the volume ``detaching`` the same way. A
+shelved-offloaded server (2.20+) has no host: its volume is reserved and attached at block
+storage at once and plugged by the unshelve's spawn. The mappings live in the instance's
+``block_devices`` (entries with a ``volume_id``); the spawn spec carries them
+(:mod:`..conductor.spec`).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -19,12 +23,14 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.compute.api.common import body, svc, version_at_least
-from pocketstack.compute.api.interfaces import _check_state, _host_call, _load
-from pocketstack.compute.domain import instances
+from pocketstack.compute.api.interfaces import _check_state, _load
+from pocketstack.compute.conductor import volume_tasks
+from pocketstack.compute.domain import instance_actions, instances, states
 from pocketstack.compute.schemas import servers as schemas
 from pocketstack.volume.interface import VolumeAPI
 
 RULE = "os_compute_api:os-volumes-attachments:"
+LOG = logging.getLogger(__name__)
 
 
 def _volume(req: ApiRequest) -> VolumeAPI:
@@ -83,6 +89,34 @@ def show(req: ApiRequest) -> Response:
     raise exceptions.NotFound(f"Instance {row['uuid']} is not attached.")
 
 
+def _states(req: ApiRequest, row: dict[str, Any], action: str) -> bool:
+    """Whether the server is shelved-offloaded (attach/detach at block storage only, 2.20+);
+    409 when its state allows neither."""
+    if row["vm_state"] == states.SHELVED_OFFLOADED and version_at_least(req, "2.20"):
+        if row["locked"]:
+            raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
+        if row["task_state"]:
+            raise exceptions.Conflict(f"Cannot '{action}' instance {row['uuid']} while it is "
+                                      f"in task_state {row['task_state']}")
+        return True
+    _check_state(row, action)
+    return False
+
+
+def _start_action(req: ApiRequest, conn: Any, row: dict[str, Any], name: str) -> int:
+    ctx = req.ctx
+    record = instance_actions.start(conn, row["uuid"], name, req.request_id,
+                                    ctx.project_id or "", ctx.user_id or "")
+    instance_actions.event_start(conn, record, "compute_" + name, row["host"])
+    return record
+
+
+def _end_action(conn: Any, record: int, name: str, error: str | None) -> None:
+    instance_actions.event_finish(conn, record, "compute_" + name,
+                                  "Error" if error else "Success", error)
+    instance_actions.finish(conn, record, "Error" if error else None)
+
+
 def create(req: ApiRequest) -> Response:
     data = body(req, schemas.VOLUME_ATTACH)["volumeAttachment"]
     if "tag" in data and not version_at_least(req, "2.49"):
@@ -94,45 +128,89 @@ def create(req: ApiRequest) -> Response:
                                          "('delete_on_termination')")
     vid = str(data["volumeId"])
     row = _load(req, RULE + "create")
-    _check_state(row, "attach_volume")
-    api, ctx = _volume(req), req.ctx
+    _states(req, row, "attach_volume")
+    api, ctx, service = _volume(req), req.ctx, svc(req)
     try:
         vol = api.get_volume(ctx, vid)
     except exceptions.NotFound:
         raise exceptions.NotFound(f"Volume {vid} could not be found.") from None
-    if any(b["volume_id"] == vid for b in attached(row)):
-        raise exceptions.BadRequest(f"Invalid volume: volume {vid} is already attached to "
-                                    f"instance {row['uuid']}.")
-    used = {str(b.get("device_name")) for b in attached(row)}
-    device = data.get("device") or next_device(used)
-    if device in used or device == "/dev/vda":
-        raise exceptions.BadRequest(f"The supplied device path ({device}) is in use.")
+    timeout = float(service.settings.volume_attach_timeout)
+    bdm: dict[str, Any] = {
+        "volume_id": vid, "source_type": "volume", "destination_type": "volume",
+        "boot_index": None, "tag": data.get("tag"),
+        "delete_on_termination": bool(data.get("delete_on_termination")),
+        "attachment_id": str(uuid.uuid4()), "bdm_uuid": str(uuid.uuid4()), "size": vol.size,
+        "pending": "attach", "deadline": volume_tasks.deadline_after(timeout)}
+
+    def record(conn: Any) -> tuple[dict[str, Any], int, bool]:
+        current = instances.get(conn, row["uuid"])
+        offloaded = _states(req, current, "attach_volume")
+        if any(b["volume_id"] == vid for b in attached(current)):
+            raise exceptions.BadRequest(f"Invalid volume: volume {vid} is already attached "
+                                        f"to instance {row['uuid']}.")
+        used = {str(b.get("device_name")) for b in attached(current)}
+        device = data.get("device") or next_device(used)
+        if device in used or device == "/dev/vda":
+            raise exceptions.BadRequest(f"The supplied device path ({device}) is in use.")
+        bdm["device_name"] = device
+        action = _start_action(req, conn, current, "attach_volume")
+        updated = instances.update(conn, current, {
+            "block_devices": [*(current["block_devices"] or []), bdm]})
+        return updated, action, offloaded
+
+    row, action, offloaded = instances.write_checked(service.db, record)
     try:
-        api.reserve(ctx, vid)
-    except exceptions.BadRequest as exc:
-        raise exceptions.BadRequest(str(exc)) from None
-    try:
-        conn_info = api.connection_info(ctx, vid)
-    except Exception:
-        api.unreserve(ctx, vid)
+        if offloaded:  # no host: reserved and attached at block storage now, plugged at
+            api.reserve(ctx, vid)  # unshelve (the spawn spec carries it)
+            try:
+                conn_info = api.attach(ctx, vid, row["uuid"], None, bdm["device_name"],
+                                       bdm["attachment_id"])
+            except Exception:
+                api.unreserve(ctx, vid)
+                raise
+        else:
+            api.reserve(ctx, vid, row["uuid"], timeout + volume_tasks.GRACE)
+    except Exception as exc:
+        _undo(req, row["uuid"], vid, action, "attach_volume", str(exc))
+        if isinstance(exc, exceptions.BadRequest):
+            raise exceptions.BadRequest(str(exc)) from None
         raise
-    volume = {"volume_id": vid, "device_name": device, "driver_volume_type":
-              conn_info.get("driver_volume_type") or "local", "connection_info": conn_info,
-              "delete_on_termination": bool(data.get("delete_on_termination"))}
-    failure = _host_call(req, row, {"op": "attach_volume", "volume": volume})
-    if failure is not None:
-        api.unreserve(ctx, vid)
-        raise exceptions.Conflict(f"Failed to attach volume {vid} to {row['uuid']}: "
-                                  f"{failure}")
-    attachment_id = str(uuid.uuid4())
-    api.attach(ctx, vid, row["uuid"], row["host"], device, attachment_id)
-    bdm = {"volume_id": vid, "device_name": device, "source_type": "volume",
-           "destination_type": "volume", "boot_index": None, "tag": data.get("tag"),
-           "delete_on_termination": bool(data.get("delete_on_termination")),
-           "attachment_id": attachment_id, "bdm_uuid": str(uuid.uuid4()), "size": vol.size,
-           "connection_info": conn_info}
-    _record(req, row["uuid"], lambda bdms: [*bdms, bdm])
+    if offloaded:
+        def finish(conn: Any) -> None:
+            current = instances.get(conn, row["uuid"])
+            bdms = [dict({k: v for k, v in b.items() if k not in ("pending", "deadline")},
+                         connection_info=conn_info)
+                    if b.get("bdm_uuid") == bdm["bdm_uuid"] else b
+                    for b in current["block_devices"] or []]
+            instances.update(conn, current, {"block_devices": bdms})
+            _end_action(conn, action, "attach_volume", None)
+
+        instances.write_checked(service.db, finish)
+        LOG.info("[instance: %s] volume %s attached at block storage (shelved offloaded; "
+                 "plugged at unshelve)", row["uuid"], vid)
+    else:
+        LOG.info("[instance: %s] attach of volume %s accepted (%s)", row["uuid"], vid,
+                 req.request_id)
+        service.notify("conductor", {"op": "attach_volume", "uuid": row["uuid"],
+                                     "volume_id": vid})
     return json_response({"volumeAttachment": _view(req, row, bdm)})
+
+
+def _undo(req: ApiRequest, uuid: str, vid: str, action: int, name: str, error: str) -> None:
+    """Drop the pending mapping of ``vid`` (attach) or unmark it (detach); end the action."""
+    def write(conn: Any) -> None:
+        current = instances.get(conn, uuid)
+        bdms = []
+        for b in current["block_devices"] or []:
+            if b.get("volume_id") == vid and b.get("pending"):
+                if b["pending"] == "attach":
+                    continue
+                b = {k: v for k, v in b.items() if k not in ("pending", "deadline")}
+            bdms.append(b)
+        instances.update(conn, current, {"block_devices": bdms})
+        _end_action(conn, action, name, error)
+
+    instances.write_checked(svc(req).db, write)
 
 
 def update(req: ApiRequest) -> Response:
@@ -149,17 +227,48 @@ def delete(req: ApiRequest) -> Response:
         raise exceptions.NotFound(f"Volume {vid} is not attached to instance {row['uuid']}.")
     if bdm.get("boot_index") in (0, "0"):
         raise exceptions.BadRequest("Can't detach root device volume")
-    _check_state(row, "detach_volume")
-    api, ctx = _volume(req), req.ctx
+    _states(req, row, "detach_volume")
+    api, ctx, service = _volume(req), req.ctx, svc(req)
     vol = api.get_volume(ctx, vid)
-    if vol.status != "in-use":
+    if vol.status != "in-use" or bdm.get("pending"):
         raise exceptions.BadRequest(f"Invalid volume: Volume {vid} must be in-use to detach, "
                                     f"not {vol.status}.")
-    failure = _host_call(req, row, {"op": "detach_volume", "volume_id": vid})
-    if failure is not None:  # still plugged: the volume stays in-use
-        raise exceptions.Conflict(f"Failed to detach volume {vid} from {row['uuid']}: "
-                                  f"{failure}")
-    api.begin_detaching(ctx, vid)
-    api.detach(ctx, vid, row["uuid"])
-    _record(req, row["uuid"], lambda bdms: [b for b in bdms if b.get("volume_id") != vid])
+    timeout = float(service.settings.volume_attach_timeout)
+
+    def mark(conn: Any) -> tuple[dict[str, Any], int, bool]:
+        current = instances.get(conn, row["uuid"])
+        offloaded = _states(req, current, "detach_volume")
+        mine = next((b for b in attached(current) if b["volume_id"] == vid), None)
+        if mine is None:
+            raise exceptions.NotFound(f"Volume {vid} is not attached to instance "
+                                      f"{row['uuid']}.")
+        if mine.get("pending"):
+            raise exceptions.BadRequest(f"Invalid volume: Volume {vid} must be in-use to "
+                                        f"detach, not {mine['pending']}ing.")
+        action = _start_action(req, conn, current, "detach_volume")
+        if offloaded:
+            bdms = [b for b in current["block_devices"] or [] if b.get("volume_id") != vid]
+            _end_action(conn, action, "detach_volume", None)
+        else:
+            bdms = [dict(b, pending="detach", deadline=volume_tasks.deadline_after(timeout))
+                    if b.get("volume_id") == vid else b
+                    for b in current["block_devices"] or []]
+        return instances.update(conn, current, {"block_devices": bdms}), action, offloaded
+
+    row, action, offloaded = instances.write_checked(service.db, mark)
+    if offloaded:  # nothing is plugged anywhere: released at block storage only
+        api.detach(ctx, vid, row["uuid"])
+        LOG.info("[instance: %s] volume %s detached (shelved offloaded)", row["uuid"], vid)
+        return empty_response(202)
+    try:
+        api.begin_detaching(ctx, vid, row["uuid"], timeout + volume_tasks.GRACE)
+    except Exception as exc:
+        _undo(req, row["uuid"], vid, action, "detach_volume", str(exc))
+        if isinstance(exc, exceptions.BadRequest):
+            raise exceptions.BadRequest(str(exc)) from None
+        raise
+    LOG.info("[instance: %s] detach of volume %s accepted (%s)", row["uuid"], vid,
+             req.request_id)
+    service.notify("conductor", {"op": "detach_volume", "uuid": row["uuid"],
+                                 "volume_id": vid})
     return empty_response(202)

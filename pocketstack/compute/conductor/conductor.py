@@ -2,7 +2,8 @@
 the hosts report. It is the only writer of agent-observed state.
 
 It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
-:mod:`.shelve`, :mod:`.delete`), chosen by the instance's current ``task_state``; host
+:mod:`.shelve`, :mod:`.delete`), chosen by the instance's current ``task_state``; volume
+attaches and detaches to :mod:`.volume_tasks`; host
 heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
 restarts and deadlines to :mod:`.recovery`.
 
@@ -43,6 +44,7 @@ from pocketstack.compute.conductor.recovery import Recovery
 from pocketstack.compute.conductor.resize import ResizeMigrate
 from pocketstack.compute.conductor.shelve import Shelve
 from pocketstack.compute.conductor.soft_delete import SoftDelete
+from pocketstack.compute.conductor.volume_tasks import VolumeTasks
 from pocketstack.compute.conductor.workqueue import InstanceWorkQueue
 from pocketstack.compute.domain import instances, services
 from pocketstack.compute.domain.common import utcnow
@@ -84,6 +86,7 @@ class Conductor:
         self.power_sync = PowerSync(self)
         self.recovery = Recovery(self)
         self.console = Console(self)
+        self.volume_tasks = VolumeTasks(self)
         self._tasks: list[asyncio.Task[None]] = []
 
     def family_of(self, row: dict[str, Any]) -> TaskFamily | None:
@@ -232,6 +235,10 @@ class Conductor:
                         int(msg.get("attempt") or 1)))
 
                 await self.queue.run(uuid, prepare)
+            elif op == "attach_volume" and uuid:
+                await self.volume_tasks.attach(uuid, str(msg.get("volume_id")))
+            elif op == "detach_volume" and uuid:
+                await self.volume_tasks.detach(uuid, str(msg.get("volume_id")))
             elif op == "release_volumes" and uuid:
                 await self.in_thread(volumes.release, self.volume_api(), uuid,
                                      list(msg.get("volumes") or []))
@@ -283,6 +290,7 @@ class Conductor:
                 if not self.queue.busy(row["uuid"]):
                     await self.run_step(row["uuid"], self.soft_delete.reclaim,
                                         self.deadline())
+        await self.volume_tasks.reconcile()
 
     async def _resume_all(self) -> None:
         """After a restart: pick up every task that was under way, side by side."""

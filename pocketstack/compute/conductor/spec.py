@@ -97,8 +97,8 @@ def volume_connections(row: dict[str, Any]) -> list[VolumeConnection]:
     """The volumes the spawn spec carries (boot index 0: the root)."""
     out = []
     for bdm in row["block_devices"] or []:
-        if not bdm.get("volume_id"):
-            continue
+        if not bdm.get("volume_id") or bdm.get("pending") == "attach":
+            continue  # not attached yet (the attach task plugs it)
         info = dict(bdm.get("connection_info") or {})
         boot = bdm.get("boot_index")
         out.append(VolumeConnection(

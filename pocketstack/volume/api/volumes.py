@@ -144,9 +144,13 @@ def summary(req: ApiRequest) -> Response:
 
 def show(req: ApiRequest) -> Response:
     c = ctx(req)
-    row = load(req)
+    vid = req.path_params["volume_id"]
+
+    def read(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:  # one transaction: polled
+        return volumes.get(conn, vid, c.project_id, c.is_admin), volumes.type_names(conn)
+
+    row, names = svc(req).db.read(read)
     svc(req).enforce(c, "volume:get", _target(row))
-    names = svc(req).db.read(volumes.type_names)
     return json_response({"volume": views.volume(req, row, names, c.is_admin)})
 
 
@@ -204,7 +208,9 @@ def create(req: ApiRequest) -> Response:
 
     limits = s.quota_limits(project)
 
-    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    def choose(conn: Any) -> tuple[str | None, dict[str, str]]:
+        """The scheduler's pick (outside the write: only the quota check and the insert hold
+        the writer)."""
         host = None
         if source.kind not in ("snapshot", "volume"):
             host = dservices.pick_host(conn, o.volume_service_down_time, None)
@@ -217,15 +223,22 @@ def create(req: ApiRequest) -> Response:
                 if key in specs and str(caps.get(key)) != str(specs[key]):
                     host = None  # Cinder's capabilities filter: no valid backend
                     break
+        return host, volumes.type_names(conn)
+
+    host, names = s.db.read(choose)
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         row, msg = volumes.create(
             conn, project_id=project, user_id=c.user_id, name=name, description=description,
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
             host=host, default_az=o.volume_availability_zone, quota_defaults=limits,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
-        return row, msg, volumes.type_names(conn)
+        return row, msg
 
-    row, msg, names = s.db.write(write)
+    row, msg = s.db.write(write)
+    if row["volume_type_id"] not in names:  # a type made since the read
+        names = s.db.read(volumes.type_names)
     s.send(msg)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
                          202)

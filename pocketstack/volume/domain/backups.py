@@ -223,19 +223,22 @@ def _restore_target_done(conn: Connection, volume_id: str | None, ok: bool,
     vol = conn.execute(sa.select(t.volumes).where(t.volumes.c.id == volume_id)).first()
     if vol is None or vol.status != "restoring-backup":
         return
-    meta = {k: v for k, v in vol.admin_metadata.items() if k != "restore_new"}
+    from pocketstack.volume.domain.tasks import without_progress
+
+    user_meta, admin_meta = without_progress(vol.metadata, vol.admin_metadata)
+    meta = {k: v for k, v in admin_meta.items() if k != "restore_new"}
     if ok:
         saved = saved or {}
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"metadata": user_meta}
         if saved:  # the backed-up volume's metadata, bootable flag and image metadata
-            extra = {"metadata": {**vol.metadata, **saved.get("metadata", {})},
+            extra = {"metadata": {**user_meta, **saved.get("metadata", {})},
                      "bootable": bool(saved.get("bootable")) or bool(vol.bootable),
                      "image_metadata": {**vol.image_metadata,
                                         **saved.get("image_metadata", {})}}
         _vol_update(conn, volume_id, status="available", admin_metadata=meta, **extra)
     else:
         _vol_update(conn, volume_id, status="error_restoring", status_reason=message,
-                    admin_metadata=meta)
+                    admin_metadata=meta, metadata=user_meta)
 
 
 def finish(conn: Connection, ident: str, ok: bool, message: str | None) -> bool:

@@ -1,7 +1,8 @@
 """Finishing tasks: the storage agent's reports move volumes and snapshots to their next
 status; the reconciler moves those whose deadline passed to ``error``/``error_deleting``
 (with the reason in ``status_reason``), so nothing stays ``creating``/``deleting``/``extending``
-forever."""
+forever. Compute's attach and detach reservations (tasks ``attach``/``detach``) are compute's
+to roll back: its reconciler asks for them (``VolumeAPI.overdue_reservations``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from pocketstack.volume import tables as t
 from pocketstack.volume.domain.common import now
+from pocketstack.volume.domain.volumes import OWNED_BY_COMPUTE
 
 _ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending",
              "upload": "error"}
@@ -45,6 +47,9 @@ def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
             "status": "error", "status_reason": message}
         if kind == "snapshot" and ok:
             values["progress"] = "100%"
+        if kind == "volume":
+            values["metadata"], values["admin_metadata"] = without_progress(
+                row.metadata, row.admin_metadata)
         conn.execute(sa.update(table).where(table.c.id == ident).values(**values, **clear))
         return True
     if task == "extend" and kind == "volume":
@@ -59,14 +64,55 @@ def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
     return False
 
 
+PROGRESS_KEY = "progress"  # the volume metadata key a long copy shows its progress in
+_SHOWN = "progress_shown"  # admin metadata: the key is the copy's, removed when it ends
+
+
+def progress(conn: Connection, ident: str, percent: int) -> bool:
+    """Show a long copy's progress (``NN%``) in the volume's metadata while it is created
+    (from an image the volume is ``downloading``, as Cinder's) or restored."""
+    v = t.volumes
+    row = conn.execute(sa.select(v).where(v.c.id == ident)).first()
+    if row is None or row.status not in ("creating", "downloading", "restoring-backup"):
+        return False
+    status = "downloading" if row.status == "creating" and row.image_id else row.status
+    value = f"{max(0, min(100, int(percent)))}%"
+    if PROGRESS_KEY in row.metadata and not row.admin_metadata.get(_SHOWN):
+        value = str(row.metadata[PROGRESS_KEY])  # the user's own key: left alone
+    if row.metadata.get(PROGRESS_KEY) == value and status == row.status:
+        return False
+    mine = PROGRESS_KEY not in row.metadata or row.admin_metadata.get(_SHOWN)
+    conn.execute(sa.update(v).where(v.c.id == ident, v.c.status == row.status).values(
+        status=status, metadata={**row.metadata, PROGRESS_KEY: value},
+        admin_metadata={**row.admin_metadata, _SHOWN: "1"} if mine else row.admin_metadata,
+        updated_at=now()))
+    return True
+
+
+def without_progress(metadata: dict[str, Any], admin_metadata: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metadata once the copy is over: the progress key gone if the copy put it there."""
+    if not admin_metadata.get(_SHOWN):
+        return dict(metadata), dict(admin_metadata)
+    return ({k: v for k, v in metadata.items() if k != PROGRESS_KEY},
+            {k: v for k, v in admin_metadata.items() if k != _SHOWN})
+
+
 def reconcile(conn: Connection) -> int:
     """Expired tasks → error states; how many moved."""
     stamp = now()
     moved = 0
     for table in (t.volumes, t.snapshots):
         expired = conn.execute(sa.select(table.c.id, table.c.task).where(
-            table.c.task.is_not(None), table.c.task_deadline < stamp)).all()
+            table.c.task.is_not(None), table.c.task.not_in(OWNED_BY_COMPUTE),
+            table.c.task_deadline < stamp)).all()
         for ident, task in expired:
+            if table is t.volumes and task == "create":
+                row = conn.execute(sa.select(table).where(table.c.id == ident)).first()
+                if row is not None:
+                    meta, admin = without_progress(row.metadata, row.admin_metadata)
+                    conn.execute(sa.update(table).where(table.c.id == ident).values(
+                        metadata=meta, admin_metadata=admin))
             conn.execute(sa.update(table).where(table.c.id == ident).values(
                 status=_ERROR_OF.get(task, "error"), task=None, task_deadline=None,
                 status_reason=f"{task} did not finish before its deadline", updated_at=stamp))

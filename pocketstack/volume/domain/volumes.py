@@ -141,7 +141,7 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
     if src_row is not None and source.kind == "volume":
         image_metadata = dict(src_row["image_metadata"])
     status = "creating" if host else "error"
-    conn.execute(sa.insert(t.volumes).values(
+    values: dict[str, Any] = dict(
         id=ident, project_id=project_id, user_id=user_id, name=name, description=description,
         size=size, status=status, status_reason=None if host else "No valid backend was found.",
         attach_status="detached", availability_zone=az, host=host, volume_type_id=vtype_id,
@@ -151,8 +151,9 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
         image_id=source.id if source.kind == "image" else None, metadata=metadata,
         image_metadata=image_metadata, admin_metadata={}, attachments=[],
         task="create" if host else None, task_deadline=task_deadline if host else None,
-        created_at=stamp, updated_at=stamp))
-    row = get(conn, ident, None, True)
+        created_at=stamp, updated_at=stamp)
+    conn.execute(sa.insert(t.volumes).values(**values))
+    row = {c.name: values.get(c.name) for c in t.volumes.columns}  # as read back, one trip less
     if not host:
         return row, None
     src: dict[str, Any] = {}
@@ -262,27 +263,52 @@ def begin_extend(conn: Connection, row: dict[str, Any], new_size: int,
 
 
 # -- the attach state machine (compute, through VolumeAPI) --------------------------------------
-def reserve(conn: Connection, row: dict[str, Any]) -> None:
+# Compute's attach and detach are tasks of its conductor: the reservation names the server
+# (``admin_metadata.reserved_for``) and carries a deadline in ``task``/``task_deadline``
+# (``attach`` or ``detach``); compute's reconciler rolls back those that pass it (see
+# :func:`overdue_reservations`). The volume reconciler leaves these two tasks to compute.
+OWNED_BY_COMPUTE = ("attach", "detach")
+_TRANSIENT = ("reserved_from", "reserved_for", "detaching_for")
+
+
+def _clean(meta: dict[str, Any], *drop: str) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k not in drop}
+
+
+def reserve(conn: Connection, row: dict[str, Any], instance_uuid: str | None = None,
+            task_deadline: dt.datetime | None = None) -> None:
     ok = row["status"] == "available" or (row["status"] == "in-use" and row["multiattach"])
     if not ok:
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} status must be "
                                   f"available to reserve, but the current status is "
                                   f"{row['status']}.")
-    update(conn, row, {"status": "attaching",
-                       "admin_metadata": {**row["admin_metadata"],
-                                          "reserved_from": row["status"]}})
+    meta = {**row["admin_metadata"], "reserved_from": row["status"]}
+    values: dict[str, Any] = {"status": "attaching"}
+    if instance_uuid is not None:
+        meta["reserved_for"] = instance_uuid
+    if task_deadline is not None:
+        values.update(task="attach", task_deadline=task_deadline)
+    update(conn, row, {**values, "admin_metadata": meta})
 
 
-def unreserve(conn: Connection, row: dict[str, Any]) -> None:
+def unreserve(conn: Connection, row: dict[str, Any], instance_uuid: str | None = None) -> None:
     if row["status"] != "attaching":
         return
+    if instance_uuid is not None and row["admin_metadata"].get("reserved_for") not in (
+            None, instance_uuid):
+        return  # reserved for another server since
     back = row["admin_metadata"].get("reserved_from", "available")
-    meta = {k: v for k, v in row["admin_metadata"].items() if k != "reserved_from"}
-    update(conn, row, {"status": back, "admin_metadata": meta})
+    update(conn, row, {"status": back, "task": None, "task_deadline": None,
+                       "admin_metadata": _clean(row["admin_metadata"], *_TRANSIENT)})
 
 
 def attach(conn: Connection, row: dict[str, Any], instance_uuid: str, host: str | None,
-           mountpoint: str | None, attachment_id: str | None = None) -> dict[str, Any]:
+           mountpoint: str | None, attachment_id: str | None = None,
+           reserved: bool = False) -> dict[str, Any]:
+    if reserved and (row["status"] != "attaching" or row["admin_metadata"].get(
+            "reserved_for") != instance_uuid):
+        raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is no longer reserved "
+                                  f"for instance {instance_uuid} (it is {row['status']}).")
     if row["status"] not in ("attaching", "available") and not (
             row["status"] == "in-use" and row["multiattach"]):
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} is {row['status']}; "
@@ -295,24 +321,58 @@ def attach(conn: Connection, row: dict[str, Any], instance_uuid: str, host: str 
            "device": mountpoint, "attached_at": now().isoformat()}
     if not att["attachment_id"]:
         att["attachment_id"] = att["id"]
-    meta = {k: v for k, v in row["admin_metadata"].items() if k != "reserved_from"}
+    meta = _clean(row["admin_metadata"], *_TRANSIENT)
     meta["attached_mode"] = "ro" if row["readonly"] else "rw"
     return update(conn, row, {"status": "in-use", "attach_status": "attached",
-                              "attachments": [*current, att], "admin_metadata": meta})
+                              "attachments": [*current, att], "admin_metadata": meta,
+                              **_end_compute_task(row)})
 
 
-def begin_detaching(conn: Connection, row: dict[str, Any]) -> None:
+def _end_compute_task(row: dict[str, Any]) -> dict[str, Any]:
+    return {"task": None, "task_deadline": None} if row["task"] in OWNED_BY_COMPUTE else {}
+
+
+def begin_detaching(conn: Connection, row: dict[str, Any], instance_uuid: str | None = None,
+                    task_deadline: dt.datetime | None = None) -> None:
     if row["status"] != "in-use":
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} must be in-use to "
                                   f"detach, not {row['status']}.")
-    update(conn, row, {"status": "detaching"})
+    values: dict[str, Any] = {"status": "detaching"}
+    if instance_uuid is not None:
+        values["admin_metadata"] = {**row["admin_metadata"], "detaching_for": instance_uuid}
+    if task_deadline is not None:
+        values.update(task="detach", task_deadline=task_deadline)
+    update(conn, row, values)
+
+
+def roll_detaching(conn: Connection, row: dict[str, Any]) -> None:
+    """detaching → in-use (a detach that did not happen)."""
+    if row["status"] != "detaching":
+        return
+    update(conn, row, {"status": "in-use", **_end_compute_task(row),
+                       "admin_metadata": _clean(row["admin_metadata"], "detaching_for")})
 
 
 def detach(conn: Connection, row: dict[str, Any], instance_uuid: str | None) -> dict[str, Any]:
     left = [a for a in row["attachments"]
             if instance_uuid is not None and a.get("server_id") != instance_uuid]
-    meta = {k: v for k, v in row["admin_metadata"].items() if k != "attached_mode"}
+    meta = _clean(row["admin_metadata"], "attached_mode", *_TRANSIENT)
     if left:
-        return update(conn, row, {"status": "in-use", "attachments": left})
+        return update(conn, row, {"status": "in-use", "attachments": left,
+                                  "admin_metadata": {**meta, "attached_mode": row[
+                                      "admin_metadata"].get("attached_mode", "rw")},
+                                  **_end_compute_task(row)})
     return update(conn, row, {"status": "available", "attach_status": "detached",
-                              "attachments": [], "admin_metadata": meta})
+                              "attachments": [], "admin_metadata": meta,
+                              **_end_compute_task(row)})
+
+
+def overdue_reservations(conn: Connection, at: dt.datetime) -> list[tuple[str, str, str]]:
+    """Compute's attaches and detaches past their deadline: (volume id, server, task)."""
+    v = t.volumes
+    out = []
+    for r in conn.execute(sa.select(v.c.id, v.c.task, v.c.admin_metadata).where(
+            v.c.task.in_(OWNED_BY_COMPUTE), v.c.task_deadline < at)):
+        key = "reserved_for" if r.task == "attach" else "detaching_for"
+        out.append((r.id, str(r.admin_metadata.get(key) or ""), r.task))
+    return out

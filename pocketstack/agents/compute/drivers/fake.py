@@ -13,7 +13,10 @@ It can be told to fail, to rehearse what the cloud does when a hypervisor misbeh
 * ``crash`` — a spawn starts (a half-built guest is left on the host), then the agent dies;
 * ``guest_dies=N`` — spawns succeed, but each guest shuts down on its own N seconds after it
   booted (``list_instances`` reports it ``SHUTDOWN``);
-* ``spawn_delay=N`` — every spawn takes N seconds.
+* ``spawn_delay=N`` — every spawn takes N seconds;
+* ``attach`` — every volume attach fails;
+* ``attach_delay=N`` — every volume attach takes N seconds (longer than the conductor's
+  ``volume_attach_timeout``: a hung attach).
 
 For compatibility the per-instance metadata keys ``fake:fail_spawn`` and ``fake:spawn_delay``
 still work; ``fake_fail`` is the way to select a failure without touching the servers.
@@ -46,8 +49,8 @@ from pocketstack.agents.compute.drivers.base import (
     VolumeConnection,
 )
 
-FAIL_MODES = ("spawn", "hang", "crash", "guest_dies", "spawn_delay")
-_TIMED = ("guest_dies", "spawn_delay")
+FAIL_MODES = ("spawn", "hang", "crash", "guest_dies", "spawn_delay", "attach", "attach_delay")
+_TIMED = ("guest_dies", "spawn_delay", "attach_delay")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class FailureModes:
     crash: bool = False
     guest_dies_after: float | None = None
     spawn_delay: float = 0.0
+    fail_attach: bool = False
+    attach_delay: float = 0.0
 
     @classmethod
     def parse(cls, text: str, host: str) -> FailureModes:
@@ -93,6 +98,10 @@ class FailureModes:
                 values["guest_dies_after"] = seconds
             elif mode == "spawn_delay":
                 values["spawn_delay"] = seconds
+            elif mode == "attach_delay":
+                values["attach_delay"] = seconds
+            elif mode == "attach":
+                values["fail_attach"] = True
             else:
                 values[mode] = True
         return cls(**values)
@@ -336,6 +345,10 @@ class FakeDriver:
 
     async def attach_volume(self, uuid: str, volume: VolumeConnection) -> str:
         guest = self._guest(uuid)
+        if self.failures.attach_delay:
+            await asyncio.sleep(self.failures.attach_delay)
+        if self.failures.fail_attach:
+            raise DriverError(f"{self.hostname}: volume attach failed (fake_fail=attach).")
         if volume.volume_id in guest.volumes:
             return guest.volumes[volume.volume_id]
         device = volume.device_name
