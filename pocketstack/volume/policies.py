@@ -58,4 +58,10 @@ RULES: list[Rule] = [
     Rule("volume:attachment_update", OWNER, "Update an attachment (its connector)."),
     Rule("volume:attachment_complete", OWNER, "Mark an attachment complete."),
     Rule("volume:attachment_delete", OWNER, "Delete an attachment."),
+    Rule("volume_extension:qos_specs_manage:create", ADMIN, "Create a QoS spec."),
+    Rule("volume_extension:qos_specs_manage:get", ADMIN, "Show a QoS spec (and associations)."),
+    Rule("volume_extension:qos_specs_manage:get_all", ADMIN, "List QoS specs."),
+    Rule("volume_extension:qos_specs_manage:update", ADMIN,
+         "Set/unset QoS spec keys; associate and disassociate volume types."),
+    Rule("volume_extension:qos_specs_manage:delete", ADMIN, "Delete a QoS spec."),
 ]

@@ -8,6 +8,7 @@ from pocketstack.volume.api import (
     attachments,
     backups,
     misc,
+    qos,
     quotas,
     snapshots,
     transfers,
@@ -25,6 +26,7 @@ A = "/v3/attachments/{attachment_id}"
 B = "/v3/backups/{backup_id}"
 OT = "/v3/os-volume-transfer"
 VT = "/v3/volume-transfers"
+QS = "/v3/qos-specs/{qos_id}"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -104,4 +106,14 @@ ROUTES: list[Route] = [
     Route("GET", f"{VT}/{{transfer_id}}", transfers.show),
     Route("DELETE", f"{VT}/{{transfer_id}}", transfers.delete),
     Route("POST", f"{VT}/{{transfer_id}}/accept", transfers.accept),
+    Route("GET", "/v3/qos-specs", qos.list_specs),
+    Route("POST", "/v3/qos-specs", qos.create),
+    Route("GET", QS, qos.show),
+    Route("PUT", QS, qos.set_keys),
+    Route("DELETE", QS, qos.delete),
+    Route("PUT", f"{QS}/delete_keys", qos.unset_keys),
+    Route("GET", f"{QS}/associations", qos.associations),
+    Route("GET", f"{QS}/associate", qos.associate),
+    Route("GET", f"{QS}/disassociate", qos.disassociate),
+    Route("GET", f"{QS}/disassociate_all", qos.disassociate_all),
 ]

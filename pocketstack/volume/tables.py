@@ -150,3 +150,66 @@ transfers = sa.Table(
     sa.Column("no_snapshots", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+qos_specs = sa.Table(
+    "cinder_qos_specs", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("consumer", sa.String(16), nullable=False),
+    sa.Column("specs", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+#: a volume type has at most one QoS spec (Cinder's ``volume_types.qos_specs_id``)
+qos_associations = sa.Table(
+    "cinder_qos_associations", metadata,
+    sa.Column("volume_type_id", UUID,
+              sa.ForeignKey("cinder_volume_types.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("qos_specs_id", UUID, sa.ForeignKey("cinder_qos_specs.id"), nullable=False,
+              index=True),
+)
+
+#: user messages (``/messages``, 3.3): what went wrong with a request, for its project
+messages = sa.Table(
+    "cinder_messages", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("request_id", sa.String(255), nullable=False),
+    sa.Column("resource_type", sa.String(36), nullable=False),
+    sa.Column("resource_uuid", sa.String(36), nullable=True),
+    sa.Column("action_id", sa.String(10), nullable=False),
+    sa.Column("detail_id", sa.String(10), nullable=False),
+    sa.Column("message_level", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+#: ``os-quota-class-sets``: the ``default`` class overrides the settings' defaults
+quota_classes = sa.Table(
+    "cinder_quota_classes", metadata,
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(300), primary_key=True),
+    sa.Column("hard_limit", sa.BigInteger, nullable=False),
+)
+
+#: a volume type's encryption spec (metadata: the file backend writes plain data)
+encryption_types = sa.Table(
+    "cinder_encryption_types", metadata,
+    sa.Column("volume_type_id", UUID,
+              sa.ForeignKey("cinder_volume_types.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("encryption_id", UUID, nullable=False, unique=True),
+    sa.Column("provider", sa.String(255), nullable=False),
+    sa.Column("cipher", sa.String(255), nullable=True),
+    sa.Column("key_size", sa.Integer, nullable=True),
+    sa.Column("control_location", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+#: backups whose data another backup holds (an imported record): backup id → data owner id
+backup_data = sa.Table(
+    "cinder_backup_data", metadata,
+    sa.Column("backup_id", UUID, primary_key=True),
+    sa.Column("data_id", UUID, nullable=False, index=True),
+)

@@ -84,6 +84,16 @@ GET    /v3/volume-transfers/detail
 GET    /v3/volume-transfers/{transfer_id}
 DELETE /v3/volume-transfers/{transfer_id}
 POST   /v3/volume-transfers/{transfer_id}/accept
+GET    /v3/qos-specs
+POST   /v3/qos-specs
+GET    /v3/qos-specs/{qos_id}
+PUT    /v3/qos-specs/{qos_id}
+DELETE /v3/qos-specs/{qos_id}
+PUT    /v3/qos-specs/{qos_id}/delete_keys
+GET    /v3/qos-specs/{qos_id}/associations
+GET    /v3/qos-specs/{qos_id}/associate
+GET    /v3/qos-specs/{qos_id}/disassociate
+GET    /v3/qos-specs/{qos_id}/disassociate_all
 """
 
 

@@ -48,7 +48,8 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
         "os-vol-tenant-attr:tenant_id": row["project_id"],
         "os-vol-mig-status-attr:migstat": None, "os-vol-mig-status-attr:name_id": None,
     }
-    if admin:
+    if admin:  # no migrations here: always None
+        out["migration_status"] = None
         out["os-vol-host-attr:host"] = None if row["host"] is None else \
             f"{row['host']}#{row['host'].partition('@')[2] or 'file'}"
     if row["image_metadata"]:

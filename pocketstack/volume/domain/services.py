@@ -33,8 +33,23 @@ def list_services(conn: Connection, binary: str | None = None,
     if binary:
         q = q.where(s.c.binary == binary)
     if host:
-        q = q.where(s.c.host == host)
+        q = q.where(host_matches(s.c.host, host))
     return [row_dict(r) for r in conn.execute(q)]
+
+
+def host_matches(column: Any, host: str) -> Any:
+    """Cinder's host filter: ``node`` matches ``node``, ``node@backend`` and
+    ``node@backend#pool``; ``node@backend`` also its pools; ``…#pool`` only itself."""
+    if "#" in host:
+        return column == host
+    cond = sa.or_(column == host, column.like(_like(host) + "#%", escape="\\"))
+    if "@" not in host:
+        cond = sa.or_(cond, column.like(_like(host) + "@%", escape="\\"))
+    return cond
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def set_disabled(conn: Connection, binary: str, host: str, disabled: bool,
