@@ -77,7 +77,8 @@ class VolumeConductor:
             if op == "report":
                 await asyncio.to_thread(
                     self.service.db.write, tasks.finish, str(msg.get("kind")), str(msg["id"]),
-                    str(msg.get("action")), msg.get("result") == "ok", msg.get("message"))
+                    str(msg.get("action")), msg.get("result") == "ok", msg.get("message"),
+                    msg.get("request_id"))
                 self.service.task_done(str(msg["id"]))
             elif op == "heartbeat":
                 await asyncio.to_thread(

@@ -64,4 +64,10 @@ RULES: list[Rule] = [
     Rule("volume_extension:qos_specs_manage:update", ADMIN,
          "Set/unset QoS spec keys; associate and disassociate volume types."),
     Rule("volume_extension:qos_specs_manage:delete", ADMIN, "Delete a QoS spec."),
+    Rule("message:get_all", OWNER, "List the project's user messages."),
+    Rule("message:get", OWNER, "Show a user message."),
+    Rule("message:delete", OWNER, "Delete a user message."),
+    Rule("volume_extension:capabilities", ADMIN, "Show a storage backend's capabilities."),
+    Rule("scheduler_extension:scheduler_stats:get_pools", ADMIN, "List the storage pools."),
+    Rule("volume_extension:hosts", ADMIN, "List volume service hosts; show a host's usage."),
 ]

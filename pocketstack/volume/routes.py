@@ -6,7 +6,9 @@ from __future__ import annotations
 from pocketstack.common.api.app import Route
 from pocketstack.volume.api import (
     attachments,
+    backends,
     backups,
+    messages,
     misc,
     qos,
     quotas,
@@ -116,4 +118,11 @@ ROUTES: list[Route] = [
     Route("GET", f"{QS}/associate", qos.associate),
     Route("GET", f"{QS}/disassociate", qos.disassociate),
     Route("GET", f"{QS}/disassociate_all", qos.disassociate_all),
+    Route("GET", "/v3/messages", messages.list_messages),
+    Route("GET", "/v3/messages/{message_id}", messages.show),
+    Route("DELETE", "/v3/messages/{message_id}", messages.delete),
+    Route("GET", "/v3/capabilities/{host}", backends.capabilities),
+    Route("GET", "/v3/scheduler-stats/get_pools", backends.get_pools),
+    Route("GET", "/v3/os-hosts", backends.list_hosts),
+    Route("GET", "/v3/os-hosts/{host_name}", backends.show_host),
 ]

@@ -94,6 +94,13 @@ GET    /v3/qos-specs/{qos_id}/associations
 GET    /v3/qos-specs/{qos_id}/associate
 GET    /v3/qos-specs/{qos_id}/disassociate
 GET    /v3/qos-specs/{qos_id}/disassociate_all
+GET    /v3/messages
+GET    /v3/messages/{message_id}
+DELETE /v3/messages/{message_id}
+GET    /v3/capabilities/{host}
+GET    /v3/scheduler-stats/get_pools
+GET    /v3/os-hosts
+GET    /v3/os-hosts/{host_name}
 """
 
 

@@ -108,7 +108,8 @@ class VolumeAgent:
     async def _report(self, msg: dict[str, Any], result: str, **extra: Any) -> None:
         await self.bus.cast(CONDUCTOR, {
             "op": "report", "host": self.host, "kind": msg.get("kind", "volume"),
-            "id": msg.get("id"), "action": msg.get("op"), "result": result, **extra})
+            "id": msg.get("id"), "action": msg.get("op"), "result": result,
+            "request_id": msg.get("request_id"), **extra})
 
     async def _task_op(self, op: str, msg: dict[str, Any]) -> None:
         b = self.backend

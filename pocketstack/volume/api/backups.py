@@ -131,7 +131,7 @@ def create(req: ApiRequest) -> Response:
                               task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"backup": {"id": row["id"], "name": row["name"],
                                      "links": views.links(req, "backups", row["id"])}}, 202)
 
@@ -171,7 +171,7 @@ def delete(req: ApiRequest) -> Response:
         s.enforce(c, "backup:delete", {"project_id": row["project_id"]})
         return backups.begin_delete(conn, row, False, deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 
@@ -195,7 +195,7 @@ def restore(req: ApiRequest) -> Response:
             task_deadline=deadline(s.options.volume_task_timeout))
 
     out, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"restore": out}, 202)
 
 
@@ -227,6 +227,6 @@ def action(req: ApiRequest) -> Response:
             return backups.begin_delete(conn, row, True,
                                         deadline(s.options.volume_task_timeout))
 
-        s.send(s.db.write(force))
+        s.send(s.db.write(force), req.request_id)
         return empty_response(202)
     raise errors.bad(f"There is no such action: {name}")

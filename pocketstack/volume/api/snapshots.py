@@ -107,7 +107,7 @@ def create(req: ApiRequest) -> Response:
                                 task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"snapshot": views.created(views.snapshot(req, row, c.is_admin))},
                          202)
 
@@ -145,7 +145,7 @@ def delete(req: ApiRequest) -> Response:
         return snapshots.begin_delete(conn, row, host, False,
                                       deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 
@@ -187,7 +187,7 @@ def action(req: ApiRequest) -> Response:
             return snapshots.begin_delete(conn, row, host, True,
                                           deadline(s.options.volume_task_timeout))
 
-        s.send(s.db.write(force))
+        s.send(s.db.write(force), req.request_id)
         return empty_response(202)
     raise errors.bad(f"There is no such action: {name}")
 

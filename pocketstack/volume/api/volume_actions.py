@@ -55,7 +55,7 @@ def _extend(req: ApiRequest, arg: Any) -> Response:
     msg = _write(req, "volume:extend", lambda conn, row: volumes.begin_extend(
         conn, row, new_size, s.quota_defaults, deadline(s.options.volume_task_timeout),
         in_use))
-    s.send(msg)
+    s.send(msg, req.request_id)
     return empty_response(202)
 
 

@@ -24,8 +24,8 @@ from pocketstack.volume.api.common import (
     to_int,
     version_at_least,
 )
+from pocketstack.volume.domain import messages, volumes
 from pocketstack.volume.domain import services as dservices
-from pocketstack.volume.domain import volumes
 from pocketstack.volume.domain.common import deadline
 
 _FILTERS = {"name", "status", "bootable", "availability_zone", "volume_type_id",
@@ -221,10 +221,14 @@ def create(req: ApiRequest) -> Response:
             host=host, default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
+        if msg is None:  # no backend can take it: the volume is in error, the user told why
+            messages.record(conn, project_id=project, resource_type=messages.VOLUME,
+                            resource_uuid=row["id"], action=messages.SCHEDULE_ALLOCATE_VOLUME,
+                            detail=messages.NO_BACKEND_AVAILABLE, request_id=req.request_id)
         return row, msg, volumes.type_names(conn)
 
     row, msg, names = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
                          202)
 
@@ -272,7 +276,7 @@ def delete(req: ApiRequest) -> Response:
         return volumes.begin_delete(conn, row, cascade=cascade, force=force,
                                     task_deadline=deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 
