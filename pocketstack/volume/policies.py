@@ -70,4 +70,5 @@ RULES: list[Rule] = [
     Rule("volume_extension:capabilities", ADMIN, "Show a storage backend's capabilities."),
     Rule("scheduler_extension:scheduler_stats:get_pools", ADMIN, "List the storage pools."),
     Rule("volume_extension:hosts", ADMIN, "List volume service hosts; show a host's usage."),
+    Rule("volume_extension:quota_classes", ADMIN, "Show and set quota classes."),
 ]

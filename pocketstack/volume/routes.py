@@ -125,4 +125,6 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/scheduler-stats/get_pools", backends.get_pools),
     Route("GET", "/v3/os-hosts", backends.list_hosts),
     Route("GET", "/v3/os-hosts/{host_name}", backends.show_host),
+    Route("GET", "/v3/os-quota-class-sets/{class_name}", quotas.show_class),
+    Route("PUT", "/v3/os-quota-class-sets/{class_name}", quotas.update_class),
 ]

@@ -101,6 +101,8 @@ GET    /v3/capabilities/{host}
 GET    /v3/scheduler-stats/get_pools
 GET    /v3/os-hosts
 GET    /v3/os-hosts/{host_name}
+GET    /v3/os-quota-class-sets/{class_name}
+PUT    /v3/os-quota-class-sets/{class_name}
 """
 
 
