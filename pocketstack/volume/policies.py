@@ -71,4 +71,12 @@ RULES: list[Rule] = [
     Rule("scheduler_extension:scheduler_stats:get_pools", ADMIN, "List the storage pools."),
     Rule("volume_extension:hosts", ADMIN, "List volume service hosts; show a host's usage."),
     Rule("volume_extension:quota_classes", ADMIN, "Show and set quota classes."),
+    Rule("volume_extension:volume_type_encryption:create", ADMIN,
+         "Create a volume type's encryption spec."),
+    Rule("volume_extension:volume_type_encryption:get", ADMIN,
+         "Show a volume type's encryption spec."),
+    Rule("volume_extension:volume_type_encryption:update", ADMIN,
+         "Update a volume type's encryption spec."),
+    Rule("volume_extension:volume_type_encryption:delete", ADMIN,
+         "Delete a volume type's encryption spec."),
 ]

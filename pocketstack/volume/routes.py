@@ -8,6 +8,7 @@ from pocketstack.volume.api import (
     attachments,
     backends,
     backups,
+    encryption,
     messages,
     misc,
     qos,
@@ -127,4 +128,9 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/os-hosts/{host_name}", backends.show_host),
     Route("GET", "/v3/os-quota-class-sets/{class_name}", quotas.show_class),
     Route("PUT", "/v3/os-quota-class-sets/{class_name}", quotas.update_class),
+    Route("GET", f"{T}/encryption", encryption.show),
+    Route("POST", f"{T}/encryption", encryption.create),
+    Route("GET", f"{T}/encryption/{{key}}", encryption.show_key),
+    Route("PUT", f"{T}/encryption/{{encryption_id}}", encryption.update),
+    Route("DELETE", f"{T}/encryption/{{encryption_id}}", encryption.delete),
 ]

@@ -103,6 +103,11 @@ GET    /v3/os-hosts
 GET    /v3/os-hosts/{host_name}
 GET    /v3/os-quota-class-sets/{class_name}
 PUT    /v3/os-quota-class-sets/{class_name}
+GET    /v3/types/{type_id}/encryption
+POST   /v3/types/{type_id}/encryption
+GET    /v3/types/{type_id}/encryption/{key}
+PUT    /v3/types/{type_id}/encryption/{encryption_id}
+DELETE /v3/types/{type_id}/encryption/{encryption_id}
 """
 
 
