@@ -79,4 +79,6 @@ RULES: list[Rule] = [
          "Update a volume type's encryption spec."),
     Rule("volume_extension:volume_type_encryption:delete", ADMIN,
          "Delete a volume type's encryption spec."),
+    Rule("backup:backup-export", ADMIN, "Export a backup's record."),
+    Rule("backup:backup-import", ADMIN, "Import a backup record."),
 ]

@@ -133,4 +133,6 @@ ROUTES: list[Route] = [
     Route("GET", f"{T}/encryption/{{key}}", encryption.show_key),
     Route("PUT", f"{T}/encryption/{{encryption_id}}", encryption.update),
     Route("DELETE", f"{T}/encryption/{{encryption_id}}", encryption.delete),
+    Route("GET", f"{B}/export_record", backups.export_record),
+    Route("POST", "/v3/backups/import_record", backups.import_record),
 ]

@@ -108,6 +108,8 @@ POST   /v3/types/{type_id}/encryption
 GET    /v3/types/{type_id}/encryption/{key}
 PUT    /v3/types/{type_id}/encryption/{encryption_id}
 DELETE /v3/types/{type_id}/encryption/{encryption_id}
+GET    /v3/backups/{backup_id}/export_record
+POST   /v3/backups/import_record
 """
 
 
