@@ -20,7 +20,7 @@ from pocketstack.volume.domain.common import now
 def db(tmp_path: Path) -> Database:
     database = Database(f"sqlite:///{tmp_path / 'v.db'}")
     tables = [t.volume_types, t.type_access, t.volumes, t.snapshots, t.quotas,
-              t.project_locks, t.services, t.backups, t.messages]
+              t.project_locks, t.services, t.backups, t.messages, t.backup_data]
     t.volumes.metadata.create_all(database.engine, tables=tables)
     return database
 

@@ -38,14 +38,16 @@ def resources(conn: Connection) -> list[str]:
     return [*RESOURCES, *type_resources(conn)]
 
 
-def class_limits(conn: Connection, class_name: str,
-                 defaults: dict[str, int]) -> dict[str, int]:
-    """A quota class's limits: the settings' defaults (per-type ones unlimited) under what the
-    class sets."""
-    out = {**dict.fromkeys(type_resources(conn), -1), **defaults}
+def class_limits(conn: Connection, class_name: str, defaults: dict[str, int],
+                 every_type: bool = True) -> dict[str, int]:
+    """A quota class's limits: the settings' defaults under what the class sets. Per-type
+    limits not set are unlimited: listed with -1 when ``every_type``, else left out (a quota
+    check reads a missing one as -1, and saves the query)."""
+    out = {**dict.fromkeys(type_resources(conn), -1), **defaults} if every_type \
+        else dict(defaults)
     qc = t.quota_classes
     for row in conn.execute(sa.select(qc).where(qc.c.class_name == class_name)):
-        if row.resource in out:
+        if row.resource in out or (not every_type and row.resource not in RESOURCES):
             out[row.resource] = int(row.hard_limit)
     return out
 
@@ -59,15 +61,16 @@ def update_class(conn: Connection, class_name: str, values: dict[str, int]) -> N
                                           hard_limit=limit))
 
 
-def limits(conn: Connection, project_id: str, defaults: dict[str, int]) -> dict[str, int]:
-    out = class_limits(conn, DEFAULT_CLASS, defaults)
+def limits(conn: Connection, project_id: str, defaults: dict[str, int],
+           every_type: bool = True) -> dict[str, int]:
+    out = class_limits(conn, DEFAULT_CLASS, defaults, every_type)
     for row in conn.execute(sa.select(t.quotas).where(t.quotas.c.project_id == project_id)):
-        if row.resource in out:
-            out[row.resource] = int(row.hard_limit)
+        out[row.resource] = int(row.hard_limit)
     return out
 
 
-def _type_usage(conn: Connection, project_id: str) -> dict[str, int]:
+def type_usage(conn: Connection, project_id: str) -> dict[str, int]:
+    """``volumes_<type>``, ``snapshots_<type>``, ``gigabytes_<type>`` in use."""
     v, s, vt = t.volumes, t.snapshots, t.volume_types
     out = dict.fromkeys(type_resources(conn), 0)
     for name, count, gb in conn.execute(
@@ -98,7 +101,7 @@ def usage(conn: Connection, project_id: str) -> dict[str, int]:
                               .where(b.c.project_id == project_id)).one()
     return {"volumes": int(nvol), "snapshots": int(nsnap), "gigabytes": int(vgb) + int(sgb),
             "per_volume_gigabytes": 0, "backups": int(nback), "backup_gigabytes": int(bgb),
-            "groups": 0, **_type_usage(conn, project_id)}
+            "groups": 0}
 
 
 def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volumes: int = 0,
@@ -108,7 +111,7 @@ def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volume
     """Refuse (413 overLimit) what would pass a limit. Holds the project's lock until the
     caller's transaction ends, so two creates cannot both take the last unit."""
     lock_project(conn, project_id)
-    lim = limits(conn, project_id, defaults)
+    lim = limits(conn, project_id, defaults, every_type=False)
     per = lim["per_volume_gigabytes"]
     if volume_size is not None and per >= 0 and volume_size > per:
         raise errors.OverQuota(f"Volume size {volume_size}G exceeded the quota "
@@ -123,8 +126,8 @@ def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volume
             f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested "
             f"{gigabytes}G, quota is {lim['gigabytes']}G and {used['gigabytes']}G has been "
             "consumed.")
-    if volume_type_id is not None:
-        _check_type(conn, lim, used, volume_type_id, volumes, snapshots, gigabytes)
+    if volume_type_id is not None and len(lim) > len(RESOURCES):  # some per-type limit set
+        _check_type(conn, project_id, lim, volume_type_id, volumes, snapshots, gigabytes)
     if backup_gigabytes and 0 <= lim["backup_gigabytes"] < (used["backup_gigabytes"]
                                                              + backup_gigabytes):
         raise errors.OverQuota(
@@ -133,12 +136,13 @@ def check(conn: Connection, project_id: str, defaults: dict[str, int], *, volume
             f"{used['backup_gigabytes']}G has been consumed.")
 
 
-def _check_type(conn: Connection, lim: dict[str, int], used: dict[str, int], type_id: str,
+def _check_type(conn: Connection, project_id: str, lim: dict[str, int], type_id: str,
                 volumes: int, snapshots: int, gigabytes: int) -> None:
     name = conn.execute(sa.select(t.volume_types.c.name)
                         .where(t.volume_types.c.id == type_id)).scalar()
-    if name is None:
+    if name is None or all(lim.get(f"{res}_{name}", -1) < 0 for res in PER_TYPE):
         return
+    used = type_usage(conn, project_id)
     for res, adding in (("volumes", volumes), ("snapshots", snapshots),
                         ("gigabytes", gigabytes)):
         key = f"{res}_{name}"
@@ -149,7 +153,7 @@ def _check_type(conn: Connection, lim: dict[str, int], used: dict[str, int], typ
 
 def update(conn: Connection, project_id: str, values: dict[str, int]) -> None:
     lock_project(conn, project_id)
-    used = usage(conn, project_id)
+    used = {**usage(conn, project_id), **type_usage(conn, project_id)}
     for resource, limit in values.items():
         if 0 <= limit < used.get(resource, 0):
             raise errors.bad(f"Quota limit {limit} for {resource} must be greater than or "
@@ -166,6 +170,6 @@ def reset(conn: Connection, project_id: str) -> None:
 
 def details(conn: Connection, project_id: str, defaults: dict[str, int]) -> dict[str, Any]:
     lim = limits(conn, project_id, defaults)
-    used = usage(conn, project_id)
+    used = {**usage(conn, project_id), **type_usage(conn, project_id)}
     return {name: {"limit": lim[name], "in_use": used.get(name, 0), "reserved": 0,
                    "allocated": 0} for name in resources(conn)}
