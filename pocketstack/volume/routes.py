@@ -9,6 +9,8 @@ from pocketstack.volume.api import (
     backends,
     backups,
     encryption,
+    group_types,
+    groups,
     messages,
     misc,
     qos,
@@ -30,6 +32,9 @@ B = "/v3/backups/{backup_id}"
 OT = "/v3/os-volume-transfer"
 VT = "/v3/volume-transfers"
 QS = "/v3/qos-specs/{qos_id}"
+GT = "/v3/group_types/{group_type_id}"
+G = "/v3/groups/{group_id}"
+GS = "/v3/group_snapshots/{group_snapshot_id}"
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.versions, public=True),
@@ -135,4 +140,27 @@ ROUTES: list[Route] = [
     Route("DELETE", f"{T}/encryption/{{encryption_id}}", encryption.delete),
     Route("GET", f"{B}/export_record", backups.export_record),
     Route("POST", "/v3/backups/import_record", backups.import_record),
+    Route("GET", "/v3/group_types", group_types.list_types),
+    Route("POST", "/v3/group_types", group_types.create),
+    Route("GET", GT, group_types.show),
+    Route("PUT", GT, group_types.update),
+    Route("DELETE", GT, group_types.delete),
+    Route("GET", f"{GT}/group_specs", group_types.list_specs),
+    Route("POST", f"{GT}/group_specs", group_types.create_specs),
+    Route("GET", f"{GT}/group_specs/{{key}}", group_types.show_spec),
+    Route("PUT", f"{GT}/group_specs/{{key}}", group_types.update_spec),
+    Route("DELETE", f"{GT}/group_specs/{{key}}", group_types.delete_spec),
+    Route("GET", "/v3/groups", groups.list_groups),
+    Route("POST", "/v3/groups", groups.create),
+    Route("GET", "/v3/groups/detail", groups.list_detail),
+    Route("POST", "/v3/groups/action", groups.create_from_source),
+    Route("GET", G, groups.show),
+    Route("PUT", G, groups.update),
+    Route("POST", f"{G}/action", groups.action),
+    Route("GET", "/v3/group_snapshots", groups.list_snapshots),
+    Route("POST", "/v3/group_snapshots", groups.create_snapshot),
+    Route("GET", "/v3/group_snapshots/detail", groups.list_snapshots_detail),
+    Route("GET", GS, groups.show_snapshot),
+    Route("DELETE", GS, groups.delete_snapshot),
+    Route("POST", f"{GS}/action", groups.snapshot_action),
 ]

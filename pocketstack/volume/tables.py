@@ -213,3 +213,64 @@ backup_data = sa.Table(
     sa.Column("backup_id", UUID, primary_key=True),
     sa.Column("data_id", UUID, nullable=False, index=True),
 )
+
+group_types = sa.Table(
+    "cinder_group_types", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("is_public", sa.Boolean, nullable=False, default=True),
+    sa.Column("group_specs", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+#: generic volume groups: a set of a project's volumes of the group's volume types
+groups = sa.Table(
+    "cinder_groups", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("availability_zone", sa.String(255), nullable=False),
+    sa.Column("group_type_id", UUID, sa.ForeignKey("cinder_group_types.id"), nullable=False),
+    sa.Column("volume_type_ids", sa.JSON, nullable=False),
+    sa.Column("group_snapshot_id", UUID, nullable=True),
+    sa.Column("source_group_id", UUID, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+#: a volume's group (at most one); goes with the volume
+group_volumes = sa.Table(
+    "cinder_group_volumes", metadata,
+    sa.Column("volume_id", UUID, sa.ForeignKey("cinder_volumes.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_id", UUID, sa.ForeignKey("cinder_groups.id"), nullable=False, index=True),
+)
+
+group_snapshots = sa.Table(
+    "cinder_group_snapshots", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("group_id", UUID, sa.ForeignKey("cinder_groups.id"), nullable=False,
+              index=True),
+    sa.Column("group_type_id", UUID, nullable=False),
+    sa.Column("name", NAME, nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+#: a snapshot taken as part of a group snapshot; goes with the snapshot
+gsnap_members = sa.Table(
+    "cinder_gsnap_members", metadata,
+    sa.Column("snapshot_id", UUID, sa.ForeignKey("cinder_snapshots.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("gsnap_id", UUID, sa.ForeignKey("cinder_group_snapshots.id"),
+              nullable=False, index=True),
+)

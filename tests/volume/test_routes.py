@@ -110,6 +110,29 @@ PUT    /v3/types/{type_id}/encryption/{encryption_id}
 DELETE /v3/types/{type_id}/encryption/{encryption_id}
 GET    /v3/backups/{backup_id}/export_record
 POST   /v3/backups/import_record
+GET    /v3/group_types
+POST   /v3/group_types
+GET    /v3/group_types/{group_type_id}
+PUT    /v3/group_types/{group_type_id}
+DELETE /v3/group_types/{group_type_id}
+GET    /v3/group_types/{group_type_id}/group_specs
+POST   /v3/group_types/{group_type_id}/group_specs
+GET    /v3/group_types/{group_type_id}/group_specs/{key}
+PUT    /v3/group_types/{group_type_id}/group_specs/{key}
+DELETE /v3/group_types/{group_type_id}/group_specs/{key}
+GET    /v3/groups
+POST   /v3/groups
+GET    /v3/groups/detail
+POST   /v3/groups/action
+GET    /v3/groups/{group_id}
+PUT    /v3/groups/{group_id}
+POST   /v3/groups/{group_id}/action
+GET    /v3/group_snapshots
+POST   /v3/group_snapshots
+GET    /v3/group_snapshots/detail
+GET    /v3/group_snapshots/{group_snapshot_id}
+DELETE /v3/group_snapshots/{group_snapshot_id}
+POST   /v3/group_snapshots/{group_snapshot_id}/action
 """
 
 

@@ -55,7 +55,7 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
     if row["image_metadata"]:
         out["volume_image_metadata"] = dict(row["image_metadata"])
     if version_at_least(req, "3.13"):
-        out["group_id"] = None
+        out["group_id"] = row.get("group_id")
     if version_at_least(req, "3.21"):
         out["provider_id"] = None
     if version_at_least(req, "3.48"):

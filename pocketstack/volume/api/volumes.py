@@ -24,7 +24,7 @@ from pocketstack.volume.api.common import (
     to_int,
     version_at_least,
 )
-from pocketstack.volume.domain import messages, volumes
+from pocketstack.volume.domain import groups, messages, volumes
 from pocketstack.volume.domain import services as dservices
 from pocketstack.volume.domain.common import deadline
 
@@ -94,6 +94,8 @@ def _list(req: ApiRequest, detail: bool) -> Response:
 
     def read(conn: Any) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
         rows, more = volumes.list_volumes(conn, q)
+        if detail:
+            groups.with_group_ids(conn, rows)
         return rows, more, volumes.type_names(conn)
 
     rows, more, names = s.db.read(read)
@@ -146,7 +148,12 @@ def show(req: ApiRequest) -> Response:
     c = ctx(req)
     row = load(req)
     svc(req).enforce(c, "volume:get", _target(row))
-    names = svc(req).db.read(volumes.type_names)
+
+    def read(conn: Any) -> dict[str, str]:
+        groups.with_group_ids(conn, [row])
+        return volumes.type_names(conn)
+
+    names = svc(req).db.read(read)
     return json_response({"volume": views.volume(req, row, names, c.is_admin)})
 
 
@@ -185,6 +192,8 @@ def create(req: ApiRequest) -> Response:
         raise errors.bad("volume_type must be a string.")
     meta = metadata(data.get("metadata"))
     multiattach = to_bool(data.get("multiattach", False), "multiattach")
+    group_id = text(data.get("group_id"), "group_id", 36) if version_at_least(req, "3.13") \
+        else None
     sources = [k for k in ("imageRef", "snapshot_id", "source_volid", "backup_id")
                if data.get(k) is not None]
     if len(sources) > 1:
@@ -221,6 +230,11 @@ def create(req: ApiRequest) -> Response:
             host=host, default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
+        if group_id:  # 3.13: the new volume joins a group of its project
+            group = groups.get(conn, group_id, project, c.is_admin)
+            groups.check_member(conn, group, row)
+            groups.add_member(conn, group["id"], row["id"])
+            row["group_id"] = group["id"]
         if msg is None:  # no backend can take it: the volume is in error, the user told why
             messages.record(conn, project_id=project, resource_type=messages.VOLUME,
                             resource_uuid=row["id"], action=messages.SCHEDULE_ALLOCATE_VOLUME,
@@ -256,7 +270,9 @@ def update(req: ApiRequest) -> Response:
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:
         row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
         s.enforce(c, "volume:update", _target(row))
-        return volumes.update(conn, row, values), volumes.type_names(conn)
+        updated = volumes.update(conn, row, values)
+        groups.with_group_ids(conn, [updated])
+        return updated, volumes.type_names(conn)
 
     row, names = s.db.write(write)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))})
