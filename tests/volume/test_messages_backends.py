@@ -116,6 +116,9 @@ def test_os_hosts(cloud: LiveCloud, admin: httpx.Client, demo: httpx.Client) -> 
     assert ("cinder-scheduler", "compute1") in by
     vid = demo.post(f"{V}/volumes", json={"volume": {"size": 2}}).json()["volume"]["id"]
     wait_volume(demo, vid)
+    # admins see the (always empty) migration status; owners do not
+    assert admin.get(f"{V}/volumes/{vid}").json()["volume"]["migration_status"] is None
+    assert "migration_status" not in demo.get(f"{V}/volumes/{vid}").json()["volume"]
     res = [r["resource"] for r in admin.get(f"{V}/os-hosts/compute1@file").json()["host"]]
     assert res[0]["project"] == "(total)"
     demo_project = demo.get(f"{V}/volumes/{vid}").json()["volume"][
@@ -128,3 +131,28 @@ def test_os_hosts(cloud: LiveCloud, admin: httpx.Client, demo: httpx.Client) -> 
     assert demo.get(f"{V}/os-hosts").status_code == 403
     assert demo.delete(f"{V}/volumes/{vid}").status_code == 202
     wait_volume(demo, vid, "gone")
+
+
+def test_services_by_node_and_disable_reasons(admin: httpx.Client, demo: httpx.Client) -> None:
+    # ``host=compute1`` is the node: its scheduler, backup and volume (compute1@file) services
+    by_node = admin.get(f"{V}/os-services", params={"host": "compute1"}).json()["services"]
+    assert {(s["binary"], s["host"]) for s in by_node} >= {
+        ("cinder-scheduler", "compute1"), ("cinder-volume", "compute1@file")}
+    r = admin.get(f"{V}/os-services", params={"host": "compute1", "binary": "cinder-volume"})
+    assert [s["host"] for s in r.json()["services"]] == ["compute1@file"]
+    assert admin.get(f"{V}/os-services", params={"host": "compute"}).json()["services"] == []
+    body = {"host": "compute1", "binary": "cinder-scheduler"}
+    r = admin.put(f"{V}/os-services/disable-log-reason", json={**body, "disabled_reason": None})
+    assert r.status_code == 400 and "badRequest" in r.json()
+    r = admin.put(f"{V}/os-services/disable-log-reason",
+                  json={**body, "disabled_reason": "maintenance"})
+    assert r.json() == {**body, "service": "cinder-scheduler", "status": "disabled",
+                        "disabled": True, "disabled_reason": "maintenance"}
+    listed = admin.get(f"{V}/os-services", params={"binary": "cinder-scheduler"}).json()
+    assert listed["services"][0]["disabled_reason"] == "maintenance"
+    r = admin.put(f"{V}/os-services/enable", json=body)
+    assert r.json() == {**body, "service": "cinder-scheduler", "status": "enabled",
+                        "disabled": False, "disabled_reason": None}
+    aliases = {e["alias"] for e in demo.get(f"{V}/extensions").json()["extensions"]}
+    assert {"qos-specs", "os-hosts", "capabilities", "scheduler-stats", "os-quota-class-sets",
+            "encryption"} <= aliases

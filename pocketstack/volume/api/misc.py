@@ -103,6 +103,12 @@ _EXTENSIONS = (
     ("os-backup-project-attr", "BackupProjectAttribute", "Expose backup project_id as an "
      "attribute of a backup."),
     ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
+    ("qos-specs", "Qos_specs_manage", "QoS specs support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
+    ("capabilities", "Capabilities", "Capabilities support."),
+    ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
+    ("os-quota-class-sets", "Quota_classes", "Quota classes management support."),
+    ("encryption", "VolumeTypeEncryption", "Encryption support for volume types."),
 )
 
 
