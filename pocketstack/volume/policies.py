@@ -95,4 +95,6 @@ RULES: list[Rule] = [
     Rule("group:create_group_snapshot", OWNER, "Create a group snapshot."),
     Rule("group:delete_group_snapshot", OWNER, "Delete a group snapshot."),
     Rule("group:reset_group_snapshot_status", ADMIN, "Reset a group snapshot's status."),
+    Rule("volume_extension:volume_admin_actions:force_detach", ADMIN,
+         "Force-detach a volume's attachment."),
 ]
