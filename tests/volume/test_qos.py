@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import LiveCloud, unique
+from tests.volume.conftest import wait_volume
 
 V = "/volume/v3"
 
@@ -111,3 +112,37 @@ def test_qos_bad_input_and_policy(admin: httpx.Client, demo: httpx.Client) -> No
                      ).status_code == 403
     assert admin.get(f"{V}/qos-specs/{made['id']}x").status_code == 404
     assert admin.delete(f"{V}/qos-specs/{made['id']}").status_code == 202
+
+
+def test_front_end_qos_in_the_connection_info(admin: httpx.Client, demo: httpx.Client) -> None:
+    """A volume whose type has front-end (or both) QoS specs hands them to the hypervisor in
+    its connection info; back-end specs stay with the backend."""
+    vtype = admin.post(f"{V}/types", json={"volume_type": {"name": unique("fq")}}).json()[
+        "volume_type"]["id"]
+    front = admin.post(f"{V}/qos-specs", json={"qos_specs": {
+        "name": unique("f"), "consumer": "front-end", "total_iops_sec": "300"}}).json()[
+        "qos_specs"]["id"]
+    back = admin.post(f"{V}/qos-specs", json={"qos_specs": {
+        "name": unique("b"), "consumer": "back-end", "total_iops_sec": "9"}}).json()[
+        "qos_specs"]["id"]
+    vid = demo.post(f"{V}/volumes", json={"volume": {"size": 1, "volume_type": vtype}}).json()[
+        "volume"]["id"]
+    wait_volume(demo, vid)
+    act = f"{V}/volumes/{vid}/action"
+
+    def info() -> dict[str, object]:
+        r = demo.post(act, json={"os-initialize_connection": {"connector": {}}})
+        assert r.status_code == 200, r.text
+        return r.json()["connection_info"]["data"]  # type: ignore[no-any-return]
+
+    assert "qos_specs" not in info()
+    admin.get(f"{V}/qos-specs/{back}/associate", params={"vol_type_id": vtype})
+    assert "qos_specs" not in info()
+    admin.get(f"{V}/qos-specs/{back}/disassociate", params={"vol_type_id": vtype})
+    admin.get(f"{V}/qos-specs/{front}/associate", params={"vol_type_id": vtype})
+    assert info()["qos_specs"] == {"total_iops_sec": "300"}
+    assert demo.delete(f"{V}/volumes/{vid}").status_code == 202
+    wait_volume(demo, vid, "gone")
+    for q in (front, back):
+        assert admin.delete(f"{V}/qos-specs/{q}?force=true").status_code == 202
+    assert admin.delete(f"{V}/types/{vtype}").status_code == 202
