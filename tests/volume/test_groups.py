@@ -154,6 +154,9 @@ def test_groups_snapshots_and_clones(cloud: LiveCloud, admin3: httpx.Client,
     snaps = [s for s in demo.get(f"{V}/snapshots/detail").json()["snapshots"]
              if s["volume_id"] == v1]
     assert len(snaps) == 1 and snaps[0]["status"] == "available"
+    assert snaps[0]["group_snapshot_id"] == gsid
+    assert demo.get(f"{V}/snapshots/{snaps[0]['id']}").json()["snapshot"][
+        "group_snapshot_id"] == gsid
     # a group with group snapshots cannot be deleted
     r = demo.post(f"{V}/groups/{gid}/action", headers=MV,
                   json={"delete": {"delete-volumes": True}})

@@ -23,7 +23,7 @@ from pocketstack.volume.api.common import (
     to_bool,
     version_at_least,
 )
-from pocketstack.volume.domain import snapshots, volumes
+from pocketstack.volume.domain import groups, snapshots, volumes
 from pocketstack.volume.domain.common import deadline
 
 _FILTERS = {"name", "status", "volume_id", "display_name"}
@@ -46,7 +46,11 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     lq = volumes.ListQuery(project_id=project, filters=filters, metadata=meta,
                            sort=sort_spec(req, snapshots.SORT_KEYS), limit=limit,
                            marker=marker, offset=offset)
-    rows, more = svc(req).db.read(snapshots.list_snapshots, lq)
+    def read(conn: Any) -> tuple[list[dict[str, Any]], bool]:
+        rows, more = snapshots.list_snapshots(conn, lq)
+        return (groups.with_group_snapshot_ids(conn, rows) if detail else rows), more
+
+    rows, more = svc(req).db.read(read)
     items = [views.snapshot(req, r, c.is_admin) if detail else
              {"id": r["id"], "name": r["name"], "volume_id": r["volume_id"],
               "status": r["status"], "size": r["size"], "description": r["description"],
@@ -76,7 +80,9 @@ def _load(req: ApiRequest) -> dict[str, Any]:
 
 
 def show(req: ApiRequest) -> Response:
-    return json_response({"snapshot": views.snapshot(req, _load(req), ctx(req).is_admin)})
+    row = _load(req)
+    svc(req).db.read(groups.with_group_snapshot_ids, [row])
+    return json_response({"snapshot": views.snapshot(req, row, ctx(req).is_admin)})
 
 
 def create(req: ApiRequest) -> Response:

@@ -90,7 +90,7 @@ def snapshot(req: ApiRequest, row: dict[str, Any], admin: bool) -> dict[str, Any
         "os-extended-snapshot-attributes:progress": row["progress"],
     }
     if version_at_least(req, "3.14"):
-        out["group_snapshot_id"] = None
+        out["group_snapshot_id"] = row.get("group_snapshot_id")
     if version_at_least(req, "3.41"):
         out["user_id"] = row["user_id"]
     if version_at_least(req, "3.65"):

@@ -340,3 +340,15 @@ def with_group_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[st
     for r in rows:
         r["group_id"] = found.get(r["id"])
     return rows
+
+
+def with_group_snapshot_ids(conn: Connection, rows: list[dict[str, Any]]
+                            ) -> list[dict[str, Any]]:
+    """The snapshot rows with their ``group_snapshot_id``."""
+    ids = [r["id"] for r in rows]
+    m = t.gsnap_members
+    found = {r.snapshot_id: r.gsnap_id for r in conn.execute(
+        sa.select(m).where(m.c.snapshot_id.in_(ids)))} if ids else {}
+    for r in rows:
+        r["group_snapshot_id"] = found.get(r["id"])
+    return rows
