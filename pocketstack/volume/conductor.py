@@ -138,4 +138,4 @@ class VolumeConductor:
 def _finish_all(conn: Any, reports: list[dict[str, Any]]) -> None:
     for msg in reports:
         tasks.finish(conn, str(msg.get("kind")), str(msg["id"]), str(msg.get("action")),
-                     msg.get("result") == "ok", msg.get("message"))
+                     msg.get("result") == "ok", msg.get("message"), msg.get("request_id"))

@@ -27,7 +27,8 @@ def info(row: dict[str, Any]) -> VolumeInfo:
 
 
 def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, Any]:
-    """Asked of the volume's storage host over the bus (the agent knows where its file is).
+    """Asked of the volume's storage host over the bus (the agent knows where its file is),
+    with the volume type's front-end QoS specs (``data.qos_specs``) when it has some.
     Blocks: call it from a worker thread, never on the event loop."""
     if not row["host"]:
         raise errors.InvalidState(f"Invalid volume: Volume {row['id']} has no storage host.")
@@ -41,7 +42,13 @@ def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, An
                                             f"{exc}") from None
     if not isinstance(reply, dict) or "error" in reply:
         raise errors.InvalidState(f"Invalid volume: {(reply or {}).get('error')}")
-    return dict(reply["connection_info"])
+    out = dict(reply["connection_info"])
+    from pocketstack.volume.domain import qos
+
+    specs = service.db.read(qos.front_end_specs, row["volume_type_id"])
+    if specs:  # the hypervisor's to apply, as Cinder hands front-end QoS to Nova
+        out["data"] = {**out.get("data", {}), "qos_specs": specs}
+    return out
 
 
 class VolumeInterface:

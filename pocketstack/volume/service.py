@@ -113,11 +113,15 @@ class VolumeService:
     def enforce(self, ctx: RequestContext, rule: str, target: dict[str, Any]) -> None:
         self.policy.enforce(ctx, rule, target)
 
-    def send(self, msgs: list[dict[str, Any]] | dict[str, Any] | None) -> None:
-        """Cast task messages to their storage hosts (after the transaction committed)."""
+    def send(self, msgs: list[dict[str, Any]] | dict[str, Any] | None,
+             request_id: str | None = None) -> None:
+        """Cast task messages to their storage hosts (after the transaction committed); the
+        agent's report carries ``request_id`` back (for the user message of a failure)."""
         if msgs is None:
             return
         for msg in msgs if isinstance(msgs, list) else [msgs]:
+            if request_id and "request_id" not in msg:
+                msg["request_id"] = request_id
             if msg.get("host"):
                 self.runtime.notify(f"volume.{msg['host']}", msg)
 

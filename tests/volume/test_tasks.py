@@ -20,7 +20,7 @@ from pocketstack.volume.domain.common import now
 def db(tmp_path: Path) -> Database:
     database = Database(f"sqlite:///{tmp_path / 'v.db'}")
     tables = [t.volume_types, t.type_access, t.volumes, t.snapshots, t.quotas,
-              t.project_locks, t.services, t.backups]
+              t.project_locks, t.services, t.backups, t.messages, t.backup_data]
     t.volumes.metadata.create_all(database.engine, tables=tables)
     return database
 
@@ -48,12 +48,17 @@ def test_reports_finish_tasks(db: Database) -> None:
     db.write(_volume, "c", status="extending", task="extend",
              admin_metadata={"extend_from": "in-use", "extend_to": "3"})
     assert db.write(tasks.finish, "volume", "a", "create", True, None)
-    assert db.write(tasks.finish, "volume", "b", "create", False, "disk full")
+    assert db.write(tasks.finish, "volume", "b", "create", False, "disk full", "req-1")
     assert db.write(tasks.finish, "volume", "c", "extend", True, None)
     assert tuple(_status(db, "a")) == ("available", None, 1, None)
     assert tuple(_status(db, "b")) == ("error", None, 1, "disk full")
     assert tuple(_status(db, "c")) == ("in-use", None, 3, None)
     assert not db.write(tasks.finish, "volume", "a", "create", True, None)  # a late repeat
+    # the failure left the project a user message; the successes none
+    m = t.messages
+    rows = db.read(lambda c: c.execute(sa.select(
+        m.c.project_id, m.c.resource_uuid, m.c.action_id, m.c.detail_id, m.c.request_id)).all())
+    assert [tuple(r) for r in rows] == [("p", "b", "008", "012", "req-1")]
 
 
 def test_deadlines_move_stuck_work_to_error(db: Database) -> None:

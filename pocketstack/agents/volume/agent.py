@@ -2,8 +2,8 @@
 touches the database.
 
 It listens on ``volume.<host@backend>``. *Tasks* arrive as casts (``{"op": "create"|"delete"|
-"extend"|"snapshot"|"delete_snapshot"|"backup"|"restore"|"delete_backup", "kind", "id",
-...}``) and their outcome is cast back on
+"extend"|"snapshot"|"delete_snapshot"|"backup"|"restore"|"delete_backup"|"import_backup",
+"kind", "id", ...}``) and their outcome is cast back on
 :data:`CONDUCTOR` as ``{"op": "report", "kind", "id", "action", "result": "ok"|"error",
 "message"}``. *Calls* (``connection_info``, ``path``) answer directly (``{"error": ...}`` on
 failure). Every ``report_interval`` seconds it heartbeats ``{"op": "heartbeat", "host",
@@ -37,7 +37,7 @@ LOG = logging.getLogger(__name__)
 CONDUCTOR = "volume.conductor"
 CHUNK = 1 << 20
 TASK_OPS = frozenset({"create", "delete", "extend", "snapshot", "delete_snapshot", "backup",
-                      "restore", "delete_backup"})
+                      "restore", "delete_backup", "import_backup"})
 CALL_OPS = frozenset({"connection_info", "path"})
 
 
@@ -114,7 +114,8 @@ class VolumeAgent:
     async def _report(self, msg: dict[str, Any], result: str, **extra: Any) -> None:
         await self.bus.cast(CONDUCTOR, {
             "op": "report", "host": self.host, "kind": msg.get("kind", "volume"),
-            "id": msg.get("id"), "action": msg.get("op"), "result": result, **extra})
+            "id": msg.get("id"), "action": msg.get("op"), "result": result,
+            "request_id": msg.get("request_id"), **extra})
 
     async def _task_op(self, op: str, msg: dict[str, Any]) -> None:
         b = self.backend
@@ -145,11 +146,14 @@ class VolumeAgent:
             snap = msg.get("snapshot_id")
             await asyncio.to_thread(b.backup, ident, str(msg["volume_id"]),
                                     None if snap is None else str(snap))
-        elif op == "restore":
-            await asyncio.to_thread(b.restore, ident, str(msg["volume_id"]), int(msg["size"]),
+        elif op == "restore":  # an imported backup's data is filed under another id
+            await asyncio.to_thread(b.restore, str(msg.get("data_id") or ident),
+                                    str(msg["volume_id"]), int(msg["size"]),
                                     self._progress(str(msg["volume_id"])))
         elif op == "delete_backup":
-            await asyncio.to_thread(b.delete_backup, ident)
+            await asyncio.to_thread(b.delete_backup, str(msg.get("data_id") or ident))
+        elif op == "import_backup":
+            await asyncio.to_thread(b.check_backup, str(msg.get("data_id") or ident))
 
     async def _from_image(self, ident: str, size: int, source: dict[str, Any]) -> None:
         path = source.get("path")

@@ -65,6 +65,8 @@ class Backend(Protocol):
 
     def delete_backup(self, backup_id: str) -> None: ...
 
+    def check_backup(self, backup_id: str) -> None: ...
+
     def capabilities(self) -> dict[str, Any]: ...
 
 
@@ -183,6 +185,11 @@ class FileBackend:
 
     def delete_backup(self, backup_id: str) -> None:
         self.backup_path(backup_id).unlink(missing_ok=True)
+
+    def check_backup(self, backup_id: str) -> None:
+        """An imported backup record's data must be here (``import_record``)."""
+        if not self.backup_path(backup_id).is_file():
+            raise BackendError(f"backup {backup_id} has no data in {self.backup_root}")
 
     # -- attach --------------------------------------------------------------------------------
     def connection_info(self, volume_id: str) -> dict[str, Any]:

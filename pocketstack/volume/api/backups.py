@@ -1,6 +1,6 @@
 """``/v3/backups``: create (full or incremental, from a volume or one of its snapshots),
 list/detail (filters, sort, pages), show, delete, restore, and the admin actions
-``os-reset_status``/``os-force_delete``."""
+``os-reset_status``/``os-force_delete``, and ``export_record``/``import_record``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from pocketstack.volume.api.common import (
     to_bool,
     version_at_least,
 )
-from pocketstack.volume.domain import backups, volumes
+from pocketstack.volume.domain import backup_records, backups, volumes
+from pocketstack.volume.domain import services as dservices
 from pocketstack.volume.domain.common import deadline
 
 STATUSES = ("available", "error")
@@ -132,7 +133,7 @@ def create(req: ApiRequest) -> Response:
                               task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"backup": {"id": row["id"], "name": row["name"],
                                      "links": views.links(req, "backups", row["id"])}}, 202)
 
@@ -172,7 +173,7 @@ def delete(req: ApiRequest) -> Response:
         s.enforce(c, "backup:delete", {"project_id": row["project_id"]})
         return backups.begin_delete(conn, row, False, deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 
@@ -197,7 +198,7 @@ def restore(req: ApiRequest) -> Response:
             task_deadline=deadline(s.options.volume_task_timeout))
 
     out, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"restore": out}, 202)
 
 
@@ -229,6 +230,51 @@ def action(req: ApiRequest) -> Response:
             return backups.begin_delete(conn, row, True,
                                         deadline(s.options.volume_task_timeout))
 
-        s.send(s.db.write(force))
+        s.send(s.db.write(force), req.request_id)
         return empty_response(202)
     raise errors.bad(f"There is no such action: {name}")
+
+
+def export_record(req: ApiRequest) -> Response:
+    """The backup's record, for ``import_record`` after a database loss (admin)."""
+    c = ctx(req)
+    s = svc(req)
+    s.enforce(c, "backup:backup-export", {})
+
+    def read(conn: Any) -> dict[str, str]:
+        row = backups.get(conn, req.path_params["backup_id"], c.project_id, True)
+        return backup_records.export(conn, row)
+
+    return json_response({"backup-record": s.db.read(read)})
+
+
+def import_record(req: ApiRequest) -> Response:
+    """A backup from an exported record: ``creating`` until the storage agent has found its
+    data, then ``available`` (``error`` if the data is not there)."""
+    c = ctx(req)
+    s = svc(req)
+    s.enforce(c, "backup:backup-import", {})
+    data = body(req, "backup-record")
+    service = data.get("backup_service")
+    if service != backup_records.SERVICE:
+        raise errors.bad(f"Backup service {service!r} is not available here (the backup "
+                         f"service is {backup_records.SERVICE}).")
+    record = backup_records.decode(data.get("backup_url"))
+    if c.project_id is None:
+        raise errors.bad("a project-scoped token is needed to import backups.")
+    project = c.project_id
+    o = s.options
+
+    def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        live = {r["host"] for r in dservices.volume_hosts(conn, o.volume_service_down_time)}
+        host = record.get("host") if record.get("host") in live else \
+            dservices.pick_host(conn, o.volume_service_down_time, None)
+        return backup_records.begin_import(
+            conn, record, project_id=project, user_id=c.user_id, host=host,
+            default_az=o.volume_availability_zone, quota_defaults=s.quota_defaults,
+            task_deadline=deadline(o.volume_task_timeout))
+
+    row, msg = s.db.write(write)
+    s.send(msg, req.request_id)
+    return json_response({"backup": {"id": row["id"], "name": row["name"],
+                                     "links": views.links(req, "backups", row["id"])}}, 201)

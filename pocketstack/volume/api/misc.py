@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from starlette.responses import Response
 
@@ -56,14 +57,21 @@ def update_service(req: ApiRequest) -> Response:
     binary = text(data.get("binary", "cinder-volume"), "binary")
     if not host or not binary:
         raise errors.bad("Missing required element 'host' in request body.")
-    reason = text(data.get("disabled_reason"), "disabled_reason") \
-        if action == "disable-log-reason" else None
+    reason = None
+    if action == "disable-log-reason":
+        reason = text(data.get("disabled_reason"), "disabled_reason")
+        if reason is None or not reason.strip():
+            raise errors.bad("Disabled reason contains invalid characters or is too long")
     disabled = action != "enable"
     if not s.db.write(services.set_disabled, binary, host, disabled, reason):
         raise _not_found(host)
-    return json_response({"host": host, "binary": binary,
-                          "status": "disabled" if disabled else "enabled",
-                          "disabled": disabled, "disabled_reason": reason})
+    # Cinder's answer: ``service`` repeats the binary; the reason only where one can be given
+    out: dict[str, Any] = {"host": host, "service": binary, "binary": binary,
+                           "status": "disabled" if disabled else "enabled",
+                           "disabled": disabled}
+    if action != "disable":
+        out["disabled_reason"] = reason
+    return json_response(out)
 
 
 def _not_found(host: str) -> Exception:
@@ -95,6 +103,12 @@ _EXTENSIONS = (
     ("os-backup-project-attr", "BackupProjectAttribute", "Expose backup project_id as an "
      "attribute of a backup."),
     ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
+    ("qos-specs", "Qos_specs_manage", "QoS specs support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
+    ("capabilities", "Capabilities", "Capabilities support."),
+    ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
+    ("os-quota-class-sets", "Quota_classes", "Quota classes management support."),
+    ("encryption", "VolumeTypeEncryption", "Encryption support for volume types."),
 )
 
 

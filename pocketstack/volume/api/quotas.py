@@ -32,9 +32,49 @@ def show(req: ApiRequest) -> Response:
 
 def defaults(req: ApiRequest) -> Response:
     ctx(req)
-    out: dict[str, Any] = {"id": req.path_params["project_id"],
-                           **svc(req).quota_limits(None, defaults=True)}
-    return json_response({"quota_set": out})
+    s = svc(req)
+    if s.unified_limits:  # keystone's registered defaults
+        out: dict[str, Any] = {"id": req.path_params["project_id"],
+                               **s.quota_limits(None, defaults=True)}
+        return json_response({"quota_set": out})
+    limits_ = s.db.read(quotas.class_limits, quotas.DEFAULT_CLASS, s.quota_defaults)
+    return json_response({"quota_set": {"id": req.path_params["project_id"], **limits_}})
+
+
+def _values(data: dict[str, Any], known: list[str]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for key, value in data.items():
+        if key in ("tenant_id", "id", "class_name"):
+            continue
+        if key not in known:
+            raise errors.bad(f"Bad key(s) in quota set: {key}")
+        values[key] = to_int(value, key, -1)
+    return values
+
+
+def show_class(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    s.enforce(c, "volume_extension:quota_classes", {})
+    name = req.path_params["class_name"]
+    limits_ = s.db.read(quotas.class_limits, name, s.quota_defaults)
+    return json_response({"quota_class_set": {"id": name, **limits_}})
+
+
+def update_class(req: ApiRequest) -> Response:
+    c = ctx(req)
+    s = svc(req)
+    s.enforce(c, "volume_extension:quota_classes", {})
+    name = req.path_params["class_name"]
+    if len(name) > 255:
+        raise errors.bad("The quota class name is longer than 255 characters.")
+    data = body(req, "quota_class_set")
+
+    def write(conn: Any) -> dict[str, int]:
+        quotas.update_class(conn, name, _values(data, quotas.resources(conn)))
+        return quotas.class_limits(conn, name, s.quota_defaults)
+
+    return json_response({"quota_class_set": s.db.write(write)})
 
 
 def update(req: ApiRequest) -> Response:
@@ -43,24 +83,16 @@ def update(req: ApiRequest) -> Response:
     project = req.path_params["project_id"]
     s.enforce(c, "volume_extension:quotas:update", {"project_id": project})
     data = body(req, "quota_set")
-    values: dict[str, int] = {}
-    for key, value in data.items():
-        if key in ("tenant_id", "id"):
-            continue
-        if key not in quotas.RESOURCES:
-            raise errors.bad(f"Bad key(s) in quota set: {key}")
-        values[key] = to_int(value, key, -1)
-    if s.unified_limits:  # keystone holds the limits: nothing is written
+    if s.unified_limits:  # keystone holds the limits: nothing is written (keys still checked)
+        s.db.read(lambda conn: _values(data, quotas.resources(conn)))
         details = s.db.read(quotas.details, project, s.quota_limits(project))
     else:
-        details = s.db.write(_update, project, values, s.quota_defaults)
+        def write(conn: Any) -> dict[str, Any]:
+            quotas.update(conn, project, _values(data, quotas.resources(conn)))
+            return quotas.details(conn, project, s.quota_defaults)  # type: ignore[no-any-return]
+
+        details = s.db.write(write)
     return json_response({"quota_set": {k: v["limit"] for k, v in details.items()}})
-
-
-def _update(conn: Any, project: str, values: dict[str, int],
-            defaults_: dict[str, int]) -> dict[str, Any]:
-    quotas.update(conn, project, values)
-    return quotas.details(conn, project, defaults_)
 
 
 def delete(req: ApiRequest) -> Response:

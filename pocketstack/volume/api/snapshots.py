@@ -23,7 +23,7 @@ from pocketstack.volume.api.common import (
     to_bool,
     version_at_least,
 )
-from pocketstack.volume.domain import snapshots, volumes
+from pocketstack.volume.domain import groups, snapshots, volumes
 from pocketstack.volume.domain.common import deadline
 
 _FILTERS = {"name", "status", "volume_id", "display_name"}
@@ -46,7 +46,11 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     lq = volumes.ListQuery(project_id=project, filters=filters, metadata=meta,
                            sort=sort_spec(req, snapshots.SORT_KEYS), limit=limit,
                            marker=marker, offset=offset)
-    rows, more = svc(req).db.read(snapshots.list_snapshots, lq)
+    def read(conn: Any) -> tuple[list[dict[str, Any]], bool]:
+        rows, more = snapshots.list_snapshots(conn, lq)
+        return (groups.with_group_snapshot_ids(conn, rows) if detail else rows), more
+
+    rows, more = svc(req).db.read(read)
     items = [views.snapshot(req, r, c.is_admin) if detail else
              {"id": r["id"], "name": r["name"], "volume_id": r["volume_id"],
               "status": r["status"], "size": r["size"], "description": r["description"],
@@ -76,7 +80,9 @@ def _load(req: ApiRequest) -> dict[str, Any]:
 
 
 def show(req: ApiRequest) -> Response:
-    return json_response({"snapshot": views.snapshot(req, _load(req), ctx(req).is_admin)})
+    row = _load(req)
+    svc(req).db.read(groups.with_group_snapshot_ids, [row])
+    return json_response({"snapshot": views.snapshot(req, row, ctx(req).is_admin)})
 
 
 def create(req: ApiRequest) -> Response:
@@ -108,7 +114,7 @@ def create(req: ApiRequest) -> Response:
                                 task_deadline=deadline(s.options.volume_task_timeout))
 
     row, msg = s.db.write(write)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"snapshot": views.created(views.snapshot(req, row, c.is_admin))},
                          202)
 
@@ -146,7 +152,7 @@ def delete(req: ApiRequest) -> Response:
         return snapshots.begin_delete(conn, row, host, False,
                                       deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 
@@ -188,7 +194,7 @@ def action(req: ApiRequest) -> Response:
             return snapshots.begin_delete(conn, row, host, True,
                                           deadline(s.options.volume_task_timeout))
 
-        s.send(s.db.write(force))
+        s.send(s.db.write(force), req.request_id)
         return empty_response(202)
     raise errors.bad(f"There is no such action: {name}")
 

@@ -11,7 +11,7 @@ from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
 from pocketstack.volume.api import views
 from pocketstack.volume.api.common import body, ctx, metadata, svc, text, to_bool
-from pocketstack.volume.domain import types
+from pocketstack.volume.domain import qos, types
 
 
 def _manage(req: ApiRequest) -> None:
@@ -24,7 +24,16 @@ def list_types(req: ApiRequest) -> Response:
     flag = None if is_public in (None, "None", "none") else to_bool(is_public, "is_public")
     rows = svc(req).db.read(types.list_types, c.project_id, c.is_admin,
                             True if flag is None and not c.is_admin else flag)
-    return json_response({"volume_types": [views.volume_type(r, c.is_admin) for r in rows]})
+    qos_of = svc(req).db.read(qos.type_map) if c.is_admin else {}
+    return json_response({"volume_types": [_shown(r, c.is_admin, qos_of) for r in rows]})
+
+
+def _shown(row: dict[str, Any], admin: bool, qos_of: dict[str, str]) -> dict[str, Any]:
+    """A type as show and list present it: admins also see its ``qos_specs_id``."""
+    out = views.volume_type(row, admin)
+    if admin:
+        out["qos_specs_id"] = qos_of.get(row["id"])
+    return out
 
 
 def show(req: ApiRequest) -> Response:
@@ -33,7 +42,8 @@ def show(req: ApiRequest) -> Response:
     if ident == "default":
         ident = types.DEFAULT_NAME
     row = svc(req).db.read(types.get, ident, c.project_id, c.is_admin)
-    return json_response({"volume_type": views.volume_type(row, c.is_admin)})
+    qos_of = svc(req).db.read(qos.type_map) if c.is_admin else {}
+    return json_response({"volume_type": _shown(row, c.is_admin, qos_of)})
 
 
 def create(req: ApiRequest) -> Response:
@@ -87,8 +97,8 @@ def list_specs(req: ApiRequest) -> Response:
 def create_specs(req: ApiRequest) -> Response:
     _manage(req)
     data = req.json()
-    if not isinstance(data, dict) or "extra_specs" not in data:
-        raise errors.bad("Malformed request body: 'extra_specs' is required.")
+    if not isinstance(data, dict) or not isinstance(data.get("extra_specs"), dict):
+        raise errors.bad("Malformed request body: 'extra_specs' must be an object.")
     specs = metadata(data["extra_specs"], "extra_specs")
     svc(req).db.write(types.set_specs, req.path_params["type_id"], specs)
     return json_response({"extra_specs": specs})

@@ -48,13 +48,14 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
         "os-vol-tenant-attr:tenant_id": row["project_id"],
         "os-vol-mig-status-attr:migstat": None, "os-vol-mig-status-attr:name_id": None,
     }
-    if admin:
+    if admin:  # no migrations here: always None
+        out["migration_status"] = None
         out["os-vol-host-attr:host"] = None if row["host"] is None else \
             f"{row['host']}#{row['host'].partition('@')[2] or 'file'}"
     if row["image_metadata"]:
         out["volume_image_metadata"] = dict(row["image_metadata"])
     if version_at_least(req, "3.13"):
-        out["group_id"] = None
+        out["group_id"] = row.get("group_id")
     if version_at_least(req, "3.21"):
         out["provider_id"] = None
     if version_at_least(req, "3.48"):
@@ -89,7 +90,7 @@ def snapshot(req: ApiRequest, row: dict[str, Any], admin: bool) -> dict[str, Any
         "os-extended-snapshot-attributes:progress": row["progress"],
     }
     if version_at_least(req, "3.14"):
-        out["group_snapshot_id"] = None
+        out["group_snapshot_id"] = row.get("group_snapshot_id")
     if version_at_least(req, "3.41"):
         out["user_id"] = row["user_id"]
     if version_at_least(req, "3.65"):

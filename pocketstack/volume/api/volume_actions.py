@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
 from pocketstack.volume.api import image_meta_actions
@@ -56,7 +57,7 @@ def _extend(req: ApiRequest, arg: Any) -> Response:
     msg = _write(req, "volume:extend", lambda conn, row: volumes.begin_extend(
         conn, row, new_size, limits, deadline(s.options.volume_task_timeout),
         in_use))
-    s.send(msg)
+    s.send(msg, req.request_id)
     return empty_response(202)
 
 
@@ -199,6 +200,27 @@ def _detach(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
+def _force_detach(req: ApiRequest, arg: Any) -> Response:
+    """Admin: drop an attachment (``attachment_id``; none named: all) whatever the volume's
+    status; the volume is ``available`` when none is left."""
+    if arg is not None and not isinstance(arg, dict):
+        raise errors.bad("os-force_detach needs an object.")
+    wanted = text((arg or {}).get("attachment_id"), "attachment_id", 36)
+
+    def write(conn: Any, row: dict[str, Any]) -> Any:
+        if wanted is None:
+            return volumes.detach(conn, row, None)
+        found = [a for a in row["attachments"]
+                 if wanted in (a.get("attachment_id"), a.get("id"))]
+        if not found:
+            raise exceptions.NotFound(f"Volume attachment could not be found with filter: "
+                                      f"attachment_id = {wanted}.")
+        return volumes.detach(conn, row, found[0].get("server_id"))
+
+    _write(req, "volume_extension:volume_admin_actions:force_detach", write)
+    return empty_response(202)
+
+
 def _initialize_connection(req: ApiRequest, arg: Any) -> Response:
     c = ctx(req)
     s = svc(req)
@@ -220,6 +242,7 @@ _ACTIONS: dict[str, Callable[[ApiRequest, Any], Response]] = {
     "os-extend": _extend,
     "os-reset_status": _reset_status,
     "os-force_delete": _force_delete,
+    "os-force_detach": _force_detach,
     "os-set_bootable": _set_bootable,
     "os-update_readonly_flag": _readonly,
     "os-set_image_metadata": image_meta_actions.set_image_metadata,

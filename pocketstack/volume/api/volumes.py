@@ -24,8 +24,8 @@ from pocketstack.volume.api.common import (
     to_int,
     version_at_least,
 )
+from pocketstack.volume.domain import groups, messages, volumes
 from pocketstack.volume.domain import services as dservices
-from pocketstack.volume.domain import volumes
 from pocketstack.volume.domain.common import deadline
 
 _FILTERS = {"name", "status", "bootable", "availability_zone", "volume_type_id",
@@ -94,6 +94,8 @@ def _list(req: ApiRequest, detail: bool) -> Response:
 
     def read(conn: Any) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
         rows, more = volumes.list_volumes(conn, q)
+        if detail:
+            groups.with_group_ids(conn, rows)
         return rows, more, volumes.type_names(conn)
 
     rows, more, names = s.db.read(read)
@@ -147,7 +149,9 @@ def show(req: ApiRequest) -> Response:
     vid = req.path_params["volume_id"]
 
     def read(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:  # one transaction: polled
-        return volumes.get(conn, vid, c.project_id, c.is_admin), volumes.type_names(conn)
+        row = volumes.get(conn, vid, c.project_id, c.is_admin)
+        groups.with_group_ids(conn, [row])
+        return row, volumes.type_names(conn)
 
     row, names = svc(req).db.read(read)
     svc(req).enforce(c, "volume:get", _target(row))
@@ -189,6 +193,8 @@ def create(req: ApiRequest) -> Response:
         raise errors.bad("volume_type must be a string.")
     meta = metadata(data.get("metadata"))
     multiattach = to_bool(data.get("multiattach", False), "multiattach")
+    group_id = text(data.get("group_id"), "group_id", 36) if version_at_least(req, "3.13") \
+        else None
     sources = [k for k in ("imageRef", "snapshot_id", "source_volid", "backup_id")
                if data.get(k) is not None]
     if len(sources) > 1:
@@ -234,12 +240,21 @@ def create(req: ApiRequest) -> Response:
             host=host, default_az=o.volume_availability_zone, quota_defaults=limits,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
             multiattach=multiattach)
+        if group_id:  # 3.13: the new volume joins a group of its project
+            group = groups.get(conn, group_id, project, c.is_admin)
+            groups.check_member(conn, group, row)
+            groups.add_member(conn, group["id"], row["id"])
+            row["group_id"] = group["id"]
+        if msg is None:  # no backend can take it: the volume is in error, the user told why
+            messages.record(conn, project_id=project, resource_type=messages.VOLUME,
+                            resource_uuid=row["id"], action=messages.SCHEDULE_ALLOCATE_VOLUME,
+                            detail=messages.NO_BACKEND_AVAILABLE, request_id=req.request_id)
         return row, msg
 
     row, msg = s.db.write(write)
     if row["volume_type_id"] not in names:  # a type made since the read
         names = s.db.read(volumes.type_names)
-    s.send(msg)
+    s.send(msg, req.request_id)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))},
                          202)
 
@@ -267,7 +282,9 @@ def update(req: ApiRequest) -> Response:
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:
         row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
         s.enforce(c, "volume:update", _target(row))
-        return volumes.update(conn, row, values), volumes.type_names(conn)
+        updated = volumes.update(conn, row, values)
+        groups.with_group_ids(conn, [updated])
+        return updated, volumes.type_names(conn)
 
     row, names = s.db.write(write)
     return json_response({"volume": views.created(views.volume(req, row, names, c.is_admin))})
@@ -287,7 +304,7 @@ def delete(req: ApiRequest) -> Response:
         return volumes.begin_delete(conn, row, cascade=cascade, force=force,
                                     task_deadline=deadline(s.options.volume_task_timeout))
 
-    s.send(s.db.write(write))
+    s.send(s.db.write(write), req.request_id)
     return empty_response(202)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.volume import errors
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import common, quotas, types
+from pocketstack.volume.domain import backup_records, common, quotas, types
 from pocketstack.volume.domain.common import now, row_dict
 from pocketstack.volume.domain.volumes import ListQuery
 from pocketstack.volume.domain.volumes import get as get_volume
@@ -143,14 +143,17 @@ def begin_delete(conn: Connection, row: dict[str, Any], force: bool,
                                   f"not {row['status']}.")
     if row["has_dependent_backups"]:
         raise errors.InvalidState("Invalid backup: Incremental backups exist for this backup.")
-    if row["host"] is None:
+    if row["host"] is None or backup_records.shared(conn, row["id"]):
+        # no data of its own to remove: another backup (an import) still uses the files
+        backup_records.forget(conn, row["id"])
         conn.execute(sa.delete(t.backups).where(t.backups.c.id == row["id"]))
         return None
     if row["task"] == "create" and row["snapshot_id"] is None:
         _restore_volume_status(conn, row["volume_id"])
     conn.execute(sa.update(t.backups).where(t.backups.c.id == row["id"]).values(
         status="deleting", task="delete", task_deadline=task_deadline, updated_at=now()))
-    return {"op": "delete_backup", "kind": "backup", "id": row["id"], "host": row["host"]}
+    return {"op": "delete_backup", "kind": "backup", "id": row["id"], "host": row["host"],
+            "data_id": backup_records.data_of(conn, row["id"])}
 
 
 def begin_restore(conn: Connection, row: dict[str, Any], *, volume_id: str | None,
@@ -193,7 +196,8 @@ def begin_restore(conn: Connection, row: dict[str, Any], *, volume_id: str | Non
         task_deadline=task_deadline, updated_at=now()))
     view = {"backup_id": row["id"], "volume_id": volume_id, "volume_name": volume["name"]}
     return view, {"op": "restore", "kind": "backup", "id": row["id"], "volume_id": volume_id,
-                  "host": row["host"], "size": int(volume["size"])}
+                  "host": row["host"], "size": int(volume["size"]),
+                  "data_id": backup_records.data_of(conn, row["id"])}
 
 
 def update(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +252,13 @@ def finish(conn: Connection, ident: str, ok: bool, message: str | None) -> bool:
     if row is None or row.task is None:
         return False
     clear: dict[str, Any] = {"task": None, "task_deadline": None, "updated_at": now()}
+    if row.task == "import":  # the agent found (or not) the data the record names
+        found = {"status": "available"} if ok else {"status": "error", "fail_reason": message}
+        conn.execute(sa.update(b).where(b.c.id == ident).values(**found, **clear))
+        return True
     if row.task == "delete":
         if ok:
+            backup_records.forget(conn, ident)
             conn.execute(sa.delete(b).where(b.c.id == ident))
         else:
             conn.execute(sa.update(b).where(b.c.id == ident).values(
@@ -298,11 +307,16 @@ def pending(conn: Connection) -> list[dict[str, Any]]:
             out.append({"op": "backup", "kind": "backup", "id": r.id, "volume_id": r.volume_id,
                         "snapshot_id": r.snapshot_id, "host": r.host})
         elif r.task == "delete":
-            out.append({"op": "delete_backup", "kind": "backup", "id": r.id, "host": r.host})
+            out.append({"op": "delete_backup", "kind": "backup", "id": r.id, "host": r.host,
+                        "data_id": backup_records.data_of(conn, r.id)})
+        elif r.task == "import":
+            out.append({"op": "import_backup", "kind": "backup", "id": r.id, "host": r.host,
+                        "data_id": backup_records.data_of(conn, r.id)})
         elif r.task == "restore":
             vol = conn.execute(sa.select(t.volumes.c.size).where(
                 t.volumes.c.id == r.restore_volume_id)).scalar()
             out.append({"op": "restore", "kind": "backup", "id": r.id,
                         "volume_id": r.restore_volume_id, "host": r.host,
-                        "size": int(vol or r.size)})
+                        "size": int(vol or r.size),
+                        "data_id": backup_records.data_of(conn, r.id)})
     return out

@@ -33,8 +33,23 @@ def list_services(conn: Connection, binary: str | None = None,
     if binary:
         q = q.where(s.c.binary == binary)
     if host:
-        q = q.where(s.c.host == host)
+        q = q.where(host_matches(s.c.host, host))
     return [row_dict(r) for r in conn.execute(q)]
+
+
+def host_matches(column: Any, host: str) -> Any:
+    """Cinder's host filter: ``node`` matches ``node``, ``node@backend`` and
+    ``node@backend#pool``; ``node@backend`` also its pools; ``…#pool`` only itself."""
+    if "#" in host:
+        return column == host
+    cond = sa.or_(column == host, column.like(_like(host) + "#%", escape="\\"))
+    if "@" not in host:
+        cond = sa.or_(cond, column.like(_like(host) + "@%", escape="\\"))
+    return cond
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def set_disabled(conn: Connection, binary: str, host: str, disabled: bool,
@@ -64,3 +79,43 @@ def capabilities(conn: Connection, host: str) -> dict[str, Any]:
     row = conn.execute(sa.select(s.c.capabilities).where(
         s.c.binary == "cinder-volume", s.c.host == host)).first()
     return {} if row is None else dict(row[0] or {})
+
+
+def volume_hosts(conn: Connection, down_time: int) -> list[dict[str, Any]]:
+    """The cinder-volume rows heard from within ``down_time`` (the scheduler's view)."""
+    s = t.services
+    since = now() - dt.timedelta(seconds=down_time)
+    q = sa.select(s).where(s.c.binary == "cinder-volume", s.c.heartbeat_at >= since)
+    return [row_dict(r) for r in conn.execute(q.order_by(s.c.host))]
+
+
+def find_volume_host(conn: Connection, name: str) -> dict[str, Any] | None:
+    """The cinder-volume row ``name`` designates (``node``, ``node@backend`` or
+    ``node@backend#pool``): Cinder's ``host_or_cluster`` lookup."""
+    s = t.services
+    host = name.partition("#")[0]
+    row = conn.execute(sa.select(s).where(s.c.binary == "cinder-volume",
+                                          host_matches(s.c.host, host))
+                       .order_by(s.c.host)).first()
+    return None if row is None else row_dict(row)
+
+
+def usage_on_host(conn: Connection, host: str) -> list[dict[str, Any]]:
+    """Volumes and snapshots on a storage host, per project: (project, volume_count,
+    total_volume_gb, snapshot_count, total_snapshot_gb)."""
+    v, sn = t.volumes, t.snapshots
+    out: dict[str, dict[str, Any]] = {}
+    for project, count, gb in conn.execute(
+            sa.select(v.c.project_id, sa.func.count(), sa.func.coalesce(sa.func.sum(v.c.size), 0))
+            .where(v.c.host == host).group_by(v.c.project_id)):
+        out[project] = {"project": project, "volume_count": int(count),
+                        "total_volume_gb": int(gb), "snapshot_count": 0, "total_snapshot_gb": 0}
+    for project, count, gb in conn.execute(
+            sa.select(sn.c.project_id, sa.func.count(),
+                      sa.func.coalesce(sa.func.sum(sn.c.size), 0))
+            .join(v, v.c.id == sn.c.volume_id).where(v.c.host == host)
+            .group_by(sn.c.project_id)):
+        entry = out.setdefault(project, {"project": project, "volume_count": 0,
+                                         "total_volume_gb": 0})
+        entry.update(snapshot_count=int(count), total_snapshot_gb=int(gb))
+    return [out[k] for k in sorted(out)]

@@ -58,7 +58,8 @@ def create(conn: Connection, volume: dict[str, Any], *, project_id: str, user_id
     if volume["status"] not in ok:
         raise errors.InvalidState(f"Invalid volume: Volume {volume['id']} status must be "
                                   f"available, but current status is: {volume['status']}.")
-    quotas.check(conn, project_id, quota_defaults, snapshots=1, gigabytes=int(volume["size"]))
+    quotas.check(conn, project_id, quota_defaults, snapshots=1, gigabytes=int(volume["size"]),
+                 volume_type_id=volume["volume_type_id"])
     ident = str(uuid.uuid4())
     stamp = now()
     conn.execute(sa.insert(t.snapshots).values(

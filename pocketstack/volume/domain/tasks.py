@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.volume import tables as t
+from pocketstack.volume.domain import messages
 from pocketstack.volume.domain.common import now
 from pocketstack.volume.domain.volumes import OWNED_BY_COMPUTE
 
@@ -20,17 +21,25 @@ _ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_ext
 
 
 def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
-           message: str | None) -> bool:
-    """Apply one report; False when it no longer matters (the task was reconciled away)."""
+           message: str | None, request_id: str | None = None) -> bool:
+    """Apply one report; False when it no longer matters (the task was reconciled away).
+    A failure also leaves the project a user message (``/messages``)."""
     if kind == "backup":
         from pocketstack.volume.domain import backups
 
+        row = conn.execute(sa.select(t.backups).where(t.backups.c.id == ident)).first()
+        if not ok and row is not None and row.task in ("create", "restore"):
+            _tell(conn, row.project_id, messages.BACKUP, ident,
+                  messages.BACKUP_CREATE if row.task == "create" else messages.BACKUP_RESTORE,
+                  messages.UNKNOWN_ERROR, request_id)
         return backups.finish(conn, ident, ok, message)
     table = t.snapshots if kind == "snapshot" else t.volumes
     row = conn.execute(sa.select(table).where(table.c.id == ident)).first()
     if row is None or row.task is None:
         return False
     task = row.task
+    if not ok:
+        _failure_message(conn, kind, row, request_id)
     stamp = now()
     clear: dict[str, Any] = {"task": None, "task_deadline": None, "updated_at": stamp}
     if task == "delete":
@@ -98,6 +107,34 @@ def without_progress(metadata: dict[str, Any], admin_metadata: dict[str, Any]
             {k: v for k, v in admin_metadata.items() if k != _SHOWN})
 
 
+def _tell(conn: Connection, project_id: str, resource_type: str, ident: str, action: str,
+          detail: str, request_id: str | None) -> None:
+    messages.record(conn, project_id=project_id, resource_type=resource_type,
+                    resource_uuid=ident, action=action, detail=detail, request_id=request_id)
+
+
+def _failure_message(conn: Connection, kind: str, row: Any, request_id: str | None) -> None:
+    """The user message Cinder leaves when its volume manager fails a task."""
+    m = messages
+    if kind == "snapshot":
+        if row.task == "create":
+            _tell(conn, row.project_id, m.SNAPSHOT, row.id, m.SNAPSHOT_CREATE,
+                  m.SNAPSHOT_CREATE_ERROR, request_id)
+        elif row.task == "delete":
+            _tell(conn, row.project_id, m.SNAPSHOT, row.id, m.SNAPSHOT_DELETE,
+                  m.SNAPSHOT_DELETE_ERROR, request_id)
+    elif row.task == "create":
+        if row.image_id:
+            _tell(conn, row.project_id, m.VOLUME, row.id, m.COPY_IMAGE_TO_VOLUME,
+                  m.UNKNOWN_ERROR, request_id)
+        else:
+            _tell(conn, row.project_id, m.VOLUME, row.id, m.CREATE_VOLUME_FROM_BACKEND,
+                  m.DRIVER_FAILED_CREATE, request_id)
+    elif row.task == "extend":
+        _tell(conn, row.project_id, m.VOLUME, row.id, m.EXTEND_VOLUME, m.DRIVER_FAILED_EXTEND,
+              request_id)
+
+
 def reconcile(conn: Connection) -> int:
     """Expired tasks → error states; how many moved."""
     stamp = now()
@@ -119,6 +156,7 @@ def reconcile(conn: Connection) -> int:
             moved += 1
     from pocketstack.volume.domain import backups
 
+    messages.purge_expired(conn)
     return moved + backups.reconcile(conn)
 
 

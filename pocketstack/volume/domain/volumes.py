@@ -133,7 +133,8 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
     az = availability_zone or default_az
     if az != default_az:
         raise errors.bad(f"Availability zone '{az}' is invalid.")
-    quotas.check(conn, project_id, quota_defaults, volumes=1, gigabytes=size, volume_size=size)
+    quotas.check(conn, project_id, quota_defaults, volumes=1, gigabytes=size, volume_size=size,
+                 volume_type_id=vtype_id)
     ident = str(uuid.uuid4())
     stamp = now()
     bootable = source.kind == "image" or bool(src_row and src_row.get("bootable"))
@@ -253,7 +254,7 @@ def begin_extend(conn: Connection, row: dict[str, Any], new_size: int,
         raise errors.bad(f"New size for extend must be greater than current size. "
                          f"(current: {row['size']}, extended: {new_size}).")
     quotas.check(conn, row["project_id"], quota_defaults, gigabytes=new_size - row["size"],
-                 volume_size=new_size)
+                 volume_size=new_size, volume_type_id=row["volume_type_id"])
     admin_meta = {**row["admin_metadata"], "extend_from": row["status"],
                   "extend_to": str(new_size)}
     update(conn, row, {"status": "extending", "task": "extend", "task_deadline": task_deadline,
