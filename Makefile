@@ -20,7 +20,7 @@ up: setup
 	$(BIN)/pocketstack up --state-dir $(STATE) $(ARGS)
 
 test: setup
-	$(BIN)/pytest -q -n $(JOBS) --dist loadgroup $(ARGS)
+	$(BIN)/pytest -q -n $(JOBS) --dist loadscope $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check pocketstack tests benchmarks tools

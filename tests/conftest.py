@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 #: modules that share the one RabbitMQ broker in a way another module could disturb (one of
-#: them stops and starts the broker's app): under xdist they run one after another on one worker
+#: them stops and starts the broker's app): under xdist they are one unit, run on one worker
 RABBITMQ_MODULES = frozenset({
     "tests/common/test_bus_amqp.py", "tests/compute/test_group_placement.py",
     "tests/compute/test_scheduling_story.py", "tests/network/test_dataplane_roles.py",
@@ -62,27 +63,41 @@ LONG_FIRST = ("tests/test_fuzz.py", "tests/test_dataplane_", "tests/agents/",
               "tests/volume/", "tests/compute/test_volume_attach.py")
 
 
-def _xdist_group(item: pytest.Item) -> str:
-    module = item.nodeid.split("::", 1)[0]
+def _unit(nodeid: str) -> str:
+    """The unit of work a test belongs to under xdist: its module (whose module-scoped cloud
+    then starts once), all RabbitMQ modules together, the fuzz module once per backend."""
+    module = nodeid.split("::", 1)[0]
     if module in RABBITMQ_MODULES:
         return "rabbitmq"
-    callspec = getattr(item, "callspec", None)
-    if module == "tests/test_fuzz.py" and callspec is not None and "world" in callspec.params:
-        return f"fuzz-{callspec.params['world']}"  # one cloud per backend, two units
+    backend = re.search(r"\[(sqlite|postgresql)\b", nodeid)
+    if module == "tests/test_fuzz.py" and backend:
+        return f"fuzz-{backend.group(1)}"  # one cloud per backend: two units
     return module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n N --dist loadscope`` (``make test``) hands out the units of :func:`_unit`
+    (pytest 9 ignores the node ids xdist's own ``loadgroup`` rewrites, so it cannot group)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return UnitScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (``make test``) a module is one unit of work, so
-    its module-scoped cloud starts once; the longest units are handed out first."""
+    """The longest units first, so that no worker is left alone with one at the end."""
     def rank(item: pytest.Item) -> int:
         nodeid = item.nodeid
         return next((i for i, p in enumerate(LONG_FIRST) if nodeid.startswith(p)),
                     len(LONG_FIRST))
     items.sort(key=rank)  # stable: the order inside a module is kept
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
