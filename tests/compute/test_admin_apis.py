@@ -139,24 +139,54 @@ def test_hypervisors(h: Harness) -> None:
     assert h.admin.get("/os-hypervisors?limit=x", version="2.33").status_code == 400
 
 
-def test_hypervisor_uptime_is_not_invented(h: Harness) -> None:
-    """The uptime call answers as Nova's does for a driver without one: 501 while the host's
-    compute service is up, 400 while it is down."""
+def test_hypervisor_uptime_is_what_the_host_agent_says(h: Harness) -> None:
+    """The uptime is the host agent's ``host_uptime`` answer (the agent side is stood in for
+    by a bus here); without one it answers as Nova does for a driver without an uptime: 501
+    (null in the 2.88 view). 400 while the host's compute service is down."""
     hyps = h.admin.get("/os-hypervisors/detail", version="2.53").json()["hypervisors"]
     c2 = next(x for x in hyps if x["hypervisor_hostname"] == "c2.local")
     r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
     assert r.status_code == 501, r.text
     assert r.json()["notImplemented"]["message"] == \
         "The requested functionality is not supported."
-    service = f"/os-services/{c2['service']['id']}"
-    assert h.admin.put(service, json={"forced_down": True}, version="2.53").status_code == 200
+    asked: list[tuple[str, dict[str, object]]] = []
+    answer: object = {"uptime": " 10:01:16 up  1:36,  load average: 0.21, 0.16, 0.19"}
+
+    async def bus_call(topic: str, msg: dict[str, object], timeout: float) -> object:
+        asked.append((topic, msg))
+        return answer
+
+    h.compute.bus_call = bus_call
     try:
         r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
-        assert r.status_code == 400, r.text
-        assert r.json()["badRequest"]["message"] == \
-            "Compute service of c2 is unavailable at this time."
+        assert r.status_code == 200, r.text
+        assert r.json() == {"hypervisor": {
+            "id": c2["id"], "hypervisor_hostname": "c2.local", "state": "up",
+            "status": "enabled", "uptime": answer["uptime"]}}  # type: ignore[index]
+        assert asked == [("compute.c2", {"op": "host_uptime"})]
+        shown = h.admin.get(f"/os-hypervisors/{c2['id']}", version="2.88").json()["hypervisor"]
+        assert shown["uptime"] == answer["uptime"]  # type: ignore[index]
+        listed = h.admin.get("/os-hypervisors/detail", version="2.88").json()["hypervisors"]
+        assert all(x["uptime"] is None for x in listed)  # Nova asks no host for a list
+        assert h.demo.get(f"/os-hypervisors/{c2['id']}/uptime").status_code == 403
+        answer = {"uptime": None}  # an agent whose machine has no /proc
+        assert h.admin.get(f"/os-hypervisors/{c2['id']}/uptime",
+                           version="2.53").status_code == 501
+        assert h.admin.get(f"/os-hypervisors/{c2['id']}", version="2.88").json()[
+            "hypervisor"]["uptime"] is None
+        answer = {"uptime": " 10:01:16 up 1 min,  load average: 0.00, 0.00, 0.00"}
+        service = f"/os-services/{c2['service']['id']}"
+        assert h.admin.put(service, json={"forced_down": True},
+                           version="2.53").status_code == 200
+        try:
+            r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
+            assert r.status_code == 400, r.text
+            assert r.json()["badRequest"]["message"] == \
+                "Compute service of c2 is unavailable at this time."
+        finally:
+            h.admin.put(service, json={"forced_down": False}, version="2.53")
     finally:
-        h.admin.put(service, json={"forced_down": False}, version="2.53")
+        h.compute.bus_call = None
 
 
 def test_aggregates_and_zones(h: Harness) -> None:
