@@ -279,3 +279,26 @@ def test_simple_tenant_usage(h: Harness) -> None:
     # Tempest's test_get_usage_tenant_with_empty_tenant_id: an empty project id is 404
     r = h.admin.get(f"/os-simple-tenant-usage/?start={start}&end={end}")
     assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404
+
+
+def test_server_list_project_filter_needs_all_tenants(h: Harness) -> None:
+    """As Nova: ``tenant_id``/``project_id`` pick a project only with ``all_tenants``; without
+    it the admin's list is its own project's (Tempest's ServersAdminTestJSON)."""
+    theirs = h.add_instance(project_id="p-demo", name="demo-listed")
+    mine = h.add_instance(project_id="p-admin", user_id="u-admin", name="admin-listed")
+
+    def ids(query: str) -> set[str]:
+        r = h.admin.get(f"/servers/detail?{query}")
+        assert r.status_code == 200, r.text
+        return {s["id"] for s in r.json()["servers"]}
+
+    for key in ("tenant_id", "project_id"):
+        listed = ids(f"{key}=p-demo")
+        assert theirs not in listed and mine in listed
+        listed = ids(f"all_tenants&{key}=p-demo")
+        assert theirs in listed and mine not in listed
+        listed = ids(f"all_tenants=1&{key}=p-admin")
+        assert mine in listed and theirs not in listed
+    assert {theirs, mine} <= ids("all_tenants=true")
+    assert theirs not in ids("all_tenants=0")
+    assert h.demo.get("/servers?all_tenants=1").status_code == 403
