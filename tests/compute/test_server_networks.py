@@ -320,6 +320,7 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
     server = _boot(cloud, name, "--network", "private")
     fip = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
     address = fip["floating_ip_address"]
+    second = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
     token, _ = cloud.token("demo", project="demo")
     url = f"/compute/v2.1/servers/{server['id']}"
     old = {"OpenStack-API-Version": "compute 2.43"}
@@ -332,6 +333,10 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
         r = c.post(url + "/action", headers=old,
                    json={"addFloatingIp": {"address": "172.24.4.254"}})
         assert r.status_code == 404
+        # the fixed IP has a floating IP already: networking's conflict is Nova's 400
+        r = c.post(url + "/action", headers=old,
+                   json={"addFloatingIp": {"address": second["floating_ip_address"]}})
+        assert r.status_code == 400 and "already has a floating IP" in r.text, r.text
         r = c.post(url + "/action", headers={"OpenStack-API-Version": "compute 2.44"},
                    json={"removeFloatingIp": {"address": address}})
         assert r.status_code == 400
@@ -343,7 +348,7 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
         r = c.post(url + "/action", headers=old,
                    json={"removeFloatingIp": {"address": address}})
         assert r.status_code == 409
-    cloud.osc("floating", "ip", "delete", fip["id"], cloud=DEMO, as_json=False)
+    cloud.osc("floating", "ip", "delete", fip["id"], second["id"], cloud=DEMO, as_json=False)
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
 
 

@@ -405,6 +405,8 @@ def _floating_ip(add: bool) -> Handler:
             raise exceptions.NotFound(f"floating IP not found for address "
                                       f"{data['address']}.") from None
         except exceptions.Conflict as exc:
+            if add:  # Nova: networking's conflict is FloatingIpAssociateFailed, a 400
+                raise exceptions.BadRequest(str(exc)) from None
             raise exceptions.Conflict(str(exc)) from None
         except exceptions.BadRequest as exc:
             raise exceptions.BadRequest(str(exc)) from None
