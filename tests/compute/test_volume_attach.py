@@ -143,6 +143,20 @@ def test_attach_refusals(cloud: LiveCloud, demo: httpx.Client) -> None:
                  "00000000-0000-0000-0000-000000000000",
                  json={"volumeAttachment": {"volumeId": "00000000-0000-0000-0000-000000000000"}})
     assert r.status_code == 403, r.text  # swapping a volume is for admins (Nova's policy)
+    vid = _volume(cloud, demo)
+    admin_token, _ = cloud.token("admin", project="admin")
+    with cloud.client(admin_token) as admin:
+        url = f"/compute/v2.1/servers/{sid}/os-volume_attachments/"
+        r = admin.put(url + "00000000-0000-0000-0000-000000000000",
+                      json={"volumeAttachment": {"volumeId": vid}})
+        assert r.status_code == 404, r.text  # the volume in the path must exist (Tempest)
+        # Nova swaps only for Cinder's volume migration, which never happens here
+        r = admin.put(url + vid, json={"volumeAttachment": {
+            "volumeId": "00000000-0000-0000-0000-000000000000"}})
+        assert r.status_code == 409 and "is not migrating" in r.text, r.text
+        r = admin.put(url + vid, json={"volumeAttachment": {"volumeId": "not-a-uuid"}})
+        assert r.status_code == 400, r.text
+    demo.delete(f"/volume/v3/volumes/{vid}")
     cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
 
 
