@@ -157,6 +157,7 @@ def test_images_proxy(admin: httpx.Client, server: dict[str, Any]) -> None:
     assert admin.get(f"{API}/images/{snap}",
                      headers={"X-OpenStack-Nova-API-Version": "2.36"}).status_code == 404
     assert admin.delete(f"{API}/images/{snap}").status_code == 204
+    assert admin.delete(f"{API}/images/").status_code == 404  # an empty id, as Nova
     assert admin.get(f"{API}/images/{snap}").status_code == 404
 
 
