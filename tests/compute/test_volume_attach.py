@@ -162,6 +162,17 @@ def test_attach_refusals(cloud: LiveCloud, demo: httpx.Client) -> None:
 
 def test_server_create_from_volume(cloud: LiveCloud, demo: httpx.Client) -> None:
     vid = _volume(cloud, demo)
+    # a blank volume is not bootable (as Cinder's): Nova refuses to boot from it
+    bfv = {"server": {
+        "name": unique("bfv"), "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"uuid": vid, "source_type": "volume",
+                                     "destination_type": "volume", "boot_index": 0}]}}
+    r = demo.post("/compute/v2.1/servers", json=bfv,
+                  headers={"OpenStack-API-Version": "compute 2.37"})
+    assert r.status_code == 400 and f"Block Device {vid} is not bootable." in r.text, r.text
+    r = demo.post(f"/volume/v3/volumes/{vid}/action",
+                  json={"os-set_bootable": {"bootable": True}})
+    assert r.status_code == 200, r.text
     name = unique("bfv")
     server = cloud.osc("server", "create", "--flavor", "m1.tiny", "--volume", vid, "--wait",
                        name, cloud=DEMO)
