@@ -288,10 +288,17 @@ def test_deprecated_security_group_proxy(cloud: LiveCloud) -> None:
         assert group["name"] == name and group["rules"] == []  # egress rules are not shown
         r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
             "security_group_rule": {"parent_group_id": group["id"], "ip_protocol": "tcp",
-                                    "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}})
+                                    "from_port": 22, "to_port": 22, "cidr": "10.0.0.7/8"}})
         assert r.status_code == 200, r.text
         rule = r.json()["security_group_rule"]
-        assert rule["from_port"] == 22 and rule["ip_range"] == {"cidr": "10.0.0.0/8"}
+        # the cidr as given (host bits kept, as Nova over Neutron shows it)
+        assert rule["from_port"] == 22 and rule["ip_range"] == {"cidr": "10.0.0.7/8"}
+        for ids in ({"parent_group_id": "not-a-uuid"},
+                    {"parent_group_id": group["id"], "group_id": "not-a-uuid"}):
+            r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
+                "security_group_rule": {**ids, "ip_protocol": "tcp", "from_port": 22,
+                                        "to_port": 22}})
+            assert r.status_code == 400 and "should be uuid" in r.text, r.text
         # Neutron sees the same rule
         neutron = cloud.osc("security", "group", "rule", "list", group["id"],
                             cloud="pocketstack-alt")
