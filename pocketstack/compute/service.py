@@ -149,7 +149,7 @@ class ComputeService:
             state={"compute": self},
             max_body_size=self.settings.max_request_body_size,
             # Nova: an empty id after these collections is 404
-            empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups"),
+            empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups", "/images"),
         )
 
     def metadata_app(self) -> Any:

@@ -137,6 +137,9 @@ def test_every_operation_through_the_bus(tmp_path: Path) -> None:
         r = await h.task("frobnicate")
         assert r["result"] == "error" and "unknown operation" in r["message"]
         assert "bad attach_volume request" in (await h.call("attach_volume"))["error"]
+        # a host call: the machine's uptime, whatever guests there are
+        assert "load average: " in (await h.bus.call("compute.h1", {"op": "host_uptime"}, 5))[
+            "uptime"]
 
     run(tmp_path, body)
 

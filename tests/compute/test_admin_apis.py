@@ -139,24 +139,54 @@ def test_hypervisors(h: Harness) -> None:
     assert h.admin.get("/os-hypervisors?limit=x", version="2.33").status_code == 400
 
 
-def test_hypervisor_uptime_is_not_invented(h: Harness) -> None:
-    """The uptime call answers as Nova's does for a driver without one: 501 while the host's
-    compute service is up, 400 while it is down."""
+def test_hypervisor_uptime_is_what_the_host_agent_says(h: Harness) -> None:
+    """The uptime is the host agent's ``host_uptime`` answer (the agent side is stood in for
+    by a bus here); without one it answers as Nova does for a driver without an uptime: 501
+    (null in the 2.88 view). 400 while the host's compute service is down."""
     hyps = h.admin.get("/os-hypervisors/detail", version="2.53").json()["hypervisors"]
     c2 = next(x for x in hyps if x["hypervisor_hostname"] == "c2.local")
     r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
     assert r.status_code == 501, r.text
     assert r.json()["notImplemented"]["message"] == \
         "The requested functionality is not supported."
-    service = f"/os-services/{c2['service']['id']}"
-    assert h.admin.put(service, json={"forced_down": True}, version="2.53").status_code == 200
+    asked: list[tuple[str, dict[str, object]]] = []
+    answer: object = {"uptime": " 10:01:16 up  1:36,  load average: 0.21, 0.16, 0.19"}
+
+    async def bus_call(topic: str, msg: dict[str, object], timeout: float) -> object:
+        asked.append((topic, msg))
+        return answer
+
+    h.compute.bus_call = bus_call
     try:
         r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
-        assert r.status_code == 400, r.text
-        assert r.json()["badRequest"]["message"] == \
-            "Compute service of c2 is unavailable at this time."
+        assert r.status_code == 200, r.text
+        assert r.json() == {"hypervisor": {
+            "id": c2["id"], "hypervisor_hostname": "c2.local", "state": "up",
+            "status": "enabled", "uptime": answer["uptime"]}}  # type: ignore[index]
+        assert asked == [("compute.c2", {"op": "host_uptime"})]
+        shown = h.admin.get(f"/os-hypervisors/{c2['id']}", version="2.88").json()["hypervisor"]
+        assert shown["uptime"] == answer["uptime"]  # type: ignore[index]
+        listed = h.admin.get("/os-hypervisors/detail", version="2.88").json()["hypervisors"]
+        assert all(x["uptime"] is None for x in listed)  # Nova asks no host for a list
+        assert h.demo.get(f"/os-hypervisors/{c2['id']}/uptime").status_code == 403
+        answer = {"uptime": None}  # an agent whose machine has no /proc
+        assert h.admin.get(f"/os-hypervisors/{c2['id']}/uptime",
+                           version="2.53").status_code == 501
+        assert h.admin.get(f"/os-hypervisors/{c2['id']}", version="2.88").json()[
+            "hypervisor"]["uptime"] is None
+        answer = {"uptime": " 10:01:16 up 1 min,  load average: 0.00, 0.00, 0.00"}
+        service = f"/os-services/{c2['service']['id']}"
+        assert h.admin.put(service, json={"forced_down": True},
+                           version="2.53").status_code == 200
+        try:
+            r = h.admin.get(f"/os-hypervisors/{c2['id']}/uptime", version="2.53")
+            assert r.status_code == 400, r.text
+            assert r.json()["badRequest"]["message"] == \
+                "Compute service of c2 is unavailable at this time."
+        finally:
+            h.admin.put(service, json={"forced_down": False}, version="2.53")
     finally:
-        h.admin.put(service, json={"forced_down": False}, version="2.53")
+        h.compute.bus_call = None
 
 
 def test_aggregates_and_zones(h: Harness) -> None:
@@ -249,3 +279,26 @@ def test_simple_tenant_usage(h: Harness) -> None:
     # Tempest's test_get_usage_tenant_with_empty_tenant_id: an empty project id is 404
     r = h.admin.get(f"/os-simple-tenant-usage/?start={start}&end={end}")
     assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404
+
+
+def test_server_list_project_filter_needs_all_tenants(h: Harness) -> None:
+    """As Nova: ``tenant_id``/``project_id`` pick a project only with ``all_tenants``; without
+    it the admin's list is its own project's (Tempest's ServersAdminTestJSON)."""
+    theirs = h.add_instance(project_id="p-demo", name="demo-listed")
+    mine = h.add_instance(project_id="p-admin", user_id="u-admin", name="admin-listed")
+
+    def ids(query: str) -> set[str]:
+        r = h.admin.get(f"/servers/detail?{query}")
+        assert r.status_code == 200, r.text
+        return {s["id"] for s in r.json()["servers"]}
+
+    for key in ("tenant_id", "project_id"):
+        listed = ids(f"{key}=p-demo")
+        assert theirs not in listed and mine in listed
+        listed = ids(f"all_tenants&{key}=p-demo")
+        assert theirs in listed and mine not in listed
+        listed = ids(f"all_tenants=1&{key}=p-admin")
+        assert mine in listed and theirs not in listed
+    assert {theirs, mine} <= ids("all_tenants=true")
+    assert theirs not in ids("all_tenants=0")
+    assert h.demo.get("/servers?all_tenants=1").status_code == 403

@@ -288,10 +288,17 @@ def test_deprecated_security_group_proxy(cloud: LiveCloud) -> None:
         assert group["name"] == name and group["rules"] == []  # egress rules are not shown
         r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
             "security_group_rule": {"parent_group_id": group["id"], "ip_protocol": "tcp",
-                                    "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}})
+                                    "from_port": 22, "to_port": 22, "cidr": "10.0.0.7/8"}})
         assert r.status_code == 200, r.text
         rule = r.json()["security_group_rule"]
-        assert rule["from_port"] == 22 and rule["ip_range"] == {"cidr": "10.0.0.0/8"}
+        # the cidr as given (host bits kept, as Nova over Neutron shows it)
+        assert rule["from_port"] == 22 and rule["ip_range"] == {"cidr": "10.0.0.7/8"}
+        for ids in ({"parent_group_id": "not-a-uuid"},
+                    {"parent_group_id": group["id"], "group_id": "not-a-uuid"}):
+            r = c.post("/compute/v2.1/os-security-group-rules", headers=old, json={
+                "security_group_rule": {**ids, "ip_protocol": "tcp", "from_port": 22,
+                                        "to_port": 22}})
+            assert r.status_code == 400 and "should be uuid" in r.text, r.text
         # Neutron sees the same rule
         neutron = cloud.osc("security", "group", "rule", "list", group["id"],
                             cloud="pocketstack-alt")
@@ -320,6 +327,7 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
     server = _boot(cloud, name, "--network", "private")
     fip = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
     address = fip["floating_ip_address"]
+    second = cloud.osc("floating", "ip", "create", "public", cloud=DEMO)
     token, _ = cloud.token("demo", project="demo")
     url = f"/compute/v2.1/servers/{server['id']}"
     old = {"OpenStack-API-Version": "compute 2.43"}
@@ -332,6 +340,10 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
         r = c.post(url + "/action", headers=old,
                    json={"addFloatingIp": {"address": "172.24.4.254"}})
         assert r.status_code == 404
+        # the fixed IP has a floating IP already: networking's conflict is Nova's 400
+        r = c.post(url + "/action", headers=old,
+                   json={"addFloatingIp": {"address": second["floating_ip_address"]}})
+        assert r.status_code == 400 and "already has a floating IP" in r.text, r.text
         r = c.post(url + "/action", headers={"OpenStack-API-Version": "compute 2.44"},
                    json={"removeFloatingIp": {"address": address}})
         assert r.status_code == 400
@@ -343,7 +355,7 @@ def test_add_and_remove_floating_ip_actions(cloud: LiveCloud) -> None:
         r = c.post(url + "/action", headers=old,
                    json={"removeFloatingIp": {"address": address}})
         assert r.status_code == 409
-    cloud.osc("floating", "ip", "delete", fip["id"], cloud=DEMO, as_json=False)
+    cloud.osc("floating", "ip", "delete", fip["id"], second["id"], cloud=DEMO, as_json=False)
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
 
 

@@ -157,6 +157,7 @@ def test_images_proxy(admin: httpx.Client, server: dict[str, Any]) -> None:
     assert admin.get(f"{API}/images/{snap}",
                      headers={"X-OpenStack-Nova-API-Version": "2.36"}).status_code == 404
     assert admin.delete(f"{API}/images/{snap}").status_code == 204
+    assert admin.delete(f"{API}/images/").status_code == 404  # an empty id, as Nova
     assert admin.get(f"{API}/images/{snap}").status_code == 404
 
 
@@ -206,12 +207,15 @@ def test_a_stopped_server_stays_stopped_through_a_resize(admin: httpx.Client,
     url = f"{API}/servers/{sid}/action"
     assert admin.post(url, json={"os-stop": None}).status_code == 202
     _wait(admin, sid, "SHUTOFF")
-    assert admin.post(url, json={"resize": {"flavorRef": "84"}}).status_code == 202
+    resize = {"flavorRef": "84", "OS-DCF:diskConfig": "AUTO"}
+    assert admin.post(url, json={"resize": resize}).status_code == 202
     _wait(admin, sid, "VERIFY_RESIZE")
     expected = {"confirmResize": 204, "revertResize": 202}[finish]  # as Nova answers them
     assert admin.post(url, json={finish: None}).status_code == expected
     server = _wait(admin, sid, "SHUTOFF")
     assert server["OS-EXT-STS:power_state"] == 4
+    if finish == "confirmResize":  # the resize's disk config is the server's
+        assert server["OS-DCF:diskConfig"] == "AUTO"
     assert admin.post(url, json={"os-start": None}).status_code == 202
     _wait(admin, sid, "ACTIVE")
     admin.delete(f"{API}/servers/{sid}")
@@ -226,10 +230,16 @@ def test_rebuild_keeps_a_stopped_server_stopped_and_shows_key_name(admin: httpx.
     assert len(output.split("\n")) == 2  # Nova's tail: the last `length` '\n'-parts
     assert admin.post(url, json={"os-stop": None}).status_code == 202
     _wait(admin, sid, "SHUTOFF")
-    r = admin.post(url, json={"rebuild": {"imageRef": server["image"]["id"], "key_name": None}},
+    assert server["OS-DCF:diskConfig"] == "MANUAL"
+    rebuild = {"imageRef": server["image"]["id"], "key_name": None, "OS-DCF:diskConfig": "AUTO"}
+    r = admin.post(url, json={"rebuild": {**rebuild, "OS-DCF:diskConfig": "auto"}},
                    headers={"X-OpenStack-Nova-API-Version": "2.54"})
+    assert r.status_code == 400, r.text  # AUTO or MANUAL, as Nova's schema
+    r = admin.post(url, json={"rebuild": rebuild}, headers={"X-OpenStack-Nova-API-Version": "2.54"})
     assert r.status_code == 202 and r.json()["server"]["key_name"] is None
-    assert _wait(admin, sid, "SHUTOFF")["OS-EXT-STS:power_state"] == 4
+    assert r.json()["server"]["OS-DCF:diskConfig"] == "AUTO"
+    rebuilt = _wait(admin, sid, "SHUTOFF")
+    assert rebuilt["OS-EXT-STS:power_state"] == 4 and rebuilt["OS-DCF:diskConfig"] == "AUTO"
     admin.delete(f"{API}/servers/{sid}")
 
 

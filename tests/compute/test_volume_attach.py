@@ -147,11 +147,36 @@ def test_attach_refusals(cloud: LiveCloud, demo: httpx.Client) -> None:
                  "00000000-0000-0000-0000-000000000000",
                  json={"volumeAttachment": {"volumeId": "00000000-0000-0000-0000-000000000000"}})
     assert r.status_code == 403, r.text  # swapping a volume is for admins (Nova's policy)
+    vid = _volume(cloud, demo)
+    admin_token, _ = cloud.token("admin", project="admin")
+    with cloud.client(admin_token) as admin:
+        url = f"/compute/v2.1/servers/{sid}/os-volume_attachments/"
+        r = admin.put(url + "00000000-0000-0000-0000-000000000000",
+                      json={"volumeAttachment": {"volumeId": vid}})
+        assert r.status_code == 404, r.text  # the volume in the path must exist (Tempest)
+        # Nova swaps only for Cinder's volume migration, which never happens here
+        r = admin.put(url + vid, json={"volumeAttachment": {
+            "volumeId": "00000000-0000-0000-0000-000000000000"}})
+        assert r.status_code == 409 and "is not migrating" in r.text, r.text
+        r = admin.put(url + vid, json={"volumeAttachment": {"volumeId": "not-a-uuid"}})
+        assert r.status_code == 400, r.text
+    demo.delete(f"/volume/v3/volumes/{vid}")
     cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)
 
 
 def test_server_create_from_volume(cloud: LiveCloud, demo: httpx.Client) -> None:
     vid = _volume(cloud, demo)
+    # a blank volume is not bootable (as Cinder's): Nova refuses to boot from it
+    bfv = {"server": {
+        "name": unique("bfv"), "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"uuid": vid, "source_type": "volume",
+                                     "destination_type": "volume", "boot_index": 0}]}}
+    r = demo.post("/compute/v2.1/servers", json=bfv,
+                  headers={"OpenStack-API-Version": "compute 2.37"})
+    assert r.status_code == 400 and f"Block Device {vid} is not bootable." in r.text, r.text
+    r = demo.post(f"/volume/v3/volumes/{vid}/action",
+                  json={"os-set_bootable": {"bootable": True}})
+    assert r.status_code == 200, r.text
     name = unique("bfv")
     server = cloud.osc("server", "create", "--flavor", "m1.tiny", "--volume", vid, "--wait",
                        name, cloud=DEMO)

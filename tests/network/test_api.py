@@ -359,7 +359,14 @@ def test_rule_port_range_needs_a_minimum(demo_net: httpx.Client) -> None:
         "port_range_min": 53, "remote_ip_prefix": "10.0.0.7/8"}})
     assert ok.status_code == 201, ok.text
     rule = ok.json()["security_group_rule"]
-    assert rule["port_range_max"] == 53 and rule["remote_ip_prefix"] == "10.0.0.0/8"
+    # as Neutron: remote_ip_prefix keeps the host bits given, normalized_cidr drops them
+    assert rule["port_range_max"] == 53 and rule["remote_ip_prefix"] == "10.0.0.7/8"
+    assert rule["normalized_cidr"] == "10.0.0.0/8"
+    host = demo_net.post("/security-group-rules", json={"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp",
+        "remote_ip_prefix": "192.0.2.9"}}).json()["security_group_rule"]
+    assert (host["remote_ip_prefix"], host["normalized_cidr"]) == ("192.0.2.9/32",
+                                                                   "192.0.2.9/32")
     err(demo_net.post("/security-group-rules", json={"security_group_rule": {
         "security_group_id": group["id"], "direction": "ingress", "protocol": "udp",
         "port_range_min": 53, "port_range_max": 53, "remote_ip_prefix": "10.0.0.0/8"}}),

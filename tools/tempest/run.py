@@ -559,6 +559,8 @@ def cloud_env_for(conf, extra):
         if enforce.lower() == "false":
             # Glance's require_image_format_match off, as tempest.conf declares.
             env["POCKETSTACK_IMAGE_REQUIRE_FORMAT_MATCH"] = "0"
+        if conf.get("image", "image_caching_enabled", fallback="false").lower() == "true":
+            env["POCKETSTACK_IMAGE_CACHE"] = "true"  # the cache API Tempest is told of
     for item in extra:
         k, sep, v = item.partition("=")
         if not sep:

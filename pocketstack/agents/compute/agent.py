@@ -9,7 +9,8 @@ Two kinds of operation (see :data:`TASK_OPS` and :data:`CALL_OPS`):
 
 * *tasks* arrive as casts; their outcome is reported back on ``conductor`` as
   ``{"op": "report", "action", "result": "ok"|"error", "power_state", ...}``;
-* *calls* arrive as bus calls and answer the caller directly (``{"error": ...}`` on failure).
+* *calls* arrive as bus calls and answer the caller directly (``{"error": ...}`` on failure);
+  the host calls (:data:`HOST_OPS`, e.g. ``host_uptime``) are about the machine, not a guest.
 
 Driver methods may be sync or async: sync ones run in a worker thread (:meth:`_driver`). A
 driver that raises :class:`AgentCrash` kills the agent on the spot — no report, no more
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pocketstack.agents.compute import host_uptime
 from pocketstack.agents.compute.drivers.base import (
     AgentCrash,
     Driver,
@@ -54,6 +56,8 @@ HINT_OPS = frozenset({"spawn", "rebuild", "resize", "rescue", "unrescue", "reboo
                       "reboot_hard", "start", "resume"})  # and the plug_vif call
 CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
                       "detach_volume", "plug_vif", "unplug_vif", "set_admin_password"})
+#: calls about the host rather than a guest (no uuid, no driver)
+HOST_OPS = frozenset({"host_uptime"})
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class ComputeAgent:
         uuid = msg.get("uuid", "")
         if op in CALL_OPS:
             return await self._answer(op, uuid, msg)
+        if op in HOST_OPS:
+            return {"uptime": await asyncio.to_thread(host_uptime.describe)}
         try:
             if op not in TASK_OPS:
                 raise DriverError(f"unknown operation {op!r}")

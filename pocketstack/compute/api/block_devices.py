@@ -68,6 +68,8 @@ def check(ctx: RequestContext, api: VolumeAPI | None, images: Any,
             if not (vol.status == "available" or (vol.status == "in-use" and vol.multiattach)):
                 raise exceptions.BadRequest(
                     f"{INVALID}volume {uuid} status must be available, not {vol.status}.")
+            if is_root(bdm) and not vol.bootable:  # Nova: InvalidBDMVolumeNotBootable
+                raise exceptions.BadRequest(f"Block Device {uuid} is not bootable.")
             bdm["volume_size"] = vol.size
         else:
             bdm["volume_size"] = _size(bdm)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio.from_thread
 from starlette.responses import Response
 
 from pocketstack.common import exceptions
@@ -37,8 +38,19 @@ def _state(req: ApiRequest, service: dict[str, Any] | None) -> tuple[str, str]:
     return ("up" if up else "down"), ("disabled" if service["disabled"] else "enabled")
 
 
-# No hypervisor driver reports its host's uptime (Nova's fake driver has none either), so the
-# uptime is what Nova shows for such a driver: null in 2.88 views, 501 from .../uptime.
+def _host_uptime(req: ApiRequest, host: str) -> str | None:
+    """What the host's compute agent says of its machine's uptime (its ``host_uptime`` call,
+    as Nova asks the compute host's driver); None when no agent answers it, which Nova shows as
+    for a driver without one: null in the 2.88 view, 501 from ``.../uptime``."""
+    bus_call = svc(req).bus_call
+    if bus_call is None:
+        return None
+    try:
+        reply = anyio.from_thread.run(bus_call, f"compute.{host}", {"op": "host_uptime"}, 10.0)
+    except Exception:
+        return None
+    uptime = reply.get("uptime") if isinstance(reply, dict) else None
+    return uptime if isinstance(uptime, str) and uptime else None
 
 
 def _brief(req: ApiRequest, snap: _Snapshot, node: dict[str, Any]) -> dict[str, Any]:
@@ -157,15 +169,18 @@ def show_hypervisor(req: ApiRequest) -> Response:
     enforce(req, "os_compute_api:os-hypervisors:show")
     with_servers = _with_servers(req)
 
-    def read(conn: Any) -> dict[str, Any]:
+    def read(conn: Any) -> tuple[dict[str, Any], str]:
         snap = _Snapshot(conn)
         node = _find(req, snap, req.path_params["hypervisor_id"])
         v = _detail(req, snap, node)
         if with_servers:
             _servers(req, snap, v, node)
-        return v
+        return v, node["host"]
 
-    return json_response({"hypervisor": svc(req).db.read(read)})
+    view, host = svc(req).db.read(read)
+    if "uptime" in view:  # 2.88: the show view has the host's uptime (the lists have null)
+        view["uptime"] = _host_uptime(req, host)
+    return json_response({"hypervisor": view})
 
 
 def uptime(req: ApiRequest) -> Response:
@@ -173,16 +188,19 @@ def uptime(req: ApiRequest) -> Response:
         raise exceptions.NotFound("The resource could not be found.")
     enforce(req, "os_compute_api:os-hypervisors:uptime")
 
-    def read(conn: Any) -> Any:
+    def read(conn: Any) -> dict[str, Any]:
         snap = _Snapshot(conn)
         node = _find(req, snap, req.path_params["hypervisor_id"])
         if _state(req, snap.services.get(node["host"]))[0] == "down":
             raise exceptions.BadRequest(
                 f"Compute service of {node['host']} is unavailable at this time.")
-        return node
+        return {**_brief(req, snap, node), "host": node["host"]}
 
-    svc(req).db.read(read)
-    raise exceptions.NotImplementedYet("The requested functionality is not supported.")
+    view = svc(req).db.read(read)
+    uptime = _host_uptime(req, view.pop("host"))
+    if uptime is None:
+        raise exceptions.NotImplementedYet("The requested functionality is not supported.")
+    return json_response({"hypervisor": {**view, "uptime": uptime}})
 
 
 def statistics(req: ApiRequest) -> Response:

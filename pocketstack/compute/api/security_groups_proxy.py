@@ -6,6 +6,7 @@ microversion 2.36 (404 from 2.36 on, as Nova), in Nova's shape (see
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.responses import Response
@@ -105,10 +106,21 @@ def _ports(protocol: str | None, low: Any, high: Any) -> tuple[int | None, int |
     return lo, hi
 
 
+def _uuid_like(value: Any) -> str:
+    """Nova's validate_id with networking: a security group id must look like a UUID (400)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        raise exceptions.BadRequest("Security group id should be uuid") from None
+    return str(value)
+
+
 def create_rule(req: ApiRequest) -> Response:
     network = _network(req, "os_compute_api:os-security-groups:rule:create")
     data = body(req, schemas.SECURITY_GROUP_RULE)["security_group_rule"]
-    parent = str(data["parent_group_id"])
+    parent = _uuid_like(data["parent_group_id"])
+    if data.get("group_id") is not None:
+        _uuid_like(data["group_id"])
     protocol = (data.get("ip_protocol") or None)
     if protocol is not None:
         protocol = str(protocol).lower()

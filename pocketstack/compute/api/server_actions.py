@@ -142,8 +142,15 @@ def _new_flavor(req: ApiRequest, flavor_id: str) -> Callable[[Any, dict[str, Any
 
 def resize(req: ApiRequest, arg: Any) -> Response:
     data = validate(schemas.RESIZE, arg)
-    _task(req, "resize", "os_compute_api:servers:resize", "resize",
-          _new_flavor(req, _ref(data["flavorRef"])))
+    new_flavor = _new_flavor(req, _ref(data["flavorRef"]))
+
+    def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+        values = new_flavor(conn, row)
+        if "OS-DCF:diskConfig" in data:  # as Nova: the resize sets the server's disk config
+            values["disk_config"] = data["OS-DCF:diskConfig"]
+        return values
+
+    _task(req, "resize", "os_compute_api:servers:resize", "resize", extra)
     return empty_response(202)
 
 
@@ -175,6 +182,8 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
         if row["flavor"]["disk"] and image.min_root_gb > row["flavor"]["disk"]:
             raise exceptions.BadRequest("Flavor's disk is too small for requested image.")
         values: dict[str, Any] = {"image_ref": image.id}
+        if "OS-DCF:diskConfig" in data:
+            values["disk_config"] = data["OS-DCF:diskConfig"]
         if "name" in data:
             values["display_name"] = data["name"]
         if "metadata" in data:
@@ -408,6 +417,8 @@ def _floating_ip(add: bool) -> Handler:
             raise exceptions.NotFound(f"floating IP not found for address "
                                       f"{data['address']}.") from None
         except exceptions.Conflict as exc:
+            if add:  # Nova: networking's conflict is FloatingIpAssociateFailed, a 400
+                raise exceptions.BadRequest(str(exc)) from None
             raise exceptions.Conflict(str(exc)) from None
         except exceptions.BadRequest as exc:
             raise exceptions.BadRequest(str(exc)) from None

@@ -354,7 +354,9 @@ def _listing(req: ApiRequest, detailed: bool) -> Response:
     all_tenants = q.get("all_tenants") is not None and q.get("all_tenants", "").lower() not in (
         "0", "false", "off", "no")
     project_id: str | None = ctx.project_id
-    if all_tenants or (ctx.is_admin and (q.get("project_id") or q.get("tenant_id"))):
+    # As Nova: project_id/tenant_id choose a project only with all_tenants (lp:#1185290);
+    # without it an admin lists its own project's servers too.
+    if all_tenants:
         enforce(req, "os_compute_api:servers:detail:get_all_tenants" if detailed
                 else "os_compute_api:servers:index:get_all_tenants")
         project_id = q.get("project_id") or q.get("tenant_id") or None

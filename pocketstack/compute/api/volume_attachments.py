@@ -214,9 +214,21 @@ def _undo(req: ApiRequest, uuid: str, vid: str, action: int, name: str, error: s
 
 
 def update(req: ApiRequest) -> Response:
+    """Nova swaps a volume only for Cinder's volume migration, which this block storage never
+    does: the volume in the path must exist (404), then the swap is refused as Nova refuses a
+    volume that is not migrating (409). Updating an attachment's own fields (2.85) is not
+    supported either (409)."""
     _load(req, RULE + "update")
-    raise exceptions.Conflict("Swapping or updating a volume attachment is not supported "
-                              "by this cloud.")
+    data = body(req, schemas.VOLUME_ATTACH)["volumeAttachment"]
+    old = req.path_params["volume_id"]
+    try:
+        _volume(req).get_volume(req.ctx, old)
+    except exceptions.NotFound:
+        raise exceptions.NotFound(f"Volume {old} could not be found.") from None
+    if str(data["volumeId"]) != old:
+        raise exceptions.Conflict(f"volume {old} is not migrating; this API should only be "
+                                  "called by Cinder")
+    raise exceptions.Conflict("Updating a volume attachment is not supported by this cloud.")
 
 
 def delete(req: ApiRequest) -> Response:

@@ -99,15 +99,15 @@ UPDATE: dict[str, Any] = {
 REBOOT = {"type": "object", "properties": {"type": {"type": "string",
                                                     "enum": ["SOFT", "HARD", "soft", "hard"]}},
           "required": ["type"]}
-RESIZE = {"type": "object", "properties": {"flavorRef": REF,
-                                           "OS-DCF:diskConfig": {"type": "string"}},
+DISK_CONFIG = {"type": "string", "enum": ["AUTO", "MANUAL"]}
+RESIZE = {"type": "object", "properties": {"flavorRef": REF, "OS-DCF:diskConfig": DISK_CONFIG},
           "required": ["flavorRef"], "additionalProperties": False}
 REBUILD = {"type": "object", "properties": {
     "imageRef": {"type": "string"}, "name": NAME, "adminPass": {"type": "string"},
     "metadata": METADATA, "preserve_ephemeral": {"type": "boolean"},
     "description": description(255), "key_name": {"type": ["string", "null"]},
     "user_data": {"type": ["string", "null"]}, "hostname": {"type": "string"},
-    "OS-DCF:diskConfig": {"type": "string"}, "accessIPv4": {"type": "string"},
+    "OS-DCF:diskConfig": DISK_CONFIG, "accessIPv4": {"type": "string"},
     "accessIPv6": {"type": "string"}, "trusted_image_certificates": {"type": ["array", "null"]},
 }, "required": ["imageRef"], "additionalProperties": False}
 CONSOLE_OUTPUT = {"type": ["object", "null"], "properties": {

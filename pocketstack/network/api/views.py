@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from pocketstack.common.context import RequestContext
+from pocketstack.network.domain import security_groups
 
 
 def isotime(value: dt.datetime | None) -> str | None:
@@ -93,7 +94,7 @@ def security_group_rule(row: dict[str, Any], ctx: RequestContext | None = None
         "protocol": row["protocol"], "port_range_min": row["port_range_min"],
         "port_range_max": row["port_range_max"], "remote_ip_prefix": row["remote_ip_prefix"],
         "remote_group_id": row["remote_group_id"], "remote_address_group_id": None,
-        "normalized_cidr": row["remote_ip_prefix"],
+        "normalized_cidr": security_groups.normalized_cidr(row["remote_ip_prefix"]),
         "belongs_to_default_sg": bool(row.get("belongs_to_default_sg", False)),
         **_standard(row),
     }

@@ -303,10 +303,22 @@ def _normalise_rule(values: dict[str, Any]) -> dict[str, Any]:
             raise errors.bad_request("SecurityGroupRuleParameterConflict",
                                      f"Conflicting value ethertype {ethertype} for CIDR "
                                      f"{prefix}")
-        prefix = str(net)
+        # as Neutron (netaddr's str): the mask is added, host bits stay (normalized_cidr drops
+        # them)
+        prefix = str(ipaddress.ip_interface(str(prefix)))
     return {"direction": direction, "ethertype": ethertype, "protocol": protocol,
             "port_range_min": low, "port_range_max": high, "remote_ip_prefix": prefix,
             "remote_group_id": remote_group}
+
+
+def normalized_cidr(prefix: str | None) -> str | None:
+    """Neutron's ``normalized_cidr`` of a rule: its ``remote_ip_prefix`` without host bits."""
+    if prefix is None:
+        return None
+    try:
+        return str(ipaddress.ip_network(prefix, strict=False))
+    except ValueError:
+        return prefix
 
 
 _SAME_PROTOCOL = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp"}
@@ -316,7 +328,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     def norm(rule: dict[str, Any]) -> tuple[Any, ...]:
         proto = rule["protocol"]
         proto = _SAME_PROTOCOL.get(str(proto), proto) if proto is not None else None
-        prefix = rule["remote_ip_prefix"]
+        prefix = normalized_cidr(rule["remote_ip_prefix"])
         if prefix in ("0.0.0.0/0", "::/0"):
             prefix = None
         return (rule["direction"], rule["ethertype"], proto, rule["port_range_min"],
