@@ -49,7 +49,7 @@ def _qemu_img(*args: str, timeout: float = 600.0) -> str:
 
 
 def info(path: Path, fmt: str | None = None) -> dict[str, Any]:
-    args = ["info", "--output=json"] + (["-f", fmt] if fmt else []) + [str(path)]
+    args = ["info", "--output=json", "-U"] + (["-f", fmt] if fmt else []) + [str(path)]
     data: dict[str, Any] = json.loads(_qemu_img(*args, timeout=60))
     return data
 
