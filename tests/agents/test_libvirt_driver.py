@@ -271,7 +271,8 @@ def test_volumes_snapshot_rescue_resize(world: World) -> None:
         assert snap["disk_format"] == "qcow2" and "backing-filename" not in about
         assert drv.power_state(u) == RUNNING
 
-        drv.rescue(InstanceSpec.from_dict({**spec.to_dict(), "rescue_image": spec.to_dict()["image"]}))
+        data = spec.to_dict()
+        drv.rescue(InstanceSpec.from_dict({**data, "rescue_image": data["image"]}))
         sources = [d.get("file") for d in world.domain(u).findall("devices/disk/source")]
         assert sources[:2] == [str(drv.instances_dir / u / "disk.rescue"),
                                str(drv.instances_dir / u / "disk")]
