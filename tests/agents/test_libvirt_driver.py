@@ -66,8 +66,8 @@ class World:
         return {name for name in run.links(self.host_ns) if name.startswith("tap")} \
             if run.netns_exists(self.host_ns) else set()
 
-    def spec(self, *, image: ImageSource | None = None, ports: int = 1, **blocks: int
-             ) -> InstanceSpec:
+    def spec(self, *, image: ImageSource | None = None, ports: int = 1, ephemeral_gb: int = 0,
+             swap_mb: int = 0) -> InstanceSpec:
         uuid = str(uuidlib.uuid4())
         vifs = [NetworkInterface(port_id=str(uuidlib.uuid4()), mtu=1450, mac_address="fa:16:3e:"
                                  + ":".join(f"{b:02x}" for b in secrets.token_bytes(3)))
@@ -75,7 +75,8 @@ class World:
         return InstanceSpec(uuid=uuid, name=f"instance-{secrets.randbelow(1 << 24):08x}",
                             vcpus=1, memory_mb=64, root_gb=1, image=image or ImageSource(),
                             network_interfaces=vifs,
-                            block_devices=BlockDevices(root_gb=1, **blocks))
+                            block_devices=BlockDevices(root_gb=1, ephemeral_gb=ephemeral_gb,
+                                                      swap_mb=swap_mb))
 
     def domain(self, uuid: str) -> ET.Element:
         return ET.fromstring(self.driver.virsh("dumpxml", uuid))
