@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="amqp://user:pass@host:5672/ to let agents on other hosts join")
     up.add_argument("--api-workers", dest="api_workers", type=int,
                     help="processes serving the API (default 1)")
+    up.add_argument("--guest-image", dest="image_default_guest", action="store_const",
+                    const=True, help="on first start, build the bootable guest image from "
+                    "Debian packages and register it as the default image instead of the stub")
     worker = sub.add_parser("_api-worker")  # started by `up --api-workers N`, not by users
     worker.add_argument("--fd", type=int, required=True)
     up.add_argument("--compute-driver", dest="compute_driver",
@@ -130,6 +133,28 @@ def _parser() -> argparse.ArgumentParser:
     rot = f_sub.add_parser("rotate", help="promote the staged key, stage a new one")
     rot.add_argument("--state-dir", dest="state_dir")
 
+    image = sub.add_parser("image", help="guest images")
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    guest = image_sub.add_parser(
+        "build-guest", help="build the small bootable guest image (qcow2) from Debian packages")
+    guest.add_argument("--output", help="where to write the qcow2 (default: "
+                       "~/.cache/pocketstack/guest-image/pocketstack-guest.qcow2)")
+    guest.add_argument("--cache-dir", dest="cache_dir",
+                       help="downloaded and unpacked .debs (default ~/.cache/pocketstack/"
+                       "guest-image)")
+    guest.add_argument("--kernel-package", dest="kernel_package",
+                       default="linux-image-cloud-amd64",
+                       help="Debian kernel package (default linux-image-cloud-amd64)")
+    guest.add_argument("--register", action="store_true",
+                       help="upload it to the running cloud's image service as the default "
+                       "image (pocketstack-guest), replacing an older one of that name")
+    guest.add_argument("--state-dir", dest="state_dir",
+                       help="the cloud whose clouds.yaml --register uses")
+    guest.add_argument("--os-cloud", dest="os_cloud", default="pocketstack-admin",
+                       help="the clouds.yaml entry --register uses (default pocketstack-admin)")
+    guest.add_argument("--clouds-yaml", dest="clouds_yaml",
+                       help="clouds.yaml for --register (default: the state directory's)")
+
     sub.add_parser("config-doc", help="print every option with its documentation")
     return p
 
@@ -157,7 +182,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     for key in ("state_dir", "host", "port", "public_url", "database_url", "admin_password",
                 "compute_hosts", "policy_file", "transport_url", "compute_driver", "fake_vcpus",
                 "fake_memory_mb", "fake_disk_gb", "api_workers", "fake_fail", "dataplane",
-                "kernel_prefix"):
+                "kernel_prefix", "image_default_guest"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -257,6 +282,37 @@ def cmd_clean(settings: Settings) -> int:
     return 0
 
 
+def cmd_build_guest(settings: Settings, args: argparse.Namespace) -> int:
+    """Build the guest image; with ``--register`` upload it to the running cloud."""
+    from pathlib import Path
+
+    from pocketstack.image import guestimage
+    from pocketstack.image.guestimage import upload
+
+    cache = Path(args.cache_dir) if args.cache_dir else guestimage.default_cache_dir()
+    output = Path(args.output) if args.output else cache / f"{guestimage.NAME}.qcow2"
+    try:
+        built = guestimage.build_guest_image(output, cache, kernel_package=args.kernel_package)
+    except guestimage.GuestBuildError as exc:
+        print(f"pocketstack: cannot build the guest image: {exc}", file=sys.stderr)
+        return 1
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in built.timings.items())
+    print(f"built {built.path} in {built.seconds:.1f}s ({steps}): {built.size / 2**20:.1f} MiB, "
+          f"virtual {built.virtual_size / 2**20:.0f} MiB, kernel {built.kernel_version}, "
+          f"SSH users root and {built.ssh_user}")
+    if args.register:
+        clouds = Path(args.clouds_yaml) if args.clouds_yaml else \
+            settings.state_path / "clouds.yaml"
+        try:
+            image_id = upload.upload(built.path, clouds, args.os_cloud, guestimage.NAME,
+                                     dict(guestimage.PROPERTIES))
+        except guestimage.GuestBuildError as exc:
+            print(f"pocketstack: cannot register the guest image: {exc}", file=sys.stderr)
+            return 1
+        print(f"registered image {guestimage.NAME} ({image_id})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
@@ -285,7 +341,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pocketstack: {exc}", file=sys.stderr)
             return 2
     if args.command == "up":
+        if settings.image_default_guest:
+            from pocketstack.image.guestimage import check_tools
+
+            missing = check_tools()
+            if missing:
+                print(f"pocketstack: --guest-image: cannot build the guest image: {missing}",
+                      file=sys.stderr)
+                return 2
         return cmd_up(settings, started)
+    if args.command == "image":
+        return cmd_build_guest(settings, args)
     if args.command == "agent" and args.agent_kind == "volume":
         from pocketstack.agents.volume.runner import run_volume_agent
         from pocketstack.volume.settings import VolumeSettings

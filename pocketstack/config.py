@@ -99,6 +99,10 @@ class Settings:
         "80,443", "Ports an import task may download from (comma-separated; empty: any), as "
         "Glance's [import_filtering_opts] allowed_ports.")
     image_default: bool = _opt(True, "Register the small default image on first start.")
+    image_default_guest: bool = _opt(
+        False, "Make the default image the bootable guest (pocketstack-guest, built from "
+        "Debian packages with `pocketstack image build-guest`'s builder, cached in "
+        "~/.cache/pocketstack/guest-image) instead of the empty stub; `up --guest-image`.")
     image_require_format_match: bool = _opt(
         True, "Refuse uploads whose content is not their declared disk_format (Glance's "
         "require_image_format_match; unsafe images are refused either way).")

@@ -45,6 +45,7 @@ class ImageOptions:
     image_tag_quota: int = 128
     image_member_quota: int = 128
     image_default: bool = True
+    image_default_guest: bool = False
     image_require_format_match: bool = True
 
     @classmethod
