@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -237,6 +238,18 @@ def test_a_guest_that_dies_shows_shutdown_and_survives_libvirtd(world: World) ->
         until(lambda: drv.list_instances()[spec.uuid] == SHUTDOWN, 10, "SHUTDOWN")
     finally:
         drv.destroy(spec.uuid)
+    assert_gone(world, spec)
+
+
+def test_a_delete_during_a_spawn_leaves_nothing(world: World) -> None:
+    """What the conductor's deadline does to a boot that outlived it: destroy (it waits for
+    the spawn under way, then removes everything)."""
+    spec = world.spec(image=world.image)
+    spawning = threading.Thread(target=world.driver.spawn, args=(spec,))
+    spawning.start()
+    until(lambda: (world.driver.instances_dir / spec.uuid).exists(), 30, "the spawn to start")
+    world.driver.destroy(spec.uuid)
+    spawning.join(60)
     assert_gone(world, spec)
 
 

@@ -140,6 +140,14 @@ class LibvirtDriver:
                 self._virt_type = str(found["virt_type"])
         return self._virt_type
 
+    def warm_up(self) -> None:
+        """Probe the accelerator, start libvirtd and let it probe QEMU's capabilities (a few
+        seconds the first time on a host), so that the first boot does not wait for them."""
+        try:
+            self.daemon.virsh("domcapabilities", "--virttype", self.virt_type)
+        except DriverError as exc:
+            LOG.warning("%s: libvirt warm-up: %s", self.host, exc)
+
     def virsh(self, *args: str, check: bool = True) -> str:
         return self.daemon.virsh(*args, check=check)
 
@@ -732,7 +740,10 @@ def create(context: DriverContext) -> LibvirtDriver:
     s = context.settings
     names = KernelNames.for_settings(s.kernel_prefix, s.state_path)
     state = context.state_dir.resolve()
-    return LibvirtDriver(context.host, names, state / "instances", state / "libvirt",
-                         virt_type=s.libvirt_virt_type, force_raw_images=s.force_raw_images,
-                         image_cache_max_age=float(s.image_cache_max_age),
-                         shutdown_timeout=float(s.shutdown_timeout))
+    driver = LibvirtDriver(context.host, names, state / "instances", state / "libvirt",
+                           virt_type=s.libvirt_virt_type, force_raw_images=s.force_raw_images,
+                           image_cache_max_age=float(s.image_cache_max_age),
+                           shutdown_timeout=float(s.shutdown_timeout))
+    threading.Thread(target=driver.warm_up, name=f"libvirt-warm-up-{context.host}",
+                     daemon=True).start()
+    return driver
