@@ -9,6 +9,7 @@ the whole module; each test makes its own guests. Booting a real guest image end
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -142,6 +143,8 @@ def test_domain_type_is_probed_once_per_boot(world: World, tmp_path: Path,
 
 def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
     spec = world.spec(image=world.image, ephemeral_gb=1, swap_mb=16)
+    spec.config_drive, spec.key_name, spec.key_data = True, "mykey", "ssh-ed25519 AAAA test"
+    spec.user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
     world.driver.spawn(spec)
     try:
         base = world.driver.instances_dir / spec.uuid
@@ -151,7 +154,12 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert disk["format"] == "qcow2" and disk["backing-filename"] == str(cached)
         assert json.loads((base / "disk.info").read_text()) == {
             str(base / "disk"): "qcow2", str(base / "disk.eph0"): "qcow2",
-            str(base / "disk.swap"): "qcow2"}
+            str(base / "disk.swap"): "qcow2", str(base / "disk.config"): "raw"}
+        iso = (base / "disk.config").read_bytes()
+        assert iso[0x8001:0x8006] == b"CD001" and iso[0x8028:0x8030] == b"config-2"
+        meta = json.loads(files.config_drive_files(spec)["openstack/latest/meta_data.json"])
+        assert meta["uuid"] == spec.uuid and meta["public_keys"] == {"mykey": spec.key_data}
+        assert b"echo hi" in iso and spec.uuid.encode() in iso
         assert (base / "console.log").exists()
 
         listed = world.driver.virsh("list", "--name").split()
@@ -160,9 +168,9 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert dom.get("type") == world.driver.virt_type
         assert dom.findtext("name") == spec.name and dom.findtext("uuid") == spec.uuid
         assert dom.find("features/acpi") is not None
-        targets = [d.get("dev") for d in dom.findall("devices/disk/target")]
-        assert targets == ["vda", "vdb", "vdc"]
-        assert {d.get("bus") for d in dom.findall("devices/disk/target")} == {"virtio"}
+        targets = [(d.get("dev"), d.get("bus")) for d in dom.findall("devices/disk/target")]
+        assert targets == [("vda", "virtio"), ("vdb", "virtio"), ("vdc", "virtio"),
+                           ("hdd", "ide")]  # the config drive, a cdrom as Nova's
         nic = dom.find("devices/interface")
         assert nic is not None and nic.get("type") == "ethernet"
         vif = spec.network_interfaces[0]

@@ -403,6 +403,9 @@ class LibvirtDriver:
         if spec.block_devices.swap_mb:
             files.make_swap(base_dir, base / "disk.swap", spec.block_devices.swap_mb)
             disks[str(base / "disk.swap")] = "qcow2"
+        if spec.config_drive:
+            files.make_config_drive(base / "disk.config", spec)
+            disks[str(base / "disk.config")] = "raw"
         files.write_disk_info(base, disks)
         (base / "console.log").touch()
         for volume in spec.block_devices.volumes:

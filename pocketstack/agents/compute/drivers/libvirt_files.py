@@ -9,7 +9,8 @@ Under the host's ``instances`` directory:
 * ``<uuid>/disk``: a qcow2 overlay on the base file (or a blank qcow2 of the flavor's size);
   ``disk.eph0`` and ``disk.swap`` overlays; ``disk.rescue`` during a rescue; ``disk.info``
   (each disk's path -> format, as Nova writes it); ``console.log`` (the serial console);
-  ``libvirt.xml`` (the domain as defined) and ``instance.json`` (the spec, for the driver).
+  ``libvirt.xml`` (the domain as defined) and ``instance.json`` (the spec, for the driver);
+  ``disk.config``, the config drive (ISO 9660, label ``config-2``) when the user asked.
 
 An image whose bytes are not what its ``disk_format`` says (or a qcow2 with a backing file of
 its own) fails the spawn with that reason before anything is made. :func:`age_bases` is the
@@ -18,6 +19,8 @@ image cache manager: a base file no instance uses and unused for ``max_age`` sec
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -28,7 +31,7 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.compute.drivers.base import DriverError, ImageSource
+from pocketstack.agents.compute.drivers.base import DriverError, ImageSource, InstanceSpec
 from pocketstack.agents.kernel import run
 
 #: qemu-img's name of each Glance disk_format
@@ -207,3 +210,67 @@ def age_bases(instances_dir: Path, max_age: float, now: float | None = None) -> 
             base.unlink(missing_ok=True)
             removed.append(base.name)
     return removed
+
+
+def config_drive_files(spec: InstanceSpec) -> dict[str, bytes]:
+    """The config drive's files, as Nova's ``openstack/<version>/`` tree (``latest`` and the
+    first version, 2012-08-10): ``meta_data.json``, ``user_data`` when there is some,
+    ``network_data.json`` (one link per port, DHCP on each) and empty vendor data."""
+    meta: dict[str, Any] = {"uuid": spec.uuid, "name": spec.hostname or spec.name,
+                            "hostname": f"{spec.hostname or spec.name}.novalocal",
+                            "launch_index": 0, "availability_zone": None,
+                            "meta": {str(k): str(v) for k, v in spec.metadata.items()},
+                            "devices": []}
+    if spec.key_data:
+        name = spec.key_name or "key"
+        meta["public_keys"] = {name: spec.key_data}
+        meta["keys"] = [{"name": name, "type": "ssh", "data": spec.key_data}]
+    links: list[dict[str, Any]] = []
+    networks: list[dict[str, Any]] = []
+    for vif in spec.network_interfaces:
+        link = vif.devname or f"tap{vif.port_id[:11]}"
+        links.append({"id": link, "vif_id": vif.port_id, "type": vif.vif_type,
+                      "mtu": vif.mtu, "ethernet_mac_address": vif.mac_address})
+        for ip in vif.fixed_ips:
+            family = 6 if ":" in str(ip.get("ip_address", "")) else 4
+            networks.append({"id": f"network{len(networks)}", "type": f"ipv{family}_dhcp",
+                             "link": link, "network_id": vif.network_id})
+    out: dict[str, bytes] = {}
+    user_data = _user_data(spec.user_data)
+    for version in ("latest", "2012-08-10"):
+        out[f"openstack/{version}/meta_data.json"] = json.dumps(meta).encode()
+        if user_data is not None:
+            out[f"openstack/{version}/user_data"] = user_data
+        out[f"openstack/{version}/vendor_data.json"] = b"{}"
+        out[f"openstack/{version}/network_data.json"] = json.dumps(
+            {"links": links, "networks": networks, "services": []}).encode()
+    return out
+
+
+def _user_data(user_data: str | None) -> bytes | None:
+    """Nova keeps user data base64-encoded; anything else is taken as it is."""
+    if not user_data:
+        return None
+    try:
+        return base64.b64decode(user_data, validate=True)
+    except (binascii.Error, ValueError):
+        return user_data.encode()
+
+
+def make_config_drive(target: Path, spec: InstanceSpec) -> None:
+    """``disk.config``: an ISO 9660 image labelled ``config-2`` (Nova's genisoimage call)."""
+    staging = target.with_name(f".{target.name}.d")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for name, data in config_drive_files(spec).items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        try:
+            run.run(["genisoimage", "-o", str(target), "-ldots", "-allow-lowercase",
+                     "-allow-multidot", "-l", "-publisher", "pocketstack", "-quiet", "-J",
+                     "-r", "-V", "config-2", str(staging)], timeout=60)
+        except run.KernelError as exc:
+            raise DriverError(f"config drive: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
