@@ -1,7 +1,8 @@
 """Real virtual machines with the stock CLI: `pocketstack up` with the Linux data plane and the
 `libvirt` driver boots the guest image (built from Debian packages) on `private`; it gets its
-DHCP address, the key pair lets SSH in through a floating IP, `virsh list` shows the domain,
-stop/start and reboot work, a poweroff from inside shows SHUTOFF, and deleting the server
+DHCP address, the key pair lets SSH in through a floating IP, user data ran, `virsh list`
+shows the domain, a volume appears in the guest and goes, a snapshot boots (from a config
+drive), stop/start and reboot work, a poweroff from inside shows SHUTOFF, and deleting the server
 leaves no domain, file or tap behind. Prints create -> ACTIVE and create -> SSH-able.
 
 Needs root, the data plane's tools, libvirt + QEMU and the guest image's build tools; skips
@@ -99,9 +100,12 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
     cloud.osc("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
               group)
 
+    user_data = tmp_path / "user-data.sh"
+    user_data.write_text("#!/bin/sh\necho user-data-ran > /root/user-data-ran\n")
     started = time.monotonic()
     server = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", guestimage.NAME,
-                       "--network", "private", "--key-name", "vmkey", "--wait", "vm1")
+                       "--network", "private", "--key-name", "vmkey", "--user-data",
+                       str(user_data), "--wait", "vm1")
     active = time.monotonic() - started
     assert server["status"] == "ACTIVE"
     uuid = server["id"]
@@ -130,7 +134,35 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
     pocket = subprocess.run([*ssh[:-1], f"{guestimage.SSH_USER}@{fip}", "id -un"],
                             capture_output=True, text=True, timeout=30, check=False)
     assert pocket.stdout.strip() == guestimage.SSH_USER, pocket.stderr
-    assert guestimage.READY_MARKER in cloud.osc("console", "log", "show", "vm1", as_json=False)
+    console = cloud.osc("console", "log", "show", "vm1", as_json=False)
+    assert guestimage.READY_MARKER in console and "instance data: metadata" in console
+    assert on("cat /root/user-data-ran") == "user-data-ran"
+
+    # a volume attached is a new virtio disk inside the guest; detached, it goes
+    volume = cloud.osc("volume", "create", "--size", "1", "v1")["id"]
+    _until("the volume available", lambda: cloud.osc("volume", "show", volume)["status"]
+           == "available", 60)
+    cloud.osc("server", "add", "volume", "vm1", volume, as_json=False)
+    assert _until("vdb in the guest", lambda: on("cat /sys/block/vdb/size"), 60) == \
+        str((1 << 30) // 512)
+    cloud.osc("server", "remove", "volume", "vm1", volume, as_json=False)
+    _until("vdb gone from the guest", lambda: on("test -e /sys/block/vdb || echo gone"), 60)
+
+    # a snapshot boots (with a config drive this time)
+    cloud.osc("server", "image", "create", "--name", "vm1-snap", "--wait", "vm1")
+    snap = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", "vm1-snap",
+                     "--network", "private", "--key-name", "vmkey", "--config-drive", "true",
+                     "--wait", "vm2")
+    fip2 = cloud.osc("floating", "ip", "create", "public")["floating_ip_address"]
+    cloud.osc("server", "add", "floating", "ip", "vm2", fip2, as_json=False)
+    assert _until("ssh to the snapshot's server", lambda: (lambda p: p.stdout.strip()
+                  if p.returncode == 0 else None)(subprocess.run(
+                      [*ssh[:-1], f"root@{fip2}", "hostname"], capture_output=True,
+                      text=True, timeout=30, check=False)), BOOT, 1.0) == "vm2"
+    assert "instance data: config drive" in cloud.osc("console", "log", "show", "vm2",
+                                                      as_json=False)
+    cloud.osc("server", "delete", "--wait", "vm2", as_json=False)
+    assert not list(cloud.state_dir.glob(f"hypervisors/*/instances/{snap['id']}"))
 
     # stop (ACPI) / start
     cloud.osc("server", "stop", "vm1", as_json=False)
