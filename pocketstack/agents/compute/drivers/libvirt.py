@@ -423,11 +423,13 @@ class LibvirtDriver:
     def _remove(self, uuid: str) -> None:
         """Everything of a guest (domain, managed save, taps, files); nothing there is fine."""
         taps: set[str] = set()
+        known = (self._dir(uuid) / "instance.json").exists()
         with contextlib.suppress(InstanceNotFound, KeyError):
             taps = {v.devname or "" for v in self._spec(self._record(uuid)).network_interfaces}
-        with contextlib.suppress(InstanceNotFound):
-            self._force_off(uuid)
-            self.virsh("undefine", uuid, "--managed-save", "--snapshots-metadata")
+        if known or self.daemon.pid() is not None:  # nothing known, no daemon: nothing to do
+            with contextlib.suppress(InstanceNotFound):
+                self._force_off(uuid)
+                self.virsh("undefine", uuid, "--managed-save", "--snapshots-metadata")
         self._delete_taps(taps)
         shutil.rmtree(self._dir(uuid), ignore_errors=True)
 
