@@ -330,3 +330,38 @@ def test_image_cache_manager_ages_unused_bases(world: World) -> None:
         drv.destroy(spec.uuid)
     assert cached.name in files.age_bases(drv.instances_dir, 86400, now=time.time() + 86401)
     assert not cached.exists()
+
+
+def test_a_guest_moved_to_another_host_takes_its_disk(world: World) -> None:
+    """Cold migration / resize to another host of this machine: the conductor spawns the guest
+    on the target; its disk (what differs from the image) is copied from the source, onto the
+    target's own base file."""
+    settings = load_settings(environ={}, overrides={
+        "kernel_prefix": world.names.prefix, "state_dir": str(world.tmp / "state"),
+        "shutdown_timeout": 2})
+    target = loader.load_driver("libvirt", DriverContext(
+        "h2", settings, world.tmp / "state" / "hypervisors" / "h2"))
+    assert isinstance(target, LibvirtDriver)
+    spec = world.spec(image=world.image)
+    source = world.driver
+    source.spawn(spec)
+    try:
+        source.power_off(spec.uuid)
+        disk = source.instances_dir / spec.uuid / "disk"
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", str(disk)],
+                       check=True, capture_output=True)
+        target.spawn(spec)
+        moved = target.instances_dir / spec.uuid / "disk"
+        assert files.info(moved, "qcow2")["backing-filename"] == str(
+            target.instances_dir / "_base" / files.base_name(world.image.id or ""))
+        check = subprocess.run(["qemu-io", "-r", "-U", "-f", "qcow2", "-c", "read -P 0x5a 1M 64k",
+                                str(moved)], capture_output=True, text=True, check=False)
+        assert check.returncode == 0 and "Pattern verification failed" not in check.stdout
+        assert target.power_state(spec.uuid) == RUNNING
+        assert spec.name in target.virsh("list", "--name").split()
+    finally:
+        source.destroy(spec.uuid)
+        target.destroy(spec.uuid)
+        target.daemon.stop()
+    assert_gone(world, spec)
+    assert not (target.instances_dir / spec.uuid).exists()

@@ -395,10 +395,21 @@ class LibvirtDriver:
                                   "building": True, "volumes": {}}
         self._save(uuid, record)  # first, so that a failure's clean-up knows the taps
         disks = {}
-        files.make_root(base / "disk", image, spec.root_gb)
+        moving = self._moving_from(uuid)
+        if moving is not None:  # a cold migration or resize to this host: its disks come along
+            LOG.info("%s: %s moves here from %s; copying its disks", self.host, uuid, moving)
+            files.copy_disk(moving / "disk", base / "disk", image)
+            files.grow(base / "disk", spec.root_gb)
+        else:
+            files.make_root(base / "disk", image, spec.root_gb)
         disks[str(base / "disk")] = "qcow2"
         if spec.block_devices.ephemeral_gb:
             files.make_ephemeral(base_dir, base / "disk.eph0", spec.block_devices.ephemeral_gb)
+            if moving is not None and (moving / "disk.eph0").exists():
+                (base / "disk.eph0").unlink()
+                files.copy_disk(moving / "disk.eph0", base / "disk.eph0",
+                                (base_dir / f"ephemeral_{spec.block_devices.ephemeral_gb}"
+                                 "_default", "raw"))
             disks[str(base / "disk.eph0")] = "qcow2"
         if spec.block_devices.swap_mb:
             files.make_swap(base_dir, base / "disk.swap", spec.block_devices.swap_mb)
@@ -415,6 +426,16 @@ class LibvirtDriver:
         self._start(uuid, record)
         del record["building"]
         self._save(uuid, record)
+
+    def _moving_from(self, uuid: str) -> Path | None:
+        """The instance directory of ``uuid`` on another compute host of this machine (hosts
+        keep theirs side by side, ``STATE/hypervisors/<host>/instances``), if there is one:
+        a spawn of a guest that exists there is its cold migration or resize to this host."""
+        hypervisors = self.instances_dir.parent.parent
+        for other in sorted(hypervisors.glob(f"*/instances/{uuid}")):
+            if other != self._dir(uuid) and (other / "disk").is_file():
+                return other
+        return None
 
     @_one_at_a_time
     def destroy(self, uuid: str) -> None:

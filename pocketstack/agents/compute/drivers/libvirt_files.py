@@ -132,6 +132,22 @@ def make_root(disk: Path, base: tuple[Path, str] | None, root_gb: int) -> None:
     _qemu_img(*args)
 
 
+def copy_disk(source: Path, target: Path, base: tuple[Path, str] | None) -> None:
+    """A guest's disk copied from another host's instance directory: a qcow2 overlay on this
+    host's own ``base`` holding what differs from it (``qemu-img convert -B``), or a whole
+    standalone copy when there is no base. Read while shared (``-U``): the source is stopped
+    by then, or crash-consistent at worst."""
+    args = ["convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2"]
+    if base is not None:
+        args += ["-F", base[1], "-B", str(base[0])]
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        _qemu_img(*args, str(source), str(tmp))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def grow(disk: Path, root_gb: int) -> None:
     """Grow a qcow2 disk to ``root_gb`` (a smaller size is left as it is)."""
     if root_gb and int(info(disk, "qcow2").get("virtual-size") or 0) < root_gb << 30:
