@@ -365,3 +365,23 @@ def test_a_guest_moved_to_another_host_takes_its_disk(world: World) -> None:
         target.daemon.stop()
     assert_gone(world, spec)
     assert not (target.instances_dir / spec.uuid).exists()
+
+
+def test_interfaces_hot_plug(world: World) -> None:
+    spec = world.spec()
+    drv = world.driver
+    drv.spawn(spec)
+    try:
+        extra = NetworkInterface(port_id=str(uuidlib.uuid4()), mac_address="fa:16:3e:00:aa:01")
+        drv.plug_vif(spec.uuid, extra)
+        assert extra.devname in world.taps()
+        listed = drv.virsh("domiflist", spec.uuid)
+        assert extra.devname in listed and extra.mac_address in listed
+        assert extra.mac_address in drv.virsh("dumpxml", spec.uuid, "--inactive")
+        drv.unplug_vif(spec.uuid, extra.port_id)
+        assert extra.devname not in world.taps()
+        assert extra.mac_address not in drv.virsh("dumpxml", spec.uuid, "--inactive")
+        assert drv.info(spec.uuid)["vifs"] == [spec.network_interfaces[0].port_id]
+    finally:
+        drv.destroy(spec.uuid)
+    assert_gone(world, spec)
