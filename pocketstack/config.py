@@ -125,7 +125,8 @@ class Settings:
     compute_host_prefix: str = _opt("compute", "In-process compute hosts are PREFIX1..PREFIXN.")
     compute_driver: str = _opt(
         "auto", "Hypervisor driver of the compute agents, by name: a driver registered under "
-        "the pocketstack.compute_drivers entry-point group (built in: fake, namespace), or "
+        "the pocketstack.compute_drivers entry-point group (built in: fake, namespace, "
+        "libvirt), or "
         "auto: namespace where the Linux data plane runs and namespace guests can (busybox, "
         "dropbear, qemu-img, curl, the cgroup v1 freezer), else fake.")
     dataplane: str = _opt(
@@ -164,6 +165,18 @@ class Settings:
         "crash (the agent dies mid-spawn), guest_dies=N (guests shut down N s after boot), "
         "spawn_delay=N, attach (volume attaches fail), attach_delay=N. Without @HOST a mode "
         "applies to every host.")
+    libvirt_virt_type: str = _opt(
+        "auto", "Domain type of the libvirt driver's guests: kvm, qemu (TCG) or auto (kvm "
+        "where a probe guest really runs under KVM, else qemu; probed once per machine boot).")
+    force_raw_images: bool = _opt(
+        True, "The libvirt driver converts each cached base image to raw (Nova's "
+        "force_raw_images); false keeps it in its own format.")
+    image_cache_max_age: int = _opt(
+        86400, "Seconds an unused base image stays in a host's instances/_base before the "
+        "image cache manager removes it (Nova's remove_unused_original_minimum_age_seconds).")
+    shutdown_timeout: int = _opt(
+        60, "Seconds the libvirt driver waits for a guest to power off on ACPI before it "
+        "stops it (Nova's shutdown_timeout).")
     cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 GROUP = "pocketstack.compute_drivers"
 BUILTIN = {"fake": "pocketstack.agents.compute.drivers.fake:create",
-           "namespace": "pocketstack.agents.compute.drivers.namespace:create"}
+           "namespace": "pocketstack.agents.compute.drivers.namespace:create",
+           "libvirt": "pocketstack.agents.compute.drivers.libvirt:create"}
 
 
 class UnknownDriver(ValueError):

@@ -124,7 +124,9 @@ class InstanceSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
     user_data: str | None = None
     key_data: str | None = None
+    key_name: str | None = None
     hostname: str | None = None
+    config_drive: bool = False  # the user asked for one (``--config-drive true``)
     flavor_name: str | None = None
     extra_specs: dict[str, str] = field(default_factory=dict)
     network_interfaces: list[NetworkInterface] = field(default_factory=list)

@@ -1,0 +1,136 @@
+"""Domain XML for the ``libvirt`` driver, following Nova's libvirt driver conventions.
+
+Name ``instance-%08x`` (the spec's ``name``), the instance uuid as the domain uuid, Nova's
+``<metadata>`` (flavor, owner), ACPI and APIC (a guest's poweroff is a shut-off domain), the
+disks as virtio (``vda`` root, then ephemeral, swap, volumes), each port as an ``ethernet``
+interface on the tap the driver pre-created (``managed='no'``: libvirt opens it, the data plane
+wires it), virtio with the port's MAC and ``<driver name='qemu'/>`` (no vhost-net here), the
+serial console appended to ``console.log``, a VNC display on loopback.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pocketstack.agents.compute.drivers.base import InstanceSpec
+
+NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
+
+
+@dataclass
+class Disk:
+    path: str
+    target: str  # vda, vdb...
+    fmt: str = "qcow2"
+    device: str = "disk"  # disk or cdrom
+    bus: str = "virtio"
+    serial: str | None = None  # a volume's id, as Nova sets it
+    readonly: bool = False
+
+
+@dataclass
+class Nic:
+    tap: str
+    mac: str
+    mtu: int | None = None
+
+
+@dataclass
+class Domain:
+    spec: InstanceSpec
+    virt_type: str
+    disks: list[Disk] = field(default_factory=list)
+    nics: list[Nic] = field(default_factory=list)
+    console: Path | None = None
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def disk_element(disk: Disk) -> ET.Element:
+    node = ET.Element("disk", {"type": "file", "device": disk.device})
+    _sub(node, "driver", name="qemu", type=disk.fmt, cache="none" if disk.device == "disk"
+         else "default", discard="unmap" if disk.device == "disk" else "ignore")
+    _sub(node, "source", file=disk.path)
+    _sub(node, "target", dev=disk.target, bus=disk.bus)
+    if disk.serial:
+        _sub(node, "serial", disk.serial)
+    if disk.readonly:
+        _sub(node, "readonly")
+    return node
+
+
+def nic_element(nic: Nic) -> ET.Element:
+    node = ET.Element("interface", {"type": "ethernet"})
+    _sub(node, "mac", address=nic.mac)
+    _sub(node, "target", dev=nic.tap, managed="no")
+    _sub(node, "model", type="virtio")
+    _sub(node, "driver", name="qemu")  # vhost=off: there is no vhost-net here
+    if nic.mtu:
+        _sub(node, "mtu", size=str(nic.mtu))
+    return node
+
+
+def domain_xml(dom: Domain) -> str:
+    spec = dom.spec
+    root = ET.Element("domain", {"type": dom.virt_type})
+    _sub(root, "uuid", spec.uuid)
+    _sub(root, "name", spec.name)
+    _sub(root, "memory", str(spec.memory_mb * 1024), unit="KiB")
+    _sub(root, "vcpu", str(max(1, spec.vcpus)))
+    metadata = _sub(root, "metadata")
+    ET.register_namespace("nova", NOVA_NS)
+    nova = _sub(metadata, f"{{{NOVA_NS}}}instance")
+    _sub(nova, f"{{{NOVA_NS}}}name", spec.hostname or spec.name)
+    flavor = _sub(nova, f"{{{NOVA_NS}}}flavor", name=spec.flavor_name or "")
+    _sub(flavor, f"{{{NOVA_NS}}}memory", str(spec.memory_mb))
+    _sub(flavor, f"{{{NOVA_NS}}}disk", str(spec.root_gb))
+    _sub(flavor, f"{{{NOVA_NS}}}swap", str(spec.block_devices.swap_mb))
+    _sub(flavor, f"{{{NOVA_NS}}}ephemeral", str(spec.block_devices.ephemeral_gb))
+    _sub(flavor, f"{{{NOVA_NS}}}vcpus", str(spec.vcpus))
+    if spec.image.id:
+        _sub(nova, f"{{{NOVA_NS}}}root", type="image", uuid=spec.image.id)
+    sysinfo = _sub(root, "sysinfo", type="smbios")
+    system = _sub(sysinfo, "system")
+    _sub(system, "entry", "OpenStack Foundation", name="manufacturer")
+    _sub(system, "entry", "OpenStack Nova", name="product")
+    _sub(system, "entry", spec.uuid, name="serial")
+    _sub(system, "entry", spec.uuid, name="uuid")
+    _sub(system, "entry", "Virtual Machine", name="family")
+    os_node = _sub(root, "os")
+    _sub(os_node, "type", "hvm", arch="x86_64", machine="pc")
+    _sub(os_node, "boot", dev="hd")
+    _sub(os_node, "smbios", mode="sysinfo")
+    features = _sub(root, "features")
+    _sub(features, "acpi")
+    _sub(features, "apic")
+    if dom.virt_type == "kvm":
+        _sub(root, "cpu", mode="host-model")
+    clock = _sub(root, "clock", offset="utc")
+    _sub(clock, "timer", name="pit", tickpolicy="delay")
+    _sub(clock, "timer", name="rtc", tickpolicy="catchup")
+    _sub(root, "on_poweroff", "destroy")
+    _sub(root, "on_reboot", "restart")
+    _sub(root, "on_crash", "destroy")
+    devices = _sub(root, "devices")
+    for disk in dom.disks:
+        devices.append(disk_element(disk))
+    for nic in dom.nics:
+        devices.append(nic_element(nic))
+    if dom.console is not None:
+        serial = _sub(devices, "serial", type="file")
+        _sub(serial, "source", path=str(dom.console), append="on")
+        _sub(serial, "target", port="0")
+    _sub(devices, "input", type="tablet", bus="usb")
+    _sub(devices, "graphics", type="vnc", autoport="yes", listen="127.0.0.1")
+    video = _sub(devices, "video")
+    _sub(video, "model", type="cirrus")
+    _sub(devices, "memballoon", model="virtio")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode")

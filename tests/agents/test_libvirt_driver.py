@@ -1,0 +1,387 @@
+"""The libvirt driver against a real libvirtd and QEMU (TCG here): guests with blank or
+tiny disks (no OS needed) show the files, domain XML, taps and power states Nova's libvirt
+driver would; destroy leaves nothing; a wrong-format image fails clean.
+
+One libvirtd (started by the driver itself, in the host namespace of a unique prefix) serves
+the whole module; each test makes its own guests. Booting a real guest image end to end is
+``tests/test_libvirt_story.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import uuid as uuidlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pocketstack.agents.compute.drivers import libvirt_files as files
+from pocketstack.agents.compute.drivers import libvirt_host as lvhost
+from pocketstack.agents.compute.drivers import loader
+from pocketstack.agents.compute.drivers.base import (
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    SUSPENDED,
+    BlockDevices,
+    DriverContext,
+    DriverError,
+    ImageSource,
+    InstanceNotFound,
+    InstanceSpec,
+    NetworkInterface,
+    VolumeConnection,
+)
+from pocketstack.agents.compute.drivers.libvirt import LibvirtDriver, missing
+from pocketstack.agents.kernel import cleanup, run
+from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.config import load_settings
+
+REASON = missing()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+HOST = "h1"
+
+
+@dataclass
+class World:
+    driver: LibvirtDriver
+    names: KernelNames
+    tmp: Path
+    image: ImageSource
+
+    @property
+    def host_ns(self) -> str:
+        return self.names.host_ns(HOST)
+
+    def taps(self) -> set[str]:
+        return {name for name in run.links(self.host_ns) if name.startswith("tap")} \
+            if run.netns_exists(self.host_ns) else set()
+
+    def spec(self, *, image: ImageSource | None = None, ports: int = 1, ephemeral_gb: int = 0,
+             swap_mb: int = 0) -> InstanceSpec:
+        uuid = str(uuidlib.uuid4())
+        vifs = [NetworkInterface(port_id=str(uuidlib.uuid4()), mtu=1450, mac_address="fa:16:3e:"
+                                 + ":".join(f"{b:02x}" for b in secrets.token_bytes(3)))
+                for _ in range(ports)]
+        return InstanceSpec(uuid=uuid, name=f"instance-{secrets.randbelow(1 << 24):08x}",
+                            vcpus=1, memory_mb=64, root_gb=1, image=image or ImageSource(),
+                            network_interfaces=vifs,
+                            block_devices=BlockDevices(root_gb=1, ephemeral_gb=ephemeral_gb,
+                                                      swap_mb=swap_mb))
+
+    def domain(self, uuid: str) -> ET.Element:
+        return ET.fromstring(self.driver.virsh("dumpxml", uuid))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("libvirt")
+    prefix = "pt" + secrets.token_hex(2)
+    names = KernelNames(prefix)
+    settings = load_settings(environ={}, overrides={
+        "kernel_prefix": prefix, "state_dir": str(tmp / "state"), "shutdown_timeout": 2})
+    context = DriverContext(HOST, settings, tmp / "state" / "hypervisors" / HOST)
+    image_file = tmp / "image.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image_file), "64M"],
+                   check=True)
+    image = ImageSource(id=str(uuidlib.uuid4()), disk_format="qcow2", container_format="bare",
+                        path=str(image_file))
+    driver = loader.load_driver("libvirt", context)
+    assert isinstance(driver, LibvirtDriver)
+    try:
+        yield World(driver, names, tmp, image)
+    finally:
+        driver.daemon.stop()
+        cleanup.remove_all(names)
+
+
+def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def assert_gone(world: World, spec: InstanceSpec) -> None:
+    assert spec.uuid not in world.driver.virsh("list", "--all", "--uuid").split()
+    assert not (world.driver.instances_dir / spec.uuid).exists()
+    assert not {v.devname for v in spec.network_interfaces} & world.taps()
+
+
+def test_domain_type_is_probed_once_per_boot(world: World, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    virt_type = world.driver.virt_type
+    cache = tmp_path / "virt-type.json"
+    first = lvhost.probe_virt_type(cache)
+    assert first["virt_type"] in ("kvm", "qemu") and first["reason"]
+    saved = json.loads(cache.read_text())
+    assert saved["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+    def no_probe() -> dict[str, object]:
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(lvhost, "probe", no_probe)
+    assert lvhost.probe_virt_type(cache)["virt_type"] == first["virt_type"]
+    # the driver uses what the probe found (no KVM that runs stock guests -> TCG)
+    assert virt_type == json.loads(
+        (world.driver.libvirt_dir / "virt-type.json").read_text())["virt_type"]
+    if os.path.isdir("/sys/module/kvm_pvm"):
+        assert virt_type == "qemu"
+
+
+def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
+    spec = world.spec(image=world.image, ephemeral_gb=1, swap_mb=16)
+    spec.config_drive, spec.key_name, spec.key_data = True, "mykey", "ssh-ed25519 AAAA test"
+    spec.user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
+    world.driver.spawn(spec)
+    try:
+        base = world.driver.instances_dir / spec.uuid
+        cached = world.driver.instances_dir / "_base" / files.base_name(world.image.id or "")
+        assert files.info(cached)["format"] == "raw"  # force_raw_images
+        disk = files.info(base / "disk", "qcow2")
+        assert disk["format"] == "qcow2" and disk["backing-filename"] == str(cached)
+        assert json.loads((base / "disk.info").read_text()) == {
+            str(base / "disk"): "qcow2", str(base / "disk.eph0"): "qcow2",
+            str(base / "disk.swap"): "qcow2", str(base / "disk.config"): "raw"}
+        iso = (base / "disk.config").read_bytes()
+        assert iso[0x8001:0x8006] == b"CD001" and iso[0x8028:0x8030] == b"config-2"
+        meta = json.loads(files.config_drive_files(spec)["openstack/latest/meta_data.json"])
+        assert meta["uuid"] == spec.uuid and meta["public_keys"] == {"mykey": spec.key_data}
+        assert b"echo hi" in iso and spec.uuid.encode() in iso
+        assert (base / "console.log").exists()
+
+        listed = world.driver.virsh("list", "--name").split()
+        assert spec.name in listed
+        dom = world.domain(spec.uuid)
+        assert dom.get("type") == world.driver.virt_type
+        assert dom.findtext("name") == spec.name and dom.findtext("uuid") == spec.uuid
+        assert dom.find("features/acpi") is not None
+        targets = [(d.get("dev"), d.get("bus")) for d in dom.findall("devices/disk/target")]
+        assert targets == [("vda", "virtio"), ("vdb", "virtio"), ("vdc", "virtio"),
+                           ("hdd", "ide")]  # the config drive, a cdrom as Nova's
+        nic = dom.find("devices/interface")
+        assert nic is not None and nic.get("type") == "ethernet"
+        vif = spec.network_interfaces[0]
+        assert nic.find("mac").get("address") == vif.mac_address  # type: ignore[union-attr]
+        assert nic.find("target").get("dev") == vif.devname  # type: ignore[union-attr]
+        assert nic.find("model").get("type") == "virtio"  # type: ignore[union-attr]
+        assert nic.find("driver").get("name") == "qemu"  # type: ignore[union-attr]
+        serial = dom.find("devices/serial/source")
+        assert serial is not None and serial.get("path") == str(base / "console.log")
+
+        # the tap is in the host namespace, Nova's fe: MAC, left for the L2 agent to wire
+        link = run.links(world.host_ns)[vif.devname or ""]
+        assert link["address"] == "fe" + vif.mac_address[2:]
+        assert link["mtu"] == 1450
+        assert world.driver.list_instances()[spec.uuid] == RUNNING
+        world.driver.spawn(spec)  # a retried spawn of a running guest changes nothing
+        assert world.driver.power_state(spec.uuid) == RUNNING
+    finally:
+        world.driver.destroy(spec.uuid)
+    assert_gone(world, spec)
+    world.driver.destroy(spec.uuid)  # destroying an unknown guest succeeds
+
+
+def test_power_pause_suspend_reboot(world: World) -> None:
+    spec = world.spec()
+    drv = world.driver
+    drv.spawn(spec)
+    try:
+        u = spec.uuid
+        drv.pause(u)
+        assert drv.power_state(u) == PAUSED
+        drv.unpause(u)
+        assert drv.power_state(u) == RUNNING
+        drv.suspend(u)
+        assert drv.power_state(u) == SUSPENDED
+        assert drv.list_instances()[u] == SUSPENDED
+        drv.resume(u)
+        assert drv.power_state(u) == RUNNING
+        pid = drv.info(u)["qemu_pid"]
+        drv.reboot(u, hard=True)  # a reset: the same QEMU process
+        assert drv.power_state(u) == RUNNING and drv.info(u)["qemu_pid"] == pid
+        started = time.monotonic()
+        drv.power_off(u)  # no OS answers ACPI: stopped after shutdown_timeout
+        assert drv.power_state(u) == SHUTDOWN
+        assert time.monotonic() - started >= 2
+        assert (drv.instances_dir / u / "disk").exists()  # files and taps stay
+        assert spec.network_interfaces[0].devname in world.taps()
+        drv.power_on(u)
+        assert drv.power_state(u) == RUNNING
+        run.run(["ip", "link", "del", spec.network_interfaces[0].devname or ""],
+                world.host_ns)
+        drv.power_off(u)
+        drv.power_on(u)  # a tap lost while off is made again
+        assert spec.network_interfaces[0].devname in world.taps()
+        with pytest.raises(InstanceNotFound):
+            drv.pause(str(uuidlib.uuid4()))
+    finally:
+        drv.destroy(spec.uuid)
+    assert_gone(world, spec)
+
+
+def test_a_guest_that_dies_shows_shutdown_and_survives_libvirtd(world: World) -> None:
+    spec = world.spec()
+    drv = world.driver
+    drv.spawn(spec)
+    try:
+        drv.daemon.stop()
+        until(lambda: drv.daemon.pid() is None, 10, "libvirtd to stop")
+        # the guest outlives its daemon; the next call starts libvirtd again and finds it
+        assert drv.list_instances()[spec.uuid] == RUNNING
+        pid = drv.info(spec.uuid)["qemu_pid"]
+        os.kill(pid, signal.SIGKILL)  # the guest crashes
+        until(lambda: drv.list_instances()[spec.uuid] == SHUTDOWN, 10, "SHUTDOWN")
+    finally:
+        drv.destroy(spec.uuid)
+    assert_gone(world, spec)
+
+
+def test_a_delete_during_a_spawn_leaves_nothing(world: World) -> None:
+    """What the conductor's deadline does to a boot that outlived it: destroy (it waits for
+    the spawn under way, then removes everything)."""
+    spec = world.spec(image=world.image)
+    spawning = threading.Thread(target=world.driver.spawn, args=(spec,))
+    spawning.start()
+    until(lambda: (world.driver.instances_dir / spec.uuid).exists(), 30, "the spawn to start")
+    world.driver.destroy(spec.uuid)
+    spawning.join(60)
+    assert_gone(world, spec)
+
+
+def test_wrong_format_image_fails_and_leaves_nothing(world: World) -> None:
+    raw = world.tmp / "not-really.qcow2"
+    raw.write_bytes(b"\0" * (1 << 20))
+    image = ImageSource(id=str(uuidlib.uuid4()), disk_format="qcow2", path=str(raw))
+    spec = world.spec(image=image)
+    with pytest.raises(DriverError, match="declared qcow2 but its data is raw"):
+        world.driver.spawn(spec)
+    assert_gone(world, spec)
+    assert not (world.driver.instances_dir / "_base" / files.base_name(image.id or "")).exists()
+
+
+def test_volumes_snapshot_rescue_resize(world: World) -> None:
+    spec = world.spec(image=world.image)
+    drv = world.driver
+    drv.spawn(spec)
+    try:
+        u = spec.uuid
+        volume_file = world.tmp / f"volume-{u}"
+        volume_file.write_bytes(b"\0" * (8 << 20))
+        volume = VolumeConnection(volume_id=str(uuidlib.uuid4()), connection_info={
+            "driver_volume_type": "local", "data": {"device_path": str(volume_file)}})
+        assert drv.attach_volume(u, volume) == "/dev/vdb"
+        assert str(volume_file) in drv.virsh("domblklist", u)  # hot-plugged
+        drv.detach_volume(u, volume.volume_id)  # (leaving a live guest takes its OS's ack)
+        assert str(volume_file) not in drv.virsh("domblklist", u, "--inactive")
+        assert drv.info(u)["volumes"] == {}
+
+        snap = drv.snapshot(u)
+        about = files.info(Path(snap["path"]), "qcow2")
+        assert snap["disk_format"] == "qcow2" and "backing-filename" not in about
+        assert drv.power_state(u) == RUNNING
+
+        data = spec.to_dict()
+        drv.rescue(InstanceSpec.from_dict({**data, "rescue_image": data["image"]}))
+        sources = [d.get("file") for d in world.domain(u).findall("devices/disk/source")]
+        assert sources[:2] == [str(drv.instances_dir / u / "disk.rescue"),
+                               str(drv.instances_dir / u / "disk")]
+        drv.unrescue(u)
+        sources = [d.get("file") for d in world.domain(u).findall("devices/disk/source")]
+        assert sources == [str(drv.instances_dir / u / "disk")]
+
+        bigger = InstanceSpec.from_dict({**spec.to_dict(), "vcpus": 2, "memory_mb": 96,
+                                         "root_gb": 2})
+        drv.resize(bigger)
+        dom = world.domain(u)
+        assert dom.findtext("vcpu") == "2" and dom.findtext("memory") == str(96 * 1024)
+        assert files.info(drv.instances_dir / u / "disk", "qcow2")["virtual-size"] == 2 << 30
+        assert drv.power_state(u) == RUNNING
+    finally:
+        drv.destroy(spec.uuid)
+    assert_gone(world, spec)
+
+
+def test_image_cache_manager_ages_unused_bases(world: World) -> None:
+    image = ImageSource(id=str(uuidlib.uuid4()), disk_format="qcow2",
+                        path=world.image.path)
+    spec = world.spec(image=image, ports=0)
+    drv = world.driver
+    drv.spawn(spec)
+    cached = drv.instances_dir / "_base" / files.base_name(image.id or "")
+    try:
+        old = time.time() - 10 * 86400
+        os.utime(cached, (old, old))
+        assert cached.name not in files.age_bases(drv.instances_dir, 86400)
+        assert cached.stat().st_mtime > old  # in use: touched
+    finally:
+        drv.destroy(spec.uuid)
+    assert cached.name in files.age_bases(drv.instances_dir, 86400, now=time.time() + 86401)
+    assert not cached.exists()
+
+
+def test_a_guest_moved_to_another_host_takes_its_disk(world: World) -> None:
+    """Cold migration / resize to another host of this machine: the conductor spawns the guest
+    on the target; its disk (what differs from the image) is copied from the source, onto the
+    target's own base file."""
+    settings = load_settings(environ={}, overrides={
+        "kernel_prefix": world.names.prefix, "state_dir": str(world.tmp / "state"),
+        "shutdown_timeout": 2})
+    target = loader.load_driver("libvirt", DriverContext(
+        "h2", settings, world.tmp / "state" / "hypervisors" / "h2"))
+    assert isinstance(target, LibvirtDriver)
+    spec = world.spec(image=world.image)
+    source = world.driver
+    source.spawn(spec)
+    try:
+        source.power_off(spec.uuid)
+        disk = source.instances_dir / spec.uuid / "disk"
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", str(disk)],
+                       check=True, capture_output=True)
+        target.spawn(spec)
+        moved = target.instances_dir / spec.uuid / "disk"
+        assert files.info(moved, "qcow2")["backing-filename"] == str(
+            target.instances_dir / "_base" / files.base_name(world.image.id or ""))
+        check = subprocess.run(["qemu-io", "-r", "-U", "-f", "qcow2", "-c", "read -P 0x5a 1M 64k",
+                                str(moved)], capture_output=True, text=True, check=False)
+        assert check.returncode == 0 and "Pattern verification failed" not in check.stdout
+        assert target.power_state(spec.uuid) == RUNNING
+        assert spec.name in target.virsh("list", "--name").split()
+    finally:
+        source.destroy(spec.uuid)
+        target.destroy(spec.uuid)
+        target.daemon.stop()
+    assert_gone(world, spec)
+    assert not (target.instances_dir / spec.uuid).exists()
+
+
+def test_interfaces_hot_plug(world: World) -> None:
+    spec = world.spec()
+    drv = world.driver
+    drv.spawn(spec)
+    try:
+        extra = NetworkInterface(port_id=str(uuidlib.uuid4()), mac_address="fa:16:3e:00:aa:01")
+        drv.plug_vif(spec.uuid, extra)
+        assert extra.devname in world.taps()
+        listed = drv.virsh("domiflist", spec.uuid)
+        assert extra.devname in listed and extra.mac_address in listed
+        assert extra.mac_address in drv.virsh("dumpxml", spec.uuid, "--inactive")
+        drv.unplug_vif(spec.uuid, extra.port_id)
+        assert extra.devname not in world.taps()
+        assert extra.mac_address not in drv.virsh("dumpxml", spec.uuid, "--inactive")
+        assert drv.info(spec.uuid)["vifs"] == [spec.network_interfaces[0].port_id]
+    finally:
+        drv.destroy(spec.uuid)
+    assert_gone(world, spec)
