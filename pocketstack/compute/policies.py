@@ -76,7 +76,8 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "os-instance-actions:events", "os-instance-actions:events:details",
                "servers:allow_all_filters", "os-server-groups:index:all_projects",
                "limits:other_project", "os-keypairs:other_user", "scheduler:explain",
-               "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
+               "os-admin-actions:reset_state", "os-admin-actions:inject_network_info",
+               "os-hosts:list", "os-hosts:show",
                "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot",
                "os-quota-class-sets:show", "os-quota-class-sets:update",
                "os-shelve:unshelve_to_host")
