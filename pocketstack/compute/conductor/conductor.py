@@ -2,7 +2,7 @@
 the hosts report. It is the only writer of agent-observed state.
 
 It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
-:mod:`.shelve`, :mod:`.delete`), chosen by the instance's current ``task_state``; volume
+:mod:`.shelve`, :mod:`.delete`, :mod:`.snapshot`), chosen by the instance's current ``task_state``; volume
 attaches and detaches to :mod:`.volume_tasks`; host
 heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
 restarts and deadlines to :mod:`.recovery`.
