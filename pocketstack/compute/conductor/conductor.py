@@ -3,7 +3,8 @@ the hosts report. It is the only writer of agent-observed state.
 
 It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
 :mod:`.shelve`, :mod:`.delete`, :mod:`.snapshot`), chosen by the instance's current
-``task_state``; volume attaches and detaches to :mod:`.volume_tasks`; host heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
+``task_state``; volume attaches and detaches to :mod:`.volume_tasks`; host heartbeats go to
+:mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
 restarts and deadlines to :mod:`.recovery`.
 
 Every entry point (a bus hint, a host's report, the reconciler, a restart, a power sync) is a
