@@ -92,7 +92,7 @@ def create_volume(req: ApiRequest) -> Response:
     api = _api(req, "create")
     data = body(req, schemas.VOLUME_CREATE)["volume"]
     size = int(data["size"])
-    if size < 1:  # Nova's schema lets "0" through; Cinder refuses it
+    if not 1 <= size <= 0x7FFFFFFF:  # Nova's schema lets "0" through; Cinder refuses it
         raise exceptions.BadRequest(f"Invalid input received: Volume size '{size}' must be "
                                     "an integer and greater than 0.")
     try:
