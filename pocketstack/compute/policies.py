@@ -28,7 +28,9 @@ _SERVER_READ = ("servers:index", "servers:detail", "servers:show", "ips:index", 
                 "os-floating-ip-pools:list", "os-floating-ips:list", "os-floating-ips:show",
                 "os-security-groups:get", "os-security-groups:show",
                 "os-volumes-attachments:index", "os-volumes-attachments:show",
-                "os-server-password:show")
+                "os-server-password:show", "os-volumes:list", "os-volumes:detail",
+                "os-volumes:show", "os-volumes:snapshots:list", "os-volumes:snapshots:detail",
+                "os-volumes:snapshots:show")
 _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:start",
                  "servers:stop", "servers:reboot", "servers:rebuild", "servers:resize",
                  "servers:confirm_resize", "servers:revert_resize", "servers:create_image",
@@ -50,7 +52,9 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-security-groups:update", "os-security-groups:delete",
                  "os-security-groups:rule:create", "os-security-groups:rule:delete",
                  "os-server-password:clear", "os-create-backup",
-                 "os-deferred-delete:restore", "os-deferred-delete:force")
+                 "os-deferred-delete:restore", "os-deferred-delete:force",
+                 "os-volumes:create", "os-volumes:delete", "os-volumes:snapshots:create",
+                 "os-volumes:snapshots:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",
@@ -72,7 +76,8 @@ _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:mig
                "os-instance-actions:events", "os-instance-actions:events:details",
                "servers:allow_all_filters", "os-server-groups:index:all_projects",
                "limits:other_project", "os-keypairs:other_user", "scheduler:explain",
-               "os-admin-actions:reset_state", "os-hosts:list", "os-hosts:show",
+               "os-admin-actions:reset_state", "os-admin-actions:inject_network_info",
+               "os-hosts:list", "os-hosts:show",
                "os-hosts:update", "os-hosts:start", "os-hosts:shutdown", "os-hosts:reboot",
                "os-quota-class-sets:show", "os-quota-class-sets:update",
                "os-shelve:unshelve_to_host")

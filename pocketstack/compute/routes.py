@@ -35,6 +35,7 @@ from pocketstack.compute.api import (
     usage_audit,
     versions,
     volume_attachments,
+    volumes_proxy,
 )
 
 ROUTES: list[Route] = [
@@ -155,6 +156,16 @@ ROUTES: list[Route] = [
     Route("POST", "/os-floating-ips", network_proxies.create_floating_ip),
     Route("GET", "/os-floating-ips/{floating_ip_id}", network_proxies.show_floating_ip),
     Route("DELETE", "/os-floating-ips/{floating_ip_id}", network_proxies.delete_floating_ip),
+    Route("GET", "/os-volumes", volumes_proxy.list_volumes),
+    Route("GET", "/os-volumes/detail", volumes_proxy.list_volumes_detail),
+    Route("POST", "/os-volumes", volumes_proxy.create_volume),
+    Route("GET", "/os-volumes/{volume_id}", volumes_proxy.show_volume),
+    Route("DELETE", "/os-volumes/{volume_id}", volumes_proxy.delete_volume),
+    Route("GET", "/os-snapshots", volumes_proxy.list_snapshots),
+    Route("GET", "/os-snapshots/detail", volumes_proxy.list_snapshots_detail),
+    Route("POST", "/os-snapshots", volumes_proxy.create_snapshot),
+    Route("GET", "/os-snapshots/{snapshot_id}", volumes_proxy.show_snapshot),
+    Route("DELETE", "/os-snapshots/{snapshot_id}", volumes_proxy.delete_snapshot),
     Route("GET", "/servers/{server_id}/os-interface", interfaces.index),
     Route("POST", "/servers/{server_id}/os-interface", interfaces.create),
     Route("GET", "/servers/{server_id}/os-interface/{port_id}", interfaces.show),

@@ -149,7 +149,8 @@ class ComputeService:
             state={"compute": self},
             max_body_size=self.settings.max_request_body_size,
             # Nova: an empty id after these collections is 404
-            empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups", "/images"),
+            empty_id_paths=("/os-simple-tenant-usage", "/os-security-groups", "/images",
+                            "/os-volumes", "/os-snapshots"),
         )
 
     def metadata_app(self) -> Any:

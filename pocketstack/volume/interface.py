@@ -39,11 +39,35 @@ class VolumeInfo:
     host: str | None  # host@backend
     attachments: list[dict[str, Any]] = field(default_factory=list)
     image_metadata: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    volume_type: str | None = None  # its name
+    snapshot_id: str | None = None  # made from this snapshot
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None  # ISO 8601, as Cinder prints it
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A volume snapshot, as compute's deprecated ``/os-snapshots`` proxy shows it."""
+
+    id: str
+    volume_id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    size: int  # GiB
+    status: str
+    created_at: str | None  # ISO 8601
 
 
 class VolumeAPI(Protocol):
     def get_volume(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
         """A volume ``ctx`` may see (NotFound otherwise)."""
+        ...
+
+    def list_volumes(self, ctx: RequestContext) -> list[VolumeInfo]:
+        """The volumes of ``ctx``'s project, newest first (Cinder's list without
+        ``all_tenants``; policy ``volume:get_all``)."""
         ...
 
     def reserve(self, ctx: RequestContext, volume_id: str, instance_uuid: str | None = None,
@@ -97,8 +121,10 @@ class VolumeAPI(Protocol):
                       image_id: str | None = None, snapshot_id: str | None = None,
                       source_volid: str | None = None, volume_type: str | None = None,
                       availability_zone: str | None = None,
-                      metadata: dict[str, str] | None = None) -> VolumeInfo:
-        """Start creating a volume (status ``creating``; quotas of ``ctx``'s project)."""
+                      metadata: dict[str, str] | None = None,
+                      description: str | None = None) -> VolumeInfo:
+        """Start creating a volume (status ``creating``; quotas of ``ctx``'s project; policy
+        ``volume:create``)."""
         ...
 
     def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],
@@ -108,5 +134,26 @@ class VolumeAPI(Protocol):
         ...
 
     def delete_volume(self, ctx: RequestContext, volume_id: str) -> None:
-        """Start deleting a detached volume (e.g. ``delete_on_termination``)."""
+        """Start deleting a detached volume (e.g. ``delete_on_termination``; policy
+        ``volume:delete``)."""
+        ...
+
+    def list_snapshots(self, ctx: RequestContext) -> list[SnapshotInfo]:
+        """The snapshots of ``ctx``'s project, newest first (policy
+        ``volume:get_all_snapshots``)."""
+        ...
+
+    def get_snapshot(self, ctx: RequestContext, snapshot_id: str) -> SnapshotInfo:
+        """A snapshot ``ctx`` may see (NotFound otherwise)."""
+        ...
+
+    def create_snapshot(self, ctx: RequestContext, volume_id: str, *,
+                        name: str | None = None, description: str | None = None,
+                        force: bool = False) -> SnapshotInfo:
+        """Start snapshotting a volume (status ``creating``; an ``in-use`` volume only with
+        ``force``; quotas of ``ctx``'s project; policy ``volume:create_snapshot``)."""
+        ...
+
+    def delete_snapshot(self, ctx: RequestContext, snapshot_id: str) -> None:
+        """Start deleting a snapshot (policy ``volume:delete_snapshot``)."""
         ...

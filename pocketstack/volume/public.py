@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -9,21 +10,34 @@ from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.volume import errors
 from pocketstack.volume.domain import services as dservices
-from pocketstack.volume.domain import volumes
+from pocketstack.volume.domain import snapshots, volumes
 from pocketstack.volume.domain.common import deadline, now
-from pocketstack.volume.interface import VolumeInfo
+from pocketstack.volume.interface import SnapshotInfo, VolumeInfo
 
 if TYPE_CHECKING:
     from pocketstack.volume.service import VolumeService
 
 
-def info(row: dict[str, Any]) -> VolumeInfo:
+def _when(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def info(row: dict[str, Any], type_name: str | None = None) -> VolumeInfo:
     return VolumeInfo(
         id=row["id"], project_id=row["project_id"], name=row["name"], size=int(row["size"]),
         status=row["status"], attach_status=row["attach_status"], bootable=bool(row["bootable"]),
         multiattach=bool(row["multiattach"]), availability_zone=row["availability_zone"],
         host=row["host"], attachments=list(row["attachments"]),
-        image_metadata=dict(row["image_metadata"]))
+        image_metadata=dict(row["image_metadata"]), description=row.get("description"),
+        volume_type=type_name, snapshot_id=row.get("snapshot_id"),
+        metadata=dict(row.get("metadata") or {}), created_at=_when(row.get("created_at")))
+
+
+def snapshot_info(row: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=row["id"], volume_id=row["volume_id"], project_id=row["project_id"],
+        name=row["name"], description=row["description"], size=int(row["size"]),
+        status=row["status"], created_at=_when(row["created_at"]))
 
 
 def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +86,23 @@ class VolumeInterface:
         return self.db.write(write)
 
     def get_volume(self, ctx: RequestContext, volume_id: str) -> VolumeInfo:
-        return info(self._row(ctx, volume_id))
+        def read(conn: Any) -> VolumeInfo:
+            row = volumes.get(conn, volume_id, ctx.project_id, ctx.is_admin)
+            return info(row, volumes.type_names(conn).get(row["volume_type_id"] or ""))
+
+        found: VolumeInfo = self.db.read(read)
+        return found
+
+    def list_volumes(self, ctx: RequestContext) -> list[VolumeInfo]:
+        query = volumes.ListQuery(project_id=ctx.project_id or "")
+
+        def read(conn: Any) -> list[VolumeInfo]:
+            rows, _ = volumes.list_volumes(conn, query)
+            names = volumes.type_names(conn)
+            return [info(r, names.get(r["volume_type_id"] or "")) for r in rows]
+
+        found: list[VolumeInfo] = self.db.read(read)
+        return found
 
     def reserve(self, ctx: RequestContext, volume_id: str, instance_uuid: str | None = None,
                 deadline_seconds: float | None = None) -> VolumeInfo:
@@ -117,10 +147,12 @@ class VolumeInterface:
                       image_id: str | None = None, snapshot_id: str | None = None,
                       source_volid: str | None = None, volume_type: str | None = None,
                       availability_zone: str | None = None,
-                      metadata: dict[str, str] | None = None) -> VolumeInfo:
+                      metadata: dict[str, str] | None = None,
+                      description: str | None = None) -> VolumeInfo:
         s = self.service
         if ctx.project_id is None:
             raise errors.bad("a project-scoped context is needed to create volumes.")
+        s.enforce(ctx, "volume:create", {"project_id": ctx.project_id})
         source = volumes.Source()
         if image_id is not None:
             images = s.image_api()
@@ -143,7 +175,8 @@ class VolumeInterface:
             if source.kind not in ("snapshot", "volume"):
                 host = dservices.pick_host(conn, o.volume_service_down_time, None)
             return volumes.create(
-                conn, project_id=project, user_id=ctx.user_id, name=name, description=None,
+                conn, project_id=project, user_id=ctx.user_id, name=name,
+                description=description,
                 size=size, availability_zone=availability_zone, volume_type=volume_type,
                 metadata=dict(metadata or {}), source=source, host=host,
                 default_az=o.volume_availability_zone, quota_defaults=limits,
@@ -151,7 +184,7 @@ class VolumeInterface:
 
         row, msg = self.db.write(write)
         s.send(msg)
-        return info(row)
+        return info(row, self.db.read(volumes.type_names).get(row["volume_type_id"] or ""))
 
     def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],
                         timeout: float) -> VolumeInfo:
@@ -170,7 +203,50 @@ class VolumeInterface:
 
         def write(conn: Any) -> list[dict[str, Any]]:
             row = volumes.get(conn, volume_id, ctx.project_id, ctx.is_admin)
+            s.enforce(ctx, "volume:delete", {"project_id": row["project_id"]})
             return volumes.begin_delete(conn, row, cascade=False, force=False,
                                         task_deadline=deadline(s.options.volume_task_timeout))
+
+        s.send(self.db.write(write))
+
+    def list_snapshots(self, ctx: RequestContext) -> list[SnapshotInfo]:
+        query = volumes.ListQuery(project_id=ctx.project_id or "")
+        rows, _ = self.db.read(snapshots.list_snapshots, query)
+        return [snapshot_info(r) for r in rows]
+
+    def get_snapshot(self, ctx: RequestContext, snapshot_id: str) -> SnapshotInfo:
+        return snapshot_info(self.db.read(snapshots.get, snapshot_id, ctx.project_id,
+                                          ctx.is_admin))
+
+    def create_snapshot(self, ctx: RequestContext, volume_id: str, *,
+                        name: str | None = None, description: str | None = None,
+                        force: bool = False) -> SnapshotInfo:
+        s = self.service
+        if ctx.project_id is None:
+            raise errors.bad("a project-scoped context is needed to create snapshots.")
+        project = ctx.project_id
+        limits = s.quota_limits(project)
+
+        def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            volume = volumes.get(conn, volume_id, ctx.project_id, ctx.is_admin)
+            s.enforce(ctx, "volume:create_snapshot", {"project_id": volume["project_id"]})
+            return snapshots.create(conn, volume, project_id=project, user_id=ctx.user_id,
+                                    name=name, description=description, metadata={},
+                                    force=force, quota_defaults=limits,
+                                    task_deadline=deadline(s.options.volume_task_timeout))
+
+        row, msg = self.db.write(write)
+        s.send(msg)
+        return snapshot_info(row)
+
+    def delete_snapshot(self, ctx: RequestContext, snapshot_id: str) -> None:
+        s = self.service
+
+        def write(conn: Any) -> dict[str, Any] | None:
+            row = snapshots.get(conn, snapshot_id, ctx.project_id, ctx.is_admin)
+            s.enforce(ctx, "volume:delete_snapshot", {"project_id": row["project_id"]})
+            host = volumes.get(conn, row["volume_id"], None, True)["host"]
+            return snapshots.begin_delete(conn, row, host, False,
+                                          deadline(s.options.volume_task_timeout))
 
         s.send(self.db.write(write))

@@ -124,6 +124,16 @@ GET    /os-floating-ips
 POST   /os-floating-ips
 GET    /os-floating-ips/{floating_ip_id}
 DELETE /os-floating-ips/{floating_ip_id}
+GET    /os-volumes
+GET    /os-volumes/detail
+POST   /os-volumes
+GET    /os-volumes/{volume_id}
+DELETE /os-volumes/{volume_id}
+GET    /os-snapshots
+GET    /os-snapshots/detail
+POST   /os-snapshots
+GET    /os-snapshots/{snapshot_id}
+DELETE /os-snapshots/{snapshot_id}
 GET    /servers/{server_id}/os-interface
 POST   /servers/{server_id}/os-interface
 GET    /servers/{server_id}/os-interface/{port_id}
@@ -153,7 +163,8 @@ def test_root_route_table_is_pinned() -> None:
 # accident fails here, as a route does above)
 SERVER_ACTIONS = """
 addFloatingIp addSecurityGroup changePassword confirmResize createBackup createImage
-forceDelete lock migrate os-getConsoleOutput os-resetState os-start os-stop pause reboot
+forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-resetState os-start os-stop
+pause reboot
 rebuild removeFloatingIp removeSecurityGroup rescue resize restore resume revertResize shelve
 shelveOffload suspend unlock unpause unrescue unshelve
 """

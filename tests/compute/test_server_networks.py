@@ -418,3 +418,41 @@ def test_port_security_off_network_shows_no_default_group(cloud: LiveCloud) -> N
     finally:
         cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
         cloud.osc("network", "delete", net, cloud=DEMO, as_json=False)
+
+
+def test_inject_network_info_plugs_the_ports_networking_has(cloud: LiveCloud) -> None:
+    """injectNetworkInfo (admin): the host plugs each of the server's ports as networking
+    has them — here one made behind compute's back, which the host did not have."""
+    server = _boot(cloud, unique("inj"), "--network", "private")
+    sid = server["id"]
+    token, _ = cloud.token()
+    demo_token, _ = cloud.token("demo", project="demo")
+    v248 = {"OpenStack-API-Version": "compute 2.48"}
+    with cloud.client(token) as admin, cloud.client(demo_token) as demo:
+        def nics() -> int:
+            r = admin.get(f"/compute/v2.1/servers/{sid}/diagnostics", headers=v248)
+            assert r.status_code == 200, r.text
+            count: int = r.json()["num_nics"]
+            return count
+
+        assert nics() == 1
+        r = admin.post("/networking/v2.0/ports", json={"port": {
+            "network_id": cloud.osc("network", "show", "private")["id"],
+            "device_id": sid, "device_owner": "compute:nova", "name": unique("oob")}})
+        assert r.status_code == 201, r.text
+        port_id = r.json()["port"]["id"]
+        assert nics() == 1  # networking has it, the host does not
+        action = f"/compute/v2.1/servers/{sid}/action"
+        r = demo.post(action, json={"injectNetworkInfo": None})
+        assert r.status_code == 403, r.text  # admin only
+        r = admin.post(action, json={"injectNetworkInfo": None})
+        assert r.status_code == 202, r.text
+        assert nics() == 2
+        r = admin.post(action, json={"injectNetworkInfo": None})  # again: nothing changes
+        assert r.status_code == 202 and nics() == 2
+        missing = "8b1e2a4e-0000-4000-8000-000000000001"
+        r = admin.post(f"/compute/v2.1/servers/{missing}/action",
+                       json={"injectNetworkInfo": None})
+        assert r.status_code == 404, r.text
+        assert admin.delete(f"/networking/v2.0/ports/{port_id}").status_code == 204
+    cloud.osc("server", "delete", "--wait", sid, cloud=DEMO, as_json=False)

@@ -176,3 +176,27 @@ def delete(req: ApiRequest) -> Response:
     vifs = [v for v in row["scheduler_hints"].get(VIFS) or [] if v["port_id"] != port_id]
     _record(req, row["uuid"], networks, vifs)
     return empty_response(202)
+
+
+def inject_network_info(req: ApiRequest, arg: Any) -> Response:
+    """Admin (Nova's ``injectNetworkInfo``): the server's host plugs each of the server's
+    ports again as networking has them now (``plug_vif``: a driver plugs a port its guest
+    lacks and takes the port's current addresses; one already plugged stays). 409 without a
+    host (shelved offloaded, not yet scheduled), when locked, or when the host fails."""
+    row = _load(req, "os_compute_api:os-admin-actions:inject_network_info")
+    if row["locked"] and not is_admin(req):
+        raise exceptions.Conflict(f"Instance {row['uuid']} is locked")
+    if not row["host"] or row["vm_state"] in (states.BUILDING, states.SHELVED_OFFLOADED):
+        raise exceptions.Conflict(f"Instance {row['uuid']} is not ready")
+    network = svc(req).network
+    if network is None:
+        return empty_response(202)  # no ports to plug
+    for vif in network.instance_ports(row["uuid"]):
+        if vif.vif_type == "binding_failed":
+            continue
+        failure = _host_call(req, row, {"op": "plug_vif", "vif": dataclasses.asdict(
+            vif_interface(dataclasses.asdict(vif)))})
+        if failure is not None:
+            raise exceptions.Conflict(f"Failed to inject network info into {row['uuid']}: "
+                                      f"{failure}")
+    return empty_response(202)

@@ -19,6 +19,7 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.compute.api import (
+    interfaces,
     server_rescue,
     server_shelve,
     server_snapshot,
@@ -440,6 +441,7 @@ ACTIONS: dict[str, Handler] = {
     "unrescue": server_rescue.unrescue,
     "addSecurityGroup": _security_group(True), "removeSecurityGroup": _security_group(False),
     "addFloatingIp": _floating_ip(True), "removeFloatingIp": _floating_ip(False),
+    "injectNetworkInfo": interfaces.inject_network_info,
 }
 
 

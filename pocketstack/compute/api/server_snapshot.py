@@ -1,8 +1,11 @@
 """``createImage`` and ``createBackup``: snapshot a server into the image service.
 
 The server goes into task ``image_snapshot`` (``image_backup``); the image service registers a
-private, queued image owned by the server's project and fills it with the snapshot's data
-(with the fake hypervisor, the data of the image the server booted from); then the task ends.
+private, queued image owned by the server's project, and the answer goes out. createImage
+leaves the copy to the conductor (:mod:`..conductor.snapshot`: ``image_uploading``, the image
+``saving`` then ``active``, then the task ends; a second createImage meanwhile is a 409);
+createBackup fills the image here (with the fake hypervisor, the data of the image the server
+booted from), rotates the server's backups, then ends its task.
 Before 2.45 the answer is an empty 202 with the image's URL in ``Location``, from 2.45 on
 ``image_id``.
 
@@ -29,7 +32,7 @@ from pocketstack.compute.api.common import (
     version_at_least,
 )
 from pocketstack.compute.api.servers import load
-from pocketstack.compute.domain import instance_actions, instances, quotas
+from pocketstack.compute.domain import instance_actions, instances, quotas, states
 from pocketstack.compute.schemas import servers as schemas
 from pocketstack.image.interface import ImageQuery
 
@@ -52,7 +55,7 @@ def create_image(req: ApiRequest, arg: Any) -> Response:
     data = validate(CREATE_IMAGE, arg)
     metadata = dict(data.get("metadata") or {})
     image = snapshot(req, "create_image", "createImage", "compute_snapshot_instance",
-                     data["name"], metadata, check_quota=bool(metadata))
+                     data["name"], metadata, check_quota=bool(metadata), background=True)
     if version_at_least(req, "2.45"):
         return json_response({"image_id": image["id"]}, status=202)
     return empty_response(202, headers={"Location": link(req, "images", image["id"])[0]["href"]})
@@ -79,8 +82,10 @@ def create_backup(req: ApiRequest, arg: Any) -> Response:
 
 def snapshot(req: ApiRequest, action: str, name: str, event: str, image_name: str,
              metadata: dict[str, str], *, check_quota: bool,
-             refuse_volume_backed: bool = False) -> dict[str, Any]:
-    """Snapshot the request's server into a new image, under the task of ``action``."""
+             refuse_volume_backed: bool = False, background: bool = False) -> dict[str, Any]:
+    """Snapshot the request's server into a new image, under the task of ``action``. With
+    ``background`` the image is only registered (``queued``) here and the conductor copies
+    its data and ends the task (:mod:`..conductor.snapshot`); else the copy is made here."""
     ctx = req.ctx
     service = svc(req)
     rule = "os_compute_api:os-create-backup" if action == "create_backup" else \
@@ -108,18 +113,49 @@ def snapshot(req: ApiRequest, action: str, name: str, event: str, image_name: st
     task = row["task_state"]
     LOG.info("[instance: %s] %s: %s accepted (%s)", row["uuid"], task, name, req.request_id)
     ok = False
+    handed = False
     try:
         image = service.images.create_snapshot(
             owner=row["project_id"], name=image_name, source_id=row["image_ref"],
             instance_uuid=row["uuid"], user_id=ctx.user_id, metadata=metadata,
             min_disk=int(row["flavor"].get("disk") or 0), min_ram=0)
+        if background:
+            handed = instances.write_checked(service.db, _hand_over, row["uuid"], task,
+                                             {"image_id": image["id"],
+                                              "source_id": row["image_ref"]})
+            if not handed:  # the server moved on (deleted, reset) before the copy began
+                _drop_image(req, image["id"])
+                raise exceptions.Conflict(f"Instance {row['uuid']} changed while its "
+                                          "snapshot was being made.")
+            service.notify("conductor", {"op": "upload_snapshot", "uuid": row["uuid"]})
+            LOG.info("[instance: %s] %s: image %s queued; the conductor copies it",
+                     row["uuid"], task, image["id"])
+            return image
         service.images.upload_snapshot(image["id"], row["image_ref"])
         ok = True
     finally:
-        service.db.write(_finish, row["uuid"], task, record, event, ok)
-        LOG.info("[instance: %s] %s: %s", row["uuid"], task,
-                 "snapshot uploaded; task ended" if ok else "snapshot failed; task ended")
+        if not handed:
+            service.db.write(_finish, row["uuid"], task, record, event, ok)
+            LOG.info("[instance: %s] %s: %s", row["uuid"], task,
+                     "snapshot uploaded; task ended" if ok else "snapshot failed; task ended")
     return image
+
+
+def _hand_over(conn: Any, uuid: str, task: str, facts: dict[str, Any]) -> bool:
+    """Leave the image's facts for the conductor, if the server is still in ``task``."""
+    current = instances.get(conn, uuid)
+    if current["task_state"] != task:
+        return False
+    hints = dict(current["scheduler_hints"] or {}, **{states.SNAPSHOT_IMAGE_HINT: facts})
+    instances.update(conn, current, {"scheduler_hints": hints})
+    return True
+
+
+def _drop_image(req: ApiRequest, image_id: str) -> None:
+    try:
+        svc(req).images.delete_image(req.ctx, image_id)
+    except exceptions.PocketstackError as exc:
+        LOG.warning("snapshot %s left behind: %s", image_id, exc)
 
 
 def rotate(req: ApiRequest, image_id: str, instance_uuid: str, backup_type: str,

@@ -2,9 +2,9 @@
 the hosts report. It is the only writer of agent-observed state.
 
 It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
-:mod:`.shelve`, :mod:`.delete`), chosen by the instance's current ``task_state``; volume
-attaches and detaches to :mod:`.volume_tasks`; host
-heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
+:mod:`.shelve`, :mod:`.delete`, :mod:`.snapshot`), chosen by the instance's current
+``task_state``; volume attaches and detaches to :mod:`.volume_tasks`; host heartbeats go to
+:mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
 restarts and deadlines to :mod:`.recovery`.
 
 Every entry point (a bus hint, a host's report, the reconciler, a restart, a power sync) is a
@@ -43,6 +43,7 @@ from pocketstack.compute.conductor.power_sync import PowerSync
 from pocketstack.compute.conductor.recovery import Recovery
 from pocketstack.compute.conductor.resize import ResizeMigrate
 from pocketstack.compute.conductor.shelve import Shelve
+from pocketstack.compute.conductor.snapshot import Snapshot
 from pocketstack.compute.conductor.soft_delete import SoftDelete
 from pocketstack.compute.conductor.volume_tasks import VolumeTasks
 from pocketstack.compute.conductor.workqueue import InstanceWorkQueue
@@ -78,9 +79,10 @@ class Conductor:
         self.hostname = socket.gethostname()
         self.queue = InstanceWorkQueue()
         self.soft_delete = SoftDelete(self)
+        self.snapshot = Snapshot(self)
         self.families: list[TaskFamily] = [Build(self), PowerActions(self),
                                            ResizeMigrate(self), Shelve(self), Delete(self),
-                                           self.soft_delete]
+                                           self.soft_delete, self.snapshot]
         self._by_task = {task: f for f in self.families for task in f.task_states}
         self.hosts = Hosts(self)
         self.power_sync = PowerSync(self)
@@ -242,6 +244,8 @@ class Conductor:
             elif op == "release_volumes" and uuid:
                 await self.in_thread(volumes.release, self.volume_api(), uuid,
                                      list(msg.get("volumes") or []))
+            elif op == "upload_snapshot" and uuid:
+                await self.snapshot.upload(uuid)
             elif op == "delete_image" and msg.get("image_id"):
                 await self.in_thread(self.delete_image, str(msg["image_id"]), uuid)
             elif op == "heartbeat":

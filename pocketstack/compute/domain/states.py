@@ -21,10 +21,11 @@ RESIZE_PREP, RESIZE_FINISH, RESIZE_REVERTING, RESIZE_CONFIRMING = "resize_prep",
 REBUILDING, MIGRATING, SHELVING, UNSHELVING = "rebuilding", "migrating", "shelving", \
     "unshelving"
 RESCUING, UNRESCUING, IMAGE_SNAPSHOT = "rescuing", "unrescuing", "image_snapshot"
-IMAGE_BACKUP = "image_backup"
+IMAGE_BACKUP, IMAGE_UPLOADING = "image_backup", "image_uploading"
 SOFT_DELETING, RESTORING = "soft-deleting", "restoring"
 
 # internal scheduler hints that carry shelve's facts from the API to the conductor
+SNAPSHOT_IMAGE_HINT = "_snapshot_image"  # createImage's image the conductor is to fill
 SHELVED_IMAGE_HINT = "_shelved_image"  # the <name>-shelved snapshot unshelve boots from
 UNSHELVE_HOST_HINT = "_unshelve_host"  # the host an unshelve was asked to use (2.91)
 # the vm_state a soft-deleted server had (restored to it when it has no guest to power on)
