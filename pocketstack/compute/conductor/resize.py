@@ -1,9 +1,14 @@
 """The resize/migrate family: ``resize_prep`` (schedule + claim the new size), ``resize_finish``
 (the target host builds it), ``resize_confirming`` and ``resize_reverting``.
 
-A resize to the same host is done in place (``resize`` on the host); otherwise the target
-spawns the guest (``spawn`` with purpose ``migrate``) and the source's guest is removed on
-confirm. Each claim commits with the instance write that records it.
+A resize to the same host is done in place (``resize`` on the host); otherwise the instance's
+ports are bound to the target first (its network agents must know them when its taps appear:
+Nova's ``migrate_instance_finish`` before ``finish_migration``), then the target spawns the
+guest (``spawn`` with purpose ``migrate``); the source's guest is removed on confirm. A failed
+spawn binds the ports back to the source; a revert binds them back and hard-reboots the
+source's guest (its taps went with the ports). A host forced at create
+(``--availability-zone az:host``) does not pin the move. Each claim commits with the instance
+write that records it.
 """
 
 from __future__ import annotations
