@@ -39,15 +39,29 @@ def user_ports(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(r["port_id"]) for r in row["networks"] or [] if r.get("port_id"))
 
 
-def rebind_ports(conductor: Conductor, step: Step) -> None:
-    """After this step commits, bind the instance's ports to the host it is on now (unbind
-    them when it has none): moves, reverts, shelve offloads and unshelves."""
+def rebind_ports(conductor: Conductor, step: Step, host: str | None = None,
+                 then: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+    """After this step commits, bind the instance's ports to ``host`` (by default the host
+    it is on now; unbind them when it has none): moves, reverts, shelve offloads and
+    unshelves. ``then``: messages sent once the ports are bound (a move's spawn on its
+    target: as Nova's ``migrate_instance_finish`` before ``finish_migration``, the target's
+    network agents must know the port is theirs when its tap appears, or they take the tap
+    for a stale one)."""
     if conductor.network is not None and step.row["networks"]:
-        step.send("conductor", {"op": "bind_ports", "uuid": step.uuid})
+        message: dict[str, Any] = {"op": "bind_ports", "uuid": step.uuid}
+        if host is not None:
+            message["host"] = host
+        if then:
+            message["then"] = [[topic, body] for topic, body in then]
+        step.send("conductor", message)
+    else:
+        for topic, body in then or []:
+            step.send(topic, body)
 
 
-def bind_ports(conductor: Conductor, uuid: str) -> None:
-    """Bind (unbind) the instance's ports to its current host; its own transaction."""
+def bind_ports(conductor: Conductor, uuid: str, host: str | None = None) -> None:
+    """Bind (unbind) the instance's ports to ``host`` (default: its current host); its own
+    transaction."""
     try:
         row = conductor.db.read(instances.get, uuid)
     except exceptions.NotFound:
@@ -57,7 +71,8 @@ def bind_ports(conductor: Conductor, uuid: str) -> None:
         return
     ctx = requester(row)
     conductor.network.allocate_for_instance(
-        ctx, uuid, row["host"] or "", [PortRequest(port_id=v.port_id) for v in found])
+        ctx, uuid, (row["host"] if host is None else host) or "",
+        [PortRequest(port_id=v.port_id) for v in found])
 
 
 def requester(row: dict[str, Any]) -> RequestContext:
@@ -69,7 +84,11 @@ def requester(row: dict[str, Any]) -> RequestContext:
 
 
 def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
-                 flavor: dict[str, Any], ignore_hosts: set[str]) -> RequestSpec:
+                 flavor: dict[str, Any], ignore_hosts: set[str],
+                 move: bool = False) -> RequestSpec:
+    """What the scheduler is asked for ``row``. A move (migrate, resize) drops the
+    host forced at create time (``--availability-zone az:host``), as Nova's conductor resets
+    the request spec's forced destinations: the server may go anywhere in its zone."""
     group_policy, group_hosts, max_per_host = None, [], 1
     if row["server_group"]:
         try:
@@ -98,7 +117,7 @@ def request_spec(conductor: Conductor, conn: Connection, row: dict[str, Any],
         availability_zone=row["requested_az"], group_uuid=row["server_group"] or None,
         group_policy=group_policy,
         group_hosts=group_hosts, group_max_per_host=max_per_host, ignore_hosts=ignore_hosts,
-        force_host=row["scheduler_hints"].get("_force_host"))
+        force_host=None if move else row["scheduler_hints"].get("_force_host"))
 
 
 def _uuids(value: Any) -> list[str] | None:

@@ -221,8 +221,15 @@ class Conductor:
 
                 await self.queue.run(uuid, job)
             elif op == "bind_ports" and uuid and self.network is not None:
+                host = msg.get("host")
+                then = [(str(t), dict(m)) for t, m in msg.get("then") or []]
+
                 async def bind() -> None:
-                    await self.in_thread(bind_ports, self, uuid)
+                    try:
+                        await self.in_thread(bind_ports, self, uuid,
+                                             None if host is None else str(host))
+                    finally:  # a spawn waits for its ports (a failed bind fails there)
+                        await self.send(then)
 
                 await self.queue.run(uuid, bind)
             elif op == "release_ports" and uuid and self.network is not None:

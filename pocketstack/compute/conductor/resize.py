@@ -1,9 +1,14 @@
 """The resize/migrate family: ``resize_prep`` (schedule + claim the new size), ``resize_finish``
 (the target host builds it), ``resize_confirming`` and ``resize_reverting``.
 
-A resize to the same host is done in place (``resize`` on the host); otherwise the target
-spawns the guest (``spawn`` with purpose ``migrate``) and the source's guest is removed on
-confirm. Each claim commits with the instance write that records it.
+A resize to the same host is done in place (``resize`` on the host); otherwise the instance's
+ports are bound to the target first (its network agents must know them when its taps appear:
+Nova's ``migrate_instance_finish`` before ``finish_migration``), then the target spawns the
+guest (``spawn`` with purpose ``migrate``); the source's guest is removed on confirm. A failed
+spawn binds the ports back to the source; a revert binds them back and hard-reboots the
+source's guest (its taps went with the ports). A host forced at create
+(``--availability-zone az:host``) does not pin the move. Each claim commits with the instance
+write that records it.
 """
 
 from __future__ import annotations
@@ -70,8 +75,9 @@ class ResizeMigrate(TaskFamily):
         spec = spawn.spawn_spec(self.conductor, step.row, flavor)
         if target == step.row["host"]:
             step.to_host(target, "resize", spec=spec)
-        else:
-            step.to_host(target, "spawn", spec=spec, purpose="migrate")
+        else:  # the ports are the target's first (see rebind_ports), then it spawns
+            rebind_ports(self.conductor, step, target, then=[(f"compute.{target}", {
+                "op": "spawn", "uuid": step.uuid, "spec": spec, "purpose": "migrate"})])
 
     def move(self, step: Step) -> None:
         """Resize (new flavor) or cold-migrate (same flavor, another host)."""
@@ -80,7 +86,7 @@ class ResizeMigrate(TaskFamily):
         name = self.action_name(row) or "resize"
         new_flavor = row["new_flavor"] or row["flavor"]
         ignore = {row["host"]} if name == "migrate" else set()
-        spec = request_spec(conductor, step.conn, row, new_flavor, ignore)
+        spec = request_spec(conductor, step.conn, row, new_flavor, ignore, move=True)
         try:
             chosen, verdicts, seconds = conductor.scheduler.schedule(spec)  # claims
         except NoValidHost as exc:  # the instance stays where it is, as it was
@@ -123,6 +129,8 @@ class ResizeMigrate(TaskFamily):
                 row["flavor"])}, row["project_id"], row["user_id"])
             step.settle({**ENDED, "new_flavor": None, "migration_source": None}, name, False,
                         msg.get("message"))
+            if msg.get("host") != row["host"]:
+                rebind_ports(conductor, step)  # back to the source
             step.note(f"{row['vm_state']}: {name} failed on {msg.get('host')} "
                       f"({msg.get('message')}); back on {row['host']}")
             return
@@ -131,8 +139,6 @@ class ResizeMigrate(TaskFamily):
                      "old_flavor": row["flavor"], "flavor": row["new_flavor"] or row["flavor"],
                      "new_flavor": None, "power_state": msg.get("power_state") or 1},
                     name, True)
-        if msg["host"] != row["host"]:
-            rebind_ports(conductor, step)
         step.note(f"resized: {name} to {msg['host']} done; waiting for confirm or revert")
 
     def confirm(self, step: Step) -> None:
@@ -166,5 +172,9 @@ class ResizeMigrate(TaskFamily):
         for host, op in ops:
             step.to_host(host, op, purpose="settle")
         step.to_host(target, "destroy", purpose="cleanup")
-        rebind_ports(self.conductor, step)
+        # the ports come back, then the source's guest boots again (Nova's
+        # finish_revert_resize powers it on): its taps went with the ports' move
+        then = [] if ops else [(f"compute.{source}", {"op": "reboot_hard", "uuid": step.uuid,
+                                                       "purpose": "settle"})]
+        rebind_ports(self.conductor, step, then=then)
         step.note(f"{step.row['vm_state']}: resize reverted to {source}")

@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import functools
 import json
 import logging
@@ -101,7 +102,7 @@ def _one_at_a_time(method: _F) -> _F:
     @functools.wraps(method)
     def wrapper(self: NamespaceDriver, first: Any, *args: Any, **kwargs: Any) -> Any:
         uuid = first.uuid if isinstance(first, InstanceSpec) else str(first)
-        with self._guest_lock(uuid):
+        with self._guest_lock(uuid), self._machine_lock(uuid):
             return method(self, first, *args, **kwargs)
     return cast(_F, wrapper)
 
@@ -140,6 +141,20 @@ class NamespaceDriver:
         with self._locks_guard:
             return self._locks.setdefault(uuid, threading.RLock())
 
+    @contextlib.contextmanager
+    def _machine_lock(self, uuid: str) -> Any:
+        """The guest's kernel names are the machine's, not the host's: while a migration's
+        source and target both have the guest (a revert's destroy on one, boot on the other),
+        one host's operation on it at a time (a lock file beside the hosts' directories)."""
+        locks = self.instances_dir.parent.parent / ".guest-locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / uuid, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     # -- where things are ------------------------------------------------------------------
     def _dir(self, uuid: str) -> Path:
         return self.instances_dir / uuid
@@ -160,6 +175,35 @@ class NamespaceDriver:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, path)
+
+    def _netns_owner(self, uuid: str) -> str | None:
+        """The host whose guest holds the name ``P-inst-<uuid>`` now (the alias its spawn
+        gave the namespace's ``lo``), "" for a namespace without one, None for none."""
+        netns = self.names.guest_ns(uuid)
+        if not run.netns_exists(netns):
+            return None
+        try:
+            return str(run.links(netns).get("lo", {}).get("ifalias") or "")
+        except run.KernelError:
+            return None
+
+    def _claim_netns(self, uuid: str) -> None:
+        """Make (or keep) the guest's namespace and mark it as this host's guest's; one
+        another host's guest holds (a reverted migration's target) is stopped and removed."""
+        netns = self.names.guest_ns(uuid)
+        if not self._owns_kernel_objects(uuid):
+            self._stop(uuid, soft=False, links_down=False)
+            run.delete_netns(netns)
+        run.ensure_netns(netns)
+        run.run(["ip", "link", "set", "lo", "alias", self.host], netns)
+
+    def _owns_kernel_objects(self, uuid: str) -> bool:
+        """Whether the guest's namespace and cgroup (named by uuid alone: one kernel holds
+        every host) belong to this host's guest. They do not once a cold migration or resize
+        moved the guest to another host, whose spawn took the names over (and stopped this
+        host's guest, as Nova powers off a migration's source): the source's clean-up on
+        confirm must leave them to the target's guest."""
+        return self._netns_owner(uuid) in (None, "", self.host)
 
     @staticmethod
     def _spec(record: dict[str, Any]) -> InstanceSpec:
@@ -301,7 +345,7 @@ class NamespaceDriver:
     def _ensure_links(self, uuid: str, record: dict[str, Any]) -> None:
         """Recreate the namespace and veths a guest is missing (e.g. after the host's reboot)."""
         netns = self.names.guest_ns(uuid)
-        run.ensure_netns(netns)
+        self._claim_netns(uuid)
         present = run.links(netns)
         for vif in self._spec(record).network_interfaces:
             dev = record["devs"][vif.port_id]
@@ -380,7 +424,9 @@ class NamespaceDriver:
         uuid = spec.uuid
         if self._init_pid(uuid) is not None:
             return  # idempotent: a retried spawn of a running guest is a no-op
-        self._remove(uuid)  # what a spawn that did not finish left behind, if anything
+        # what a spawn that did not finish left behind, if anything; or the guest on the host
+        # a cold migration or resize comes from: stopped, its namespace and cgroup taken over
+        self._remove(uuid, take_over=True)
         if spec.image.path is not None and not os.path.isfile(spec.image.path):
             raise DriverError(f"{self.host}: image file {spec.image.path} is missing.")
         base = self._dir(uuid)
@@ -417,7 +463,7 @@ class NamespaceDriver:
         netns = self.names.guest_ns(uuid)
         if run.netns_exists(netns):  # left over by a guest that was not cleaned up
             run.delete_netns(netns)
-        run.ensure_netns(netns)
+        self._claim_netns(uuid)
         host_links = run.links(self.names.host_ns(self.host)) \
             if run.netns_exists(self.names.host_ns(self.host)) else {}
         for vif in spec.network_interfaces:
@@ -455,11 +501,14 @@ class NamespaceDriver:
     def destroy(self, uuid: str) -> None:
         self._remove(uuid)
 
-    def _remove(self, uuid: str) -> None:
-        """Everything of a guest, whatever state it is in (nothing there is fine)."""
+    def _remove(self, uuid: str, take_over: bool = False) -> None:
+        """Everything of a guest, whatever state it is in (nothing there is fine); its
+        namespace and cgroup only when they are this host's guest's (or ``take_over``)."""
         base = self._dir(uuid)
         group = self._group(uuid)
-        cgroups.thaw(group)
+        owned = take_over or self._owns_kernel_objects(uuid)
+        if owned:
+            cgroups.thaw(group)
         netns = self.names.guest_ns(uuid)
         host_ns = self.names.host_ns(self.host)
         with contextlib.suppress(InstanceNotFound):
@@ -469,13 +518,14 @@ class NamespaceDriver:
                 present = set(run.links(host_ns))
                 run.ip_batch([f"link del {tap}" for tap in sorted(taps & present)], host_ns,
                              force=True)
-        if run.netns_exists(netns):
+        if owned and run.netns_exists(netns):
             self._stop(uuid, soft=False, links_down=False)
             run.delete_netns(netns)
         with contextlib.suppress(InstanceNotFound):
             for volume in (self._record(uuid).get("volumes") or {}).values():
                 vols.detach_loop(volume["loop"], volume.get("path"))
-        cgroups.remove(group)
+        if owned:
+            cgroups.remove(group)
         shutil.rmtree(base, ignore_errors=True)
 
     @_one_at_a_time
@@ -671,7 +721,7 @@ class NamespaceDriver:
             return
         used = set(record["devs"].values())
         dev = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-        run.ensure_netns(self.names.guest_ns(uuid))
+        self._claim_netns(uuid)
         self._plug(uuid, vif, dev)
         record["devs"][vif.port_id] = dev
         record["spec"]["network_interfaces"].append(asdict(vif))
