@@ -75,7 +75,10 @@ def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveClo
 
 
 def _virsh(cloud: LiveCloud, *args: str) -> str:
-    socket = next(cloud.state_dir.glob("hypervisors/*/libvirt/run/libvirt-sock"))
+    # the daemon's socket is in the state dir, or in /run/pocketstack/<prefix>-<host> when that
+    # path would pass sun_path's 108 bytes (a deep state dir, as under pytest-xdist)
+    socket = next(iter([*cloud.state_dir.glob("hypervisors/*/libvirt/run/libvirt-sock"),
+                        *Path("/run/pocketstack").glob(f"{cloud.env['PREFIX']}-*/libvirt-sock")]))
     return subprocess.run(["virsh", "-q", "-c", f"qemu:///system?socket={socket}", *args],
                           capture_output=True, text=True, check=True, timeout=60).stdout
 

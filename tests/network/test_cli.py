@@ -114,6 +114,10 @@ def test_floating_ip_needs_a_router_to_the_port(cloud: LiveCloud) -> None:
     refused = cloud.osc("floating", "ip", "set", "--port", port["id"], fip["id"],
                         cloud="pocketstack", check=False, as_json=False)
     assert refused.returncode != 0 and "not reachable" in refused.stderr
+    # demo's only network stays `private` for the other modules sharing this cloud (--nic auto)
+    cloud.osc("floating", "ip", "delete", fip["id"], cloud="pocketstack", as_json=False)
+    cloud.osc("port", "delete", port["id"], cloud="pocketstack", as_json=False)
+    cloud.osc("network", "delete", net, cloud="pocketstack", as_json=False)
 
 
 def test_agents_and_ports(cloud: LiveCloud) -> None:

@@ -208,6 +208,10 @@ class VolumeTasks:
         c = self.conductor
         api = c.volume_api()
         row = await self._read(uuid) if uuid else None
+        if row is not None:  # the server's side first: once the volume is released, the server
+            # no longer lists it (a second pass, if the release fails, finds no mapping to undo)
+            await c.send(await c.in_thread(c._step, uuid, self._failed,
+                                           (volume_id, kind, why)))
         if kind == "attach":
             if row is not None and row["host"]:  # it may have plugged it after all
                 await c.bus.cast(f"compute.{row['host']}", {
@@ -224,9 +228,6 @@ class VolumeTasks:
             except Exception as exc:
                 LOG.warning("[instance: %s] rolling back the detach of volume %s: %s", uuid,
                             volume_id, exc)
-        if row is not None:
-            await c.send(await c.in_thread(c._step, uuid, self._failed,
-                                           (volume_id, kind, why)))
 
     def _failed(self, step: Step, volume_id: str, kind: str, why: str) -> None:
         if pending_bdm(step.row, volume_id, kind) is None:
