@@ -29,15 +29,14 @@ def remove_all(names: KernelNames, state_dir: Path | None = None,
     pidfiles = [p for d in short_dirs for p in d.glob("**/*.pid")]
     if state_dir is not None:
         pidfiles = sorted((state_dir / "run").glob("**/*.pid")) + pidfiles
-    if pidfiles:
-        for pidfile in pidfiles:
-            try:
-                pid = int(pidfile.read_text().strip() or 0)
-                if pid > 1:
-                    os.kill(pid, signal.SIGKILL)
-            except (ValueError, ProcessLookupError, PermissionError, OSError):
-                pass
-            pidfile.unlink(missing_ok=True)
+    for pidfile in pidfiles:
+        try:
+            pid = int(pidfile.read_text().strip() or 0)
+            if pid > 1:
+                os.kill(pid, signal.SIGKILL)
+        except (ValueError, ProcessLookupError, PermissionError, OSError):
+            pass
+        pidfile.unlink(missing_ok=True)
     removed = []
     for short in short_dirs:
         shutil.rmtree(short, ignore_errors=True)
