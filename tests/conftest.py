@@ -221,16 +221,63 @@ def start_cloud(state_dir: Path, extra_env: dict[str, str] | None = None,
 
 
 @pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+def cloud(tmp_path_factory: pytest.TempPathFactory,
+          request: pytest.FixtureRequest) -> Iterator[LiveCloud]:
     state = tmp_path_factory.mktemp("cloud") / "state"
     state.mkdir()
     live = start_cloud(state, {"POCKETSTACK_LOCKOUT_FAILURE_ATTEMPTS": "3",
                                "POCKETSTACK_LOCKOUT_DURATION": "5",
                                "POCKETSTACK_UNIQUE_LAST_PASSWORD_COUNT": "2"})
+    request.config.stash[SHARED_CLOUD] = SharedCloudWatch(live)
     try:
         yield live
     finally:
+        del request.config.stash[SHARED_CLOUD]
         live.stop()
+
+
+class SharedCloudWatch:
+    """What every module must leave as it found it in the session cloud: the networks the
+    ``demo`` project sees (``--nic auto`` and every server created without ``--nic`` rely on
+    demo seeing exactly one)."""
+
+    def __init__(self, live: LiveCloud) -> None:
+        self.live = live
+        self.token = ""
+        self.baseline = self.demo_networks()
+
+    def demo_networks(self) -> dict[str, str]:
+        for _ in range(2):
+            if not self.token:
+                self.token, _ = self.live.token("demo", project="demo")
+            r = httpx.get(self.live.url + "/networking/v2.0/networks",
+                          headers={"X-Auth-Token": self.token}, timeout=30)
+            if r.status_code == 401:
+                self.token = ""
+                continue
+            assert r.status_code == 200, r.text
+            return {n["id"]: n["name"] for n in r.json()["networks"]}
+        raise AssertionError("the demo user's token was refused twice")
+
+
+SHARED_CLOUD = pytest.StashKey[SharedCloudWatch]()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _leaves_the_shared_cloud_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the module that leaves the session cloud's demo project another network (or
+    takes its network away): later modules on the same xdist worker would break."""
+    yield
+    watch = request.config.stash.get(SHARED_CLOUD, None)
+    if watch is None:
+        return
+    now = watch.demo_networks()
+    if now != watch.baseline:
+        added = {k: v for k, v in now.items() if k not in watch.baseline}
+        gone = {k: v for k, v in watch.baseline.items() if k not in now}
+        watch.baseline = now  # report once, in the module that did it
+        pytest.fail(f"{request.module.__name__} changed the networks the shared cloud's demo "
+                    f"project sees: added {added}, removed {gone}")
 
 
 @pytest.fixture(scope="session")

@@ -98,9 +98,9 @@ class NetworkAPI(Protocol):
         when it is already there (not there) or the instance has no ports."""
         ...
 
-    def default_network_id(self, ctx: RequestContext) -> str | None:
-        """The network ``networks: auto`` means for the caller (its only network, or the
-        shared one), or None."""
+    def auto_networks(self, ctx: RequestContext) -> list[str]:
+        """The networks ``networks: auto`` could mean for the caller: its own internal
+        networks, else the shared ones (one is the answer, more are ambiguous)."""
         ...
 
     def visible_networks(self, ctx: RequestContext) -> list[dict[str, Any]]:

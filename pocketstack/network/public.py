@@ -68,8 +68,8 @@ class NetworkInterface:
         self.service.changed("port", changed)
         return str(name)
 
-    def default_network_id(self, ctx: RequestContext) -> str | None:
-        return self.service.db.read(instances.default_network, ctx)  # type: ignore[no-any-return]
+    def auto_networks(self, ctx: RequestContext) -> list[str]:
+        return self.service.db.read(instances.auto_networks, ctx)  # type: ignore[no-any-return]
 
     def visible_networks(self, ctx: RequestContext) -> list[dict[str, Any]]:
         return self.service.db.read(instances.visible_networks, ctx)  # type: ignore[no-any-return]

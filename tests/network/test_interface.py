@@ -85,7 +85,7 @@ def test_allocate_addresses_release(service: NetworkService) -> None:
     made = db.read(lambda conn: ports.list_ports(conn, ctx, networks.ListQuery(
         filters={"device_id": ["vm-1"]}), [], [])[0])
     assert made == []
-    assert api.default_network_id(ctx) == net["id"]
+    assert api.auto_networks(ctx) == [net["id"]]
     role = service.roles()[0]
     role.report()  # type: ignore[attr-defined]
     listed = db.read(lambda conn: agents.list_agents(conn, networks.ListQuery())[0])

@@ -9,8 +9,10 @@ from pocketstack.common.api.app import ApiRequest
 from pocketstack.common.api.validation import validate
 
 if TYPE_CHECKING:
+    from pocketstack.common.context import RequestContext
     from pocketstack.compute.domain.quotas import Unified
     from pocketstack.compute.service import ComputeService
+    from pocketstack.network.interface import NetworkAPI
 
 
 def svc(req: ApiRequest) -> ComputeService:
@@ -71,3 +73,20 @@ def link(req: ApiRequest, kind: str, ident: Any) -> list[dict[str, str]]:
     root = base[: -len("/v2.1")] if base.endswith("/v2.1") else base
     return [{"rel": "self", "href": f"{base}/{kind}/{ident}"},
             {"rel": "bookmark", "href": f"{root}/{kind}/{ident}"}]
+
+
+def auto_network(network: NetworkAPI, ctx: RequestContext, explicit: bool) -> str | None:
+    """The one network ``networks: auto`` (or no ``networks``) means for the caller: its own
+    network, else the one shared network. Several: Nova's 409, naming them so the user can
+    pick. None: with ``explicit`` (``auto`` asked for) Nova's 400, else no network."""
+    candidates = network.auto_networks(ctx)
+    if len(candidates) > 1:
+        raise exceptions.Conflict(
+            "More than one possible network found. Specify network ID(s) to select which "
+            f"one(s) to connect to. (Candidates: {', '.join(candidates)}.)")
+    if candidates:
+        return candidates[0]
+    if explicit:
+        raise exceptions.BadRequest(
+            f"Unable to automatically allocate a network for project {ctx.project_id}")
+    return None

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.compute.api.admin_common import is_admin
-from pocketstack.compute.api.common import body, enforce, svc, version_at_least
+from pocketstack.compute.api.common import auto_network, body, enforce, svc, version_at_least
 from pocketstack.compute.conductor.spec import VIFS, vif_interface
 from pocketstack.compute.domain import instances, states
 from pocketstack.compute.domain.instance_access import load_instance
@@ -118,10 +118,13 @@ def create(req: ApiRequest) -> Response:
     _check_state(row, "attach_interface")
     network, ctx = _network(req), req.ctx
     if not port_id and not net_id:
-        net_id = network.default_network_id(ctx)
+        try:  # Nova answers both with 400 here
+            net_id = auto_network(network, ctx, explicit=False)
+        except exceptions.Conflict as exc:
+            raise exceptions.BadRequest(str(exc)) from None
         if net_id is None:
-            raise exceptions.BadRequest("Unable to automatically allocate a network for "
-                                        f"project {ctx.project_id}")
+            raise exceptions.BadRequest("No specific network was requested and none are "
+                                        f"available for project '{ctx.project_id}'.")
     request = PortRequest(network_id=None if port_id else net_id, port_id=port_id,
                           fixed_ip=fixed[0]["ip_address"] if fixed else None)
     try:

@@ -20,6 +20,7 @@ from pocketstack.common.timeutils import parse_isotime
 from pocketstack.compute.api import block_devices, server_views
 from pocketstack.compute.api.common import (
     allowed,
+    auto_network,
     body,
     enforce,
     svc,
@@ -95,11 +96,8 @@ def requested_networks(req: ApiRequest, networks: Any, explicit: bool) -> list[d
         return []
     ctx = req.ctx
     if networks == "auto":
-        default = network.default_network_id(ctx)
+        default = auto_network(network, ctx, explicit)
         if default is None:
-            if explicit:  # Nova: nothing to auto-allocate from
-                raise exceptions.BadRequest(
-                    f"Unable to automatically allocate a network for project {ctx.project_id}")
             return []
         return [{"network_id": default, "port_id": None, "fixed_ip": None}]
     out: list[dict[str, Any]] = []

@@ -203,22 +203,18 @@ def security_groups(conn: Connection, instance_ids: list[str]) -> dict[str, list
     return out
 
 
-def default_network(conn: Connection, ctx: RequestContext) -> str | None:
+def auto_networks(conn: Connection, ctx: RequestContext) -> list[str]:
+    """The networks ``networks: auto`` could mean for the caller, oldest first: its own
+    internal networks, or (when it has none) the shared ones. One is an answer; more are
+    ambiguous; none means there is nothing to boot on."""
     clause = networks.visible_clause(ctx)
     query = sa.select(t.networks.c.id, t.networks.c.project_id, t.networks.c.shared).where(
         t.networks.c.external.is_(False))
     if clause is not None:
         query = query.where(clause)
-    rows = conn.execute(query.order_by(t.networks.c.created_at)).all()
-    own = [r for r in rows if r.project_id == ctx.project_id]
-    if len(own) == 1:
-        return str(own[0].id)
-    shared = [r for r in rows if r.shared]
-    if not own and len(shared) == 1:
-        return str(shared[0].id)
-    return None
-
-
+    rows = conn.execute(query.order_by(t.networks.c.created_at, t.networks.c.id)).all()
+    own = [str(r.id) for r in rows if r.project_id == ctx.project_id]
+    return own or [str(r.id) for r in rows if r.shared]
 
 
 def visible_networks(conn: Connection, ctx: RequestContext) -> list[dict[str, Any]]:
