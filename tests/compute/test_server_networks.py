@@ -106,6 +106,35 @@ def test_auto_and_none(cloud: LiveCloud) -> None:
     cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
 
 
+def test_auto_with_two_own_networks_is_ambiguous(cloud: LiveCloud) -> None:
+    """Nova's NetworkAmbiguous (409) when demo owns two networks, naming both; --nic auto
+    works again once one is gone, and an interface attach without a network says the same
+    with Nova's 400."""
+    extra = cloud.osc("network", "create", unique("second"), cloud=DEMO)
+    try:
+        proc = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE, "--nic",
+                         "auto", unique("amb"), cloud=DEMO, check=False, as_json=False)
+        assert proc.returncode == 1
+        assert "409" in proc.stderr and "More than one possible network found" in proc.stderr
+        assert extra["id"] in proc.stderr
+        private = cloud.osc("network", "show", "private", cloud=DEMO)
+        assert private["id"] in proc.stderr
+        server = _boot(cloud, unique("one"), "--nic", "none")
+        token, _ = cloud.token("demo", project="demo")
+        with cloud.client(token) as c:
+            r = c.post(f"/compute/v2.1/servers/{server['id']}/os-interface",
+                       json={"interfaceAttachment": {}})
+        assert r.status_code == 400, r.text
+        assert "More than one possible network found" in r.json()["badRequest"]["message"]
+        cloud.osc("server", "delete", "--wait", server["id"], cloud=DEMO, as_json=False)
+    finally:
+        cloud.osc("network", "delete", extra["id"], cloud=DEMO, as_json=False)
+    name = unique("auto")
+    _boot(cloud, name, "--nic", "auto")
+    assert list(_addresses(cloud, name)) == ["private"]
+    cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
 def test_bad_networks_are_refused_as_nova(cloud: LiveCloud) -> None:
     token, _ = cloud.token("demo", project="demo")
     with cloud.client(token) as c:
