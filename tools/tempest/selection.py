@@ -1,9 +1,9 @@
 """Which Tempest tests a run selects.
 
-``--service`` names tempest.api packages (:data:`SERVICES`, with the ``[service_available]``
-option each needs); Tempest lists what a regex selects (:func:`list_tests`), less the
-exclusions (tools/tempest/exclude.txt and ``--exclude-regex``); ``--interop`` keeps the tests
-of the interop guideline's load list (:func:`interop_selection`).
+Tempest lists what a regex (run.py's, from ``--service`` or ``--regex``) selects
+(:func:`list_tests`), less the exclusions (tools/tempest/exclude.txt and
+``--exclude-regex``); ``--interop`` keeps the tests of the interop guideline's load list
+(:func:`interop_selection`).
 """
 
 import os
@@ -12,30 +12,6 @@ import subprocess
 
 from harness import die, log
 from workspace import tempest_bin
-
-SERVICES = {
-    # --service name -> (tempest.api package, [service_available] option)
-    "identity": ("identity", None),
-    "image": ("image", "glance"),
-    "compute": ("compute", "nova"),
-    "network": ("network", "neutron"),
-    "volume": ("volume", "cinder"),
-}
-
-
-def parse_services(value):
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if "all" in names:
-        return list(SERVICES)
-    for n in names:
-        if n not in SERVICES:
-            die("unknown service {!r} (choose from {}, all)".format(n, ", ".join(SERVICES)))
-    return names
-
-
-def service_regex(services):
-    pkgs = "|".join(SERVICES[s][0] for s in services)
-    return rf"^tempest\.api\.({pkgs})\."
 
 
 def read_id_list(path):
@@ -80,8 +56,8 @@ def list_tests(ws, regex, excludes):
     return ids
 
 
-def interop_selection(selected, load_list, regex, services, outdir):
-    """The tests of the interop load list (in ``services``, matching ``regex`` if given)
+def interop_selection(selected, load_list, regex, service_rx, outdir):
+    """The tests of the interop load list (matching ``service_rx``, and ``regex`` if given)
     that this Tempest has; the ids it lacks are written to interop-missing.txt."""
     wanted = read_id_list(load_list)
     # Match on the test path without the [id-...,tags] suffix: tags
@@ -89,9 +65,7 @@ def interop_selection(selected, load_list, regex, services, outdir):
     # test_attach_detach_volume), the path does not.
     avail = {i.split("[", 1)[0]: i for i in selected}
     rx = re.compile(regex) if regex else None
-    in_service = [
-        i for i in wanted if re.match(service_regex(services), i) and (rx is None or rx.search(i))
-    ]
+    in_service = [i for i in wanted if re.match(service_rx, i) and (rx is None or rx.search(i))]
     missing = [i for i in in_service if i.split("[", 1)[0] not in avail]
     selected = [avail[i.split("[", 1)[0]] for i in in_service if i.split("[", 1)[0] in avail]
     if missing:
