@@ -92,6 +92,32 @@ def test_group_types_over_http(admin: httpx.Client, demo: httpx.Client) -> None:
         assert admin.delete(f"{V}/group_types/{t['id']}", headers=MV).status_code == 202
 
 
+
+@pytest.mark.parametrize(("path", "key", "kind", "headers"), [
+    ("types", "volume_type", "Volume type", {}),
+    ("group_types", "group_type", "Group type", MV)])
+def test_type_names_are_checked_and_stripped(admin: httpx.Client, path: str, key: str,
+                                             kind: str, headers: dict[str, str]) -> None:
+    """A volume or group type's name is never blank (Cinder's 400) and is kept stripped, at
+    create and at update; an update with nothing to change is a 400."""
+    for bad in ("", "   ", None):
+        r = admin.post(f"{V}/{path}", headers=headers, json={key: {"name": bad}})
+        assert r.status_code == 400 and f"{kind} name can not be empty." in r.text, r.text
+    name = unique("pad")
+    r = admin.post(f"{V}/{path}", headers=headers, json={key: {"name": f"  {name} "}})
+    assert r.status_code in (200, 202), r.text
+    made = r.json()[key]
+    assert made["name"] == name
+    url = f"{V}/{path}/{made['id']}"
+    r = admin.put(url, headers=headers, json={key: {"name": " "}})
+    assert r.status_code == 400 and f"{kind} name can not be empty." in r.text, r.text
+    r = admin.put(url, headers=headers, json={key: {"name": f" {name}-2 ",
+                                                    "description": "d"}})
+    assert r.status_code == 200, r.text
+    assert (r.json()[key]["name"], r.json()[key]["description"]) == (f"{name}-2", "d")
+    assert admin.put(url, headers=headers, json={key: {}}).status_code == 400
+    assert admin.delete(url, headers=headers).status_code == 202
+
 def _write(cloud: LiveCloud, vid: str, data: bytes) -> None:
     with open(volume_dir(cloud) / f"volume-{vid}", "r+b") as f:
         f.seek(8192)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import LiveCloud, unique
-from tests.volume.conftest import volume_dir, wait_volume
+from tests.volume.conftest import volume_dir, wait_status, wait_volume
 
 V = "/volume/v3"
 
@@ -93,6 +93,38 @@ def test_filters_sort_and_pages(admin: httpx.Client, demo: httpx.Client) -> None
     for vid in ids:
         _delete(demo, vid)
 
+
+
+def test_snapshot_pages_and_legacy_names(demo: httpx.Client) -> None:
+    """A snapshot list's next page (``snapshots_links``, none on the last page) and an update
+    under the legacy ``display_`` keys, as for volumes."""
+    vol = _create(demo)
+    wait_volume(demo, vol["id"])
+    tag = unique("snap")
+    ids = []
+    for i in range(3):
+        r = demo.post(f"{V}/snapshots", json={"snapshot": {"volume_id": vol["id"],
+                                                           "name": f"{tag}-{i}"}})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["snapshot"]["id"])
+    for sid in ids:
+        wait_status(demo, f"{V}/snapshots/{sid}", "snapshot", {"available"})
+    page = demo.get(f"{V}/snapshots", params={"volume_id": vol["id"], "sort": "name:asc",
+                                              "limit": 2}).json()
+    assert [v["id"] for v in page["snapshots"]] == ids[:2]
+    last = demo.get(page["snapshots_links"][0]["href"]).json()
+    assert [v["id"] for v in last["snapshots"]] == ids[2:] and "snapshots_links" not in last
+    r = demo.put(f"{V}/snapshots/{ids[0]}", json={"snapshot": {
+        "display_name": f"{tag}-x", "display_description": "legacy"}})
+    assert r.status_code == 200, r.text
+    shown = demo.get(f"{V}/snapshots/{ids[0]}").json()["snapshot"]
+    assert (shown["name"], shown["description"]) == (f"{tag}-x", "legacy")
+    r = demo.put(f"{V}/snapshots/{ids[0]}", json={"snapshot": {"size": 2}})
+    assert r.status_code == 400 and "No snapshot attributes to update." in r.text, r.text
+    for sid in ids:
+        assert demo.delete(f"{V}/snapshots/{sid}").status_code == 202
+        wait_status(demo, f"{V}/snapshots/{sid}", "snapshot", {"gone"})
+    _delete(demo, vol["id"])
 
 def test_actions_and_metadata(cloud: LiveCloud, admin: httpx.Client,
                               demo: httpx.Client) -> None:

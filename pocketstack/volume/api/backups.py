@@ -14,8 +14,8 @@ from pocketstack.volume.api import views
 from pocketstack.volume.api.common import (
     body,
     ctx,
+    listing,
     metadata,
-    next_link,
     paging,
     sort_spec,
     svc,
@@ -73,11 +73,7 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     items = [view(req, r, c.is_admin) if detail else
              {"id": r["id"], "name": r["name"], "links": views.links(req, "backups", r["id"])}
              for r in rows]
-    out: dict[str, Any] = {"backups": items}
-    link = next_link(req, "backups", rows, more, "backups")
-    if link:
-        out["backups_links"] = link
-    return json_response(out)
+    return json_response(listing(req, "backups", items, rows, more))
 
 
 def list_backups(req: ApiRequest) -> Response:

@@ -3,12 +3,14 @@ and query parsing with Cinder's 400s, list queries (filters, ``sort``, pages) an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from pocketstack.common.api.app import ApiRequest
 from pocketstack.common.context import RequestContext
 from pocketstack.volume import errors
+from pocketstack.volume.domain import volumes
 
 if TYPE_CHECKING:
     from pocketstack.volume.service import VolumeService
@@ -137,3 +139,60 @@ def next_link(req: ApiRequest, collection: str, rows: list[dict[str, Any]],
     params = [(k, v) for k, v in req.query.multi_items() if k not in ("marker", "offset")]
     params.append(("marker", rows[-1]["id"]))
     return [{"rel": "next", "href": req.url_for(req.path) + "?" + urlencode(params)}]
+
+
+def listing(req: ApiRequest, collection: str, items: list[dict[str, Any]],
+            rows: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    """A list answer: ``{collection: items}``, with ``<collection>_links`` (the next page,
+    after the last of ``rows``) when there is more."""
+    out: dict[str, Any] = {collection: items}
+    link = next_link(req, collection, rows, more, collection)
+    if link:
+        out[f"{collection}_links"] = link
+    return out
+
+
+def type_name(value: Any, kind: str) -> str:
+    """A volume or group type's name (``kind``: "Volume type"), stripped; never blank."""
+    name = text(value, "name")
+    if not name or not name.strip():
+        raise errors.bad(f"{kind} name can not be empty.")
+    return name.strip()
+
+
+def type_changes(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The name, description and is_public a volume or group type's update gives."""
+    values: dict[str, Any] = {}
+    if "name" in data:
+        values["name"] = type_name(data["name"], kind)
+    if "description" in data:
+        values["description"] = text(data["description"], "description")
+    if "is_public" in data:
+        values["is_public"] = to_bool(data["is_public"], "is_public")
+    return values
+
+
+def name_changes(data: dict[str, Any]) -> dict[str, Any]:
+    """The name and description an update gives, under their current or legacy
+    (``display_``) keys."""
+    values: dict[str, Any] = {}
+    for key, column in (("name", "name"), ("display_name", "name"),
+                        ("description", "description"),
+                        ("display_description", "description")):
+        if key in data:
+            values[column] = text(data[key], key)
+    return values
+
+
+def volume_write(req: ApiRequest, rule: str, fn: Callable[[Any, dict[str, Any]], Any]) -> Any:
+    """``fn(conn, volume)`` in one write, on the volume of the path the caller may see, once
+    ``rule`` allows it on the volume's project."""
+    c = ctx(req)
+    s = svc(req)
+
+    def write(conn: Any) -> Any:
+        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
+        s.enforce(c, rule, {"project_id": row["project_id"]})
+        return fn(conn, row)
+
+    return s.db.write(write)

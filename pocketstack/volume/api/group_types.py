@@ -18,6 +18,8 @@ from pocketstack.volume.api.common import (
     svc,
     text,
     to_bool,
+    type_changes,
+    type_name,
     version_at_least,
 )
 from pocketstack.volume.domain import group_types
@@ -67,11 +69,9 @@ def show(req: ApiRequest) -> Response:
 def create(req: ApiRequest) -> Response:
     _manage(req)
     data = body(req, "group_type")
-    name = text(data.get("name"), "name")
-    if not name or not name.strip():
-        raise errors.bad("Group type name can not be empty.")
+    name = type_name(data.get("name"), "Group type")
     row = svc(req).db.write(
-        group_types.create, name.strip(), text(data.get("description"), "description"),
+        group_types.create, name, text(data.get("description"), "description"),
         to_bool(data.get("is_public", True), "is_public"),
         metadata(data.get("group_specs"), "group_specs"))
     return json_response({"group_type": _view(row, True)}, 202)
@@ -80,16 +80,7 @@ def create(req: ApiRequest) -> Response:
 def update(req: ApiRequest) -> Response:
     _manage(req)
     data = body(req, "group_type")
-    values: dict[str, Any] = {}
-    if "name" in data:
-        name = text(data["name"], "name")
-        if not name or not name.strip():
-            raise errors.bad("Group type name can not be empty.")
-        values["name"] = name.strip()
-    if "description" in data:
-        values["description"] = text(data["description"], "description")
-    if "is_public" in data:
-        values["is_public"] = to_bool(data["is_public"], "is_public")
+    values = type_changes(data, "Group type")
     if not values:
         raise errors.bad("Specify group type name, description or is_public.")
     row = svc(req).db.write(group_types.update, req.path_params["group_type_id"], values)

@@ -14,7 +14,7 @@ from pocketstack.volume.api import views
 from pocketstack.volume.api.common import (
     body,
     ctx,
-    next_link,
+    listing,
     paging,
     sort_spec,
     svc,
@@ -80,11 +80,7 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     rows, more, members = svc(req).db.read(read)
     items = [view(req, r, members.get(r["id"]) if with_volumes else None) if detail else
              {"id": r["id"], "name": r["name"]} for r in rows]
-    out: dict[str, Any] = {"groups": items}
-    link = next_link(req, "groups", rows, more, "groups")
-    if link:
-        out["groups_links"] = link
-    return json_response(out)
+    return json_response(listing(req, "groups", items, rows, more))
 
 
 def list_groups(req: ApiRequest) -> Response:
@@ -244,12 +240,8 @@ def _list_snapshots(req: ApiRequest, detail: bool) -> Response:
     rows = svc(req).db.read(groups.list_snapshots, project,
                             sort_spec(req, {"id", "name", "status", "created_at"}))
     page, more = dcommon.page(rows, marker, offset, limit)
-    out: dict[str, Any] = {"group_snapshots": [
-        snapshot_view(r) if detail else {"id": r["id"], "name": r["name"]} for r in page]}
-    link = next_link(req, "group_snapshots", page, more, "group_snapshots")
-    if link:
-        out["group_snapshots_links"] = link
-    return json_response(out)
+    items = [snapshot_view(r) if detail else {"id": r["id"], "name": r["name"]} for r in page]
+    return json_response(listing(req, "group_snapshots", items, page, more))
 
 
 def list_snapshots(req: ApiRequest) -> Response:

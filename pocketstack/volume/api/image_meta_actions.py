@@ -10,20 +10,8 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
-from pocketstack.volume.api.common import ctx, metadata, svc, text
+from pocketstack.volume.api.common import metadata, text, volume_write
 from pocketstack.volume.domain import volumes
-
-
-def _write(req: ApiRequest, rule: str, fn: Any) -> Any:
-    c = ctx(req)
-    s = svc(req)
-
-    def write(conn: Any) -> Any:
-        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
-        s.enforce(c, rule, {"project_id": row["project_id"]})
-        return fn(conn, row)
-
-    return s.db.write(write)
 
 
 def set_image_metadata(req: ApiRequest, arg: Any) -> Response:
@@ -36,7 +24,7 @@ def set_image_metadata(req: ApiRequest, arg: Any) -> Response:
         volumes.update(conn, row, {"image_metadata": merged})
         return merged
 
-    return json_response({"metadata": _write(
+    return json_response({"metadata": volume_write(
         req, "volume_extension:volume_image_metadata:set", write)})
 
 
@@ -53,11 +41,11 @@ def unset_image_metadata(req: ApiRequest, arg: Any) -> Response:
         meta.pop(key)
         volumes.update(conn, row, {"image_metadata": meta})
 
-    _write(req, "volume_extension:volume_image_metadata:remove", write)
+    volume_write(req, "volume_extension:volume_image_metadata:remove", write)
     return empty_response(200)
 
 
 def show_image_metadata(req: ApiRequest, arg: Any) -> Response:
-    return json_response({"metadata": _write(
+    return json_response({"metadata": volume_write(
         req, "volume_extension:volume_image_metadata:show",
         lambda conn, row: dict(row["image_metadata"]))})

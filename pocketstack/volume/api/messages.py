@@ -9,7 +9,14 @@ from starlette.responses import Response
 
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
-from pocketstack.volume.api.common import ctx, next_link, paging, sort_spec, svc, version_at_least
+from pocketstack.volume.api.common import (
+    ctx,
+    listing,
+    paging,
+    sort_spec,
+    svc,
+    version_at_least,
+)
 from pocketstack.volume.api.views import links, when
 from pocketstack.volume.domain import common as dcommon
 from pocketstack.volume.domain import messages
@@ -39,11 +46,7 @@ def list_messages(req: ApiRequest) -> Response:
     rows = svc(req).db.read(messages.list_messages, c.project_id, c.is_admin, filters,
                             sort_spec(req, messages.SORT_KEYS))
     page, more = dcommon.page(rows, marker, offset, limit)
-    out: dict[str, Any] = {"messages": [_view(req, r) for r in page]}
-    link = next_link(req, "messages", page, more, "id")
-    if link:
-        out["messages_links"] = link
-    return json_response(out)
+    return json_response(listing(req, "messages", [_view(req, r) for r in page], page, more))
 
 
 def show(req: ApiRequest) -> Response:

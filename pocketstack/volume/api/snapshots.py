@@ -14,8 +14,9 @@ from pocketstack.volume.api import metadata_items, views
 from pocketstack.volume.api.common import (
     body,
     ctx,
+    listing,
     metadata,
-    next_link,
+    name_changes,
     paging,
     sort_spec,
     svc,
@@ -57,11 +58,7 @@ def _list(req: ApiRequest, detail: bool) -> Response:
               "created_at": views.when(r["created_at"]),
               "updated_at": views.when(r["updated_at"]), "metadata": r["metadata"]}
              for r in rows]
-    out: dict[str, Any] = {"snapshots": items}
-    link = next_link(req, "snapshots", rows, more, "snapshots")
-    if link:
-        out["snapshots_links"] = link
-    return json_response(out)
+    return json_response(listing(req, "snapshots", items, rows, more))
 
 
 def list_snapshots(req: ApiRequest) -> Response:
@@ -123,12 +120,7 @@ def update(req: ApiRequest) -> Response:
     c = ctx(req)
     s = svc(req)
     data = body(req, "snapshot")
-    values: dict[str, Any] = {}
-    for key, column in (("name", "name"), ("display_name", "name"),
-                        ("description", "description"),
-                        ("display_description", "description")):
-        if key in data:
-            values[column] = text(data[key], key)
+    values = name_changes(data)
     if not values:
         raise errors.bad("No snapshot attributes to update.")
 

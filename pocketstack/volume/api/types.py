@@ -10,7 +10,16 @@ from starlette.responses import Response
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
 from pocketstack.volume.api import views
-from pocketstack.volume.api.common import body, ctx, metadata, svc, text, to_bool
+from pocketstack.volume.api.common import (
+    body,
+    ctx,
+    metadata,
+    svc,
+    text,
+    to_bool,
+    type_changes,
+    type_name,
+)
 from pocketstack.volume.domain import qos, types
 
 
@@ -49,30 +58,19 @@ def show(req: ApiRequest) -> Response:
 def create(req: ApiRequest) -> Response:
     _manage(req)
     data = body(req, "volume_type")
-    name = text(data.get("name"), "name")
-    if not name or not name.strip():
-        raise errors.bad("Volume type name can not be empty.")
+    name = type_name(data.get("name"), "Volume type")
     description = text(data.get("description"), "description")
     is_public = to_bool(data.get("os-volume-type-access:is_public",
                                  data.get("is_public", True)), "is_public")
     specs = metadata(data.get("extra_specs"), "extra_specs")
-    row = svc(req).db.write(types.create, name.strip(), description, is_public, specs)
+    row = svc(req).db.write(types.create, name, description, is_public, specs)
     return json_response({"volume_type": views.volume_type(row, True)})
 
 
 def update(req: ApiRequest) -> Response:
     _manage(req)
     data = body(req, "volume_type")
-    values: dict[str, Any] = {}
-    if "name" in data:
-        name = text(data["name"], "name")
-        if not name or not name.strip():
-            raise errors.bad("Volume type name can not be empty.")
-        values["name"] = name.strip()
-    if "description" in data:
-        values["description"] = text(data["description"], "description")
-    if "is_public" in data:
-        values["is_public"] = to_bool(data["is_public"], "is_public")
+    values = type_changes(data, "Volume type")
     if not values:
         raise errors.bad("Specify volume type name, description, is_public or a "
                          "combination thereof.")

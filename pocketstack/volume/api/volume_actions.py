@@ -14,7 +14,15 @@ from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.volume import errors
 from pocketstack.volume.api import image_meta_actions
-from pocketstack.volume.api.common import ctx, svc, text, to_bool, to_int, version_at_least
+from pocketstack.volume.api.common import (
+    ctx,
+    svc,
+    text,
+    to_bool,
+    to_int,
+    version_at_least,
+    volume_write,
+)
 from pocketstack.volume.domain import types, volumes
 from pocketstack.volume.domain.common import deadline
 
@@ -35,18 +43,6 @@ def action(req: ApiRequest) -> Response:
     return handler(req, arg)
 
 
-def _write(req: ApiRequest, rule: str, fn: Callable[[Any, dict[str, Any]], Any]) -> Any:
-    c = ctx(req)
-    s = svc(req)
-
-    def write(conn: Any) -> Any:
-        row = volumes.get(conn, req.path_params["volume_id"], c.project_id, c.is_admin)
-        s.enforce(c, rule, {"project_id": row["project_id"]})
-        return fn(conn, row)
-
-    return s.db.write(write)
-
-
 def _extend(req: ApiRequest, arg: Any) -> Response:
     if not isinstance(arg, dict):
         raise errors.bad("os-extend needs {'new_size': N}.")
@@ -54,7 +50,7 @@ def _extend(req: ApiRequest, arg: Any) -> Response:
     s = svc(req)
     in_use = version_at_least(req, "3.42")
     limits = s.quota_limits_of_volume(req.path_params["volume_id"])
-    msg = _write(req, "volume:extend", lambda conn, row: volumes.begin_extend(
+    msg = volume_write(req, "volume:extend", lambda conn, row: volumes.begin_extend(
         conn, row, new_size, limits, deadline(s.options.volume_task_timeout),
         in_use))
     s.send(msg, req.request_id)
@@ -82,7 +78,7 @@ def _reset_status(req: ApiRequest, arg: Any) -> Response:
         raise errors.bad("Must specify 'status', 'attach_status' or 'migration_status' for "
                          "update.")
     if values:
-        _write(req, "volume_extension:volume_admin_actions:reset_status",
+        volume_write(req, "volume_extension:volume_admin_actions:reset_status",
                lambda conn, row: volumes.update(conn, row, values))
     return empty_response(202)
 
@@ -96,7 +92,7 @@ def _force_delete(req: ApiRequest, arg: Any) -> Response:
         return volumes.begin_delete(conn, row, cascade=True, force=True,
                                     task_deadline=deadline(s.options.volume_task_timeout))
 
-    s.send(_write(req, "volume_extension:volume_admin_actions:force_delete", begin))
+    s.send(volume_write(req, "volume_extension:volume_admin_actions:force_delete", begin))
     return empty_response(202)
 
 
@@ -104,7 +100,7 @@ def _set_bootable(req: ApiRequest, arg: Any) -> Response:
     if not isinstance(arg, dict) or "bootable" not in arg:
         raise errors.bad("Must specify bootable in request.")
     flag = to_bool(arg["bootable"], "bootable")
-    _write(req, "volume_extension:volume_actions:set_bootable",
+    volume_write(req, "volume_extension:volume_actions:set_bootable",
            lambda conn, row: volumes.update(conn, row, {"bootable": flag}))
     return empty_response(200)
 
@@ -122,7 +118,7 @@ def _readonly(req: ApiRequest, arg: Any) -> Response:
         return volumes.update(conn, row, {"readonly": flag, "admin_metadata": {
             **row["admin_metadata"], "readonly": "True" if flag else "False"}})
 
-    _write(req, "volume:update_readonly_flag", write)
+    volume_write(req, "volume:update_readonly_flag", write)
     return empty_response(202)
 
 
@@ -144,7 +140,7 @@ def _retype(req: ApiRequest, arg: Any) -> Response:
             raise errors.bad("Retype requires a new volume type.")
         return volumes.update(conn, row, {"volume_type_id": new["id"]})
 
-    _write(req, "volume:retype", write)
+    volume_write(req, "volume:retype", write)
     return empty_response(202)
 
 
@@ -156,17 +152,17 @@ def _upload_image(req: ApiRequest, arg: Any) -> Response:
 
 # Nova's legacy attach flow (before the attachments API)
 def _reserve(req: ApiRequest, arg: Any) -> Response:
-    _write(req, "volume:update", volumes.reserve)
+    volume_write(req, "volume:update", volumes.reserve)
     return empty_response(202)
 
 
 def _unreserve(req: ApiRequest, arg: Any) -> Response:
-    _write(req, "volume:update", volumes.unreserve)
+    volume_write(req, "volume:update", volumes.unreserve)
     return empty_response(202)
 
 
 def _begin_detaching(req: ApiRequest, arg: Any) -> Response:
-    _write(req, "volume:update", volumes.begin_detaching)
+    volume_write(req, "volume:update", volumes.begin_detaching)
     return empty_response(202)
 
 
@@ -175,7 +171,7 @@ def _roll_detaching(req: ApiRequest, arg: Any) -> Response:
         if row["status"] == "detaching":
             volumes.update(conn, row, {"status": "in-use"})
 
-    _write(req, "volume:update", write)
+    volume_write(req, "volume:update", write)
     return empty_response(202)
 
 
@@ -187,7 +183,7 @@ def _attach(req: ApiRequest, arg: Any) -> Response:
     if not server and not host:
         raise errors.bad("Invalid request to attach volume to an invalid target")
     mountpoint = text(arg.get("mountpoint"), "mountpoint")
-    _write(req, "volume:update", lambda conn, row: volumes.attach(
+    volume_write(req, "volume:update", lambda conn, row: volumes.attach(
         conn, row, server or "", host, mountpoint))
     return empty_response(202)
 
@@ -196,7 +192,7 @@ def _detach(req: ApiRequest, arg: Any) -> Response:
     server = None
     if isinstance(arg, dict) and arg.get("attachment_id"):
         server = None
-    _write(req, "volume:update", lambda conn, row: volumes.detach(conn, row, server))
+    volume_write(req, "volume:update", lambda conn, row: volumes.detach(conn, row, server))
     return empty_response(202)
 
 
@@ -217,7 +213,7 @@ def _force_detach(req: ApiRequest, arg: Any) -> Response:
                                       f"attachment_id = {wanted}.")
         return volumes.detach(conn, row, found[0].get("server_id"))
 
-    _write(req, "volume_extension:volume_admin_actions:force_detach", write)
+    volume_write(req, "volume_extension:volume_admin_actions:force_detach", write)
     return empty_response(202)
 
 

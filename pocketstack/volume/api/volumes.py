@@ -14,8 +14,9 @@ from pocketstack.volume.api import metadata_items, views
 from pocketstack.volume.api.common import (
     body,
     ctx,
+    listing,
     metadata,
-    next_link,
+    name_changes,
     paging,
     sort_spec,
     svc,
@@ -101,10 +102,7 @@ def _list(req: ApiRequest, detail: bool) -> Response:
     rows, more, names = s.db.read(read)
     items = [views.volume(req, r, names, c.is_admin) if detail else
              views.volume_summary(req, r) for r in rows]
-    out: dict[str, Any] = {"volumes": items}
-    link = next_link(req, "volumes", rows, more, "volumes")
-    if link:
-        out["volumes_links"] = link
+    out = listing(req, "volumes", items, rows, more)
     if version_at_least(req, "3.45") and req.query.get("with_count") and \
             to_bool(req.query["with_count"], "with_count"):
         total = s.db.read(volumes.list_volumes, volumes.ListQuery(
@@ -263,12 +261,7 @@ def update(req: ApiRequest) -> Response:
     c = ctx(req)
     s = svc(req)
     data = body(req, "volume")
-    values: dict[str, Any] = {}
-    for key, column in (("name", "name"), ("display_name", "name"),
-                        ("description", "description"),
-                        ("display_description", "description")):
-        if key in data:
-            values[column] = text(data[key], key)
+    values = name_changes(data)
     if "metadata" in data:
         values["metadata"] = metadata(data["metadata"])
     unknown = set(data) - {"name", "display_name", "description", "display_description",
