@@ -144,6 +144,10 @@ def start_pocketstack(a, stack: contextlib.ExitStack) -> tuple[dict, object]:
     srv = None
     for i in range(a.cold_runs):
         d = tmp / f"state-{i}"
+        # the cloud's kernel objects (as root: namespaces, dnsmasq) outlive `up`; the stack
+        # unwinds last-in first, so this runs before the directory goes
+        stack.callback(subprocess.run, [exe, "clean", "--state-dir", str(d)],
+                       capture_output=True, check=False)
         srv = PocketstackServer(exe, d, a.password)
         firsts.append(srv.start())
         ready_lines.append(srv.ready_line_s)
