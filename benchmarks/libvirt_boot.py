@@ -10,9 +10,13 @@ a rebuild ~5 s), then, in the same run:
    created one at a time with the stock CLI on ``private`` with a key pair and a floating IP:
    create → ACTIVE (``--wait``), create → the same console line (``console.log`` read on the
    host), create → SSH-able (``ssh root@FIP hostname`` from the public network's namespace);
-   the QEMU process's RSS once the guest is SSH-able (memory per idle guest); then deleted;
+   the QEMU process's RSS once the guest is SSH-able (memory per idle guest); also when its
+   QEMU process started (``/proc/PID/stat``), the guest's own clock at each of its progress
+   lines (where the time goes inside the guest) and, for scale, what one ``openstack flavor
+   show`` costs (the CLI's start-up and token are part of every create); then deleted;
 3. ``--burst`` servers created at once (``--min/--max``), time until all are ACTIVE and until
-   every console shows the guest's ready line.
+   every console shows the guest's ready line; the guests' clocks at their stages (p50) and
+   their QEMU RSS (p50) once all are ready.
 
 Needs root, the data plane's tools, libvirt + QEMU and the guest image's build tools. Stops the
 cloud and runs ``pocketstack clean`` at the end (also on failure).
@@ -222,6 +226,12 @@ def main() -> None:
             cloud.osc("security", "group", "rule", "create", "--protocol", "tcp",
                       "--dst-port", "22", group)
             fip = cloud.osc("floating", "ip", "create", "public")["floating_ip_address"]
+            cli = []  # the stock CLI's own cost (start-up, token, one GET): part of every create
+            for _ in range(3):
+                mark = time.monotonic()
+                cloud.osc("flavor", "show", "m1.tiny")
+                cli.append(time.monotonic() - mark)
+            res["cli_flavor_show_s"] = p50(cli)
             rows = []
             for i in range(args.serial):
                 name = f"b{i}"
