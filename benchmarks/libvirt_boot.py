@@ -47,8 +47,8 @@ BIN = Path(sys.executable).parent
 FIRST_LINE = "pocketstack-guest: init started"
 READY = "pocketstack-guest: ready"
 #: the guest's progress lines (rcS, udhcpc.script) -> a short stage name
-STAGES = {"init started": "init", "eth0 got": "lease", "network:": "network",
-          "instance data:": "instance_data", "ssh keys:": "ssh_keys",
+STAGES = {"init started": "init", "drivers loaded": "drivers", "eth0 got": "lease",
+          "network:": "network", "instance data:": "instance_data", "ssh keys:": "ssh_keys",
           "sshd listening": "sshd", "ready:": "ready"}
 UPTIME = re.compile(r"^pocketstack-guest: (.*) \[up ([0-9.]+)s\]", re.M)
 
@@ -95,8 +95,9 @@ def process_start(pid: int) -> float | None:
 
 
 class FirstLine(threading.Thread):
-    """Watches the consoles of guests that appear after it starts for the first guest line
-    (from the start of ``server create``, not only once ``--wait`` has returned)."""
+    """Watches the consoles of guests that appear after it starts for the first guest line and
+    then the ready line (from the start of ``server create``, not only once ``--wait`` has
+    returned)."""
 
     def __init__(self, state: Path) -> None:
         super().__init__(daemon=True)
@@ -104,14 +105,18 @@ class FirstLine(threading.Thread):
         self.known = {p.parent.name for p in state.glob("hypervisors/*/instances/*/console.log")}
         self.start_time = time.monotonic()
         self.seen: float | None = None
-        self.stop_flag = threading.Event()
+        self.ready: float | None = None
 
     def run(self) -> None:
-        while not self.stop_flag.is_set() and time.monotonic() - self.start_time < 300:
+        while time.monotonic() - self.start_time < 300:
             for path in self.state.glob("hypervisors/*/instances/*/console.log"):
-                if path.parent.name not in self.known and FIRST_LINE in path.read_text(
-                        errors="replace"):
+                if path.parent.name in self.known:
+                    continue
+                text = path.read_text(errors="replace")
+                if self.seen is None and FIRST_LINE in text:
                     self.seen = time.monotonic() - self.start_time
+                if READY in text:
+                    self.ready = time.monotonic() - self.start_time
                     return
             time.sleep(0.05)
 
@@ -246,7 +251,7 @@ def main() -> None:
                 began = process_start(pids[0]) if pids else None
                 cloud.osc("server", "add", "floating", "ip", name, fip, as_json=False)
                 uuid = server["id"]
-                watcher.join(180)
+                wait_for(lambda w=watcher: w.seen is not None or not w.is_alive(), 180)
                 first = watcher.seen
                 ssh = ["ip", "netns", "exec", f"{cloud.prefix}-phys-public", "ssh", "-i",
                        str(key), "-o", "StrictHostKeyChecking=no", "-o",
@@ -259,18 +264,20 @@ def main() -> None:
                        "qemu_started_s": None if began is None else round(
                            began - start_boot, 2),
                        "first_line_s": None if first is None else round(first, 2),
+                       "ready_s": None,
                        "ssh_s": None if sshable is None else round(
                            time.monotonic() - start, 2),
                        "qemu_rss_mb": rss_mb(pids[0]) if pids else None}
-                wait_for(lambda u=uuid: READY in cloud.console(u), 60, 0.3)
+                watcher.join(60)
+                row["ready_s"] = None if watcher.ready is None else round(watcher.ready, 2)
                 row["guest_uptime_s"] = guest_stages(cloud.console(uuid))
                 log(f"   {name}: {row}")
                 rows.append(row)
                 cloud.osc("server", "delete", "--wait", name, as_json=False)
             res["serial"] = rows
             res["p50"] = {k: p50([r[k] for r in rows if r[k] is not None])
-                          for k in ("active_s", "qemu_started_s", "first_line_s", "ssh_s",
-                                    "qemu_rss_mb")}
+                          for k in ("active_s", "qemu_started_s", "first_line_s", "ready_s",
+                                    "ssh_s", "qemu_rss_mb")}
             res["p50_guest_uptime_s"] = {
                 stage: p50([r["guest_uptime_s"][stage] for r in rows
                             if stage in r["guest_uptime_s"]]) for stage in STAGES.values()}
