@@ -27,6 +27,7 @@ import pytest
 
 from pocketstack.agents.compute.drivers import libvirt_files as files
 from pocketstack.agents.compute.drivers import libvirt_host as lvhost
+from pocketstack.agents.compute.drivers import libvirt_xml as lvxml
 from pocketstack.agents.compute.drivers import loader
 from pocketstack.agents.compute.drivers.base import (
     PAUSED,
@@ -180,6 +181,18 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert nic.find("driver").get("name") == "qemu"  # type: ignore[union-attr]
         serial = dom.find("devices/serial/source")
         assert serial is not None and serial.get("path") == str(base / "console.log")
+        # a virtio RNG from the host's urandom (Nova's <rng>), here by default
+        rng = dom.find("devices/rng")
+        assert rng is not None and rng.get("model") == "virtio"
+        assert rng.findtext("backend") == "/dev/urandom"
+        qemu_argv = Path(f"/proc/{world.driver.info(spec.uuid)['qemu_pid']}/cmdline") \
+            .read_bytes().split(b"\0")
+        assert any(b"virtio-rng" in arg for arg in qemu_argv)
+        if world.driver.virt_type == "qemu":  # TCG: a bounded translation cache
+            cache = dom.find("features/tcg/tb-cache")  # libvirt shows it in KiB
+            assert cache is not None and cache.get("unit") == "KiB"
+            assert cache.text == str(lvxml.TCG_TB_CACHE_MIB * 1024)
+            assert any(f"tb-size={lvxml.TCG_TB_CACHE_MIB}".encode() in arg for arg in qemu_argv)
 
         # the tap is in the host namespace, Nova's fe: MAC, left for the L2 agent to wire
         link = run.links(world.host_ns)[vif.devname or ""]
@@ -192,6 +205,24 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         world.driver.destroy(spec.uuid)
     assert_gone(world, spec)
     world.driver.destroy(spec.uuid)  # destroying an unknown guest succeeds
+
+
+def test_rng_follows_the_flavor_and_image(world: World) -> None:
+    """Nova's knobs: ``hw_rng:allowed=false`` (flavor) or ``hw_rng_model`` other than virtio
+    (image) leave the RNG out; ``hw_rng:rate_bytes``/``rate_period`` limit it."""
+    def rng(extra: dict[str, str], props: dict[str, str] | None = None) -> ET.Element | None:
+        spec = world.spec(image=ImageSource(id="i", properties=props or {}))
+        spec.extra_specs = extra
+        xml = lvxml.domain_xml(lvxml.Domain(spec, "qemu"))
+        return ET.fromstring(xml).find("devices/rng")
+
+    assert rng({}) is not None and rng({"hw_rng:allowed": "True"}) is not None
+    assert rng({"hw_rng:allowed": "false"}) is None
+    assert rng({}, {"hw_rng_model": "none"}) is None
+    limited = rng({"hw_rng:rate_bytes": "2048", "hw_rng:rate_period": "500"})
+    assert limited is not None and limited.find("rate") is not None
+    assert limited.find("rate").attrib == {"bytes": "2048", "period": "500"}  # type: ignore
+    assert rng({"hw_rng:rate_bytes": "x"}).find("rate") is None  # type: ignore[union-attr]
 
 
 def test_power_pause_suspend_reboot(world: World) -> None:
