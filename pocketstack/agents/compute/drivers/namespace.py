@@ -29,7 +29,9 @@ that it reports ``SUSPENDED``). The inventory is the host's real CPUs, memory an
 the state directory. A volume (a ``local`` connection: a file) becomes a loop device on the host
 and a block node (``/dev/vdb``...) in the guest's own ``/dev`` (:mod:`.namespace_volumes`);
 ``instance.json`` records ``volumes`` (id → loop, device, file), freed on detach and destroy.
-Rescue and passwords are not supported (``DriverError``).
+Rescue and passwords are not supported (``DriverError``), nor is live migration: a guest is
+a process tree with its own network namespace, whose running state could only move with a
+checkpoint/restore tool (CRIU), which this machine does not have.
 
 A guest shares the host's filesystem and runs as root (only ``/root``, ``/run``, ``/tmp``,
 ``/var/log`` and ``/etc/resolv.conf`` are its own): a test hypervisor, not an isolation
@@ -127,7 +129,7 @@ class NamespaceDriver:
                     "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True,
                     "supports_rescue": False, "supports_rebuild": True,
-                    "supports_set_admin_password": False}
+                    "supports_set_admin_password": False, "supports_live_migration": False}
 
     def __init__(self, host: str, names: KernelNames, instances_dir: Path) -> None:
         self.host = host
@@ -496,6 +498,13 @@ class NamespaceDriver:
         else:
             return
         run.run(argv, timeout=60)
+
+    def pre_live_migration(self, spec: InstanceSpec, source: str,
+                           block_migration: bool | None) -> dict[str, Any]:
+        raise DriverError(f"{self.host}: the namespace driver cannot live-migrate: a guest is "
+                          "a process tree in namespaces of its own, and moving it running "
+                          "needs a checkpoint/restore tool (CRIU) this driver does not use; "
+                          "migrate it cold (server migrate) instead")
 
     @_one_at_a_time
     def destroy(self, uuid: str) -> None:
