@@ -163,7 +163,8 @@ def test_root_route_table_is_pinned() -> None:
 # accident fails here, as a route does above)
 SERVER_ACTIONS = """
 addFloatingIp addSecurityGroup changePassword confirmResize createBackup createImage
-forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-resetState os-start os-stop
+forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-migrateLive os-resetState
+os-start os-stop
 pause reboot
 rebuild removeFloatingIp removeSecurityGroup rescue resize restore resume revertResize shelve
 shelveOffload suspend unlock unpause unrescue unshelve
