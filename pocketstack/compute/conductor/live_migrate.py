@@ -21,6 +21,12 @@ what it prepared, the ports are bound to the source again, the claim shrinks bac
 source, and the instance stays ACTIVE (or PAUSED) on the source; the migration is ``error``
 and the action's failed event carries the reason. A failure in step 4 leaves the instance in
 ERROR on the destination, as Nova does.
+
+Limits: there is no abort (``DELETE /servers/{id}/migrations/{id}``) or force-complete yet; a
+restart (or deadline) in step 3 re-sends the move, and if the source's report of a move that
+had finished was lost, the source now answers that it has no such guest and the migration is
+rolled back although the guest runs on the destination (the destination's rollback leaves a
+running guest alone, so nothing is destroyed; the instance must then be fixed by hand).
 """
 
 from __future__ import annotations
@@ -266,8 +272,9 @@ class LiveMigrate(TaskFamily):
             step.to_host(request["dest"], "pre_live_migration", source=step.row["host"],
                          block_migration=request.get("block_migration"),
                          spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
-        elif phase == "live":
-            step.send(f"compute.{step.row['host']}", self._live_message(step, request))
+        elif phase == "live":  # the ports first again: their binding may have been lost
+            rebind_ports(self.conductor, step, request["dest"], then=[
+                (f"compute.{step.row['host']}", self._live_message(step, request))])
         elif phase == "post":
             step.send(f"compute.{request['dest']}", self._post_message(step, request))
 
