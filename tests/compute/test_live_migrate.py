@@ -3,7 +3,7 @@ the stock CLI, Nova's microversion rules for the body, the state checks, the mig
 and its in-progress listing, and the rollback of a migration that fails on the source.
 
 compute3 is told to fail every live migration from it (``fake_fail=live_migration@compute3``)
-and compute2 to take 3 s for each (``live_migration_delay=3@compute2``), so that a migration
+and compute2 to take 5 s for each (``live_migration_delay=5@compute2``), so that a migration
 can be seen in progress."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     state.mkdir()
     live = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "3",
                                "POCKETSTACK_FAKE_FAIL": "live_migration@compute3,"
-                                                        "live_migration_delay=3@compute2"})
+                                                        "live_migration_delay=5@compute2"})
     try:
         yield live
     finally:
@@ -122,7 +122,7 @@ def test_scheduler_picks_another_host_and_paused_stays_paused(cloud: LiveCloud) 
 
 
 def test_in_progress_listing(cloud: LiveCloud) -> None:
-    """compute2's migrations take 3 s: long enough to see one under way."""
+    """compute2's migrations take 5 s: long enough to see one under way."""
     name, server_id = boot(cloud, "compute2")
     with admin(cloud) as c:
         assert migrate(c, server_id, "2.30", {"host": "compute1", "block_migration": "auto",
