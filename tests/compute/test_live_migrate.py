@@ -216,3 +216,37 @@ def test_body_rules_states_and_policy(cloud: LiveCloud) -> None:
         denied = migrate(member, server_id, "2.30", {"host": None, "block_migration": "auto"})
         assert denied.status_code in (403, 404)
     cloud.osc("server", "delete", "--wait", name, as_json=False)
+
+
+def test_abort_a_live_migration_under_way(cloud: LiveCloud) -> None:
+    """DELETE /servers/{id}/migrations/{id} (2.24) stops compute2's slow move: the migration
+    is cancelled and the server stays ACTIVE on compute2."""
+    name, server_id = boot(cloud, "compute2")
+    with admin(cloud) as c:
+        assert migrate(c, server_id, "2.30", {"host": "compute1", "block_migration": "auto",
+                                               "force": True}).status_code == 202
+        row = wait_migration(c, server_id, ("running",))
+        url = f"{API}/servers/{server_id}/migrations/{row['id']}"
+
+        def delete(version: str, path: str = url) -> httpx.Response:
+            return c.delete(path, headers={"OpenStack-API-Version": f"compute {version}"})
+
+        assert delete("2.23").status_code == 404  # no abort before 2.24
+        missing = delete("2.24", f"{API}/servers/{server_id}/migrations/999999")
+        assert missing.status_code == 404 and "not found for instance" in missing.text
+        assert delete("2.24").status_code == 202
+        done = wait_migration(c, server_id, ("cancelled", "completed", "error"))
+        assert done["status"] == "cancelled"
+        actions = c.get(f"{API}/servers/{server_id}/os-instance-actions").json()[
+            "instanceActions"]
+        assert [a["action"] for a in actions[:2]] == ["live_migration_abort", "live-migration"]
+        # not under way any more: 400 (Nova's InvalidMigrationState)
+        again = delete("2.65")
+        assert again.status_code == 400 and "is cancelled" in again.text
+    shown = wait_status(cloud, name, "ACTIVE")
+    assert shown["OS-EXT-SRV-ATTR:host"] == "compute2"
+    token, _ = cloud.token("demo", project="demo")
+    with cloud.client(token) as member:
+        assert member.delete(f"{API}/servers/{server_id}/migrations/{row['id']}", headers={
+            "OpenStack-API-Version": "compute 2.24"}).status_code in (403, 404)
+    cloud.osc("server", "delete", "--wait", name, as_json=False)

@@ -107,6 +107,7 @@ GET    /servers/{server_id}/ips/{network_label}
 GET    /servers/{server_id}/os-server-password
 DELETE /servers/{server_id}/os-server-password
 GET    /servers/{server_id}/migrations/{migration_id}
+DELETE /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
 GET    /os-security-groups
 POST   /os-security-groups

@@ -56,6 +56,7 @@ LIVE_OPS: dict[str, tuple[str, str | None]] = {
     "live_migration": ("live_migration", "transfer"),
     "post_live_migration_at_destination": ("post_live_migration_at_destination", None),
     "rollback_live_migration_at_destination": ("rollback_live_migration_at_destination", None),
+    "live_migration_abort": ("live_migration_abort", None),
 }
 TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot_soft",
                       "reboot_hard", *_POWER_OPS, *LIVE_OPS})
@@ -253,8 +254,8 @@ class ComputeAgent:
     async def _live_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         method, key = LIVE_OPS[op]
         if not hasattr(self.driver, method):
-            if op == "rollback_live_migration_at_destination":
-                return None  # nothing was prepared
+            if op in ("rollback_live_migration_at_destination", "live_migration_abort"):
+                return None  # nothing was prepared, nothing is under way
             raise DriverError(f"{self.host}: the {type(self.driver).__name__} cannot "
                               "live-migrate guests")
         if op == "pre_live_migration":

@@ -13,7 +13,7 @@ What is written (one transaction): task ``migrating`` with its deadline, the req
 instance's internal hints (:data:`~.states.LIVE_MIGRATION_HINT`), an instance action
 ``live-migration`` with its ``conductor_live_migrate_instance`` event, and the migration record
 (type ``live-migration``). The conductor (:mod:`pocketstack.compute.conductor.live_migrate`)
-does the rest.
+does the rest. :func:`abort` answers ``DELETE /servers/{id}/migrations/{id}`` (2.24).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pocketstack.compute.domain.common import utcnow
 LOG = logging.getLogger(__name__)
 
 ACTION = "live-migration"
+ABORT_ACTION = "live_migration_abort"
 RULE = "os_compute_api:os-migrate-server:migrate_live"
 
 # Nova's parameter_types.boolean: a JSON boolean or one of these strings
@@ -124,5 +125,56 @@ def migrate_live(req: ApiRequest, arg: Any) -> Response:
     row = instances.write_checked(service.db, write)
     LOG.info("[instance: %s] %s: live migration accepted (host %s, %s)", row["uuid"],
              row["task_state"], host or "chosen by the scheduler", req.request_id)
+    service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
+    return empty_response(202)
+
+
+def abort(req: ApiRequest) -> Response:
+    """``DELETE /servers/{id}/migrations/{id}`` (2.24): abort a live migration under way —
+    ``running`` only before 2.65, ``queued`` and ``preparing`` too from 2.65. The conductor
+    rolls it back (the source's driver stops a move in progress); the migration ends
+    ``cancelled``."""
+    if not version_at_least(req, "2.24"):
+        raise exceptions.NotFound("The resource could not be found.")
+    ctx = req.ctx
+    service = svc(req)
+    migration_id = req.path_params["migration_id"]
+    abortable = ("queued", "preparing", "running") if version_at_least(req, "2.65") \
+        else ("running",)
+
+    def write(conn: Any) -> dict[str, Any]:
+        row = load(req, conn)
+        enforce(req, "os_compute_api:servers:migrations:delete",
+                {"project_id": row["project_id"]})
+        found = [m for m in migrations.list_(conn, [row["uuid"]])
+                 if str(m["id"]) == migration_id]
+        if not found:
+            raise exceptions.NotFound(f"Migration {migration_id} not found for instance "
+                                      f"{row['uuid']}.")
+        migration = found[0]
+        if migration["migration_type"] != "live-migration" or \
+                migration["status"] not in abortable:
+            raise exceptions.BadRequest(
+                f"Migration {migration_id} state of instance {row['uuid']} is "
+                f"{migration['status']}. Cannot abort live migration while the migration is "
+                "in this state.")
+        if row["task_state"] != states.MIGRATING:
+            raise exceptions.Conflict(f"Cannot 'abort live migration' instance {row['uuid']} "
+                                      f"while it is in task_state {row['task_state']}")
+        hints = dict(row["scheduler_hints"])
+        request = dict(hints.get(states.LIVE_MIGRATION_HINT) or {})
+        if request.get("abort"):
+            return row  # asked already
+        hints[states.LIVE_MIGRATION_HINT] = {**request, "abort": True}
+        updated = instances.update(conn, row, {"scheduler_hints": hints})
+        record = instance_actions.start(conn, row["uuid"], ABORT_ACTION, req.request_id,
+                                        ctx.project_id or "", ctx.user_id or "")
+        instance_actions.event_start(conn, record, "compute_live_migration_abort",
+                                     row["host"])
+        return updated
+
+    row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] live migration %s: abort accepted (%s)", row["uuid"],
+             migration_id, req.request_id)
     service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return empty_response(202)

@@ -22,11 +22,16 @@ source, and the instance stays ACTIVE (or PAUSED) on the source; the migration i
 and the action's failed event carries the reason. A failure in step 4 leaves the instance in
 ERROR on the destination, as Nova does.
 
-Limits: there is no abort (``DELETE /servers/{id}/migrations/{id}``) or force-complete yet; a
-restart (or deadline) in step 3 re-sends the move, and if the source's report of a move that
-had finished was lost, the source now answers that it has no such guest and the migration is
-rolled back although the guest runs on the destination (the destination's rollback leaves a
-running guest alone, so nothing is destroyed; the instance must then be fixed by hand).
+An abort (``DELETE /servers/{id}/migrations/{id}``, recorded as a ``live_migration_abort``
+action) before step 3 rolls back at once; during step 3 the source's driver is told to stop the
+move (``live_migration_abort``), whose failure then rolls back; the migration ends
+``cancelled``.
+
+Limits: there is no force-complete; a restart (or deadline) in step 3 re-sends the move, and if
+the source's report of a move that had finished was lost, the source now answers that it has
+no such guest and the migration is rolled back although the guest runs on the destination
+(the destination's rollback leaves a running guest alone, so nothing is destroyed; the
+instance must then be fixed by hand).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pocketstack.compute.domain.common import utcnow
 from pocketstack.compute.scheduler.model import NoValidHost
 
 ACTION = "live-migration"
+ABORT_ACTION = "live_migration_abort"
 SCHEDULE, PRE, LIVE, POST = ("conductor_live_migrate_instance", "compute_pre_live_migration",
                              "compute_live_migration",
                              "compute_post_live_migration_at_destination")
@@ -88,9 +94,28 @@ class LiveMigrate(TaskFamily):
 
     # -- 1: the destination ---------------------------------------------------------------------
     def advance(self, step: Step) -> None:
-        if "dest" not in self.request(step.row):
+        request = self.request(step.row)
+        if request.get("abort") and not request.get("abort_sent"):
+            self.abort(step, request)
+        elif "dest" not in request:
             self.schedule(step)
         # otherwise a host has the next step; its report (or the deadline) moves it on
+
+    def abort(self, step: Step, request: dict[str, Any]) -> None:
+        """An abort was asked (the API allows it before ``post-migrating``): roll back now,
+        or once the source's driver has stopped the move under way."""
+        step.need_write()
+        phase = request.get("phase")
+        if "dest" not in request:
+            self._end(step, request, SCHEDULE, "live migration aborted")
+            step.note("migrating: live migration aborted before it was scheduled")
+        elif phase == "pre":
+            self.failed(step, request, PRE, "live migration aborted", ports_moved=False)
+        elif phase == "live":
+            request["abort_sent"] = True
+            self._set(step, request)
+            step.to_host(step.row["host"], "live_migration_abort", purpose="cleanup")
+            step.note(f"migrating: abort sent to {step.row['host']}")
 
     def schedule(self, step: Step) -> None:
         step.need_write()
@@ -218,7 +243,7 @@ class LiveMigrate(TaskFamily):
             values["power_state"] = msg["power_state"]
         step.update(values)
         self._event(step, POST, None, dest)
-        self._finish(step, True)
+        self._finish(step, True, request)
         step.to_host(source, "destroy", purpose="cleanup")
         step.note(f"{row['vm_state']}: live-migrated from {source} to {dest}")
 
@@ -235,7 +260,7 @@ class LiveMigrate(TaskFamily):
             self.conductor.placement.claim(step.uuid, {step.node(dest)["uuid"]: resources(
                 row["flavor"])}, row["project_id"], row["user_id"])
             self._event(step, event, None, dest, ok=False, message=message)
-            self._finish(step, False)
+            self._finish(step, False, request)
             step.note(f"error: live migration failed on {dest} after the guest left "
                       f"{source} ({message})")
             return
@@ -254,12 +279,20 @@ class LiveMigrate(TaskFamily):
         hints.pop(states.LIVE_MIGRATION_HINT, None)
         step.update({**ENDED, "scheduler_hints": hints})
         self._event(step, event, None, None, ok=False, message=message)
-        self._finish(step, False)
+        self._finish(step, False, request)
 
-    def _finish(self, step: Step, ok: bool) -> None:
+    def _finish(self, step: Step, ok: bool, request: dict[str, Any]) -> None:
         record = instance_actions.latest(step.conn, step.uuid, ACTION)
         if record is not None:
             instance_actions.finish(step.conn, record["id"], None if ok else "Error")
+        if request.get("abort"):  # the abort worked unless the move got through first
+            aborted = instance_actions.latest(step.conn, step.uuid, ABORT_ACTION)
+            if aborted is not None and aborted["finish_time"] is None:
+                instance_actions.event_finish(
+                    step.conn, aborted["id"], "compute_live_migration_abort",
+                    "Error" if ok else "Success",
+                    "the live migration had completed" if ok else None)
+                instance_actions.finish(step.conn, aborted["id"], "Error" if ok else None)
 
     # -- restarts and deadlines -----------------------------------------------------------------
     def resume(self, step: Step) -> None:

@@ -7,7 +7,8 @@ record the move produced (the destination) and the ``confirmResize``/``revertRes
 settled it — so the status can never disagree with them. A live migration's phase is read from
 its action's events, which the conductor opens as it goes (:data:`LIVE_PHASES`): ``accepted``
 (not scheduled yet), ``queued`` (a destination claimed), ``preparing``, ``running``,
-``post-migrating``, then ``completed`` or ``error``.
+``post-migrating``, then ``completed`` or ``error`` — or ``cancelled`` when an abort
+(a ``live_migration_abort`` action) ended it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pocketstack.compute.domain.common import utcnow
 # instance action -> migration_type
 MOVES = {"resize": "resize", "migrate": "migration", "live-migration": "live-migration"}
 SETTLES = ("confirmResize", "revertResize")
+ABORT = "live_migration_abort"  # the action an abort of a live migration records
 #: a live migration's action events, in order -> the status each one starts
 LIVE_PHASES = {"compute_pre_live_migration": "preparing", "compute_live_migration": "running",
                "compute_post_live_migration_at_destination": "post-migrating"}
@@ -74,9 +76,11 @@ def _status(move: dict[str, Any], dest: str | None, settle: dict[str, Any] | Non
 
 
 def _live_status(move: dict[str, Any], dest: str | None, events: list[str],
-                 deleted: bool) -> str:
+                 deleted: bool, aborted: bool) -> str:
     if move["finish_time"] is not None:
-        return "error" if move["message"] == "Error" else "completed"
+        if move["message"] == "Error":
+            return "cancelled" if aborted else "error"
+        return "completed"
     if move["message"] == "Error" or deleted:
         return "error"
     for event in reversed(LIVE_PHASES):
@@ -104,7 +108,7 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
     a = t.instance_actions
     actions = [dict(r) for r in conn.execute(
         sa.select(a).where(a.c.instance_uuid.in_(uuids),
-                           a.c.action.in_([*MOVES, *SETTLES])).order_by(a.c.id)).mappings()]
+                           a.c.action.in_([*MOVES, *SETTLES, ABORT])).order_by(a.c.id)).mappings()]
     by_id = {x["id"]: x for x in actions}
     live = [x["id"] for x in actions if x["action"] == "live-migration"]
     events: dict[int, list[str]] = {}
@@ -132,10 +136,13 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
         later = [x for x in actions if x["instance_uuid"] == row["instance_uuid"]
                  and x["id"] > move["id"]]
         settle = None
+        aborted = False
         for x in later:
             if x["action"] in MOVES:
                 break  # the next move: nothing settled this one
-            if x["action"] in SETTLES:
+            if x["action"] == ABORT:
+                aborted = True
+            elif x["action"] in SETTLES:
                 settle = x
                 break
         # the move's scheduling record: the first made after the request and before the
@@ -148,7 +155,7 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
                 break
         gone = deleted.get(row["instance_uuid"], False)
         if row["migration_type"] == "live-migration":
-            status = _live_status(move, dest, events.get(move["id"], []), gone)
+            status = _live_status(move, dest, events.get(move["id"], []), gone, aborted)
         else:
             status = _status(move, dest, settle, gone)
         node = nodes.get(dest or "", (None, None))

@@ -22,7 +22,8 @@ It can be told to fail, to rehearse what the cloud does when a hypervisor misbeh
 
 Live migration moves a guest in memory: the destination reserves room for it
 (``pre_live_migration``), the source hands over its whole state (power state, console, devices)
-and forgets it (``live_migration``), and the destination adopts that state
+and forgets it (``live_migration``, which ``live_migration_abort`` stops while it waits out
+``live_migration_delay``), and the destination adopts that state
 (``post_live_migration_at_destination``) — the state travels in the conductor's messages.
 
 For compatibility the per-instance metadata keys ``fake:fail_spawn`` and ``fake:spawn_delay``
@@ -153,6 +154,7 @@ class FakeDriver:
         self.failures = failures or FailureModes()
         self.guests: dict[str, _Guest] = {}
         self.incoming: dict[str, InstanceSpec] = {}  # live migrations on their way here
+        self.aborting: set[str] = set()  # live migrations from here told to stop
         # One small JSON file per guest in ``state_path`` (a directory): an operation writes
         # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
@@ -285,8 +287,13 @@ class FakeDriver:
     async def live_migration(self, uuid: str, dest: str,
                              migrate_data: dict[str, Any]) -> dict[str, Any]:
         self._guest(uuid)
-        if self.failures.live_migration_delay:  # the memory copy takes its time
-            await asyncio.sleep(self.failures.live_migration_delay)
+        deadline = time.monotonic() + self.failures.live_migration_delay
+        while uuid not in self.aborting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the memory copy takes its time
+        if uuid in self.aborting:
+            self.aborting.discard(uuid)
+            raise DriverError(f"{self.hostname}: live migration of {uuid} to {dest} aborted; "
+                              "the guest stays here.")
         guest = self._guest(uuid)
         if self.failures.fail_live_migration:
             raise DriverError(f"{self.hostname}: live migration of {uuid} to {dest} failed "
@@ -296,6 +303,10 @@ class FakeDriver:
         del self.guests[uuid]
         self._save(uuid)
         return {"guest": state}
+
+    async def live_migration_abort(self, uuid: str) -> None:
+        if uuid in self.guests:  # nothing to stop once the guest has left
+            self.aborting.add(uuid)
 
     async def post_live_migration_at_destination(self, spec: InstanceSpec,
                                                  transfer: dict[str, Any]) -> None:

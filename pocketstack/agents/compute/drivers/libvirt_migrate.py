@@ -25,7 +25,8 @@ Steps (the agent's ``pre_live_migration``, ``live_migration``,
 * rollback: the destination's directory and taps go (unless the guest runs there).
 
 A ``block_migration`` of ``false`` (shared storage) is refused: the hosts share no instance
-storage.
+storage. An abort is not passed on (the driver has no ``live_migration_abort``): a move under
+way completes, and the abort's action ends in error, as Nova's does when it comes too late.
 """
 
 from __future__ import annotations
