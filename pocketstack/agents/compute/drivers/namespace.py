@@ -499,13 +499,6 @@ class NamespaceDriver:
             return
         run.run(argv, timeout=60)
 
-    def pre_live_migration(self, spec: InstanceSpec, source: str,
-                           block_migration: bool | None) -> dict[str, Any]:
-        raise DriverError(f"{self.host}: the namespace driver cannot live-migrate: a guest is "
-                          "a process tree in namespaces of its own, and moving it running "
-                          "needs a checkpoint/restore tool (CRIU) this driver does not use; "
-                          "migrate it cold (server migrate) instead")
-
     @_one_at_a_time
     def destroy(self, uuid: str) -> None:
         self._remove(uuid)
@@ -635,6 +628,13 @@ class NamespaceDriver:
         self._record(uuid)
         raise DriverError("The namespace driver does not support setting the admin password "
                           "(its guests share the host's /etc/shadow).")
+
+    def pre_live_migration(self, spec: InstanceSpec, source: str,
+                           block_migration: bool | None) -> dict[str, Any]:
+        raise DriverError(f"{self.host}: the namespace driver cannot live-migrate: a guest is "
+                          "a process tree in namespaces of its own, and moving it running "
+                          "needs a checkpoint/restore tool (CRIU) this driver does not use; "
+                          "migrate it cold (server migrate) instead")
 
     def info(self, uuid: str) -> dict[str, Any]:
         record = self._record(uuid)
