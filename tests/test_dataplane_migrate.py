@@ -89,6 +89,9 @@ def test_live_migration_of_a_namespace_guest_is_refused_and_rolled_back(
     destination's pre_live_migration refuses with the reason, the migration ends as ``error``
     and the guest stays ACTIVE on compute1, still on its network."""
     cloud, prefix = dp_cloud, dp_cloud.env["PREFIX"]
+    # ping from the DHCP namespace is let in (the rule may be there from the test above)
+    cloud.osc("security", "group", "rule", "create", "--project", "admin", "--protocol", "icmp",
+              "default", check=False)
     vm = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE, "--network",
                    "private", "--availability-zone", "nova:compute1", "--wait", "live1")
     ip = address(vm, "private")
