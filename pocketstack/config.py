@@ -163,8 +163,9 @@ class Settings:
         "", "Failures the fake driver produces, to rehearse them: comma-separated "
         "MODE[=SECONDS][@HOST] with MODE spawn (spawns fail), hang (spawns never return), "
         "crash (the agent dies mid-spawn), guest_dies=N (guests shut down N s after boot), "
-        "spawn_delay=N, attach (volume attaches fail), attach_delay=N. Without @HOST a mode "
-        "applies to every host.")
+        "spawn_delay=N, attach (volume attaches fail), attach_delay=N, live_migration (live "
+        "migrations from the host fail), live_migration_delay=N. Without @HOST a mode applies "
+        "to every host.")
     libvirt_virt_type: str = _opt(
         "auto", "Domain type of the libvirt driver's guests: kvm, qemu (TCG) or auto (kvm "
         "where a probe guest really runs under KVM, else qemu; probed once per machine boot).")

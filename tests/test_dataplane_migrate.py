@@ -81,3 +81,40 @@ def test_migrate_confirm_and_revert_keep_the_guest_on_its_network(dp_cloud: Live
     until("mig2 answers from the DHCP namespace after the revert",
           lambda: _pings(dhcp, ips["mig2"]), timeout=30)
     assert ips["mig2"] in ns(guest["mig2"], "ip", "-4", "addr").stdout
+
+
+def test_live_migration_of_a_namespace_guest_is_refused_and_rolled_back(
+        dp_cloud: LiveCloud) -> None:
+    """The namespace driver cannot live-migrate (its guests are process trees): the
+    destination's pre_live_migration refuses with the reason, the migration ends as ``error``
+    and the guest stays ACTIVE on compute1, still on its network."""
+    cloud, prefix = dp_cloud, dp_cloud.env["PREFIX"]
+    # ping from the DHCP namespace is let in (the rule may be there from the test above)
+    cloud.osc("security", "group", "rule", "create", "--project", "admin", "--protocol", "icmp",
+              "default", check=False)
+    vm = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", IMAGE, "--network",
+                   "private", "--availability-zone", "nova:compute1", "--wait", "live1")
+    ip = address(vm, "private")
+    network = cloud.osc("network", "show", "private", "-c", "id")["id"]
+    dhcp = f"{prefix}-qdhcp-{network}"
+    until("live1 answers", lambda: _pings(dhcp, ip), timeout=60)
+    cloud.osc("--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
+              "--host", "compute2", "live1", as_json=False)
+
+    def migration() -> dict[str, Any] | None:
+        rows = cloud.osc("--os-compute-api-version", "2.80", "server", "migration", "list",
+                         "--server", vm["id"])
+        return rows[0] if rows and rows[0]["Status"] in ("error", "completed") else None
+
+    row = until("the live migration ends", migration, timeout=60)
+    assert (row["Type"], row["Status"]) == ("live-migration", "error")
+    actions = cloud.osc("--os-compute-api-version", "2.51", "server", "event", "list", "live1")
+    detail = cloud.osc("--os-compute-api-version", "2.51", "server", "event", "show", "live1",
+                       actions[0]["Request ID"])
+    failed = [e for e in detail["events"] if e["result"] == "Error"]
+    assert [e["event"] for e in failed] == ["compute_pre_live_migration"]
+    assert "namespace driver cannot live-migrate" in failed[0]["traceback"]
+    shown = cloud.osc("server", "show", "live1")
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute1")
+    assert _pings(dhcp, ip)
+    cloud.osc("server", "delete", "--wait", "live1", as_json=False)

@@ -56,6 +56,7 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-volumes:create", "os-volumes:delete", "os-volumes:snapshots:create",
                  "os-volumes:snapshots:delete")
 _ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
+               "os-migrate-server:migrate_live",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",
                "os-lock-server:unlock:unlock_override", "os-services:list",
@@ -101,5 +102,6 @@ RULES: list[Rule] = [
     _r("servers:migrations:index", PROJECT_MANAGER_OR_ADMIN),
     _r("servers:migrations:index:host", ADMIN),
     _r("servers:migrations:show", ADMIN),
+    _r("servers:migrations:delete", ADMIN),
     *(_r(f"os-keypairs:{n}", ADMIN_OR_OWNER) for n in ("index", "show", "create", "delete")),
 ]

@@ -234,6 +234,9 @@ def test_a_guest_that_dies_later_is_reported_shut_down(tmp_path: Path) -> None:
     ("spawn", "h1", FailureModes(fail_spawn=True)),
     ("hang@h2, crash@h1", "h1", FailureModes(crash=True)),
     ("guest_dies=2.5,spawn_delay=1", "h9", FailureModes(guest_dies_after=2.5, spawn_delay=1)),
+    ("live_migration@h1,live_migration_delay=2", "h1",
+     FailureModes(fail_live_migration=True, live_migration_delay=2)),
+    ("live_migration@h2", "h1", FailureModes()),
 ])
 def test_failure_modes_parse(text: str, host: str, expected: FailureModes) -> None:
     assert FailureModes.parse(text, host) == expected
@@ -245,3 +248,87 @@ def test_failure_modes_parse(text: str, host: str, expected: FailureModes) -> No
 def test_bad_failure_modes_are_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FailureModes.parse(text, "h1")
+
+
+def test_live_migration_between_two_agents(tmp_path: Path) -> None:
+    """pre_live_migration on the destination answers migrate_data, live_migration on the
+    source answers the guest's state, the destination adopts it: the guest runs there only,
+    paused as it was, its console log along; a rollback frees the room it held."""
+    bus = InProcessBus()
+    reports: list[dict[str, Any]] = []
+    drivers = {h: FakeDriver(h, vcpus=1, memory_mb=256, cpu_ratio=1, ram_ratio=1)
+               for h in ("h1", "h2")}
+    agents = {h: ComputeAgent(h, d, bus, AgentOptions(heartbeat_interval=60,
+                                                      state_dir=tmp_path / h))
+              for h, d in drivers.items()}
+
+    async def conductor(msg: dict[str, Any]) -> None:
+        if msg["op"] == "report":
+            reports.append(msg)
+
+    async def task(host: str, op: str, **extra: Any) -> dict[str, Any]:
+        before = len(reports)
+        await bus.cast(f"compute.{host}", {"op": op, "uuid": "u1", **extra})
+        for _ in range(400):
+            await asyncio.sleep(0.005)
+            if len(reports) > before:
+                return reports[-1]
+        raise AssertionError(f"no report for {op}")
+
+    async def main() -> None:
+        await bus.subscribe("conductor", conductor)
+        for agent in agents.values():
+            await agent.start()
+        try:
+            nothing = spec(image="")  # no image data to fetch
+            assert (await task("h1", "spawn", spec=nothing))["result"] == "ok"
+            assert (await task("h1", "pause"))["power_state"] == PAUSED
+            pre = await task("h2", "pre_live_migration", spec=nothing, source="h1",
+                             block_migration=None)
+            assert (pre["result"], pre["migrate_data"]) == (
+                "ok", {"dest": "h2", "block_migration": True})
+            # the room is held: nothing else fits on h2 meanwhile
+            other = await task("h2", "spawn", spec=spec(uuid="u2", image=""))
+            assert other["result"] == "error" and "out of capacity" in other["message"]
+            moved = await task("h1", "live_migration", dest="h2",
+                               migrate_data=pre["migrate_data"])
+            assert moved["result"] == "ok" and moved["transfer"]["guest"]["power_state"] == PAUSED
+            assert "u1" not in drivers["h1"].guests
+            post = await task("h2", "post_live_migration_at_destination", spec=nothing,
+                              transfer=moved["transfer"])
+            assert (post["result"], post["power_state"]) == ("ok", PAUSED)
+            assert drivers["h2"].guests["u1"].power_state == PAUSED
+            assert "live-migrated from h1 to h2" in "\n".join(drivers["h2"].guests["u1"].console)
+            # a rollback on the destination gives back what pre_live_migration held
+            assert (await task("h1", "pre_live_migration", spec=spec(uuid="u3", image=""),
+                               source="h2", block_migration=True))["result"] == "ok"
+            assert "u3" in drivers["h1"].incoming
+            await task("h1", "rollback_live_migration_at_destination", uuid="u3")
+            assert drivers["h1"].incoming == {}
+        finally:
+            for agent in agents.values():
+                await agent.stop()
+            await bus.stop()
+
+    asyncio.run(main())
+
+
+def test_a_driver_without_live_migration_refuses_it(tmp_path: Path) -> None:
+    class NoLive:  # only what the agent needs to start
+        capabilities: dict[str, bool] = {}
+
+        async def inventory(self) -> Any:
+            return await FakeDriver("h1").inventory()
+
+        async def list_instances(self) -> dict[str, int]:
+            return {}
+
+        async def power_state(self, uuid: str) -> int:
+            return RUNNING
+
+    async def body(h: Harness) -> None:
+        r = await h.task("live_migration", dest="h2", migrate_data={})
+        assert r["result"] == "error" and "cannot live-migrate" in r["message"]
+        assert (await h.task("rollback_live_migration_at_destination"))["result"] == "ok"
+
+    run(tmp_path, body, NoLive())

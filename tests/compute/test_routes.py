@@ -107,6 +107,7 @@ GET    /servers/{server_id}/ips/{network_label}
 GET    /servers/{server_id}/os-server-password
 DELETE /servers/{server_id}/os-server-password
 GET    /servers/{server_id}/migrations/{migration_id}
+DELETE /servers/{server_id}/migrations/{migration_id}
 GET    /servers/{server_id}/os-security-groups
 GET    /os-security-groups
 POST   /os-security-groups
@@ -163,7 +164,8 @@ def test_root_route_table_is_pinned() -> None:
 # accident fails here, as a route does above)
 SERVER_ACTIONS = """
 addFloatingIp addSecurityGroup changePassword confirmResize createBackup createImage
-forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-resetState os-start os-stop
+forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-migrateLive os-resetState
+os-start os-stop
 pause reboot
 rebuild removeFloatingIp removeSecurityGroup rescue resize restore resume revertResize shelve
 shelveOffload suspend unlock unpause unrescue unshelve

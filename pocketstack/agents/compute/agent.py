@@ -49,11 +49,21 @@ _POWER_OPS = {
     "stop": "power_off", "start": "power_on", "pause": "pause", "unpause": "unpause",
     "suspend": "suspend", "resume": "resume", "unrescue": "unrescue",
 }
+#: live migration: op -> the driver method; each answers a dict the report carries under
+#: the given key (None: nothing to carry)
+LIVE_OPS: dict[str, tuple[str, str | None]] = {
+    "pre_live_migration": ("pre_live_migration", "migrate_data"),
+    "live_migration": ("live_migration", "transfer"),
+    "post_live_migration_at_destination": ("post_live_migration_at_destination", None),
+    "rollback_live_migration_at_destination": ("rollback_live_migration_at_destination", None),
+    "live_migration_abort": ("live_migration_abort", None),
+}
 TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot_soft",
-                      "reboot_hard", *_POWER_OPS})
+                      "reboot_hard", *_POWER_OPS, *LIVE_OPS})
 #: after these succeed the guest's taps may be new: the network agents look at once
+#: (and after the plug_vif call)
 HINT_OPS = frozenset({"spawn", "rebuild", "resize", "rescue", "unrescue", "reboot_soft",
-                      "reboot_hard", "start", "resume"})  # and the plug_vif call
+                      "reboot_hard", "start", "resume", "post_live_migration_at_destination"})
 CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
                       "detach_volume", "plug_vif", "unplug_vif", "set_admin_password"})
 #: calls about the host rather than a guest (no uuid, no driver)
@@ -166,7 +176,7 @@ class ComputeAgent:
         try:
             if op not in TASK_OPS:
                 raise DriverError(f"unknown operation {op!r}")
-            await self._task_op(op, uuid, msg)
+            extra = await self._task_op(op, uuid, msg)
         except AgentCrash as exc:
             self._die(exc)
             return None
@@ -184,7 +194,7 @@ class ComputeAgent:
         if op != "destroy":
             with contextlib.suppress(DriverError):
                 power = await self._driver("power_state", uuid)
-        await self._report(msg, "ok", power_state=power)
+        await self._report(msg, "ok", power_state=power, **(extra or {}))
         return None
 
     async def _hint_network(self) -> None:
@@ -205,7 +215,10 @@ class ComputeAgent:
                 spec = replace(spec, rescue_image=await self.images.resolve(spec.rescue_image))
         return spec
 
-    async def _task_op(self, op: str, uuid: str, msg: dict[str, Any]) -> None:
+    async def _task_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """Do one task; returns what its report carries besides the outcome, if anything."""
+        if op in LIVE_OPS:
+            return await self._live_op(op, uuid, msg)
         if op == "destroy":
             for building in self._building.pop(uuid, set()):
                 building.cancel()  # a delete wins over a spawn still under way
@@ -236,6 +249,27 @@ class ComputeAgent:
             await self._driver("reboot", uuid, op == "reboot_hard")
         else:
             await self._driver(_POWER_OPS[op], uuid)
+        return None
+
+    async def _live_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        method, key = LIVE_OPS[op]
+        if not hasattr(self.driver, method):
+            if op in ("rollback_live_migration_at_destination", "live_migration_abort"):
+                return None  # nothing was prepared, nothing is under way
+            raise DriverError(f"{self.host}: the {type(self.driver).__name__} cannot "
+                              "live-migrate guests")
+        if op == "pre_live_migration":
+            answer = await self._driver(method, await self._spec(msg), str(msg.get("source")),
+                                        msg.get("block_migration"))
+        elif op == "live_migration":
+            answer = await self._driver(method, uuid, str(msg["dest"]),
+                                        dict(msg.get("migrate_data") or {}))
+        elif op == "post_live_migration_at_destination":
+            answer = await self._driver(method, await self._spec(msg),
+                                        dict(msg.get("transfer") or {}))
+        else:
+            answer = await self._driver(method, uuid)
+        return {key: answer or {}} if key else None
 
     # -- calls ----------------------------------------------------------------------------------
     async def _answer(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
-"""``/os-migrations`` (every cold migration and resize) and ``/servers/{id}/migrations`` (the
-in-progress live migrations of one server: there is no live migration, so always none)."""
+"""``/os-migrations`` (every cold migration, resize and live migration; from 2.23 an
+in-progress live migration links to its ``/servers/{id}/migrations/{id}``) and
+``/servers/{id}/migrations`` (the in-progress live migrations of one server, 2.23+)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from pocketstack.common import exceptions
 from pocketstack.common.api.app import ApiRequest, json_response
 from pocketstack.compute.api.admin_common import page_params, paginate, parse_time
-from pocketstack.compute.api.common import allowed, enforce, svc, version_at_least
+from pocketstack.compute.api.common import allowed, enforce, link, svc, version_at_least
 from pocketstack.compute.api.servers import load
 from pocketstack.compute.domain import migrations
 from pocketstack.compute.domain.common import isotime_us
@@ -33,12 +34,19 @@ def _view(req: ApiRequest, row: dict[str, Any], show_hosts: bool) -> dict[str, A
         view.update(dict.fromkeys(_HOST_FIELDS))
     if version_at_least(req, "2.23"):
         view["migration_type"] = row["migration_type"]
+        if _in_progress(row):
+            view["links"] = link(req, f"servers/{row['instance_uuid']}/migrations", row["id"])
     if version_at_least(req, "2.59"):
         view["uuid"] = row["uuid"]
     if version_at_least(req, "2.80"):
         view["user_id"] = row["user_id"]
         view["project_id"] = row["project_id"]
     return view
+
+
+def _in_progress(row: dict[str, Any]) -> bool:
+    return bool(row["migration_type"] == "live-migration" and
+                row["status"] in migrations.LIVE_IN_PROGRESS)
 
 
 def _check_query(req: ApiRequest) -> None:
@@ -119,10 +127,34 @@ def _server(req: ApiRequest, rule: str) -> dict[str, Any]:
     return row
 
 
+def _live_view(req: ApiRequest, row: dict[str, Any], show_hosts: bool) -> dict[str, Any]:
+    """One in-progress live migration as ``/servers/{id}/migrations`` shows it (the byte
+    counters are not measured: null, which Nova's schema allows)."""
+    view: dict[str, Any] = {
+        "id": row["id"], "server_uuid": row["instance_uuid"], "status": row["status"],
+        "source_compute": row["source_compute"], "source_node": row["source_node"],
+        "dest_compute": row["dest_compute"], "dest_node": row["dest_node"],
+        "dest_host": row["dest_host"],
+        **dict.fromkeys(("disk_processed_bytes", "disk_remaining_bytes", "disk_total_bytes",
+                         "memory_processed_bytes", "memory_remaining_bytes",
+                         "memory_total_bytes")),
+        "created_at": isotime_us(row["created_at"]), "updated_at": isotime_us(row["updated_at"]),
+    }
+    if not show_hosts:
+        view.update(dict.fromkeys(_HOST_FIELDS))
+    if version_at_least(req, "2.59"):
+        view["uuid"] = row["uuid"]
+    if version_at_least(req, "2.80"):
+        view["user_id"] = row["user_id"]
+        view["project_id"] = row["project_id"]
+    return view
+
+
 def list_server_migrations(req: ApiRequest) -> Response:
-    _server(req, "os_compute_api:servers:migrations:index")
-    # only in-progress live migrations are listed here, and servers never live-migrate
-    return json_response({"migrations": []})
+    row = _server(req, "os_compute_api:servers:migrations:index")
+    show_hosts = allowed(req, "os_compute_api:servers:migrations:index:host")
+    found = [m for m in svc(req).db.read(migrations.list_, [row["uuid"]]) if _in_progress(m)]
+    return json_response({"migrations": [_live_view(req, m, show_hosts) for m in found]})
 
 
 def show_server_migration(req: ApiRequest) -> Response:
@@ -130,8 +162,10 @@ def show_server_migration(req: ApiRequest) -> Response:
     migration_id = req.path_params["migration_id"]
     found = [m for m in svc(req).db.read(migrations.list_, [row["uuid"]])
              if str(m["id"]) == migration_id]
-    if not found:
+    if found and found[0]["migration_type"] != "live-migration":
+        raise exceptions.NotFound(f"Migration {migration_id} for server {row['uuid']} is not "
+                                  "live-migration.")
+    if not found or not _in_progress(found[0]):
         raise exceptions.NotFound(f"In-progress live migration {migration_id} is not found "
                                   f"for server {row['uuid']}.")
-    raise exceptions.NotFound(f"Migration {migration_id} for server {row['uuid']} is not "
-                              "live-migration.")
+    return json_response({"migration": _live_view(req, found[0], True)})

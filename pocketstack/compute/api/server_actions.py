@@ -20,6 +20,7 @@ from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.compute.api import (
     interfaces,
+    server_live_migrate,
     server_rescue,
     server_shelve,
     server_snapshot,
@@ -431,6 +432,7 @@ def _floating_ip(add: bool) -> Handler:
 ACTIONS: dict[str, Handler] = {
     **{key: plain(key) for key in PLAIN},
     "reboot": reboot, "resize": resize, "migrate": migrate, "rebuild": rebuild,
+    "os-migrateLive": server_live_migrate.migrate_live,
     "shelve": server_shelve.shelve, "unshelve": server_shelve.unshelve,
     "shelveOffload": server_shelve.shelve_offload, "lock": lock,
     "unlock": unlock, "os-getConsoleOutput": console_output, "forceDelete": force_delete,

@@ -2,9 +2,9 @@
 the hosts report. It is the only writer of agent-observed state.
 
 It dispatches to one class per task family (:mod:`.build`, :mod:`.power`, :mod:`.resize`,
-:mod:`.shelve`, :mod:`.delete`, :mod:`.snapshot`), chosen by the instance's current
-``task_state``; volume attaches and detaches to :mod:`.volume_tasks`; host heartbeats go to
-:mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
+:mod:`.live_migrate`, :mod:`.shelve`, :mod:`.delete`, :mod:`.snapshot`), chosen by the
+instance's current ``task_state``; volume attaches and detaches to :mod:`.volume_tasks`; host
+heartbeats go to :mod:`.hosts` and :mod:`.power_sync`, console requests to :mod:`.console`,
 restarts and deadlines to :mod:`.recovery`.
 
 Every entry point (a bus hint, a host's report, the reconciler, a restart, a power sync) is a
@@ -38,6 +38,7 @@ from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
 from pocketstack.compute.conductor.family import NeedsWrite, Outbox, Step, TaskFamily
 from pocketstack.compute.conductor.hosts import Hosts
+from pocketstack.compute.conductor.live_migrate import LiveMigrate
 from pocketstack.compute.conductor.power import PowerActions
 from pocketstack.compute.conductor.power_sync import PowerSync
 from pocketstack.compute.conductor.recovery import Recovery
@@ -81,8 +82,8 @@ class Conductor:
         self.soft_delete = SoftDelete(self)
         self.snapshot = Snapshot(self)
         self.families: list[TaskFamily] = [Build(self), PowerActions(self),
-                                           ResizeMigrate(self), Shelve(self), Delete(self),
-                                           self.soft_delete, self.snapshot]
+                                           ResizeMigrate(self), LiveMigrate(self), Shelve(self),
+                                           Delete(self), self.soft_delete, self.snapshot]
         self._by_task = {task: f for f in self.families for task in f.task_states}
         self.hosts = Hosts(self)
         self.power_sync = PowerSync(self)

@@ -112,7 +112,7 @@ def set_tags(conn: Connection, row: dict[str, Any], tags: list[str]) -> None:
 API_NAMES = {"reboot_soft": "reboot", "reboot_hard": "reboot", "confirm_resize": "confirmResize",
              "revert_resize": "revertResize", "create_image": "createImage",
              "create_backup": "createBackup", "force_delete": "forceDelete",
-             "shelve_offload": "shelveOffload"}
+             "shelve_offload": "shelveOffload", "live_migrate": "os-migrateLive"}
 
 
 def start_task(conn: Connection, row: dict[str, Any], action: str, deadline_seconds: int,

@@ -1,10 +1,14 @@
-"""Migration records of cold migrations and resizes (``os-migrations``).
+"""Migration records of cold migrations, resizes and live migrations (``os-migrations``).
 
 The API writes one row when it accepts a ``resize`` or ``migrate`` (source host and node, the
 flavors, who asked). What happened next is not copied into the row: it is read from the records
 the conductor already keeps — the move's instance action (finished? failed?), the scheduling
 record the move produced (the destination) and the ``confirmResize``/``revertResize`` action that
-settled it — so the status can never disagree with them.
+settled it — so the status can never disagree with them. A live migration's phase is read from
+its action's events, which the conductor opens as it goes (:data:`LIVE_PHASES`): ``accepted``
+(not scheduled yet), ``queued`` (a destination claimed), ``preparing``, ``running``,
+``post-migrating``, then ``completed`` or ``error`` — or ``cancelled`` when an abort
+(a ``live_migration_abort`` action) ended it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,15 @@ from sqlalchemy.engine import Connection
 from pocketstack.compute import tables as t
 from pocketstack.compute.domain.common import utcnow
 
-MOVES = {"resize": "resize", "migrate": "migration"}  # instance action -> migration_type
+# instance action -> migration_type
+MOVES = {"resize": "resize", "migrate": "migration", "live-migration": "live-migration"}
 SETTLES = ("confirmResize", "revertResize")
+ABORT = "live_migration_abort"  # the action an abort of a live migration records
+#: a live migration's action events, in order -> the status each one starts
+LIVE_PHASES = {"compute_pre_live_migration": "preparing", "compute_live_migration": "running",
+               "compute_post_live_migration_at_destination": "post-migrating"}
+#: the statuses of a live migration under way (``/servers/{id}/migrations`` lists these)
+LIVE_IN_PROGRESS = ("queued", "preparing", "running", "post-migrating")
 
 
 def _flavor_db_id(conn: Connection, flavorid: str | None) -> int | None:
@@ -64,6 +75,20 @@ def _status(move: dict[str, Any], dest: str | None, settle: dict[str, Any] | Non
     return "confirmed" if confirm else "reverted"
 
 
+def _live_status(move: dict[str, Any], dest: str | None, events: list[str],
+                 deleted: bool, aborted: bool) -> str:
+    if move["finish_time"] is not None:
+        if move["message"] == "Error":
+            return "cancelled" if aborted else "error"
+        return "completed"
+    if move["message"] == "Error" or deleted:
+        return "error"
+    for event in reversed(LIVE_PHASES):
+        if event in events:
+            return LIVE_PHASES[event]
+    return "queued" if dest else "accepted"
+
+
 def _newest(*times: dt.datetime | None) -> dt.datetime | None:
     present = [x for x in times if x is not None]
     return max(present) if present else None
@@ -83,8 +108,15 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
     a = t.instance_actions
     actions = [dict(r) for r in conn.execute(
         sa.select(a).where(a.c.instance_uuid.in_(uuids),
-                           a.c.action.in_([*MOVES, *SETTLES])).order_by(a.c.id)).mappings()]
+                           a.c.action.in_([*MOVES, *SETTLES, ABORT])).order_by(a.c.id)).mappings()]
     by_id = {x["id"]: x for x in actions}
+    live = [x["id"] for x in actions if x["action"] == "live-migration"]
+    events: dict[int, list[str]] = {}
+    if live:
+        e = t.instance_action_events
+        for action_id, event in conn.execute(sa.select(e.c.action_id, e.c.event).where(
+                e.c.action_id.in_(live))):
+            events.setdefault(action_id, []).append(event)
     s = t.scheduling_records
     records = conn.execute(sa.select(s.c.id, s.c.instance_uuid, s.c.chosen_host,
                                      s.c.created_at).where(
@@ -104,10 +136,13 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
         later = [x for x in actions if x["instance_uuid"] == row["instance_uuid"]
                  and x["id"] > move["id"]]
         settle = None
+        aborted = False
         for x in later:
             if x["action"] in MOVES:
                 break  # the next move: nothing settled this one
-            if x["action"] in SETTLES:
+            if x["action"] == ABORT:
+                aborted = True
+            elif x["action"] in SETTLES:
                 settle = x
                 break
         # the move's scheduling record: the first made after the request and before the
@@ -118,12 +153,16 @@ def list_(conn: Connection, instance_uuids: list[str] | None = None) -> list[dic
                     and (move["finish_time"] is None or created <= move["finish_time"])):
                 dest = chosen
                 break
-        status = _status(move, dest, settle, deleted.get(row["instance_uuid"], False))
+        gone = deleted.get(row["instance_uuid"], False)
+        if row["migration_type"] == "live-migration":
+            status = _live_status(move, dest, events.get(move["id"], []), gone, aborted)
+        else:
+            status = _status(move, dest, settle, gone)
         node = nodes.get(dest or "", (None, None))
         out.append({
             **row, "dest_compute": dest, "dest_node": node[0] if dest else None,
             "dest_host": node[1] if dest else None, "status": status,
-            "updated_at": None if status == "pre-migrating" else _newest(
+            "updated_at": None if status in ("pre-migrating", "accepted") else _newest(
                 move["updated_at"], settle["updated_at"] if settle else None),
         })
     return out

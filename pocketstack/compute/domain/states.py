@@ -28,6 +28,8 @@ SOFT_DELETING, RESTORING = "soft-deleting", "restoring"
 SNAPSHOT_IMAGE_HINT = "_snapshot_image"  # createImage's image the conductor is to fill
 SHELVED_IMAGE_HINT = "_shelved_image"  # the <name>-shelved snapshot unshelve boots from
 UNSHELVE_HOST_HINT = "_unshelve_host"  # the host an unshelve was asked to use (2.91)
+# a live migration's request and progress ({"host", "force", "block_migration", "dest", ...})
+LIVE_MIGRATION_HINT = "_live_migration"
 # the vm_state a soft-deleted server had (restored to it when it has no guest to power on)
 BEFORE_SOFT_DELETE_HINT = "_before_soft_delete"
 
@@ -39,12 +41,14 @@ _STATUS = {
 }
 _TASK_STATUS = {
     REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", RESIZE_PREP: "RESIZE",
-    RESIZE_FINISH: "RESIZE", MIGRATING: "RESIZE", REBUILDING: "REBUILD",
+    RESIZE_FINISH: "RESIZE", MIGRATING: "MIGRATING", REBUILDING: "REBUILD",
     RESIZE_REVERTING: "REVERT_RESIZE",
 }
 
 
 def status(vm_state: str, task_state: str | None) -> str:
+    if vm_state == PAUSED and task_state == MIGRATING:  # a paused server live-migrating
+        return "MIGRATING"
     if vm_state in (ACTIVE, STOPPED, RESIZED) and task_state in _TASK_STATUS:
         if vm_state == RESIZED and task_state != RESIZE_REVERTING:
             return "VERIFY_RESIZE"
@@ -64,6 +68,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "resume": ((SUSPENDED,), RESUMING),
     "resize": ((ACTIVE, STOPPED), RESIZE_PREP),
     "migrate": ((ACTIVE, STOPPED), RESIZE_PREP),
+    "live_migrate": ((ACTIVE, PAUSED), MIGRATING),
     "confirm_resize": ((RESIZED,), RESIZE_CONFIRMING),
     "revert_resize": ((RESIZED,), RESIZE_REVERTING),
     "rebuild": ((ACTIVE, STOPPED, ERROR), REBUILDING),

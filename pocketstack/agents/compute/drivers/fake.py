@@ -16,7 +16,15 @@ It can be told to fail, to rehearse what the cloud does when a hypervisor misbeh
 * ``spawn_delay=N`` — every spawn takes N seconds;
 * ``attach`` — every volume attach fails;
 * ``attach_delay=N`` — every volume attach takes N seconds (longer than the conductor's
-  ``volume_attach_timeout``: a hung attach).
+  ``volume_attach_timeout``: a hung attach);
+* ``live_migration`` — every live migration *from* the host fails mid-way (the guest stays);
+* ``live_migration_delay=N`` — every live migration from the host takes N seconds.
+
+Live migration moves a guest in memory: the destination reserves room for it
+(``pre_live_migration``), the source hands over its whole state (power state, console, devices)
+and forgets it (``live_migration``, which ``live_migration_abort`` stops while it waits out
+``live_migration_delay``), and the destination adopts that state
+(``post_live_migration_at_destination``) — the state travels in the conductor's messages.
 
 For compatibility the per-instance metadata keys ``fake:fail_spawn`` and ``fake:spawn_delay``
 still work; ``fake_fail`` is the way to select a failure without touching the servers.
@@ -49,8 +57,9 @@ from pocketstack.agents.compute.drivers.base import (
     VolumeConnection,
 )
 
-FAIL_MODES = ("spawn", "hang", "crash", "guest_dies", "spawn_delay", "attach", "attach_delay")
-_TIMED = ("guest_dies", "spawn_delay", "attach_delay")
+FAIL_MODES = ("spawn", "hang", "crash", "guest_dies", "spawn_delay", "attach", "attach_delay",
+              "live_migration", "live_migration_delay")
+_TIMED = ("guest_dies", "spawn_delay", "attach_delay", "live_migration_delay")
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class FailureModes:
     spawn_delay: float = 0.0
     fail_attach: bool = False
     attach_delay: float = 0.0
+    fail_live_migration: bool = False
+    live_migration_delay: float = 0.0
 
     @classmethod
     def parse(cls, text: str, host: str) -> FailureModes:
@@ -102,6 +113,10 @@ class FailureModes:
                 values["attach_delay"] = seconds
             elif mode == "attach":
                 values["fail_attach"] = True
+            elif mode == "live_migration":
+                values["fail_live_migration"] = True
+            elif mode == "live_migration_delay":
+                values["live_migration_delay"] = seconds
             else:
                 values[mode] = True
         return cls(**values)
@@ -127,7 +142,7 @@ class FakeDriver:
                     "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True,
                     "supports_rescue": True, "supports_rebuild": True,
-                    "supports_set_admin_password": True}
+                    "supports_set_admin_password": True, "supports_live_migration": True}
 
     def __init__(self, hostname: str, vcpus: int = 8, memory_mb: int = 16384,
                  local_gb: int = 200, cpu_ratio: float = 16.0, ram_ratio: float = 1.5,
@@ -138,6 +153,8 @@ class FakeDriver:
         self.limits = (vcpus * cpu_ratio, memory_mb * ram_ratio, local_gb * disk_ratio)
         self.failures = failures or FailureModes()
         self.guests: dict[str, _Guest] = {}
+        self.incoming: dict[str, InstanceSpec] = {}  # live migrations on their way here
+        self.aborting: set[str] = set()  # live migrations from here told to stop
         # One small JSON file per guest in ``state_path`` (a directory): an operation writes
         # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
@@ -153,6 +170,13 @@ class FakeDriver:
                       data.get("dies_at"), data.get("rescue_image"),
                       data.get("password_sha256"))
 
+    @staticmethod
+    def _dump(guest: _Guest) -> dict[str, Any]:
+        return {"spec": guest.spec.to_dict(), "power_state": guest.power_state,
+                "console": guest.console[-50:], "volumes": guest.volumes, "vifs": guest.vifs,
+                "booted_at": guest.booted_at, "dies_at": guest.dies_at,
+                "rescue_image": guest.rescue_image, "password_sha256": guest.password_sha256}
+
     def _save(self, uuid: str) -> None:
         """Record one guest as it is now (or its absence, once destroyed)."""
         if self.state_path is None:
@@ -162,10 +186,7 @@ class FakeDriver:
         if guest is None:
             path.unlink(missing_ok=True)
             return
-        data = {"spec": guest.spec.to_dict(), "power_state": guest.power_state,
-                "console": guest.console[-50:], "volumes": guest.volumes, "vifs": guest.vifs,
-                "booted_at": guest.booted_at, "dies_at": guest.dies_at,
-                "rescue_image": guest.rescue_image, "password_sha256": guest.password_sha256}
+        data = self._dump(guest)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, path)
@@ -194,7 +215,7 @@ class FakeDriver:
         return {uuid: g.power_state for uuid, g in self.guests.items()}
 
     def _used(self) -> tuple[int, int, int]:
-        specs = [g.spec for g in self.guests.values()]
+        specs = [g.spec for g in self.guests.values()] + list(self.incoming.values())
         return (sum(s.vcpus for s in specs), sum(s.memory_mb for s in specs),
                 sum(s.root_gb for s in specs))
 
@@ -247,6 +268,60 @@ class FakeDriver:
     async def destroy(self, uuid: str) -> None:
         if self.guests.pop(uuid, None) is not None:
             self._save(uuid)
+
+    # -- live migration (see the module docstring) ----------------------------------------------
+    async def pre_live_migration(self, spec: InstanceSpec, source: str,
+                                 block_migration: bool | None) -> dict[str, Any]:
+        if spec.uuid in self.guests:
+            raise DriverError(f"{self.hostname}: instance {spec.uuid} already runs here.")
+        if spec.uuid not in self.incoming:
+            cpu, ram, disk = self._used()
+            max_cpu, max_ram, max_disk = self.limits
+            if cpu + spec.vcpus > max_cpu or ram + spec.memory_mb > max_ram or \
+                    disk + spec.root_gb > max_disk:
+                raise DriverError(f"{self.hostname}: hypervisor out of capacity for the "
+                                  "incoming guest.")
+            self.incoming[spec.uuid] = spec
+        return {"dest": self.hostname, "block_migration": block_migration is not False}
+
+    async def live_migration(self, uuid: str, dest: str,
+                             migrate_data: dict[str, Any]) -> dict[str, Any]:
+        self._guest(uuid)
+        deadline = time.monotonic() + self.failures.live_migration_delay
+        while uuid not in self.aborting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the memory copy takes its time
+        if uuid in self.aborting:
+            self.aborting.discard(uuid)
+            raise DriverError(f"{self.hostname}: live migration of {uuid} to {dest} aborted; "
+                              "the guest stays here.")
+        guest = self._guest(uuid)
+        if self.failures.fail_live_migration:
+            raise DriverError(f"{self.hostname}: live migration of {uuid} to {dest} failed "
+                              "(fake_fail=live_migration); the guest stays here.")
+        guest.console.append(f"[fake] live-migrated from {self.hostname} to {dest}")
+        state = self._dump(guest)
+        del self.guests[uuid]
+        self._save(uuid)
+        return {"guest": state}
+
+    async def live_migration_abort(self, uuid: str) -> None:
+        if uuid in self.guests:  # nothing to stop once the guest has left
+            self.aborting.add(uuid)
+
+    async def post_live_migration_at_destination(self, spec: InstanceSpec,
+                                                 transfer: dict[str, Any]) -> None:
+        self.incoming.pop(spec.uuid, None)
+        if spec.uuid in self.guests:
+            return  # adopted already (a repeated message)
+        if not isinstance(transfer.get("guest"), dict):
+            raise DriverError(f"{self.hostname}: no guest state arrived for {spec.uuid}.")
+        guest = self._load(transfer["guest"])
+        guest.spec = spec  # as this host sees it (its ports, volumes)
+        self.guests[spec.uuid] = guest
+        self._save(spec.uuid)
+
+    async def rollback_live_migration_at_destination(self, uuid: str) -> None:
+        self.incoming.pop(uuid, None)
 
     def _set(self, uuid: str, state: int, line: str) -> None:
         guest = self._guest(uuid)

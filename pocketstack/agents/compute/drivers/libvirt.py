@@ -18,7 +18,8 @@ Power: off is an ACPI shutdown that becomes a forced stop after ``shutdown_timeo
 (Nova's clean shutdown); a soft reboot is the same then a start, a hard reboot a reset (or a
 start of a stopped guest). Pause is libvirt's suspend (vCPUs stop), suspend a managed save
 (memory to disk, the domain shut off; ``resume`` restores it). Power states are libvirt's own,
-so a guest that powers itself off shows ``SHUTDOWN`` at the next heartbeat.
+so a guest that powers itself off shows ``SHUTDOWN`` at the next heartbeat. Live migration
+between two hosts of this machine is :mod:`.libvirt_migrate`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any, TypeVar, cast
 
 from pocketstack.agents.compute.drivers import libvirt_files as files
 from pocketstack.agents.compute.drivers import libvirt_host as lvhost
+from pocketstack.agents.compute.drivers import libvirt_migrate as lvmigrate
 from pocketstack.agents.compute.drivers import libvirt_xml as lvxml
 from pocketstack.agents.compute.drivers.base import (
     CRASHED,
@@ -100,7 +102,7 @@ class LibvirtDriver:
                     "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True,
                     "supports_rescue": True, "supports_rebuild": False,
-                    "supports_set_admin_password": False}
+                    "supports_set_admin_password": False, "supports_live_migration": True}
 
     def __init__(self, host: str, names: KernelNames, instances_dir: Path, libvirt_dir: Path,
                  *, virt_type: str = "auto", force_raw_images: bool = True,
@@ -453,6 +455,26 @@ class LibvirtDriver:
                 self.virsh("undefine", uuid, "--managed-save", "--snapshots-metadata")
         self._delete_taps(taps)
         shutil.rmtree(self._dir(uuid), ignore_errors=True)
+
+    # -- live migration (libvirt_migrate) -------------------------------------------------
+    @_one_at_a_time
+    def pre_live_migration(self, spec: InstanceSpec, source: str,
+                           block_migration: bool | None) -> dict[str, Any]:
+        return lvmigrate.prepare(self, spec, source, block_migration)
+
+    @_one_at_a_time
+    def live_migration(self, uuid: str, dest: str,
+                       migrate_data: dict[str, Any]) -> dict[str, Any]:
+        return lvmigrate.migrate(self, uuid, dest, migrate_data)
+
+    @_one_at_a_time
+    def post_live_migration_at_destination(self, spec: InstanceSpec,
+                                           transfer: dict[str, Any]) -> None:
+        lvmigrate.adopt(self, spec, transfer)
+
+    @_one_at_a_time
+    def rollback_live_migration_at_destination(self, uuid: str) -> None:
+        lvmigrate.rollback(self, uuid)
 
     @_one_at_a_time
     def power_off(self, uuid: str) -> None:

@@ -29,7 +29,9 @@ that it reports ``SUSPENDED``). The inventory is the host's real CPUs, memory an
 the state directory. A volume (a ``local`` connection: a file) becomes a loop device on the host
 and a block node (``/dev/vdb``...) in the guest's own ``/dev`` (:mod:`.namespace_volumes`);
 ``instance.json`` records ``volumes`` (id → loop, device, file), freed on detach and destroy.
-Rescue and passwords are not supported (``DriverError``).
+Rescue and passwords are not supported (``DriverError``), nor is live migration: a guest is
+a process tree with its own network namespace, whose running state could only move with a
+checkpoint/restore tool (CRIU), which this machine does not have.
 
 A guest shares the host's filesystem and runs as root (only ``/root``, ``/run``, ``/tmp``,
 ``/var/log`` and ``/etc/resolv.conf`` are its own): a test hypervisor, not an isolation
@@ -99,7 +101,7 @@ class NamespaceDriver(GuestLinks, GuestDisks):
                     "supports_attach_volume": True, "supports_attach_interface": True,
                     "supports_console_output": True, "supports_snapshot": True,
                     "supports_rescue": False, "supports_rebuild": True,
-                    "supports_set_admin_password": False}
+                    "supports_set_admin_password": False, "supports_live_migration": False}
 
     def inventory(self) -> HostInventory:
         """The host's real capacity: its CPUs, memory and the disk of the state directory."""
@@ -309,6 +311,13 @@ class NamespaceDriver(GuestLinks, GuestDisks):
         self._record(uuid)
         raise DriverError("The namespace driver does not support setting the admin password "
                           "(its guests share the host's /etc/shadow).")
+
+    def pre_live_migration(self, spec: InstanceSpec, source: str,
+                           block_migration: bool | None) -> dict[str, Any]:
+        raise DriverError(f"{self.host}: the namespace driver cannot live-migrate: a guest is "
+                          "a process tree in namespaces of its own, and moving it running "
+                          "needs a checkpoint/restore tool (CRIU) this driver does not use; "
+                          "migrate it cold (server migrate) instead")
 
     def info(self, uuid: str) -> dict[str, Any]:
         record = self._record(uuid)
