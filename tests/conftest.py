@@ -59,7 +59,8 @@ RABBITMQ_MODULES = frozenset({
     "tests/test_dataplane_agent_down.py", "tests/volume/test_volume_agent_process.py",
 })
 #: the longest modules, started first so that no worker is left alone with one at the end
-LONG_FIRST = ("tests/test_libvirt_story.py", "tests/test_fuzz.py", "tests/test_dataplane_",
+LONG_FIRST = ("tests/test_libvirt_story.py", "tests/test_libvirt_live_migration.py",
+              "tests/test_fuzz.py", "tests/test_dataplane_",
               "tests/image/test_guestimage.py", "tests/agents/", "tests/volume/",
               "tests/compute/test_volume_attach.py")
 
