@@ -7,6 +7,7 @@ every refusal in Nova's words (403, schema 400s, a volume no server has attached
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,33 @@ def test_delete_query_is_strict_from_2_75(admin: httpx.Client,
                      headers={"OpenStack-API-Version": "compute 2.75"})
     assert r.status_code == 400, r.text
     assert "Additional properties are not allowed" in r.json()["badRequest"]["message"]
+
+
+def test_a_server_without_a_host(cloud: LiveCloud, admin: httpx.Client, demo: httpx.Client,
+                                 attached: dict[str, Any]) -> None:
+    """Shelved offloaded, the server keeps its volume but has no host to do the work: 400 as
+    Nova's InstanceNotReady (its API keeps 400 here rather than 409); unshelved, it works."""
+    vid, sid = attached["volume"], attached["server"]
+    cloud.osc("server", "shelve", sid, as_json=False, cloud=DEMO)
+    _wait_status(demo, sid, "SHELVED_OFFLOADED")
+    r = admin.post(PATH, json=_create(vid))
+    assert r.status_code == 400, r.text
+    assert r.json()["badRequest"]["message"] == f"Instance {sid} is not ready"
+    r = admin.delete(f"{PATH}/s-1", params=_delete_info(vid))
+    assert r.status_code == 400, r.text
+    cloud.osc("server", "unshelve", sid, as_json=False, cloud=DEMO)
+    _wait_status(demo, sid, "ACTIVE")
+    r = admin.post(PATH, json=_create(vid, snapshot_id="after-unshelve"))
+    assert r.status_code == 200, r.text
+    host = cloud.osc("server", "show", sid)["OS-EXT-SRV-ATTR:host"]
+    assert "after-unshelve" in _guest(cloud, host, sid)["volume_snapshots"]
+
+
+def _wait_status(client: httpx.Client, sid: str, status: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server = client.get(f"{API}/servers/{sid}").json()["server"]
+        if server["status"] == status and not server.get("OS-EXT-STS:task_state"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"server {sid} not {status}: {server['status']}")
