@@ -96,6 +96,8 @@ RULES: list[Rule] = [
     _r("os-instance-usage-audit-log:list", ADMIN),
     _r("os-instance-usage-audit-log:show", ADMIN),
     _r("os-server-external-events:create", f"{ADMIN} or rule:service_role"),
+    _r("os-assisted-volume-snapshots:create", f"{ADMIN} or rule:service_role"),
+    _r("os-assisted-volume-snapshots:delete", f"{ADMIN} or rule:service_role"),
     _r("os-migrations:index", PROJECT_MANAGER_OR_ADMIN),
     _r("os-migrations:index:all_projects", ADMIN),
     _r("os-migrations:index:host", ADMIN),

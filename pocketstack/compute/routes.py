@@ -5,6 +5,7 @@ from __future__ import annotations
 from pocketstack.common.api.app import Route
 from pocketstack.compute.api import (
     aggregates,
+    assisted_volume_snapshots,
     availability_zones,
     diagnostics,
     extensions,
@@ -169,6 +170,9 @@ ROUTES: list[Route] = [
     Route("POST", "/os-snapshots", volumes_proxy.create_snapshot),
     Route("GET", "/os-snapshots/{snapshot_id}", volumes_proxy.show_snapshot),
     Route("DELETE", "/os-snapshots/{snapshot_id}", volumes_proxy.delete_snapshot),
+    Route("POST", "/os-assisted-volume-snapshots", assisted_volume_snapshots.create),
+    Route("DELETE", "/os-assisted-volume-snapshots/{snapshot_id}",
+          assisted_volume_snapshots.delete),
     Route("GET", "/servers/{server_id}/os-interface", interfaces.index),
     Route("POST", "/servers/{server_id}/os-interface", interfaces.create),
     Route("GET", "/servers/{server_id}/os-interface/{port_id}", interfaces.show),

@@ -124,6 +124,15 @@ def test_every_operation_through_the_bus(tmp_path: Path) -> None:
         assert await h.call("plug_vif", vif=nic) == {}
         info = (await h.call("info"))["info"]
         assert info["volumes"] == {"v1": "/dev/vdb"} and info["vifs"] == ["p1"]
+        snap = {"snapshot_id": "s1", "type": "qcow2", "new_file": "v1.s1"}
+        assert await h.call("volume_snapshot_create", volume_id="v1", create_info=snap) == {}
+        assert (await h.call("info"))["info"]["volume_snapshots"] == {
+            "s1": {"volume_id": "v1", "new_file": "v1.s1", "type": "qcow2"}}
+        refused = await h.call("volume_snapshot_create", volume_id="v9", create_info=snap)
+        assert "Found no disk to snapshot" in refused["error"]
+        assert await h.call("volume_snapshot_delete", volume_id="v1", snapshot_id="s1",
+                            delete_info={"volume_id": "v1"}) == {}
+        assert (await h.call("info"))["info"]["volume_snapshots"] == {}
         assert await h.call("detach_volume", volume_id="v1") == {}
         assert await h.call("unplug_vif", port_id="p1") == {}
         assert await h.call("set_admin_password", password="s3cret") == {}
@@ -165,6 +174,22 @@ def test_images_are_used_in_place_or_streamed_once_into_the_host_cache(tmp_path:
         assert not [p for p in cached.parent.iterdir() if p.name.endswith(".part")]
 
     run(tmp_path, body)
+
+
+class PlainDriver(FakeDriver):
+    """A driver without Nova's assisted volume snapshots (like libvirt's and namespace's)."""
+
+    volume_snapshot_create = None  # type: ignore[assignment]
+
+
+def test_a_driver_without_assisted_snapshots_refuses_them(tmp_path: Path) -> None:
+    async def body(h: Harness) -> None:
+        await h.task("spawn", spec=spec())
+        r = await h.call("volume_snapshot_create", volume_id="v1",
+                         create_info={"snapshot_id": "s1"})
+        assert r["error"] == "the PlainDriver of host h1 does not do volume_snapshot_create"
+
+    run(tmp_path, body, PlainDriver("h1"))
 
 
 class SyncDriver(FakeDriver):

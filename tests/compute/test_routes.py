@@ -135,6 +135,8 @@ GET    /os-snapshots/detail
 POST   /os-snapshots
 GET    /os-snapshots/{snapshot_id}
 DELETE /os-snapshots/{snapshot_id}
+POST   /os-assisted-volume-snapshots
+DELETE /os-assisted-volume-snapshots/{snapshot_id}
 GET    /servers/{server_id}/os-interface
 POST   /servers/{server_id}/os-interface
 GET    /servers/{server_id}/os-interface/{port_id}

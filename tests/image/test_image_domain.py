@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pocketstack.common import exceptions, migrate
+from pocketstack.common.context import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.image.builder import empty_qcow2
 from pocketstack.image.domain import images
@@ -80,3 +81,18 @@ def test_format_match_switch(db: Database, tmp_path: Path, require: bool, ok: bo
     with pytest.raises(exceptions.BadRequest):
         pipeline.commit()
     pipeline.abort()
+
+
+def test_images_made_in_one_second_list_in_the_order_they_were_made(db: Database) -> None:
+    """created_at keeps sub-second precision (as Glance's oslo utcnow does), so a list sorted
+    by created_at — and Nova's backup rotation — never falls back to the random id for images
+    made within the same second."""
+    made = [_image(db, name=f"same-second-{i}", owner="p-order") for i in range(8)]
+    stored = [db.read(images.get, m["id"])["created_at"] for m in made]
+    assert stored == sorted(stored) and len(set(stored)) == len(stored)
+    ctx = RequestContext(user_id="u", project_id="p-order", roles=["member"])
+    for direction, expected in (("asc", made), ("desc", made[::-1])):
+        q = images.ListQuery(filters={"owner": ["p-order"]}, properties={}, tags=[], limit=20,
+                             sort=[("created_at", direction)])
+        listed, _ = db.read(images.list_images, ctx, q)
+        assert [i["name"] for i in listed] == [m["name"] for m in expected]

@@ -65,7 +65,10 @@ TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot
 HINT_OPS = frozenset({"spawn", "rebuild", "resize", "rescue", "unrescue", "reboot_soft",
                       "reboot_hard", "start", "resume", "post_live_migration_at_destination"})
 CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
-                      "detach_volume", "plug_vif", "unplug_vif", "set_admin_password"})
+                      "detach_volume", "plug_vif", "unplug_vif", "set_admin_password",
+                      "volume_snapshot_create", "volume_snapshot_delete"})
+#: optional driver methods (a driver without one refuses the call)
+_OPTIONAL = frozenset({"volume_snapshot_create", "volume_snapshot_delete"})
 #: calls about the host rather than a guest (no uuid, no driver)
 HOST_OPS = frozenset({"host_uptime"})
 
@@ -274,6 +277,9 @@ class ComputeAgent:
     # -- calls ----------------------------------------------------------------------------------
     async def _answer(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         try:
+            if op in _OPTIONAL and getattr(self.driver, op, None) is None:
+                raise DriverError(f"the {type(self.driver).__name__} of host {self.host} "
+                                  f"does not do {op}")
             if op == "console_output":
                 return {"output": await self._driver("console_output", uuid)}
             if op in ("info", "diagnostics"):
@@ -290,6 +296,11 @@ class ComputeAgent:
                 await self._hint_network()
             elif op == "unplug_vif":
                 await self._driver("unplug_vif", uuid, msg["port_id"])
+            elif op == "volume_snapshot_create":
+                await self._driver(op, uuid, str(msg["volume_id"]), dict(msg["create_info"]))
+            elif op == "volume_snapshot_delete":
+                await self._driver(op, uuid, str(msg["volume_id"]), str(msg["snapshot_id"]),
+                                   dict(msg["delete_info"]))
             elif op == "set_admin_password":
                 await self._driver("set_admin_password", uuid, str(msg["password"]))
             return {}

@@ -36,3 +36,19 @@ SNAPSHOT_CREATE: dict[str, Any] = {
     "required": ["snapshot"],
     "additionalProperties": False,
 }
+
+#: ``POST /os-assisted-volume-snapshots`` (Nova's schema: only a qcow2 overlay is described)
+ASSISTED_SNAPSHOT_CREATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"snapshot": {"type": "object", "properties": {
+        "volume_id": {"type": "string", "minLength": 1},
+        "create_info": {"type": "object", "properties": {
+            "snapshot_id": {"type": "string", "minLength": 1},
+            "type": {"type": "string", "enum": ["qcow2"]},
+            "new_file": {"type": "string", "minLength": 1},
+            "id": {"type": "string", "minLength": 1},
+        }, "required": ["snapshot_id", "type", "new_file"], "additionalProperties": False},
+    }, "required": ["volume_id", "create_info"], "additionalProperties": False}},
+    "required": ["snapshot"],
+    "additionalProperties": False,
+}

@@ -16,7 +16,10 @@ def new_id() -> str:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    """Now, to the microsecond as Glance stores it (oslo's utcnow): the API shows times to the
+    second (:data:`TIME_FORMAT`), but a list sorted by ``created_at`` (and Nova's backup
+    rotation) must keep images made within one second in the order they were made."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def isotime(value: dt.datetime | None) -> str | None:

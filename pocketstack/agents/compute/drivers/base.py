@@ -82,6 +82,11 @@ class Driver(Protocol):
 
     Declared ``async`` here; a driver may implement any of them as plain methods instead.
     ``rebuild`` is optional: without it the agent rebuilds by ``destroy`` + ``spawn``.
+    Nova's assisted volume snapshots are optional too (without them the agent refuses the
+    calls): ``volume_snapshot_create(uuid, volume_id, create_info)`` snapshots an attached
+    file-based volume into the qcow2 overlay ``create_info["new_file"]``;
+    ``volume_snapshot_delete(uuid, volume_id, snapshot_id, delete_info)`` merges one away
+    (deleting a snapshot the guest does not have succeeds).
     """
 
     capabilities: dict[str, bool]
@@ -150,3 +155,4 @@ class Driver(Protocol):
         ...
 
     async def unplug_vif(self, uuid: str, port_id: str) -> None: ...
+

@@ -133,6 +133,8 @@ class _Guest:
     dies_at: float | None = None  # the guest_dies failure mode
     rescue_image: str | None = None  # image id while rescued
     password_sha256: str | None = None  # set by set_admin_password (the hash, not the secret)
+    #: assisted volume snapshots: snapshot id -> {"volume_id", "new_file", "type"}
+    volume_snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class FakeDriver:
@@ -168,14 +170,15 @@ class FakeDriver:
         return _Guest(InstanceSpec.from_dict(data["spec"]), data["power_state"],
                       data["console"], data["volumes"], data["vifs"], data["booted_at"],
                       data.get("dies_at"), data.get("rescue_image"),
-                      data.get("password_sha256"))
+                      data.get("password_sha256"), data.get("volume_snapshots") or {})
 
     @staticmethod
     def _dump(guest: _Guest) -> dict[str, Any]:
         return {"spec": guest.spec.to_dict(), "power_state": guest.power_state,
                 "console": guest.console[-50:], "volumes": guest.volumes, "vifs": guest.vifs,
                 "booted_at": guest.booted_at, "dies_at": guest.dies_at,
-                "rescue_image": guest.rescue_image, "password_sha256": guest.password_sha256}
+                "rescue_image": guest.rescue_image, "password_sha256": guest.password_sha256,
+                "volume_snapshots": guest.volume_snapshots}
 
     def _save(self, uuid: str) -> None:
         """Record one guest as it is now (or its absence, once destroyed)."""
@@ -411,6 +414,7 @@ class FakeDriver:
                 "rescue_image": guest.rescue_image,
                 "volumes": dict(guest.volumes), "vifs": sorted(guest.vifs),
                 "password_set": guest.password_sha256 is not None,
+                "volume_snapshots": {k: dict(v) for k, v in guest.volume_snapshots.items()},
                 "uptime": time.time() - guest.booted_at}
 
     async def snapshot(self, uuid: str) -> dict[str, Any]:
@@ -439,6 +443,32 @@ class FakeDriver:
 
     async def detach_volume(self, uuid: str, volume_id: str) -> None:
         self._guest(uuid).volumes.pop(volume_id, None)
+        self._save(uuid)
+
+    async def volume_snapshot_create(self, uuid: str, volume_id: str,
+                                     create_info: dict[str, Any]) -> None:
+        """Record the overlay Nova's libvirt driver would make on top of the volume's disk."""
+        guest = self._guest(uuid)
+        if volume_id not in guest.volumes:
+            raise DriverError(f"Found no disk to snapshot: volume {volume_id} is not "
+                              f"attached to {uuid}.")
+        guest.volume_snapshots[str(create_info["snapshot_id"])] = {
+            "volume_id": volume_id, "new_file": create_info["new_file"],
+            "type": create_info["type"]}
+        guest.console.append(f"disk {guest.volumes[volume_id]}: now writing to "
+                             f"{create_info['new_file']}")
+        self._save(uuid)
+
+    async def volume_snapshot_delete(self, uuid: str, volume_id: str, snapshot_id: str,
+                                     delete_info: dict[str, Any]) -> None:
+        """Forget the snapshot (merged away); one this guest does not have is a success."""
+        guest = self._guest(uuid)
+        if volume_id not in guest.volumes:
+            raise DriverError(f"Found no disk to delete the snapshot of: volume {volume_id} "
+                              f"is not attached to {uuid}.")
+        if guest.volume_snapshots.pop(snapshot_id, None) is not None:
+            guest.console.append(f"disk {guest.volumes[volume_id]}: snapshot {snapshot_id} "
+                                 "merged")
         self._save(uuid)
 
     async def plug_vif(self, uuid: str, vif: NetworkInterface) -> None:
