@@ -206,7 +206,7 @@ def start_cloud(state_dir: Path, extra_env: dict[str, str] | None = None,
     log = open(state_dir.parent / f"{state_dir.name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"pocketstack up exited {proc.returncode}: "
@@ -218,7 +218,7 @@ def start_cloud(state_dir: Path, extra_env: dict[str, str] | None = None,
             pass
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("pocketstack up did not become ready in 60 s")
+    raise RuntimeError("pocketstack up did not become ready in 120 s")
 
 
 @pytest.fixture(scope="session")
@@ -234,6 +234,19 @@ def cloud(tmp_path_factory: pytest.TempPathFactory,
         yield live
     finally:
         del request.config.stash[SHARED_CLOUD]
+        live.stop()
+
+
+def own_cloud(tmp_path_factory: pytest.TempPathFactory, name: str = "own",
+              extra_env: dict[str, str] | None = None) -> Iterator[LiveCloud]:
+    """A module's own cloud (for a module-scoped ``cloud`` fixture): for modules that change
+    what every other module relies on in the session cloud (demo's one network, ...)."""
+    state = tmp_path_factory.mktemp(name) / "state"
+    state.mkdir()
+    live = start_cloud(state, extra_env)
+    try:
+        yield live
+    finally:
         live.stop()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 IMAGE = "pocketstack-empty-qcow2"
 DEMO = "pocketstack"  # a member of project demo, which owns devstack's `private`
@@ -19,13 +19,7 @@ DEMO = "pocketstack"  # a member of project demo, which owns devstack's `private
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     """A cloud of this module's own: `--nic auto` needs demo to own exactly one network, which
     the session's shared cloud cannot promise whatever ran before on its worker."""
-    state = tmp_path_factory.mktemp("netcloud") / "state"
-    state.mkdir()
-    live = start_cloud(state)
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "netcloud")
 
 
 def _boot(cloud: LiveCloud, name: str, *nics: str) -> dict:

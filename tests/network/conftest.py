@@ -1,4 +1,5 @@
-"""Clients for the network tests: admin and demo (a member of project demo) on /networking."""
+"""Clients for the network tests: admin and demo (a member of project demo) on /networking,
+per module (a module may bring a cloud of its own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from tests.conftest import LiveCloud
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def net(cloud: LiveCloud) -> Iterator[httpx.Client]:
     token, _ = cloud.token()
     with httpx.Client(base_url=cloud.url + "/networking/v2.0",
@@ -18,7 +19,7 @@ def net(cloud: LiveCloud) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_net(cloud: LiveCloud) -> Iterator[httpx.Client]:
     token, _ = cloud.token("demo", project="demo")
     with httpx.Client(base_url=cloud.url + "/networking/v2.0",
@@ -26,7 +27,7 @@ def demo_net(cloud: LiveCloud) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def alt_net(cloud: LiveCloud) -> Iterator[httpx.Client]:
     token, _ = cloud.token("alt_demo", project="alt_demo")
     with httpx.Client(base_url=cloud.url + "/networking/v2.0",

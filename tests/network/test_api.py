@@ -4,11 +4,20 @@ provider extension, subnets/IPAM, ports and binding, errors in Neutron's body.""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import LiveCloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    """A cloud of this module's own: it leaves networks of demo's own and shared ones behind,
+    which the session cloud's other modules (servers booted without --nic) cannot have."""
+    yield from own_cloud(tmp_path_factory, "netapi")
 
 
 def err(r: httpx.Response, status: int, kind: str) -> dict[str, Any]:

@@ -3,11 +3,21 @@ and nothing half-written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import unique
+from tests.conftest import LiveCloud, own_cloud, unique
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    """A cloud of this module's own: its garbage updates may make the admin's networks shared
+    (visible to demo), which the session cloud's other modules cannot have."""
+    yield from own_cloud(tmp_path_factory, "netbad")
+
 
 GARBAGE: list[Any] = [None, 1, -1, "x", "", True, [], {}, [1], ["x"], [{}], [{"a": 1}],
                       {"a": 1}, "10.0.0.0/33", "::/200", 2 ** 70]

@@ -3,9 +3,18 @@ devstack's default topology, security groups, routers, floating IPs, agents, quo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.conftest import LiveCloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    """A cloud of this module's own: it leaves networks of demo's own and shared ones behind,
+    which the session cloud's other modules (servers booted without --nic) cannot have."""
+    yield from own_cloud(tmp_path_factory, "netcli")
 
 
 def test_seed_flat_network_and_subnet(cloud: LiveCloud) -> None:
