@@ -19,68 +19,23 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pocketstack.agents.compute.drivers.libvirt import missing
 from pocketstack.image import guestimage
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import LiveCloud
+from tests.dataplane_kit import until
+from tests.libvirt_kit import BOOT, libvirt_cloud, virsh
 
 TOOLS = ("ssh", "ssh-keygen")
-BOOT = 240.0  # seconds a TCG boot may take on a loaded 2-core machine
-
-
-def _why_not() -> str | None:
-    reason = missing() or guestimage.check_tools()
-    if reason:
-        return reason
-    absent = [t for t in TOOLS if subprocess.run(["sh", "-c", f"command -v {t}"],
-                                                 capture_output=True).returncode]
-    return f"missing {', '.join(absent)}" if absent else None
-
-
-def _until(what: str, check: Any, timeout: float = 30.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
 def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCloud, Path]]:
-    why = _why_not()
-    if why:
-        pytest.skip(f"libvirt live migration: {why}")
-    image = guestimage.build_guest_image(tmp_path_factory.mktemp("guest") / "guest.qcow2")
-    state = tmp_path_factory.mktemp("lvmig") / "state"
-    state.mkdir()
-    prefix = "pt" + secrets.token_hex(2)
-    live = start_cloud(state, {"POCKETSTACK_DATAPLANE": "linux",
-                               "POCKETSTACK_COMPUTE_DRIVER": "libvirt",
-                               "POCKETSTACK_COMPUTE_HOSTS": "2",
-                               "POCKETSTACK_KERNEL_PREFIX": prefix,
-                               "POCKETSTACK_HEARTBEAT_INTERVAL": "2",
-                               "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "2"})
-    live.env["PREFIX"] = prefix
-    try:
-        yield live, image.path
-    finally:
-        live.stop()
-        subprocess.run([str(BIN / "pocketstack"), "clean", "--state-dir", str(state)],
-                       env=live.env, capture_output=True, timeout=60, check=False)
+    yield from libvirt_cloud(tmp_path_factory, "libvirt live migration", TOOLS,
+                             {"POCKETSTACK_COMPUTE_HOSTS": "2"})
 
 
-def _virsh(cloud: LiveCloud, host: str, *args: str) -> str:
-    socket = next(iter([
-        *cloud.state_dir.glob(f"hypervisors/{host}/libvirt/run/libvirt-sock"),
-        *Path("/run/pocketstack").glob(f"{cloud.env['PREFIX']}-{host}/libvirt-sock")]))
-    return subprocess.run(["virsh", "-q", "-c", f"qemu:///system?socket={socket}", *args],
-                          capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 @pytest.mark.timeout(900)
@@ -112,7 +67,7 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], tmp_path: P
                               check=False)
         return proc.stdout.strip() if proc.returncode == 0 else None
 
-    boot_id = _until("ssh through the floating IP", lambda: on(
+    boot_id = until("ssh through the floating IP", lambda: on(
         "cat /proc/sys/kernel/random/boot_id"), BOOT, 1.0)
     token = secrets.token_hex(8)
     assert on(f"echo {token} > /run/in-ram && echo {token} > /root/on-disk && sync") == ""
@@ -124,12 +79,12 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], tmp_path: P
     shown = cloud.osc("server", "show", "vm1")
     assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute2")
     print(f"\nlibvirt live migration compute1 -> compute2: {took:.1f} s (API to ACTIVE)")
-    assert domain in _virsh(cloud, "compute2", "list", "--name").split()
-    assert domain not in _virsh(cloud, "compute1", "list", "--all", "--name").split()
+    assert domain in virsh(cloud, "list", "--name", host="compute2").split()
+    assert domain not in virsh(cloud, "list", "--all", "--name", host="compute1").split()
     assert not list(cloud.state_dir.glob(f"hypervisors/compute1/instances/{uuid}"))
 
     # the same running guest: same boot, its RAM and disk came along; its network too
-    assert _until("ssh after the move", lambda: on("cat /proc/sys/kernel/random/boot_id"),
+    assert until("ssh after the move", lambda: on("cat /proc/sys/kernel/random/boot_id"),
                   60, 1.0) == boot_id
     assert on("cat /run/in-ram") == token
     assert on("cat /root/on-disk") == token
@@ -140,8 +95,8 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], tmp_path: P
 
     # and a stop/start on its new host works from its record there
     cloud.osc("server", "stop", "vm1", as_json=False)
-    _until("SHUTOFF", lambda: cloud.osc("server", "show", "vm1")["status"] == "SHUTOFF", 90)
+    until("SHUTOFF", lambda: cloud.osc("server", "show", "vm1")["status"] == "SHUTOFF", 90)
     cloud.osc("server", "start", "vm1", as_json=False)
-    _until("ssh after start", lambda: on("cat /root/on-disk"), BOOT, 1.0)
+    until("ssh after start", lambda: on("cat /root/on-disk"), BOOT, 1.0)
     cloud.osc("server", "delete", "--wait", "vm1", as_json=False)
     assert not list(cloud.state_dir.glob(f"hypervisors/*/instances/{uuid}"))

@@ -11,76 +11,27 @@ saying which is missing (CI installs them all).
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pocketstack.agents.compute.drivers.libvirt import missing
 from pocketstack.agents.kernel import run
 from pocketstack.image import guestimage
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import LiveCloud
+from tests.dataplane_kit import until
+from tests.libvirt_kit import BOOT, libvirt_cloud, virsh
 
 TOOLS = ("ssh", "ssh-keygen", "genisoimage")
-BOOT = 240.0  # seconds a TCG boot may take on a loaded 2-core machine
-
-
-def _why_not() -> str | None:
-    reason = missing() or guestimage.check_tools()
-    if reason:
-        return reason
-    absent = [t for t in TOOLS if subprocess.run(["sh", "-c", f"command -v {t}"],
-                                                 capture_output=True).returncode]
-    return f"missing {', '.join(absent)}" if absent else None
-
-
-def _until(what: str, check: Any, timeout: float = 30.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
 def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCloud, Path]]:
-    why = _why_not()
-    if why:
-        pytest.skip(f"libvirt guests: {why}")
-    image = guestimage.build_guest_image(tmp_path_factory.mktemp("guest") / "guest.qcow2")
-    state = tmp_path_factory.mktemp("lvcloud") / "state"
-    state.mkdir()
-    prefix = "pt" + secrets.token_hex(2)
-    live = start_cloud(state, {"POCKETSTACK_DATAPLANE": "linux",
-                               "POCKETSTACK_COMPUTE_DRIVER": "libvirt",
-                               "POCKETSTACK_KERNEL_PREFIX": prefix,
-                               "POCKETSTACK_HEARTBEAT_INTERVAL": "2",
-                               "POCKETSTACK_DATAPLANE_RESYNC_INTERVAL": "2"})
-    live.env["PREFIX"] = prefix
-    try:
-        yield live, image.path
-    finally:
-        live.stop()
-        subprocess.run([str(BIN / "pocketstack"), "clean", "--state-dir", str(state)],
-                       env=live.env, capture_output=True, timeout=60, check=False)
-        leftovers = [n for n in run.netns_list() if n.startswith(prefix + "-")]
-        assert not leftovers, f"namespaces left behind: {leftovers}"
+    yield from libvirt_cloud(tmp_path_factory, "libvirt guests", TOOLS, None)
 
 
-def _virsh(cloud: LiveCloud, *args: str) -> str:
-    # the daemon's socket is in the state dir, or in /run/pocketstack/<prefix>-<host> when that
-    # path would pass sun_path's 108 bytes (a deep state dir, as under pytest-xdist)
-    socket = next(iter([*cloud.state_dir.glob("hypervisors/*/libvirt/run/libvirt-sock"),
-                        *Path("/run/pocketstack").glob(f"{cloud.env['PREFIX']}-*/libvirt-sock")]))
-    return subprocess.run(["virsh", "-q", "-c", f"qemu:///system?socket={socket}", *args],
-                          capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 def _status(cloud: LiveCloud, name: str) -> str:
@@ -115,7 +66,7 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
     uuid = server["id"]
     domain = server.get("OS-EXT-SRV-ATTR:instance_name") or ""
     assert domain.startswith("instance-")
-    assert domain in _virsh(cloud, "list", "--name").split()
+    assert domain in virsh(cloud, "list", "--name").split()
 
     fip = cloud.osc("floating", "ip", "create", "public")["floating_ip_address"]
     cloud.osc("server", "add", "floating", "ip", "vm1", fip, as_json=False)
@@ -129,7 +80,7 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
                               check=False)
         return proc.stdout.strip() if proc.returncode == 0 else None
 
-    assert _until("ssh through the floating IP", lambda: on("hostname"), BOOT, 1.0) == "vm1"
+    assert until("ssh through the floating IP", lambda: on("hostname"), BOOT, 1.0) == "vm1"
     ssh_able = time.monotonic() - started
     print(f"\nlibvirt/TCG: create -> ACTIVE {active:.1f} s, create -> SSH-able {ssh_able:.1f} s")
     listed = cloud.osc("server", "show", "vm1")["addresses"]["private"]
@@ -144,13 +95,13 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
 
     # a volume attached is a new virtio disk inside the guest; detached, it goes
     volume = cloud.osc("volume", "create", "--size", "1", "v1")["id"]
-    _until("the volume available", lambda: cloud.osc("volume", "show", volume)["status"]
+    until("the volume available", lambda: cloud.osc("volume", "show", volume)["status"]
            == "available", 60)
     cloud.osc("server", "add", "volume", "vm1", volume, as_json=False)
-    assert _until("vdb in the guest", lambda: on("cat /sys/block/vdb/size"), 60) == \
+    assert until("vdb in the guest", lambda: on("cat /sys/block/vdb/size"), 60) == \
         str((1 << 30) // 512)
     cloud.osc("server", "remove", "volume", "vm1", volume, as_json=False)
-    _until("vdb gone from the guest", lambda: on("test -e /sys/block/vdb || echo gone"), 60)
+    until("vdb gone from the guest", lambda: on("test -e /sys/block/vdb || echo gone"), 60)
 
     # a snapshot boots (with a config drive this time)
     cloud.osc("server", "image", "create", "--name", "vm1-snap", "--wait", "vm1")
@@ -159,7 +110,7 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
                      "--wait", "vm2")
     fip2 = cloud.osc("floating", "ip", "create", "public")["floating_ip_address"]
     cloud.osc("server", "add", "floating", "ip", "vm2", fip2, as_json=False)
-    assert _until("ssh to the snapshot's server", lambda: (lambda p: p.stdout.strip()
+    assert until("ssh to the snapshot's server", lambda: (lambda p: p.stdout.strip()
                   if p.returncode == 0 else None)(subprocess.run(
                       [*ssh[:-1], f"root@{fip2}", "hostname"], capture_output=True,
                       text=True, timeout=30, check=False)), BOOT, 1.0) == "vm2"
@@ -170,28 +121,28 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
 
     # stop (ACPI) / start
     cloud.osc("server", "stop", "vm1", as_json=False)
-    _until("SHUTOFF after stop", lambda: _status(cloud, "vm1") == "SHUTOFF", 90)
-    assert domain not in _virsh(cloud, "list", "--name").split()
+    until("SHUTOFF after stop", lambda: _status(cloud, "vm1") == "SHUTOFF", 90)
+    assert domain not in virsh(cloud, "list", "--name").split()
     cloud.osc("server", "start", "vm1", as_json=False)
-    _until("ACTIVE after start", lambda: _status(cloud, "vm1") == "ACTIVE", 60)
-    boot_id = _until("ssh after start", lambda: on("cat /proc/sys/kernel/random/boot_id"),
+    until("ACTIVE after start", lambda: _status(cloud, "vm1") == "ACTIVE", 60)
+    boot_id = until("ssh after start", lambda: on("cat /proc/sys/kernel/random/boot_id"),
                      BOOT, 1.0)
 
     # a soft reboot boots the guest again
     cloud.osc("server", "reboot", "--wait", "vm1", as_json=False)
-    _until("a new boot after reboot", lambda: (
+    until("a new boot after reboot", lambda: (
         lambda b: b is not None and b != boot_id)(on("cat /proc/sys/kernel/random/boot_id")),
         BOOT, 1.0)
 
     # a poweroff from inside the guest is a SHUTOFF server (the power-state sync)
     on("poweroff; sleep 1")
-    _until("SHUTOFF after the guest's poweroff", lambda: _status(cloud, "vm1") == "SHUTOFF",
+    until("SHUTOFF after the guest's poweroff", lambda: _status(cloud, "vm1") == "SHUTOFF",
            90)
 
     port = cloud.osc("port", "list", "--server", "vm1")[0]["ID"]
     host_ns = f"{prefix}-host-{cloud.osc('server', 'show', 'vm1')['OS-EXT-SRV-ATTR:host']}"
     assert f"tap{port[:11]}" in run.links(host_ns)
     cloud.osc("server", "delete", "--wait", "vm1", as_json=False)
-    assert domain not in _virsh(cloud, "list", "--all", "--name").split()
+    assert domain not in virsh(cloud, "list", "--all", "--name").split()
     assert not list(cloud.state_dir.glob(f"hypervisors/*/instances/{uuid}"))
     assert f"tap{port[:11]}" not in run.links(host_ns)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 IMAGE = "pocketstack-empty-qcow2"
 NOVA = {"OpenStack-API-Version": "compute 2.96"}
@@ -20,15 +20,10 @@ NOVA = {"OpenStack-API-Version": "compute 2.96"}
 
 @pytest.fixture(scope="module")
 def ul(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("unified") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_QUOTA_DRIVER": "unified_limits",
-                               "POCKETSTACK_USE_KEYSTONE_LIMITS": "true",
-                               "POCKETSTACK_VOLUME_QUOTA_DRIVER": "unified_limits"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "unified", {
+        "POCKETSTACK_QUOTA_DRIVER": "unified_limits",
+        "POCKETSTACK_USE_KEYSTONE_LIMITS": "true",
+        "POCKETSTACK_VOLUME_QUOTA_DRIVER": "unified_limits"})
 
 
 def _as(cloud: LiveCloud, user: str) -> tuple[httpx.Client, str]:

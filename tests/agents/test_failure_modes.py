@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud
+from tests.conftest import LiveCloud, own_cloud
 
 V21 = "/compute/v2.1"
 MV = {"OpenStack-API-Version": "compute 2.96"}
@@ -28,17 +28,12 @@ FAILURES = "spawn@compute1,hang@compute2,crash@compute3,guest_dies=1@compute4"
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("failing") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "5",
-                               "POCKETSTACK_FAKE_FAIL": FAILURES,
-                               "POCKETSTACK_BUILD_TIMEOUT": "1",
-                               "POCKETSTACK_RECONCILE_INTERVAL": "0.2",
-                               "POCKETSTACK_HEARTBEAT_INTERVAL": "0.3"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "failing", {
+        "POCKETSTACK_COMPUTE_HOSTS": "5",
+        "POCKETSTACK_FAKE_FAIL": FAILURES,
+        "POCKETSTACK_BUILD_TIMEOUT": "1",
+        "POCKETSTACK_RECONCILE_INTERVAL": "0.2",
+        "POCKETSTACK_HEARTBEAT_INTERVAL": "0.3"})
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 from tests.volume.conftest import wait_volume
 
 API = "/compute/v2.1"
@@ -27,13 +27,7 @@ DEMO = "pocketstack"
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     """A cloud of this module's own (its servers and volumes stay out of the shared one)."""
-    state = tmp_path_factory.mktemp("avscloud") / "state"
-    state.mkdir()
-    live = start_cloud(state)
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "avscloud")
 
 
 @pytest.fixture(scope="module")

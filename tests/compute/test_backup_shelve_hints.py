@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.compute.test_servers import IMAGE
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 NOVA = "/compute/v2.1"
 GLANCE = "/image/v2"
@@ -22,16 +22,10 @@ GLANCE = "/image/v2"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("bsh") / "state"
-    state.mkdir()
-    live = start_cloud(state, {
+    yield from own_cloud(tmp_path_factory, "bsh", {
         "POCKETSTACK_COMPUTE_HOSTS": "2",
         "POCKETSTACK_SCHEDULER_FILTERS": "ComputeFilter,AvailabilityZoneFilter,"
         "SameHostFilter,DifferentHostFilter,JsonFilter"})
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

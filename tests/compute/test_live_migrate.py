@@ -16,22 +16,17 @@ import httpx
 import pytest
 
 from tests.compute.test_servers import IMAGE, wait_status
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 API = "/compute/v2.1"
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("livemig") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "3",
-                               "POCKETSTACK_FAKE_FAIL": "live_migration@compute3,"
-                                                        "live_migration_delay=5@compute2"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "livemig", {
+        "POCKETSTACK_COMPUTE_HOSTS": "3",
+        "POCKETSTACK_FAKE_FAIL": "live_migration@compute3,"
+        "live_migration_delay=5@compute2"})
 
 
 def boot(cloud: LiveCloud, host: str) -> tuple[str, str]:

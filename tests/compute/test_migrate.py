@@ -7,18 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.compute.test_servers import IMAGE, wait_status
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 
 @pytest.fixture(scope="module")
 def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("migrate") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "2"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "migrate", {
+        "POCKETSTACK_COMPUTE_HOSTS": "2"})
 
 
 def test_migrate_confirm_and_revert(two_hosts: LiveCloud) -> None:

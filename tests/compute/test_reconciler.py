@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud
+from tests.conftest import LiveCloud, own_cloud, start_cloud
 
 V21 = "/compute/v2.1"
 MV = {"OpenStack-API-Version": "compute 2.96"}
@@ -18,15 +18,10 @@ MV = {"OpenStack-API-Version": "compute 2.96"}
 
 @pytest.fixture(scope="module")
 def quick_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("reconcile") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_BUILD_TIMEOUT": "1",
-                               "POCKETSTACK_RECONCILE_INTERVAL": "0.2",
-                               "POCKETSTACK_HEARTBEAT_INTERVAL": "0.5"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "reconcile", {
+        "POCKETSTACK_BUILD_TIMEOUT": "1",
+        "POCKETSTACK_RECONCILE_INTERVAL": "0.2",
+        "POCKETSTACK_HEARTBEAT_INTERVAL": "0.5"})
 
 
 def _wait(client: httpx.Client, server_id: str, statuses: set[str], timeout: float) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BIN, REQUIRE_DBS, LiveCloud, start_cloud
+from tests.conftest import BIN, REQUIRE_DBS, LiveCloud, own_cloud, start_cloud
 
 V21 = "/compute/v2.1"
 LATEST = {"OpenStack-API-Version": "compute 2.96"}
@@ -66,15 +66,9 @@ def _settle(client: httpx.Client, server_id: str, timeout: float = 30) -> dict:
 
 @pytest.fixture(scope="module")
 def story_cloud(tmp_path_factory: pytest.TempPathFactory, amqp_url: str) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("story") / "state"
-    state.mkdir()
-    live = start_cloud(state, {
+    yield from own_cloud(tmp_path_factory, "story", {
         "POCKETSTACK_TRANSPORT_URL": amqp_url, "POCKETSTACK_FAKE_MEMORY_MB": "2048",
         "POCKETSTACK_FAKE_VCPUS": "4", "POCKETSTACK_HEARTBEAT_INTERVAL": "1"})
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 def test_no_valid_host_then_add_a_compute_host(story_cloud: LiveCloud, amqp_url: str,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.compute.test_servers import IMAGE
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 NOVA = "/compute/v2.1"
 INTERVAL = 15  # longer than the CLI calls made while a server is soft-deleted (loaded CI)
@@ -20,14 +20,9 @@ INTERVAL = 15  # longer than the CLI calls made while a server is soft-deleted (
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("soft") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_RECLAIM_INSTANCE_INTERVAL": str(INTERVAL),
-                               "POCKETSTACK_RECONCILE_INTERVAL": "0.5"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "soft", {
+        "POCKETSTACK_RECLAIM_INSTANCE_INTERVAL": str(INTERVAL),
+        "POCKETSTACK_RECONCILE_INTERVAL": "0.5"})
 
 
 @pytest.fixture(scope="module")

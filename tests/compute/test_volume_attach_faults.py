@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, start_cloud, unique
 from tests.volume.conftest import wait_volume
 
 V21 = "/compute/v2.1"
@@ -22,17 +22,12 @@ DEADLINE = 2.0
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("attachfaults") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_COMPUTE_HOSTS": "3",
-                               "POCKETSTACK_FAKE_FAIL": "attach@compute1,"
-                                                        "attach_delay=30@compute2",
-                               "POCKETSTACK_VOLUME_ATTACH_TIMEOUT": str(DEADLINE),
-                               "POCKETSTACK_RECONCILE_INTERVAL": "0.5"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "attachfaults", {
+        "POCKETSTACK_COMPUTE_HOSTS": "3",
+        "POCKETSTACK_FAKE_FAIL": "attach@compute1,"
+        "attach_delay=30@compute2",
+        "POCKETSTACK_VOLUME_ATTACH_TIMEOUT": str(DEADLINE),
+        "POCKETSTACK_RECONCILE_INTERVAL": "0.5"})
 
 
 @pytest.fixture(scope="module")

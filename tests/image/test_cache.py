@@ -13,18 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("imgcache") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_IMAGE_CACHE": "true"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "imgcache", {
+        "POCKETSTACK_IMAGE_CACHE": "true"})
 
 
 def _state(admin: httpx.Client) -> dict[str, Any]:

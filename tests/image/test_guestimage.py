@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pocketstack.image import guestimage
-from tests.conftest import BIN, LiveCloud, free_port, start_cloud
+from tests.conftest import BIN, LiveCloud, free_port, own_cloud
 
 HOST_TOOLS = ("qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen", "genisoimage", "busybox")
 BOOT_DEADLINE = 240.0  # generous: TCG on a shared, loaded machine
@@ -290,13 +290,8 @@ def guest_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]
     why = _missing()
     if why:
         pytest.skip(f"guest image: {why}")
-    state = tmp_path_factory.mktemp("guestcloud") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_IMAGE_DEFAULT_GUEST": "1"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "guestcloud", {
+        "POCKETSTACK_IMAGE_DEFAULT_GUEST": "1"})
 
 
 def test_up_registers_the_guest_as_default_and_register_replaces_it(

@@ -8,20 +8,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud
+from tests.conftest import LiveCloud, own_cloud
 
 
 @pytest.fixture(scope="module")
 def ovs_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    state = tmp_path_factory.mktemp("ovs") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_NETWORK_MECHANISM": "openvswitch",
-                               "POCKETSTACK_NETWORK_DEFAULT_TOPOLOGY": "0",
-                               "POCKETSTACK_NETWORK_TENANT_TYPES": "geneve"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "ovs", {
+        "POCKETSTACK_NETWORK_MECHANISM": "openvswitch",
+        "POCKETSTACK_NETWORK_DEFAULT_TOPOLOGY": "0",
+        "POCKETSTACK_NETWORK_TENANT_TYPES": "geneve"})
 
 
 def test_openvswitch_binding(ovs_cloud: LiveCloud) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.compute.test_scheduling_story import amqp_url  # noqa: F401 - the fixture
-from tests.conftest import BIN, LiveCloud, start_cloud
+from tests.conftest import BIN, LiveCloud, own_cloud
 from tests.volume.conftest import wait_volume
 
 V = "/volume/v3"
@@ -23,16 +23,10 @@ V = "/volume/v3"
 @pytest.fixture(scope="module")
 def bus_cloud(tmp_path_factory: pytest.TempPathFactory,
               amqp_url: str) -> Iterator[LiveCloud]:  # noqa: F811
-    state = tmp_path_factory.mktemp("volbus") / "state"
-    state.mkdir()
-    live = start_cloud(state, {
+    yield from own_cloud(tmp_path_factory, "volbus", {
         "POCKETSTACK_TRANSPORT_URL": amqp_url, "POCKETSTACK_VOLUME_AGENT_IN_PROCESS": "false",
         "POCKETSTACK_VOLUME_REPORT_INTERVAL": "0.5", "POCKETSTACK_VOLUME_SERVICE_DOWN_TIME": "3",
         "POCKETSTACK_VOLUME_TASK_TIMEOUT": "2"})
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 def _services(client: httpx.Client) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveCloud, start_cloud, unique
+from tests.conftest import LiveCloud, own_cloud, unique
 from tests.volume.conftest import wait_volume
 
 MIB = 1 << 20
@@ -26,15 +26,10 @@ DATA_EVERY_MB = 8  # 1 MiB of data every 8 MiB: 25 MiB to copy, ~2.5 s at 10 MB/
 def slow_copies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     if shutil.which("qemu-img") is None:
         pytest.skip("qemu-img is not installed (Debian package qemu-utils)")
-    state = tmp_path_factory.mktemp("progress") / "state"
-    state.mkdir()
-    live = start_cloud(state, {"POCKETSTACK_VOLUME_PROGRESS_INTERVAL": "0.1",
-                               "POCKETSTACK_VOLUME_COPY_BPS_LIMIT": str(10 * MIB),
-                               "POCKETSTACK_COMPUTE_HOSTS": "1"})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from own_cloud(tmp_path_factory, "progress", {
+        "POCKETSTACK_VOLUME_PROGRESS_INTERVAL": "0.1",
+        "POCKETSTACK_VOLUME_COPY_BPS_LIMIT": str(10 * MIB),
+        "POCKETSTACK_COMPUTE_HOSTS": "1"})
 
 
 def _sparse_image(path: Path) -> str:

@@ -18,6 +18,8 @@ called with one :class:`DriverContext` (see :mod:`pocketstack.agents.compute.dri
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +49,24 @@ class DriverError(Exception):
 
 class InstanceNotFound(DriverError):
     pass
+
+
+def read_record(instance_dir: Path, host: str) -> dict[str, Any]:
+    """A guest's ``instance.json`` in its instance directory (InstanceNotFound without it)."""
+    try:
+        data: dict[str, Any] = json.loads((instance_dir / "instance.json").read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        raise InstanceNotFound(
+            f"Instance {instance_dir.name} could not be found on {host}.") from None
+    return data
+
+
+def write_record(instance_dir: Path, record: dict[str, Any]) -> None:
+    """Replace a guest's ``instance.json`` in one step (a crash leaves the old or the new)."""
+    path = instance_dir / "instance.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
 
 
 class AgentCrash(BaseException):

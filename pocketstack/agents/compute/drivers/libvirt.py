@@ -59,6 +59,8 @@ from pocketstack.agents.compute.drivers.base import (
     InstanceSpec,
     NetworkInterface,
     VolumeConnection,
+    read_record,
+    write_record,
 )
 from pocketstack.agents.compute.drivers.namespace_volumes import next_device, volume_path
 from pocketstack.agents.kernel import run
@@ -158,18 +160,10 @@ class LibvirtDriver:
         return self.instances_dir / uuid
 
     def _record(self, uuid: str) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads((self._dir(uuid) / "instance.json").read_text())
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            raise InstanceNotFound(f"Instance {uuid} could not be found on {self.host}.") \
-                from None
-        return data
+        return read_record(self._dir(uuid), self.host)
 
     def _save(self, uuid: str, record: dict[str, Any]) -> None:
-        path = self._dir(uuid) / "instance.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, path)
+        write_record(self._dir(uuid), record)
 
     @staticmethod
     def _spec(record: dict[str, Any]) -> InstanceSpec:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import json
 import os
 import signal
 import subprocess
@@ -27,7 +26,12 @@ from typing import Any, TypeVar, cast
 
 from pocketstack.agents.compute.drivers import namespace_boot as boot
 from pocketstack.agents.compute.drivers import namespace_volumes as vols
-from pocketstack.agents.compute.drivers.base import DriverError, InstanceNotFound, InstanceSpec
+from pocketstack.agents.compute.drivers.base import (
+    DriverError,
+    InstanceSpec,
+    read_record,
+    write_record,
+)
 from pocketstack.agents.kernel import cgroups, run
 from pocketstack.agents.kernel.names import KernelNames
 
@@ -88,18 +92,10 @@ class Guests:
         return f"{self.names.prefix}-{uuid}"
 
     def _record(self, uuid: str) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads((self._dir(uuid) / "instance.json").read_text())
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            raise InstanceNotFound(f"Instance {uuid} could not be found on {self.host}.")\
-                from None
-        return data
+        return read_record(self._dir(uuid), self.host)
 
     def _save(self, uuid: str, record: dict[str, Any]) -> None:
-        path = self._dir(uuid) / "instance.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, path)
+        write_record(self._dir(uuid), record)
 
     def _netns_owner(self, uuid: str) -> str | None:
         """The host whose guest holds the name ``P-inst-<uuid>`` now (the alias its spawn
