@@ -76,13 +76,20 @@ def test_cloud_env_and_guest_image() -> None:
     assert guests.guest_image_id(images) == "new"
     assert guests.guest_image_id(images[2:]) is None
 
+    images.append({"id": "copy", "name": f"{guestimage.NAME}-alt", "status": "active"})
+
     class Api:
         def get(self, url: str) -> tuple[int, dict[str, str], dict[str, Any]]:
-            assert url == f"http://x/image/v2/images?name={guestimage.NAME}"
-            return 200, {}, {"images": images}
+            base, _, name = url.partition("/images?name=")
+            assert base == "http://x/image/v2"
+            return 200, {}, {"images": [i for i in images if i["name"] == name]}
 
     conf = configparser.ConfigParser()
     conf.read_dict({"compute": {"image_ref": "", "image_ref_alt": "chosen"}})
     assert guests.set_guest_image(Api(), conf, "http://x/image/v2") == "new"
     assert conf.get("compute", "image_ref") == "new"
     assert conf.get("compute", "image_ref_alt") == "chosen"  # --set wins
+    conf.set("compute", "image_ref_alt", "")
+    guests.set_guest_image(Api(), conf, "http://x/image/v2")
+    # a distinct image for the tests that need two (the copy made by an earlier run)
+    assert conf.get("compute", "image_ref_alt") == "copy"

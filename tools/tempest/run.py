@@ -513,7 +513,8 @@ def prepare_guest_image(api, conf):
     image = guests.set_guest_image(api, conf, base)
     if image is None:
         die(f"the cloud has no active {guests.GUEST_IMAGE!r} image (up --guest-image)")
-    log(f"guest image {guests.GUEST_IMAGE} = {image}")
+    log(f"guest image {guests.GUEST_IMAGE} = {image}; image_ref_alt = "
+        f"{conf.get('compute', 'image_ref_alt')}")
 
 
 def write_conf(conf, path):
