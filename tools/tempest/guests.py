@@ -28,7 +28,7 @@ GUEST_IMAGE = "pocketstack-guest"
 #: image need two distinct images ("Need distinct images to run this test")
 GUEST_IMAGE_ALT = GUEST_IMAGE + "-alt"
 #: the guest image's properties the copy keeps (bus and NIC models, users)
-_COPIED = ("hw_", "os_", "default_user")
+_COPIED = ("hw_", "os_distro", "os_type", "os_admin_user", "default_user")
 
 #: for every driver: Tempest reaches the guests by SSH with the key pair through floating IPs
 #: on `public`, which the cloud wires into this machine's namespace (devstack's br-ex)

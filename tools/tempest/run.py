@@ -510,7 +510,10 @@ def prepare_guest_image(api, conf):
     if not url:
         die("no 'image' endpoint in the catalog")
     base = url if re.search(r"/v2(\.\d+)?$", url) else url + "/v2"
-    image = guests.set_guest_image(api, conf, base)
+    try:
+        image = guests.set_guest_image(api, conf, base)
+    except (RuntimeError, OSError) as exc:  # urllib's errors are OSErrors
+        die(f"preparing the guest images: {exc}")
     if image is None:
         die(f"the cloud has no active {guests.GUEST_IMAGE!r} image (up --guest-image)")
     log(f"guest image {guests.GUEST_IMAGE} = {image}; image_ref_alt = "
