@@ -217,6 +217,13 @@ def test_boots_from_config_drive_and_powers_off(image: guestimage.GuestImage, ss
 
 class _Metadata(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
+    posted: list[tuple[str, bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.posted.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         body = self.files.get(self.path)
@@ -230,8 +237,8 @@ class _Metadata(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def metadata_server(ssh_key: Path) -> Iterator[int]:
-    handler = type("Handler", (_Metadata,), {"files": {
+def metadata_server(ssh_key: Path) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
+    handler = type("Handler", (_Metadata,), {"posted": [], "files": {
         "/openstack/latest/meta_data.json": json.dumps(
             _meta("6f1c7a52-1d4e-4c59-9d53-2b0c1bd0c002", "vm-md", ssh_key)).encode(),
         "/openstack/latest/user_data": USER_DATA.encode()}})
@@ -239,17 +246,20 @@ def metadata_server(ssh_key: Path) -> Iterator[int]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1]
+        yield server.server_address[1], handler.posted
     finally:
         server.shutdown()
         server.server_close()
 
 
 def test_boots_from_metadata_service(image: guestimage.GuestImage, ssh_key: Path,
-                                     tmp_path: Path, metadata_server: int) -> None:
+                                     tmp_path: Path,
+                                     metadata_server: tuple[int, list[tuple[str, bytes]]]
+                                     ) -> None:
     # 169.254.169.254:80 inside the guest is our HTTP server (each connection through nc)
+    port, posted = metadata_server
     netdev = (",net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15,"
-              f"guestfwd=tcp:169.254.169.254:80-cmd:busybox nc 127.0.0.1 {metadata_server}")
+              f"guestfwd=tcp:169.254.169.254:80-cmd:busybox nc 127.0.0.1 {port}")
     guest = boot(image.path, tmp_path, [], netdev)
     try:
         guest.wait_console(guestimage.READY_MARKER)
@@ -257,6 +267,13 @@ def test_boots_from_metadata_service(image: guestimage.GuestImage, ssh_key: Path
         guest.wait_ssh(ssh_key)
         assert guest.ssh(ssh_key, "root", "hostname").strip() == "vm-md"
         assert "user data ran" in guest.ssh(ssh_key, "root", "cat /root/user-data-ran")
+        # the curl Tempest runs in a guest (test_server_basic_ops: GET, POST the password)
+        md = "http://169.254.169.254/openstack"
+        run = "set -eu -o pipefail; PATH=$PATH:/sbin; "
+        assert guest.ssh(ssh_key, "root", run + f"curl {md}/latest/user_data") == USER_DATA
+        assert guest.ssh(ssh_key, "root", run + f"curl {md}/latest/nothing; echo $?") == "0\n"
+        guest.ssh(ssh_key, "root", run + f"curl -X POST -d testtest {md}/2013-10-17/password")
+        assert posted == [("/openstack/2013-10-17/password", b"testtest")]
         # a reboot from inside: the disk keeps its state, user data does not run again
         guest.ssh(ssh_key, "root", "rm /root/user-data-ran; reboot")
         deadline = time.monotonic() + BOOT_DEADLINE

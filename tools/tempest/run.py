@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+import guests  # tools/tempest/guests.py: the guests Tempest logs into (--validation)
 from cloud import Api, Cloud, find_pocketstack, load_admin_cloud, prepare_compute_refs
 from harness import die, log
 from results import clear_results, parse_subunit, report, summarise
@@ -38,30 +39,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "tempest.conf.in")
 INTEROP_LIST = os.path.join(HERE, "interop-2022.11-compute.load-list")
 EXCLUDE_LIST = os.path.join(HERE, "exclude.txt")
-
-#: what --validation sets (before any --set, which wins): Tempest reaches the guests
-#: (namespace guests on the Linux data plane, see cloud_env_for) by SSH with the key pair
-#: through floating IPs on `public`, which the cloud wires into this machine's namespace
-VALIDATION_SETS = (
-    "validation.run_validation=true",
-    "validation.connect_method=floating",
-    "validation.auth_method=keypair",
-    # Nova (and Pocketstack) generate RSA key pairs; Tempest 47 defaults to ecdsa
-    "validation.ssh_key_type=rsa",
-    "validation.image_ssh_user=root",
-    "validation.image_alt_ssh_user=root",
-    "validation.ip_version_for_ssh=4",
-    "validation.ping_timeout=60",
-    "validation.connect_timeout=20",
-    "validation.ssh_timeout=120",
-    # the metadata proxy on 169.254.169.254 (qdhcp namespace) and Nova's metadata API
-    "compute-feature-enabled.metadata_service=true",
-    # the guests' DHCP client (busybox), for test_subnet_details's lease renewal
-    "scenario.dhcp_client=udhcpc",
-    # port_security_enabled=false opens a port (nothing filtered): the scenario
-    # test_boot_into_disabled_port_security_network_without_secgroup runs
-    "network-feature-enabled.port_security=true",
-)
 
 SERVICES = {
     # --service name -> (tempest.api package, [service_available] option)
@@ -101,9 +78,11 @@ def oslo_escape(value):
     return str(value).replace("$", "$$")
 
 
-def render_conf(admin, workspace, sets, api=None, catalog_types=None, validation=False):
+def render_conf(admin, workspace, sets, api=None, catalog_types=None, validation=None):
+    """tempest.conf; ``validation`` names the compute driver whose guests Tempest logs into
+    (--validation), None for the API run."""
     if validation:
-        sets = list(VALIDATION_SETS) + list(sets)
+        sets = guests.validation_sets(validation) + list(sets)
     with open(TEMPLATE) as f:
         tmpl = string.Template(f.read())
     uri_v3 = admin["auth_url"]
@@ -148,8 +127,26 @@ def render_conf(admin, workspace, sets, api=None, catalog_types=None, validation
             conf.get("service_available", "neutron", fallback="false"),
         )
     if api is not None:
+        if validation == "libvirt":
+            prepare_guest_image(api, conf)
         prepare_compute_refs(api, conf)
     return conf
+
+
+def prepare_guest_image(api, conf):
+    """Real VMs boot the guest image the cloud registered (`up --guest-image`)."""
+    url = api.endpoint("image")
+    if not url:
+        die("no 'image' endpoint in the catalog")
+    base = url if re.search(r"/v2(\.\d+)?$", url) else url + "/v2"
+    try:
+        image = guests.set_guest_image(api, conf, base)
+    except (RuntimeError, OSError) as exc:  # urllib's errors are OSErrors
+        die(f"preparing the guest images: {exc}")
+    if image is None:
+        die(f"the cloud has no active {guests.GUEST_IMAGE!r} image (up --guest-image)")
+    log(f"guest image {guests.GUEST_IMAGE} = {image}; image_ref_alt = "
+        f"{conf.get('compute', 'image_ref_alt')}")
 
 
 def write_conf(conf, path):
@@ -159,15 +156,14 @@ def write_conf(conf, path):
         conf.write(f)
 
 
-def cloud_env_for(conf, extra):
+def cloud_env_for(conf, extra, driver="namespace"):
     """Settings for the cloud we start, so that it enforces what tempest.conf
     says it enforces (devstack does the same to keystone.conf for Tempest)."""
     env = {}
     if conf.get("validation", "run_validation", fallback="false").lower() == "true":
-        # guests Tempest can reach: the kernel data plane, namespace guests, and `public`
+        # guests Tempest can reach: the kernel data plane, the driver's guests, and `public`
         # wired to this machine's namespace (devstack's br-ex) for the floating IPs
-        env.update({"POCKETSTACK_DATAPLANE": "linux", "POCKETSTACK_COMPUTE_DRIVER": "namespace",
-                    "POCKETSTACK_PHYSNET_ROOT_LINKS": "public"})
+        env.update(guests.cloud_env(driver))
     else:
         # the API run: the model only, fake guests (fast, no kernel objects)
         env.update({"POCKETSTACK_DATAPLANE": "none", "POCKETSTACK_COMPUTE_DRIVER": "fake"})
@@ -278,6 +274,12 @@ def main():
         "this machine (needs root and the data plane's tools)",
     )
     ap.add_argument(
+        "--compute-driver",
+        choices=guests.DRIVERS,
+        help="the guests --validation logs into (default namespace); libvirt boots QEMU VMs "
+        "of the guest image (`up --guest-image`) and implies --validation",
+    )
+    ap.add_argument(
         "--list-only",
         action="store_true",
         help="only count/list the selected tests; no cloud is started",
@@ -287,6 +289,9 @@ def main():
     args = ap.parse_args()
 
     services = parse_services(args.service)
+    driver = None
+    if args.validation or args.compute_driver:
+        driver = args.compute_driver or "namespace"
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     scratch = None
     if args.output_dir:
@@ -312,13 +317,13 @@ def main():
             if args.clouds_yaml:
                 clouds_yaml = os.path.abspath(args.clouds_yaml)
             else:
-                pre = render_conf(dummy_admin(), outdir, args.set, validation=args.validation)
+                pre = render_conf(dummy_admin(), outdir, args.set, validation=driver)
                 cloud = Cloud(
                     find_pocketstack(args.pocketstack),
                     outdir,
                     args.startup_timeout,
                     args.keep_state,
-                    env=cloud_env_for(pre, args.cloud_env),
+                    env=cloud_env_for(pre, args.cloud_env, driver or "namespace"),
                 )
                 clouds_yaml = cloud.start()
             shutil.copy(clouds_yaml, os.path.join(outdir, "clouds.yaml"))
@@ -331,7 +336,7 @@ def main():
 
         ws = init_workspace(outdir)
         conf = render_conf(admin, ws, args.set, api=api, catalog_types=catalog_types,
-                           validation=args.validation)
+                           validation=driver)
         conf_path = os.path.join(ws, "etc", "tempest.conf")
         write_conf(conf, conf_path)
         shutil.copy(conf_path, os.path.join(outdir, "tempest.conf"))
@@ -355,7 +360,7 @@ def main():
         desc = "services={}{}{}{}".format(
             ",".join(services),
             " interop" if args.interop else "",
-            " validation" if args.validation else "",
+            f" validation({driver})" if driver else "",
             (f" regex={args.regex}") if args.regex else "",
         )
         log(f"selection ({desc}): {len(selected)} tests -> {load_list}")

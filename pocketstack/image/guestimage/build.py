@@ -36,7 +36,7 @@ ROOT_MODULES = INITRAMFS_MODULES + [
     "virtio_net", "e1000", "virtio_console", "virtio_rng", "virtio_balloon", "sr_mod",
     "isofs", "vfat", "nls_ascii", "nls_cp437", "nls_iso8859_1", "nls_utf8", "button", "evdev"]
 #: Small scripts standing in for util-linux/sudo commands that busybox lacks.
-TOOL_SHIMS = ("sudo", "lsblk", "blkid")
+TOOL_SHIMS = ("sudo", "lsblk", "blkid", "curl")
 
 
 @dataclass
