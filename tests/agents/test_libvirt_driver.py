@@ -20,7 +20,7 @@ import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -343,6 +343,51 @@ def test_volumes_snapshot_rescue_resize(world: World) -> None:
     finally:
         drv.destroy(spec.uuid)
     assert_gone(world, spec)
+
+
+def test_a_volume_backed_guest_boots_from_its_volume_as_vda(world: World) -> None:
+    """As Nova: no local root disk; the boot volume is vda, an ephemeral disk vdb, a volume
+    attached later vdc; a resize keeps that layout; delete leaves the volume's file."""
+    drv = world.driver
+    plain = world.spec(ephemeral_gb=1)
+    boot_file = world.tmp / f"boot-{plain.uuid}"
+    subprocess.run(["qemu-img", "convert", "-q", "-O", "raw", world.image.path or "",
+                    str(boot_file)], check=True)
+    boot = VolumeConnection(volume_id=str(uuidlib.uuid4()), device_name="/dev/vda",
+                            boot_index=0, connection_info={
+                                "driver_volume_type": "local",
+                                "data": {"device_path": str(boot_file)}})
+    data = plain.to_dict()
+    data["block_devices"]["volumes"] = [asdict(boot)]
+    spec = InstanceSpec.from_dict(data)
+    drv.spawn(spec)
+    u = spec.uuid
+    try:
+        assert not (drv.instances_dir / u / "disk").exists()
+
+        def layout() -> list[tuple[str | None, str | None]]:
+            return [(d.find("source").get("file"), d.find("target").get("dev"))  # type: ignore[union-attr]
+                    for d in world.domain(u).findall("devices/disk")
+                    if d.get("device") == "disk"]
+
+        assert layout() == [(str(boot_file), "vda"),
+                            (str(drv.instances_dir / u / "disk.eph0"), "vdb")]
+        assert drv.info(u)["volumes"] == {boot.volume_id: "/dev/vda"}
+        assert drv.power_state(u) == RUNNING
+        extra_file = world.tmp / f"extra-{u}"
+        extra_file.write_bytes(b"\0" * (8 << 20))
+        extra = VolumeConnection(volume_id=str(uuidlib.uuid4()), connection_info={
+            "driver_volume_type": "local", "data": {"device_path": str(extra_file)}})
+        assert drv.attach_volume(u, extra) == "/dev/vdc"
+        drv.resize(InstanceSpec.from_dict({**spec.to_dict(), "vcpus": 2, "root_gb": 2}))
+        assert world.domain(u).findtext("vcpu") == "2"
+        assert layout()[:2] == [(str(boot_file), "vda"),
+                                (str(drv.instances_dir / u / "disk.eph0"), "vdb")]
+        assert not (drv.instances_dir / u / "disk").exists()
+    finally:
+        drv.destroy(u)
+    assert_gone(world, spec)
+    assert boot_file.exists()
 
 
 def test_image_cache_manager_ages_unused_bases(world: World) -> None:

@@ -177,14 +177,20 @@ class LibvirtDriver:
         letters = iter("abcdefghijklmnopqrstuvwxyz")
         if record.get("rescue"):
             disks.append(lvxml.Disk(str(base / "disk.rescue"), f"vd{next(letters)}"))
-        disks.append(lvxml.Disk(str(base / "disk"), f"vd{next(letters)}"))
+        volumes: dict[str, Any] = record.get("volumes") or {}
+        boot = next((vid for vid, v in volumes.items() if v.get("boot")), None)
+        if boot is not None:  # volume-backed: the volume is the root disk
+            disks.append(lvxml.Disk(volumes[boot]["path"], f"vd{next(letters)}", fmt="raw",
+                                    serial=boot[:20]))
+        else:
+            disks.append(lvxml.Disk(str(base / "disk"), f"vd{next(letters)}"))
         for name in ("disk.eph0", "disk.swap"):
             if (base / name).exists():
                 disks.append(lvxml.Disk(str(base / name), f"vd{next(letters)}"))
         used = {d.target for d in disks}
-        for volume_id, volume in (record.get("volumes") or {}).items():
+        for volume_id, volume in volumes.items():
             target = volume["device"].rsplit("/", 1)[-1]
-            if target in used:
+            if target in used or volume_id == boot:
                 continue
             used.add(target)
             disks.append(lvxml.Disk(volume["path"], target, fmt="raw", serial=volume_id[:20]))
@@ -392,13 +398,16 @@ class LibvirtDriver:
         self._save(uuid, record)  # first, so that a failure's clean-up knows the taps
         disks = {}
         moving = self._moving_from(uuid)
-        if moving is not None:  # a cold migration or resize to this host: its disks come along
+        if spec.block_devices.boot_volume() is not None:
+            pass  # volume-backed, as Nova: the boot volume is vda and no local root disk
+        elif moving is not None:  # a cold migration or resize here: its disks come along
             LOG.info("%s: %s moves here from %s; copying its disks", self.host, uuid, moving)
             files.copy_disk(moving / "disk", base / "disk", image)
             files.grow(base / "disk", spec.root_gb)
         else:
             files.make_root(base / "disk", image, spec.root_gb)
-        disks[str(base / "disk")] = "qcow2"
+        if (base / "disk").exists():
+            disks[str(base / "disk")] = "qcow2"
         if spec.block_devices.ephemeral_gb:
             files.make_ephemeral(base_dir, base / "disk.eph0", spec.block_devices.ephemeral_gb)
             if moving is not None and (moving / "disk.eph0").exists():
@@ -611,7 +620,8 @@ class LibvirtDriver:
         new = spec.to_dict()
         new["network_interfaces"] = record["spec"]["network_interfaces"]
         record["spec"] = new
-        files.grow(self._dir(uuid) / "disk", spec.root_gb)
+        if (self._dir(uuid) / "disk").exists():  # (a volume-backed guest has none)
+            files.grow(self._dir(uuid) / "disk", spec.root_gb)
         self._save(uuid, record)
         if was_on:
             self._start(uuid, record)
@@ -678,9 +688,14 @@ class LibvirtDriver:
         spec = record["spec"]["block_devices"]
         letters = 1 + bool(spec.get("ephemeral_gb")) + bool(spec.get("swap_mb"))
         used.update(f"/dev/vd{'abcdefghijklmnop'[i]}" for i in range(letters))
-        device = volume.device_name if volume.device_name and (
-            volume.device_name not in used or volume.boot_index == 0) else next_device(used)
-        entry = {"device": device, "path": path}
+        boot = volume.boot_index == 0  # (only a spawn passes the boot volume)
+        if boot:  # the root disk of a volume-backed guest
+            device = record["spec"]["block_devices"].get("root_device_name") or "/dev/vda"
+        elif volume.device_name and volume.device_name not in used:
+            device = volume.device_name
+        else:
+            device = next_device(used)
+        entry = {"device": device, "path": path, **({"boot": True} if boot else {})}
         volumes[volume.volume_id] = entry
         return entry
 

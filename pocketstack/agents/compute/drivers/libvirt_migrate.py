@@ -83,8 +83,9 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
                                   "building": True, "incoming_from": source, "volumes": {}}
         driver._save(uuid, record)
         disks = {}
-        files.make_root(base / "disk", image, spec.root_gb)
-        disks[str(base / "disk")] = "qcow2"
+        if spec.block_devices.boot_volume() is None:  # (volume-backed: no local root)
+            files.make_root(base / "disk", image, spec.root_gb)
+            disks[str(base / "disk")] = "qcow2"
         if spec.block_devices.ephemeral_gb:
             files.make_ephemeral(base_dir, base / "disk.eph0", spec.block_devices.ephemeral_gb)
             disks[str(base / "disk.eph0")] = "qcow2"
@@ -128,9 +129,10 @@ def migrate(driver: LibvirtDriver, uuid: str, dest: str,
     with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=driver._dir(uuid),
                                      delete=False) as handle:
         handle.write(xml)
-    args = ["migrate", "--live", "--p2p", "--persistent", "--undefinesource",
-            "--copy-storage-inc", "--migrate-disks", ",".join(local), "--xml", handle.name,
-            "--migrateuri", memory, "--disks-uri", nbd,
+    copy = ["--copy-storage-inc", "--migrate-disks", ",".join(local), "--disks-uri", nbd] \
+        if local else []  # a volume-backed guest without ephemeral disks has none to copy
+    args = ["migrate", "--live", "--p2p", "--persistent", "--undefinesource", *copy,
+            "--xml", handle.name, "--migrateuri", memory,
             "--timeout", str(MIGRATION_TIMEOUT), "--timeout-suspend", uuid, uri]
     started = time.monotonic()
     try:

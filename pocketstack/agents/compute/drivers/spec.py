@@ -104,6 +104,10 @@ class BlockDevices:
     root_device_name: str = "/dev/vda"
     volumes: list[VolumeConnection] = field(default_factory=list)
 
+    def boot_volume(self) -> VolumeConnection | None:
+        """The volume the guest boots from (a volume-backed guest), if any."""
+        return next((v for v in self.volumes if v.boot_index == 0), None)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> BlockDevices:
         data = dict(data or {})
