@@ -174,7 +174,9 @@ def probe_virt_type(cache: Path) -> dict[str, object]:
             return data
     data = {**probe(), "boot_id": boot, "probed_at": time.time()}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
+    # a temporary file of this thread's own: the agent's warm-up and a first spawn may probe
+    # at once, and a shared name made one's rename fail when the other's had taken the file
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, cache)
     return data
