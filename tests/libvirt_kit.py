@@ -52,3 +52,18 @@ def virsh(cloud: LiveCloud, *args: str, host: str = "*") -> str:
         *Path("/run/pocketstack").glob(f"{cloud.env['PREFIX']}-{host}/libvirt-sock")]))
     return subprocess.run(["virsh", "-q", "-c", f"qemu:///system?socket={socket}", *args],
                           capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def guest_access(cloud: LiveCloud, image: Path, tmp_path: Path) -> Path:
+    """What reaching a guest as admin takes: the guest image registered, a key pair ``vmkey``
+    (its private key returned) and SSH allowed by the default security group."""
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cloud.osc("keypair", "create", "--public-key", f"{key}.pub", "vmkey")
+    cloud.osc("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+              "--file", str(image), "--public", guestimage.NAME)
+    group = next(g["ID"] for g in cloud.osc("security", "group", "list", "--project", "admin")
+                 if g["Name"] == "default")
+    cloud.osc("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+              group)
+    return key

@@ -25,7 +25,7 @@ import pytest
 from pocketstack.image import guestimage
 from tests.conftest import LiveCloud
 from tests.dataplane_kit import until
-from tests.libvirt_kit import BOOT, libvirt_cloud, virsh
+from tests.libvirt_kit import BOOT, guest_access, libvirt_cloud, virsh
 
 TOOLS = ("ssh", "ssh-keygen")
 
@@ -42,15 +42,7 @@ def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveClo
 def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], tmp_path: Path) -> None:
     cloud, image = lv_cloud
     public = f"{cloud.env['PREFIX']}-phys-public"
-    key = tmp_path / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cloud.osc("keypair", "create", "--public-key", f"{key}.pub", "vmkey")
-    cloud.osc("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
-              "--file", str(image), "--public", guestimage.NAME)
-    group = next(g["ID"] for g in cloud.osc("security", "group", "list", "--project", "admin")
-                 if g["Name"] == "default")
-    cloud.osc("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
-              group)
+    key = guest_access(cloud, image, tmp_path)
     server = cloud.osc("server", "create", "--flavor", "m1.tiny", "--image", guestimage.NAME,
                        "--network", "private", "--key-name", "vmkey", "--availability-zone",
                        "nova:compute1", "--wait", "vm1")

@@ -22,7 +22,7 @@ from pocketstack.agents.kernel import run
 from pocketstack.image import guestimage
 from tests.conftest import LiveCloud
 from tests.dataplane_kit import until
-from tests.libvirt_kit import BOOT, libvirt_cloud, virsh
+from tests.libvirt_kit import BOOT, guest_access, libvirt_cloud, virsh
 
 TOOLS = ("ssh", "ssh-keygen", "genisoimage")
 
@@ -45,15 +45,7 @@ def test_boot_ssh_power_and_delete_a_real_vm(lv_cloud: tuple[LiveCloud, Path],
     cloud, image = lv_cloud
     prefix = cloud.env["PREFIX"]
     public = f"{prefix}-phys-public"
-    key = tmp_path / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cloud.osc("keypair", "create", "--public-key", f"{key}.pub", "vmkey")
-    cloud.osc("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
-              "--file", str(image), "--public", guestimage.NAME)
-    group = next(g["ID"] for g in cloud.osc("security", "group", "list", "--project", "admin")
-                 if g["Name"] == "default")
-    cloud.osc("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
-              group)
+    key = guest_access(cloud, image, tmp_path)
 
     user_data = tmp_path / "user-data.sh"
     user_data.write_text("#!/bin/sh\necho user-data-ran > /root/user-data-ran\n")

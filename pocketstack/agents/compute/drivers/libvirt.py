@@ -396,34 +396,10 @@ class LibvirtDriver:
         record: dict[str, Any] = {"spec": spec.to_dict(), "created_at": time.time(),
                                   "building": True, "volumes": {}}
         self._save(uuid, record)  # first, so that a failure's clean-up knows the taps
-        disks = {}
         moving = self._moving_from(uuid)
-        if spec.block_devices.boot_volume() is not None:
-            pass  # volume-backed, as Nova: the boot volume is vda and no local root disk
-        elif moving is not None:  # a cold migration or resize here: its disks come along
+        if moving is not None:
             LOG.info("%s: %s moves here from %s; copying its disks", self.host, uuid, moving)
-            files.copy_disk(moving / "disk", base / "disk", image)
-            files.grow(base / "disk", spec.root_gb)
-        else:
-            files.make_root(base / "disk", image, spec.root_gb)
-        if (base / "disk").exists():
-            disks[str(base / "disk")] = "qcow2"
-        if spec.block_devices.ephemeral_gb:
-            files.make_ephemeral(base_dir, base / "disk.eph0", spec.block_devices.ephemeral_gb)
-            if moving is not None and (moving / "disk.eph0").exists():
-                (base / "disk.eph0").unlink()
-                files.copy_disk(moving / "disk.eph0", base / "disk.eph0",
-                                (base_dir / f"ephemeral_{spec.block_devices.ephemeral_gb}"
-                                 "_default", "raw"))
-            disks[str(base / "disk.eph0")] = "qcow2"
-        if spec.block_devices.swap_mb:
-            files.make_swap(base_dir, base / "disk.swap", spec.block_devices.swap_mb)
-            disks[str(base / "disk.swap")] = "qcow2"
-        if spec.config_drive:
-            files.make_config_drive(base / "disk.config", spec)
-            disks[str(base / "disk.config")] = "raw"
-        files.write_disk_info(base, disks)
-        (base / "console.log").touch()
+        files.make_instance_disks(base, base_dir, spec, image, moving)
         for volume in spec.block_devices.volumes:
             self._volume_entry(record, volume)
         self._save(uuid, record)

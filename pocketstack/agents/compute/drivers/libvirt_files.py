@@ -190,6 +190,38 @@ def write_disk_info(directory: Path, disks: dict[str, str]) -> None:
     (directory / "disk.info").write_text(json.dumps(disks))
 
 
+def make_instance_disks(base: Path, base_dir: Path, spec: InstanceSpec,
+                        image: tuple[Path, str] | None, moving: Path | None = None) -> None:
+    """The instance directory's disks as Nova lays them out: ``disk`` (none when volume-backed:
+    the boot volume is vda), ``disk.eph0``, ``disk.swap``, ``disk.config``, with ``disk.info``
+    and an empty ``console.log``. ``moving``: the guest's directory on another host of this
+    machine (a cold migration or resize), whose root and ephemeral disks are copied."""
+    devices = spec.block_devices
+    disks = {}
+    if devices.boot_volume() is None:
+        if moving is not None:
+            copy_disk(moving / "disk", base / "disk", image)
+            grow(base / "disk", spec.root_gb)
+        else:
+            make_root(base / "disk", image, spec.root_gb)
+        disks[str(base / "disk")] = "qcow2"
+    if devices.ephemeral_gb:
+        make_ephemeral(base_dir, base / "disk.eph0", devices.ephemeral_gb)
+        if moving is not None and (moving / "disk.eph0").exists():
+            (base / "disk.eph0").unlink()
+            copy_disk(moving / "disk.eph0", base / "disk.eph0",
+                      (base_dir / f"ephemeral_{devices.ephemeral_gb}_default", "raw"))
+        disks[str(base / "disk.eph0")] = "qcow2"
+    if devices.swap_mb:
+        make_swap(base_dir, base / "disk.swap", devices.swap_mb)
+        disks[str(base / "disk.swap")] = "qcow2"
+    if spec.config_drive:
+        make_config_drive(base / "disk.config", spec)
+        disks[str(base / "disk.config")] = "raw"
+    write_disk_info(base, disks)
+    (base / "console.log").touch()
+
+
 def backing_files(disk: Path) -> list[str]:
     """Every backing file in ``disk``'s chain."""
     try:

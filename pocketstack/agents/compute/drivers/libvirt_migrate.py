@@ -82,21 +82,7 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
         record: dict[str, Any] = {"spec": spec.to_dict(), "created_at": time.time(),
                                   "building": True, "incoming_from": source, "volumes": {}}
         driver._save(uuid, record)
-        disks = {}
-        if spec.block_devices.boot_volume() is None:  # (volume-backed: no local root)
-            files.make_root(base / "disk", image, spec.root_gb)
-            disks[str(base / "disk")] = "qcow2"
-        if spec.block_devices.ephemeral_gb:
-            files.make_ephemeral(base_dir, base / "disk.eph0", spec.block_devices.ephemeral_gb)
-            disks[str(base / "disk.eph0")] = "qcow2"
-        if spec.block_devices.swap_mb:
-            files.make_swap(base_dir, base / "disk.swap", spec.block_devices.swap_mb)
-            disks[str(base / "disk.swap")] = "qcow2"
-        if spec.config_drive:
-            files.make_config_drive(base / "disk.config", spec)
-            disks[str(base / "disk.config")] = "raw"
-        files.write_disk_info(base, disks)
-        (base / "console.log").touch()
+        files.make_instance_disks(base, base_dir, spec, image)
         driver._ensure_taps(spec, replace=True)
         memory, nbd = _sockets(driver, uuid)
     except Exception as exc:
