@@ -98,6 +98,12 @@ class MetadataPart:
             try:
                 await self._open(network_id, netns)
             except (OSError, KernelError) as exc:
+                if nssocket.netns_inode(netns) is None:
+                    # the DHCP namespace went away under us (its network is being deleted,
+                    # or the DHCP agent is remaking it): nothing to serve until it is back
+                    LOG.info("%s: no namespace %s for network %s yet; the next sync looks "
+                             "again", self.ctx.host, netns, network_id)
+                    continue
                 failures.append(f"{netns}: {exc}")
         if failures:  # the runner logs it; the next sync tries again
             raise RuntimeError("metadata proxy: " + "; ".join(failures))

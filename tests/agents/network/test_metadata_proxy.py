@@ -212,15 +212,16 @@ def test_stop_closes_and_a_remade_namespace_is_served_again(
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
-def test_a_missing_namespace_is_an_error_and_retried(names: KernelNames, api: Any,
-                                                     tmp_path: Path) -> None:
+def test_a_missing_namespace_is_waited_for_not_an_error(names: KernelNames, api: Any,
+                                                        tmp_path: Path) -> None:
+    """A DHCP namespace that is not there (yet, or any more: its network is being deleted)
+    is not a failure of the sync; the proxy opens once the namespace exists."""
     url, _seen = api
     served_ns = names.dhcp_ns(NETWORK)
     part, bus = _part(names, url, {NETWORK: {"netns": served_ns}}, tmp_path)
 
     async def scenario() -> None:
-        with pytest.raises(RuntimeError, match="does not exist"):
-            await part.sync()
+        await part.sync()
         assert part.listening() == {}
         await asyncio.to_thread(_wire, names)
         await part.sync()
