@@ -105,5 +105,6 @@ RULES: list[Rule] = [
     _r("servers:migrations:index:host", ADMIN),
     _r("servers:migrations:show", ADMIN),
     _r("servers:migrations:delete", ADMIN),
+    _r("servers:migrations:force_complete", ADMIN),
     *(_r(f"os-keypairs:{n}", ADMIN_OR_OWNER) for n in ("index", "show", "create", "delete")),
 ]

@@ -126,6 +126,8 @@ ROUTES: list[Route] = [
           migrations.show_server_migration),
     Route("DELETE", "/servers/{server_id}/migrations/{migration_id}",
           server_live_migrate.abort),
+    Route("POST", "/servers/{server_id}/migrations/{migration_id}/action",
+          server_live_migrate.force_complete),
     Route("GET", "/os-hosts", hosts.list_hosts),
     Route("GET", "/os-hosts/{host}", hosts.show_host),
     Route("PUT", "/os-hosts/{host}", hosts.update_host),

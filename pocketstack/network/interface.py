@@ -61,10 +61,13 @@ class NetworkAPI(Protocol):
 
     def allocate_for_instance(self, ctx: RequestContext, instance_id: str, host: str,
                               requests: list[PortRequest],
-                              security_groups: list[str] | None = None) -> list[Vif]:
+                              security_groups: list[str] | None = None,
+                              migrating_from: str | None = None) -> list[Vif]:
         """Create (or take over) and bind the instance's ports on ``host``, all or none. A
         binding no agent on the host can serve comes back with ``vif_type`` ``binding_failed``
-        (the caller reschedules)."""
+        (the caller reschedules). ``migrating_from``: a live migration's source host, whose
+        agents keep serving the ports too until the next binding (the guest still runs there;
+        recorded in ``binding:profile``, Neutron's ``migrating_to`` seen from the source)."""
         ...
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_id: str,

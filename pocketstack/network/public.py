@@ -30,11 +30,12 @@ class NetworkInterface:
 
     def allocate_for_instance(self, ctx: RequestContext, instance_id: str, host: str,
                               requests: list[PortRequest],
-                              security_groups: list[str] | None = None) -> list[Vif]:
+                              security_groups: list[str] | None = None,
+                              migrating_from: str | None = None) -> list[Vif]:
         svc = self.service
         made = svc.db.write(instances.allocate, ctx, instance_id, host,
                             [_request(r) for r in requests], security_groups,
-                            svc.quota_defaults, svc.binding)
+                            svc.quota_defaults, svc.binding, migrating_from)
         svc.changed("port", [m["port_id"] for m in made])
         return [Vif(**{**m, "fixed_ips": tuple(_fixed_ip(f) for f in m["fixed_ips"])})
                 for m in made]

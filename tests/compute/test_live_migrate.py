@@ -2,9 +2,9 @@
 the stock CLI, Nova's microversion rules for the body, the state checks, the migration record
 and its in-progress listing, and the rollback of a migration that fails on the source.
 
-compute3 is told to fail every live migration from it (``fake_fail=live_migration@compute3``)
-and compute2 to take 5 s for each (``live_migration_delay=5@compute2``), so that a migration
-can be seen in progress."""
+compute3 is told to fail every live migration from it (``fake_fail=live_migration@compute3``),
+compute2 to take 5 s for each (``live_migration_delay=5@compute2``), so that a migration
+can be seen in progress, and compute4 60 s (a move to force to complete)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ API = "/compute/v2.1"
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     yield from own_cloud(tmp_path_factory, "livemig", {
-        "POCKETSTACK_COMPUTE_HOSTS": "3",
+        "POCKETSTACK_COMPUTE_HOSTS": "4",
         "POCKETSTACK_FAKE_FAIL": "live_migration@compute3,"
-        "live_migration_delay=5@compute2"})
+        "live_migration_delay=5@compute2,live_migration_delay=60@compute4"})
 
 
 def boot(cloud: LiveCloud, host: str) -> tuple[str, str]:
@@ -111,7 +111,7 @@ def test_scheduler_picks_another_host_and_paused_stays_paused(cloud: LiveCloud) 
         row = wait_migration(c, server_id, ("completed", "error"))
     assert row["status"] == "completed"
     shown = wait_status(cloud, name, "PAUSED")
-    assert shown["OS-EXT-SRV-ATTR:host"] in ("compute2", "compute3")
+    assert shown["OS-EXT-SRV-ATTR:host"] in ("compute2", "compute3", "compute4")
     assert shown["OS-EXT-STS:power_state"] == 3
     cloud.osc("server", "delete", "--wait", name, as_json=False)
 
@@ -244,4 +244,62 @@ def test_abort_a_live_migration_under_way(cloud: LiveCloud) -> None:
     with cloud.client(token) as member:
         assert member.delete(f"{API}/servers/{server_id}/migrations/{row['id']}", headers={
             "OpenStack-API-Version": "compute 2.24"}).status_code in (403, 404)
+    cloud.osc("server", "delete", "--wait", name, as_json=False)
+
+
+def test_force_complete_a_live_migration_under_way(cloud: LiveCloud) -> None:
+    """``openstack server migration force complete`` (2.22) ends compute4's 60 s move at once:
+    the source pauses the guest so the copy converges, the server is ACTIVE on the
+    destination, and the action's event closes with the host's answer. Nova's checks:
+    404 before 2.22, 400 for another server's or a finished migration, 409 when the server
+    is not migrating, 400 for a malformed body."""
+    name, server_id = boot(cloud, "compute4")
+    with admin(cloud) as c:
+        headers = {"OpenStack-API-Version": "compute 2.22"}
+
+        def action(mid: Any, body: Any, version: str = "2.22") -> httpx.Response:
+            return c.post(f"{API}/servers/{server_id}/migrations/{mid}/action", json=body,
+                          headers={"OpenStack-API-Version": f"compute {version}"})
+
+        not_migrating = action(1, {"force_complete": None})
+        assert not_migrating.status_code == 409
+        assert "while it is in task_state None" in not_migrating.text
+        started = time.monotonic()
+        assert migrate(c, server_id, "2.30", {"host": "compute1", "block_migration": "auto",
+                                               "force": True}).status_code == 202
+        row = wait_migration(c, server_id, ("running",))
+        assert action(row["id"], {"force_complete": None}, "2.21").status_code == 404
+        bad = action(row["id"], {"force_complete": {}})
+        assert bad.status_code == 400 and "badRequest" in bad.text
+        unknown = action(row["id"], {"finish": None})
+        assert unknown.status_code == 400 and "There is no such action: finish" in unknown.text
+        other = action(999999, {"force_complete": None})
+        assert other.status_code == 400 and "not found for instance" in other.text
+        cloud.osc("--os-compute-api-version", "2.22", "server", "migration", "force",
+                  "complete", server_id, str(row["id"]), as_json=False)
+        done = wait_migration(c, server_id, ("completed", "error", "cancelled"))
+        assert done["status"] == "completed"
+        assert time.monotonic() - started < 40, "force complete did not shorten the 60 s move"
+        actions = c.get(f"{API}/servers/{server_id}/os-instance-actions",
+                        headers=headers).json()["instanceActions"]
+        assert [a["action"] for a in actions[:2]] == ["live_migration_force_complete",
+                                                      "live-migration"]
+        forced = c.get(f"{API}/servers/{server_id}/os-instance-actions/"
+                       f"{actions[0]['request_id']}", headers={
+                           "OpenStack-API-Version": "compute 2.51"}).json()["instanceAction"]
+        deadline = time.monotonic() + 10
+        while forced["events"][0]["finish_time"] is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            forced = c.get(f"{API}/servers/{server_id}/os-instance-actions/"
+                           f"{actions[0]['request_id']}", headers={
+                               "OpenStack-API-Version": "compute 2.51"}).json()[
+                                   "instanceAction"]
+        assert [(e["event"], e["result"]) for e in forced["events"]] == [
+            ("compute_live_migration_force_complete", "Success")]
+        finished = action(row["id"], {"force_complete": None})
+        assert finished.status_code == 409  # no longer migrating: the state check comes first
+    shown = wait_status(cloud, name, "ACTIVE")
+    assert shown["OS-EXT-SRV-ATTR:host"] == "compute1"
+    console = cloud.osc("console", "log", "show", name, as_json=False)
+    assert "paused on compute4 to complete the live migration" in console
     cloud.osc("server", "delete", "--wait", name, as_json=False)

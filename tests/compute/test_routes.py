@@ -108,6 +108,7 @@ GET    /servers/{server_id}/os-server-password
 DELETE /servers/{server_id}/os-server-password
 GET    /servers/{server_id}/migrations/{migration_id}
 DELETE /servers/{server_id}/migrations/{migration_id}
+POST   /servers/{server_id}/migrations/{migration_id}/action
 GET    /servers/{server_id}/os-security-groups
 GET    /os-security-groups
 POST   /os-security-groups

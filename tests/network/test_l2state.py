@@ -120,6 +120,37 @@ def test_l2_state_of_a_host(world: dict[str, Any]) -> None:
     assert state["security_groups"][peers]["members"]["IPv4"] == expected
 
 
+def test_a_live_migrations_source_keeps_serving_the_port(world: dict[str, Any]) -> None:
+    """While a live migration moves b2's guest from h2 to h3 (the port bound to h3, its
+    profile ``migrating_from: h2``), both hosts wire it and each is the other's peer; a
+    binding without the source ends that (the guest has left h2), and h2's status report of
+    a port bound elsewhere changes nothing."""
+    from pocketstack.network.domain import instances
+
+    db, b2, net_b = world["db"], world["b2"], world["net_b"]
+    b2_id = b2["id"]
+    db.write(instances.allocate, ADMIN, "vm-b2", "h3", [{"port_id": b2_id}], None, QUOTAS,
+             BINDING, "h2")
+    shown = db.read(ports.get_visible, ADMIN, b2_id)
+    assert shown["binding_host_id"] == "h3"
+    assert shown["binding_profile"] == {"migrating_from": "h2"}
+    on_source, on_dest = call(world, op="l2_state", host="h2"), call(world, op="l2_state",
+                                                                    host="h3")
+    assert b2_id in [p["id"] for p in on_source["ports"]]
+    assert b2_id in [p["id"] for p in on_dest["ports"]]
+    assert on_source["peers"][net_b["id"]] == ["10.254.0.4"]  # h3
+    assert on_dest["peers"][net_b["id"]] == ["10.254.0.3"]  # h2
+    assert call(world, op="l2_state", host="h1")["peers"].get(net_b["id"]) is None
+    call(world, op="set_port_status", host="h2", up=[], down=[b2_id])
+    assert db.read(ports.get_visible, ADMIN, b2_id)["status"] == shown["status"]
+
+    db.write(instances.allocate, ADMIN, "vm-b2", "h3", [{"port_id": b2_id}], None, QUOTAS,
+             BINDING)
+    assert db.read(ports.get_visible, ADMIN, b2_id)["binding_profile"] == {}
+    assert b2_id not in [p["id"] for p in call(world, op="l2_state", host="h2")["ports"]]
+    assert call(world, op="l2_state", host="h3")["peers"][net_b["id"]] == []
+
+
 def test_l2_state_of_a_host_without_ports(world: dict[str, Any]) -> None:
     assert call(world, op="l2_state", host="nowhere") == {
         "ports": [], "networks": {}, "peers": {}, "security_groups": {}}

@@ -57,6 +57,7 @@ LIVE_OPS: dict[str, tuple[str, str | None]] = {
     "post_live_migration_at_destination": ("post_live_migration_at_destination", None),
     "rollback_live_migration_at_destination": ("rollback_live_migration_at_destination", None),
     "live_migration_abort": ("live_migration_abort", None),
+    "live_migration_force_complete": ("live_migration_force_complete", None),
 }
 TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot_soft",
                       "reboot_hard", *_POWER_OPS, *LIVE_OPS})
@@ -259,8 +260,9 @@ class ComputeAgent:
         if not hasattr(self.driver, method):
             if op in ("rollback_live_migration_at_destination", "live_migration_abort"):
                 return None  # nothing was prepared, nothing is under way
-            raise DriverError(f"{self.host}: the {type(self.driver).__name__} cannot "
-                              "live-migrate guests")
+            what = "force a live migration to complete" \
+                if op == "live_migration_force_complete" else "live-migrate guests"
+            raise DriverError(f"{self.host}: the {type(self.driver).__name__} cannot {what}")
         if op == "pre_live_migration":
             answer = await self._driver(method, await self._spec(msg), str(msg.get("source")),
                                         msg.get("block_migration"))

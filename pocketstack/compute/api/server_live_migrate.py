@@ -13,7 +13,8 @@ What is written (one transaction): task ``migrating`` with its deadline, the req
 instance's internal hints (:data:`~.states.LIVE_MIGRATION_HINT`), an instance action
 ``live-migration`` with its ``conductor_live_migrate_instance`` event, and the migration record
 (type ``live-migration``). The conductor (:mod:`pocketstack.compute.conductor.live_migrate`)
-does the rest. :func:`abort` answers ``DELETE /servers/{id}/migrations/{id}`` (2.24).
+does the rest. :func:`abort` answers ``DELETE /servers/{id}/migrations/{id}`` (2.24) and
+:func:`force_complete` ``POST /servers/{id}/migrations/{id}/action`` (2.22).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ LOG = logging.getLogger(__name__)
 
 ACTION = "live-migration"
 ABORT_ACTION = "live_migration_abort"
+FORCE_COMPLETE_ACTION = "live_migration_force_complete"
+_FORCE_COMPLETE = {"type": "object", "properties": {"force_complete": {"type": "null"}},
+                   "required": ["force_complete"], "additionalProperties": False}
 RULE = "os_compute_api:os-migrate-server:migrate_live"
 
 # Nova's parameter_types.boolean: a JSON boolean or one of these strings
@@ -175,6 +179,62 @@ def abort(req: ApiRequest) -> Response:
 
     row = instances.write_checked(service.db, write)
     LOG.info("[instance: %s] live migration %s: abort accepted (%s)", row["uuid"],
+             migration_id, req.request_id)
+    service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
+    return empty_response(202)
+
+
+def force_complete(req: ApiRequest) -> Response:
+    """``POST /servers/{id}/migrations/{id}/action`` with ``force_complete`` (2.22): a live
+    migration that is ``running`` is finished by pausing the guest on the source, so its
+    memory stops changing and the copy converges (the destination resumes it). Nova's order
+    of checks: the server's state (409 unless ACTIVE and ``migrating``), then the migration
+    (400 when it is not this server's or not ``running``)."""
+    if not version_at_least(req, "2.22"):
+        raise exceptions.NotFound("The resource could not be found.")
+    data = req.json()
+    if not isinstance(data, dict) or len(data) != 1:
+        raise exceptions.BadRequest("There is either no action or more than one action in "
+                                    "the request body.")
+    if "force_complete" not in data:
+        raise exceptions.BadRequest(f"There is no such action: {next(iter(data))}")
+    validate(_FORCE_COMPLETE, data)
+    ctx = req.ctx
+    service = svc(req)
+    migration_id = req.path_params["migration_id"]
+
+    def write(conn: Any) -> dict[str, Any]:
+        row = load(req, conn)
+        enforce(req, "os_compute_api:servers:migrations:force_complete",
+                {"project_id": row["project_id"]})
+        for attr, wanted in (("vm_state", states.ACTIVE), ("task_state", states.MIGRATING)):
+            if row[attr] != wanted:
+                raise exceptions.Conflict(f"Cannot 'force_complete' instance {row['uuid']} "
+                                          f"while it is in {attr} {row[attr]}")
+        found = [m for m in migrations.list_(conn, [row["uuid"]])
+                 if str(m["id"]) == migration_id]
+        if not found:
+            raise exceptions.BadRequest(f"Migration {migration_id} not found for instance "
+                                        f"{row['uuid']}")
+        if found[0]["status"] != "running":
+            raise exceptions.BadRequest(
+                f"Migration {migration_id} state of instance {row['uuid']} is "
+                f"{found[0]['status']}. Cannot force complete while the migration is in this "
+                "state.")
+        hints = dict(row["scheduler_hints"])
+        request = dict(hints.get(states.LIVE_MIGRATION_HINT) or {})
+        hints[states.LIVE_MIGRATION_HINT] = {**request, "force_complete": True,
+                                             "force_complete_sent": False}
+        updated = instances.update(conn, row, {"scheduler_hints": hints})
+        record = instance_actions.start(conn, row["uuid"], FORCE_COMPLETE_ACTION,
+                                        req.request_id, ctx.project_id or "",
+                                        ctx.user_id or "")
+        instance_actions.event_start(conn, record, "compute_live_migration_force_complete",
+                                     row["host"])
+        return updated
+
+    row = instances.write_checked(service.db, write)
+    LOG.info("[instance: %s] live migration %s: force complete accepted (%s)", row["uuid"],
              migration_id, req.request_id)
     service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return empty_response(202)

@@ -40,17 +40,21 @@ def user_ports(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 def rebind_ports(conductor: Conductor, step: Step, host: str | None = None,
-                 then: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+                 then: list[tuple[str, dict[str, Any]]] | None = None,
+                 migrating_from: str | None = None) -> None:
     """After this step commits, bind the instance's ports to ``host`` (by default the host
     it is on now; unbind them when it has none): moves, reverts, shelve offloads and
     unshelves. ``then``: messages sent once the ports are bound (a move's spawn on its
     target: as Nova's ``migrate_instance_finish`` before ``finish_migration``, the target's
     network agents must know the port is theirs when its tap appears, or they take the tap
-    for a stale one)."""
+    for a stale one). ``migrating_from``: a live migration's source, where the guest keeps
+    running (and its ports wired) until it has moved."""
     if conductor.network is not None and step.row["networks"]:
         message: dict[str, Any] = {"op": "bind_ports", "uuid": step.uuid}
         if host is not None:
             message["host"] = host
+        if migrating_from is not None:
+            message["migrating_from"] = migrating_from
         if then:
             message["then"] = [[topic, body] for topic, body in then]
         step.send("conductor", message)
@@ -59,7 +63,8 @@ def rebind_ports(conductor: Conductor, step: Step, host: str | None = None,
             step.send(topic, body)
 
 
-def bind_ports(conductor: Conductor, uuid: str, host: str | None = None) -> None:
+def bind_ports(conductor: Conductor, uuid: str, host: str | None = None,
+               migrating_from: str | None = None) -> None:
     """Bind (unbind) the instance's ports to ``host`` (default: its current host); its own
     transaction."""
     try:
@@ -72,7 +77,7 @@ def bind_ports(conductor: Conductor, uuid: str, host: str | None = None) -> None
     ctx = requester(row)
     conductor.network.allocate_for_instance(
         ctx, uuid, (row["host"] if host is None else host) or "",
-        [PortRequest(port_id=v.port_id) for v in found])
+        [PortRequest(port_id=v.port_id) for v in found], migrating_from=migrating_from)
 
 
 def requester(row: dict[str, Any]) -> RequestContext:

@@ -223,12 +223,14 @@ class Conductor:
                 await self.queue.run(uuid, job)
             elif op == "bind_ports" and uuid and self.network is not None:
                 host = msg.get("host")
+                source = msg.get("migrating_from")
                 then = [(str(t), dict(m)) for t, m in msg.get("then") or []]
 
                 async def bind() -> None:
                     try:
                         await self.in_thread(bind_ports, self, uuid,
-                                             None if host is None else str(host))
+                                             None if host is None else str(host),
+                                             None if source is None else str(source))
                     finally:  # a spawn waits for its ports (a failed bind fails there)
                         await self.send(then)
 

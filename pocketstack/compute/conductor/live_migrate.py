@@ -7,11 +7,13 @@ record's status is read from them, see :mod:`pocketstack.compute.domain.migratio
    server's own host ignored (a requested host without ``force`` is checked by its filters),
    or the forced host after the checks Nova's conductor makes (not the source, service up) —
    and claimed: during the move the instance holds resources on both hosts.
-2. ``compute_pre_live_migration`` on the destination: its driver prepares (disks, images,
-   the place the guest's memory will arrive); it answers with ``migrate_data`` for the source.
-3. ``compute_live_migration`` on the source, once the ports are bound to the destination
-   (its network agents must know the ports when the incoming guest's taps appear): the
-   driver moves the running guest; it answers with what the destination needs to adopt it.
+2. ``compute_pre_live_migration`` on the destination, once the ports are bound to it with
+   the source kept in their profile (``migrating_from``): the destination's network agents
+   must know the ports when the incoming guest's taps appear, and the source's keep its taps
+   wired while the guest runs there. Its driver prepares (disks, images, the place the
+   guest's memory will arrive); it answers with ``migrate_data`` for the source.
+3. ``compute_live_migration`` on the source: the driver moves the running guest; it answers
+   with what the destination needs to adopt it. The ports then drop the source.
 4. ``compute_post_live_migration_at_destination``: the destination adopts the guest; the
    instance's host becomes the destination, the source's claim is dropped and the source
    cleans up what is left of the guest there.
@@ -27,7 +29,12 @@ action) before step 3 rolls back at once; during step 3 the source's driver is t
 move (``live_migration_abort``), whose failure then rolls back; the migration ends
 ``cancelled``.
 
-Limits: there is no force-complete; a restart (or deadline) in step 3 re-sends the move, and if
+A force-complete (``POST /servers/{id}/migrations/{id}/action``, recorded as a
+``live_migration_force_complete`` action) during step 3 tells the source's driver to pause the
+guest so that its memory copy converges; the destination runs it again. The action's event
+closes with the driver's answer.
+
+Limits: a restart (or deadline) in step 3 re-sends the move, and if
 the source's report of a move that had finished was lost, the source now answers that it has
 no such guest and the migration is rolled back although the guest runs on the destination
 (the destination's rollback leaves a running guest alone, so nothing is destroyed; the
@@ -49,6 +56,8 @@ from pocketstack.compute.scheduler.model import NoValidHost
 
 ACTION = "live-migration"
 ABORT_ACTION = "live_migration_abort"
+FORCE_COMPLETE_ACTION = "live_migration_force_complete"
+FORCE_COMPLETE_EVENT = "compute_live_migration_force_complete"
 SCHEDULE, PRE, LIVE, POST = ("conductor_live_migrate_instance", "compute_pre_live_migration",
                              "compute_live_migration",
                              "compute_post_live_migration_at_destination")
@@ -97,6 +106,8 @@ class LiveMigrate(TaskFamily):
         request = self.request(step.row)
         if request.get("abort") and not request.get("abort_sent"):
             self.abort(step, request)
+        elif request.get("force_complete") and not request.get("force_complete_sent"):
+            self.force_complete(step, request)
         elif "dest" not in request:
             self.schedule(step)
         # otherwise a host has the next step; its report (or the deadline) moves it on
@@ -110,12 +121,28 @@ class LiveMigrate(TaskFamily):
             self._end(step, request, SCHEDULE, "live migration aborted")
             step.note("migrating: live migration aborted before it was scheduled")
         elif phase == "pre":
-            self.failed(step, request, PRE, "live migration aborted", ports_moved=False)
+            self.failed(step, request, PRE, "live migration aborted", ports_moved=True)
         elif phase == "live":
             request["abort_sent"] = True
             self._set(step, request)
             step.to_host(step.row["host"], "live_migration_abort", purpose="cleanup")
             step.note(f"migrating: abort sent to {step.row['host']}")
+
+    def force_complete(self, step: Step, request: dict[str, Any]) -> None:
+        """Asked while the move runs (the API checks that): the source pauses the guest."""
+        step.need_write()
+        request["force_complete_sent"] = True
+        self._set(step, request)
+        if request.get("phase") == "live":
+            step.to_host(step.row["host"], "live_migration_force_complete")
+            step.note(f"migrating: force complete sent to {step.row['host']}")
+
+    def _close_force_complete(self, step: Step, ok: bool, message: str | None) -> None:
+        record = instance_actions.latest(step.conn, step.uuid, FORCE_COMPLETE_ACTION)
+        if record is not None and record["finish_time"] is None:
+            instance_actions.event_finish(step.conn, record["id"], FORCE_COMPLETE_EVENT,
+                                          "Success" if ok else "Error", message)
+            instance_actions.finish(step.conn, record["id"], None if ok else "Error")
 
     def schedule(self, step: Step) -> None:
         step.need_write()
@@ -133,11 +160,13 @@ class LiveMigrate(TaskFamily):
         request.update(dest=dest, phase="pre")
         self._set(step, request)
         self._event(step, SCHEDULE, PRE, dest)
-        step.to_host(dest, "pre_live_migration", source=source,
-                     block_migration=request.get("block_migration"),
-                     spec=spawn.spawn_spec(conductor, row, row["flavor"]))
+        # the ports first: the destination makes the guest's taps as it prepares, and its
+        # network agents take a tap of no port they serve for a stale one; the source keeps
+        # serving them too (``migrating_from``) while the guest runs there
+        rebind_ports(conductor, step, dest, then=[(f"compute.{dest}", self._pre_message(step))],
+                     migrating_from=source)
         step.note(f"migrating: live migration from {source} to {dest}, resources claimed on "
-                  "both; the destination prepares")
+                  "both; ports bound to both; the destination prepares")
 
     def _choose(self, step: Step, request: dict[str, Any]) -> str:
         """Pick and claim the destination (the instance then holds both hosts)."""
@@ -186,6 +215,10 @@ class LiveMigrate(TaskFamily):
     def on_report(self, step: Step, msg: dict[str, Any]) -> None:
         action = str(msg.get("action"))
         request = self.request(step.row)
+        if action == FORCE_COMPLETE_ACTION:
+            ok = msg.get("result") == "ok"
+            self._close_force_complete(step, ok, None if ok else str(msg.get("message")))
+            return
         if action not in REPORTS or "dest" not in request:
             return
         phase, event = REPORTS[action]
@@ -194,7 +227,7 @@ class LiveMigrate(TaskFamily):
             return  # stale: a re-sent step answered twice
         if msg.get("result") != "ok":
             self.failed(step, request, event, str(msg.get("message") or "failed"),
-                        ports_moved=phase == "live")
+                        ports_moved=phase in ("pre", "live"))
             return
         if phase == "pre":
             self.prepared(step, request, msg)
@@ -202,6 +235,12 @@ class LiveMigrate(TaskFamily):
             self.moved(step, request, msg)
         else:
             self.adopted(step, request, msg)
+
+    def _pre_message(self, step: Step) -> dict[str, Any]:
+        request = self.request(step.row)
+        return {"op": "pre_live_migration", "uuid": step.uuid, "source": step.row["host"],
+                "block_migration": request.get("block_migration"),
+                "spec": spawn.spawn_spec(self.conductor, step.row, step.row["flavor"])}
 
     def _live_message(self, step: Step, request: dict[str, Any]) -> dict[str, Any]:
         return {"op": "live_migration", "uuid": step.uuid, "dest": request["dest"],
@@ -218,7 +257,8 @@ class LiveMigrate(TaskFamily):
         self._set(step, request)
         self._event(step, PRE, LIVE, step.row["host"])
         rebind_ports(self.conductor, step, request["dest"], then=[
-            (f"compute.{step.row['host']}", self._live_message(step, request))])
+            (f"compute.{step.row['host']}", self._live_message(step, request))],
+            migrating_from=step.row["host"])
         step.note(f"migrating: {request['dest']} is ready; ports bound to it, the guest "
                   f"moves from {step.row['host']}")
 
@@ -227,7 +267,9 @@ class LiveMigrate(TaskFamily):
         request.pop("migrate_data", None)
         self._set(step, request)
         self._event(step, LIVE, POST, request["dest"])
-        step.send(f"compute.{request['dest']}", self._post_message(step, request))
+        # the source's agents let go of the ports now (the guest has left it)
+        rebind_ports(self.conductor, step, request["dest"], then=[
+            (f"compute.{request['dest']}", self._post_message(step, request))])
         step.note(f"migrating: the guest left {step.row['host']}; {request['dest']} adopts it")
 
     def adopted(self, step: Step, request: dict[str, Any], msg: dict[str, Any]) -> None:
@@ -293,6 +335,8 @@ class LiveMigrate(TaskFamily):
                     "Error" if ok else "Success",
                     "the live migration had completed" if ok else None)
                 instance_actions.finish(step.conn, aborted["id"], "Error" if ok else None)
+        if request.get("force_complete"):  # its report did not come before the end
+            self._close_force_complete(step, ok, None if ok else "the live migration failed")
 
     # -- restarts and deadlines -----------------------------------------------------------------
     def resume(self, step: Step) -> None:
@@ -302,12 +346,13 @@ class LiveMigrate(TaskFamily):
         if "dest" not in request:
             self.advance(step)
         elif phase == "pre":
-            step.to_host(request["dest"], "pre_live_migration", source=step.row["host"],
-                         block_migration=request.get("block_migration"),
-                         spec=spawn.spawn_spec(self.conductor, step.row, step.row["flavor"]))
+            rebind_ports(self.conductor, step, request["dest"], then=[
+                (f"compute.{request['dest']}", self._pre_message(step))],
+                migrating_from=step.row["host"])
         elif phase == "live":  # the ports first again: their binding may have been lost
             rebind_ports(self.conductor, step, request["dest"], then=[
-                (f"compute.{step.row['host']}", self._live_message(step, request))])
+                (f"compute.{step.row['host']}", self._live_message(step, request))],
+                migrating_from=step.row["host"])
         elif phase == "post":
             step.send(f"compute.{request['dest']}", self._post_message(step, request))
 
@@ -320,4 +365,4 @@ class LiveMigrate(TaskFamily):
             return
         event = {"pre": PRE, "live": LIVE, "post": POST}.get(str(phase), SCHEDULE)
         self.failed(step, request, event, f"live migration timed out in {event}",
-                    ports_moved=phase == "live")
+                    ports_moved=phase in ("pre", "live"))

@@ -16,6 +16,8 @@ from pocketstack.network.domain import agents, common, floatingips, networks, po
 from pocketstack.network.domain import security_groups as sgs
 
 OWNER = "compute:nova"
+#: in ``binding:profile`` while a live migration moves the port's guest away from that host
+MIGRATING_FROM = "migrating_from"
 
 
 def _vif(conn: Connection, port: dict[str, Any], created: bool,
@@ -60,17 +62,24 @@ def validate(conn: Connection, ctx: RequestContext, requests: list[dict[str, Any
 
 def allocate(conn: Connection, ctx: RequestContext, instance_id: str, host: str,
              requests: list[dict[str, Any]], security_groups: list[str] | None,
-             quota_defaults: dict[str, int], binding: ports.BindingConfig
-             ) -> list[dict[str, Any]]:
+             quota_defaults: dict[str, int], binding: ports.BindingConfig,
+             migrating_from: str | None = None) -> list[dict[str, Any]]:
     out = []
     for request in requests:
         if request.get("port_id"):
             port = ports.get_visible(conn, ctx, request["port_id"])
             if port["device_id"] and port["device_id"] != instance_id:
                 raise errors.conflict("PortInUse", f"Port {port['id']} is still in use.")
-            port = ports.update(conn, ctx, port["id"], {
-                "device_id": instance_id, "device_owner": OWNER, "binding:host_id": host},
-                binding, None)
+            update: dict[str, Any] = {"device_id": instance_id, "device_owner": OWNER,
+                                      "binding:host_id": host}
+            profile = dict(port.get("binding_profile") or {})
+            before = dict(profile)
+            profile.pop(MIGRATING_FROM, None)
+            if migrating_from and migrating_from != host:
+                profile[MIGRATING_FROM] = migrating_from
+            if profile != before:
+                update["binding:profile"] = profile
+            port = ports.update(conn, ctx, port["id"], update, binding, None)
             out.append(_vif(conn, port, created=False, binding=binding))
             continue
         values: dict[str, Any] = {

@@ -1,12 +1,14 @@
 """What a host's L2 agent serves (``network.rpc`` ops ``l2_state`` and ``set_port_status``).
 
-``l2_state(host)``: the ports bound to the host (``binding_host_id``), their networks' first
-segment and MTU, the peers (tunnel addresses of the other hosts with ports on each of those
-networks, from the ``Linux bridge agent`` rows' ``configurations.tunneling_ip``, alive or not:
-as Neutron's l2population, a host whose agent stopped reporting keeps its flood entries, so
-its instances keep forwarding; an agent row deleted takes them away), and the
-ports' security groups — plus every group their rules name as ``remote_group_id`` — with
-rules and member addresses (fixed IPs and allowed address pairs of every port in the group).
+``l2_state(host)``: the ports bound to the host (``binding_host_id``) and those a live migration
+is moving away from it (``binding:profile`` ``migrating_from``: the guest still runs here), their
+networks' first segment and MTU, the peers (tunnel addresses of the other hosts with ports on
+each of those networks, a live migration's source included, from the ``Linux bridge agent``
+rows' ``configurations.tunneling_ip``, alive or not: as Neutron's l2population, a host whose
+agent stopped reporting keeps its flood entries, so its instances keep forwarding; an agent row
+deleted takes them away), and the ports' security groups — plus every group their rules name as
+``remote_group_id`` — with rules and member addresses (fixed IPs and allowed address pairs of
+every port in the group).
 The shape is documented in ``docs/dataplane.md``; ports also carry their current ``status``
 so the agent reports only changes.
 
@@ -25,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from pocketstack.network import tables as t
 from pocketstack.network.domain import common, segments
+from pocketstack.network.domain.instances import MIGRATING_FROM
 from pocketstack.network.domain.ports import decorate
 
 if TYPE_CHECKING:
@@ -79,6 +82,10 @@ def _peers(conn: Connection, host: str, network_ids: list[str]) -> dict[str, lis
                 .where(p.c.network_id.in_(chunk), p.c.binding_host_id != "",
                        p.c.binding_host_id != host)).tuples():
             hosts_of[net_id].add(other)
+    for moving in _migrating(conn):  # the source of a live migration still has the guest
+        source = str(moving["binding_profile"][MIGRATING_FROM])
+        if moving["network_id"] in hosts_of and source != host:
+            hosts_of[moving["network_id"]].add(source)
     wanted = set().union(*hosts_of.values()) if hosts_of else set()
     address: dict[str, str] = {}
     if wanted:
@@ -141,11 +148,24 @@ def _security_groups(conn: Connection, group_ids: set[str]) -> dict[str, dict[st
             for g in ids}
 
 
+def _migrating(conn: Connection) -> list[dict[str, Any]]:
+    """Ports whose guest a live migration is moving (bound to the destination already, still
+    running on the source named in their profile); few, found by the profile's text."""
+    p = t.ports
+    return [dict(r) for r in conn.execute(sa.select(p).where(
+        sa.cast(p.c.binding_profile, sa.Text).like(f"%{MIGRATING_FROM}%"))).mappings()
+        if (r["binding_profile"] or {}).get(MIGRATING_FROM)]
+
+
 def state_for(conn: Connection, host: str) -> dict[str, Any]:
-    """The L2 state of ``host`` (see the module docstring)."""
+    """The L2 state of ``host`` (see the module docstring): the ports bound to it, and those
+    whose guest a live migration is moving away from it (their taps stay wired here until the
+    guest has left)."""
     rows = [dict(r) for r in conn.execute(
         sa.select(t.ports).where(t.ports.c.binding_host_id == host)
         .order_by(t.ports.c.id)).mappings()]
+    rows += [r for r in _migrating(conn) if r["binding_profile"][MIGRATING_FROM] == host
+             and r["binding_host_id"] != host]
     ports = [_port_view(r) for r in decorate(conn, rows)] if rows else []
     network_ids = sorted({p["network_id"] for p in ports})
     groups = {g for p in ports for g in p["security_group_ids"]}

@@ -157,6 +157,7 @@ class FakeDriver:
         self.guests: dict[str, _Guest] = {}
         self.incoming: dict[str, InstanceSpec] = {}  # live migrations on their way here
         self.aborting: set[str] = set()  # live migrations from here told to stop
+        self.completing: set[str] = set()  # ... told to finish now (force complete)
         # One small JSON file per guest in ``state_path`` (a directory): an operation writes
         # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
@@ -291,8 +292,13 @@ class FakeDriver:
                              migrate_data: dict[str, Any]) -> dict[str, Any]:
         self._guest(uuid)
         deadline = time.monotonic() + self.failures.live_migration_delay
-        while uuid not in self.aborting and time.monotonic() < deadline:
+        while uuid not in self.aborting and uuid not in self.completing and \
+                time.monotonic() < deadline:
             await asyncio.sleep(0.05)  # the memory copy takes its time
+        if uuid in self.completing:
+            self.completing.discard(uuid)
+            self._guest(uuid).console.append(
+                f"[fake] paused on {self.hostname} to complete the live migration")
         if uuid in self.aborting:
             self.aborting.discard(uuid)
             raise DriverError(f"{self.hostname}: live migration of {uuid} to {dest} aborted; "
@@ -310,6 +316,11 @@ class FakeDriver:
     async def live_migration_abort(self, uuid: str) -> None:
         if uuid in self.guests:  # nothing to stop once the guest has left
             self.aborting.add(uuid)
+
+    async def live_migration_force_complete(self, uuid: str) -> None:
+        if uuid not in self.guests:
+            raise DriverError(f"{self.hostname}: no live migration of {uuid} runs here")
+        self.completing.add(uuid)
 
     async def post_live_migration_at_destination(self, spec: InstanceSpec,
                                                  transfer: dict[str, Any]) -> None:

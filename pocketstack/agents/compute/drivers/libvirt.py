@@ -455,6 +455,12 @@ class LibvirtDriver:
     def rollback_live_migration_at_destination(self, uuid: str) -> None:
         lvmigrate.rollback(self, uuid)
 
+    def live_migration_abort(self, uuid: str) -> None:  # not serialized: the move holds the lock
+        lvmigrate.abort(self, uuid)
+
+    def live_migration_force_complete(self, uuid: str) -> None:  # likewise
+        lvmigrate.force_complete(self, uuid)
+
     @_one_at_a_time
     def power_off(self, uuid: str) -> None:
         self._record(uuid)

@@ -25,8 +25,15 @@ Steps (the agent's ``pre_live_migration``, ``live_migration``,
 * rollback: the destination's directory and taps go (unless the guest runs there).
 
 A ``block_migration`` of ``false`` (shared storage) is refused: the hosts share no instance
-storage. An abort is not passed on (the driver has no ``live_migration_abort``): a move under
-way completes, and the abort's action ends in error, as Nova's does when it comes too late.
+storage. While the move runs (neither call waits for the guest's lock, which the move holds):
+
+* an abort (``live_migration_abort``) cancels libvirt's migration job (``virsh domjobabort``),
+  the ``virsh migrate`` fails and the conductor rolls back; the guest keeps running here;
+* a force-complete (``live_migration_force_complete``) pauses the guest (``virsh suspend``),
+  as Nova's driver does without post-copy: its memory stops changing, so the copy converges;
+  the destination resumes it when it adopts the guest.
+
+Either one finding no migration job under way does nothing more (the move already ended).
 """
 
 from __future__ import annotations
@@ -121,13 +128,50 @@ def migrate(driver: LibvirtDriver, uuid: str, dest: str,
             "--xml", handle.name, "--migrateuri", memory,
             "--timeout", str(MIGRATION_TIMEOUT), "--timeout-suspend", uuid, uri]
     started = time.monotonic()
+    forced = driver._dir(uuid) / _FORCED
+    forced.unlink(missing_ok=True)
     try:
         driver.daemon.virsh(*args, timeout=_VIRSH_MIGRATE_TIMEOUT)
+    except DriverError:
+        if forced.exists():  # paused for a move that then failed: the guest runs on here
+            forced.unlink(missing_ok=True)
+            with contextlib.suppress(DriverError):
+                driver.virsh("resume", uuid)
+        raise
     finally:
         Path(handle.name).unlink(missing_ok=True)
     LOG.info("%s: %s live-migrated to %s in %.1f s", driver.host, uuid, dest,
              time.monotonic() - started)
-    return {"volumes": record.get("volumes") or {}}
+    return {"volumes": record.get("volumes") or {}, "resume": forced.exists()}
+
+
+_FORCED = "force-completed"  # marker in the source's instance directory
+
+
+def _job_running(driver: LibvirtDriver, uuid: str) -> bool:
+    try:
+        info = driver.virsh("domjobinfo", uuid)
+    except DriverError:  # the guest has gone (the move finished) or is not here
+        return False
+    kinds = [line.split(":", 1)[1].strip() for line in info.splitlines()
+             if line.startswith("Job type:")]
+    return bool(kinds) and kinds[0] not in ("None", "Completed", "Failed", "Cancelled")
+
+
+def abort(driver: LibvirtDriver, uuid: str) -> None:
+    """On the source, during the move: cancel libvirt's job (see the module docstring)."""
+    if _job_running(driver, uuid):
+        driver.virsh("domjobabort", uuid, check=False)
+        LOG.info("%s: live migration of %s aborted", driver.host, uuid)
+
+
+def force_complete(driver: LibvirtDriver, uuid: str) -> None:
+    """On the source, during the move: pause the guest (see the module docstring)."""
+    if not _job_running(driver, uuid):
+        raise DriverError(f"{driver.host}: no live migration of {uuid} runs here")
+    (driver._dir(uuid) / _FORCED).touch()
+    driver.virsh("suspend", uuid)
+    LOG.info("%s: %s paused to complete its live migration", driver.host, uuid)
 
 
 def adopt(driver: LibvirtDriver, spec: InstanceSpec, transfer: dict[str, Any]) -> None:
@@ -140,6 +184,8 @@ def adopt(driver: LibvirtDriver, spec: InstanceSpec, transfer: dict[str, Any]) -
     record.pop("building", None)
     record.pop("incoming_from", None)
     driver._save(uuid, record)
+    if transfer.get("resume") and "paused" in driver.virsh("domstate", uuid):
+        driver.virsh("resume", uuid)  # paused by a force-complete on the source
 
 
 def rollback(driver: LibvirtDriver, uuid: str) -> None:
