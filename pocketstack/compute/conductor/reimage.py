@@ -63,10 +63,8 @@ def _seconds_left(row: dict[str, Any]) -> float:
     end = row.get("task_deadline")
     if end is None:
         return 60.0
-    now = utcnow()
-    if end.tzinfo is None and now.tzinfo is not None:
-        now = now.replace(tzinfo=None)
-    return max(1.0, (end - now).total_seconds())
+    left = end.replace(tzinfo=None) - utcnow().replace(tzinfo=None)  # both UTC
+    return max(1.0, left.total_seconds())
 
 
 def _reimage(conductor: Conductor, row: dict[str, Any], volume_id: str,
