@@ -226,3 +226,39 @@ def test_shared_targets_and_the_version_document(cloud: LiveCloud,
                         headers={"OpenStack-API-Version": f"volume {version}"}).json()["volume"]
         assert body.get("shared_targets") is shown, (version, body)
     _delete(demo, vol["id"])
+
+
+def test_hostile_reimage_bodies(cloud: LiveCloud, demo: httpx.Client,
+                                images: dict[str, str]) -> None:
+    """Generated ``os-reimage`` bodies (any JSON for either field, odd keys, odd versions):
+    never a 5xx, and a refused request leaves the volume as it was."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    vol = _volume(demo, images["a"])
+    vid = vol["id"]
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        | st.text(max_size=40) | st.sampled_from([images["b"], images["b"].upper(),
+                                                  images["b"].replace("-", ""), "true"]),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8),
+                                                                    inner, max_size=3),
+        max_leaves=6)
+    bodies = st.one_of(json_values, st.dictionaries(
+        st.sampled_from(["image_id", "reimage_reserved", "x", ""]), json_values, max_size=3))
+
+    @settings(max_examples=60, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(body=bodies, version=st.sampled_from(["3.67", "3.68", "3.70"]))
+    def probe(body: Any, version: str) -> None:
+        r = reimage(demo, vid, body, version=version)
+        assert r.status_code < 500, (body, r.text)
+        if r.status_code == 202:  # a valid one slipped through: let it finish
+            wait_volume(demo, vid)
+        else:
+            shown = demo.get(f"{V}/volumes/{vid}").json()["volume"]
+            assert shown["status"] == "available", (body, shown)
+
+    probe()
+    assert not list(volume_dir(cloud).glob(f"volume-{vid}.*.part"))
+    _delete(demo, vid)
