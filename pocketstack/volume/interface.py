@@ -2,6 +2,10 @@
 :class:`pocketstack.volume.public.VolumeInterface`): compute attaches volumes to servers and
 boots from them.
 
+Compute's rebuild of a volume-backed server re-images its root volume: ``hold_for_reimage``
+(in-use → reserved), ``reimage`` with ``reimage_reserved``, ``wait_for_status`` and
+``release_reimaged`` (→ in-use).
+
 The attach state machine, as Cinder's legacy flow has it: ``reserve`` (available →
 attaching), ``attach`` (→ in-use, returns the connection info for the hypervisor driver),
 ``begin_detaching`` (in-use → detaching), ``detach`` (→ available, or in-use while other
@@ -125,6 +129,28 @@ class VolumeAPI(Protocol):
                       description: str | None = None) -> VolumeInfo:
         """Start creating a volume (status ``creating``; quotas of ``ctx``'s project; policy
         ``volume:create``)."""
+        ...
+
+    def reimage(self, ctx: RequestContext, volume_id: str, image_id: str,
+                reimage_reserved: bool = False) -> None:
+        """Start re-writing the volume from an image (Cinder's ``os-reimage``, 3.68): the
+        volume goes ``downloading``, then back to its status (``error`` on a failure).
+        NotFound for the volume or image; BadRequest for its status (``available``/``error``,
+        ``reserved`` with ``reimage_reserved``) or an image that does not fit; Conflict when
+        it has more than one attachment."""
+        ...
+
+    def hold_for_reimage(self, ctx: RequestContext, volume_id: str,
+                         instance_uuid: str) -> VolumeInfo:
+        """in-use, attached to ``instance_uuid`` only → ``reserved`` for it (the attachment
+        stays): a volume-backed server's root volume before :meth:`reimage` with
+        ``reimage_reserved`` (InvalidState otherwise; Conflict with more attachments)."""
+        ...
+
+    def release_reimaged(self, ctx: RequestContext, volume_id: str,
+                         instance_uuid: str) -> VolumeInfo:
+        """``reserved`` for ``instance_uuid`` → in-use again (no-op in another state, e.g.
+        ``error`` after a failed re-image)."""
         ...
 
     def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],

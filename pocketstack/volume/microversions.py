@@ -10,9 +10,14 @@ Advertised: 3.0 to :data:`MAX`. What changes with the version here:
 * 3.48 ``shared_targets`` and ``service_uuid``; 3.61 ``cluster_name`` (admin) and
   ``volume_type_id``; 3.64 ``encryption_key_id``; 3.65 ``consumes_quota``;
 * 3.66 a snapshot of an in-use volume needs no ``force``;
-* 3.67 the project id in the URL is optional (both forms are always accepted here).
+* 3.67 the project id in the URL is optional (both forms are always accepted here);
+* 3.68 the ``os-reimage`` volume action (``domain/reimage.py``);
+* 3.69 ``shared_targets`` may be ``null`` (a backend that forces locking; shown as ``true``
+  before 3.69);
+* 3.70 encrypted volumes may be transferred (with their snapshots).
 
-Not claimed: 3.68 (``os-reimage``) and above.
+Not claimed: 3.71 (``os-extend_volume_completion``, Nova's answer to a ``volume-extended``
+event; extending an attached volume here does not involve compute).
 """
 
 from __future__ import annotations
@@ -20,5 +25,5 @@ from __future__ import annotations
 from pocketstack.common.api.microversion import MicroversionSpec
 
 MIN = "3.0"
-MAX = "3.67"
+MAX = "3.70"
 SPEC = MicroversionSpec("volume", MIN, MAX)

@@ -20,6 +20,8 @@ RULES: list[Rule] = [
     Rule("volume:update_readonly_flag", OWNER, "Set the read-only flag."),
     Rule("volume:copy_volume_to_image", OWNER, "Upload a volume to an image."),
     Rule("volume:retype", OWNER, "Change a volume's type."),
+    Rule("volume:reimage", OWNER, "Reimage a volume in 'available' or 'error' status."),
+    Rule("volume:reimage_reserved", OWNER, "Reimage a volume in 'reserved' status."),
     Rule("volume_extension:volume_admin_actions:reset_status", ADMIN, "Reset a status."),
     Rule("volume_extension:volume_admin_actions:force_delete", ADMIN, "Force-delete."),
     Rule("volume_extension:volume_actions:set_bootable", OWNER, "Set bootable."),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.common import exceptions
 from pocketstack.common.context import RequestContext
 from pocketstack.volume import errors
+from pocketstack.volume.domain import reimage as dreimage
 from pocketstack.volume.domain import services as dservices
 from pocketstack.volume.domain import snapshots, volumes
 from pocketstack.volume.domain.common import deadline, now
@@ -63,6 +64,35 @@ def connection_info(service: VolumeService, row: dict[str, Any]) -> dict[str, An
     if specs:  # the hypervisor's to apply, as Cinder hands front-end QoS to Nova
         out["data"] = {**out.get("data", {}), "qos_specs": specs}
     return out
+
+
+def reimage(service: VolumeService, ctx: RequestContext, volume_id: str, image_id: str,
+            reimage_reserved: bool, request_id: str | None = None) -> None:
+    """Cinder's ``os-reimage``: the volume (404), the image (404; 400 unless active), the
+    policy (``volume:reimage``, ``volume:reimage_reserved`` for a ``reserved`` volume), then
+    :func:`~.domain.reimage.begin` in one write; the task goes to the volume's host."""
+    row = service.db.read(volumes.get, volume_id, ctx.project_id, ctx.is_admin)
+    images = service.image_api()
+    if images is None:
+        raise errors.bad("No image service to re-image a volume from.")
+    try:
+        boot = images.get_image_for_boot(ctx, image_id)
+    except exceptions.NotFound:
+        raise exceptions.NotFound(f"Image {image_id} could not be found.") from None
+    except exceptions.BadRequest as exc:
+        raise errors.bad(str(exc)) from None
+    image = dreimage.image_of(boot)
+    until = deadline(service.options.volume_task_timeout)
+
+    def write(conn: Any) -> dict[str, Any]:
+        current = volumes.get(conn, row["id"], ctx.project_id, ctx.is_admin)
+        rule = "volume:reimage_reserved" if current["status"] == "reserved" else \
+            "volume:reimage"
+        service.enforce(ctx, rule, {"project_id": current["project_id"]})
+        return dreimage.begin(conn, current, image, reimage_reserved, until,
+                              ctx.project_id, ctx.is_admin)
+
+    service.send(service.db.write(write), request_id)
 
 
 class VolumeInterface:
@@ -185,6 +215,18 @@ class VolumeInterface:
         row, msg = self.db.write(write)
         s.send(msg)
         return info(row, self.db.read(volumes.type_names).get(row["volume_type_id"] or ""))
+
+    def reimage(self, ctx: RequestContext, volume_id: str, image_id: str,
+                reimage_reserved: bool = False) -> None:
+        reimage(self.service, ctx, volume_id, image_id, reimage_reserved)
+
+    def hold_for_reimage(self, ctx: RequestContext, volume_id: str,
+                         instance_uuid: str) -> VolumeInfo:
+        return info(self._change(ctx, volume_id, dreimage.hold, instance_uuid))
+
+    def release_reimaged(self, ctx: RequestContext, volume_id: str,
+                         instance_uuid: str) -> VolumeInfo:
+        return info(self._change(ctx, volume_id, dreimage.release, instance_uuid))
 
     def wait_for_status(self, ctx: RequestContext, volume_id: str, statuses: set[str],
                         timeout: float) -> VolumeInfo:

@@ -104,3 +104,31 @@ def test_scrub_removes_scratch_files_only(tmp_path: Path) -> None:
     (tmp_path / "volume-v2.1234abcd.part").write_bytes(b"half")
     assert b.scrub() == 1
     assert [p.name for p in tmp_path.iterdir()] == ["volume-v1"]
+
+
+@needs_qemu_img
+def test_reimage_replaces_content_or_leaves_it(tmp_path: Path) -> None:
+    """A re-image writes the image over the volume's content (size kept); one that fails (an
+    image larger than the volume) leaves the old content and no scratch file; a volume with
+    no file is refused."""
+    b = FileBackend(tmp_path / "vols")
+    b.create("v1", 1)
+    with open(b.volume_path("v1"), "r+b") as f:
+        f.write(b"old content")
+    image = tmp_path / "new.raw"
+    image.write_bytes(b"new image".ljust(1 << 20, b"\0"))
+    b.reimage("v1", 1, image, "raw")
+    with open(b.volume_path("v1"), "rb") as f:
+        assert f.read(11) == b"new image\0\0"
+    assert b.volume_path("v1").stat().st_size == GIB
+    big = tmp_path / "big.raw"
+    with open(big, "wb") as f:
+        f.truncate(2 * GIB)
+    with pytest.raises(BackendError, match="larger"):
+        b.reimage("v1", 1, big, "raw")
+    with open(b.volume_path("v1"), "rb") as f:
+        assert f.read(9) == b"new image"
+    assert _leftovers(b.root) == []
+    with pytest.raises(BackendError, match="no file"):
+        b.reimage("v2", 1, image, "raw")
+    assert not b.volume_path("v2").exists()

@@ -2,15 +2,17 @@
 touches the database.
 
 It listens on ``volume.<host@backend>``. *Tasks* arrive as casts (``{"op": "create"|"delete"|
-"extend"|"snapshot"|"delete_snapshot"|"backup"|"restore"|"delete_backup"|"import_backup",
-"kind", "id", ...}``) and their outcome is cast back on
+"extend"|"reimage"|"snapshot"|"delete_snapshot"|"backup"|"restore"|"delete_backup"|
+"import_backup", "kind", "id", ...}``) and their outcome is cast back on
 :data:`CONDUCTOR` as ``{"op": "report", "kind", "id", "action", "result": "ok"|"error",
 "message"}``. *Calls* (``connection_info``, ``path``) answer directly (``{"error": ...}`` on
 failure). Every ``report_interval`` seconds it heartbeats ``{"op": "heartbeat", "host",
 "capabilities"}`` so ``os-services`` shows it up. Tasks are idempotent: a retried create of a
 volume that exists, or a delete of one that is gone, succeeds.
 
-A long copy (a volume from an image, snapshot, volume or backup) casts ``{"op": "progress",
+A ``reimage`` writes an image into an existing volume as a create from that image does (the
+new content replaces the old file only once it is complete). A long copy (a volume from an
+image, snapshot, volume or backup, or a re-image) casts ``{"op": "progress",
 "id", "progress": PERCENT}`` now and then (``progress_interval``).
 
 Image data: the task names the image's local file (``image.path``) when the image store is a
@@ -36,8 +38,8 @@ LOG = logging.getLogger(__name__)
 
 CONDUCTOR = "volume.conductor"
 CHUNK = 1 << 20
-TASK_OPS = frozenset({"create", "delete", "extend", "snapshot", "delete_snapshot", "backup",
-                      "restore", "delete_backup", "import_backup"})
+TASK_OPS = frozenset({"create", "delete", "extend", "reimage", "snapshot", "delete_snapshot",
+                      "backup", "restore", "delete_backup", "import_backup"})
 CALL_OPS = frozenset({"connection_info", "path"})
 
 
@@ -134,6 +136,15 @@ class VolumeAgent:
                                         self._progress(ident))
             else:
                 await asyncio.to_thread(b.create, ident, size)
+        elif op == "reimage":  # from an image, or the snapshot a Nova snapshot image names
+            source = msg.get("source") or {}
+            if source.get("type") == "snapshot":
+                if not await asyncio.to_thread(b.has_volume, ident):
+                    raise BackendError(f"volume {ident} has no file")
+                await asyncio.to_thread(b.create_from_snapshot, ident, str(source["id"]),
+                                        int(msg["size"]), self._progress(ident))
+            else:
+                await self._from_image(ident, int(msg["size"]), source, replace=True)
         elif op == "delete":
             await asyncio.to_thread(b.delete, ident)
         elif op == "extend":
@@ -155,12 +166,15 @@ class VolumeAgent:
         elif op == "import_backup":
             await asyncio.to_thread(b.check_backup, str(msg.get("data_id") or ident))
 
-    async def _from_image(self, ident: str, size: int, source: dict[str, Any]) -> None:
+    async def _from_image(self, ident: str, size: int, source: dict[str, Any],
+                          replace: bool = False) -> None:
+        """Write the image into the volume: a new one, or (``replace``) over an existing
+        one's content."""
         path = source.get("path")
         fmt = source.get("disk_format")
+        write = self.backend.reimage if replace else self.backend.create_from_image
         if path and os.access(path, os.R_OK):
-            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(path), fmt,
-                                    self._progress(ident))
+            await asyncio.to_thread(write, ident, size, Path(path), fmt, self._progress(ident))
             return
         fd, tmp = tempfile.mkstemp(prefix="image-", dir=self.scratch)
         try:
@@ -178,8 +192,7 @@ class VolumeAgent:
                         break
                     out.write(data)
                     offset += len(data)
-            await asyncio.to_thread(self.backend.create_from_image, ident, size, Path(tmp), fmt,
-                                    self._progress(ident))
+            await asyncio.to_thread(write, ident, size, Path(tmp), fmt, self._progress(ident))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

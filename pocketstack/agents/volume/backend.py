@@ -42,6 +42,11 @@ class Backend(Protocol):
     def create_from_image(self, volume_id: str, size_gb: int, image_path: Path,
                           disk_format: str | None, progress: Progress | None = None) -> None: ...
 
+    def reimage(self, volume_id: str, size_gb: int, image_path: Path, disk_format: str | None,
+                progress: Progress | None = None) -> None: ...
+
+    def has_volume(self, volume_id: str) -> bool: ...
+
     def create_from_snapshot(self, volume_id: str, snapshot_id: str, size_gb: int,
                              progress: Progress | None = None) -> None: ...
 
@@ -124,6 +129,18 @@ class FileBackend:
             os.replace(part, final)
         finally:
             part.unlink(missing_ok=True)
+
+    def reimage(self, volume_id: str, size_gb: int, image_path: Path, disk_format: str | None,
+                progress: Progress | None = None) -> None:
+        """The volume's content again from an image (Cinder's ``os-reimage``): converted into
+        a scratch file renamed over the volume's once complete, so a failure (an image too
+        large, a conversion error) leaves the old content. A retried task writes it again."""
+        if not self.has_volume(volume_id):
+            raise BackendError(f"volume {volume_id} has no file")
+        self.create_from_image(volume_id, size_gb, image_path, disk_format, progress)
+
+    def has_volume(self, volume_id: str) -> bool:
+        return self.volume_path(volume_id).exists()
 
     def create_from_snapshot(self, volume_id: str, snapshot_id: str, size_gb: int,
                              progress: Progress | None = None) -> None:

@@ -20,6 +20,7 @@ from pocketstack.common.api.app import ApiRequest, empty_response, json_response
 from pocketstack.common.api.validation import validate
 from pocketstack.compute.api import (
     interfaces,
+    rebuild_volume,
     server_live_migrate,
     server_rescue,
     server_shelve,
@@ -179,11 +180,19 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
         image = svc(req).images.get_image_for_boot(ctx, image_id)
     except exceptions.NotFound:
         raise exceptions.BadRequest(f"Image {image_id} could not be found.") from None
+    reimage = rebuild_volume.plan(req, image)  # volume-backed: Nova's checks (2.93 re-images)
 
     def extra(conn: Any, row: dict[str, Any]) -> dict[str, Any]:
-        if row["flavor"]["disk"] and image.min_root_gb > row["flavor"]["disk"]:
+        volume_backed = rebuild_volume.root_volume_id(row) is not None
+        if not volume_backed and row["flavor"]["disk"] and \
+                image.min_root_gb > row["flavor"]["disk"]:
             raise exceptions.BadRequest("Flavor's disk is too small for requested image.")
-        values: dict[str, Any] = {"image_ref": image.id}
+        # a volume-backed server keeps its empty image (Nova's sign of one)
+        values: dict[str, Any] = {} if volume_backed else {"image_ref": image.id}
+        hints = {k: v for k, v in (row["scheduler_hints"] or {}).items()
+                 if k != rebuild_volume.REIMAGE_HINT}
+        if reimage is not None:
+            hints[rebuild_volume.REIMAGE_HINT] = reimage
         if "OS-DCF:diskConfig" in data:
             values["disk_config"] = data["OS-DCF:diskConfig"]
         if "name" in data:
@@ -201,8 +210,9 @@ def rebuild(req: ApiRequest, arg: Any) -> Response:
                     raise exceptions.BadRequest("Invalid key_name provided.") from None
                 values["key_name"], values["key_data"] = data["key_name"], key["public_key"]
         if row["vm_state"] == states.STOPPED:  # a stopped server is rebuilt stopped
-            values["scheduler_hints"] = dict(row["scheduler_hints"],
-                                             _old_vm_state=states.STOPPED)
+            hints["_old_vm_state"] = states.STOPPED
+        if hints != (row["scheduler_hints"] or {}):
+            values["scheduler_hints"] = hints
         return values
 
     row = _task(req, "rebuild", "os_compute_api:servers:rebuild", "rebuild", extra)

@@ -31,8 +31,8 @@ from sqlalchemy.engine import Connection
 
 from pocketstack.common import exceptions
 from pocketstack.common.db import Database
+from pocketstack.compute.conductor import reimage, volumes
 from pocketstack.compute.conductor import spec as spawn
-from pocketstack.compute.conductor import volumes
 from pocketstack.compute.conductor.build import SERVICE_CTX, Build, bind_ports
 from pocketstack.compute.conductor.console import Console
 from pocketstack.compute.conductor.delete import Delete
@@ -247,6 +247,12 @@ class Conductor:
                         int(msg.get("attempt") or 1)))
 
                 await self.queue.run(uuid, prepare)
+            elif op == "reimage_root" and uuid:
+
+                async def reimage_root() -> None:
+                    await self.send(await self.in_thread(reimage.run, self, uuid))
+
+                await self.queue.run(uuid, reimage_root)
             elif op == "attach_volume" and uuid:
                 await self.volume_tasks.attach(uuid, str(msg.get("volume_id")))
             elif op == "detach_volume" and uuid:

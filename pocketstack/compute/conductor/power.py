@@ -1,11 +1,13 @@
 """The power family: stop, start, reboot, pause/unpause, suspend/resume, rescue/unrescue and
 rebuild — tasks the instance's own host carries out in one operation, whose report ends them.
+A volume-backed server's rebuild from 2.93 re-images its root volume before (:mod:`.reimage`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pocketstack.compute.conductor import reimage
 from pocketstack.compute.conductor import spec as spawn
 from pocketstack.compute.conductor.family import ENDED, Step, TaskFamily
 from pocketstack.compute.domain import states
@@ -44,6 +46,11 @@ class PowerActions(TaskFamily):
 
     def advance(self, step: Step) -> None:
         row = step.row
+        if row["task_state"] == states.REBUILDING and reimage.pending(row) is not None:
+            # a volume-backed server (2.93): its root volume is re-imaged first
+            step.send("conductor", {"op": "reimage_root", "uuid": step.uuid})
+            step.note("rebuilding: re-imaging the root volume first")
+            return
         if row["host"]:
             op = TASK_OPS[row["task_state"]]
             # rescue and rebuild carry the spawn spec (the rescue image, the new image)

@@ -30,6 +30,8 @@ SHELVED_IMAGE_HINT = "_shelved_image"  # the <name>-shelved snapshot unshelve bo
 UNSHELVE_HOST_HINT = "_unshelve_host"  # the host an unshelve was asked to use (2.91)
 # a live migration's request and progress ({"host", "force", "block_migration", "dest", ...})
 LIVE_MIGRATION_HINT = "_live_migration"
+# a volume-backed server's rebuild from 2.93: {"volume_id", "image_id"} to re-image first
+REIMAGE_ROOT_HINT = "_reimage_root"
 # the vm_state a soft-deleted server had (restored to it when it has no guest to power on)
 BEFORE_SOFT_DELETE_HINT = "_before_soft_delete"
 

@@ -3,6 +3,7 @@ and query parsing with Cinder's 400s, list queries (filters, ``sort``, pages) an
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -55,6 +56,18 @@ def to_bool(value: Any, name: str) -> bool:
         if low in FALSE:
             return False
     raise errors.bad(f"{name} must be a boolean, not {value!r}.")
+
+
+def uuid_text(value: Any, name: str) -> str:
+    """A UUID (Cinder's ``parameter_types.uuid``: any form ``uuid.UUID`` reads), as given."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            uuid.UUID(value)
+            return value
+        except ValueError:
+            pass
+    raise errors.bad(f"Invalid input for field/attribute {name}. Value: {value!r}. "
+                     f"{value!r} is not a 'uuid'")
 
 
 def to_int(value: Any, name: str, minimum: int | None = None,

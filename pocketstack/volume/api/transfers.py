@@ -105,7 +105,8 @@ def create(req: ApiRequest) -> Response:
         vol = volumes.get(conn, volume_id, project, c.is_admin)
         s.enforce(c, "volume:create_transfer", {"project_id": vol["project_id"]})
         return transfers.create(conn, volume_id=volume_id, project_id=project,
-                                admin=c.is_admin, name=name, no_snapshots=no_snapshots)
+                                admin=c.is_admin, name=name, no_snapshots=no_snapshots,
+                                allow_encrypted=version_at_least(req, "3.70"))
 
     row = s.db.write(write)
     out = view(req, row, True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pocketstack.common.api.app import ApiRequest
 from pocketstack.volume.api.common import version_at_least
+from pocketstack.volume.domain.volumes import SHARED_TARGETS
 
 
 def when(value: dt.datetime | None) -> str | None:
@@ -59,7 +60,12 @@ def volume(req: ApiRequest, row: dict[str, Any], type_names: dict[str, str],
     if version_at_least(req, "3.21"):
         out["provider_id"] = None
     if version_at_least(req, "3.48"):
-        out["shared_targets"] = False
+        # recorded at create from the backend (False for the file backend); None (forced
+        # locking, NVMe-oF) is shown from 3.69 only, as True before
+        shared = row["admin_metadata"].get(SHARED_TARGETS, False)
+        if shared is None and not version_at_least(req, "3.69"):
+            shared = True
+        out["shared_targets"] = shared
         out["service_uuid"] = None
     if version_at_least(req, "3.61"):
         out["volume_type_id"] = row["volume_type_id"]

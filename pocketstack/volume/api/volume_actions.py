@@ -1,7 +1,7 @@
 """``POST /v3/volumes/{id}/action``: one handler per action key (os-extend, os-reset_status,
 os-force_delete, os-set_bootable, os-update_readonly_flag, os-retype,
-os-volume_upload_image, and Nova's legacy os-reserve/os-unreserve/os-begin_detaching/
-os-attach/os-detach/os-initialize_connection/os-terminate_connection)."""
+os-volume_upload_image, os-reimage (3.68), and Nova's legacy os-reserve/os-unreserve/
+os-begin_detaching/os-attach/os-detach/os-initialize_connection/os-terminate_connection)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pocketstack.volume.api.common import (
     text,
     to_bool,
     to_int,
+    uuid_text,
     version_at_least,
     volume_write,
 )
@@ -144,6 +145,27 @@ def _retype(req: ApiRequest, arg: Any) -> Response:
     return empty_response(202)
 
 
+def _reimage(req: ApiRequest, arg: Any) -> Response:
+    """3.68: the volume's content again from an image (see :mod:`..domain.reimage`)."""
+    if not version_at_least(req, "3.68"):
+        raise exceptions.NotFound("The resource could not be found.")
+    if not isinstance(arg, dict):
+        raise errors.bad("os-reimage must be an object.")
+    extra = sorted(set(arg) - {"image_id", "reimage_reserved"})
+    if extra:
+        raise errors.bad(f"Additional properties are not allowed ({', '.join(extra)} "
+                         "unexpected).")
+    if "image_id" not in arg:
+        raise errors.bad("'image_id' is a required property")
+    image_id = uuid_text(arg["image_id"], "image_id")
+    reserved = to_bool(arg.get("reimage_reserved", False), "reimage_reserved")
+    from pocketstack.volume.public import reimage
+
+    reimage(svc(req), ctx(req), req.path_params["volume_id"], image_id, reserved,
+            req.request_id)
+    return empty_response(202)
+
+
 def _upload_image(req: ApiRequest, arg: Any) -> Response:
     from pocketstack.volume.api import upload
 
@@ -246,6 +268,7 @@ _ACTIONS: dict[str, Callable[[ApiRequest, Any], Response]] = {
     "os-show_image_metadata": image_meta_actions.show_image_metadata,
     "os-retype": _retype,
     "os-volume_upload_image": _upload_image,
+    "os-reimage": _reimage,
     "os-reserve": _reserve,
     "os-unreserve": _unreserve,
     "os-begin_detaching": _begin_detaching,

@@ -163,14 +163,8 @@ def _image_source(req: ApiRequest, image_ref: Any) -> volumes.Source:
     if images is None:
         raise errors.bad("No image service to create a volume from an image.")
     image = images.get_image_for_boot(ctx(req), image_ref)
-    meta = {"image_id": image.id, "image_name": image.name or "",
-            "container_format": image.container_format or "",
-            "disk_format": image.disk_format or "", "size": str(image.size or 0),
-            "min_disk": str(image.min_disk), "min_ram": str(image.min_ram),
-            "checksum": str(image.properties.get("checksum", ""))}
-    meta.update({k: str(v) for k, v in image.properties.items() if k != "checksum"})
     return volumes.Source("image", image.id, image.path, image.disk_format,
-                          {k: v for k, v in meta.items() if v != ""}, image.min_root_gb)
+                          volumes.image_metadata_of(image), image.min_root_gb)
 
 
 def create(req: ApiRequest) -> Response:

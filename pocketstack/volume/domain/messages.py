@@ -36,7 +36,8 @@ ACTIONS = {
     "009": "snapshot create",
     "010": "snapshot delete",
     "013": "create backup",
-    "016": "restore backup",
+    "015": "restore backup",
+    "016": "reimage volume",
 }
 SCHEDULE_ALLOCATE_VOLUME = "001"
 COPY_IMAGE_TO_VOLUME = "005"
@@ -45,7 +46,8 @@ CREATE_VOLUME_FROM_BACKEND = "008"
 SNAPSHOT_CREATE = "009"
 SNAPSHOT_DELETE = "010"
 BACKUP_CREATE = "013"
-BACKUP_RESTORE = "016"
+BACKUP_RESTORE = "015"
+REIMAGE_VOLUME = "016"
 
 #: Cinder's detail codes
 DETAILS = {

@@ -81,6 +81,22 @@ def capabilities(conn: Connection, host: str) -> dict[str, Any]:
     return {} if row is None else dict(row[0] or {})
 
 
+_ISCSI = ("iSCSI", "iscsi")
+_NVMEOF = ("NVMe-oF", "NVMeOF", "nvmeof", "NVMe-RoCE", "NVMe-FC", "NVMe-TCP")
+
+
+def shares_targets(capabilities: dict[str, Any]) -> bool | None:
+    """Whether a backend's volumes share targets (a volume's ``shared_targets``), by Cinder's
+    rule: False when the backend says so, None (forced locking) for NVMe-oF, else whether it
+    speaks iSCSI. The file backend (``local``) does not."""
+    if capabilities.get("shared_targets", True) is False:
+        return False
+    protocol = capabilities.get("storage_protocol")
+    if protocol in _NVMEOF:
+        return None
+    return protocol in _ISCSI
+
+
 def volume_hosts(conn: Connection, down_time: int) -> list[dict[str, Any]]:
     """The cinder-volume rows heard from within ``down_time`` (the scheduler's view)."""
     s = t.services

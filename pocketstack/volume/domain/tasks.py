@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import messages
+from pocketstack.volume.domain import messages, reimage
 from pocketstack.volume.domain.common import now
 from pocketstack.volume.domain.volumes import OWNED_BY_COMPUTE
 
 _ERROR_OF = {"create": "error", "delete": "error_deleting", "extend": "error_extending",
-             "upload": "error"}
+             "upload": "error", "reimage": "error"}
 
 
 def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
@@ -38,6 +38,8 @@ def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
     if row is None or row.task is None:
         return False
     task = row.task
+    if kind == "volume" and action in _ERROR_OF and action != task:
+        return False  # a report of an earlier task (e.g. a re-image overtaken by a delete)
     if not ok:
         _failure_message(conn, kind, row, request_id)
     stamp = now()
@@ -61,6 +63,9 @@ def finish(conn: Connection, kind: str, ident: str, action: str, ok: bool,
                 row.metadata, row.admin_metadata)
         conn.execute(sa.update(table).where(table.c.id == ident).values(**values, **clear))
         return True
+    if task == reimage.TASK and kind == "volume":
+        reimage.finish(conn, row, ok, message, clear)
+        return True
     if task == "extend" and kind == "volume":
         meta = dict(row.admin_metadata)
         back = meta.pop("extend_from", "available")
@@ -79,7 +84,7 @@ _SHOWN = "progress_shown"  # admin metadata: the key is the copy's, removed when
 
 def progress(conn: Connection, ident: str, percent: int) -> bool:
     """Show a long copy's progress (``NN%``) in the volume's metadata while it is created
-    (from an image the volume is ``downloading``, as Cinder's) or restored."""
+    (from an image the volume is ``downloading``, as Cinder's), re-imaged or restored."""
     v = t.volumes
     row = conn.execute(sa.select(v).where(v.c.id == ident)).first()
     if row is None or row.status not in ("creating", "downloading", "restoring-backup"):
@@ -133,6 +138,9 @@ def _failure_message(conn: Connection, kind: str, row: Any, request_id: str | No
     elif row.task == "extend":
         _tell(conn, row.project_id, m.VOLUME, row.id, m.EXTEND_VOLUME, m.DRIVER_FAILED_EXTEND,
               request_id)
+    elif row.task == reimage.TASK:
+        _tell(conn, row.project_id, m.VOLUME, row.id, m.REIMAGE_VOLUME, m.UNKNOWN_ERROR,
+              request_id)
 
 
 def reconcile(conn: Connection) -> int:
@@ -150,6 +158,8 @@ def reconcile(conn: Connection) -> int:
                     meta, admin = without_progress(row.metadata, row.admin_metadata)
                     conn.execute(sa.update(table).where(table.c.id == ident).values(
                         metadata=meta, admin_metadata=admin))
+            elif table is t.volumes and task == reimage.TASK:
+                reimage.expired(conn, ident)
             conn.execute(sa.update(table).where(table.c.id == ident).values(
                 status=_ERROR_OF.get(task, "error"), task=None, task_deadline=None,
                 status_reason=f"{task} did not finish before its deadline", updated_at=stamp))
@@ -183,6 +193,8 @@ def pending(conn: Connection) -> list[dict[str, Any]]:
                 source = {"type": "volume", "id": r.source_volid}
             out.append({"op": "create", "kind": "volume", "id": r.id, "host": r.host,
                         "size": int(r.size), "source": source})
+        elif r.task == reimage.TASK:
+            out.append(reimage.pending_message(r))
     for r in conn.execute(sa.select(s, v.c.host).join(v, v.c.id == s.c.volume_id)
                           .where(s.c.task.is_not(None))):
         op = "delete_snapshot" if r.task == "delete" else "snapshot"

@@ -20,12 +20,13 @@ from sqlalchemy.engine import Connection
 from pocketstack.common import exceptions
 from pocketstack.volume import errors
 from pocketstack.volume import tables as t
-from pocketstack.volume.domain import common, quotas, types
+from pocketstack.volume.domain import common, quotas, services, types
 from pocketstack.volume.domain.common import now, row_dict
 
 SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "availability_zone",
              "bootable", "project_id", "display_name", "volume_type_id"}
 _SORT_ALIAS = {"display_name": "name"}
+SHARED_TARGETS = "shared_targets"  # admin metadata: True, False or None (see the view)
 DELETABLE = {"available", "error", "error_restoring", "error_extending", "error_managing"}
 
 
@@ -50,6 +51,18 @@ class Source:
     image_format: str | None = None
     image_metadata: dict[str, str] = field(default_factory=dict)
     min_gb: int = 0
+
+
+def image_metadata_of(image: Any) -> dict[str, str]:
+    """A volume's ``volume_image_metadata`` from the image it was written from (the image
+    service's ``BootImage``): Cinder's glance metadata (empty values left out)."""
+    meta = {"image_id": image.id, "image_name": image.name or "",
+            "container_format": image.container_format or "",
+            "disk_format": image.disk_format or "", "size": str(image.size or 0),
+            "min_disk": str(image.min_disk), "min_ram": str(image.min_ram),
+            "checksum": str(image.properties.get("checksum", ""))}
+    meta.update({k: str(v) for k, v in image.properties.items() if k != "checksum"})
+    return {k: v for k, v in meta.items() if v != ""}
 
 
 def get(conn: Connection, ident: str, project_id: str | None, admin: bool) -> dict[str, Any]:
@@ -142,6 +155,9 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
     if src_row is not None and source.kind == "volume":
         image_metadata = dict(src_row["image_metadata"])
     status = "creating" if host else "error"
+    # the backend's trait, recorded with the volume as Cinder's manager does (3.48/3.69)
+    admin_metadata: dict[str, Any] = {} if not host else {
+        SHARED_TARGETS: services.shares_targets(services.capabilities(conn, host))}
     values: dict[str, Any] = dict(
         id=ident, project_id=project_id, user_id=user_id, name=name, description=description,
         size=size, status=status, status_reason=None if host else "No valid backend was found.",
@@ -150,7 +166,7 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
         snapshot_id=source.id if source.kind == "snapshot" else None,
         source_volid=source.id if source.kind == "volume" else None,
         image_id=source.id if source.kind == "image" else None, metadata=metadata,
-        image_metadata=image_metadata, admin_metadata={}, attachments=[],
+        image_metadata=image_metadata, admin_metadata=admin_metadata, attachments=[],
         task="create" if host else None, task_deadline=task_deadline if host else None,
         created_at=stamp, updated_at=stamp)
     conn.execute(sa.insert(t.volumes).values(**values))
