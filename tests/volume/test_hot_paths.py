@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,14 @@ from pocketstack.volume.settings import VolumeSettings
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'v.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    """SQLite, PostgreSQL and MariaDB (the last two skipped when unreachable)."""
+    database = Database(database_url)
     t.volumes.metadata.create_all(database.engine, tables=[
-        t.volume_types, t.volumes, t.groups, t.group_types, t.group_volumes, t.quotas,
+        t.volume_types, t.volumes, t.group_types, t.groups, t.group_volumes, t.quotas,
         t.quota_classes, t.project_locks, t.snapshots, t.backups])
-    return database
+    yield database
+    database.dispose()
 
 
 def _volume(conn: Any, ident: str, project: str, type_id: str | None) -> None:

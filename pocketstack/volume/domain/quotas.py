@@ -75,11 +75,11 @@ def limits(conn: Connection, project_id: str, defaults: dict[str, int],
         out = dict(defaults)
         qc, q = t.quota_classes, t.quotas
         rows = conn.execute(sa.union_all(
-            sa.select(sa.literal(0).label("rank"), qc.c.resource, qc.c.hard_limit)
+            sa.select(sa.literal_column("0").label("tier"), qc.c.resource, qc.c.hard_limit)
             .where(qc.c.class_name == DEFAULT_CLASS),
-            sa.select(sa.literal(1).label("rank"), q.c.resource, q.c.hard_limit)
+            sa.select(sa.literal_column("1").label("tier"), q.c.resource, q.c.hard_limit)
             .where(q.c.project_id == project_id)))
-        for _rank, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
+        for _tier, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
             out[resource] = int(hard_limit)  # the project's own rows over the class's
         return out
     out = class_limits(conn, DEFAULT_CLASS, defaults, every_type)
