@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.types import ASGIApp
 
 from pocketstack.common import exceptions
@@ -149,6 +150,7 @@ class VolumeService:
             request_id_headers=("X-Openstack-Request-Id",),
             unauthorized_headers={"WWW-Authenticate": f'Keystone uri="{identity_uri}"'},
             state={"volume": self},
+            thread_limiter=anyio.CapacityLimiter(max(1, self.options.volume_api_threads)),
             # Cinder: ``/volumes/`` and friends name an empty id (404), not the collection
             empty_id_paths=("/v3/volumes", "/v3/snapshots", "/v3/backups", "/v3/types"),
         ))

@@ -27,6 +27,7 @@ from pocketstack.volume.api.common import (
 )
 from pocketstack.volume.domain import groups, messages, volumes
 from pocketstack.volume.domain import services as dservices
+from pocketstack.volume.domain import types as vtypes
 from pocketstack.volume.domain.common import deadline
 
 _FILTERS = {"name", "status", "bootable", "availability_zone", "volume_type_id",
@@ -146,12 +147,7 @@ def show(req: ApiRequest) -> Response:
     c = ctx(req)
     vid = req.path_params["volume_id"]
 
-    def read(conn: Any) -> tuple[dict[str, Any], dict[str, str]]:  # one transaction: polled
-        row = volumes.get(conn, vid, c.project_id, c.is_admin)
-        groups.with_group_ids(conn, [row])
-        return row, volumes.type_names(conn)
-
-    row, names = svc(req).db.read(read)
+    row, names = svc(req).db.read(volumes.get_shown, vid, c.project_id, c.is_admin)
     svc(req).enforce(c, "volume:get", _target(row))
     return json_response({"volume": views.volume(req, row, names, c.is_admin)})
 
@@ -213,8 +209,6 @@ def create(req: ApiRequest) -> Response:
         if source.kind not in ("snapshot", "volume"):
             host = dservices.pick_host(conn, o.volume_service_down_time, None)
         if host and vtype is not None:  # a type pinned to another backend: no valid host
-            from pocketstack.volume.domain import types as vtypes
-
             specs = vtypes.get(conn, vtype, project, c.is_admin)["extra_specs"]
             caps = dservices.capabilities(conn, host)
             for key in ("volume_backend_name", "storage_protocol", "vendor_name"):
@@ -224,6 +218,7 @@ def create(req: ApiRequest) -> Response:
         return host, volumes.type_names(conn)
 
     host, names = s.db.read(choose)
+    default_type = next((i for i, n in names.items() if n == vtypes.DEFAULT_NAME), None)
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         row, msg = volumes.create(
@@ -231,7 +226,7 @@ def create(req: ApiRequest) -> Response:
             size=size, availability_zone=az, volume_type=vtype, metadata=meta, source=source,
             host=host, default_az=o.volume_availability_zone, quota_defaults=limits,
             admin=c.is_admin, task_deadline=deadline(o.volume_task_timeout),
-            multiattach=multiattach)
+            multiattach=multiattach, default_type_id=default_type)
         if group_id:  # 3.13: the new volume joins a group of its project
             group = groups.get(conn, group_id, project, c.is_admin)
             groups.check_member(conn, group, row)

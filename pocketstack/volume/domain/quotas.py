@@ -71,6 +71,17 @@ def limits(conn: Connection, project_id: str, defaults: dict[str, int],
     if isinstance(defaults, Fixed):  # keystone's limits are final: no class or project row
         return {**dict.fromkeys(type_resources(conn), -1), **defaults} if every_type \
             else dict(defaults)
+    if not every_type:  # a quota check: the class's and the project's rows in one statement
+        out = dict(defaults)
+        qc, q = t.quota_classes, t.quotas
+        rows = conn.execute(sa.union_all(
+            sa.select(sa.literal_column("0").label("tier"), qc.c.resource, qc.c.hard_limit)
+            .where(qc.c.class_name == DEFAULT_CLASS),
+            sa.select(sa.literal_column("1").label("tier"), q.c.resource, q.c.hard_limit)
+            .where(q.c.project_id == project_id)))
+        for _tier, resource, hard_limit in sorted(rows, key=lambda r: r[0]):
+            out[resource] = int(hard_limit)  # the project's own rows over the class's
+        return out
     out = class_limits(conn, DEFAULT_CLASS, defaults, every_type)
     for row in conn.execute(sa.select(t.quotas).where(t.quotas.c.project_id == project_id)):
         out[row.resource] = int(row.hard_limit)

@@ -76,6 +76,27 @@ def get(conn: Connection, ident: str, project_id: str | None, admin: bool) -> di
     return row_dict(row)
 
 
+def get_shown(conn: Connection, ident: str, project_id: str | None, admin: bool
+              ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The volume as ``GET /volumes/{id}`` shows it, in one statement (clients poll it while
+    it is created): the row of :func:`get` with its ``group_id``, and ``{type id: name}`` of
+    its type for the view."""
+    v, gv, vt = t.volumes, t.group_volumes, t.volume_types
+    q = (sa.select(v, gv.c.group_id, vt.c.name.label("volume_type_name"))
+         .select_from(v.outerjoin(gv, gv.c.volume_id == v.c.id)
+                      .outerjoin(vt, vt.c.id == v.c.volume_type_id))
+         .where(v.c.id == ident))
+    if not admin:
+        q = q.where(v.c.project_id == (project_id or ""))
+    found = conn.execute(q).first()
+    if found is None:
+        raise errors.VolumeNotFound(ident)
+    row = row_dict(found)
+    type_name = row.pop("volume_type_name")
+    names = {} if type_name is None else {row["volume_type_id"]: type_name}
+    return row, names
+
+
 def list_volumes(conn: Connection, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
     """A page of volumes and whether more follow."""
     v = t.volumes
@@ -105,10 +126,12 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
            description: str | None, size: int | None, availability_zone: str | None,
            volume_type: str | None, metadata: dict[str, str], source: Source, host: str | None,
            default_az: str, quota_defaults: dict[str, int], admin: bool,
-           task_deadline: dt.datetime, multiattach: bool = False
+           task_deadline: dt.datetime, multiattach: bool = False,
+           default_type_id: str | None = None
            ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The new volume row and the task to cast to its host (None: it went to error at once,
-    no storage host is up)."""
+    no storage host is up). ``default_type_id``: the default type's id when the caller read
+    it already (it cannot be deleted), saving a statement under the write lock."""
     vtype_id: str | None
     src_row: dict[str, Any] | None = None
     if source.kind == "snapshot":
@@ -142,7 +165,7 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
     if volume_type is not None:
         vtype_id = types.get(conn, volume_type, project_id, admin)["id"]
     elif vtype_id is None:
-        vtype_id = types.default_id(conn) or types.ensure_default(conn)
+        vtype_id = default_type_id or types.default_id(conn) or types.ensure_default(conn)
     az = availability_zone or default_az
     if az != default_az:
         raise errors.bad(f"Availability zone '{az}' is invalid.")
@@ -169,7 +192,9 @@ def create(conn: Connection, *, project_id: str, user_id: str | None, name: str 
         image_metadata=image_metadata, admin_metadata=admin_metadata, attachments=[],
         task="create" if host else None, task_deadline=task_deadline if host else None,
         created_at=stamp, updated_at=stamp)
-    conn.execute(sa.insert(t.volumes).values(**values))
+    # the values as parameters, not in the statement: SQLAlchemy then caches the compiled
+    # INSERT instead of hashing thirty values into a cache key under the write lock
+    conn.execute(t.volumes.insert(), values)
     row = {c.name: values.get(c.name) for c in t.volumes.columns}  # as read back, one trip less
     if not host:
         return row, None
