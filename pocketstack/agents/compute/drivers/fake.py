@@ -48,10 +48,12 @@ from pocketstack.agents.compute.drivers.base import (
     SHUTDOWN,
     SUSPENDED,
     AgentCrash,
+    ConsoleTarget,
     DriverContext,
     DriverError,
     HostInventory,
     InstanceNotFound,
+    InstanceNotReady,
     InstanceSpec,
     NetworkInterface,
     VolumeConnection,
@@ -157,6 +159,7 @@ class FakeDriver:
         self.guests: dict[str, _Guest] = {}
         self.incoming: dict[str, InstanceSpec] = {}  # live migrations on their way here
         self.aborting: set[str] = set()  # live migrations from here told to stop
+        self._consoles: dict[tuple[str, str], asyncio.Server] = {}  # (uuid, kind) -> listener
         # One small JSON file per guest in ``state_path`` (a directory): an operation writes
         # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
@@ -269,8 +272,41 @@ class FakeDriver:
         self._save(spec.uuid)
 
     async def destroy(self, uuid: str) -> None:
+        for kind in ("serial", "vnc"):
+            server = self._consoles.pop((uuid, kind), None)
+            if server is not None:
+                server.close()
         if self.guests.pop(uuid, None) is not None:
             self._save(uuid)
+
+    # -- remote consoles --------------------------------------------------------------------
+    async def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
+        """A loopback port per guest and kind, served by this process: a serial console
+        greets with the guest's login prompt and echoes what it is sent; a VNC one greets as
+        an RFB server does (``RFB 003.008``) and echoes too."""
+        guest = self._guest(uuid)
+        if guest.power_state != RUNNING:
+            raise InstanceNotReady(f"Instance {uuid} is not running on {self.hostname}.")
+        server = self._consoles.get((uuid, kind))
+        if server is None:
+            greeting = (b"RFB 003.008\n" if kind == "vnc"
+                        else f"\r\n{guest.spec.name} login: ".encode())
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                try:
+                    writer.write(greeting)
+                    await writer.drain()
+                    while data := await reader.read(4096):
+                        writer.write(data)
+                        await writer.drain()
+                except OSError:
+                    pass
+                finally:
+                    writer.close()
+
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self._consoles[(uuid, kind)] = server
+        return ConsoleTarget(port=int(server.sockets[0].getsockname()[1]))
 
     # -- live migration (see the module docstring) ----------------------------------------------
     async def pre_live_migration(self, spec: InstanceSpec, source: str,
