@@ -13,6 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from pocketstack.agents.compute.console_proxy import novnc_dir
 from tests.conftest import LiveCloud, own_cloud
 
 V21 = "/compute/v2.1"
@@ -113,8 +114,20 @@ def test_novnc_url_opens_a_websocket_to_the_vnc_display(admin: httpx.Client,
     url = r.json()["remote_console"]["url"]
     assert url.startswith("http://127.0.0.1:") and "/vnc_lite.html?path=" in url
     parts = urllib.parse.urlsplit(url)
+    page = httpx.get(url, timeout=10)
+    if novnc_dir() is None:  # the page is Debian's novnc package's
+        assert page.status_code == 404
+    else:
+        assert page.status_code == 200 and "noVNC" in page.text and "<script" in page.text
     with connect(f"ws://{parts.netloc}/?token={_token(url)}", open_timeout=10) as ws:
-        assert ws.recv(timeout=10) == b"RFB 003.008\n"
+        assert ws.recv(timeout=10) == b"RFB 003.008\n"  # RFB as a VNC client sees it
+        ws.send(b"RFB 003.008\n")
+        assert ws.recv(timeout=10) == b"\x01\x01"  # one security type: None
+        ws.send(b"\x01")
+        assert ws.recv(timeout=10) == b"\x00\x00\x00\x00"
+        ws.send(b"\x01")
+        init = ws.recv(timeout=10)
+        assert init[:4] == b"\x02\x80\x01\xe0" and init[24:].startswith(b"instance-")
 
 
 @pytest.mark.parametrize(("protocol", "kind", "version", "message"), [

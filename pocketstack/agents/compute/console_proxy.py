@@ -133,7 +133,10 @@ class ConsoleProxy:
             answer = {"error": f"the token could not be checked: {exc}"}
         if "error" in answer:
             LOG.info("%s: console proxy refused a connection: %s", self.host, answer["error"])
-            return conn.respond(HTTPStatus.FORBIDDEN, "The token has expired or is invalid.\n")
+            # no body: a client reading frames right after the handshake sees the
+            # connection close and nothing else (as websockify closes on a bad token)
+            return Response(HTTPStatus.FORBIDDEN.value, "Forbidden",
+                            Headers([("Content-Length", "0"), ("Connection", "close")]), b"")
         self._accepted[id(conn)] = answer
         return None
 

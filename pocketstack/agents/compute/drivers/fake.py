@@ -139,6 +139,22 @@ class _Guest:
     volume_snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+async def _rfb_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         name: str) -> None:
+    """The server side of RFB 3.8 up to ServerInit: version, security type None, a 640x480
+    32-bit true-colour desktop called ``name``."""
+    writer.write(b"RFB 003.008\n")
+    await reader.readexactly(12)  # the client's version
+    writer.write(bytes((1, 1)))  # one security type: None
+    await reader.readexactly(1)
+    writer.write(bytes(4))  # SecurityResult: OK
+    await reader.readexactly(1)  # ClientInit (shared flag)
+    label = name.encode()
+    pixel_format = bytes((32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0))
+    writer.write((640).to_bytes(2, "big") + (480).to_bytes(2, "big") + pixel_format +
+                 len(label).to_bytes(4, "big") + label)
+
+
 class FakeDriver:
     """An in-memory hypervisor with capacity."""
 
@@ -282,24 +298,27 @@ class FakeDriver:
     # -- remote consoles --------------------------------------------------------------------
     async def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
         """A loopback port per guest and kind, served by this process: a serial console
-        greets with the guest's login prompt and echoes what it is sent; a VNC one greets as
-        an RFB server does (``RFB 003.008``) and echoes too."""
+        greets with the guest's login prompt and echoes what it is sent; a VNC one speaks
+        enough RFB 3.8 for a client to get in (no authentication, a 640x480 desktop named
+        after the guest) and then echoes."""
         guest = self._guest(uuid)
         if guest.power_state != RUNNING:
             raise InstanceNotReady(f"Instance {uuid} is not running on {self.hostname}.")
         server = self._consoles.get((uuid, kind))
         if server is None:
-            greeting = (b"RFB 003.008\n" if kind == "vnc"
-                        else f"\r\n{guest.spec.name} login: ".encode())
+            name = guest.spec.name
 
             async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
                 try:
-                    writer.write(greeting)
+                    if kind == "vnc":
+                        await _rfb_handshake(reader, writer, name)
+                    else:
+                        writer.write(f"\r\n{name} login: ".encode())
                     await writer.drain()
                     while data := await reader.read(4096):
                         writer.write(data)
                         await writer.drain()
-                except OSError:
+                except (OSError, asyncio.IncompleteReadError):
                     pass
                 finally:
                     writer.close()
