@@ -179,8 +179,16 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert nic.find("target").get("dev") == vif.devname  # type: ignore[union-attr]
         assert nic.find("model").get("type") == "virtio"  # type: ignore[union-attr]
         assert nic.find("driver").get("name") == "qemu"  # type: ignore[union-attr]
-        serial = dom.find("devices/serial/source")
-        assert serial is not None and serial.get("path") == str(base / "console.log")
+        # the serial port: a UNIX socket for the console proxy, logged to console.log
+        serial = dom.find("devices/serial")
+        assert serial is not None and serial.get("type") == "unix"
+        socket_path = world.driver.console_socket(spec.uuid, "serial")
+        assert serial.find("source").get("path") == str(socket_path)  # type: ignore[union-attr]
+        assert serial.find("log").get("file") == str(base / "console.log")  # type: ignore[union-attr]
+        assert socket_path.is_socket() and len(str(socket_path)) <= 107
+        assert world.driver.get_console(spec.uuid, "serial").path == str(socket_path)
+        assert world.driver.get_console(spec.uuid, "vnc").path == \
+            str(world.driver.console_socket(spec.uuid, "vnc"))
         # a virtio RNG from the host's urandom (Nova's <rng>), here by default
         rng = dom.find("devices/rng")
         assert rng is not None and rng.get("model") == "virtio"
