@@ -14,6 +14,7 @@ saying which is missing.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import time
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from pocketstack.image import guestimage
 from tests.conftest import LiveCloud
@@ -33,7 +35,8 @@ TOOLS = ("ssh", "ssh-keygen")
 @pytest.fixture(scope="module")
 def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCloud, Path]]:
     yield from libvirt_cloud(tmp_path_factory, "libvirt live migration", TOOLS,
-                             {"POCKETSTACK_COMPUTE_HOSTS": "2"})
+                             {"POCKETSTACK_COMPUTE_HOSTS": "2",
+                              "POCKETSTACK_SERIALPROXY_PORT": "0"})
 
 
 
@@ -80,6 +83,19 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], tmp_path: P
                   60, 1.0) == boot_id
     assert on("cat /run/in-ram") == token
     assert on("cat /root/on-disk") == token
+    # its serial console moved along: compute2's proxy, compute2's socket
+    url = cloud.osc("console", "url", "show", "--serial", "vm1")["url"]
+    with connect(url, open_timeout=10) as ws:
+        seen = b""
+        for _ in range(12):
+            ws.send(b"\r")
+            with contextlib.suppress(TimeoutError):
+                seen += ws.recv(timeout=5)
+            if b"login:" in seen:
+                break
+        assert b"login:" in seen, seen[-300:]
+    assert f"s-{uuid.replace('-', '')[:12]}.sock" in virsh(cloud, "dumpxml", uuid,
+                                                          host="compute2")
     migration = cloud.osc("--os-compute-api-version", "2.80", "server", "migration", "list",
                           "--server", uuid)
     assert [(m["Type"], m["Status"], m["Source Compute"], m["Dest Compute"])
