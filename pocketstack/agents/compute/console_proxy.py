@@ -23,6 +23,7 @@ import mimetypes
 import socket
 import time
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -62,7 +63,9 @@ class ConsoleProxy:
     _server: Server | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sessions: dict[int, _Session] = field(default_factory=dict)
-    _accepted: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the conductor's answer for each connection whose token passed, until its handler runs
+    _accepted: weakref.WeakKeyDictionary[ServerConnection, dict[str, Any]] = field(
+        default_factory=weakref.WeakKeyDictionary)
 
     # -- the listener ---------------------------------------------------------------------
     async def ensure(self) -> str:
@@ -85,7 +88,7 @@ class ConsoleProxy:
         except OSError as exc:
             if self.port == 0:
                 raise
-            LOG.warning("%s: console proxy port %s is taken (%s); using a free one",
+            LOG.info("%s: console proxy port %s is taken (%s); using a free one",
                         self.host, self.port, exc)
             server = await serve(self._handle, self.listen, 0, **kwargs)
         LOG.info("%s: console proxy listening on %s:%s", self.host, self.listen,
@@ -137,7 +140,7 @@ class ConsoleProxy:
             # connection close and nothing else (as websockify closes on a bad token)
             return Response(HTTPStatus.FORBIDDEN.value, "Forbidden",
                             Headers([("Content-Length", "0"), ("Connection", "close")]), b"")
-        self._accepted[id(conn)] = answer
+        self._accepted[conn] = answer
         return None
 
     def _static(self, conn: ServerConnection, path: str) -> Response:
@@ -158,7 +161,7 @@ class ConsoleProxy:
 
     # -- the relay --------------------------------------------------------------------------
     async def _handle(self, conn: ServerConnection) -> None:
-        answer = self._accepted.pop(id(conn), None)
+        answer = self._accepted.pop(conn, None)
         if answer is None:
             await conn.close(1008, "no valid token")
             return
