@@ -222,3 +222,13 @@ def test_deleting_the_server_closes_its_console(admin: httpx.Client) -> None:
                 ws.recv(timeout=20)
     with pytest.raises(InvalidStatus):
         connect(url, open_timeout=10)
+
+
+def test_access_urls_follow_the_base_urls_scheme() -> None:
+    from pocketstack.compute.conductor.console import access_url
+
+    assert access_url("ws://h:6083/", "serial", "T") == "ws://h:6083/?token=T"
+    assert access_url("wss://h:6083", "novnc", "T") == \
+        "https://h:6083/vnc_lite.html?path=%3Ftoken%3DT"
+    assert access_url("http://h:6080", "novnc", "T") == \
+        "http://h:6080/vnc_lite.html?path=%3Ftoken%3DT"

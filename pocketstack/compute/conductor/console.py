@@ -131,8 +131,9 @@ class Console:
 def access_url(base: str, console_type: str, token: str) -> str:
     """The URL a client is given, as Nova's: ``ws://proxy/?token=T`` for a serial console,
     the noVNC page over http(s) with the websocket path as its ``path`` for novnc."""
-    base = base.rstrip("/")
+    scheme, _, rest = base.rstrip("/").rpartition("://")
+    secure = scheme in ("wss", "https")
     if console_type == "novnc":
-        http = "https" + base[3:] if base.startswith("wss") else "http" + base[2:]
-        return f"{http}/vnc_lite.html?path={urllib.parse.quote('?token=' + token, safe='')}"
-    return f"{base}/?token={token}"
+        path = urllib.parse.quote("?token=" + token, safe="")
+        return f"{'https' if secure else 'http'}://{rest}/vnc_lite.html?path={path}"
+    return f"{'wss' if secure else 'ws'}://{rest}/?token={token}"
