@@ -206,6 +206,20 @@ class Settings:
         60.0, "Seconds a volume attach or detach may take on the server's host before it is "
         "rolled back (the volume back to available or in-use).")
     heartbeat_interval: float = _opt(10.0, "Seconds between compute agent heartbeats.")
+    console_token_ttl: int = _opt(
+        600, "Seconds a remote console URL's token stays valid (Nova's [consoleauth] "
+        "token_ttl); a console session is closed when its token expires.")
+    serialproxy_host: str = _opt(
+        "127.0.0.1", "Address each compute agent's console proxy (serial and VNC over "
+        "websockets) listens on; 0.0.0.0 to serve clients on other machines.")
+    serialproxy_port: int = _opt(
+        6083, "Port of the compute agent's console proxy (Nova's serialproxy port); when it "
+        "is taken (another agent on this machine) the proxy takes a free one; 0: always a "
+        "free one.")
+    console_base_url: str = _opt(
+        "", "Base of the console URLs a compute agent hands out, e.g. ws://HOST:6083 "
+        "(Nova's [serial_console] base_url); default ws://SERIALPROXY_HOST:PORT with the "
+        "port the proxy really has. VNC URLs add /vnc_lite.html over http(s).")
     service_down_time: int = _opt(60, "A service silent this long is reported down.")
     default_availability_zone: str = _opt("nova", "Availability zone of hosts not in one.")
     log_level: str = _opt("info", "Logging level: debug, info, warning, error.")

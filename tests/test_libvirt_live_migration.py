@@ -14,6 +14,7 @@ saying which is missing.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import time
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from pocketstack.image import guestimage
 from tests.conftest import LiveCloud
@@ -33,7 +35,8 @@ TOOLS = ("ssh", "ssh-keygen")
 @pytest.fixture(scope="module")
 def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCloud, Path]]:
     yield from libvirt_cloud(tmp_path_factory, "libvirt live migration", TOOLS,
-                             {"POCKETSTACK_COMPUTE_HOSTS": "2"})
+                             {"POCKETSTACK_COMPUTE_HOSTS": "2",
+                              "POCKETSTACK_SERIALPROXY_PORT": "0"})
 
 
 
@@ -55,6 +58,20 @@ def _ssh(cloud: LiveCloud, key: Path, fip: str) -> Callable[[str], str | None]:
     return on
 
 
+def _console_prompt(cloud: LiveCloud) -> bytes:
+    """What vm1's serial console shows over the proxy when Enter is pressed (up to 30 s)."""
+    url = cloud.osc("console", "url", "show", "--serial", "vm1")["url"]
+    seen = b""
+    with connect(url, open_timeout=10) as ws:
+        for _ in range(10):
+            ws.send(b"\r")
+            with contextlib.suppress(TimeoutError):
+                seen += ws.recv(timeout=3)
+            if b"login: " in seen:
+                break
+    return seen
+
+
 @pytest.mark.timeout(900)
 def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], key: Path) -> None:
     cloud, _image = lv_cloud
@@ -71,6 +88,7 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], key: Path) 
     token = secrets.token_hex(8)
     assert on(f"echo {token} > /run/in-ram && echo {token} > /root/on-disk && sync") == ""
 
+    assert b"vm1 login:" in _console_prompt(cloud)  # the serial console, before the move
     started = time.monotonic()
     cloud.osc("--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
               "--host", "compute2", "--wait", "vm1", as_json=False)
@@ -87,6 +105,12 @@ def test_live_migrate_a_running_vm(lv_cloud: tuple[LiveCloud, Path], key: Path) 
                   60, 1.0) == boot_id
     assert on("cat /run/in-ram") == token
     assert on("cat /root/on-disk") == token
+    # its serial console moved along: compute2's proxy, compute2's socket (the getty answers)
+    seen = _console_prompt(cloud)
+    print(f"serial console after the move: {seen[-60:]!r}")
+    assert b"vm1 login" in seen, seen[-300:]
+    assert f"s-{uuid.replace('-', '')[:12]}.sock" in virsh(cloud, "dumpxml", uuid,
+                                                          host="compute2")
     migration = cloud.osc("--os-compute-api-version", "2.80", "server", "migration", "list",
                           "--server", uuid)
     assert [(m["Type"], m["Status"], m["Source Compute"], m["Dest Compute"])

@@ -54,8 +54,9 @@ _SERVER_WRITE = ("servers:create", "servers:update", "servers:delete", "servers:
                  "os-server-password:clear", "os-create-backup",
                  "os-deferred-delete:restore", "os-deferred-delete:force",
                  "os-volumes:create", "os-volumes:delete", "os-volumes:snapshots:create",
-                 "os-volumes:snapshots:delete")
-_ADMIN_ONLY = ("servers:migrate", "servers:migrate_live", "os-migrate-server:migrate",
+                 "os-volumes:snapshots:delete", "os-remote-consoles")
+_ADMIN_ONLY = ("os-console-auth-tokens", "servers:migrate", "servers:migrate_live",
+               "os-migrate-server:migrate",
                "os-migrate-server:migrate_live",
                "servers:index:get_all_tenants", "servers:detail:get_all_tenants",
                "servers:show:host_status", "os-extended-server-attributes",

@@ -284,3 +284,20 @@ migrations = sa.Table(
     sa.Column("user_id", ID, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# Remote console tokens (Nova's console_auth_tokens): only the token's SHA-256 is kept; the
+# conductor writes a row when a console URL is handed out, the compute host's console proxy
+# asks the conductor to check a token before it relays anything.
+console_auth_tokens = sa.Table(
+    "compute_console_auth_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("console_type", sa.String(32), nullable=False),
+    sa.Column("host", NAME, nullable=False),  # the compute host whose proxy serves it
+    sa.Column("port", sa.Integer, nullable=True),
+    sa.Column("internal_access_path", NAME, nullable=True),
+    sa.Column("instance_uuid", UUID, nullable=False, index=True),
+    sa.Column("expires", sa.DateTime, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

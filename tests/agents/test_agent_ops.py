@@ -357,3 +357,33 @@ def test_a_driver_without_live_migration_refuses_it(tmp_path: Path) -> None:
         assert (await h.task("rollback_live_migration_at_destination"))["result"] == "ok"
 
     run(tmp_path, body, NoLive())
+
+
+class NoConsoleDriver(FakeDriver):
+    """A driver without remote consoles (no ``get_console``)."""
+
+    get_console = None  # type: ignore[assignment]
+
+
+def test_console_connect_says_where_and_refuses_what_it_cannot(tmp_path: Path) -> None:
+    async def body(h: Harness) -> None:
+        h.agent.consoles.port = 0  # a free port, not 6083
+        await h.task("spawn", spec=spec())
+        serial = await h.call("console_connect", kind="serial")
+        assert isinstance(serial["target"]["port"], int) and serial["target"]["path"] is None
+        assert serial["base_url"] == f"ws://127.0.0.1:{h.agent.consoles.bound_port}"
+        assert (await h.call("console_connect", kind="spice"))["unavailable"] is True
+        assert (await h.call("console_connect", "nope", kind="serial"))["not_found"] is True
+        await h.task("stop")
+        assert (await h.call("console_connect", kind="serial"))["not_ready"] is True
+
+    run(tmp_path, body)
+
+
+def test_a_driver_without_consoles_answers_not_implemented(tmp_path: Path) -> None:
+    async def body(h: Harness) -> None:
+        await h.task("spawn", spec=spec())
+        answer = await h.call("console_connect", kind="serial")
+        assert answer["not_implemented"] is True and h.agent.consoles.bound_port == 0
+
+    run(tmp_path, body, NoConsoleDriver("h1"))

@@ -179,8 +179,16 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert nic.find("target").get("dev") == vif.devname  # type: ignore[union-attr]
         assert nic.find("model").get("type") == "virtio"  # type: ignore[union-attr]
         assert nic.find("driver").get("name") == "qemu"  # type: ignore[union-attr]
-        serial = dom.find("devices/serial/source")
-        assert serial is not None and serial.get("path") == str(base / "console.log")
+        # the serial port: a UNIX socket for the console proxy, logged to console.log
+        serial = dom.find("devices/serial")
+        assert serial is not None and serial.get("type") == "unix"
+        socket_path = world.driver.console_socket(spec.uuid, "serial")
+        assert serial.find("source").get("path") == str(socket_path)  # type: ignore[union-attr]
+        assert serial.find("log").get("file") == str(base / "console.log")  # type: ignore[union-attr]
+        assert socket_path.is_socket() and len(str(socket_path)) <= 107
+        assert world.driver.get_console(spec.uuid, "serial").path == str(socket_path)
+        assert world.driver.get_console(spec.uuid, "vnc").path == \
+            str(world.driver.console_socket(spec.uuid, "vnc"))
         # a virtio RNG from the host's urandom (Nova's <rng>), here by default
         rng = dom.find("devices/rng")
         assert rng is not None and rng.get("model") == "virtio"
@@ -461,3 +469,21 @@ def test_interfaces_hot_plug(world: World) -> None:
     finally:
         drv.destroy(spec.uuid)
     assert_gone(world, spec)
+
+
+def test_console_sockets_in_the_domain_xml(tmp_path: Path) -> None:
+    """The serial port is a UNIX socket logged to console.log, VNC a UNIX socket; both are
+    found again in the XML (what ``get_console`` reads from ``virsh dumpxml``)."""
+    spec = InstanceSpec(uuid="u1", name="instance-00000001", vcpus=1, memory_mb=64, root_gb=1,
+                        image=ImageSource(id="i"))
+    serial, vnc = tmp_path / "s-u1.sock", tmp_path / "v-u1.sock"
+    xml = lvxml.domain_xml(lvxml.Domain(spec, "qemu", console=tmp_path / "console.log",
+                                        serial_socket=serial, vnc_socket=vnc))
+    port = ET.fromstring(xml).find("devices/serial")
+    assert port is not None and port.get("type") == "unix"
+    assert port.find("source").attrib == {"mode": "bind", "path": str(serial)}  # type: ignore
+    assert port.find("log").attrib == {"file": str(tmp_path / "console.log"),  # type: ignore
+                                       "append": "on"}
+    assert lvxml.console_sockets(xml) == {"serial": str(serial), "vnc": str(vnc)}
+    old = lvxml.domain_xml(lvxml.Domain(spec, "qemu", console=tmp_path / "console.log"))
+    assert lvxml.console_sockets(old) == {}  # a domain from before: file serial, TCP VNC

@@ -102,6 +102,8 @@ GET    /extensions/{alias}
 GET    /os-migrations
 GET    /servers/{server_id}/migrations
 GET    /servers/{server_id}/diagnostics
+POST   /servers/{server_id}/remote-consoles
+GET    /os-console-auth-tokens/{console_token}
 GET    /servers/{server_id}/ips
 GET    /servers/{server_id}/ips/{network_label}
 GET    /servers/{server_id}/os-server-password
@@ -167,8 +169,8 @@ def test_root_route_table_is_pinned() -> None:
 # accident fails here, as a route does above)
 SERVER_ACTIONS = """
 addFloatingIp addSecurityGroup changePassword confirmResize createBackup createImage
-forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-migrateLive os-resetState
-os-start os-stop
+forceDelete injectNetworkInfo lock migrate os-getConsoleOutput os-getSPICEConsole
+os-getSerialConsole os-getVNCConsole os-migrateLive os-resetState os-start os-stop
 pause reboot
 rebuild removeFloatingIp removeSecurityGroup rescue resize restore resume revertResize shelve
 shelveOffload suspend unlock unpause unrescue unshelve

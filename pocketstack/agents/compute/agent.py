@@ -29,11 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from pocketstack.agents.compute import host_uptime
+from pocketstack.agents.compute.console_proxy import ConsoleProxy, novnc_dir
 from pocketstack.agents.compute.drivers.base import (
     AgentCrash,
+    ConsoleTarget,
+    ConsoleUnavailable,
     Driver,
     DriverError,
     InstanceNotFound,
+    InstanceNotReady,
     InstanceSpec,
     NetworkInterface,
     VolumeConnection,
@@ -65,11 +69,13 @@ TASK_OPS = frozenset({"spawn", "destroy", "resize", "rescue", "rebuild", "reboot
 #: (and after the plug_vif call)
 HINT_OPS = frozenset({"spawn", "rebuild", "resize", "rescue", "unrescue", "reboot_soft",
                       "reboot_hard", "start", "resume", "post_live_migration_at_destination"})
-CALL_OPS = frozenset({"console_output", "info", "diagnostics", "snapshot", "attach_volume",
+CALL_OPS = frozenset({"console_output", "console_connect", "info", "diagnostics", "snapshot",
+                      "attach_volume",
                       "detach_volume", "plug_vif", "unplug_vif", "set_admin_password",
                       "volume_snapshot_create", "volume_snapshot_delete"})
 #: optional driver methods (a driver without one refuses the call)
 _OPTIONAL = frozenset({"volume_snapshot_create", "volume_snapshot_delete"})
+CONSOLE_KINDS = frozenset({"serial", "vnc"})
 #: calls about the host rather than a guest (no uuid, no driver)
 HOST_OPS = frozenset({"host_uptime"})
 
@@ -82,13 +88,19 @@ class AgentOptions:
     disk_allocation_ratio: float = 1.0
     availability_zone: str | None = None
     state_dir: Path | None = None  # this host's directory; images cache in instances/_base
+    console_listen: str = "127.0.0.1"  # the console proxy (see console_proxy.py)
+    console_port: int = 6083
+    console_base_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentOptions:
         return cls(heartbeat_interval=settings.heartbeat_interval,
                    cpu_allocation_ratio=settings.cpu_allocation_ratio,
                    ram_allocation_ratio=settings.ram_allocation_ratio,
-                   disk_allocation_ratio=settings.disk_allocation_ratio)
+                   disk_allocation_ratio=settings.disk_allocation_ratio,
+                   console_listen=settings.serialproxy_host,
+                   console_port=settings.serialproxy_port,
+                   console_base_url=settings.console_base_url)
 
 
 class ComputeAgent:
@@ -108,6 +120,9 @@ class ComputeAgent:
         self.dead = False
         self._task: asyncio.Task[None] | None = None
         self._building: dict[str, set[asyncio.Task[Any]]] = {}  # spawns/rebuilds in flight
+        self.consoles = ConsoleProxy(host, options.console_listen, options.console_port,
+                                     options.console_base_url, self._check_console_token,
+                                     novnc_dir())
 
     @property
     def topic(self) -> str:
@@ -119,6 +134,7 @@ class ComputeAgent:
         self._task = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
+        await self.consoles.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,6 +240,7 @@ class ComputeAgent:
         if op in LIVE_OPS:
             return await self._live_op(op, uuid, msg)
         if op == "destroy":
+            self.consoles.close_instance(uuid)
             for building in self._building.pop(uuid, set()):
                 building.cancel()  # a delete wins over a spawn still under way
             await self._driver("destroy", uuid)
@@ -276,6 +293,23 @@ class ComputeAgent:
             answer = await self._driver(method, uuid)
         return {key: answer or {}} if key else None
 
+    # -- consoles -------------------------------------------------------------------------------
+    async def _console_connect(self, uuid: str, kind: str) -> dict[str, Any]:
+        """Where the guest's console is and the base URL of this host's proxy for it (the
+        conductor then issues the token)."""
+        if getattr(self.driver, "get_console", None) is None:
+            return {"error": f"the {type(self.driver).__name__} of host {self.host} has no "
+                    "remote consoles", "not_implemented": True}
+        if kind not in CONSOLE_KINDS:
+            raise ConsoleUnavailable(f"no {kind} consoles on host {self.host}")
+        target: ConsoleTarget = await self._driver("get_console", uuid, kind)
+        return {"target": target.to_dict(), "base_url": await self.consoles.ensure()}
+
+    async def _check_console_token(self, token: str) -> dict[str, Any]:
+        reply = await self.bus.call("conductor", {"op": "console_check_token",
+                                                  "token": token, "host": self.host}, 10.0)
+        return reply if isinstance(reply, dict) else {"error": "no answer"}
+
     # -- calls ----------------------------------------------------------------------------------
     async def _answer(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -284,6 +318,8 @@ class ComputeAgent:
                                   f"does not do {op}")
             if op == "console_output":
                 return {"output": await self._driver("console_output", uuid)}
+            if op == "console_connect":
+                return await self._console_connect(uuid, str(msg.get("kind")))
             if op in ("info", "diagnostics"):
                 return {"info": await self._driver("info", uuid)}
             if op == "snapshot":
@@ -311,7 +347,9 @@ class ComputeAgent:
             return None
         except DriverError as exc:
             LOG.info("%s: %s of %s failed: %s", self.host, op, uuid, exc)
-            return {"error": str(exc), "not_found": isinstance(exc, InstanceNotFound)}
+            return {"error": str(exc), "not_found": isinstance(exc, InstanceNotFound),
+                    "unavailable": isinstance(exc, ConsoleUnavailable),
+                    "not_ready": isinstance(exc, InstanceNotReady)}
         except (KeyError, TypeError) as exc:
             return {"error": f"bad {op} request: {type(exc).__name__}: {exc}"}
         except Exception as exc:

@@ -21,6 +21,7 @@ from pocketstack.common.api.validation import validate
 from pocketstack.compute.api import (
     interfaces,
     rebuild_volume,
+    remote_consoles,
     server_live_migrate,
     server_rescue,
     server_shelve,
@@ -454,6 +455,9 @@ ACTIONS: dict[str, Handler] = {
     "addSecurityGroup": _security_group(True), "removeSecurityGroup": _security_group(False),
     "addFloatingIp": _floating_ip(True), "removeFloatingIp": _floating_ip(False),
     "injectNetworkInfo": interfaces.inject_network_info,
+    "os-getSerialConsole": remote_consoles.get_serial_console,
+    "os-getVNCConsole": remote_consoles.get_vnc_console,
+    "os-getSPICEConsole": remote_consoles.get_spice_console,
 }
 
 

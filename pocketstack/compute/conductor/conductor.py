@@ -268,6 +268,12 @@ class Conductor:
                 await self.on_heartbeat(msg)
             elif op == "console_output":
                 return await self.console.output(uuid)
+            elif op == "console_connect":
+                return await self.console.connect(uuid, str(msg.get("kind")),
+                                                  str(msg.get("console_type")))
+            elif op == "console_check_token":
+                return await self.console.check_token(str(msg.get("token") or ""),
+                                                      str(msg.get("host") or ""))
             elif op == "image_chunk":  # an agent streaming an image into its cache
                 return await self.in_thread(spawn.image_chunk, self, msg)
             else:

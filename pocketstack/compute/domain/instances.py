@@ -200,6 +200,8 @@ def finalize_delete(conn: Connection, row: dict[str, Any]) -> None:
                        "power_state": 0})
     conn.execute(sa.delete(t.server_group_members).where(
         t.server_group_members.c.instance_uuid == row["uuid"]))
+    conn.execute(sa.delete(t.console_auth_tokens).where(  # as Nova: its consoles end with it
+        t.console_auth_tokens.c.instance_uuid == row["uuid"]))
     quotas.lock_project(conn, row["project_id"])
 
 

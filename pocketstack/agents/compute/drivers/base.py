@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BlockDevices", "ImageSource", "InstanceSpec", "NetworkInterface",
            "VolumeConnection", "Driver", "DriverContext", "DriverError", "InstanceNotFound",
-           "HostInventory", "AgentCrash"]
+           "HostInventory", "AgentCrash", "ConsoleTarget", "ConsoleUnavailable",
+           "InstanceNotReady"]
 
 # power_state values, as Nova reports them in OS-EXT-STS:power_state
 NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED = 0, 1, 3, 4, 6, 7
@@ -49,6 +50,27 @@ class DriverError(Exception):
 
 class InstanceNotFound(DriverError):
     pass
+
+
+class ConsoleUnavailable(DriverError):
+    """The driver or host cannot give this kind of remote console (Nova's
+    ConsoleTypeUnavailable: the API answers 400 ``Unavailable console type X.``)."""
+
+
+class InstanceNotReady(DriverError):
+    """The guest exists but cannot serve a console now (not running: the API answers 409)."""
+
+
+@dataclass(frozen=True)
+class ConsoleTarget:
+    """Where a compute host's console proxy reaches a guest's console: a UNIX socket
+    (``path``) or a TCP port on the host's loopback (``port``)."""
+
+    path: str | None = None
+    port: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "port": self.port}
 
 
 def read_record(instance_dir: Path, host: str) -> dict[str, Any]:
@@ -148,6 +170,13 @@ class Driver(Protocol):
     async def power_state(self, uuid: str) -> int: ...
 
     async def console_output(self, uuid: str) -> str: ...
+
+    async def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
+        """Where the guest's interactive console of ``kind`` (``serial`` or ``vnc``) is:
+        ConsoleUnavailable when this driver or host has none of that kind, InstanceNotReady
+        when the guest does not run. Optional: the agent refuses consoles of a driver
+        without it."""
+        ...
 
     async def resize(self, spec: InstanceSpec) -> None: ...
 

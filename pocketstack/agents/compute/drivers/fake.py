@@ -48,10 +48,12 @@ from pocketstack.agents.compute.drivers.base import (
     SHUTDOWN,
     SUSPENDED,
     AgentCrash,
+    ConsoleTarget,
     DriverContext,
     DriverError,
     HostInventory,
     InstanceNotFound,
+    InstanceNotReady,
     InstanceSpec,
     NetworkInterface,
     VolumeConnection,
@@ -137,6 +139,22 @@ class _Guest:
     volume_snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+async def _rfb_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         name: str) -> None:
+    """The server side of RFB 3.8 up to ServerInit: version, security type None, a 640x480
+    32-bit true-colour desktop called ``name``."""
+    writer.write(b"RFB 003.008\n")
+    await reader.readexactly(12)  # the client's version
+    writer.write(bytes((1, 1)))  # one security type: None
+    await reader.readexactly(1)
+    writer.write(bytes(4))  # SecurityResult: OK
+    await reader.readexactly(1)  # ClientInit (shared flag)
+    label = name.encode()
+    pixel_format = bytes((32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0))
+    writer.write((640).to_bytes(2, "big") + (480).to_bytes(2, "big") + pixel_format +
+                 len(label).to_bytes(4, "big") + label)
+
+
 class FakeDriver:
     """An in-memory hypervisor with capacity."""
 
@@ -158,6 +176,7 @@ class FakeDriver:
         self.incoming: dict[str, InstanceSpec] = {}  # live migrations on their way here
         self.aborting: set[str] = set()  # live migrations from here told to stop
         self.completing: set[str] = set()  # ... told to finish now (force complete)
+        self._consoles: dict[tuple[str, str], asyncio.Server] = {}  # (uuid, kind) -> listener
         # One small JSON file per guest in ``state_path`` (a directory): an operation writes
         # only the guest it changed, so its cost does not grow with the number of guests.
         self.state_path = state_path
@@ -270,8 +289,44 @@ class FakeDriver:
         self._save(spec.uuid)
 
     async def destroy(self, uuid: str) -> None:
+        for kind in ("serial", "vnc"):
+            server = self._consoles.pop((uuid, kind), None)
+            if server is not None:
+                server.close()
         if self.guests.pop(uuid, None) is not None:
             self._save(uuid)
+
+    # -- remote consoles --------------------------------------------------------------------
+    async def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
+        """A loopback port per guest and kind, served by this process: a serial console
+        greets with the guest's login prompt and echoes what it is sent; a VNC one speaks
+        enough RFB 3.8 for a client to get in (no authentication, a 640x480 desktop named
+        after the guest) and then echoes."""
+        guest = self._guest(uuid)
+        if guest.power_state != RUNNING:
+            raise InstanceNotReady(f"Instance {uuid} is not running on {self.hostname}.")
+        server = self._consoles.get((uuid, kind))
+        if server is None:
+            name = guest.spec.name
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                try:
+                    if kind == "vnc":
+                        await _rfb_handshake(reader, writer, name)
+                    else:
+                        writer.write(f"\r\n{name} login: ".encode())
+                    await writer.drain()
+                    while data := await reader.read(4096):
+                        writer.write(data)
+                        await writer.drain()
+                except (OSError, asyncio.IncompleteReadError):
+                    pass
+                finally:
+                    writer.close()
+
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self._consoles[(uuid, kind)] = server
+        return ConsoleTarget(port=int(server.sockets[0].getsockname()[1]))
 
     # -- live migration (see the module docstring) ----------------------------------------------
     async def pre_live_migration(self, spec: InstanceSpec, source: str,

@@ -52,10 +52,13 @@ from pocketstack.agents.compute.drivers.base import (
     RUNNING,
     SHUTDOWN,
     SUSPENDED,
+    ConsoleTarget,
+    ConsoleUnavailable,
     DriverContext,
     DriverError,
     HostInventory,
     InstanceNotFound,
+    InstanceNotReady,
     InstanceSpec,
     NetworkInterface,
     VolumeConnection,
@@ -199,7 +202,14 @@ class LibvirtDriver:
                                     device="cdrom", bus="ide", readonly=True))
         nics = [lvxml.Nic(vif.devname or f"tap{vif.port_id[:11]}", vif.mac_address, vif.mtu)
                 for vif in spec.network_interfaces]
-        return lvxml.Domain(spec, self.virt_type, disks, nics, base / "console.log")
+        return lvxml.Domain(spec, self.virt_type, disks, nics, base / "console.log",
+                            self.console_socket(uuid, "serial"),
+                            self.console_socket(uuid, "vnc"))
+
+    def console_socket(self, uuid: str, kind: str) -> Path:
+        """Where QEMU listens for the guest's ``serial`` or ``vnc`` console: in the daemon's
+        run directory (short enough for sun_path), named by the uuid's first 12 hex digits."""
+        return self.daemon.run_dir / f"{kind[0]}-{uuid.replace('-', '')[:12]}.sock"
 
     def _define(self, uuid: str, record: dict[str, Any]) -> str:
         xml = lvxml.domain_xml(self._domain(uuid, record))
@@ -433,6 +443,8 @@ class LibvirtDriver:
                 self._force_off(uuid)
                 self.virsh("undefine", uuid, "--managed-save", "--snapshots-metadata")
         self._delete_taps(taps)
+        for kind in ("serial", "vnc"):
+            self.console_socket(uuid, kind).unlink(missing_ok=True)
         shutil.rmtree(self._dir(uuid), ignore_errors=True)
 
     # -- live migration (libvirt_migrate) -------------------------------------------------
@@ -579,6 +591,18 @@ class LibvirtDriver:
         self._save(uuid, record)
         (self._dir(uuid) / "disk.rescue").unlink(missing_ok=True)
         self._start(uuid, record)
+
+    def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
+        """The guest's serial console or VNC display: a UNIX socket QEMU listens on (a
+        domain defined before consoles existed has none until it is hard rebooted)."""
+        self._record(uuid)
+        if not self._active(uuid):
+            raise InstanceNotReady(f"Instance {uuid} is not running on {self.host}.")
+        path = lvxml.console_sockets(self.virsh("dumpxml", uuid)).get(kind)
+        if path is None:
+            raise ConsoleUnavailable(f"{self.host}: instance {uuid} has no {kind} console "
+                                     "socket (a hard reboot gives it one)")
+        return ConsoleTarget(path=path)
 
     def console_output(self, uuid: str) -> str:
         self._record(uuid)

@@ -100,6 +100,8 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
                           f"{type(exc).__name__}: {exc}") from exc
     return {"uri": f"qemu+unix:///system?socket={driver.daemon.socket}",
             "instances_dir": str(driver.instances_dir), "migrate_uri": f"unix://{memory}",
+            "serial_socket": str(driver.console_socket(uuid, "serial")),
+            "vnc_socket": str(driver.console_socket(uuid, "vnc")),
             "disks_uri": f"unix://{nbd}"}
 
 
@@ -119,6 +121,10 @@ def migrate(driver: LibvirtDriver, uuid: str, dest: str,
     local = [d.target for d in driver._domain(uuid, record).disks
              if d.path.startswith(mine + "/") and not d.readonly]
     xml = driver.virsh("dumpxml", "--migratable", uuid).replace(mine + "/", target_dir + "/")
+    for kind in ("serial", "vnc"):  # the console sockets are in each host's run directory
+        if migrate_data.get(f"{kind}_socket"):
+            xml = xml.replace(f"'{driver.console_socket(uuid, kind)}'",
+                              f"'{migrate_data[kind + '_socket']}'")
     with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=driver._dir(uuid),
                                      delete=False) as handle:
         handle.write(xml)

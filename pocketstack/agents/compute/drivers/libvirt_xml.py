@@ -5,7 +5,9 @@ Name ``instance-%08x`` (the spec's ``name``), the instance uuid as the domain uu
 disks as virtio (``vda`` root, then ephemeral, swap, volumes), each port as an ``ethernet``
 interface on the tap the driver pre-created (``managed='no'``: libvirt opens it, the data plane
 wires it), virtio with the port's MAC and ``<driver name='qemu'/>`` (no vhost-net here), the
-serial console appended to ``console.log``, a VNC display on loopback.
+serial console on a UNIX socket (``serial_socket``, for the console proxy) that QEMU also appends
+to ``console.log`` (as Nova's libvirt driver logs its first serial port when the serial console
+is on), a VNC display on a UNIX socket (``vnc_socket``; none: on loopback).
 
 Every guest gets a virtio RNG fed from the host's ``/dev/urandom`` (Nova's ``<rng
 model='virtio'>``, its ``rng_dev_path`` default), rate-limited by the flavor's
@@ -59,6 +61,8 @@ class Domain:
     disks: list[Disk] = field(default_factory=list)
     nics: list[Nic] = field(default_factory=list)
     console: Path | None = None
+    serial_socket: Path | None = None
+    vnc_socket: Path | None = None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -107,6 +111,25 @@ def rng_element(spec: InstanceSpec) -> ET.Element | None:
              period=period if period.isdigit() and int(period) > 0 else "1000")
     _sub(node, "backend", RNG_SOURCE, model="random")
     return node
+
+
+def console_sockets(xml: str) -> dict[str, str]:
+    """The UNIX sockets of a domain's consoles (``serial``, ``vnc``) in its XML."""
+    found: dict[str, str] = {}
+    devices = ET.fromstring(xml).find("devices")
+    if devices is None:
+        return found
+    for serial in devices.findall("serial"):
+        source = serial.find("source")
+        if serial.get("type") == "unix" and source is not None and source.get("path"):
+            found.setdefault("serial", str(source.get("path")))
+    for graphics in devices.findall("graphics"):
+        listen = graphics.find("listen")
+        path = graphics.get("socket") or (listen.get("socket") if listen is not None and
+                                          listen.get("type") == "socket" else None)
+        if graphics.get("type") == "vnc" and path:
+            found.setdefault("vnc", path)
+    return found
 
 
 def domain_xml(dom: Domain) -> str:
@@ -158,12 +181,22 @@ def domain_xml(dom: Domain) -> str:
         devices.append(disk_element(disk))
     for nic in dom.nics:
         devices.append(nic_element(nic))
-    if dom.console is not None:
+    if dom.serial_socket is not None:
+        serial = _sub(devices, "serial", type="unix")
+        _sub(serial, "source", mode="bind", path=str(dom.serial_socket))
+        if dom.console is not None:
+            _sub(serial, "log", file=str(dom.console), append="on")
+        _sub(serial, "target", port="0")
+    elif dom.console is not None:
         serial = _sub(devices, "serial", type="file")
         _sub(serial, "source", path=str(dom.console), append="on")
         _sub(serial, "target", port="0")
     _sub(devices, "input", type="tablet", bus="usb")
-    _sub(devices, "graphics", type="vnc", autoport="yes", listen="127.0.0.1")
+    if dom.vnc_socket is not None:
+        graphics = _sub(devices, "graphics", type="vnc")
+        _sub(graphics, "listen", type="socket", socket=str(dom.vnc_socket))
+    else:
+        _sub(devices, "graphics", type="vnc", autoport="yes", listen="127.0.0.1")
     video = _sub(devices, "video")
     _sub(video, "model", type="cirrus")
     _sub(devices, "memballoon", model="virtio")

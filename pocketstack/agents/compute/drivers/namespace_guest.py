@@ -27,6 +27,8 @@ from typing import Any, TypeVar, cast
 from pocketstack.agents.compute.drivers import namespace_boot as boot
 from pocketstack.agents.compute.drivers import namespace_volumes as vols
 from pocketstack.agents.compute.drivers.base import (
+    ConsoleTarget,
+    ConsoleUnavailable,
     DriverError,
     InstanceSpec,
     read_record,
@@ -239,6 +241,12 @@ class Guests:
     def console_output(self, uuid: str) -> str:
         self._record(uuid)
         return self._console_tail(uuid, _CONSOLE_MAX)
+
+    def get_console(self, uuid: str, kind: str) -> ConsoleTarget:
+        """No interactive console: the guest's init writes to its log, nothing reads a
+        terminal (the API answers 400 ``Unavailable console type``)."""
+        self._record(uuid)
+        raise ConsoleUnavailable(f"namespace guests have no {kind} console")
 
     def _console_tail(self, uuid: str, size: int) -> str:
         try:
