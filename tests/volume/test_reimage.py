@@ -238,7 +238,7 @@ def test_hostile_reimage_bodies(cloud: LiveCloud, demo: httpx.Client,
     vol = _volume(demo, images["a"])
     vid = vol["id"]
     json_values = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
         | st.text(max_size=40) | st.sampled_from([images["b"], images["b"].upper(),
                                                   images["b"].replace("-", ""), "true"]),
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8),
