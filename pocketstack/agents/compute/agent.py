@@ -10,7 +10,9 @@ Two kinds of operation (see :data:`TASK_OPS` and :data:`CALL_OPS`):
 * *tasks* arrive as casts; their outcome is reported back on ``conductor`` as
   ``{"op": "report", "action", "result": "ok"|"error", "power_state", ...}``;
 * *calls* arrive as bus calls and answer the caller directly (``{"error": ...}`` on failure);
-  the host calls (:data:`HOST_OPS`, e.g. ``host_uptime``) are about the machine, not a guest.
+  the host calls (:data:`HOST_OPS`, e.g. ``host_uptime``) are about the machine, not a guest;
+  the disk-move calls (:data:`.disk_move.OPS`) serve another agent pulling a guest's disks
+  for its cold migration or resize (a ``spawn`` with a ``source`` host: :mod:`.disk_move`).
 
 Driver methods may be sync or async: sync ones run in a worker thread (:meth:`_driver`). A
 driver that raises :class:`AgentCrash` kills the agent on the spot — no report, no more
@@ -23,18 +25,21 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.compute import host_uptime
+from pocketstack.agents.compute import disk_move, host_uptime
 from pocketstack.agents.compute.drivers.base import (
+    RUNNING,
     AgentCrash,
     Driver,
     DriverError,
     InstanceNotFound,
     InstanceSpec,
+    MovedDisks,
     NetworkInterface,
     VolumeConnection,
 )
@@ -81,13 +86,15 @@ class AgentOptions:
     disk_allocation_ratio: float = 1.0
     availability_zone: str | None = None
     state_dir: Path | None = None  # this host's directory; images cache in instances/_base
+    migration_transport: str = "auto"  # how a move's disks come here (see disk_move)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentOptions:
         return cls(heartbeat_interval=settings.heartbeat_interval,
                    cpu_allocation_ratio=settings.cpu_allocation_ratio,
                    ram_allocation_ratio=settings.ram_allocation_ratio,
-                   disk_allocation_ratio=settings.disk_allocation_ratio)
+                   disk_allocation_ratio=settings.disk_allocation_ratio,
+                   migration_transport=settings.migration_transport)
 
 
 class ComputeAgent:
@@ -103,6 +110,12 @@ class ComputeAgent:
         if images is None and options.state_dir is not None:
             images = ImageCache(options.state_dir / "instances" / "_base", BusFetch(bus))
         self.images = images
+        self.exports: disk_move.DiskExports | None = None
+        self.pulls: disk_move.DiskPull | None = None
+        if options.state_dir is not None:
+            instances = options.state_dir / "instances"
+            self.exports = disk_move.DiskExports(host, instances, driver)
+            self.pulls = disk_move.DiskPull(bus, host, instances, options.migration_transport)
         self.on_crash = on_crash
         self.dead = False
         self._task: asyncio.Task[None] | None = None
@@ -176,6 +189,10 @@ class ComputeAgent:
             return await self._answer(op, uuid, msg)
         if op in HOST_OPS:
             return {"uptime": await asyncio.to_thread(host_uptime.describe)}
+        if op in disk_move.OPS:
+            if self.exports is None:
+                return {"error": f"{self.host} keeps no guest disks to move"}
+            return await self.exports.answer(op, msg)
         try:
             if op not in TASK_OPS:
                 raise DriverError(f"unknown operation {op!r}")
@@ -233,7 +250,7 @@ class ComputeAgent:
             try:
                 spec = await self._spec(msg)
                 if op == "spawn":
-                    await self._driver("spawn", spec)
+                    await self._spawn(spec, msg)
                 elif hasattr(self.driver, "rebuild"):
                     await self._driver("rebuild", spec)
                 else:  # a driver without rebuild: a new guest in place of the old one
@@ -253,6 +270,27 @@ class ComputeAgent:
         else:
             await self._driver(_POWER_OPS[op], uuid)
         return None
+
+    async def _spawn(self, spec: InstanceSpec, msg: dict[str, Any]) -> None:
+        """A spawn; that of a guest moving here from ``source`` (a cold migration or resize)
+        brings its disks along when the driver keeps disks (``spawn_moved``)."""
+        source = msg.get("source")
+        if not source or source == self.host or self.pulls is None or \
+                getattr(self.driver, "spawn_moved", None) is None:
+            await self._driver("spawn", spec)
+            return
+        with contextlib.suppress(DriverError):
+            if await self._driver("power_state", spec.uuid) == RUNNING:
+                await self._driver("spawn", spec)  # here already (a retried message)
+                return
+        moved: MovedDisks | None = None
+        try:
+            moved = await self.pulls.pull(spec.uuid, str(source),
+                                          flatten=spec.image.path is None)
+            await self._driver("spawn_moved", spec, moved)
+        finally:
+            if moved is not None and not moved.local:
+                await asyncio.to_thread(shutil.rmtree, moved.directory, True)
 
     async def _live_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         method, key = LIVE_OPS[op]
