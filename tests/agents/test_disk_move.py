@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from pocketstack.agents.compute import disk_move
+from pocketstack.agents.compute.agent import AgentOptions, ComputeAgent
 from pocketstack.agents.compute.drivers import libvirt_files as files
-from pocketstack.agents.compute.drivers.base import DriverError
+from pocketstack.agents.compute.drivers.base import DriverError, InstanceSpec, MovedDisks
+from pocketstack.agents.compute.drivers.fake import FakeDriver
 from pocketstack.common.bus import BusTimeout, InProcessBus
 
 UUID = "0b0e5c55-2a77-4f37-9a8d-6f1d2c3b4a59"
@@ -246,3 +248,88 @@ def test_the_rebased_overlay_reads_as_the_source(tmp_path: Path) -> None:
     with pytest.raises(DriverError, match="no data of"):
         files.export_disk(disk, thin, keep_backing=True)
         files.adopt_disk(thin, tmp_path / "dst" / "x", None)
+
+
+class MovingFakeDriver(FakeDriver):
+    """The fake hypervisor with disks: each guest's ``disk`` is bytes the test gives it."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.data: dict[str, bytes] = {}
+        self.received: dict[str, tuple[bool, Path, bytes]] = {}
+
+    def export_disks(self, uuid: str, staging: Path, flatten: bool) -> dict[str, Any]:
+        (staging / "disk").write_bytes(self.data[uuid])
+        return {"disk": {"backing": None}}
+
+    async def spawn_moved(self, spec: InstanceSpec, moved: MovedDisks) -> None:
+        self.received[spec.uuid] = (moved.local, moved.directory,
+                                    (moved.directory / "disk").read_bytes())
+        await self.spawn(spec)
+
+
+@pytest.mark.parametrize("transport", ["bus", "auto"])
+def test_two_agents_move_a_guests_disk(tmp_path: Path, transport: str) -> None:
+    """A ``spawn`` with a ``source`` (the conductor's move) makes the target's agent pull the
+    disk from the source's agent (``bus``), or, with ``auto`` where the source's directory is
+    seen here (one machine), hand the driver that directory; a source that does not answer
+    fails the spawn with the reason, and nothing is left staged."""
+    bus = InProcessBus()
+    reports: list[dict[str, Any]] = []
+    drivers = {h: MovingFakeDriver(h) for h in ("h1", "h2")}
+    agents = {h: ComputeAgent(h, d, bus, AgentOptions(
+        heartbeat_interval=60, state_dir=tmp_path / h, migration_transport=transport))
+        for h, d in drivers.items()}
+    blob = os.urandom(5 << 20)  # two chunks
+    drivers["h1"].data["u1"] = blob
+    (tmp_path / "h1" / "instances" / "u1").mkdir(parents=True)
+    (tmp_path / "h1" / "instances" / "u1" / "disk").write_bytes(blob)
+    nothing = InstanceSpec(uuid="u1", name="instance-u1", vcpus=1, memory_mb=256,
+                           root_gb=1).to_dict()
+
+    async def conductor(msg: dict[str, Any]) -> None:
+        if msg["op"] == "report":
+            reports.append(msg)
+
+    async def task(host: str, **message: Any) -> dict[str, Any]:
+        before = len(reports)
+        await bus.cast(f"compute.{host}", {"uuid": "u1", **message})
+        for _ in range(2000):
+            await asyncio.sleep(0.005)
+            if len(reports) > before:
+                return reports[-1]
+        raise AssertionError(f"no report for {message}")
+
+    async def main() -> None:
+        await bus.subscribe("conductor", conductor)
+        for agent in agents.values():
+            await agent.start()
+        try:
+            assert (await task("h1", op="spawn", spec=nothing))["result"] == "ok"
+            moved = await task("h2", op="spawn", spec=nothing, purpose="migrate", source="h1")
+            assert moved["result"] == "ok", moved
+            local, where, data = drivers["h2"].received["u1"]
+            assert data == blob
+            if transport == "bus" or not disk_move.machine_id():  # (no identity: the bus)
+                assert not local and where == tmp_path / "h2" / "instances" / "_moving" / "u1"
+            else:
+                assert local and where == tmp_path / "h1" / "instances" / "u1"
+            assert not (tmp_path / "h2" / "instances" / "_moving" / "u1").exists()
+            assert not list((tmp_path / "h1" / "instances" / "_moving").glob("*")) \
+                if (tmp_path / "h1" / "instances" / "_moving").exists() else True
+            # the source's agent gone: the move fails with the reason
+            await drivers["h2"].destroy("u1")
+            pulls = agents["h2"].pulls
+            assert pulls is not None
+            pulls.timeout = 0.3
+            failed = await task("h2", op="spawn", spec=nothing, purpose="migrate",
+                                source="h9")
+            assert failed["result"] == "error"
+            assert "moving the disks from h9: disk_source got no answer" in failed["message"]
+            assert "u1" not in drivers["h2"].guests
+        finally:
+            for agent in agents.values():
+                await agent.stop()
+            await bus.stop()
+
+    asyncio.run(main())
