@@ -120,6 +120,7 @@ class ComputeAgent:
         self.dead = False
         self._task: asyncio.Task[None] | None = None
         self._building: dict[str, set[asyncio.Task[Any]]] = {}  # spawns/rebuilds in flight
+        self._moving: dict[str, asyncio.Lock] = {}  # one disk move per guest at a time
 
     @property
     def topic(self) -> str:
@@ -279,18 +280,20 @@ class ComputeAgent:
                 getattr(self.driver, "spawn_moved", None) is None:
             await self._driver("spawn", spec)
             return
-        with contextlib.suppress(DriverError):
-            if await self._driver("power_state", spec.uuid) == RUNNING:
-                await self._driver("spawn", spec)  # here already (a retried message)
-                return
-        moved: MovedDisks | None = None
-        try:
-            moved = await self.pulls.pull(spec.uuid, str(source),
-                                          flatten=spec.image.path is None)
-            await self._driver("spawn_moved", spec, moved)
-        finally:
-            if moved is not None and not moved.local:
-                await asyncio.to_thread(shutil.rmtree, moved.directory, True)
+        lock = self._moving.setdefault(spec.uuid, asyncio.Lock())
+        async with lock:  # a re-sent spawn waits for the move under way, then finds it done
+            with contextlib.suppress(DriverError):
+                if await self._driver("power_state", spec.uuid) == RUNNING:
+                    await self._driver("spawn", spec)  # here already (a retried message)
+                    return
+            moved: MovedDisks | None = None
+            try:
+                moved = await self.pulls.pull(spec.uuid, str(source),
+                                              flatten=spec.image.path is None)
+                await self._driver("spawn_moved", spec, moved)
+            finally:
+                if moved is not None and not moved.local:
+                    await asyncio.to_thread(shutil.rmtree, moved.directory, True)
 
     async def _live_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         method, key = LIVE_OPS[op]

@@ -104,8 +104,10 @@ class ResizeMigrate(TaskFamily):
                                     record_of(verdicts, chosen.host, seconds, spec))
         hints = dict(row["scheduler_hints"])
         hints[OLD_VM_STATE] = row["vm_state"]  # a stopped server stays stopped
+        # the target builds the guest (and may pull its disks over the bus): a build's time
         step.update({"task_state": states.RESIZE_FINISH, "migration_source": row["host"],
-                     "task_deadline": conductor.deadline(), "scheduler_hints": hints})
+                     "task_deadline": conductor.deadline(build_task=True),
+                     "scheduler_hints": hints})
         self._send(step, chosen.host, new_flavor)
         step.note(f"resize_finish: {name} scheduled on {chosen.host}, resources claimed")
 
