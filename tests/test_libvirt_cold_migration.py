@@ -39,7 +39,8 @@ TOOLS = ("ssh", "ssh-keygen", "qemu-img")
 def lv_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCloud, Path]]:
     yield from libvirt_cloud(tmp_path_factory, "libvirt cold migration over the bus", TOOLS,
                              {"POCKETSTACK_COMPUTE_HOSTS": "2",
-                              "POCKETSTACK_MIGRATION_TRANSPORT": "bus"})
+                              "POCKETSTACK_MIGRATION_TRANSPORT": "bus",
+                              "POCKETSTACK_LOG_LEVEL": "info"})  # (the agent says how)
 
 
 def backing(cloud: LiveCloud, host: str, uuid: str) -> str:
@@ -75,7 +76,7 @@ def test_cold_migrate_and_resize_move_the_disk_over_the_bus(
                               check=False)
         return proc.stdout.strip() if proc.returncode == 0 else None
 
-    until("ssh through the floating IP", lambda: on("true"), BOOT, 1.0)
+    until("ssh through the floating IP", lambda: on("echo up"), BOOT, 1.0)
     token = secrets.token_hex(8)
     assert on(f"echo {token} > /root/before-move && sync") == ""
 
