@@ -13,10 +13,11 @@ the source's agent (bus calls on ``compute.<source>``) where its disks are:
    of the image as a spawn does, and re-points the disk at it), or a standalone qcow2 when the
    destination has no image data or the disk has no base. The answer lists each file's size
    and SHA-256.
-3. ``disk_chunk`` calls read it, :data:`CHUNK` bytes at a time (at most :data:`MAX_CHUNK`),
-   into ``instances/_moving/<uuid>/`` on the destination; each file is checked against its
-   size and SHA-256 at the end. ``disk_export_done`` removes the source's staging files
-   (exports left behind by a destination that vanished go after :data:`STALE_EXPORT` s).
+3. ``disk_chunk`` calls read it, :data:`CHUNK` bytes at a time (at most :data:`MAX_CHUNK`,
+   :data:`WINDOW` calls in flight), into ``instances/_moving/<uuid>/`` on the destination;
+   each file is checked against its size and SHA-256 at the end. ``disk_export_done``
+   removes the source's staging files (exports left behind by a destination that vanished go
+   after :data:`STALE_EXPORT` s).
 
 Any failure (the source gone or not answering, a checksum or size mismatch, a full disk)
 raises :class:`DriverError` with the reason and leaves no staged file on the destination; the
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import hashlib
 import logging
@@ -42,8 +44,9 @@ from pocketstack.agents.compute.drivers.base import DriverError, MovedDisks
 
 LOG = logging.getLogger(__name__)
 
-CHUNK = 4 << 20
+CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
+WINDOW = 4  # chunk calls in flight
 STALE_EXPORT = 3600.0
 TRANSPORTS = ("auto", "bus")
 #: the bus calls a source agent answers
@@ -183,7 +186,7 @@ class DiskPull:
 
     def __init__(self, bus: Any, host: str, instances_dir: Path, transport: str = "auto",
                  timeout: float = 60.0, export_timeout: float = 600.0,
-                 chunk: int = CHUNK) -> None:
+                 chunk: int = CHUNK, window: int = WINDOW) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"migration_transport {transport!r}: expected one of "
                              f"{', '.join(TRANSPORTS)}")
@@ -194,6 +197,7 @@ class DiskPull:
         self.timeout = timeout
         self.export_timeout = export_timeout
         self.chunk = max(1, min(chunk, MAX_CHUNK))
+        self.window = max(1, window)
 
     async def _call(self, source: str, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         try:
@@ -238,39 +242,52 @@ class DiskPull:
                  uuid, source, total, took)
         return MovedDisks(staging, local=False)
 
+    async def _chunk(self, source: str, ticket: str, name: str, offset: int,
+                     length: int) -> bytes:
+        reply = await self._call(source, {"op": "disk_chunk", "ticket": ticket, "name": name,
+                                          "offset": offset, "length": length}, self.timeout)
+        try:
+            # strict a2b: the same check as b64decode(validate=True), 2x faster
+            data = binascii.a2b_base64(str(reply.get("data") or ""), strict_mode=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise DriverError(f"moving the disks from {source}: a corrupt chunk of "
+                              f"{name}") from None
+        if len(data) != length:
+            raise DriverError(f"moving the disks from {source}: {name} came short at "
+                              f"{offset} ({len(data)} of {length} bytes)")
+        return data
+
     async def _pull_file(self, source: str, ticket: str, disk: dict[str, Any],
                          staging: Path) -> int:
+        """One file, :data:`WINDOW` chunk calls in flight (the round trips overlap), written
+        in order and hashed as they come."""
         name, size, expected = str(disk["name"]), int(disk["size"]), str(disk["sha256"])
         if "/" in name or name.startswith("."):
             raise DriverError(f"moving the disks from {source}: bad disk name {name!r}")
         part = staging / f".{name}.part"
         digest = hashlib.sha256()
-        offset = 0
+        pending: collections.deque[asyncio.Task[bytes]] = collections.deque()
+        asked = 0
         try:
             with open(part, "xb") as fh:
-                while offset < size:
-                    reply = await self._call(source, {
-                        "op": "disk_chunk", "ticket": ticket, "name": name, "offset": offset,
-                        "length": min(self.chunk, size - offset)}, self.timeout)
-                    try:
-                        # strict a2b: the same check as b64decode(validate=True), 2x faster
-                        data = binascii.a2b_base64(str(reply.get("data") or ""),
-                                                   strict_mode=True)
-                    except (binascii.Error, TypeError, ValueError):
-                        raise DriverError(f"moving the disks from {source}: a corrupt chunk "
-                                          f"of {name}") from None
-                    if not data:
-                        break
+                while asked < size or pending:
+                    while asked < size and len(pending) < self.window:
+                        length = min(self.chunk, size - asked)
+                        pending.append(asyncio.ensure_future(
+                            self._chunk(source, ticket, name, asked, length)))
+                        asked += length
+                    data = await pending.popleft()
                     await asyncio.to_thread(fh.write, data)
                     digest.update(data)
-                    offset += len(data)
                 await asyncio.to_thread(os.fsync, fh.fileno())
         except OSError as exc:  # ENOSPC and friends
             raise DriverError(f"{self.host}: cannot write the disk {name} of the move: "
                               f"{exc}") from exc
-        if offset != size:
-            raise DriverError(f"moving the disks from {source}: {name} came with {offset} "
-                              f"bytes, {size} expected")
+        finally:
+            for task in pending:
+                task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # (retrieved: the first failure is the one raised)
         if digest.hexdigest() != expected:
             raise DriverError(f"moving the disks from {source}: {name} failed its checksum "
                               "(SHA-256 mismatch); nothing kept")
