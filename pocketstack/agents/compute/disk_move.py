@@ -44,9 +44,9 @@ from pocketstack.agents.compute.drivers.base import DriverError, MovedDisks
 
 LOG = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 MAX_CHUNK = 4 << 20
-WINDOW = 4  # chunk calls in flight
+WINDOW = 2  # chunk calls in flight
 STALE_EXPORT = 3600.0
 TRANSPORTS = ("auto", "bus")
 #: the bus calls a source agent answers
