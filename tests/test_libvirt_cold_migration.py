@@ -9,7 +9,9 @@ The guest image boots on compute1 and a file is written to its disk over SSH;
 `openstack server resize --flavor` (compute2 disabled, so the scheduler must pick compute1)
 takes it back with a bigger flavor (confirm). After each move the file is there over SSH,
 the guest's disk lies over its new host's base, the agent's log says the disks came over the
-bus, and the host it left keeps no file of it. Prints how long each move took.
+bus, and the host it left keeps no file of it. Then a move whose disk cannot come (removed
+from under the guest) fails with the reason, the guest stays where it was and the target
+keeps nothing. Prints how long each move took.
 
 Needs root, the data plane's tools, libvirt + QEMU and the guest image's build tools; skips
 saying which is missing.
@@ -24,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,5 +119,26 @@ def test_cold_migrate_and_resize_move_the_disk_over_the_bus(
                   for m in migrations) == [
         ("migration", "confirmed", "compute1", "compute2"),
         ("resize", "confirmed", "compute2", "compute1")]
+
+    # a move that cannot get the disk (gone from under the running guest on compute1) fails
+    # with the reason; the guest stays on compute1, compute2 keeps nothing of it
+    cloud.osc("compute", "service", "set", "--enable", "compute2", "nova-compute",
+              as_json=False)
+    (cloud.state_dir / "hypervisors" / "compute1" / "instances" / uuid / "disk").unlink()
+    cloud.osc("server", "migrate", "vm1", as_json=False)
+
+    def settled() -> dict[str, Any] | None:
+        shown = cloud.osc("server", "show", "vm1")
+        return shown if not shown["OS-EXT-STS:task_state"] else None
+
+    shown = until("the failed move settles", settled, 180, 1.0)
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute1")
+    migrations = cloud.osc("--os-compute-api-version", "2.80", "server", "migration", "list",
+                           "--server", uuid)
+    assert ("migration", "error", "compute1", "compute2") in [
+        (m["Type"], m["Status"], m["Source Compute"], m["Dest Compute"]) for m in migrations]
+    assert "the moving guest's disk did not come" in log.read_text()
+    assert not list(cloud.state_dir.glob(f"hypervisors/compute2/instances/{uuid}"))
+    assert not list(cloud.state_dir.glob("hypervisors/*/instances/_moving/*"))
     cloud.osc("server", "delete", "--wait", "vm1", as_json=False)
     assert not list(cloud.state_dir.glob(f"hypervisors/*/instances/{uuid}"))
