@@ -95,6 +95,8 @@ def test_disks_come_in_bounded_chunks_checked_at_the_end(tmp_path: Path) -> None
                                              "length": 10})
         assert "has no" in bad["error"]
         exports.done(big["ticket"])
+        escape = await bus.call("compute.src", {"op": "disk_export", "uuid": "../../etc"})
+        assert "bad instance uuid" in escape["error"]
 
     asyncio.run(main())
 

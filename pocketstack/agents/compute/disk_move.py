@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -52,6 +53,16 @@ TRANSPORTS = ("auto", "bus")
 #: the bus calls a source agent answers
 OPS = frozenset({"disk_source", "disk_export", "disk_chunk", "disk_export_done"})
 MACHINE_ID = Path("/etc/machine-id")
+
+
+_UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _checked(uuid: str) -> str:
+    """A guest's uuid, safe as a directory name."""
+    if not _UUID.match(uuid):
+        raise DriverError(f"bad instance uuid {uuid!r}")
+    return uuid
 
 
 def machine_id(path: Path = MACHINE_ID) -> str:
@@ -126,7 +137,7 @@ class DiskExports:
             raise DriverError(f"the {type(self.driver).__name__} of host {self.host} cannot "
                               "export a guest's disks")
         await asyncio.to_thread(self._forget_stale)
-        ticket = f"{uuid}.{secrets.token_hex(4)}"
+        ticket = f"{_checked(uuid)}.{secrets.token_hex(4)}"
         staging = self.root / ticket
         staging.mkdir(parents=True)
         try:
@@ -219,7 +230,7 @@ class DiskPull:
                                   self.timeout)).get("source") or {}
         if self.transport == "auto" and await asyncio.to_thread(same_place, where):
             return MovedDisks(Path(where["instances_dir"]) / uuid, local=True)
-        staging = self.root / uuid
+        staging = self.root / _checked(uuid)
         await asyncio.to_thread(shutil.rmtree, staging, True)
         started = time.monotonic()
         export = await self._call(source, {"op": "disk_export", "uuid": uuid,
