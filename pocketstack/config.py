@@ -178,6 +178,11 @@ class Settings:
     shutdown_timeout: int = _opt(
         60, "Seconds the libvirt driver waits for a guest to power off on ACPI before it "
         "stops it (Nova's shutdown_timeout).")
+    migration_transport: str = _opt(
+        "auto", "How a cold migration or resize moves a guest's disks to its new host: auto "
+        "(a local copy when the source host's agent reports this machine and an instances "
+        "directory this agent sees, else chunked bus calls to the source's agent) or bus "
+        "(always over the bus, e.g. to rehearse hosts on separate machines on one).")
     cpu_allocation_ratio: float = _opt(16.0, "vCPU overcommit ratio reported to placement.")
     ram_allocation_ratio: float = _opt(1.5, "RAM overcommit ratio reported to placement.")
     disk_allocation_ratio: float = _opt(1.0, "Disk overcommit ratio reported to placement.")

@@ -9,10 +9,12 @@ the whole module; each test makes its own guests. Booting a real guest image end
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import threading
@@ -22,9 +24,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pocketstack.agents.compute import disk_move
 from pocketstack.agents.compute.drivers import libvirt_files as files
 from pocketstack.agents.compute.drivers import libvirt_host as lvhost
 from pocketstack.agents.compute.drivers import libvirt_xml as lvxml
@@ -46,6 +50,7 @@ from pocketstack.agents.compute.drivers.base import (
 from pocketstack.agents.compute.drivers.libvirt import LibvirtDriver, missing
 from pocketstack.agents.kernel import cleanup, run
 from pocketstack.agents.kernel.names import KernelNames
+from pocketstack.common.bus import InProcessBus
 from pocketstack.config import load_settings
 
 REASON = missing()
@@ -449,6 +454,62 @@ def test_a_guest_moved_to_another_host_takes_its_disk(world: World) -> None:
         target.daemon.stop()
     assert_gone(world, spec)
     assert not (target.instances_dir / spec.uuid).exists()
+
+
+def test_a_guest_moved_over_the_bus_takes_its_disks(world: World) -> None:
+    """The same move between agents that share no directory (``migration_transport = bus``):
+    the source's driver exports the disk's own clusters (the guest paused meanwhile) and the
+    ephemeral disk whole, the target's agent pulls them in chunks and its driver re-points the
+    root at its own base; both disks read as the source's."""
+    settings = load_settings(environ={}, overrides={
+        "kernel_prefix": world.names.prefix, "state_dir": str(world.tmp / "state3"),
+        "shutdown_timeout": 2})
+    target = loader.load_driver("libvirt", DriverContext(
+        "h3", settings, world.tmp / "state3" / "hypervisors" / "h3"))
+    assert isinstance(target, LibvirtDriver)
+    spec = world.spec(image=world.image, ephemeral_gb=1)
+    source = world.driver
+    source.spawn(spec)
+    try:
+        source.power_off(spec.uuid)
+        disk = source.instances_dir / spec.uuid / "disk"
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 2M 64k", str(disk)],
+                       check=True, capture_output=True)
+        source.power_on(spec.uuid)  # running: the export pauses it
+
+        async def move() -> None:
+            bus = InProcessBus()
+            exports = disk_move.DiskExports(HOST, source.instances_dir, source)
+
+            async def serve(msg: dict[str, Any]) -> Any:
+                return await exports.answer(str(msg["op"]), msg)
+
+            await bus.subscribe(f"compute.{HOST}", serve)
+            pull = disk_move.DiskPull(bus, "h3", target.instances_dir, "bus", chunk=1 << 20)
+            moved = await pull.pull(spec.uuid, HOST, flatten=False)
+            assert not moved.local
+            try:
+                await asyncio.to_thread(target.spawn_moved, spec, moved)
+            finally:
+                shutil.rmtree(moved.directory, ignore_errors=True)
+
+        asyncio.run(move())
+        assert source.power_state(spec.uuid) == RUNNING  # paused for the export only
+        moved_disk = target.instances_dir / spec.uuid / "disk"
+        assert files.info(moved_disk, "qcow2")["backing-filename"] == str(
+            target.instances_dir / "_base" / files.base_name(world.image.id or ""))
+        for name in ("disk", "disk.eph0"):
+            same = subprocess.run(["qemu-img", "compare", "-U", str(source.instances_dir /
+                                   spec.uuid / name), str(target.instances_dir / spec.uuid /
+                                   name)], capture_output=True, text=True, check=False)
+            assert same.returncode == 0, same.stdout + same.stderr
+        assert target.power_state(spec.uuid) == RUNNING
+        assert not list((source.instances_dir / "_moving").iterdir())
+    finally:
+        source.destroy(spec.uuid)
+        target.destroy(spec.uuid)
+        target.daemon.stop()
+    assert_gone(world, spec)
 
 
 def test_interfaces_hot_plug(world: World) -> None:

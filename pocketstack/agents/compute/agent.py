@@ -10,7 +10,9 @@ Two kinds of operation (see :data:`TASK_OPS` and :data:`CALL_OPS`):
 * *tasks* arrive as casts; their outcome is reported back on ``conductor`` as
   ``{"op": "report", "action", "result": "ok"|"error", "power_state", ...}``;
 * *calls* arrive as bus calls and answer the caller directly (``{"error": ...}`` on failure);
-  the host calls (:data:`HOST_OPS`, e.g. ``host_uptime``) are about the machine, not a guest.
+  the host calls (:data:`HOST_OPS`, e.g. ``host_uptime``) are about the machine, not a guest;
+  the disk-move calls (:data:`.disk_move.OPS`) serve another agent pulling a guest's disks
+  for its cold migration or resize (a ``spawn`` with a ``source`` host: :mod:`.disk_move`).
 
 Driver methods may be sync or async: sync ones run in a worker thread (:meth:`_driver`). A
 driver that raises :class:`AgentCrash` kills the agent on the spot — no report, no more
@@ -23,14 +25,16 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.compute import host_uptime
+from pocketstack.agents.compute import disk_move, host_uptime
 from pocketstack.agents.compute.console_proxy import ConsoleProxy, novnc_dir
 from pocketstack.agents.compute.drivers.base import (
+    RUNNING,
     AgentCrash,
     ConsoleTarget,
     ConsoleUnavailable,
@@ -39,6 +43,7 @@ from pocketstack.agents.compute.drivers.base import (
     InstanceNotFound,
     InstanceNotReady,
     InstanceSpec,
+    MovedDisks,
     NetworkInterface,
     VolumeConnection,
 )
@@ -91,6 +96,7 @@ class AgentOptions:
     console_listen: str = "127.0.0.1"  # the console proxy (see console_proxy.py)
     console_port: int = 6083
     console_base_url: str = ""
+    migration_transport: str = "auto"  # how a move's disks come here (see disk_move)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentOptions:
@@ -100,7 +106,8 @@ class AgentOptions:
                    disk_allocation_ratio=settings.disk_allocation_ratio,
                    console_listen=settings.serialproxy_host,
                    console_port=settings.serialproxy_port,
-                   console_base_url=settings.console_base_url)
+                   console_base_url=settings.console_base_url,
+                   migration_transport=settings.migration_transport)
 
 
 class ComputeAgent:
@@ -116,6 +123,12 @@ class ComputeAgent:
         if images is None and options.state_dir is not None:
             images = ImageCache(options.state_dir / "instances" / "_base", BusFetch(bus))
         self.images = images
+        self.exports: disk_move.DiskExports | None = None
+        self.pulls: disk_move.DiskPull | None = None
+        if options.state_dir is not None:
+            instances = options.state_dir / "instances"
+            self.exports = disk_move.DiskExports(host, instances, driver)
+            self.pulls = disk_move.DiskPull(bus, host, instances, options.migration_transport)
         self.on_crash = on_crash
         self.dead = False
         self._task: asyncio.Task[None] | None = None
@@ -123,6 +136,7 @@ class ComputeAgent:
         self.consoles = ConsoleProxy(host, options.console_listen, options.console_port,
                                      options.console_base_url, self._check_console_token,
                                      novnc_dir())
+        self._moving: dict[str, asyncio.Lock] = {}  # one disk move per guest at a time
 
     @property
     def topic(self) -> str:
@@ -193,6 +207,10 @@ class ComputeAgent:
             return await self._answer(op, uuid, msg)
         if op in HOST_OPS:
             return {"uptime": await asyncio.to_thread(host_uptime.describe)}
+        if op in disk_move.OPS:
+            if self.exports is None:
+                return {"error": f"{self.host} keeps no guest disks to move"}
+            return await self.exports.answer(op, msg)
         try:
             if op not in TASK_OPS:
                 raise DriverError(f"unknown operation {op!r}")
@@ -251,7 +269,7 @@ class ComputeAgent:
             try:
                 spec = await self._spec(msg)
                 if op == "spawn":
-                    await self._driver("spawn", spec)
+                    await self._spawn(spec, msg)
                 elif hasattr(self.driver, "rebuild"):
                     await self._driver("rebuild", spec)
                 else:  # a driver without rebuild: a new guest in place of the old one
@@ -271,6 +289,29 @@ class ComputeAgent:
         else:
             await self._driver(_POWER_OPS[op], uuid)
         return None
+
+    async def _spawn(self, spec: InstanceSpec, msg: dict[str, Any]) -> None:
+        """A spawn; that of a guest moving here from ``source`` (a cold migration or resize)
+        brings its disks along when the driver keeps disks (``spawn_moved``)."""
+        source = msg.get("source")
+        if not source or source == self.host or self.pulls is None or \
+                getattr(self.driver, "spawn_moved", None) is None:
+            await self._driver("spawn", spec)
+            return
+        lock = self._moving.setdefault(spec.uuid, asyncio.Lock())
+        async with lock:  # a re-sent spawn waits for the move under way, then finds it done
+            with contextlib.suppress(DriverError):
+                if await self._driver("power_state", spec.uuid) == RUNNING:
+                    await self._driver("spawn", spec)  # here already (a retried message)
+                    return
+            moved: MovedDisks | None = None
+            try:
+                moved = await self.pulls.pull(spec.uuid, str(source),
+                                              flatten=spec.image.path is None)
+                await self._driver("spawn_moved", spec, moved)
+            finally:
+                if moved is not None and not moved.local:
+                    await asyncio.to_thread(shutil.rmtree, moved.directory, True)
 
     async def _live_op(self, op: str, uuid: str, msg: dict[str, Any]) -> dict[str, Any] | None:
         method, key = LIVE_OPS[op]

@@ -4,7 +4,8 @@
 A resize to the same host is done in place (``resize`` on the host); otherwise the instance's
 ports are bound to the target first (its network agents must know them when its taps appear:
 Nova's ``migrate_instance_finish`` before ``finish_migration``), then the target spawns the
-guest (``spawn`` with purpose ``migrate``); the source's guest is removed on confirm. A failed
+guest (``spawn`` with purpose ``migrate`` and the ``source`` host, whose agent the target
+pulls the guest's disks from); the source's guest is removed on confirm. A failed
 spawn binds the ports back to the source; a revert binds them back and hard-reboots the
 source's guest (its taps went with the ports). A host forced at create
 (``--availability-zone az:host``) does not pin the move. Each claim commits with the instance
@@ -75,9 +76,11 @@ class ResizeMigrate(TaskFamily):
         spec = spawn.spawn_spec(self.conductor, step.row, flavor)
         if target == step.row["host"]:
             step.to_host(target, "resize", spec=spec)
-        else:  # the ports are the target's first (see rebind_ports), then it spawns
+        else:  # the ports are the target's first (see rebind_ports), then it spawns,
+            # pulling the guest's disks from the host it leaves (agents/compute/disk_move)
             rebind_ports(self.conductor, step, target, then=[(f"compute.{target}", {
-                "op": "spawn", "uuid": step.uuid, "spec": spec, "purpose": "migrate"})])
+                "op": "spawn", "uuid": step.uuid, "spec": spec, "purpose": "migrate",
+                "source": step.row["host"]})])
 
     def move(self, step: Step) -> None:
         """Resize (new flavor) or cold-migrate (same flavor, another host)."""
@@ -101,8 +104,10 @@ class ResizeMigrate(TaskFamily):
                                     record_of(verdicts, chosen.host, seconds, spec))
         hints = dict(row["scheduler_hints"])
         hints[OLD_VM_STATE] = row["vm_state"]  # a stopped server stays stopped
+        # the target builds the guest (and may pull its disks over the bus): a build's time
         step.update({"task_state": states.RESIZE_FINISH, "migration_source": row["host"],
-                     "task_deadline": conductor.deadline(), "scheduler_hints": hints})
+                     "task_deadline": conductor.deadline(build_task=True),
+                     "scheduler_hints": hints})
         self._send(step, chosen.host, new_flavor)
         step.note(f"resize_finish: {name} scheduled on {chosen.host}, resources claimed")
 

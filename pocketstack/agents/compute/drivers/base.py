@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["BlockDevices", "ImageSource", "InstanceSpec", "NetworkInterface",
            "VolumeConnection", "Driver", "DriverContext", "DriverError", "InstanceNotFound",
            "HostInventory", "AgentCrash", "ConsoleTarget", "ConsoleUnavailable",
-           "InstanceNotReady"]
+           "InstanceNotReady", "MovedDisks"]
 
 # power_state values, as Nova reports them in OS-EXT-STS:power_state
 NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED = 0, 1, 3, 4, 6, 7
@@ -107,6 +107,19 @@ class DriverContext:
     state_dir: Path
 
 
+@dataclass(frozen=True)
+class MovedDisks:
+    """Where a guest's disks are for its cold migration or resize to this host (the optional
+    ``spawn_moved(spec, moved)``): ``local``, the guest's instance directory on its source
+    host, on this machine and readable here (copy from it); otherwise a staging directory of
+    this host holding what the source's agent sent over the bus (``disk``, ``disk.eph0``:
+    qcow2 files with the source's own clusters, whose backing file names the source's base,
+    or standalone), to be taken over (see :mod:`pocketstack.agents.compute.disk_move`)."""
+
+    directory: Path
+    local: bool
+
+
 @dataclass
 class HostInventory:
     hypervisor_hostname: str
@@ -129,6 +142,12 @@ class Driver(Protocol):
     file-based volume into the qcow2 overlay ``create_info["new_file"]``;
     ``volume_snapshot_delete(uuid, volume_id, snapshot_id, delete_info)`` merges one away
     (deleting a snapshot the guest does not have succeeds).
+    A driver whose guests keep disks on the host may move them on a cold migration or
+    resize: ``export_disks(uuid, staging, flatten)`` (source side) writes each of the guest's
+    disks to move into ``staging`` (qcow2: its own clusters over its base, or standalone when
+    ``flatten`` or it has none) and answers ``{name: {"backing": "image"|"ephemeral"|None}}``;
+    ``spawn_moved(spec, moved)`` (destination side) is ``spawn`` with the disks of
+    :class:`MovedDisks` instead of new ones. Without them a move spawns a new guest.
     """
 
     capabilities: dict[str, bool]

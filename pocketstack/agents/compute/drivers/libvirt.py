@@ -60,6 +60,7 @@ from pocketstack.agents.compute.drivers.base import (
     InstanceNotFound,
     InstanceNotReady,
     InstanceSpec,
+    MovedDisks,
     NetworkInterface,
     VolumeConnection,
     read_record,
@@ -376,6 +377,14 @@ class LibvirtDriver:
 
     @_one_at_a_time
     def spawn(self, spec: InstanceSpec) -> None:
+        self._spawn(spec, None)
+
+    @_one_at_a_time
+    def spawn_moved(self, spec: InstanceSpec, moved: MovedDisks) -> None:
+        """A guest moving here (cold migration or resize), with its disks from ``moved``."""
+        self._spawn(spec, moved)
+
+    def _spawn(self, spec: InstanceSpec, moved: MovedDisks | None) -> None:
         uuid = spec.uuid
         with contextlib.suppress(InstanceNotFound):
             record = self._record(uuid)
@@ -385,7 +394,7 @@ class LibvirtDriver:
         if spec.image.path is not None and not os.path.isfile(spec.image.path):
             raise DriverError(f"{self.host}: image file {spec.image.path} is missing.")
         try:
-            self._build(spec)
+            self._build(spec, moved)
         except Exception as exc:
             self._remove(uuid)
             if isinstance(exc, DriverError):
@@ -393,7 +402,7 @@ class LibvirtDriver:
             raise DriverError(f"{self.host}: spawn of {uuid} failed: "
                               f"{type(exc).__name__}: {exc}") from exc
 
-    def _build(self, spec: InstanceSpec) -> None:
+    def _build(self, spec: InstanceSpec, moving: MovedDisks | None) -> None:
         uuid = spec.uuid
         base = self._dir(uuid)
         base_dir = self.instances_dir / "_base"
@@ -406,9 +415,11 @@ class LibvirtDriver:
         record: dict[str, Any] = {"spec": spec.to_dict(), "created_at": time.time(),
                                   "building": True, "volumes": {}}
         self._save(uuid, record)  # first, so that a failure's clean-up knows the taps
-        moving = self._moving_from(uuid)
+        if moving is None:
+            moving = self._moving_from(uuid)
         if moving is not None:
-            LOG.info("%s: %s moves here from %s; copying its disks", self.host, uuid, moving)
+            LOG.info("%s: %s moves here; its disks %s %s", self.host, uuid,
+                     "copied from" if moving.local else "taken over from", moving.directory)
         files.make_instance_disks(base, base_dir, spec, image, moving)
         for volume in spec.block_devices.volumes:
             self._volume_entry(record, volume)
@@ -418,15 +429,40 @@ class LibvirtDriver:
         del record["building"]
         self._save(uuid, record)
 
-    def _moving_from(self, uuid: str) -> Path | None:
-        """The instance directory of ``uuid`` on another compute host of this machine (hosts
-        keep theirs side by side, ``STATE/hypervisors/<host>/instances``), if there is one:
-        a spawn of a guest that exists there is its cold migration or resize to this host."""
+    def _moving_from(self, uuid: str) -> MovedDisks | None:
+        """For a plain ``spawn`` (no agent told where the disks are: a driver used on its
+        own, or a message from an older conductor): the instance directory of ``uuid`` on
+        another compute host of this state directory (``STATE/hypervisors/<host>/instances``),
+        if there is one — a spawn of a guest that exists there is its move to this host."""
         hypervisors = self.instances_dir.parent.parent
         for other in sorted(hypervisors.glob(f"*/instances/{uuid}")):
             if other != self._dir(uuid) and (other / "disk").is_file():
-                return other
+                return MovedDisks(other, local=True)
         return None
+
+    @_one_at_a_time
+    def export_disks(self, uuid: str, staging: Path, flatten: bool) -> dict[str, Any]:
+        """The guest's root and ephemeral disks written into ``staging`` for another machine
+        (:func:`.libvirt_files.export_disk`): the root's own clusters over its image (all of
+        it when ``flatten``), the ephemeral disk whole (the receiver's ephemeral base is a
+        mkfs of its own). A running guest is paused while they are read (one instant of its
+        disks, as a snapshot), then resumes."""
+        self._record(uuid)
+        base = self._dir(uuid)
+        names = [n for n in ("disk", "disk.eph0") if (base / n).is_file()]
+        state, _ = self._state(uuid)
+        if state == RUNNING:
+            self.virsh("suspend", uuid)
+        try:
+            out: dict[str, Any] = {}
+            for name in names:
+                fmt = files.export_disk(base / name, staging / name,
+                                        keep_backing=name == "disk" and not flatten)
+                out[name] = {"backing": "image" if fmt else None}
+            return out
+        finally:
+            if state == RUNNING:
+                self.virsh("resume", uuid)
 
     @_one_at_a_time
     def destroy(self, uuid: str) -> None:

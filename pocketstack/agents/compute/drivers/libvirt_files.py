@@ -31,7 +31,12 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
-from pocketstack.agents.compute.drivers.base import DriverError, ImageSource, InstanceSpec
+from pocketstack.agents.compute.drivers.base import (
+    DriverError,
+    ImageSource,
+    InstanceSpec,
+    MovedDisks,
+)
 from pocketstack.agents.kernel import run
 
 #: qemu-img's name of each Glance disk_format
@@ -148,6 +153,45 @@ def copy_disk(source: Path, target: Path, base: tuple[Path, str] | None) -> None
         tmp.unlink(missing_ok=True)
 
 
+def export_disk(source: Path, target: Path, keep_backing: bool) -> str | None:
+    """A guest's disk written for another machine (:mod:`...disk_move`): a qcow2 of the
+    clusters ``source`` holds itself over its backing file (whose name stays in the header,
+    for the receiver to re-point at its own copy of that base), or a standalone qcow2 when
+    ``keep_backing`` is false or it has no backing file. Returns the backing file's format
+    (None: standalone)."""
+    about = info(source, "qcow2")
+    backing = about.get("full-backing-filename") or about.get("backing-filename")
+    args = ["convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2"]
+    fmt = None
+    if backing and keep_backing:
+        fmt = str(about.get("backing-filename-format") or "raw")
+        args += ["-F", fmt, "-B", str(backing)]
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        _qemu_img(*args, str(source), str(tmp))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return fmt
+
+
+def adopt_disk(staged: Path, target: Path, base: tuple[Path, str] | None) -> None:
+    """A disk another host sent (:func:`export_disk`) made this guest's ``target``: re-pointed
+    at this host's own ``base`` (an unsafe rebase: the clusters it lacks are the image's,
+    which this base holds too), or kept standalone; then moved in place."""
+    about = info(staged, "qcow2")
+    if about.get("format") != "qcow2" or about.get("format-specific", {}).get(
+            "data", {}).get("data-file"):
+        raise DriverError(f"{target.name}: the disk sent is not a plain qcow2 image")
+    if about.get("backing-filename"):
+        if base is None:
+            raise DriverError(f"{target.name}: the disk sent lies over an image this host "
+                              "has no data of")
+        _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", base[1], "-b", str(base[0]),
+                  str(staged))
+    os.replace(staged, target)
+
+
 def grow(disk: Path, root_gb: int) -> None:
     """Grow a qcow2 disk to ``root_gb`` (a smaller size is left as it is)."""
     if root_gb and int(info(disk, "qcow2").get("virtual-size") or 0) < root_gb << 30:
@@ -190,27 +234,39 @@ def write_disk_info(directory: Path, disks: dict[str, str]) -> None:
     (directory / "disk.info").write_text(json.dumps(disks))
 
 
+def _take(moving: MovedDisks, name: str, target: Path, base: tuple[Path, str] | None) -> None:
+    if moving.local:
+        copy_disk(moving.directory / name, target, base)
+    else:
+        adopt_disk(moving.directory / name, target, base)
+
+
 def make_instance_disks(base: Path, base_dir: Path, spec: InstanceSpec,
-                        image: tuple[Path, str] | None, moving: Path | None = None) -> None:
+                        image: tuple[Path, str] | None,
+                        moving: MovedDisks | None = None) -> None:
     """The instance directory's disks as Nova lays them out: ``disk`` (none when volume-backed:
     the boot volume is vda), ``disk.eph0``, ``disk.swap``, ``disk.config``, with ``disk.info``
-    and an empty ``console.log``. ``moving``: the guest's directory on another host of this
-    machine (a cold migration or resize), whose root and ephemeral disks are copied."""
+    and an empty ``console.log``. ``moving``: where the root and ephemeral disks of a guest
+    moving here (a cold migration or resize) are, copied or taken over instead of made new;
+    swap and config drive are made again."""
     devices = spec.block_devices
     disks = {}
     if devices.boot_volume() is None:
         if moving is not None:
-            copy_disk(moving / "disk", base / "disk", image)
+            if not (moving.directory / "disk").is_file():
+                raise DriverError(f"{spec.uuid}: the moving guest's disk did not come")
+            _take(moving, "disk", base / "disk", image)
             grow(base / "disk", spec.root_gb)
         else:
             make_root(base / "disk", image, spec.root_gb)
         disks[str(base / "disk")] = "qcow2"
     if devices.ephemeral_gb:
         make_ephemeral(base_dir, base / "disk.eph0", devices.ephemeral_gb)
-        if moving is not None and (moving / "disk.eph0").exists():
+        if moving is not None and (moving.directory / "disk.eph0").exists():
             (base / "disk.eph0").unlink()
-            copy_disk(moving / "disk.eph0", base / "disk.eph0",
-                      (base_dir / f"ephemeral_{devices.ephemeral_gb}_default", "raw"))
+            # standalone: this host's ephemeral base is another mkfs (its own UUID and
+            # checksums), so the source's clusters cannot lie over it
+            _take(moving, "disk.eph0", base / "disk.eph0", None)
         disks[str(base / "disk.eph0")] = "qcow2"
     if devices.swap_mb:
         make_swap(base_dir, base / "disk.swap", devices.swap_mb)

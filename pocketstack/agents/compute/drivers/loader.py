@@ -105,6 +105,9 @@ def check_settings(settings: Settings) -> None:
     if name not in drivers:
         names = ", ".join(sorted(drivers)) or "none"
         raise UnknownDriver(f"unknown compute driver {name!r}; available: {names}")
+    if settings.migration_transport not in ("auto", "bus"):
+        raise ValueError(f"migration_transport {settings.migration_transport!r}: expected "
+                         "auto or bus")
     if settings.fake_fail:
         from pocketstack.agents.compute.drivers.fake import FailureModes
 
