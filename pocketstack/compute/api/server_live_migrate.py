@@ -140,7 +140,6 @@ def abort(req: ApiRequest) -> Response:
     ``cancelled``."""
     if not version_at_least(req, "2.24"):
         raise exceptions.NotFound("The resource could not be found.")
-    ctx = req.ctx
     service = svc(req)
     migration_id = req.path_params["migration_id"]
     abortable = ("queued", "preparing", "running") if version_at_least(req, "2.65") \
@@ -169,18 +168,30 @@ def abort(req: ApiRequest) -> Response:
         request = dict(hints.get(states.LIVE_MIGRATION_HINT) or {})
         if request.get("abort"):
             return row  # asked already
-        hints[states.LIVE_MIGRATION_HINT] = {**request, "abort": True}
-        updated = instances.update(conn, row, {"scheduler_hints": hints})
-        record = instance_actions.start(conn, row["uuid"], ABORT_ACTION, req.request_id,
-                                        ctx.project_id or "", ctx.user_id or "")
-        instance_actions.event_start(conn, record, "compute_live_migration_abort",
-                                     row["host"])
-        return updated
+        return _ask(req, conn, row, {**request, "abort": True}, ABORT_ACTION,
+                    "compute_live_migration_abort")
 
-    row = instances.write_checked(service.db, write)
-    LOG.info("[instance: %s] live migration %s: abort accepted (%s)", row["uuid"],
-             migration_id, req.request_id)
-    service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
+    return _accepted(req, instances.write_checked(service.db, write), migration_id, "abort")
+
+
+def _ask(req: ApiRequest, conn: Any, row: dict[str, Any], request: dict[str, Any],
+         action: str, event: str) -> dict[str, Any]:
+    """Record what is asked of the migration under way for the conductor (the instance's
+    live-migration hint) with its instance action and the source host's event."""
+    ctx = req.ctx
+    hints = dict(row["scheduler_hints"])
+    hints[states.LIVE_MIGRATION_HINT] = request
+    updated = instances.update(conn, row, {"scheduler_hints": hints})
+    record = instance_actions.start(conn, row["uuid"], action, req.request_id,
+                                    ctx.project_id or "", ctx.user_id or "")
+    instance_actions.event_start(conn, record, event, row["host"])
+    return updated
+
+
+def _accepted(req: ApiRequest, row: dict[str, Any], migration_id: str, what: str) -> Response:
+    LOG.info("[instance: %s] live migration %s: %s accepted (%s)", row["uuid"], migration_id,
+             what, req.request_id)
+    svc(req).notify("conductor", {"op": "action", "uuid": row["uuid"]})
     return empty_response(202)
 
 
@@ -199,7 +210,6 @@ def force_complete(req: ApiRequest) -> Response:
     if "force_complete" not in data:
         raise exceptions.BadRequest(f"There is no such action: {next(iter(data))}")
     validate(_FORCE_COMPLETE, data)
-    ctx = req.ctx
     service = svc(req)
     migration_id = req.path_params["migration_id"]
 
@@ -221,20 +231,10 @@ def force_complete(req: ApiRequest) -> Response:
                 f"Migration {migration_id} state of instance {row['uuid']} is "
                 f"{found[0]['status']}. Cannot force complete while the migration is in this "
                 "state.")
-        hints = dict(row["scheduler_hints"])
-        request = dict(hints.get(states.LIVE_MIGRATION_HINT) or {})
-        hints[states.LIVE_MIGRATION_HINT] = {**request, "force_complete": True,
-                                             "force_complete_sent": False}
-        updated = instances.update(conn, row, {"scheduler_hints": hints})
-        record = instance_actions.start(conn, row["uuid"], FORCE_COMPLETE_ACTION,
-                                        req.request_id, ctx.project_id or "",
-                                        ctx.user_id or "")
-        instance_actions.event_start(conn, record, "compute_live_migration_force_complete",
-                                     row["host"])
-        return updated
+        request = dict(row["scheduler_hints"].get(states.LIVE_MIGRATION_HINT) or {})
+        return _ask(req, conn, row, {**request, "force_complete": True,
+                                     "force_complete_sent": False}, FORCE_COMPLETE_ACTION,
+                    "compute_live_migration_force_complete")
 
-    row = instances.write_checked(service.db, write)
-    LOG.info("[instance: %s] live migration %s: force complete accepted (%s)", row["uuid"],
-             migration_id, req.request_id)
-    service.notify("conductor", {"op": "action", "uuid": row["uuid"]})
-    return empty_response(202)
+    return _accepted(req, instances.write_checked(service.db, write), migration_id,
+                     "force complete")

@@ -145,6 +145,11 @@ def copy_disk(source: Path, target: Path, base: tuple[Path, str] | None) -> None
     args = ["convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2"]
     if base is not None:
         args += ["-F", base[1], "-B", str(base[0])]
+    _convert_into(args, source, target)
+
+
+def _convert_into(args: list[str], source: Path, target: Path) -> None:
+    """``qemu-img ARGS source`` into a temporary file renamed to ``target`` once whole."""
     tmp = target.with_name(f".{target.name}.part")
     try:
         _qemu_img(*args, str(source), str(tmp))
@@ -166,12 +171,7 @@ def export_disk(source: Path, target: Path, keep_backing: bool) -> str | None:
     if backing and keep_backing:
         fmt = str(about.get("backing-filename-format") or "raw")
         args += ["-F", fmt, "-B", str(backing)]
-    tmp = target.with_name(f".{target.name}.part")
-    try:
-        _qemu_img(*args, str(source), str(tmp))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _convert_into(args, source, target)
     return fmt
 
 
