@@ -11,9 +11,10 @@ A guest ``<uuid>`` is
   MAC ``fe:…`` as Nova's taps, left down for the L2 agent to wire to its ``brq`` bridge and set
   up) and opened by libvirt (``<interface type='ethernet'>``, ``managed='no'``).
 
-This module holds the driver protocol, :class:`LibvirtDriver` (each method that changes a
-guest holds that guest's lock, then hands over to a function taking the driver), and its entry
-point :func:`create`. The rest is in
+This module holds the driver protocol, :class:`LibvirtDriver`, and its entry point
+:func:`create`. Each method hands over to a function taking the driver; those that change a
+guest hold that guest's lock first (``_one_at_a_time``), except the abort and force-complete
+of a live migration, which act while the move holds it. The rest is in
 
 * :mod:`.libvirt_host`: the accelerator probe (KVM or TCG) and the host's own libvirtd, in its
   network namespace ``P-host-<host>``;
