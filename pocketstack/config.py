@@ -172,6 +172,17 @@ class Settings:
     force_raw_images: bool = _opt(
         True, "The libvirt driver converts each cached base image to raw (Nova's "
         "force_raw_images); false keeps it in its own format.")
+    pointer_model: str = _opt(
+        "usbtablet", "The libvirt driver's pointer device for the graphical console (Nova's "
+        "pointer_model): usbtablet (a USB tablet, and so a USB controller) or ps2mouse (no "
+        "tablet, no USB controller). An image's hw_pointer_model or hw_input_bus wins.")
+    mem_stats_period_seconds: int = _opt(
+        10, "Seconds between the memory statistics of a libvirt guest's virtio balloon "
+        "(Nova's [libvirt] option); 0 gives guests no balloon device.")
+    libvirt_nic_rom: bool = _opt(
+        False, "Give each libvirt guest NIC its iPXE option ROM (network boot). Off: no "
+        "guest boots from the network here, and the firmware would load and run the ROM "
+        "at every boot.")
     image_cache_max_age: int = _opt(
         86400, "Seconds an unused base image stays in a host's instances/_base before the "
         "image cache manager removes it (Nova's remove_unused_original_minimum_age_seconds).")

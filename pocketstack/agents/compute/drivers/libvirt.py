@@ -109,7 +109,8 @@ class LibvirtDriver:
     def __init__(self, host: str, names: KernelNames, instances_dir: Path, libvirt_dir: Path,
                  *, virt_type: str = "auto", force_raw_images: bool = True,
                  image_cache_max_age: float = 86400.0, shutdown_timeout: float = 60.0,
-                 run_fallback: Path | None = None) -> None:
+                 run_fallback: Path | None = None,
+                 devices: lvxml.DeviceOptions | None = None) -> None:
         self.host = host
         self.names = names
         self.instances_dir = instances_dir
@@ -122,6 +123,7 @@ class LibvirtDriver:
         self.force_raw_images = force_raw_images
         self.image_cache_max_age = image_cache_max_age
         self.shutdown_timeout = shutdown_timeout
+        self.devices = devices or lvxml.DeviceOptions()
         self._last_aging = 0.0
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -199,7 +201,8 @@ class LibvirtDriver:
                                     device="cdrom", bus="ide", readonly=True))
         nics = [lvxml.Nic(vif.devname or f"tap{vif.port_id[:11]}", vif.mac_address, vif.mtu)
                 for vif in spec.network_interfaces]
-        return lvxml.Domain(spec, self.virt_type, disks, nics, base / "console.log")
+        return lvxml.Domain(spec, self.virt_type, disks, nics, base / "console.log",
+                            self.devices)
 
     def _define(self, uuid: str, record: dict[str, Any]) -> str:
         xml = lvxml.domain_xml(self._domain(uuid, record))
@@ -724,7 +727,7 @@ class LibvirtDriver:
         self._ensure_taps(spec)
         if self._active(uuid):
             nic = lvxml.Nic(vif.devname or f"tap{vif.port_id[:11]}", vif.mac_address, vif.mtu)
-            self._live_device(uuid, "attach-device", lvxml.nic_element(nic))
+            self._live_device(uuid, "attach-device", lvxml.nic_element(nic, self.devices))
         self._save(uuid, record)
         self._define(uuid, record)
 
@@ -740,7 +743,8 @@ class LibvirtDriver:
         if self._active(uuid):
             with contextlib.suppress(DriverError):
                 self._live_device(uuid, "detach-device",
-                                  lvxml.nic_element(lvxml.Nic(tap, vif.mac_address, vif.mtu)))
+                                  lvxml.nic_element(lvxml.Nic(tap, vif.mac_address, vif.mtu),
+                                                    self.devices))
         record["spec"]["network_interfaces"] = [v for v in interfaces
                                                 if v.get("port_id") != port_id]
         self._save(uuid, record)
@@ -776,7 +780,11 @@ def create(context: DriverContext) -> LibvirtDriver:
     driver = LibvirtDriver(context.host, names, state / "instances", state / "libvirt",
                            virt_type=s.libvirt_virt_type, force_raw_images=s.force_raw_images,
                            image_cache_max_age=float(s.image_cache_max_age),
-                           shutdown_timeout=float(s.shutdown_timeout))
+                           shutdown_timeout=float(s.shutdown_timeout),
+                           devices=lvxml.DeviceOptions(
+                               pointer_model=s.pointer_model,
+                               mem_stats_period_seconds=int(s.mem_stats_period_seconds),
+                               nic_rom=s.libvirt_nic_rom))
     threading.Thread(target=driver.warm_up, name=f"libvirt-warm-up-{context.host}",
                      daemon=True).start()
     return driver
