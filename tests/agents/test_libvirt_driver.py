@@ -169,6 +169,8 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert dom.get("type") == world.driver.virt_type
         assert dom.findtext("name") == spec.name and dom.findtext("uuid") == spec.uuid
         assert dom.find("features/acpi") is not None
+        caches = [d.get("cache") for d in dom.findall("devices/disk/driver")]
+        assert caches == ["writeback"] * 3 + [None]  # disk_cachemodes file=writeback; cdrom
         targets = [(d.get("dev"), d.get("bus")) for d in dom.findall("devices/disk/target")]
         assert targets == [("vda", "virtio"), ("vdb", "virtio"), ("vdc", "virtio"),
                            ("hdd", "ide")]  # the config drive, a cdrom as Nova's
@@ -261,6 +263,14 @@ def test_optional_devices_follow_nova_knobs(world: World) -> None:
     assert devices(mem_stats_period_seconds=0).find("memballoon").attrib == {  # type: ignore
         "model": "none"}
     assert devices(nic_rom=True).find("interface/rom") is None
+    # Nova's disk_cachemodes for the guest's own disks; a volume (its id as serial) stays none
+    assert lvxml.file_cache_mode("block=none, file=writeback") == "writeback"
+    assert lvxml.file_cache_mode("file=bogus") == lvxml.file_cache_mode("") == "none"
+    options = lvxml.DeviceOptions(disk_cache="writeback")
+    own = lvxml.disk_element(lvxml.Disk("/x/disk", "vda"), options).find("driver")
+    volume = lvxml.disk_element(lvxml.Disk("/dev/v", "vdb", serial="v1"), options).find("driver")
+    assert own is not None and own.get("cache") == "writeback"
+    assert volume is not None and volume.get("cache") == "none"
     # a domain without a tablet really starts, with no USB controller in QEMU
     spec = world.spec(image=world.image)
     world.driver.devices = lvxml.DeviceOptions(pointer_model="ps2mouse",

@@ -784,7 +784,8 @@ def create(context: DriverContext) -> LibvirtDriver:
                            devices=lvxml.DeviceOptions(
                                pointer_model=s.pointer_model,
                                mem_stats_period_seconds=int(s.mem_stats_period_seconds),
-                               nic_rom=s.libvirt_nic_rom))
+                               nic_rom=s.libvirt_nic_rom,
+                               disk_cache=lvxml.file_cache_mode(s.disk_cachemodes)))
     threading.Thread(target=driver.warm_up, name=f"libvirt-warm-up-{context.host}",
                      daemon=True).start()
     return driver

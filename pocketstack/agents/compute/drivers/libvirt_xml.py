@@ -50,6 +50,7 @@ class DeviceOptions:
     pointer_model: str = "usbtablet"  # Nova's [DEFAULT]pointer_model: usbtablet or ps2mouse
     mem_stats_period_seconds: int = 10  # Nova's [libvirt] option; 0: no balloon
     nic_rom: bool = False  # each NIC's iPXE option ROM (network boot)
+    disk_cache: str = "none"  # the cache mode of the instance's own disks (not volumes)
 
 
 @dataclass
@@ -87,9 +88,26 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return node
 
 
-def disk_element(disk: Disk) -> ET.Element:
+#: the cache modes libvirt takes for a disk (Nova's disk_cachemodes values)
+CACHE_MODES = ("none", "writethrough", "writeback", "directsync", "unsafe", "default")
+
+
+def file_cache_mode(setting: str) -> str:
+    """The mode of the ``file=MODE`` entry of a Nova-style ``disk_cachemodes`` list (entries
+    comma-separated; ``none`` when there is no valid file entry)."""
+    for entry in setting.split(","):
+        kind, _, mode = entry.strip().partition("=")
+        if kind.strip() == "file" and mode.strip() in CACHE_MODES:
+            return mode.strip()
+    return "none"
+
+
+def disk_element(disk: Disk, options: DeviceOptions | None = None) -> ET.Element:
+    """A ``<disk>``. A volume (it carries its id as ``serial``) is always ``cache='none'``;
+    the instance's own disks take the host's :attr:`DeviceOptions.disk_cache`."""
     node = ET.Element("disk", {"type": "file", "device": disk.device})
-    _sub(node, "driver", name="qemu", type=disk.fmt, cache="none" if disk.device == "disk"
+    cache = "none" if disk.serial else (options or DeviceOptions()).disk_cache
+    _sub(node, "driver", name="qemu", type=disk.fmt, cache=cache if disk.device == "disk"
          else "default", discard="unmap" if disk.device == "disk" else "ignore")
     _sub(node, "source", file=disk.path)
     _sub(node, "target", dev=disk.target, bus=disk.bus)
@@ -198,7 +216,7 @@ def domain_xml(dom: Domain) -> str:
     _sub(root, "on_crash", "destroy")
     devices = _sub(root, "devices")
     for disk in dom.disks:
-        devices.append(disk_element(disk))
+        devices.append(disk_element(disk, dom.options))
     for nic in dom.nics:
         devices.append(nic_element(nic, dom.options))
     if dom.console is not None:
