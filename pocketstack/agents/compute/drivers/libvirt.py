@@ -374,7 +374,10 @@ class LibvirtDriver:
             record = self._record(uuid)
             if not record.get("building") and self._active(uuid):
                 return  # idempotent: a retried spawn of a running guest is a no-op
-        self._remove(uuid)  # what a spawn that did not finish left behind, if anything
+        # what a spawn that did not finish left behind, if anything (a domain is defined only
+        # once its directory is there: no directory, no virsh round trips for nothing)
+        if self._dir(uuid).exists():
+            self._remove(uuid)
         if spec.image.path is not None and not os.path.isfile(spec.image.path):
             raise DriverError(f"{self.host}: image file {spec.image.path} is missing.")
         try:
