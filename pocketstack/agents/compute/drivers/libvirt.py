@@ -46,6 +46,7 @@ from pocketstack.agents.compute.drivers import libvirt_host as lvhost
 from pocketstack.agents.compute.drivers import libvirt_inventory as lvinventory
 from pocketstack.agents.compute.drivers import libvirt_lifecycle as lifecycle
 from pocketstack.agents.compute.drivers import libvirt_migrate as lvmigrate
+from pocketstack.agents.compute.drivers import libvirt_xml as lvxml
 from pocketstack.agents.compute.drivers.base import (
     ConsoleTarget,
     DriverContext,
@@ -90,7 +91,8 @@ class LibvirtDriver:
     def __init__(self, host: str, names: KernelNames, instances_dir: Path, libvirt_dir: Path,
                  *, virt_type: str = "auto", force_raw_images: bool = True,
                  image_cache_max_age: float = 86400.0, shutdown_timeout: float = 60.0,
-                 run_fallback: Path | None = None) -> None:
+                 run_fallback: Path | None = None,
+                 devices: lvxml.DeviceOptions | None = None) -> None:
         self.host = host
         self.names = names
         self.instances_dir = instances_dir
@@ -103,6 +105,7 @@ class LibvirtDriver:
         self.force_raw_images = force_raw_images
         self.image_cache_max_age = image_cache_max_age
         self.shutdown_timeout = shutdown_timeout
+        self.devices = devices or lvxml.DeviceOptions()
         self.last_aging = 0.0  # (time.monotonic) of the image cache manager's last run
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -298,7 +301,12 @@ def create(context: DriverContext) -> LibvirtDriver:
     driver = LibvirtDriver(context.host, names, state / "instances", state / "libvirt",
                            virt_type=s.libvirt_virt_type, force_raw_images=s.force_raw_images,
                            image_cache_max_age=float(s.image_cache_max_age),
-                           shutdown_timeout=float(s.shutdown_timeout))
+                           shutdown_timeout=float(s.shutdown_timeout),
+                           devices=lvxml.DeviceOptions(
+                               pointer_model=s.pointer_model,
+                               mem_stats_period_seconds=int(s.mem_stats_period_seconds),
+                               nic_rom=s.libvirt_nic_rom,
+                               disk_cache=lvxml.file_cache_mode(s.disk_cachemodes)))
     threading.Thread(target=driver.warm_up, name=f"libvirt-warm-up-{context.host}",
                      daemon=True).start()
     return driver

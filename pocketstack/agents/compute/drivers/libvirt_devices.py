@@ -94,7 +94,7 @@ def plug_vif(driver: LibvirtDriver, uuid: str, vif: NetworkInterface) -> None:
     guest.ensure_taps(driver, spec)
     if guest.active(driver, uuid):
         nic = lvxml.Nic(vif.devname or f"tap{vif.port_id[:11]}", vif.mac_address, vif.mtu)
-        _live_device(driver, uuid, "attach-device", lvxml.nic_element(nic))
+        _live_device(driver, uuid, "attach-device", lvxml.nic_element(nic, driver.devices))
     guest.save(driver, uuid, record)
     guest.define(driver, uuid, record)
 
@@ -110,7 +110,8 @@ def unplug_vif(driver: LibvirtDriver, uuid: str, port_id: str) -> None:
     if guest.active(driver, uuid):
         with contextlib.suppress(DriverError):
             _live_device(driver, uuid, "detach-device",
-                         lvxml.nic_element(lvxml.Nic(tap, vif.mac_address, vif.mtu)))
+                         lvxml.nic_element(lvxml.Nic(tap, vif.mac_address, vif.mtu),
+                                           driver.devices))
     record["spec"]["network_interfaces"] = [v for v in interfaces
                                             if v.get("port_id") != port_id]
     guest.save(driver, uuid, record)

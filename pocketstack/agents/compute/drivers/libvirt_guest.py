@@ -134,7 +134,7 @@ def domain(driver: LibvirtDriver, uuid: str, data: dict[str, Any]) -> lvxml.Doma
             for vif in spec.network_interfaces]
     return lvxml.Domain(spec, driver.virt_type, disks, nics, base / "console.log",
                         console_socket(driver, uuid, "serial"),
-                        console_socket(driver, uuid, "vnc"))
+                        console_socket(driver, uuid, "vnc"), options=driver.devices)
 
 
 def console_socket(driver: LibvirtDriver, uuid: str, kind: str) -> Path:

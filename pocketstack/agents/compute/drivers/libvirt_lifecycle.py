@@ -54,7 +54,10 @@ def spawn(driver: LibvirtDriver, spec: InstanceSpec, moved: MovedDisks | None) -
         record = guest.record(driver, uuid)
         if not record.get("building") and guest.active(driver, uuid):
             return  # idempotent: a retried spawn of a running guest is a no-op
-    guest.remove(driver, uuid)  # what a spawn that did not finish left behind, if anything
+    # what a spawn that did not finish left behind, if anything (a domain is defined only
+    # once its directory is there: no directory, no virsh round trips for nothing)
+    if guest.instance_dir(driver, uuid).exists():
+        guest.remove(driver, uuid)
     if spec.image.path is not None and not os.path.isfile(spec.image.path):
         raise DriverError(f"{driver.host}: image file {spec.image.path} is missing.")
     try:
