@@ -172,6 +172,24 @@ class Settings:
     force_raw_images: bool = _opt(
         True, "The libvirt driver converts each cached base image to raw (Nova's "
         "force_raw_images); false keeps it in its own format.")
+    pointer_model: str = _opt(
+        "usbtablet", "The libvirt driver's pointer device for the graphical console (Nova's "
+        "pointer_model): usbtablet (a USB tablet, and so a USB controller) or ps2mouse (no "
+        "tablet, no USB controller). An image's hw_pointer_model or hw_input_bus wins.")
+    mem_stats_period_seconds: int = _opt(
+        10, "Seconds between the memory statistics of a libvirt guest's virtio balloon "
+        "(Nova's [libvirt] option); 0 gives guests no balloon device.")
+    libvirt_nic_rom: bool = _opt(
+        False, "Give each libvirt guest NIC its iPXE option ROM (network boot). Off: no "
+        "guest boots from the network here, and the firmware would load and run the ROM "
+        "at every boot.")
+    disk_cachemodes: str = _opt(
+        "file=writeback", "Cache mode of a libvirt guest's own disks (root, ephemeral, swap, "
+        "rescue), as Nova's [libvirt] disk_cachemodes entry for file disks: file=MODE with "
+        "MODE none (O_DIRECT, Nova's default), writeback, writethrough, directsync or unsafe. "
+        "writeback here: the boot loader's hundreds of synchronous reads of the shared base "
+        "image come from the host's page cache instead of the disk; guest flushes still reach "
+        "the disk. Volumes are always none.")
     image_cache_max_age: int = _opt(
         86400, "Seconds an unused base image stays in a host's instances/_base before the "
         "image cache manager removes it (Nova's remove_unused_original_minimum_age_seconds).")

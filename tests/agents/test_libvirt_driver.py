@@ -174,6 +174,8 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         assert dom.get("type") == world.driver.virt_type
         assert dom.findtext("name") == spec.name and dom.findtext("uuid") == spec.uuid
         assert dom.find("features/acpi") is not None
+        caches = [d.get("cache") for d in dom.findall("devices/disk/driver")]
+        assert caches == ["writeback"] * 3 + [None]  # disk_cachemodes file=writeback; cdrom
         targets = [(d.get("dev"), d.get("bus")) for d in dom.findall("devices/disk/target")]
         assert targets == [("vda", "virtio"), ("vdb", "virtio"), ("vdc", "virtio"),
                            ("hdd", "ide")]  # the config drive, a cdrom as Nova's
@@ -201,6 +203,12 @@ def test_spawn_makes_nova_files_domain_and_taps(world: World) -> None:
         qemu_argv = Path(f"/proc/{world.driver.info(spec.uuid)['qemu_pid']}/cmdline") \
             .read_bytes().split(b"\0")
         assert any(b"virtio-rng" in arg for arg in qemu_argv)
+        # no iPXE ROM on the NIC (nothing boots from the network); Nova's tablet and balloon
+        assert nic.find("rom").get("enabled") == "no"  # type: ignore[union-attr]
+        net = next(arg for arg in qemu_argv if b'"virtio-net-pci"' in arg)
+        assert json.loads(net)["romfile"] == ""
+        assert dom.find("devices/input[@type='tablet']").get("bus") == "usb"  # type: ignore
+        assert dom.find("devices/memballoon/stats").get("period") == "10"  # type: ignore
         if world.driver.virt_type == "qemu":  # TCG: a bounded translation cache
             cache = dom.find("features/tcg/tb-cache")  # libvirt shows it in KiB
             assert cache is not None and cache.get("unit") == "KiB"
@@ -236,6 +244,59 @@ def test_rng_follows_the_flavor_and_image(world: World) -> None:
     assert limited is not None and limited.find("rate") is not None
     assert limited.find("rate").attrib == {"bytes": "2048", "period": "500"}  # type: ignore
     assert rng({"hw_rng:rate_bytes": "x"}).find("rate") is None  # type: ignore[union-attr]
+
+
+def test_optional_devices_follow_nova_knobs(world: World) -> None:
+    """Nova's ``pointer_model`` (image ``hw_pointer_model``/``hw_input_bus`` first): no
+    tablet means no USB controller (``model='none'``, or the image's ``hw_usb_model``);
+    ``mem_stats_period_seconds=0``: no balloon; ``libvirt_nic_rom`` gives the NIC its ROM."""
+    def devices(props: dict[str, str] | None = None, **options: object) -> ET.Element:
+        spec = world.spec(image=ImageSource(id="i", properties=props or {}))
+        dom = lvxml.Domain(spec, "qemu", nics=[lvxml.Nic("tapx", "fa:16:3e:00:00:01")],
+                           options=lvxml.DeviceOptions(**options))  # type: ignore[arg-type]
+        found = ET.fromstring(lvxml.domain_xml(dom)).find("devices")
+        assert found is not None
+        return found
+
+    default = devices()
+    assert [(i.get("type"), i.get("bus")) for i in default.findall("input")] == [
+        ("tablet", "usb")]
+    assert default.find("controller[@type='usb']") is None  # libvirt's own (piix3-uhci)
+    assert default.find("interface/rom").attrib == {"enabled": "no"}  # type: ignore
+    plain = devices(pointer_model="ps2mouse")
+    assert plain.find("input") is None
+    assert plain.find("controller[@type='usb']").get("model") == "none"  # type: ignore
+    assert devices({"hw_pointer_model": "usbtablet"}, pointer_model="ps2mouse") \
+        .find("input").get("bus") == "usb"  # type: ignore[union-attr]
+    virtio = devices({"hw_input_bus": "virtio"})
+    assert virtio.find("input").get("bus") == "virtio"  # type: ignore[union-attr]
+    assert virtio.find("controller[@type='usb']").get("model") == "none"  # type: ignore
+    assert devices({"hw_usb_model": "qemu-xhci"}, pointer_model="ps2mouse") \
+        .find("controller[@type='usb']").get("model") == "qemu-xhci"  # type: ignore
+    assert devices(mem_stats_period_seconds=0).find("memballoon").attrib == {  # type: ignore
+        "model": "none"}
+    assert devices(nic_rom=True).find("interface/rom") is None
+    # Nova's disk_cachemodes for the guest's own disks; a volume (its id as serial) stays none
+    assert lvxml.file_cache_mode("block=none, file=writeback") == "writeback"
+    assert lvxml.file_cache_mode("file=bogus") == lvxml.file_cache_mode("") == "none"
+    options = lvxml.DeviceOptions(disk_cache="writeback")
+    own = lvxml.disk_element(lvxml.Disk("/x/disk", "vda"), options).find("driver")
+    volume = lvxml.disk_element(lvxml.Disk("/dev/v", "vdb", serial="v1"), options).find("driver")
+    assert own is not None and own.get("cache") == "writeback"
+    assert volume is not None and volume.get("cache") == "none"
+    # a domain without a tablet really starts, with no USB controller in QEMU
+    spec = world.spec(image=world.image)
+    world.driver.devices = lvxml.DeviceOptions(pointer_model="ps2mouse",
+                                               mem_stats_period_seconds=0)
+    try:
+        world.driver.spawn(spec)
+        argv = Path(f"/proc/{world.driver.info(spec.uuid)['qemu_pid']}/cmdline").read_bytes()
+        assert b"usb" not in argv.replace(b"usb=off", b"") and b"balloon" not in argv
+        assert world.driver.power_state(spec.uuid) == RUNNING
+    finally:
+        world.driver.devices = lvxml.DeviceOptions()
+        world.driver.destroy(spec.uuid)
+    assert_gone(world, spec)
 
 
 def test_power_pause_suspend_reboot(world: World) -> None:

@@ -131,7 +131,8 @@ def make_root(disk: Path, base: tuple[Path, str] | None, root_gb: int) -> None:
         return
     path, fmt = base
     args = ["create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(path), str(disk)]
-    virtual = int(info(path, fmt).get("virtual-size") or 0)
+    virtual = path.stat().st_size if fmt == "raw" else \
+        int(info(path, fmt).get("virtual-size") or 0)
     if size and virtual <= root_gb << 30:
         args.append(size)
     _qemu_img(*args)

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.agents.compute.drivers import libvirt_files as files
+from pocketstack.agents.compute.drivers import libvirt_guest as guest
 from pocketstack.agents.compute.drivers.base import DriverError, InstanceSpec
 
 if TYPE_CHECKING:
@@ -74,12 +75,12 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
                           "compute hosts share no instance directory, so a live migration "
                           "here is a block migration (block_migration true or auto)")
     with contextlib.suppress(DriverError):
-        if driver._active(uuid):
+        if guest.active(driver, uuid):
             raise DriverError(f"{driver.host}: instance {uuid} already runs here")
-    driver._remove(uuid)  # leftovers of an earlier attempt
+    guest.remove(driver, uuid)  # leftovers of an earlier attempt
     if spec.image.path is not None and not Path(spec.image.path).is_file():
         raise DriverError(f"{driver.host}: image file {spec.image.path} is missing.")
-    base = driver._dir(uuid)
+    base = guest.instance_dir(driver, uuid)
     base_dir = driver.instances_dir / "_base"
     try:
         image = None
@@ -88,28 +89,28 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
         base.mkdir(parents=True, exist_ok=False)
         record: dict[str, Any] = {"spec": spec.to_dict(), "created_at": time.time(),
                                   "building": True, "incoming_from": source, "volumes": {}}
-        driver._save(uuid, record)
+        guest.save(driver, uuid, record)
         files.make_instance_disks(base, base_dir, spec, image)
-        driver._ensure_taps(spec, replace=True)
+        guest.ensure_taps(driver, spec, replace=True)
         memory, nbd = _sockets(driver, uuid)
     except Exception as exc:
-        driver._remove(uuid)
+        guest.remove(driver, uuid)
         if isinstance(exc, DriverError):
             raise
         raise DriverError(f"{driver.host}: preparing for {uuid} failed: "
                           f"{type(exc).__name__}: {exc}") from exc
     return {"uri": f"qemu+unix:///system?socket={driver.daemon.socket}",
             "instances_dir": str(driver.instances_dir), "migrate_uri": f"unix://{memory}",
-            "serial_socket": str(driver.console_socket(uuid, "serial")),
-            "vnc_socket": str(driver.console_socket(uuid, "vnc")),
+            "serial_socket": str(guest.console_socket(driver, uuid, "serial")),
+            "vnc_socket": str(guest.console_socket(driver, uuid, "vnc")),
             "disks_uri": f"unix://{nbd}"}
 
 
 def migrate(driver: LibvirtDriver, uuid: str, dest: str,
             migrate_data: dict[str, Any]) -> dict[str, Any]:
     """On the source: move the running guest (see the module docstring)."""
-    record = driver._record(uuid)
-    if not driver._active(uuid):
+    record = guest.record(driver, uuid)
+    if not guest.active(driver, uuid):
         raise DriverError(f"{driver.host}: instance {uuid} is not running; only a running "
                           "guest live-migrates")
     try:
@@ -118,14 +119,14 @@ def migrate(driver: LibvirtDriver, uuid: str, dest: str,
     except KeyError as exc:
         raise DriverError(f"{dest} sent no {exc} for the live migration") from None
     mine = str(driver.instances_dir)
-    local = [d.target for d in driver._domain(uuid, record).disks
+    local = [d.target for d in guest.domain(driver, uuid, record).disks
              if d.path.startswith(mine + "/") and not d.readonly]
     xml = driver.virsh("dumpxml", "--migratable", uuid).replace(mine + "/", target_dir + "/")
     for kind in ("serial", "vnc"):  # the console sockets are in each host's run directory
         if migrate_data.get(f"{kind}_socket"):
-            xml = xml.replace(f"'{driver.console_socket(uuid, kind)}'",
+            xml = xml.replace(f"'{guest.console_socket(driver, uuid, kind)}'",
                               f"'{migrate_data[kind + '_socket']}'")
-    with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=driver._dir(uuid),
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=guest.instance_dir(driver, uuid),
                                      delete=False) as handle:
         handle.write(xml)
     copy = ["--copy-storage-inc", "--migrate-disks", ",".join(local), "--disks-uri", nbd] \
@@ -134,7 +135,7 @@ def migrate(driver: LibvirtDriver, uuid: str, dest: str,
             "--xml", handle.name, "--migrateuri", memory,
             "--timeout", str(MIGRATION_TIMEOUT), "--timeout-suspend", uuid, uri]
     started = time.monotonic()
-    forced = driver._dir(uuid) / _FORCED
+    forced = guest.instance_dir(driver, uuid) / _FORCED
     forced.unlink(missing_ok=True)
     try:
         driver.daemon.virsh(*args, timeout=_VIRSH_MIGRATE_TIMEOUT)
@@ -175,7 +176,7 @@ def force_complete(driver: LibvirtDriver, uuid: str) -> None:
     """On the source, during the move: pause the guest (see the module docstring)."""
     if not _job_running(driver, uuid):
         raise DriverError(f"{driver.host}: no live migration of {uuid} runs here")
-    (driver._dir(uuid) / _FORCED).touch()
+    (guest.instance_dir(driver, uuid) / _FORCED).touch()
     driver.virsh("suspend", uuid)
     LOG.info("%s: %s paused to complete its live migration", driver.host, uuid)
 
@@ -183,13 +184,13 @@ def force_complete(driver: LibvirtDriver, uuid: str) -> None:
 def adopt(driver: LibvirtDriver, spec: InstanceSpec, transfer: dict[str, Any]) -> None:
     """On the destination, after the move: the guest is this host's."""
     uuid = spec.uuid
-    record = driver._record(uuid)
-    if not driver._active(uuid):
+    record = guest.record(driver, uuid)
+    if not guest.active(driver, uuid):
         raise DriverError(f"{driver.host}: instance {uuid} did not arrive")
     record["volumes"] = dict(transfer.get("volumes") or record.get("volumes") or {})
     record.pop("building", None)
     record.pop("incoming_from", None)
-    driver._save(uuid, record)
+    guest.save(driver, uuid, record)
     if transfer.get("resume") and "paused" in driver.virsh("domstate", uuid):
         driver.virsh("resume", uuid)  # paused by a force-complete on the source
 
@@ -197,7 +198,7 @@ def adopt(driver: LibvirtDriver, spec: InstanceSpec, transfer: dict[str, Any]) -
 def rollback(driver: LibvirtDriver, uuid: str) -> None:
     """On the destination, after a failed move: what ``prepare`` made goes."""
     with contextlib.suppress(DriverError):
-        if driver._active(uuid):
+        if guest.active(driver, uuid):
             LOG.warning("%s: %s runs here; not rolled back", driver.host, uuid)
             return
-    driver._remove(uuid)
+    guest.remove(driver, uuid)
