@@ -69,7 +69,7 @@ DRIVER_SETS: dict[str, tuple[str, ...]] = {
         "validation.connect_timeout=60",
         "validation.ssh_timeout=300",
         "compute.build_timeout=300",
-        # what the libvirt driver does (pocketstack/agents/compute/drivers/libvirt.py):
+        # what the libvirt driver does (pocketstack/agents/compute/drivers/libvirt*.py):
         # console.log from the serial port, rescue from disk.rescue, resize (grows the root
         # disk, new vCPUs/memory), snapshot (qemu-img convert), pause (vCPUs stop), suspend
         # (managed save), shelve (snapshot + destroy), cold migration between this
