@@ -72,8 +72,10 @@ def _networks(conn: Connection, network_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def _peers(conn: Connection, host: str, network_ids: list[str]) -> dict[str, list[str]]:
-    """Per network, the tunnel addresses of the other hosts with ports bound on it."""
+def _peers(conn: Connection, host: str, network_ids: list[str],
+           migrating: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per network, the tunnel addresses of the other hosts with ports bound on it, and of
+    the sources of the ``migrating`` ports (see :func:`_migrating`)."""
     p = t.ports
     hosts_of: dict[str, set[str]] = {n: set() for n in network_ids}
     for chunk in _chunks(network_ids):
@@ -82,7 +84,7 @@ def _peers(conn: Connection, host: str, network_ids: list[str]) -> dict[str, lis
                 .where(p.c.network_id.in_(chunk), p.c.binding_host_id != "",
                        p.c.binding_host_id != host)).tuples():
             hosts_of[net_id].add(other)
-    for moving in _migrating(conn):  # the source of a live migration still has the guest
+    for moving in migrating:  # the source of a live migration still has the guest
         source = str(moving["binding_profile"][MIGRATING_FROM])
         if moving["network_id"] in hosts_of and source != host:
             hosts_of[moving["network_id"]].add(source)
@@ -164,13 +166,14 @@ def state_for(conn: Connection, host: str) -> dict[str, Any]:
     rows = [dict(r) for r in conn.execute(
         sa.select(t.ports).where(t.ports.c.binding_host_id == host)
         .order_by(t.ports.c.id)).mappings()]
-    rows += [r for r in _migrating(conn) if r["binding_profile"][MIGRATING_FROM] == host
+    migrating = _migrating(conn)  # one scan serves the ports and the peers
+    rows += [r for r in migrating if r["binding_profile"][MIGRATING_FROM] == host
              and r["binding_host_id"] != host]
     ports = [_port_view(r) for r in decorate(conn, rows)] if rows else []
     network_ids = sorted({p["network_id"] for p in ports})
     groups = {g for p in ports for g in p["security_group_ids"]}
     return {"ports": ports, "networks": _networks(conn, network_ids),
-            "peers": _peers(conn, host, network_ids),
+            "peers": _peers(conn, host, network_ids, migrating),
             "security_groups": _security_groups(conn, groups) if groups else {}}
 
 
