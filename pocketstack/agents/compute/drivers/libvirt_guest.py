@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +237,20 @@ def delete_taps(driver: LibvirtDriver, taps: set[str]) -> None:
     present = set(run.links(driver.host_ns))
     run.ip_batch([f"link del {tap}" for tap in sorted(taps & present)], driver.host_ns,
                  force=True)
+
+
+@contextlib.contextmanager
+def removed_on_failure(driver: LibvirtDriver, uuid: str, what: str) -> Iterator[None]:
+    """Making the guest here: on any failure nothing of it stays, and the failure is a
+    :class:`DriverError` (``<host>: <what> failed: ...`` unless it was one already)."""
+    try:
+        yield
+    except Exception as exc:
+        remove(driver, uuid)
+        if isinstance(exc, DriverError):
+            raise
+        raise DriverError(f"{driver.host}: {what} failed: {type(exc).__name__}: {exc}") \
+            from exc
 
 
 def remove(driver: LibvirtDriver, uuid: str) -> None:

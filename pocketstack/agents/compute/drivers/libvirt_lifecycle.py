@@ -60,14 +60,8 @@ def spawn(driver: LibvirtDriver, spec: InstanceSpec, moved: MovedDisks | None) -
         guest.remove(driver, uuid)
     if spec.image.path is not None and not os.path.isfile(spec.image.path):
         raise DriverError(f"{driver.host}: image file {spec.image.path} is missing.")
-    try:
+    with guest.removed_on_failure(driver, uuid, f"spawn of {uuid}"):
         _build(driver, spec, moved)
-    except Exception as exc:
-        guest.remove(driver, uuid)
-        if isinstance(exc, DriverError):
-            raise
-        raise DriverError(f"{driver.host}: spawn of {uuid} failed: "
-                          f"{type(exc).__name__}: {exc}") from exc
 
 
 def _build(driver: LibvirtDriver, spec: InstanceSpec, moving: MovedDisks | None) -> None:

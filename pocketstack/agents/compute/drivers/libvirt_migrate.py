@@ -82,7 +82,7 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
         raise DriverError(f"{driver.host}: image file {spec.image.path} is missing.")
     base = guest.instance_dir(driver, uuid)
     base_dir = driver.instances_dir / "_base"
-    try:
+    with guest.removed_on_failure(driver, uuid, f"preparing for {uuid}"):
         image = None
         if spec.image.id and spec.image.path is not None:
             image = files.ensure_base(base_dir, spec.image, driver.force_raw_images)
@@ -93,12 +93,6 @@ def prepare(driver: LibvirtDriver, spec: InstanceSpec, source: str,
         files.make_instance_disks(base, base_dir, spec, image)
         guest.ensure_taps(driver, spec, replace=True)
         memory, nbd = _sockets(driver, uuid)
-    except Exception as exc:
-        guest.remove(driver, uuid)
-        if isinstance(exc, DriverError):
-            raise
-        raise DriverError(f"{driver.host}: preparing for {uuid} failed: "
-                          f"{type(exc).__name__}: {exc}") from exc
     return {"uri": f"qemu+unix:///system?socket={driver.daemon.socket}",
             "instances_dir": str(driver.instances_dir), "migrate_uri": f"unix://{memory}",
             "serial_socket": str(guest.console_socket(driver, uuid, "serial")),
